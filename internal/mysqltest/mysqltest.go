@@ -1,0 +1,95 @@
+// Package mysqltest gives each test a freshly created, uniquely named MySQL database,
+// dropped when the test ends, so packages tested in parallel never see each other's rows.
+//
+// The server is found through CONSENTKIT_TEST_MYSQL_DSN (default
+// "root@tcp(127.0.0.1:3306)/"). When it cannot be reached the test is skipped, or
+// fails when CONSENTKIT_REQUIRE_MYSQL=1.
+package mysqltest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/consentkit/consentkit/internal/mysqldb"
+)
+
+// DefaultDSN is used when CONSENTKIT_TEST_MYSQL_DSN is not set.
+const DefaultDSN = "root@tcp(127.0.0.1:3306)/"
+
+// ServerDSN returns the DSN of the test server, without a database name.
+func ServerDSN() string {
+	if dsn := os.Getenv("CONSENTKIT_TEST_MYSQL_DSN"); dsn != "" {
+		return dsn
+	}
+	return DefaultDSN
+}
+
+// New returns a connection to a new, empty database, dropped at cleanup.
+func New(tb testing.TB) *sqlx.DB {
+	tb.Helper()
+	db, err := mysqldb.Open(context.Background(), NewDSN(tb))
+	if err != nil {
+		tb.Fatalf("open test database: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
+
+// NewDSN creates a new, empty database and returns a DSN that selects it, for tests
+// that open several connections (two processes sharing one database). The database
+// is dropped at cleanup.
+func NewDSN(tb testing.TB) string {
+	tb.Helper()
+	dsn := ServerDSN()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := mysqldb.Open(ctx, dsn)
+	if err != nil {
+		if os.Getenv("CONSENTKIT_REQUIRE_MYSQL") == "1" {
+			tb.Fatalf("MySQL at %q is required (CONSENTKIT_REQUIRE_MYSQL=1) but unreachable: %v", dsn, err)
+		}
+		tb.Skipf("MySQL at %q unreachable (set CONSENTKIT_TEST_MYSQL_DSN): %v", dsn, err)
+	}
+	defer admin.Close()
+
+	suffix := make([]byte, 5)
+	_, _ = rand.Read(suffix)
+	prefix := unsafeName.ReplaceAllString(strings.ToLower(tb.Name()), "_")
+	if len(prefix) > 40 {
+		prefix = prefix[:40]
+	}
+	name := "ck_" + prefix + "_" + hex.EncodeToString(suffix)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+		tb.Fatalf("create test database: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		admin, err := mysqldb.Open(ctx, dsn)
+		if err != nil {
+			tb.Logf("drop test database %s: %v", name, err)
+			return
+		}
+		defer admin.Close()
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
+			tb.Logf("drop test database %s: %v", name, err)
+		}
+	})
+
+	cfg, err := mysqldb.Config(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.DBName = name
+	return cfg.FormatDSN()
+}

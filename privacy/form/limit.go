@@ -1,0 +1,105 @@
+package form
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// ClientAddr returns the client's IP address for rate limiting: the connection's
+// address, or, behind a trusted proxy, the last address in the configured header
+// (e.g. "X-Forwarded-For"). Use it only for limits held in memory; never store or log it.
+func ClientAddr(r *http.Request, trustedHeader string) netip.Addr {
+	if trustedHeader != "" {
+		if v := r.Header.Get(trustedHeader); v != "" {
+			parts := strings.Split(v, ",")
+			if a, err := netip.ParseAddr(strings.TrimSpace(parts[len(parts)-1])); err == nil {
+				return a.Unmap()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, _ := netip.ParseAddr(host)
+	return a.Unmap()
+}
+
+// Limiter is a per-key token bucket held in memory only, bounded in size: when it
+// holds Max keys it forgets the idlest half. IPv6 clients are limited per /64.
+type Limiter struct {
+	Rate  rate.Limit // tokens per second
+	Burst int
+	Max   int // keys kept; default 100,000
+
+	mu   sync.Mutex
+	keys map[netip.Addr]*entry
+}
+
+type entry struct {
+	l    *rate.Limiter
+	seen time.Time
+}
+
+// NewLimiter allows burst requests at once and n per period after that.
+func NewLimiter(n int, per time.Duration, burst int) *Limiter {
+	return &Limiter{Rate: rate.Every(per / time.Duration(n)), Burst: burst}
+}
+
+// Allow reports whether addr may make a request now.
+func (l *Limiter) Allow(addr netip.Addr) bool {
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		addr = p.Addr()
+	}
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.keys == nil {
+		l.keys = map[netip.Addr]*entry{}
+	}
+	e := l.keys[addr]
+	if e == nil {
+		max := l.Max
+		if max <= 0 {
+			max = 100_000
+		}
+		if len(l.keys) >= max {
+			l.evict(now)
+		}
+		e = &entry{l: rate.NewLimiter(l.Rate, l.Burst)}
+		l.keys[addr] = e
+	}
+	e.seen = now
+	return e.l.AllowN(now, 1)
+}
+
+// evict forgets keys idle longer than the median idle time.
+func (l *Limiter) evict(now time.Time) {
+	var total time.Duration
+	for _, e := range l.keys {
+		total += now.Sub(e.seen)
+	}
+	avg := total / time.Duration(len(l.keys))
+	for k, e := range l.keys {
+		if now.Sub(e.seen) >= avg {
+			delete(l.keys, k)
+		}
+	}
+}
+
+// Check returns ErrRateLimited when r's client is over the limit.
+func (l *Limiter) Check(r *http.Request, trustedHeader string) error {
+	if l.Allow(ClientAddr(r, trustedHeader)) {
+		return nil
+	}
+	return &privacy.Error{Kind: privacy.ErrRateLimited, Message: "too many requests; try again in a minute", RetryAfter: time.Minute}
+}

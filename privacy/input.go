@@ -1,0 +1,85 @@
+package privacy
+
+import (
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxEmailLen is the longest address accepted (RFC 5321's path limit less the brackets).
+const MaxEmailLen = 254
+
+// NormalizeEmail trims s, checks that it is one plain address (no display name, no
+// comments, no control characters) and lower-cases its domain. The local part is kept
+// as typed and no provider-specific rewriting is done. Returns an ErrInvalid error
+// naming the field "email".
+func NormalizeEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", Invalid("email", "an email address is required")
+	case len(s) > MaxEmailLen:
+		return "", Invalid("email", "the email address is longer than %d characters", MaxEmailLen)
+	case !utf8.ValidString(s):
+		return "", Invalid("email", "the email address is not valid UTF-8")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return "", Invalid("email", "the email address contains a space or control character")
+		}
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 || at > 64 {
+		return "", Invalid("email", "this is not an email address")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return "", Invalid("email", "this is not an email address")
+	}
+	domain := strings.ToLower(s[at+1:])
+	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+		return "", Invalid("email", "the address's domain is not valid")
+	}
+	for _, r := range domain {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r >= utf8.RuneSelf) {
+			return "", Invalid("email", "the address's domain is not valid")
+		}
+	}
+	return s[:at+1] + domain, nil
+}
+
+// CheckText validates one line of untrusted text: valid UTF-8, no control characters
+// (so it is safe in a mail header), at most max characters, and present when required.
+// The error names field.
+func CheckText(field, s string, max int, required bool) error {
+	return checkText(field, s, max, required, false)
+}
+
+// CheckMultiline is CheckText for text that may span lines: tabs and line breaks
+// are allowed, other control characters and NUL are not.
+func CheckMultiline(field, s string, max int, required bool) error {
+	return checkText(field, s, max, required, true)
+}
+
+func checkText(field, s string, max int, required, multiline bool) error {
+	if !utf8.ValidString(s) {
+		return Invalid(field, "is not valid UTF-8 text")
+	}
+	n := utf8.RuneCountInString(s)
+	if required && strings.TrimSpace(s) == "" {
+		return Invalid(field, "is required")
+	}
+	if n > max {
+		return Invalid(field, "is longer than %d characters", max)
+	}
+	for _, r := range s {
+		if multiline && (r == '\n' || r == '\r' || r == '\t') {
+			continue
+		}
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return Invalid(field, "contains a control character")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,291 @@
+package privacy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Address is a mailbox: an optional display name and an address.
+type Address struct {
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email"`
+}
+
+// Message is one outgoing email. It names the Purpose it is sent for and the data
+// subject it concerns; it has exactly one recipient, and no CC or BCC exists.
+type Message struct {
+	Purpose     Purpose `json:"purpose"`
+	DataSubject string  `json:"data_subject"`       // the person the message concerns; "" only for mail between operator addresses
+	From        Address `json:"from"`               // an operator address; the policy's sender when empty
+	To          Address `json:"to"`                 // the data subject or an operator address
+	ReplyTo     Address `json:"reply_to,omitempty"` // optional: the data subject or an operator address
+	Subject     string  `json:"subject"`
+	Text        string  `json:"text"`
+	HTML        string  `json:"html,omitempty"`
+	// Unsubscribe is a one-click unsubscribe URL (RFC 8058). When set, the message
+	// carries List-Unsubscribe and List-Unsubscribe-Post headers built from it.
+	Unsubscribe string `json:"unsubscribe,omitempty"`
+	// Ref groups messages for progress reports, e.g. "campaign:42". Never personal.
+	Ref string `json:"ref,omitempty"`
+}
+
+// Limits on header values.
+const (
+	MaxSubjectLen = 200
+	MaxNameLen    = 100
+	MaxURLLen     = 2000
+	MaxBodyLen    = 1 << 20
+)
+
+// ErrRefused is matched (errors.Is) by every refusal of the purpose guard.
+var ErrRefused = errors.New("mail refused by the purpose guard")
+
+// Refusal reasons.
+const (
+	RefusedSender     = "sender"     // From is not an operator address
+	RefusedRecipient  = "recipient"  // To or Reply-To is neither the subject nor an operator address
+	RefusedPurpose    = "purpose"    // the subject's address was not collected for the purpose
+	RefusedSuppressed = "suppressed" // the recipient bounced permanently or complained
+)
+
+// RefusalError says why the guard refused a message. It matches ErrRefused and
+// ErrForbidden. It never holds the address.
+type RefusalError struct {
+	Reason  string
+	Purpose Purpose
+}
+
+func (e *RefusalError) Error() string {
+	return fmt.Sprintf("mail refused (%s) for purpose %s", e.Reason, e.Purpose)
+}
+
+// Is makes the error match ErrRefused and ErrForbidden.
+func (e *RefusalError) Is(target error) bool { return target == ErrRefused || target == ErrForbidden }
+
+// An Allower answers for one capability whether an address was collected for a
+// purpose and may be mailed for it now (a confirmed newsletter subscriber, a
+// commenter who asked for follow-up and confirmed). When ctx carries a transaction,
+// the answer must see that transaction's uncommitted rows.
+type Allower interface {
+	Allows(ctx context.Context, p Purpose, subject string) (bool, error)
+}
+
+// AllowFunc adapts a function to Allower.
+type AllowFunc func(ctx context.Context, p Purpose, subject string) (bool, error)
+
+// Allows calls f.
+func (f AllowFunc) Allows(ctx context.Context, p Purpose, subject string) (bool, error) {
+	return f(ctx, p, subject)
+}
+
+// Mailer is the purpose-bound mailer (P8, P9). Send checks a message against the
+// policy and enqueues it in the durable outbox; the Dispatcher checks it again just
+// before delivery.
+type Mailer struct {
+	policy *Policy
+	store  OutboxStore
+	log    *slog.Logger
+
+	mu       sync.RWMutex
+	allowers map[Purpose][]Allower
+
+	refusals sync.Map // reason -> *atomic.Int64
+}
+
+// NewMailer returns a Mailer for policy that enqueues into store. log may be nil.
+func NewMailer(policy *Policy, store OutboxStore, log *slog.Logger) *Mailer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Mailer{policy: policy, store: store, log: log, allowers: map[Purpose][]Allower{}}
+}
+
+// Policy returns the policy the mailer enforces.
+func (m *Mailer) Policy() *Policy { return m.policy }
+
+// Allow registers a for purpose p. A message for p to a data subject is allowed when
+// any Allower registered for p allows it; with none registered, it is refused.
+func (m *Mailer) Allow(p Purpose, a Allower) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.allowers[p] = append(m.allowers[p], a)
+}
+
+// Send checks msg and enqueues it. When ctx carries a transaction (a capability's
+// MySQL store opened it), the message is enqueued in it and is sent only if it commits.
+// Returns ErrInvalid (naming the field) for a malformed message and a *RefusalError
+// (ErrRefused, ErrForbidden) for one the policy does not allow; nothing is enqueued then.
+func (m *Mailer) Send(ctx context.Context, msg Message) (int64, error) {
+	if err := m.Check(ctx, &msg); err != nil {
+		return 0, err
+	}
+	return m.store.Enqueue(ctx, &msg)
+}
+
+// Check validates msg in place (filling From and normalising addresses) and applies
+// the purpose guard. It is what Send does before enqueueing.
+func (m *Mailer) Check(ctx context.Context, msg *Message) error {
+	if err := m.checkFormat(msg); err != nil {
+		return err
+	}
+	return m.checkPolicy(ctx, msg, true)
+}
+
+// Refusals returns how many messages were refused, by reason.
+func (m *Mailer) Refusals() map[string]int64 {
+	out := map[string]int64{}
+	m.refusals.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
+
+func (m *Mailer) refuse(ctx context.Context, reason string, p Purpose) error {
+	c, _ := m.refusals.LoadOrStore(reason, new(atomic.Int64))
+	c.(*atomic.Int64).Add(1)
+	m.log.WarnContext(ctx, "mail refused", "reason", reason, "purpose", string(p))
+	return &RefusalError{Reason: reason, Purpose: p}
+}
+
+func (m *Mailer) checkFormat(msg *Message) error {
+	if !msg.Purpose.Valid() {
+		return Invalid("purpose", "unknown purpose %q", msg.Purpose)
+	}
+	if msg.From.Email == "" {
+		msg.From = Address{Name: m.policy.Operator, Email: m.policy.SenderAddress()}
+	}
+	for _, f := range []struct {
+		name string
+		addr *Address
+		opt  bool
+	}{{"from", &msg.From, false}, {"to", &msg.To, false}, {"reply_to", &msg.ReplyTo, true}} {
+		if f.opt && f.addr.Email == "" && f.addr.Name == "" {
+			continue
+		}
+		e, err := NormalizeEmail(f.addr.Email)
+		if err != nil {
+			return Invalid(f.name, "%s", strings.TrimPrefix(err.Error(), "email: "))
+		}
+		f.addr.Email = e
+		if err := CheckText(f.name+"_name", f.addr.Name, MaxNameLen, false); err != nil {
+			return err
+		}
+	}
+	if msg.DataSubject != "" {
+		e, err := NormalizeEmail(msg.DataSubject)
+		if err != nil {
+			return Invalid("data_subject", "%s", strings.TrimPrefix(err.Error(), "email: "))
+		}
+		msg.DataSubject = e
+	}
+	if err := CheckText("subject", msg.Subject, MaxSubjectLen, true); err != nil {
+		return err
+	}
+	if err := CheckText("ref", msg.Ref, 100, false); err != nil {
+		return err
+	}
+	if err := CheckMultiline("text", msg.Text, MaxBodyLen, true); err != nil {
+		return err
+	}
+	if err := CheckMultiline("html", msg.HTML, MaxBodyLen, false); err != nil {
+		return err
+	}
+	if msg.Unsubscribe != "" {
+		if err := CheckURL("unsubscribe", msg.Unsubscribe); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckURL checks that s is an absolute http(s) URL with nothing in it that could
+// break out of a mail header: no spaces, control characters, angle brackets or commas.
+func CheckURL(field, s string) error {
+	if err := CheckText(field, s, MaxURLLen, true); err != nil {
+		return err
+	}
+	if strings.ContainsAny(s, " <>,\"\\") {
+		return Invalid(field, "contains a character not allowed in a URL")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return Invalid(field, "must be an absolute http or https URL")
+	}
+	return nil
+}
+
+// checkPolicy applies the guard. The dispatcher's re-check skips the suppression
+// look-up: Claim already reports suppressed recipients.
+func (m *Mailer) checkPolicy(ctx context.Context, msg *Message, suppression bool) error {
+	p := m.policy
+	if !p.IsOperatorAddress(msg.From.Email) {
+		return m.refuse(ctx, RefusedSender, msg.Purpose)
+	}
+	party := func(a string) bool { return a == "" || a == msg.DataSubject || p.IsOperatorAddress(a) }
+	if !party(msg.To.Email) || !party(msg.ReplyTo.Email) {
+		return m.refuse(ctx, RefusedRecipient, msg.Purpose)
+	}
+	if msg.DataSubject == "" && !p.IsOperatorAddress(msg.To.Email) {
+		return m.refuse(ctx, RefusedRecipient, msg.Purpose)
+	}
+	if suppression {
+		suppressed, err := m.store.Suppressed(ctx, msg.To.Email)
+		if err != nil {
+			return err
+		}
+		if suppressed {
+			return m.refuse(ctx, RefusedSuppressed, msg.Purpose)
+		}
+	}
+	if msg.DataSubject == "" || p.IsOperatorAddress(msg.DataSubject) {
+		return nil // mail between operator addresses concerns no one else
+	}
+	ok, err := m.allowed(ctx, msg.Purpose, msg.DataSubject)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return m.refuse(ctx, RefusedPurpose, msg.Purpose)
+	}
+	return nil
+}
+
+func (m *Mailer) allowed(ctx context.Context, p Purpose, subject string) (bool, error) {
+	m.mu.RLock()
+	as := m.allowers[p]
+	m.mu.RUnlock()
+	for _, a := range as {
+		ok, err := a.Allows(ctx, p, subject)
+		if err != nil {
+			return false, fmt.Errorf("purpose check for %s: %w", p, err)
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// SenderAddress returns the address mail is sent from: Sender, or Contact.
+func (p *Policy) SenderAddress() string {
+	if p.Sender != "" {
+		return p.Sender
+	}
+	return p.Contact
+}
+
+// ensure the outbox's delay arithmetic has a clock when none is injected
+func nowOr(now func() time.Time) time.Time {
+	if now != nil {
+		return now().UTC()
+	}
+	return time.Now().UTC()
+}

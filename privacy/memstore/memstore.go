@@ -1,0 +1,269 @@
+// Package memstore keeps the privacy kernel's outbox, consent records and access log
+// in memory: the embedded default for trials and the store for unit tests. Nothing
+// survives a restart.
+package memstore
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// Store implements privacy.Store in memory. It is safe for concurrent use.
+type Store struct {
+	mu         sync.Mutex
+	nextID     int64
+	outbox     map[int64]*entry
+	suppressed map[string]string
+	consents   []privacy.Consent
+	access     []privacy.Access
+}
+
+type entry struct {
+	item   privacy.Item
+	state  string // queued, sent, failed
+	owner  string
+	lease  time.Time
+	due    time.Time
+	ended  time.Time
+	reason string
+}
+
+var _ privacy.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{outbox: map[int64]*entry{}, suppressed: map[string]string{}}
+}
+
+func (s *Store) id() int64 { s.nextID++; return s.nextID }
+
+// Enqueue implements privacy.OutboxStore.
+func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := s.id()
+	now := time.Now().UTC()
+	s.outbox[id] = &entry{item: privacy.Item{ID: id, Message: *msg, Created: now}, state: "queued"}
+	return id, nil
+}
+
+// Claim implements privacy.OutboxStore.
+func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]privacy.Item, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var due []*entry
+	for _, e := range s.outbox {
+		if e.state == "queued" && !e.due.After(now) && (e.owner == "" || !e.lease.After(now)) {
+			due = append(due, e)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].item.ID < due[j].item.ID })
+	if len(due) > limit {
+		due = due[:limit]
+	}
+	out := make([]privacy.Item, 0, len(due))
+	for _, e := range due {
+		if e.owner != "" {
+			e.item.Attempts++ // its worker died mid-attempt
+		}
+		e.owner, e.lease = owner, now.Add(lease)
+		it := e.item
+		_, it.Suppressed = s.suppressed[it.Message.To.Email]
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+func (s *Store) held(owner string, id int64) *entry {
+	if e := s.outbox[id]; e != nil && e.state == "queued" && e.owner == owner {
+		return e
+	}
+	return nil
+}
+
+// MarkSent implements privacy.OutboxStore.
+func (s *Store) MarkSent(ctx context.Context, owner string, ids []int64, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if e := s.held(owner, id); e != nil {
+			e.state, e.owner, e.ended = "sent", "", now
+		}
+	}
+	return nil
+}
+
+// Retry implements privacy.OutboxStore.
+func (s *Store) Retry(ctx context.Context, owner string, id int64, next time.Time, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.held(owner, id); e != nil {
+		e.owner, e.due, e.reason = "", next, reason
+		e.item.Attempts++
+	}
+	return nil
+}
+
+// MarkFailed implements privacy.OutboxStore.
+func (s *Store) MarkFailed(ctx context.Context, owner string, id int64, reason string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.held(owner, id); e != nil {
+		e.state, e.owner, e.ended, e.reason = "failed", "", now, reason
+	}
+	return nil
+}
+
+// Release implements privacy.OutboxStore.
+func (s *Store) Release(ctx context.Context, owner string, ids []int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if e := s.held(owner, id); e != nil {
+			e.owner = ""
+		}
+	}
+	return nil
+}
+
+// Suppress implements privacy.OutboxStore.
+func (s *Store) Suppress(ctx context.Context, addr, reason string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.suppressed[addr] = reason
+	return nil
+}
+
+// Suppressed implements privacy.OutboxStore.
+func (s *Store) Suppressed(ctx context.Context, addr string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.suppressed[addr]
+	return ok, nil
+}
+
+// OutboxStats implements privacy.OutboxStore.
+func (s *Store) OutboxStats(ctx context.Context, ref string) (privacy.OutboxStats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var st privacy.OutboxStats
+	for _, e := range s.outbox {
+		if ref != "" && e.item.Message.Ref != ref {
+			continue
+		}
+		switch e.state {
+		case "queued":
+			st.Queued++
+		case "sent":
+			st.Sent++
+		default:
+			st.Failed++
+		}
+	}
+	return st, nil
+}
+
+// PurgeOutbox implements privacy.OutboxStore.
+func (s *Store) PurgeOutbox(ctx context.Context, t time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, e := range s.outbox {
+		if e.state != "queued" && e.ended.Before(t) {
+			delete(s.outbox, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// EraseOutbox implements privacy.OutboxStore.
+func (s *Store) EraseOutbox(ctx context.Context, subject string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, e := range s.outbox {
+		if e.item.Message.DataSubject == subject || e.item.Message.To.Email == subject {
+			delete(s.outbox, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// AppendConsent implements privacy.ConsentStore.
+func (s *Store) AppendConsent(ctx context.Context, c *privacy.Consent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.ID = s.id()
+	s.consents = append(s.consents, *c)
+	return nil
+}
+
+// ConsentHistory implements privacy.ConsentStore.
+func (s *Store) ConsentHistory(ctx context.Context, subject string) ([]privacy.Consent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []privacy.Consent
+	for _, c := range s.consents {
+		if c.Subject == subject {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// ConsentsAfter implements privacy.ConsentStore.
+func (s *Store) ConsentsAfter(ctx context.Context, after int64, limit int) ([]privacy.Consent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []privacy.Consent
+	for _, c := range s.consents {
+		if c.ID > after && len(out) < limit {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// EraseConsents implements privacy.ConsentStore.
+func (s *Store) EraseConsents(ctx context.Context, subject string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	before := len(s.consents)
+	s.consents = slices.DeleteFunc(s.consents, func(c privacy.Consent) bool { return c.Subject == subject })
+	return before - len(s.consents), nil
+}
+
+// RecordAccess implements privacy.AccessLog.
+func (s *Store) RecordAccess(ctx context.Context, a privacy.Access) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a.ID = s.id()
+	s.access = append(s.access, a)
+	return nil
+}
+
+// ListAccess implements privacy.AccessLog.
+func (s *Store) ListAccess(ctx context.Context, f privacy.AccessFilter) ([]privacy.Access, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []privacy.Access
+	for i := len(s.access) - 1; i >= 0 && len(out) < limit; i-- {
+		a := s.access[i]
+		if (f.ActorID == "" || a.ActorID == f.ActorID) && (f.Subject == "" || a.Subject == f.Subject) &&
+			(f.Since.IsZero() || !a.At.Before(f.Since)) && (f.Until.IsZero() || a.At.Before(f.Until)) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}

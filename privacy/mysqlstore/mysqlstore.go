@@ -1,0 +1,297 @@
+// Package mysqlstore keeps the privacy kernel's outbox, suppression list, consent
+// records and access log in MySQL (MariaDB 10.6 or later). Outbox workers claim rows
+// with SELECT ... FOR UPDATE SKIP LOCKED under a lease, so several processes share one
+// outbox without sending a message twice or losing one when a process dies.
+//
+// A capability's MySQL store that opened a transaction passes it in the context (see
+// its Store methods); Enqueue and AppendConsent then join it, so a message or consent
+// record exists if and only if the change that caused it commits. For that, the
+// capability and this store must use the same database.
+package mysqlstore
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/consentkit/consentkit/internal/migrate"
+	"github.com/consentkit/consentkit/internal/mysqldb"
+	"github.com/consentkit/consentkit/internal/sqltx"
+	"github.com/consentkit/consentkit/privacy"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Open connects to a MySQL database with the options every consentkit store needs
+// (UTC times, utf8mb4, strict mode). Pass the result to each capability's mysqlstore.
+func Open(ctx context.Context, dsn string) (*sqlx.DB, error) { return mysqldb.Open(ctx, dsn) }
+
+// Store implements privacy.Store on MySQL.
+type Store struct {
+	db *sqlx.DB
+}
+
+var _ privacy.Store = (*Store)(nil)
+
+// New returns a store on db. Call Migrate before first use.
+func New(db *sqlx.DB) *Store { return &Store{db: db} }
+
+// Migrate creates or updates the store's tables. It is safe to call from several
+// processes at once.
+func (s *Store) Migrate(ctx context.Context) error {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return migrate.Up(ctx, s.db.DB, sub, "privacy_migrations")
+}
+
+func tr(err error) error { return mysqldb.Translate(err) }
+
+// Enqueue implements privacy.OutboxStore.
+func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error) {
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now().UTC()
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx,
+		`INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		msg.Purpose, msg.DataSubject, msg.To.Email, msg.Ref, body, now, now)
+	if err != nil {
+		return 0, tr(err)
+	}
+	return res.LastInsertId()
+}
+
+// Claim implements privacy.OutboxStore.
+func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]privacy.Item, error) {
+	var items []privacy.Item
+	err := sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
+		var rows []struct {
+			ID         int64     `db:"id"`
+			Body       []byte    `db:"body"`
+			Attempts   int       `db:"attempts"`
+			Created    time.Time `db:"created_at"`
+			Reclaimed  bool      `db:"reclaimed"`
+			Suppressed bool      `db:"suppressed"`
+		}
+		// The suppression subquery takes no lock: only the outbox rows are claimed.
+		err := tx.SelectContext(ctx, &rows, `
+			SELECT o.id, o.body, o.attempts, o.created_at, o.owner IS NOT NULL AS reclaimed,
+			       EXISTS (SELECT 1 FROM privacy_suppression s WHERE s.address = o.recipient) AS suppressed
+			FROM privacy_outbox o
+			WHERE o.state = 0 AND o.due_at <= ? AND (o.owner IS NULL OR o.lease_until <= ?)
+			ORDER BY o.id LIMIT ? FOR UPDATE SKIP LOCKED`, now, now, limit)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		ids := make([]int64, len(rows))
+		for i, r := range rows {
+			var it privacy.Item
+			if err := json.Unmarshal(r.Body, &it.Message); err != nil {
+				return fmt.Errorf("outbox message %d: %w", r.ID, err)
+			}
+			it.ID, it.Attempts, it.Created, it.Suppressed = r.ID, r.Attempts, r.Created, r.Suppressed
+			if r.Reclaimed {
+				it.Attempts++ // its worker died mid-attempt
+			}
+			items = append(items, it)
+			ids[i] = r.ID
+		}
+		q, args, err := sqlx.In(`UPDATE privacy_outbox SET attempts = attempts + (owner IS NOT NULL), owner = ?, lease_until = ? WHERE id IN (?)`,
+			owner, now.Add(lease), ids)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, q, args...)
+		return err
+	})
+	return items, tr(err)
+}
+
+// MarkSent implements privacy.OutboxStore.
+func (s *Store) MarkSent(ctx context.Context, owner string, ids []int64, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	q, args, err := sqlx.In(`UPDATE privacy_outbox SET state = 1, owner = NULL, lease_until = NULL, ended_at = ? WHERE id IN (?) AND owner = ? AND state = 0`, now, ids, owner)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, q, args...)
+	return tr(err)
+}
+
+// Retry implements privacy.OutboxStore.
+func (s *Store) Retry(ctx context.Context, owner string, id int64, next time.Time, reason string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE privacy_outbox SET owner = NULL, lease_until = NULL, due_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND owner = ? AND state = 0`,
+		next, clip(reason, 500), id, owner)
+	return tr(err)
+}
+
+// MarkFailed implements privacy.OutboxStore.
+func (s *Store) MarkFailed(ctx context.Context, owner string, id int64, reason string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE privacy_outbox SET state = 2, owner = NULL, lease_until = NULL, ended_at = ?, last_error = ? WHERE id = ? AND owner = ? AND state = 0`,
+		now, clip(reason, 500), id, owner)
+	return tr(err)
+}
+
+// Release implements privacy.OutboxStore.
+func (s *Store) Release(ctx context.Context, owner string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	q, args, err := sqlx.In(`UPDATE privacy_outbox SET owner = NULL, lease_until = NULL WHERE id IN (?) AND owner = ? AND state = 0`, ids, owner)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, q, args...)
+	return tr(err)
+}
+
+// Suppress implements privacy.OutboxStore.
+func (s *Store) Suppress(ctx context.Context, addr, reason string, now time.Time) error {
+	_, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `INSERT INTO privacy_suppression (address, reason, created_at) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE reason = VALUES(reason)`,
+		addr, clip(reason, 200), now)
+	return tr(err)
+}
+
+// Suppressed implements privacy.OutboxStore.
+func (s *Store) Suppressed(ctx context.Context, addr string) (bool, error) {
+	var n int
+	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &n, `SELECT COUNT(*) FROM privacy_suppression WHERE address = ?`, addr)
+	return n > 0, tr(err)
+}
+
+// OutboxStats implements privacy.OutboxStore.
+func (s *Store) OutboxStats(ctx context.Context, ref string) (privacy.OutboxStats, error) {
+	var rows []struct {
+		State int `db:"state"`
+		N     int `db:"n"`
+	}
+	q, args := `SELECT state, COUNT(*) AS n FROM privacy_outbox GROUP BY state`, []any{}
+	if ref != "" {
+		q, args = `SELECT state, COUNT(*) AS n FROM privacy_outbox WHERE ref = ? GROUP BY state`, []any{ref}
+	}
+	var st privacy.OutboxStats
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+		return st, tr(err)
+	}
+	for _, r := range rows {
+		switch r.State {
+		case 0:
+			st.Queued = r.N
+		case 1:
+			st.Sent = r.N
+		default:
+			st.Failed += r.N
+		}
+	}
+	return st, nil
+}
+
+// PurgeOutbox implements privacy.OutboxStore.
+func (s *Store) PurgeOutbox(ctx context.Context, t time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_outbox WHERE state IN (1, 2) AND ended_at < ?`, t)
+	return affected(res, err)
+}
+
+// EraseOutbox implements privacy.OutboxStore.
+func (s *Store) EraseOutbox(ctx context.Context, subject string) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_outbox WHERE subject = ? OR recipient = ?`, subject, subject)
+	return affected(res, err)
+}
+
+// AppendConsent implements privacy.ConsentStore.
+func (s *Store) AppendConsent(ctx context.Context, c *privacy.Consent) error {
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx,
+		`INSERT INTO privacy_consent (subject, purpose, granted, policy_version, source, at) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.Subject, c.Purpose, c.Granted, c.PolicyVersion, c.Source, c.At)
+	if err != nil {
+		return tr(err)
+	}
+	c.ID, err = res.LastInsertId()
+	return err
+}
+
+// ConsentHistory implements privacy.ConsentStore.
+func (s *Store) ConsentHistory(ctx context.Context, subject string) ([]privacy.Consent, error) {
+	var out []privacy.Consent
+	err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &out, `SELECT * FROM privacy_consent WHERE subject = ? ORDER BY id`, subject)
+	return out, tr(err)
+}
+
+// ConsentsAfter implements privacy.ConsentStore.
+func (s *Store) ConsentsAfter(ctx context.Context, after int64, limit int) ([]privacy.Consent, error) {
+	var out []privacy.Consent
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM privacy_consent WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	return out, tr(err)
+}
+
+// EraseConsents implements privacy.ConsentStore.
+func (s *Store) EraseConsents(ctx context.Context, subject string) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_consent WHERE subject = ?`, subject)
+	return affected(res, err)
+}
+
+// RecordAccess implements privacy.AccessLog.
+func (s *Store) RecordAccess(ctx context.Context, a privacy.Access) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO privacy_access (actor_id, actor, role, subject, what, why, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		a.ActorID, a.Actor, a.Role, a.Subject, clip(a.What, 200), clip(a.Why, 200), a.At)
+	return tr(err)
+}
+
+// ListAccess implements privacy.AccessLog.
+func (s *Store) ListAccess(ctx context.Context, f privacy.AccessFilter) ([]privacy.Access, error) {
+	var where []string
+	var args []any
+	if f.ActorID != "" {
+		where, args = append(where, "actor_id = ?"), append(args, f.ActorID)
+	}
+	if f.Subject != "" {
+		where, args = append(where, "subject = ?"), append(args, f.Subject)
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "at >= ?"), append(args, f.Since)
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "at < ?"), append(args, f.Until)
+	}
+	q := `SELECT * FROM privacy_access`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	var out []privacy.Access
+	err := s.db.SelectContext(ctx, &out, q, append(args, limit)...)
+	return out, tr(err)
+}
+
+func affected(res interface{ RowsAffected() (int64, error) }, err error) (int, error) {
+	if err != nil {
+		return 0, tr(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// clip shortens s to at most n bytes without splitting a UTF-8 sequence.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}

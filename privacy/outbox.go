@@ -1,0 +1,294 @@
+package privacy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Item is a message claimed from the outbox for delivery.
+type Item struct {
+	ID         int64
+	Message    Message
+	Attempts   int       // delivery attempts before this one
+	Created    time.Time // when it was enqueued
+	Suppressed bool      // the recipient was suppressed after it was enqueued
+}
+
+// OutboxStats counts messages by state.
+type OutboxStats struct {
+	Queued int `json:"queued"` // waiting or being delivered
+	Sent   int `json:"sent"`
+	Failed int `json:"failed"` // refused, permanently failed or expired
+}
+
+// Total is every message counted.
+func (s OutboxStats) Total() int { return s.Queued + s.Sent + s.Failed }
+
+// OutboxStore is the durable outbox. A message is enqueued in the caller's transaction
+// (carried by ctx), claimed by one worker at a time under a lease, and ends sent or
+// failed. Several processes may share one store: a message is claimed by one worker
+// at a time, and a claim whose lease expired (its worker died) is claimed again.
+type OutboxStore interface {
+	// Enqueue stores msg for delivery and returns its id.
+	Enqueue(ctx context.Context, msg *Message) (int64, error)
+	// Claim leases up to limit messages due at now to owner until now+lease.
+	Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]Item, error)
+	// MarkSent records that owner delivered ids. Ids owner no longer holds are ignored.
+	MarkSent(ctx context.Context, owner string, ids []int64, now time.Time) error
+	// Retry releases id for another attempt at next, recording the reason.
+	Retry(ctx context.Context, owner string, id int64, next time.Time, reason string) error
+	// MarkFailed ends id without delivery, recording the reason.
+	MarkFailed(ctx context.Context, owner string, id int64, reason string, now time.Time) error
+	// Release gives back claimed ids unattempted, due at once.
+	Release(ctx context.Context, owner string, ids []int64) error
+	// Suppress stops all future mail to addr.
+	Suppress(ctx context.Context, addr, reason string, now time.Time) error
+	// Suppressed reports whether addr is suppressed.
+	Suppressed(ctx context.Context, addr string) (bool, error)
+	// OutboxStats counts messages with the given Ref, or all messages when ref is "".
+	OutboxStats(ctx context.Context, ref string) (OutboxStats, error)
+	// PurgeOutbox removes sent and failed messages that ended before t.
+	PurgeOutbox(ctx context.Context, t time.Time) (int, error)
+	// EraseOutbox removes every message concerning subject or sent to it, except the
+	// suppression entry, which is kept so the address is never mailed again.
+	EraseOutbox(ctx context.Context, subject string) (int, error)
+}
+
+// A Transport opens connections to a mail relay.
+type Transport interface {
+	Dial(ctx context.Context) (Conn, error)
+}
+
+// A Conn delivers messages over one connection. A Conn is used by one worker at a time.
+type Conn interface {
+	Send(ctx context.Context, msg *Message) error
+	Close() error
+}
+
+// DeliveryError classifies a delivery failure: Permanent failures (SMTP 5xx)
+// suppress the recipient; all others are retried.
+type DeliveryError struct {
+	Permanent bool
+	Err       error
+}
+
+func (e *DeliveryError) Error() string { return e.Err.Error() }
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+func isPermanent(err error) bool {
+	var d *DeliveryError
+	return errors.As(err, &d) && d.Permanent
+}
+
+// Dispatcher delivers the outbox: Workers workers each hold one connection, claim
+// batches, re-check every message against the purpose guard just before sending it,
+// retry temporary failures with exponential backoff until MaxAge, and suppress the
+// recipient of a permanent failure. Zero fields take the defaults shown.
+type Dispatcher struct {
+	Store     OutboxStore
+	Transport Transport
+	Mailer    *Mailer // re-checks each message before delivery
+	Log       *slog.Logger
+	Now       func() time.Time
+
+	Workers    int           // 4
+	Batch      int           // 32
+	Lease      time.Duration // 2m: longer than a batch can take to send
+	Poll       time.Duration // 250ms: wait when the outbox is empty
+	MinBackoff time.Duration // 30s: the first retry delay; it doubles each attempt
+	MaxBackoff time.Duration // 1h
+	MaxAge     time.Duration // 72h: a message still undelivered then fails
+
+	wake chan struct{}
+	once sync.Once
+}
+
+func (d *Dispatcher) defaults() {
+	d.once.Do(func() {
+		def := func(v *time.Duration, x time.Duration) {
+			if *v <= 0 {
+				*v = x
+			}
+		}
+		if d.Workers <= 0 {
+			d.Workers = 4
+		}
+		if d.Batch <= 0 {
+			d.Batch = 32
+		}
+		def(&d.Lease, 2*time.Minute)
+		def(&d.Poll, 250*time.Millisecond)
+		def(&d.MinBackoff, 30*time.Second)
+		def(&d.MaxBackoff, time.Hour)
+		def(&d.MaxAge, 72*time.Hour)
+		if d.Log == nil {
+			d.Log = slog.New(slog.DiscardHandler)
+		}
+		d.wake = make(chan struct{}, 1)
+	})
+}
+
+// Wake tells idle workers to look at the outbox now rather than at the next poll.
+func (d *Dispatcher) Wake() {
+	d.defaults()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is done, then finishes the message in flight, marks what was
+// sent and releases what was claimed but not attempted, and returns nil.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.defaults()
+	var wg sync.WaitGroup
+	for range d.Workers {
+		wg.Go(func() { d.work(ctx, newOwner()) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func newOwner() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (d *Dispatcher) work(ctx context.Context, owner string) {
+	var conn Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	idle := d.Poll
+	for ctx.Err() == nil {
+		items, err := d.Store.Claim(ctx, owner, d.Batch, nowOr(d.Now), d.Lease)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.Log.Error("outbox claim", "err", err)
+			}
+			d.sleep(ctx, idle)
+			continue
+		}
+		if len(items) == 0 {
+			d.sleep(ctx, idle)
+			continue
+		}
+		conn = d.deliver(ctx, owner, conn, items)
+	}
+}
+
+func (d *Dispatcher) sleep(ctx context.Context, dur time.Duration) {
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-d.wake:
+	}
+}
+
+// deliver sends items over conn (dialling when nil) and returns the connection to
+// reuse, or nil after a connection failure.
+func (d *Dispatcher) deliver(ctx context.Context, owner string, conn Conn, items []Item) Conn {
+	// Bookkeeping must outlive a cancelled ctx so nothing claimed is left dangling.
+	bg := context.WithoutCancel(ctx)
+	var sent []int64
+	defer func() {
+		if len(sent) > 0 {
+			if err := d.Store.MarkSent(bg, owner, sent, nowOr(d.Now)); err != nil {
+				d.Log.Error("outbox mark sent", "err", err, "count", len(sent))
+			}
+		}
+	}()
+	for i, it := range items {
+		if ctx.Err() != nil {
+			ids := make([]int64, 0, len(items)-i)
+			for _, rest := range items[i:] {
+				ids = append(ids, rest.ID)
+			}
+			if err := d.Store.Release(bg, owner, ids); err != nil {
+				d.Log.Error("outbox release", "err", err)
+			}
+			return conn
+		}
+		msg := it.Message
+		if it.Suppressed {
+			d.fail(bg, owner, it, "recipient suppressed")
+			continue
+		}
+		if d.Mailer != nil {
+			if err := d.Mailer.checkPolicy(bg, &msg, false); err != nil {
+				if errors.Is(err, ErrRefused) {
+					d.fail(bg, owner, it, "refused at delivery: "+err.Error())
+				} else {
+					d.retry(bg, owner, it, err)
+				}
+				continue
+			}
+		}
+		if conn == nil {
+			c, err := d.Transport.Dial(bg)
+			if err != nil {
+				d.Log.Warn("mail relay unreachable", "err", err)
+				for _, rest := range items[i:] {
+					d.retry(bg, owner, rest, err)
+				}
+				return nil
+			}
+			conn = c
+		}
+		err := conn.Send(bg, &msg)
+		switch {
+		case err == nil:
+			sent = append(sent, it.ID)
+		case isPermanent(err):
+			if serr := d.Store.Suppress(bg, msg.To.Email, "permanent failure", nowOr(d.Now)); serr != nil {
+				d.Log.Error("outbox suppress", "err", serr)
+			}
+			d.fail(bg, owner, it, err.Error())
+		default:
+			d.retry(bg, owner, it, err)
+			conn.Close()
+			conn = nil
+		}
+	}
+	return conn
+}
+
+func (d *Dispatcher) fail(ctx context.Context, owner string, it Item, reason string) {
+	d.Log.Warn("mail not delivered", "id", it.ID, "purpose", string(it.Message.Purpose), "reason", reason)
+	if err := d.Store.MarkFailed(ctx, owner, it.ID, reason, nowOr(d.Now)); err != nil {
+		d.Log.Error("outbox mark failed", "err", err)
+	}
+}
+
+func (d *Dispatcher) retry(ctx context.Context, owner string, it Item, cause error) {
+	now := nowOr(d.Now)
+	if now.Sub(it.Created) >= d.MaxAge {
+		d.fail(ctx, owner, it, "expired: "+cause.Error())
+		return
+	}
+	delay := d.MinBackoff
+	for i := 0; i < it.Attempts && delay < d.MaxBackoff; i++ {
+		delay *= 2
+	}
+	delay = min(delay, d.MaxBackoff)
+	if err := d.Store.Retry(ctx, owner, it.ID, now.Add(delay), cause.Error()); err != nil {
+		d.Log.Error("outbox retry", "err", err)
+	}
+}
+
+// Store is every store the privacy kernel needs, as memstore and mysqlstore provide.
+type Store interface {
+	OutboxStore
+	ConsentStore
+	AccessLog
+}

@@ -1,0 +1,170 @@
+// Package smtp delivers the privacy outbox over SMTP with github.com/wneessen/go-mail.
+// Each dispatcher worker holds one persistent connection. Replies 4xx are temporary
+// (retried), 5xx permanent (the address is suppressed).
+//
+// Every header value reaching go-mail has passed privacy.Mailer's checks (no CR, LF or
+// NUL, bounded length); this package never uses go-mail's Preformatted setters.
+package smtp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	mail "github.com/wneessen/go-mail"
+	gosmtp "github.com/wneessen/go-mail/smtp"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// Config says how to reach the relay.
+type Config struct {
+	Host     string
+	Port     int    // default 587, or 25 when TLS is "none"
+	Username string // SMTP AUTH when set
+	Password string
+	// TLS is "mandatory" (STARTTLS required, the default), "opportunistic", "none",
+	// or "implicit" (TLS from the first byte, usually port 465).
+	TLS     string
+	Timeout time.Duration // per command; default 15s
+	HELO    string        // default "localhost"
+}
+
+// ParseURL reads a relay URL such as smtp://user:pass@mail.example.com:587?tls=mandatory.
+func ParseURL(s string) (Config, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "smtp" && u.Scheme != "smtps") {
+		return Config{}, fmt.Errorf("smtp url %q: want smtp://[user:pass@]host[:port][?tls=mandatory|opportunistic|none]", s)
+	}
+	cfg := Config{Host: u.Hostname(), TLS: u.Query().Get("tls")}
+	if u.Scheme == "smtps" {
+		cfg.TLS = "implicit"
+	}
+	if p := u.Port(); p != "" {
+		if cfg.Port, err = strconv.Atoi(p); err != nil {
+			return Config{}, fmt.Errorf("smtp url: port %q", p)
+		}
+	}
+	if u.User != nil {
+		cfg.Username = u.User.Username()
+		cfg.Password, _ = u.User.Password()
+	}
+	return cfg, nil
+}
+
+// Transport implements privacy.Transport.
+type Transport struct {
+	client *mail.Client
+}
+
+var _ privacy.Transport = (*Transport)(nil)
+
+// New returns a transport for cfg. It does not connect.
+func New(cfg Config) (*Transport, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 15 * time.Second
+	}
+	if cfg.HELO == "" {
+		cfg.HELO = "localhost"
+	}
+	opts := []mail.Option{mail.WithTimeout(cfg.Timeout), mail.WithHELO(cfg.HELO)}
+	switch cfg.TLS {
+	case "", "mandatory":
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	case "opportunistic":
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
+	case "none":
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	case "implicit":
+		opts = append(opts, mail.WithSSL())
+	default:
+		return nil, fmt.Errorf("smtp: unknown TLS mode %q", cfg.TLS)
+	}
+	if cfg.Port == 0 {
+		switch cfg.TLS {
+		case "none":
+			cfg.Port = 25
+		case "implicit":
+			cfg.Port = 465
+		default:
+			cfg.Port = 587
+		}
+	}
+	opts = append(opts, mail.WithPort(cfg.Port))
+	if cfg.Username != "" {
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(cfg.Username), mail.WithPassword(cfg.Password))
+	}
+	c, err := mail.NewClient(cfg.Host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	return &Transport{client: c}, nil
+}
+
+// Dial opens one connection to the relay. A failure is temporary.
+func (t *Transport) Dial(ctx context.Context) (privacy.Conn, error) {
+	c, err := t.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return nil, &privacy.DeliveryError{Err: fmt.Errorf("smtp dial: %w", err)}
+	}
+	return &conn{t: t, c: c}, nil
+}
+
+type conn struct {
+	t *Transport
+	c *gosmtp.Client
+}
+
+// Send delivers msg, which must have passed privacy.Mailer's checks.
+func (c *conn) Send(ctx context.Context, msg *privacy.Message) error {
+	m, err := Build(msg)
+	if err != nil {
+		return &privacy.DeliveryError{Permanent: true, Err: err}
+	}
+	if err := c.t.client.SendWithSMTPClient(c.c, m); err != nil {
+		var se *mail.SendError
+		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
+			return &privacy.DeliveryError{Permanent: true, Err: err}
+		}
+		return &privacy.DeliveryError{Err: err}
+	}
+	return nil
+}
+
+func (c *conn) Close() error { return c.t.client.CloseWithSMTPClient(c.c) }
+
+// Build turns a checked message into a go-mail message: one recipient, no CC or BCC,
+// plain text with an optional HTML alternative, and RFC 8058 unsubscribe headers.
+func Build(msg *privacy.Message) (*mail.Msg, error) {
+	m := mail.NewMsg()
+	if err := m.FromFormat(msg.From.Name, msg.From.Email); err != nil {
+		return nil, fmt.Errorf("from: %w", err)
+	}
+	if err := m.AddToFormat(msg.To.Name, msg.To.Email); err != nil {
+		return nil, fmt.Errorf("to: %w", err)
+	}
+	if msg.ReplyTo.Email != "" {
+		if err := m.ReplyToFormat(msg.ReplyTo.Name, msg.ReplyTo.Email); err != nil {
+			return nil, fmt.Errorf("reply-to: %w", err)
+		}
+	}
+	m.Subject(msg.Subject)
+	m.SetMessageID()
+	m.SetDate()
+	if msg.Unsubscribe != "" {
+		// The URL passed privacy.CheckURL: no CR, LF, space, comma or angle bracket.
+		m.SetGenHeader(mail.HeaderListUnsubscribe, "<"+msg.Unsubscribe+">")
+		m.SetGenHeader(mail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
+	}
+	if msg.Ref != "" {
+		m.SetBulk()
+	}
+	m.SetBodyString(mail.TypeTextPlain, msg.Text)
+	if msg.HTML != "" {
+		m.AddAlternativeString(mail.TypeTextHTML, msg.HTML)
+	}
+	return m, nil
+}

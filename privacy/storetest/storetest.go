@@ -1,0 +1,251 @@
+// Package storetest is the conformance suite every privacy.Store must pass, so the
+// memory and MySQL stores are proven to behave the same:
+//
+//	func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// Run runs every conformance test; newStore returns a new, empty store.
+func Run(t *testing.T, newStore func(t *testing.T) privacy.Store) {
+	t.Run("Outbox", func(t *testing.T) { testOutbox(t, newStore) })
+	t.Run("Consent", func(t *testing.T) { testConsent(t, newStore) })
+	t.Run("AccessLog", func(t *testing.T) { testAccess(t, newStore) })
+}
+
+func msg(to string, ref string) *privacy.Message {
+	return &privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: to, From: privacy.Address{Email: "noreply@example.com"},
+		To: privacy.Address{Email: to}, Subject: "Hello", Text: "Body", Ref: ref}
+}
+
+func testOutbox(t *testing.T, newStore func(t *testing.T) privacy.Store) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond).Add(time.Second)
+
+	t.Run("ClaimOnce", func(t *testing.T) {
+		s := newStore(t)
+		for i := range 5 {
+			_, err := s.Enqueue(ctx, msg(fmt.Sprintf("u%d@example.org", i), "r"))
+			require.NoError(t, err)
+		}
+		a, err := s.Claim(ctx, "a", 3, now, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, a, 3)
+		assert.Equal(t, "u0@example.org", a[0].Message.To.Email)
+		assert.Equal(t, privacy.PurposeAccount, a[0].Message.Purpose)
+		b, err := s.Claim(ctx, "b", 10, now, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, b, 2, "a claimed message must not be claimed again while its lease holds")
+		for _, x := range b {
+			for _, y := range a {
+				assert.NotEqual(t, x.ID, y.ID)
+			}
+		}
+		c, err := s.Claim(ctx, "c", 10, now, time.Minute)
+		require.NoError(t, err)
+		assert.Empty(t, c)
+	})
+
+	t.Run("ConcurrentClaimsDisjoint", func(t *testing.T) {
+		s := newStore(t)
+		for i := range 60 {
+			_, err := s.Enqueue(ctx, msg(fmt.Sprintf("c%d@example.org", i), ""))
+			require.NoError(t, err)
+		}
+		var mu sync.Mutex
+		seen := map[int64]string{}
+		var wg sync.WaitGroup
+		for w := range 4 {
+			owner := fmt.Sprintf("w%d", w)
+			wg.Go(func() {
+				for {
+					items, err := s.Claim(ctx, owner, 7, now, time.Minute)
+					if !assert.NoError(t, err) || len(items) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, it := range items {
+						assert.NotContains(t, seen, it.ID, "ID=%d claimed twice", it.ID)
+						seen[it.ID] = owner
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		assert.Len(t, seen, 60)
+	})
+
+	t.Run("LeaseExpiry", func(t *testing.T) {
+		s := newStore(t)
+		_, err := s.Enqueue(ctx, msg("lease@example.org", ""))
+		require.NoError(t, err)
+		a, err := s.Claim(ctx, "dead", 1, now, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, a, 1)
+		b, err := s.Claim(ctx, "live", 1, now.Add(2*time.Minute), time.Minute)
+		require.NoError(t, err)
+		require.Len(t, b, 1, "a message whose lease expired must be claimed again")
+		assert.Equal(t, 1, b[0].Attempts, "the dead worker's attempt counts")
+		// The dead worker's late report is ignored: it no longer holds the message.
+		require.NoError(t, s.MarkSent(ctx, "dead", []int64{a[0].ID}, now))
+		st, err := s.OutboxStats(ctx, "")
+		require.NoError(t, err)
+		assert.Equal(t, privacy.OutboxStats{Queued: 1}, st)
+		require.NoError(t, s.MarkSent(ctx, "live", []int64{b[0].ID}, now))
+		st, err = s.OutboxStats(ctx, "")
+		require.NoError(t, err)
+		assert.Equal(t, privacy.OutboxStats{Sent: 1}, st)
+	})
+
+	t.Run("RetryReleaseFail", func(t *testing.T) {
+		s := newStore(t)
+		for _, to := range []string{"r1@example.org", "r2@example.org", "r3@example.org"} {
+			_, err := s.Enqueue(ctx, msg(to, "camp"))
+			require.NoError(t, err)
+		}
+		items, err := s.Claim(ctx, "w", 3, now, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, items, 3)
+		require.NoError(t, s.Retry(ctx, "w", items[0].ID, now.Add(time.Hour), "451 later"))
+		require.NoError(t, s.Release(ctx, "w", []int64{items[1].ID}))
+		require.NoError(t, s.MarkFailed(ctx, "w", items[2].ID, "550 no such user", now))
+
+		again, err := s.Claim(ctx, "w2", 10, now, 2*time.Hour)
+		require.NoError(t, err)
+		require.Len(t, again, 1, "only the released message is due now")
+		assert.Equal(t, items[1].ID, again[0].ID)
+		assert.Equal(t, 0, again[0].Attempts)
+
+		later, err := s.Claim(ctx, "w3", 10, now.Add(time.Hour), time.Minute)
+		require.NoError(t, err)
+		require.Len(t, later, 1)
+		assert.Equal(t, items[0].ID, later[0].ID)
+		assert.Equal(t, 1, later[0].Attempts)
+
+		st, err := s.OutboxStats(ctx, "camp")
+		require.NoError(t, err)
+		assert.Equal(t, privacy.OutboxStats{Queued: 2, Failed: 1}, st)
+		st, err = s.OutboxStats(ctx, "other")
+		require.NoError(t, err)
+		assert.Zero(t, st.Total())
+	})
+
+	t.Run("Suppression", func(t *testing.T) {
+		s := newStore(t)
+		ok, err := s.Suppressed(ctx, "bounce@example.org")
+		require.NoError(t, err)
+		assert.False(t, ok)
+		_, err = s.Enqueue(ctx, msg("bounce@example.org", ""))
+		require.NoError(t, err)
+		require.NoError(t, s.Suppress(ctx, "bounce@example.org", "550", now))
+		require.NoError(t, s.Suppress(ctx, "bounce@example.org", "550 again", now))
+		ok, err = s.Suppressed(ctx, "bounce@example.org")
+		require.NoError(t, err)
+		assert.True(t, ok)
+		items, err := s.Claim(ctx, "w", 1, now, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, items, 1)
+		assert.True(t, items[0].Suppressed, "Claim must report a recipient suppressed after enqueue")
+	})
+
+	t.Run("PurgeAndErase", func(t *testing.T) {
+		s := newStore(t)
+		for _, to := range []string{"keep@example.org", "gone@example.org", "gone@example.org"} {
+			_, err := s.Enqueue(ctx, msg(to, ""))
+			require.NoError(t, err)
+		}
+		items, err := s.Claim(ctx, "w", 1, now, time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, s.MarkSent(ctx, "w", []int64{items[0].ID}, now))
+		n, err := s.PurgeOutbox(ctx, now)
+		require.NoError(t, err)
+		assert.Equal(t, 0, n, "nothing ended before now")
+		n, err = s.PurgeOutbox(ctx, now.Add(time.Second))
+		require.NoError(t, err)
+		assert.Equal(t, 1, n)
+		n, err = s.EraseOutbox(ctx, "gone@example.org")
+		require.NoError(t, err)
+		assert.Equal(t, 2, n)
+		st, err := s.OutboxStats(ctx, "")
+		require.NoError(t, err)
+		assert.Equal(t, 0, st.Total())
+	})
+}
+
+func testConsent(t *testing.T, newStore func(t *testing.T) privacy.Store) {
+	ctx := context.Background()
+	s := newStore(t)
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	recs := []privacy.Consent{
+		{Subject: "a@example.org", Purpose: privacy.PurposeNewsletter, Granted: true, PolicyVersion: "1", Source: "form", At: at},
+		{Subject: "b@example.org", Purpose: privacy.PurposePromotions, Granted: true, PolicyVersion: "1", Source: "registration", At: at},
+		{Subject: "a@example.org", Purpose: privacy.PurposeNewsletter, Granted: false, PolicyVersion: "2", Source: "unsubscribe-link", At: at.Add(time.Hour)},
+	}
+	for i := range recs {
+		require.NoError(t, s.AppendConsent(ctx, &recs[i]))
+		assert.NotZero(t, recs[i].ID)
+	}
+	assert.Less(t, recs[0].ID, recs[1].ID)
+
+	hist, err := s.ConsentHistory(ctx, "a@example.org")
+	require.NoError(t, err)
+	require.Len(t, hist, 2)
+	assert.Equal(t, recs[0], hist[0])
+	assert.Equal(t, recs[2], hist[1])
+
+	after, err := s.ConsentsAfter(ctx, recs[0].ID, 10)
+	require.NoError(t, err)
+	require.Len(t, after, 2)
+	assert.Equal(t, recs[1], after[0])
+	after, err = s.ConsentsAfter(ctx, 0, 1)
+	require.NoError(t, err)
+	assert.Len(t, after, 1)
+
+	n, err := s.EraseConsents(ctx, "a@example.org")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	hist, err = s.ConsentHistory(ctx, "a@example.org")
+	require.NoError(t, err)
+	assert.Empty(t, hist)
+}
+
+func testAccess(t *testing.T, newStore func(t *testing.T) privacy.Store) {
+	ctx := context.Background()
+	s := newStore(t)
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	for i, subj := range []string{"x@example.org", "y@example.org", "x@example.org"} {
+		require.NoError(t, s.RecordAccess(ctx, privacy.Access{ActorID: fmt.Sprint(i % 2), Actor: "staff@example.com",
+			Role: privacy.RoleSupport, Subject: subj, What: "contact request", Why: "answering", At: at.Add(time.Duration(i) * time.Minute)}))
+	}
+	all, err := s.ListAccess(ctx, privacy.AccessFilter{})
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+	assert.True(t, all[0].At.After(all[1].At), "newest first")
+	assert.Equal(t, privacy.RoleSupport, all[0].Role)
+	assert.Equal(t, "answering", all[0].Why)
+
+	x, err := s.ListAccess(ctx, privacy.AccessFilter{Subject: "x@example.org"})
+	require.NoError(t, err)
+	assert.Len(t, x, 2)
+	byActor, err := s.ListAccess(ctx, privacy.AccessFilter{ActorID: "1"})
+	require.NoError(t, err)
+	assert.Len(t, byActor, 1)
+	since, err := s.ListAccess(ctx, privacy.AccessFilter{Since: at.Add(time.Minute)})
+	require.NoError(t, err)
+	assert.Len(t, since, 2)
+	limited, err := s.ListAccess(ctx, privacy.AccessFilter{Limit: 1})
+	require.NoError(t, err)
+	assert.Len(t, limited, 1)
+}
