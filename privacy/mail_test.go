@@ -1,0 +1,175 @@
+package privacy_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/mailtest"
+)
+
+// commenters allows comment follow-up for the addresses it holds, and nothing else.
+func commenters(addrs ...string) privacy.Allower {
+	return privacy.AllowFunc(func(ctx context.Context, p privacy.Purpose, subject string) (bool, error) {
+		for _, a := range addrs {
+			if a == subject {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+func TestMailerGuard(t *testing.T) {
+	ctx := context.Background()
+	h := mailtest.NewHarness(t, nil, nil)
+	h.Mailer.Allow(privacy.PurposeCommentFollowUp, commenters("ann@example.org"))
+
+	ok := privacy.Message{Purpose: privacy.PurposeCommentFollowUp, DataSubject: "ann@example.org",
+		To: privacy.Address{Name: "Ann", Email: "ann@example.org"}, Subject: "A reply to your comment", Text: "Someone replied."}
+
+	t.Run("OK", func(t *testing.T) {
+		_, err := h.Mailer.Send(ctx, ok)
+		require.NoError(t, err)
+		msgs := h.Server.Wait(1, 5*time.Second)
+		require.Len(t, msgs, 1)
+		assert.Equal(t, []string{"ann@example.org"}, msgs[0].To)
+		assert.Equal(t, "A reply to your comment", msgs[0].Subject())
+		assert.Contains(t, msgs[0].Text, "Someone replied.")
+		assert.Contains(t, msgs[0].Header.Get("From"), "noreply@example.com")
+	})
+
+	refused := []struct {
+		name   string
+		mutate func(m *privacy.Message)
+		reason string
+	}{
+		{"NewsletterToCommenter", func(m *privacy.Message) { m.Purpose = privacy.PurposeNewsletter }, privacy.RefusedPurpose},
+		{"UnknownSubject", func(m *privacy.Message) {
+			m.DataSubject, m.To.Email = "bob@example.org", "bob@example.org"
+		}, privacy.RefusedPurpose},
+		{"ThirdPartyRecipient", func(m *privacy.Message) { m.To.Email = "advertiser@partner.example.net" }, privacy.RefusedRecipient},
+		{"ThirdPartyReplyTo", func(m *privacy.Message) { m.ReplyTo.Email = "advertiser@partner.example.net" }, privacy.RefusedRecipient},
+		{"ForeignSender", func(m *privacy.Message) { m.From.Email = "someone@elsewhere.example.net" }, privacy.RefusedSender},
+		{"NoSubjectToOutsider", func(m *privacy.Message) { m.DataSubject = "" }, privacy.RefusedRecipient},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			m := ok
+			tc.mutate(&m)
+			before, _ := h.Store.OutboxStats(ctx, "")
+			_, err := h.Mailer.Send(ctx, m)
+			var re *privacy.RefusalError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, tc.reason, re.Reason)
+			assert.ErrorIs(t, err, privacy.ErrRefused)
+			assert.ErrorIs(t, err, privacy.ErrForbidden)
+			assert.NotContains(t, err.Error(), "@", "a refusal never names an address")
+			after, _ := h.Store.OutboxStats(ctx, "")
+			assert.Equal(t, before.Total(), after.Total(), "nothing enqueued")
+		})
+	}
+
+	invalid := []struct {
+		field  string
+		mutate func(m *privacy.Message)
+	}{
+		{"subject", func(m *privacy.Message) { m.Subject = "Hi\r\nBcc: victim@example.net" }},
+		{"subject", func(m *privacy.Message) { m.Subject = "Hi\nthere" }},
+		{"subject", func(m *privacy.Message) { m.Subject = "nul\x00byte" }},
+		{"subject", func(m *privacy.Message) { m.Subject = strings.Repeat("x", privacy.MaxSubjectLen+1) }},
+		{"to_name", func(m *privacy.Message) { m.To.Name = "Ann\r\nBcc: victim@example.net" }},
+		{"from_name", func(m *privacy.Message) { m.From = privacy.Address{Name: "Ops\n", Email: "ops@example.com"} }},
+		{"unsubscribe", func(m *privacy.Message) { m.Unsubscribe = "https://example.com/u?x=1\r\nBcc: victim@example.net" }},
+		{"unsubscribe", func(m *privacy.Message) { m.Unsubscribe = "https://example.com/u>, <mailto:victim@example.net" }},
+		{"unsubscribe", func(m *privacy.Message) { m.Unsubscribe = "javascript:alert(1)" }},
+		{"to", func(m *privacy.Message) { m.To.Email = "ann@example.org\r\nBcc: victim@example.net" }},
+		{"to", func(m *privacy.Message) { m.To.Email = "Ann <ann@example.org>" }},
+		{"purpose", func(m *privacy.Message) { m.Purpose = "marketing" }},
+		{"text", func(m *privacy.Message) { m.Text = "" }},
+	}
+	for _, tc := range invalid {
+		t.Run("Invalid_"+tc.field, func(t *testing.T) {
+			m := ok
+			tc.mutate(&m)
+			before, _ := h.Store.OutboxStats(ctx, "")
+			_, err := h.Mailer.Send(ctx, m)
+			require.ErrorIs(t, err, privacy.ErrInvalid)
+			assert.Equal(t, tc.field, privacy.FieldOf(err))
+			after, _ := h.Store.OutboxStats(ctx, "")
+			assert.Equal(t, before.Total(), after.Total(), "nothing enqueued")
+		})
+	}
+
+	t.Run("OperatorInbox", func(t *testing.T) {
+		h.Mailer.Allow(privacy.PurposeSupport, commenters("visitor@example.org"))
+		_, err := h.Mailer.Send(ctx, privacy.Message{Purpose: privacy.PurposeSupport, DataSubject: "visitor@example.org",
+			To: privacy.Address{Email: "support@example.com"}, ReplyTo: privacy.Address{Email: "visitor@example.org"},
+			Subject: "New contact request", Text: "A visitor wrote."})
+		require.NoError(t, err)
+	})
+
+	assert.GreaterOrEqual(t, h.Mailer.Refusals()[privacy.RefusedPurpose], int64(2))
+}
+
+func TestPurposeRecheckedBeforeDelivery(t *testing.T) {
+	ctx := context.Background()
+	h := mailtest.NewHarness(t, nil, nil)
+	subscribed := true
+	h.Mailer.Allow(privacy.PurposeNewsletter, privacy.AllowFunc(func(context.Context, privacy.Purpose, string) (bool, error) {
+		return subscribed, nil
+	}))
+	h.Server.SetMode(mailtest.TempFail) // hold the message in the outbox
+	_, err := h.Mailer.Send(ctx, privacy.Message{Purpose: privacy.PurposeNewsletter, DataSubject: "sub@example.org",
+		To: privacy.Address{Email: "sub@example.org"}, Subject: "Issue 1", Text: "News", Unsubscribe: "https://example.com/u/abc"})
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond)
+	subscribed = false // the person leaves between enqueue and delivery
+	h.Server.SetMode(mailtest.Accept)
+	require.Eventually(t, func() bool {
+		st, _ := h.Store.OutboxStats(ctx, "")
+		return st.Failed == 1
+	}, 5*time.Second, 20*time.Millisecond)
+	assert.Empty(t, h.Server.Messages(), "a person who left between enqueue and send gets nothing")
+}
+
+func TestUnsubscribeHeaders(t *testing.T) {
+	h := mailtest.NewHarness(t, nil, nil)
+	h.Mailer.Allow(privacy.PurposeNewsletter, commenters("sub@example.org"))
+	_, err := h.Mailer.Send(context.Background(), privacy.Message{Purpose: privacy.PurposeNewsletter, DataSubject: "sub@example.org",
+		To: privacy.Address{Email: "sub@example.org"}, Subject: "Issue 1", Text: "News", HTML: "<p>News</p>",
+		Unsubscribe: "https://example.com/newsletter/unsubscribe?t=abc123"})
+	require.NoError(t, err)
+	msgs := h.Server.Wait(1, 5*time.Second)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "<https://example.com/newsletter/unsubscribe?t=abc123>", msgs[0].Header.Get("List-Unsubscribe"))
+	assert.Equal(t, "List-Unsubscribe=One-Click", msgs[0].Header.Get("List-Unsubscribe-Post"))
+	assert.Contains(t, msgs[0].HTML, "<p>News</p>")
+	assert.Empty(t, msgs[0].Header.Get("Cc"))
+	assert.Empty(t, msgs[0].Header.Get("Bcc"))
+}
+
+func TestSuppressionAfterPermanentFailure(t *testing.T) {
+	ctx := context.Background()
+	h := mailtest.NewHarness(t, nil, nil)
+	h.Mailer.Allow(privacy.PurposeAccount, commenters("gone@example.org"))
+	h.Server.FailFor("gone@example.org", mailtest.PermFail)
+	m := privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: "gone@example.org",
+		To: privacy.Address{Email: "gone@example.org"}, Subject: "Verify", Text: "Link"}
+	_, err := h.Mailer.Send(ctx, m)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		ok, _ := h.Store.Suppressed(ctx, "gone@example.org")
+		return ok
+	}, 5*time.Second, 20*time.Millisecond)
+	_, err = h.Mailer.Send(ctx, m)
+	var re *privacy.RefusalError
+	require.True(t, errors.As(err, &re))
+	assert.Equal(t, privacy.RefusedSuppressed, re.Reason)
+}
