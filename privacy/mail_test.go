@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,16 +122,17 @@ func TestMailerGuard(t *testing.T) {
 func TestPurposeRecheckedBeforeDelivery(t *testing.T) {
 	ctx := context.Background()
 	h := mailtest.NewHarness(t, nil, nil)
-	subscribed := true
+	var subscribed atomic.Bool
+	subscribed.Store(true)
 	h.Mailer.Allow(privacy.PurposeNewsletter, privacy.AllowFunc(func(context.Context, privacy.Purpose, string) (bool, error) {
-		return subscribed, nil
+		return subscribed.Load(), nil
 	}))
 	h.Server.SetMode(mailtest.TempFail) // hold the message in the outbox
 	_, err := h.Mailer.Send(ctx, privacy.Message{Purpose: privacy.PurposeNewsletter, DataSubject: "sub@example.org",
 		To: privacy.Address{Email: "sub@example.org"}, Subject: "Issue 1", Text: "News", Unsubscribe: "https://example.com/u/abc"})
 	require.NoError(t, err)
 	time.Sleep(100 * time.Millisecond)
-	subscribed = false // the person leaves between enqueue and delivery
+	subscribed.Store(false) // the person leaves between enqueue and delivery
 	h.Server.SetMode(mailtest.Accept)
 	require.Eventually(t, func() bool {
 		st, _ := h.Store.OutboxStats(ctx, "")

@@ -13,42 +13,40 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
+// lockTimeout bounds the wait for another process's migration.
+const lockTimeout = time.Minute
+
 // Up applies every migration in fsys (files named like 00001_init.sql) that the
 // version table has not recorded. Applying twice is a no-op.
+//
+// The whole run, goose's version-table creation included, holds a MySQL named lock
+// (GET_LOCK) on a dedicated connection. goose's own session locker does not cover
+// the version-table check, which races when two processes start on an empty database.
+// The lock belongs to the connection, so a migrator that dies never leaves it held.
 func Up(ctx context.Context, db *sql.DB, fsys fs.FS, table string) error {
 	p, err := goose.NewProvider(goose.DialectMySQL, db, fsys,
 		goose.WithTableName(table),
 		goose.WithDisableGlobalRegistry(true),
-		goose.WithSessionLocker(namedLock{name: "consentkit:" + table, timeout: time.Minute}),
 	)
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", table, err)
 	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", table, err)
+	}
+	defer conn.Close()
+	name := "consentkit:" + table
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, int(lockTimeout.Seconds())).Scan(&got); err != nil {
+		return fmt.Errorf("migrate %s: lock: %w", table, err)
+	}
+	if !got.Valid || got.Int64 != 1 {
+		return fmt.Errorf("migrate %s: another process held the migration lock for %s", table, lockTimeout)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", name)
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate %s: %w", table, err)
 	}
 	return nil
-}
-
-// namedLock is a goose session locker over MySQL's GET_LOCK, which is held by one
-// connection and released when it closes, so a crashed migrator never leaves it set.
-type namedLock struct {
-	name    string
-	timeout time.Duration
-}
-
-func (l namedLock) SessionLock(ctx context.Context, conn *sql.Conn) error {
-	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", l.name, int(l.timeout.Seconds())).Scan(&got); err != nil {
-		return err
-	}
-	if !got.Valid || got.Int64 != 1 {
-		return fmt.Errorf("migration lock %q not acquired within %s", l.name, l.timeout)
-	}
-	return nil
-}
-
-func (l namedLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
-	_, err := conn.ExecContext(ctx, "SELECT RELEASE_LOCK(?)", l.name)
-	return err
 }

@@ -1,0 +1,219 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/consentkit/consentkit/internal/mysqltest"
+	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/mailtest"
+	"github.com/consentkit/consentkit/privacy/mysqlstore"
+	"github.com/consentkit/consentkit/privacy/smtp"
+)
+
+var allowAll = privacy.AllowFunc(func(context.Context, privacy.Purpose, string) (bool, error) { return true, nil })
+
+// pool is one process's worth of delivery: its own connection pool to the shared
+// database, its own Mailer and Dispatcher.
+type pool struct {
+	store  *mysqlstore.Store
+	mailer *privacy.Mailer
+	disp   *privacy.Dispatcher
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startPool(t *testing.T, dsn string, srv *mailtest.Server, workers int) *pool {
+	t.Helper()
+	db, err := mysqlstore.Open(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	store := mysqlstore.New(db)
+	require.NoError(t, store.Migrate(context.Background()))
+	port, _ := strconv.Atoi(srv.Port())
+	tr, err := smtp.New(smtp.Config{Host: srv.Host(), Port: port, TLS: "none"})
+	require.NoError(t, err)
+	m := privacy.NewMailer(mailtest.Policy(), store, nil)
+	m.Allow(privacy.PurposeAccount, allowAll)
+	p := &pool{store: store, mailer: m, done: make(chan struct{}),
+		disp: &privacy.Dispatcher{Store: store, Transport: tr, Mailer: m, Workers: workers, Batch: 25,
+			Poll: 20 * time.Millisecond, MinBackoff: 100 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, Lease: time.Minute}}
+	return p
+}
+
+func (p *pool) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	go func() { p.disp.Run(ctx); close(p.done) }()
+}
+
+func (p *pool) stop() { p.cancel(); <-p.done }
+
+func message(i int) privacy.Message {
+	to := fmt.Sprintf("user%d@example.org", i)
+	return privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: to, To: privacy.Address{Email: to},
+		Subject: fmt.Sprintf("Message %d", i), Text: "Hello"}
+}
+
+// TestTwoPoolsExactlyOnce: two worker pools sharing one database deliver 2,000
+// messages, every one exactly once, through a spell of 4xx answers.
+func TestTwoPoolsExactlyOnce(t *testing.T) {
+	const n = 2000
+	dsn := mysqltest.NewDSN(t)
+	srv, err := mailtest.Start()
+	require.NoError(t, err)
+	defer srv.Close()
+
+	a, b := startPool(t, dsn, srv, 3), startPool(t, dsn, srv, 3)
+	ctx := context.Background()
+	for i := range n {
+		p := a
+		if i%2 == 1 {
+			p = b
+		}
+		_, err := p.mailer.Send(ctx, message(i))
+		require.NoError(t, err)
+	}
+	srv.SetMode(mailtest.TempFail)
+	a.run()
+	b.run()
+	defer a.stop()
+	defer b.stop()
+	time.Sleep(300 * time.Millisecond)
+	assert.Empty(t, srv.Messages(), "nothing accepted while the server answers 4xx")
+	srv.SetMode(mailtest.Accept)
+
+	msgs := srv.Wait(n, 90*time.Second)
+	require.Eventually(t, func() bool {
+		st, err := a.store.OutboxStats(ctx, "")
+		return err == nil && st.Sent == n
+	}, 30*time.Second, 50*time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // let a stray duplicate show itself
+	msgs = srv.Messages()
+	count := map[string]int{}
+	for _, m := range msgs {
+		count[m.Subject()]++
+	}
+	assert.Len(t, msgs, n, "every message delivered exactly once")
+	for i := range n {
+		assert.Equal(t, 1, count[fmt.Sprintf("Message %d", i)], "Message %d", i)
+	}
+}
+
+// TestPermanentFailureSuppresses: a 5xx suppresses the address; later messages to it
+// are refused at Send.
+func TestPermanentFailureSuppresses(t *testing.T) {
+	dsn := mysqltest.NewDSN(t)
+	srv, err := mailtest.Start()
+	require.NoError(t, err)
+	defer srv.Close()
+	p := startPool(t, dsn, srv, 1)
+	srv.FailFor("user1@example.org", mailtest.PermFail)
+	ctx := context.Background()
+	_, err = p.mailer.Send(ctx, message(1))
+	require.NoError(t, err)
+	p.run()
+	defer p.stop()
+	require.Eventually(t, func() bool {
+		ok, _ := p.store.Suppressed(ctx, "user1@example.org")
+		return ok
+	}, 10*time.Second, 20*time.Millisecond)
+	st, err := p.store.OutboxStats(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, privacy.OutboxStats{Failed: 1}, st)
+	_, err = p.mailer.Send(ctx, message(1))
+	require.ErrorIs(t, err, privacy.ErrRefused)
+	_, err = p.mailer.Send(ctx, message(2))
+	require.NoError(t, err, "other addresses are unaffected")
+}
+
+// TestDeadWorkerLosesNothing: a worker that claims and dies before sending leaves
+// the message to be delivered once its lease runs out.
+func TestDeadWorkerLosesNothing(t *testing.T) {
+	dsn := mysqltest.NewDSN(t)
+	srv, err := mailtest.Start()
+	require.NoError(t, err)
+	defer srv.Close()
+	p := startPool(t, dsn, srv, 1)
+	ctx := context.Background()
+	_, err = p.mailer.Send(ctx, message(7))
+	require.NoError(t, err)
+
+	// The dead worker: claims with a short lease and never reports back.
+	claimed, err := p.store.Claim(ctx, "crashed-worker", 10, time.Now().UTC(), 500*time.Millisecond)
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+
+	p.run()
+	defer p.stop()
+	time.Sleep(200 * time.Millisecond)
+	assert.Empty(t, srv.Messages(), "not sent while the dead worker's lease holds")
+	msgs := srv.Wait(1, 10*time.Second)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "Message 7", msgs[0].Subject())
+}
+
+// TestShutdownReleases: stopping a dispatcher mid-batch delivers or releases what it
+// claimed; another process then delivers the rest, nothing twice.
+func TestShutdownReleases(t *testing.T) {
+	const n = 300
+	dsn := mysqltest.NewDSN(t)
+	srv, err := mailtest.Start()
+	require.NoError(t, err)
+	defer srv.Close()
+	a := startPool(t, dsn, srv, 2)
+	ctx := context.Background()
+	for i := range n {
+		_, err := a.mailer.Send(ctx, message(i))
+		require.NoError(t, err)
+	}
+	a.disp.Lease = time.Hour // a claim left dangling would hold its message for an hour
+	a.run()
+	srv.Wait(20, 10*time.Second)
+	a.stop()
+
+	b := startPool(t, dsn, srv, 2)
+	b.run()
+	defer b.stop()
+	msgs := srv.Wait(n, 30*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	msgs = srv.Messages()
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		assert.False(t, seen[m.Subject()], "%s delivered twice", m.Subject())
+		seen[m.Subject()] = true
+	}
+	assert.Len(t, seen, n)
+}
+
+// TestEnqueueJoinsTransaction: a message enqueued in a transaction that rolls back
+// is never sent.
+func TestEnqueueJoinsTransaction(t *testing.T) {
+	db := mysqltest.New(t)
+	store := mysqlstore.New(db)
+	ctx := context.Background()
+	require.NoError(t, store.Migrate(ctx))
+	m := privacy.NewMailer(mailtest.Policy(), store, nil)
+	m.Allow(privacy.PurposeAccount, allowAll)
+	for _, commit := range []bool{false, true} {
+		tx, err := db.BeginTxx(ctx, nil)
+		require.NoError(t, err)
+		_, err = m.Send(withTx(ctx, tx), message(1))
+		require.NoError(t, err)
+		if commit {
+			require.NoError(t, tx.Commit())
+		} else {
+			require.NoError(t, tx.Rollback())
+		}
+	}
+	st, err := store.OutboxStats(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Queued, "only the committed message is queued")
+}
+
