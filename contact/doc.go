@@ -1,0 +1,21 @@
+// Package contact is a contact form whose address is used only to answer (P3, P8,
+// P9): a visitor's request is stored under a random reference and the operator's
+// support inbox is told of it; staff with the support role list, read, answer and
+// close requests, and every read is an access record (P11).
+//
+// The form is not a relay. Nothing the visitor typed is ever mailed to the address
+// the visitor typed: the notification goes only to the operator's inbox, the
+// optional acknowledgement (off by default, at most one per address per day) is
+// fixed text, and staff replies quote nothing. Fields that reach a mail header
+// refuse every control character, so no header can be injected. A honeypot field,
+// a signed timestamp and per-client-address limits held in memory (the address is
+// never stored or logged) keep bots out.
+//
+// Closed requests are purged after the retention period (180 days by default); the
+// Service registers with privacy.Registry to export and erase everything it holds
+// about an address. Open requests are kept until closed or erased.
+//
+// The request and its notification are written in one transaction: with
+// contact/mysqlstore and privacy/mysqlstore on the same database, either both are
+// kept or neither is.
+package contact
