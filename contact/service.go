@@ -364,7 +364,10 @@ func (s *Service) notify(ctx context.Context, r *Request) error {
 	if err != nil {
 		if errors.Is(err, privacy.ErrRefused) || errors.Is(err, privacy.ErrInvalid) {
 			s.log.ErrorContext(ctx, "contact notification refused", "ref", r.Ref, "err", err)
-			return &privacy.Error{Kind: privacy.ErrUnavailable, Message: "we cannot take messages right now; please try again later", Err: err}
+			// The cause is kept as text only: matching ErrForbidden or ErrInvalid, it
+			// would blame the visitor for the operator's configuration.
+			return &privacy.Error{Kind: privacy.ErrUnavailable, Message: "we cannot take messages right now; please try again later",
+				RetryAfter: time.Minute, Err: errors.New(err.Error())}
 		}
 		return err
 	}
