@@ -1,0 +1,291 @@
+package newsletter
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"time"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// Draft is what an editor writes: the list, the subject and the Markdown body.
+type Draft struct {
+	List     List   `json:"list"`
+	Subject  string `json:"subject"`
+	Markdown string `json:"markdown"`
+}
+
+// check validates d and renders its body.
+func (d Draft) check() (html, text string, err error) {
+	if !d.List.Valid() {
+		return "", "", privacy.Invalid("list", "there is no list %q", clip(string(d.List), 40))
+	}
+	if err := privacy.CheckText("subject", d.Subject, privacy.MaxSubjectLen, true); err != nil {
+		return "", "", err
+	}
+	return Render(d.Markdown)
+}
+
+// CreateCampaign stores a draft campaign. Requires the editor role: ErrUnauthorized,
+// ErrForbidden. Returns ErrInvalid naming "list", "subject" or "markdown".
+func (s *Service) CreateCampaign(ctx context.Context, d Draft) (Campaign, error) {
+	if err := privacy.Require(ctx, privacy.RoleEditor); err != nil {
+		return Campaign{}, err
+	}
+	html, text, err := d.check()
+	if err != nil {
+		return Campaign{}, err
+	}
+	now := s.clock()
+	c := Campaign{List: d.List, Subject: d.Subject, Markdown: d.Markdown, HTML: html, Text: text,
+		Status: CampaignDraft, CreatedBy: privacy.ActorFrom(ctx).ID, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.CreateCampaign(ctx, &c); err != nil {
+		return Campaign{}, err
+	}
+	return c, nil
+}
+
+// UpdateCampaign replaces a draft's list, subject and body. Requires the editor role.
+// Returns ErrInvalid as CreateCampaign; ErrNotFound; ErrConflict unless it is a draft.
+func (s *Service) UpdateCampaign(ctx context.Context, id int64, d Draft) (Campaign, error) {
+	if err := privacy.Require(ctx, privacy.RoleEditor); err != nil {
+		return Campaign{}, err
+	}
+	html, text, err := d.check()
+	if err != nil {
+		return Campaign{}, err
+	}
+	return s.store.UpdateCampaign(ctx, id, func(c *Campaign) error {
+		if c.Status != CampaignDraft {
+			return privacy.Errorf(privacy.ErrConflict, "only a draft can be edited; this campaign is %s", c.Status)
+		}
+		c.List, c.Subject, c.Markdown, c.HTML, c.Text, c.UpdatedAt = d.List, d.Subject, d.Markdown, html, text, s.clock()
+		return nil
+	})
+}
+
+// Campaign returns campaign id. Requires the editor role. Returns ErrNotFound.
+func (s *Service) Campaign(ctx context.Context, id int64) (Campaign, error) {
+	if err := privacy.Require(ctx, privacy.RoleEditor); err != nil {
+		return Campaign{}, err
+	}
+	return s.store.Campaign(ctx, id)
+}
+
+// Campaigns returns the latest 100 campaigns, newest first. Requires the editor role.
+func (s *Service) Campaigns(ctx context.Context) ([]Campaign, error) {
+	if err := privacy.Require(ctx, privacy.RoleEditor); err != nil {
+		return nil, err
+	}
+	return s.store.Campaigns(ctx, 100)
+}
+
+// Schedule queues a draft to be sent at at (now, when at is zero or past). Run or
+// SendDue sends it then. Requires the editor role. Returns ErrNotFound; ErrConflict
+// unless it is a draft.
+func (s *Service) Schedule(ctx context.Context, id int64, at time.Time) (Campaign, error) {
+	if err := privacy.Require(ctx, privacy.RoleEditor); err != nil {
+		return Campaign{}, err
+	}
+	now := s.clock()
+	if at.IsZero() || at.Before(now) {
+		at = now
+	}
+	return s.store.UpdateCampaign(ctx, id, func(c *Campaign) error {
+		if c.Status != CampaignDraft {
+			return privacy.Errorf(privacy.ErrConflict, "only a draft can be scheduled; this campaign is %s", c.Status)
+		}
+		c.Status, c.SendAt, c.UpdatedAt = CampaignScheduled, at.UTC(), now
+		return nil
+	})
+}
+
+// Cancel stops a scheduled or sending campaign: no further recipient is enqueued.
+// Messages already in the outbox are still delivered. Requires the editor role.
+// Returns ErrNotFound; ErrConflict for a draft, sent or cancelled campaign.
+func (s *Service) Cancel(ctx context.Context, id int64) (Campaign, error) {
+	if err := privacy.Require(ctx, privacy.RoleEditor); err != nil {
+		return Campaign{}, err
+	}
+	now := s.clock()
+	return s.store.UpdateCampaign(ctx, id, func(c *Campaign) error {
+		if c.Status != CampaignScheduled && c.Status != CampaignSending {
+			return privacy.Errorf(privacy.ErrConflict, "only a scheduled or sending campaign can be cancelled; this one is %s", c.Status)
+		}
+		c.Status, c.UpdatedAt, c.FinishedAt = CampaignCancelled, now, now
+		return nil
+	})
+}
+
+// TestSend mails campaign id, exactly as a member would get it, to an operator
+// address (the editor's own inbox). Requires the editor role. Returns ErrInvalid
+// naming "to" for an address outside the operator's domains; ErrNotFound.
+func (s *Service) TestSend(ctx context.Context, id int64, to string) error {
+	if err := privacy.Require(ctx, privacy.RoleEditor); err != nil {
+		return err
+	}
+	addr, err := privacy.NormalizeEmail(to)
+	if err != nil {
+		return privacy.Invalid("to", "this is not an email address")
+	}
+	if !s.policy.IsOperatorAddress(addr) {
+		return privacy.Invalid("to", "a test is sent only to an address of the operator's own domains")
+	}
+	c, err := s.store.Campaign(ctx, id)
+	if err != nil {
+		return err
+	}
+	msg, err := s.campaignMessage(c, Recipient{Email: addr}, "test")
+	if err != nil {
+		return err
+	}
+	msg.DataSubject, msg.Subject, msg.Ref = "", clip("[Test] "+c.Subject, privacy.MaxSubjectLen-1), ""
+	_, err = s.mailer.Send(ctx, msg)
+	return err
+}
+
+// campaignMessage builds the message of c to r, with r's own unsubscribe link.
+func (s *Service) campaignMessage(c Campaign, r Recipient, token string) (privacy.Message, error) {
+	unsub, err := s.url("/unsubscribe", token)
+	if err != nil {
+		return privacy.Message{}, err
+	}
+	prefs, err := s.url("/preferences", token)
+	if err != nil {
+		return privacy.Message{}, err
+	}
+	html, text, err := campaignMail(mailParts{
+		Subject: c.Subject, Operator: s.policy.Operator, ListTitle: c.List.Title(),
+		Body: template.HTML(c.HTML), Text: c.Text, Unsubscribe: unsub, Preferences: prefs,
+	})
+	if err != nil {
+		return privacy.Message{}, err
+	}
+	return privacy.Message{
+		Purpose: c.List.Purpose(), DataSubject: r.Email, To: privacy.Address{Email: r.Email},
+		Subject: c.Subject, Text: text, HTML: html, Unsubscribe: unsub, Ref: c.Ref(),
+	}, nil
+}
+
+// Progress is how far a campaign has got. Enqueued messages are Queued, Sent or
+// Failed in the outbox.
+type Progress struct {
+	Status   CampaignStatus `json:"status"`
+	Total    int            `json:"total"`    // recipients: confirmed members when sending started, exact once sent
+	Enqueued int            `json:"enqueued"` // messages enqueued so far
+	Skipped  int            `json:"skipped"`  // recipients refused by the Mailer (suppressed, left meanwhile)
+	Queued   int            `json:"queued"`   // waiting in the outbox or being delivered
+	Sent     int            `json:"sent"`
+	Failed   int            `json:"failed"` // refused at delivery (left meanwhile), bounced or expired
+}
+
+// Progress returns how far campaign id has got; it can be read while the campaign
+// sends, from any process. Requires the editor role. Returns ErrNotFound.
+func (s *Service) Progress(ctx context.Context, id int64) (Progress, error) {
+	if err := privacy.Require(ctx, privacy.RoleEditor); err != nil {
+		return Progress{}, err
+	}
+	c, err := s.store.Campaign(ctx, id)
+	if err != nil {
+		return Progress{}, err
+	}
+	st, err := s.outbox.OutboxStats(ctx, c.Ref())
+	if err != nil {
+		return Progress{}, err
+	}
+	p := Progress{Status: c.Status, Total: max(c.Total, c.Enqueued+c.Skipped), Enqueued: c.Enqueued, Skipped: c.Skipped,
+		Queued: st.Queued, Sent: st.Sent, Failed: st.Failed}
+	if c.Status == CampaignSent {
+		p.Total = c.Enqueued + c.Skipped
+	}
+	return p, nil
+}
+
+var errNotDue = errors.New("newsletter: campaign not due")
+
+// SendDue starts the campaigns whose time has come and enqueues the recipients of
+// every sending campaign, a batch per transaction, until each is fully enqueued or
+// ctx is done. Several processes may run it at once: a batch locks its campaign.
+// Returns how many messages it enqueued.
+func (s *Service) SendDue(ctx context.Context) (int, error) {
+	now := s.clock()
+	due, err := s.store.DueCampaigns(ctx, now)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range due {
+		if c.Status == CampaignScheduled {
+			total, err := s.store.CountConfirmed(ctx, c.List)
+			if err != nil {
+				return n, err
+			}
+			c, err = s.store.UpdateCampaign(ctx, c.ID, func(c *Campaign) error {
+				if c.Status != CampaignScheduled || c.SendAt.After(now) {
+					return errNotDue
+				}
+				c.Status, c.StartedAt, c.Total, c.UpdatedAt = CampaignSending, now, total, now
+				return nil
+			})
+			if errors.Is(err, errNotDue) {
+				continue
+			}
+			if err != nil {
+				return n, err
+			}
+		}
+		send := s.sender(c)
+		for ctx.Err() == nil {
+			b, err := s.store.EnqueueBatch(ctx, c.ID, s.batch, s.clock(), send)
+			n += b.Enqueued
+			if err != nil {
+				return n, err
+			}
+			if b.Status != CampaignSending {
+				break
+			}
+		}
+	}
+	return n, ctx.Err()
+}
+
+// sender returns the function that enqueues c's message to one recipient. The
+// campaign mark makes Allows demand a confirmed member.
+func (s *Service) sender(c Campaign) SendFunc {
+	return func(ctx context.Context, r Recipient) (bool, error) {
+		msg, err := s.campaignMessage(c, r, s.tokens.unsubscribeToken(r.ID, r.Email))
+		if err != nil {
+			return false, err
+		}
+		_, err = s.mailer.Send(context.WithValue(ctx, campaignKey, true), msg)
+		switch {
+		case errors.Is(err, privacy.ErrRefused):
+			return false, nil
+		case errors.Is(err, privacy.ErrInvalid):
+			s.log.WarnContext(ctx, "campaign message invalid; recipient skipped", "campaign", c.ID, "subscription", r.ID, "err", privacy.FieldOf(err))
+			return false, nil
+		}
+		return err == nil, err
+	}
+}
+
+// Run calls SyncConsents and SendDue every Poll until ctx is done, logging failures,
+// and returns nil then. Run it beside the privacy.Dispatcher in every process (or one).
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.poll)
+	defer t.Stop()
+	for {
+		if _, err := s.SyncConsents(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "newsletter consent sync", "err", err)
+		}
+		if _, err := s.SendDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "newsletter campaigns", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

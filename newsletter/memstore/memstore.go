@@ -1,0 +1,351 @@
+// Package memstore keeps newsletter subscriptions and campaigns in memory: the
+// embedded default for trials and the store for unit tests. Nothing survives a
+// restart, so a campaign interrupted by a crash is not resumed; use mysqlstore for that.
+package memstore
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/consentkit/consentkit/newsletter"
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// Store implements newsletter.Store in memory. It is safe for concurrent use.
+type Store struct {
+	// mu guards the data. The other locks serialise read-modify-write calls whose
+	// callbacks (which send mail, whose purpose check reads the store) run outside mu.
+	mu        sync.Mutex
+	writeMu   sync.Mutex // UpdateSubscriptions
+	batchMu   sync.Mutex // EnqueueBatch
+	syncMu    sync.Mutex // WithSyncCursor
+	nextSub   int64
+	subs      map[int64]*newsletter.Subscription
+	nextCamp  int64
+	campaigns map[int64]*newsletter.Campaign
+	cursor    int64
+}
+
+var _ newsletter.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{subs: map[int64]*newsletter.Subscription{}, campaigns: map[int64]*newsletter.Campaign{}}
+}
+
+func notFound(what string) error { return privacy.Errorf(privacy.ErrNotFound, "%s not found", what) }
+
+func cloneSub(s newsletter.Subscription) newsletter.Subscription {
+	s.ConfirmHash = bytes.Clone(s.ConfirmHash)
+	return s
+}
+
+// Subscription implements newsletter.Store.
+func (s *Store) Subscription(ctx context.Context, email string, list newsletter.List) (newsletter.Subscription, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sub := range s.subs {
+		if sub.Email == email && sub.List == list {
+			return cloneSub(*sub), nil
+		}
+	}
+	return newsletter.Subscription{}, notFound("subscription")
+}
+
+func (s *Store) byEmail(email string) []newsletter.Subscription {
+	var out []newsletter.Subscription
+	for _, sub := range s.subs {
+		if sub.Email == email {
+			out = append(out, cloneSub(*sub))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].List < out[j].List })
+	return out
+}
+
+// Subscriptions implements newsletter.Store.
+func (s *Store) Subscriptions(ctx context.Context, email string) ([]newsletter.Subscription, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byEmail(email), nil
+}
+
+// SubscriptionByID implements newsletter.Store.
+func (s *Store) SubscriptionByID(ctx context.Context, id int64) (newsletter.Subscription, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sub, ok := s.subs[id]; ok {
+		return cloneSub(*sub), nil
+	}
+	return newsletter.Subscription{}, notFound("subscription")
+}
+
+// SubscriptionsByConfirmHash implements newsletter.Store.
+func (s *Store) SubscriptionsByConfirmHash(ctx context.Context, hash []byte) ([]newsletter.Subscription, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []newsletter.Subscription
+	for _, sub := range s.subs {
+		if len(hash) > 0 && bytes.Equal(sub.ConfirmHash, hash) {
+			out = append(out, cloneSub(*sub))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].List < out[j].List })
+	return out, nil
+}
+
+// UpdateSubscriptions implements newsletter.Store. then runs outside the data lock
+// (its mail's purpose check reads the store) and, if it fails, the rows are put back.
+func (s *Store) UpdateSubscriptions(ctx context.Context, email string, decide func([]newsletter.Subscription) ([]newsletter.Subscription, error), then func(context.Context, []newsletter.Subscription) error) ([]newsletter.Subscription, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	out, err := decide(s.byEmail(email))
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	before := map[int64]*newsletter.Subscription{}
+	var inserted []int64
+	for i := range out {
+		sub := cloneSub(out[i])
+		if sub.Email != email || !sub.List.Valid() {
+			s.mu.Unlock()
+			s.undo(before, inserted)
+			return nil, privacy.Invalid("subscription", "belongs to another address or list")
+		}
+		if sub.ID == 0 {
+			for _, x := range s.subs {
+				if x.Email == email && x.List == sub.List {
+					s.mu.Unlock()
+					s.undo(before, inserted)
+					return nil, privacy.Errorf(privacy.ErrConflict, "already subscribed")
+				}
+			}
+			s.nextSub++
+			sub.ID = s.nextSub
+			inserted = append(inserted, sub.ID)
+		} else {
+			old, ok := s.subs[sub.ID]
+			if !ok {
+				s.mu.Unlock()
+				s.undo(before, inserted)
+				return nil, notFound("subscription")
+			}
+			if _, saved := before[sub.ID]; !saved {
+				c := cloneSub(*old)
+				before[sub.ID] = &c
+			}
+		}
+		s.subs[sub.ID] = &sub
+		out[i] = cloneSub(sub)
+	}
+	s.mu.Unlock()
+	if then != nil {
+		if err := then(ctx, out); err != nil {
+			s.undo(before, inserted)
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) undo(before map[int64]*newsletter.Subscription, inserted []int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, sub := range before {
+		s.subs[id] = sub
+	}
+	for _, id := range inserted {
+		delete(s.subs, id)
+	}
+}
+
+// EraseSubscriptions implements newsletter.Store.
+func (s *Store) EraseSubscriptions(ctx context.Context, email string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, sub := range s.subs {
+		if sub.Email == email {
+			delete(s.subs, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// PurgeSubscriptions implements newsletter.Store.
+func (s *Store) PurgeSubscriptions(ctx context.Context, pendingBefore, leftBefore time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, sub := range s.subs {
+		if sub.Status == newsletter.StatusPending && sub.ConfirmExpires.Before(pendingBefore) ||
+			sub.Status == newsletter.StatusUnsubscribed && !leftBefore.IsZero() && sub.LeftAt.Before(leftBefore) {
+			delete(s.subs, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// CountConfirmed implements newsletter.Store.
+func (s *Store) CountConfirmed(ctx context.Context, list newsletter.List) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, sub := range s.subs {
+		if sub.List == list && sub.Status == newsletter.StatusConfirmed {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// CreateCampaign implements newsletter.Store.
+func (s *Store) CreateCampaign(ctx context.Context, c *newsletter.Campaign) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextCamp++
+	c.ID = s.nextCamp
+	cp := *c
+	s.campaigns[c.ID] = &cp
+	return nil
+}
+
+// Campaign implements newsletter.Store.
+func (s *Store) Campaign(ctx context.Context, id int64) (newsletter.Campaign, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.campaigns[id]; ok {
+		return *c, nil
+	}
+	return newsletter.Campaign{}, notFound("campaign")
+}
+
+// Campaigns implements newsletter.Store.
+func (s *Store) Campaigns(ctx context.Context, limit int) ([]newsletter.Campaign, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []newsletter.Campaign
+	for _, c := range s.campaigns {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// UpdateCampaign implements newsletter.Store.
+func (s *Store) UpdateCampaign(ctx context.Context, id int64, fn func(c *newsletter.Campaign) error) (newsletter.Campaign, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.campaigns[id]
+	if !ok {
+		return newsletter.Campaign{}, notFound("campaign")
+	}
+	cp := *c
+	if err := fn(&cp); err != nil {
+		return newsletter.Campaign{}, err
+	}
+	cp.ID = id
+	s.campaigns[id] = &cp
+	return cp, nil
+}
+
+// DueCampaigns implements newsletter.Store.
+func (s *Store) DueCampaigns(ctx context.Context, now time.Time) ([]newsletter.Campaign, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []newsletter.Campaign
+	for _, c := range s.campaigns {
+		if c.Status == newsletter.CampaignSending || c.Status == newsletter.CampaignScheduled && !c.SendAt.After(now) {
+			out = append(out, *c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// EnqueueBatch implements newsletter.Store. The privacy memory outbox cannot roll
+// back, so the cursor advances past each recipient send handled, even when a later
+// one fails: nothing is enqueued twice.
+func (s *Store) EnqueueBatch(ctx context.Context, id int64, limit int, now time.Time, send newsletter.SendFunc) (newsletter.Batch, error) {
+	s.batchMu.Lock()
+	defer s.batchMu.Unlock()
+	s.mu.Lock()
+	c, ok := s.campaigns[id]
+	if !ok {
+		s.mu.Unlock()
+		return newsletter.Batch{}, notFound("campaign")
+	}
+	if c.Status != newsletter.CampaignSending {
+		s.mu.Unlock()
+		return newsletter.Batch{Status: c.Status}, nil
+	}
+	var rs []newsletter.Recipient
+	for _, sub := range s.subs {
+		if sub.List == c.List && sub.Status == newsletter.StatusConfirmed && sub.ID > c.Cursor {
+			rs = append(rs, newsletter.Recipient{ID: sub.ID, Email: sub.Email})
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(rs, func(a, b newsletter.Recipient) int { return cmp.Compare(a.ID, b.ID) })
+	if len(rs) > limit {
+		rs = rs[:limit]
+	}
+	var b newsletter.Batch
+	cursor := int64(0)
+	var sendErr error
+	for _, r := range rs {
+		ok, err := send(ctx, r)
+		if err != nil {
+			sendErr = err
+			break
+		}
+		if ok {
+			b.Enqueued++
+		} else {
+			b.Skipped++
+		}
+		cursor = r.ID
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c = s.campaigns[id] // UpdateCampaign may have replaced it meanwhile
+	if cursor > c.Cursor {
+		c.Cursor = cursor
+	}
+	c.Enqueued += b.Enqueued
+	c.Skipped += b.Skipped
+	if sendErr == nil && len(rs) < limit && c.Status == newsletter.CampaignSending {
+		c.Status, c.FinishedAt, c.UpdatedAt = newsletter.CampaignSent, now, now
+	}
+	b.Status = c.Status
+	return b, sendErr
+}
+
+// WithSyncCursor implements newsletter.Store.
+func (s *Store) WithSyncCursor(ctx context.Context, fn func(ctx context.Context, cursor int64) (int64, error)) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	s.mu.Lock()
+	cur := s.cursor
+	s.mu.Unlock()
+	next, err := fn(ctx, cur)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.cursor = max(s.cursor, next)
+	s.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,592 @@
+package newsletter
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// Config configures a Service. Zero option fields take the defaults shown.
+type Config struct {
+	Store  Store
+	Mailer *privacy.Mailer
+	// Outbox is the Mailer's outbox store: campaign progress is read from it
+	// (OutboxStats) and complaints suppress addresses in it.
+	Outbox privacy.OutboxStore
+	// Consents records every opt-in and withdrawal, and is read by SyncConsents.
+	Consents *privacy.Consents
+	Log      *slog.Logger
+	Now      func() time.Time
+	// Secret signs unsubscribe links and the forms' timestamps: at least 32 random
+	// bytes, the same in every process of the site. Changing it breaks the
+	// unsubscribe links of every mail already sent.
+	Secret []byte
+	// BaseURL is the absolute URL the Handler is mounted at, used in the links mailed;
+	// default the policy's SiteURL + "/newsletter".
+	BaseURL     string
+	ConfirmTTL  time.Duration // 7 days: how long a confirmation link works
+	ResendAfter time.Duration // 10m: a second subscribe within this sends no second confirmation
+	BatchSize   int           // 500: campaign recipients enqueued per transaction
+	SyncBatch   int           // 200: consent records read per SyncConsents transaction
+	Poll        time.Duration // 1s: how often Run looks for due campaigns and new consents
+}
+
+// Service keeps subscriptions and sends campaigns. Every rule of the capability lives
+// here; create it with New.
+type Service struct {
+	store    Store
+	mailer   *privacy.Mailer
+	outbox   privacy.OutboxStore
+	consents *privacy.Consents
+	policy   *privacy.Policy
+	log      *slog.Logger
+	now      func() time.Time
+	tokens   tokenSigner
+	secret   []byte
+	base     string
+
+	confirmTTL, resendAfter, poll time.Duration
+	batch, syncBatch              int
+}
+
+// New returns a Service and registers it with cfg.Mailer as the privacy.Allower for
+// PurposeNewsletter and PurposePromotions (see Allows). Returns an error naming what
+// is missing or wrong in cfg.
+func New(cfg Config) (*Service, error) {
+	var errs []error
+	if cfg.Store == nil {
+		errs = append(errs, errors.New("newsletter: Config.Store is required"))
+	}
+	if cfg.Mailer == nil {
+		errs = append(errs, errors.New("newsletter: Config.Mailer is required"))
+	}
+	if cfg.Outbox == nil {
+		errs = append(errs, errors.New("newsletter: Config.Outbox is required"))
+	}
+	if cfg.Consents == nil || cfg.Consents.Store == nil || cfg.Consents.Policy == nil {
+		errs = append(errs, errors.New("newsletter: Config.Consents with a Store and a Policy is required"))
+	}
+	if len(cfg.Secret) < 32 {
+		errs = append(errs, errors.New("newsletter: Config.Secret must hold at least 32 random bytes"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	s := &Service{
+		store: cfg.Store, mailer: cfg.Mailer, outbox: cfg.Outbox, consents: cfg.Consents,
+		policy: cfg.Mailer.Policy(), log: cfg.Log, now: cfg.Now,
+		tokens: tokenSigner{key: cfg.Secret}, secret: cfg.Secret,
+		confirmTTL: cfg.ConfirmTTL, resendAfter: cfg.ResendAfter, poll: cfg.Poll,
+		batch: cfg.BatchSize, syncBatch: cfg.SyncBatch,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.confirmTTL <= 0 {
+		s.confirmTTL = 7 * 24 * time.Hour
+	}
+	if s.resendAfter <= 0 {
+		s.resendAfter = 10 * time.Minute
+	}
+	if s.poll <= 0 {
+		s.poll = time.Second
+	}
+	if s.batch <= 0 {
+		s.batch = 500
+	}
+	if s.syncBatch <= 0 {
+		s.syncBatch = 200
+	}
+	base := cfg.BaseURL
+	if base == "" {
+		base = strings.TrimRight(s.policy.SiteURL, "/") + "/newsletter"
+	}
+	base = strings.TrimRight(base, "/")
+	if err := privacy.CheckURL("base_url", base+"/"); err != nil || strings.ContainsAny(base, "?#") {
+		return nil, fmt.Errorf("newsletter: Config.BaseURL %q must be an absolute http(s) URL without query or fragment", base)
+	}
+	s.base = base
+	s.mailer.Allow(privacy.PurposeNewsletter, s)
+	s.mailer.Allow(privacy.PurposePromotions, s)
+	return s, nil
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC() }
+
+// errQuiet rolls back a change whose mail the Mailer refused (the address is
+// suppressed): the visitor is answered as if it had worked, so the form does not tell
+// who bounced or complained, and nothing is stored.
+var errQuiet = errors.New("newsletter: mail refused; change rolled back")
+
+type ctxKey int
+
+const campaignKey ctxKey = 0
+
+// Allows implements privacy.Allower for PurposeNewsletter and PurposePromotions: a
+// confirmed member of the purpose's list may be mailed. A pending subscriber may be
+// mailed only while a confirmation is outstanding, so that the confirmation mail goes
+// out; campaign sends are checked strictly (confirmed only) by a distinct check the
+// Service applies when it enqueues them. The Dispatcher's re-check just before
+// delivery cannot tell a campaign message from a confirmation mail, so it admits a
+// pending subscriber awaiting confirmation; a campaign message exists only for
+// someone confirmed when it was enqueued, so the one case that passes is a member
+// who left and asked to join again while an old campaign message of theirs was still
+// being retried. Unsubscribed and unknown addresses are refused. When ctx carries a
+// transaction, its uncommitted rows are seen.
+func (s *Service) Allows(ctx context.Context, p privacy.Purpose, subject string) (bool, error) {
+	list, ok := listFor(p)
+	if !ok {
+		return false, nil
+	}
+	sub, err := s.store.Subscription(ctx, subject, list)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case sub.Status == StatusConfirmed:
+		return true, nil
+	case ctx.Value(campaignKey) != nil:
+		return false, nil
+	default:
+		return sub.awaitsConfirmation(s.clock()), nil
+	}
+}
+
+// checkLists de-duplicates lists into the fixed order of Lists. Returns ErrInvalid
+// naming "lists" when none or an unknown one is given.
+func checkLists(lists []List) ([]List, error) {
+	if len(lists) == 0 {
+		return nil, privacy.Invalid("lists", "choose at least one list")
+	}
+	var out []List
+	for _, l := range Lists() {
+		if slices.Contains(lists, l) {
+			out = append(out, l)
+		}
+	}
+	for _, l := range lists {
+		if !l.Valid() {
+			return nil, privacy.Invalid("lists", "there is no list %q", clip(string(l), 40))
+		}
+	}
+	return out, nil
+}
+
+// Subscribe asks for email to join lists: each list is its own opt-in, pending
+// until the person confirms from the link mailed to them (one mail for all lists
+// asked for at once). A consent record is kept per list. Asking again within
+// ResendAfter, or for a list already confirmed, sends nothing more. Returns ErrInvalid
+// naming "email" or "lists". An address the outbox suppressed (bounced, complained)
+// gets the same answer and nothing is stored or sent.
+func (s *Service) Subscribe(ctx context.Context, email string, lists []List) error {
+	addr, err := privacy.NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	if lists, err = checkLists(lists); err != nil {
+		return err
+	}
+	return s.subscribe(ctx, addr, lists, SourceForm, true)
+}
+
+func (s *Service) subscribe(ctx context.Context, addr string, lists []List, source string, record bool) error {
+	now := s.clock()
+	token, hash := newConfirmToken()
+	_, err := s.store.UpdateSubscriptions(ctx, addr, func(cur []Subscription) ([]Subscription, error) {
+		var out []Subscription
+		for _, l := range lists {
+			i := slices.IndexFunc(cur, func(x Subscription) bool { return x.List == l })
+			var sub Subscription
+			if i >= 0 {
+				sub = cur[i]
+				if sub.Status == StatusConfirmed || sub.awaitsConfirmation(now) && now.Sub(sub.ConfirmSentAt) < s.resendAfter {
+					continue
+				}
+			} else {
+				sub = Subscription{Email: addr, List: l, CreatedAt: now}
+			}
+			sub.Status, sub.Source, sub.PolicyVersion = StatusPending, source, s.policy.Version
+			sub.ConfirmHash, sub.ConfirmSentAt, sub.ConfirmExpires = hash, now, now.Add(s.confirmTTL)
+			out = append(out, sub)
+		}
+		return out, nil
+	}, func(ctx context.Context, written []Subscription) error {
+		if len(written) == 0 {
+			return nil
+		}
+		if record {
+			for _, sub := range written {
+				if _, err := s.consents.Record(ctx, addr, sub.List.Purpose(), true, source); err != nil {
+					return err
+				}
+			}
+		}
+		return s.sendConfirmation(ctx, addr, written, token)
+	})
+	if errors.Is(err, errQuiet) {
+		return nil
+	}
+	return err
+}
+
+var confirmText = template.Must(template.New("confirm").Parse(`Hello,
+
+someone, hopefully you, asked to receive the {{.Lists}} of {{.Operator}} at this address.
+
+To confirm, open this link and press the button on the page:
+
+{{.URL}}
+
+The link works until {{.Expires}}. If it was not you, ignore this mail: you will not hear from us again.
+`))
+
+func (s *Service) sendConfirmation(ctx context.Context, addr string, subs []Subscription, token string) error {
+	titles := make([]string, len(subs))
+	for i, sub := range subs {
+		titles[i] = sub.List.Title()
+	}
+	link, err := s.url("/confirm", token)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	err = confirmText.Execute(&b, map[string]string{
+		"Lists": strings.Join(titles, " and "), "Operator": s.policy.Operator, "URL": link,
+		"Expires": subs[0].ConfirmExpires.Format("2 January 2006, 15:04 MST"),
+	})
+	if err != nil {
+		return err
+	}
+	_, err = s.mailer.Send(ctx, privacy.Message{
+		Purpose: subs[0].List.Purpose(), DataSubject: addr, To: privacy.Address{Email: addr},
+		Subject: clip("Please confirm your subscription to the "+strings.Join(titles, " and ")+" of "+s.policy.Operator, privacy.MaxSubjectLen-1),
+		Text:    b.String(),
+	})
+	if errors.Is(err, privacy.ErrRefused) {
+		s.log.InfoContext(ctx, "confirmation mail refused; subscription not stored", "err", err)
+		return errQuiet
+	}
+	return err
+}
+
+// url returns the absolute link to path on the Handler with token. The link is
+// checked as every URL in a mail header must be.
+func (s *Service) url(path, token string) (string, error) {
+	u := s.base + path + "?t=" + token
+	if err := privacy.CheckURL("url", u); err != nil {
+		return "", fmt.Errorf("newsletter: built a bad link: %w", err)
+	}
+	return u, nil
+}
+
+// PendingConfirmation returns the lists a confirmation token would confirm, without
+// confirming them (what the confirm page shows on GET). Returns ErrInvalid naming "t"
+// for a malformed token and ErrGone for one that is unknown, expired or used.
+func (s *Service) PendingConfirmation(ctx context.Context, token string) ([]List, error) {
+	hash, ok := parseConfirmToken(token)
+	if !ok {
+		return nil, privacy.Invalid("t", "this link is not complete; copy the whole link from the mail")
+	}
+	subs, err := s.store.SubscriptionsByConfirmHash(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	var lists []List
+	for _, sub := range subs {
+		if sub.awaitsConfirmation(now) {
+			lists = append(lists, sub.List)
+		}
+	}
+	if len(lists) == 0 {
+		return nil, privacy.Errorf(privacy.ErrGone, "this link has expired or was already used")
+	}
+	return lists, nil
+}
+
+// Confirm confirms the subscriptions a confirmation token was mailed for and keeps
+// a consent record per list. Returns the lists confirmed; ErrInvalid naming "t" for a
+// malformed token; ErrGone for one that is unknown, expired or used.
+func (s *Service) Confirm(ctx context.Context, token string) ([]List, error) {
+	hash, ok := parseConfirmToken(token)
+	if !ok {
+		return nil, privacy.Invalid("t", "this link is not complete; copy the whole link from the mail")
+	}
+	subs, err := s.store.SubscriptionsByConfirmHash(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	gone := privacy.Errorf(privacy.ErrGone, "this link has expired or was already used")
+	if len(subs) == 0 {
+		return nil, gone
+	}
+	now := s.clock()
+	written, err := s.store.UpdateSubscriptions(ctx, subs[0].Email, func(cur []Subscription) ([]Subscription, error) {
+		var out []Subscription
+		for _, sub := range cur {
+			if bytes.Equal(sub.ConfirmHash, hash) && sub.awaitsConfirmation(now) {
+				sub.Status, sub.ConfirmedAt, sub.LeftAt = StatusConfirmed, now, time.Time{}
+				sub.ConfirmHash, sub.ConfirmSentAt, sub.ConfirmExpires = nil, time.Time{}, time.Time{}
+				out = append(out, sub)
+			}
+		}
+		if len(out) == 0 {
+			return nil, gone
+		}
+		return out, nil
+	}, func(ctx context.Context, written []Subscription) error {
+		return s.record(ctx, written, true, SourceConfirm)
+	})
+	if err != nil {
+		return nil, err
+	}
+	lists := make([]List, len(written))
+	for i, sub := range written {
+		lists[i] = sub.List
+	}
+	return lists, nil
+}
+
+func (s *Service) record(ctx context.Context, subs []Subscription, granted bool, source string) error {
+	for _, sub := range subs {
+		if _, err := s.consents.Record(ctx, sub.Email, sub.List.Purpose(), granted, source); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// byToken returns the subscription an unsubscribe token names. Returns ErrInvalid
+// naming "t" for a malformed token and ErrGone for one that names no subscription
+// (erased, or never issued).
+func (s *Service) byToken(ctx context.Context, token string) (Subscription, error) {
+	id, mac, ok := parseUnsubscribeToken(token)
+	if !ok {
+		return Subscription{}, privacy.Invalid("t", "this link is not complete; copy the whole link from the mail")
+	}
+	sub, err := s.store.SubscriptionByID(ctx, id)
+	if errors.Is(err, privacy.ErrNotFound) || err == nil && !s.tokens.verify(sub.ID, sub.Email, mac) {
+		return Subscription{}, privacy.Errorf(privacy.ErrGone, "this link is no longer valid; nothing is sent to this address from this list")
+	}
+	return sub, err
+}
+
+// Subscriber is what the unsubscribe and preference pages show: the address, masked,
+// and its subscriptions.
+type Subscriber struct {
+	Masked        string         `json:"email"` // a***@example.org
+	List          List           `json:"list"`  // the list of the mail the link came from
+	Subscriptions []Subscription `json:"-"`
+}
+
+// Preferences returns the subscriber an unsubscribe token names, changing nothing.
+// Returns ErrInvalid naming "t" or ErrGone, as Unsubscribe.
+func (s *Service) Preferences(ctx context.Context, token string) (Subscriber, error) {
+	sub, err := s.byToken(ctx, token)
+	if err != nil {
+		return Subscriber{}, err
+	}
+	subs, err := s.store.Subscriptions(ctx, sub.Email)
+	if err != nil {
+		return Subscriber{}, err
+	}
+	return Subscriber{Masked: mask(sub.Email), List: sub.List, Subscriptions: subs}, nil
+}
+
+// Unsubscribe takes the subscription a token names off its list, at once, and keeps
+// a consent record of the withdrawal. Unsubscribing twice is not an error. Returns the
+// list left; ErrInvalid naming "t" for a malformed token; ErrGone for a token that
+// names no subscription.
+func (s *Service) Unsubscribe(ctx context.Context, token string) (List, error) {
+	sub, err := s.byToken(ctx, token)
+	if err != nil {
+		return "", err
+	}
+	_, err = s.leave(ctx, sub.Email, []List{sub.List}, SourceOneClick, nil)
+	return sub.List, err
+}
+
+// SetPreferences keeps the token's address on the lists in keep and takes it off
+// every other list it is on or pending for, at once. Joining a list is not possible
+// here: that needs a new double opt-in. Returns the lists left; ErrInvalid naming "t"
+// or "lists"; ErrGone.
+func (s *Service) SetPreferences(ctx context.Context, token string, keep []List) ([]List, error) {
+	for _, l := range keep {
+		if !l.Valid() {
+			return nil, privacy.Invalid("lists", "there is no list %q", clip(string(l), 40))
+		}
+	}
+	sub, err := s.byToken(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	var leave []List
+	for _, l := range Lists() {
+		if !slices.Contains(keep, l) {
+			leave = append(leave, l)
+		}
+	}
+	return s.leave(ctx, sub.Email, leave, SourcePreferences, nil)
+}
+
+// ReportComplaint handles a spam complaint (a feedback-loop report, or a staff
+// member relaying one): addr leaves every list and is suppressed in the outbox, so
+// nothing more is ever sent to it, whatever the purpose. Returns ErrInvalid naming
+// "email".
+func (s *Service) ReportComplaint(ctx context.Context, addr string) error {
+	addr, err := privacy.NormalizeEmail(addr)
+	if err != nil {
+		return err
+	}
+	_, err = s.leave(ctx, addr, Lists(), SourceComplaint, func(ctx context.Context) error {
+		return s.outbox.Suppress(ctx, addr, "complaint", s.clock())
+	})
+	return err
+}
+
+// leave unsubscribes addr from lists and records the withdrawals; also runs in the
+// same transaction.
+func (s *Service) leave(ctx context.Context, addr string, lists []List, source string, also func(ctx context.Context) error) ([]List, error) {
+	now := s.clock()
+	written, err := s.store.UpdateSubscriptions(ctx, addr, func(cur []Subscription) ([]Subscription, error) {
+		var out []Subscription
+		for _, sub := range cur {
+			if slices.Contains(lists, sub.List) && sub.Status != StatusUnsubscribed {
+				sub.Status, sub.LeftAt = StatusUnsubscribed, now
+				sub.ConfirmHash, sub.ConfirmSentAt, sub.ConfirmExpires = nil, time.Time{}, time.Time{}
+				out = append(out, sub)
+			}
+		}
+		return out, nil
+	}, func(ctx context.Context, written []Subscription) error {
+		if source != "" {
+			if err := s.record(ctx, written, false, source); err != nil {
+				return err
+			}
+		}
+		if also != nil {
+			return also(ctx)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	left := make([]List, len(written))
+	for i, sub := range written {
+		left[i] = sub.List
+	}
+	return left, nil
+}
+
+// SyncConsents acts on consent records written elsewhere since the last call (the
+// cursor is kept in the Store): an opt-in to the newsletter or promotions purpose
+// recorded at account registration (source "registration") becomes a pending
+// subscription and a double opt-in confirmation mail; a withdrawal recorded by
+// another part of the site (an account settings page) takes the address off that
+// list. This package's own records are skipped. The host runs it periodically (Run
+// does). Returns how many records it acted on. Each batch of records, the changes
+// and mails they cause and the cursor commit together, so a crash repeats or loses
+// nothing; several processes may run it at once.
+func (s *Service) SyncConsents(ctx context.Context) (int, error) {
+	acted := 0
+	for {
+		got := 0
+		err := s.store.WithSyncCursor(ctx, func(ctx context.Context, cursor int64) (int64, error) {
+			recs, err := s.consents.Store.ConsentsAfter(ctx, cursor, s.syncBatch)
+			if err != nil {
+				return cursor, err
+			}
+			got = len(recs)
+			n, err := s.applyConsents(ctx, recs)
+			if err != nil {
+				return cursor, err
+			}
+			acted += n
+			if got > 0 {
+				cursor = recs[len(recs)-1].ID
+			}
+			return cursor, nil
+		})
+		if err != nil || got < s.syncBatch {
+			return acted, err
+		}
+	}
+}
+
+// applyConsents acts on recs in order; the registration opt-ins of one address are
+// grouped so that it gets one confirmation mail for both lists.
+func (s *Service) applyConsents(ctx context.Context, recs []privacy.Consent) (int, error) {
+	var order []string
+	optIns := map[string][]List{}
+	flush := func(addr string) error {
+		lists := optIns[addr]
+		if len(lists) == 0 {
+			return nil
+		}
+		delete(optIns, addr)
+		lists, _ = checkLists(lists)
+		return s.subscribe(ctx, addr, lists, SourceRegistration, false)
+	}
+	acted := 0
+	for _, r := range recs {
+		list, ok := listFor(r.Purpose)
+		if !ok || strings.HasPrefix(r.Source, "newsletter-") {
+			continue
+		}
+		addr, err := privacy.NormalizeEmail(r.Subject)
+		if err != nil {
+			s.log.WarnContext(ctx, "consent record with an unusable address skipped", "id", r.ID)
+			continue
+		}
+		switch {
+		case r.Granted && r.Source == SourceRegistration:
+			if _, seen := optIns[addr]; !seen {
+				order = append(order, addr)
+			}
+			optIns[addr] = append(optIns[addr], list)
+			acted++
+		case !r.Granted:
+			if err := flush(addr); err != nil {
+				return acted, err
+			}
+			// The withdrawal is already on record; only the subscription changes.
+			if _, err := s.leave(ctx, addr, []List{list}, "", nil); err != nil {
+				return acted, err
+			}
+			acted++
+		}
+	}
+	for _, addr := range order {
+		if err := flush(addr); err != nil {
+			return acted, err
+		}
+	}
+	return acted, nil
+}
+
+func mask(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 {
+		return "***"
+	}
+	r := []rune(addr[:at])
+	return string(r[0]) + "***" + addr[at:]
+}
+
+func campaignRef(id int64) string { return "campaign:" + strconv.FormatInt(id, 10) }
