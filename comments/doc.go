@@ -1,0 +1,75 @@
+// Package comments is a blog comment engine that keeps promise P4 — a comment needs
+// a name and an email address, and the address is never shown — together with P7
+// (no cookies), P8 and P9 (the address is mailed only for comment follow-up, only
+// after the commenter confirmed it, and never shared).
+//
+// Comments are rendered on the server: a thread page with its form works without
+// JavaScript and sets no cookie, and the same routes answer JSON to a client that
+// asks for it. The commenter's address appears in no public HTML, JSON or Atom
+// response and feeds no avatar service: the optional avatar is the commenter's
+// initials on one of eight colours chosen by a keyed hash (HMAC-SHA256 with the
+// site's Key), so the colour cannot be computed from the address by anyone who
+// lacks the key, and no image is fetched from a third party.
+//
+// # Markdown
+//
+// A comment's body is Markdown (goldmark, raw HTML off), rendered once when it is
+// written and sanitized with bluemonday's UGC policy: links get
+// rel="nofollow ugc noopener", only http, https and mailto URLs survive (relative
+// URLs too are dropped, so a comment cannot point at the site's own forms), and
+// images are shown as links, so reading a comment never makes the reader's browser
+// contact a server the commenter chose. The Markdown source is kept beside the HTML
+// so Rerender can apply a changed policy to every stored comment.
+//
+// # Moderation
+//
+// By default (ModerateFirst) the first comment from an address waits for a
+// moderator and later ones publish at once, once one was approved. Moderators
+// (privacy.RoleModerator) approve, reject and delete; the queue shows no address,
+// and CommenterEmail writes an access record through privacy.Auditor before it
+// returns one. A known limitation of ModerateFirst, shared with every engine that
+// uses the rule: whoever knows an approved commenter's address can post under it
+// without moderation, and sees that the address had commented. Hosts for whom that
+// matters choose ModerateAll.
+//
+// # Follow-up mail
+//
+// "Email me about replies" is honoured only after double opt-in. Asking sends one
+// confirmation mail (purpose privacy.PurposeCommentFollowUp) whose link opens a page
+// that confirms on POST; a GET changes nothing, so a mail scanner that follows links
+// confirms nothing. Every follow-up mail, the confirmation included, carries a
+// one-click stop link (RFC 8058). The Service registers a privacy.Allower for the
+// purpose that allows an address when a live comment from it asked for follow-up,
+// it has not used the stop link, and either it confirmed or it holds an unexpired
+// pending confirmation. The pending case exists only so that the confirmation mail
+// itself can pass the guard (and the Dispatcher's re-check at delivery): at most one
+// confirmation is issued per address per ConfirmTTL, a confirmation still queued
+// when its link expires is refused at delivery, and reply notifications are sent
+// only to confirmed addresses, so the pending allowance carries no other mail.
+//
+// The stop link's token is an HMAC of the address under Key; only its SHA-256 is
+// stored. Rotating Key therefore invalidates the stop links in mail already sent.
+//
+// # Manage link
+//
+// Posting a comment answers, once, with a "manage my comment" link: a random
+// 256-bit token of which only the SHA-256 is stored. It lets the author edit the
+// comment for EditWindow (15 minutes) and delete it at any time, without an account.
+//
+// # Spam
+//
+// The handler refuses a filled honeypot (answered as a success, nothing stored), a
+// missing, forged or too-fresh form stamp (form.Signer), and more than a few posts a
+// minute from one client address (form.Limiter, memory only; the address is never
+// stored or logged). The Service refuses more than MaxLinks links in a comment, the
+// same text twice from one address in one thread, and the same text posted anywhere
+// by anyone within DuplicateWindow.
+//
+// # Personal data
+//
+// The Service is a privacy.Holder of the category "comments": Export returns every
+// comment and the follow-up state held for an address; Erase removes them, or with
+// EraseKeepText keeps published comments' text under the name "deleted" with no name,
+// address, avatar or manage link; Purge removes rejected comments RejectedRetention
+// (30 days) after rejection and confirmation requests that were never confirmed.
+package comments

@@ -1,0 +1,490 @@
+// Package memstore keeps comments and follow-up state in memory: the embedded
+// default for trials and the store for unit tests. Nothing survives a restart, so
+// a restart also forgets every address (P4 holds trivially); for a real site use
+// mysqlstore.
+package memstore
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/consentkit/consentkit/comments"
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// Store implements comments.Store in memory. It is safe for concurrent use.
+type Store struct {
+	mu       sync.Mutex
+	nextID   int64
+	comments map[int64]*comments.Comment
+	byThread map[string][]int64 // ascending ids
+	subs     map[string]*comments.Subscriber
+}
+
+var _ comments.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{comments: map[int64]*comments.Comment{}, byThread: map[string][]int64{}, subs: map[string]*comments.Subscriber{}}
+}
+
+func notFound() error { return privacy.Errorf(privacy.ErrNotFound, "no such comment") }
+
+func clone(c *comments.Comment) comments.Comment {
+	out := *c
+	out.Manage = bytes.Clone(c.Manage)
+	return out
+}
+
+func cloneSub(s *comments.Subscriber) comments.Subscriber {
+	out := *s
+	out.ConfirmHash, out.StopHash = bytes.Clone(s.ConfirmHash), bytes.Clone(s.StopHash)
+	return out
+}
+
+// CreateComment implements comments.Store.
+func (s *Store) CreateComment(ctx context.Context, c *comments.Comment, then func(ctx context.Context) error) error {
+	s.mu.Lock()
+	if c.Manage != nil {
+		for _, x := range s.comments {
+			if bytes.Equal(x.Manage, c.Manage) {
+				s.mu.Unlock()
+				return privacy.Errorf(privacy.ErrConflict, "manage token already used")
+			}
+		}
+	}
+	s.nextID++
+	c.ID = s.nextID
+	stored := clone(c)
+	s.comments[c.ID] = &stored
+	s.byThread[c.Thread] = append(s.byThread[c.Thread], c.ID)
+	s.mu.Unlock()
+	if then == nil {
+		return nil
+	}
+	if err := then(ctx); err != nil {
+		s.mu.Lock()
+		s.remove(c.ID)
+		s.mu.Unlock()
+		c.ID = 0
+		return err
+	}
+	return nil
+}
+
+// remove deletes id outright; the caller holds mu.
+func (s *Store) remove(id int64) {
+	c, ok := s.comments[id]
+	if !ok {
+		return
+	}
+	delete(s.comments, id)
+	ids := s.byThread[c.Thread]
+	if i := slices.Index(ids, id); i >= 0 {
+		ids = slices.Delete(ids, i, i+1)
+	}
+	if len(ids) == 0 {
+		delete(s.byThread, c.Thread)
+	} else {
+		s.byThread[c.Thread] = ids
+	}
+}
+
+// Comment implements comments.Store.
+func (s *Store) Comment(ctx context.Context, id int64) (comments.Comment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.comments[id]
+	if !ok {
+		return comments.Comment{}, notFound()
+	}
+	return clone(c), nil
+}
+
+// CommentByManage implements comments.Store.
+func (s *Store) CommentByManage(ctx context.Context, hash []byte) (comments.Comment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.comments {
+		if c.Manage != nil && bytes.Equal(c.Manage, hash) {
+			return clone(c), nil
+		}
+	}
+	return comments.Comment{}, notFound()
+}
+
+// Thread implements comments.Store.
+func (s *Store) Thread(ctx context.Context, thread string) ([]comments.Comment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := s.byThread[thread]
+	out := make([]comments.Comment, 0, len(ids))
+	for _, id := range ids {
+		c := s.comments[id]
+		if c.Status == comments.StatusApproved || c.Status == comments.StatusDeleted {
+			out = append(out, clone(c))
+		}
+	}
+	return out, nil
+}
+
+// sorted returns the comments matching keep, by id; the caller holds mu.
+func (s *Store) sorted(keep func(c *comments.Comment) bool) []comments.Comment {
+	var out []comments.Comment
+	for _, c := range s.comments {
+		if keep(c) {
+			out = append(out, clone(c))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Queue implements comments.Store.
+func (s *Store) Queue(ctx context.Context, f comments.QueueFilter) ([]comments.Comment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.sorted(func(c *comments.Comment) bool {
+		return c.Status == f.Status && (f.Thread == "" || c.Thread == f.Thread)
+	})
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// Comments implements comments.Store.
+func (s *Store) Comments(ctx context.Context, after int64, limit int) ([]comments.Comment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.sorted(func(c *comments.Comment) bool { return c.ID > after })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// EditComment implements comments.Store.
+func (s *Store) EditComment(ctx context.Context, id int64, source, html, digest string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.comments[id]
+	if !ok || c.Status == comments.StatusDeleted {
+		return notFound()
+	}
+	c.Source, c.HTML, c.Digest, c.Edited = source, html, digest, at
+	return nil
+}
+
+// SetHTML implements comments.Store.
+func (s *Store) SetHTML(ctx context.Context, id int64, html string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.comments[id]
+	if !ok {
+		return notFound()
+	}
+	c.HTML = html
+	return nil
+}
+
+// SetStatus implements comments.Store.
+func (s *Store) SetStatus(ctx context.Context, id int64, from []comments.Status, to comments.Status, at time.Time, then func(ctx context.Context) error) error {
+	s.mu.Lock()
+	c, ok := s.comments[id]
+	if !ok {
+		s.mu.Unlock()
+		return notFound()
+	}
+	if !slices.Contains(from, c.Status) {
+		s.mu.Unlock()
+		return privacy.Errorf(privacy.ErrConflict, "the comment is %s", c.Status)
+	}
+	prevStatus, prevAt := c.Status, c.Moderated
+	c.Status, c.Moderated = to, at
+	s.mu.Unlock()
+	if then == nil {
+		return nil
+	}
+	if err := then(ctx); err != nil {
+		s.mu.Lock()
+		if c, ok := s.comments[id]; ok && c.Status == to {
+			c.Status, c.Moderated = prevStatus, prevAt
+		}
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// hasReplies reports whether any comment replies to c; the caller holds mu.
+func (s *Store) hasReplies(c *comments.Comment) bool {
+	for _, id := range s.byThread[c.Thread] {
+		if s.comments[id].ParentID == c.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// del removes c or makes it a tombstone; the caller holds mu.
+func (s *Store) del(c *comments.Comment) {
+	if s.hasReplies(c) {
+		c.Status, c.Name, c.Email, c.Source, c.HTML, c.Digest = comments.StatusDeleted, "", "", "", "", ""
+		c.FollowUp, c.Hue, c.Manage = false, 0, nil
+		return
+	}
+	s.remove(c.ID)
+}
+
+// DeleteComment implements comments.Store.
+func (s *Store) DeleteComment(ctx context.Context, id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.comments[id]
+	if !ok || c.Status == comments.StatusDeleted {
+		return notFound()
+	}
+	s.del(c)
+	return nil
+}
+
+// HasApproved implements comments.Store.
+func (s *Store) HasApproved(ctx context.Context, email string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.comments {
+		if c.Email == email && c.Status == comments.StatusApproved {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Duplicate implements comments.Store.
+func (s *Store) Duplicate(ctx context.Context, q comments.DuplicateQuery) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.comments {
+		if c.Status == comments.StatusDeleted || c.Digest != q.Digest {
+			continue
+		}
+		if c.Thread == q.Thread && c.Email == q.Email || !q.Since.IsZero() && !c.Created.Before(q.Since) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// CommentsBy implements comments.Store.
+func (s *Store) CommentsBy(ctx context.Context, email string) ([]comments.Comment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sorted(func(c *comments.Comment) bool { return c.Email == email }), nil
+}
+
+// EraseCommenter implements comments.Store.
+func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool) (removed, kept int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mine := s.sorted(func(c *comments.Comment) bool { return c.Email == email })
+	// Newest first, so a reply is gone before its parent asks whether it has replies.
+	for i := len(mine) - 1; i >= 0; i-- {
+		c := s.comments[mine[i].ID]
+		if keepText && c.Status == comments.StatusApproved {
+			c.Name, c.Email, c.FollowUp, c.Hue, c.Manage = "", "", false, 0, nil
+			kept++
+			continue
+		}
+		s.del(c)
+		removed++
+	}
+	if _, ok := s.subs[email]; ok {
+		delete(s.subs, email)
+	}
+	return removed, kept, nil
+}
+
+// PurgeRejected implements comments.Store.
+func (s *Store) PurgeRejected(ctx context.Context, t time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.sorted(func(c *comments.Comment) bool {
+		return c.Status == comments.StatusRejected && c.Moderated.Before(t)
+	})
+	for i := len(old) - 1; i >= 0; i-- {
+		s.del(s.comments[old[i].ID])
+	}
+	return len(old), nil
+}
+
+// RequestConfirmation implements comments.Store.
+func (s *Store) RequestConfirmation(ctx context.Context, sub comments.Subscriber, then func(ctx context.Context) error) (bool, error) {
+	s.mu.Lock()
+	prev, existed := s.subs[sub.Email]
+	var before comments.Subscriber
+	if existed {
+		if !prev.Confirmed.IsZero() || !prev.Stopped.IsZero() || prev.Pending(sub.Created) {
+			s.mu.Unlock()
+			return false, nil
+		}
+		before = cloneSub(prev)
+	}
+	next := cloneSub(&sub)
+	next.Confirmed, next.Stopped = time.Time{}, time.Time{}
+	s.subs[sub.Email] = &next
+	s.mu.Unlock()
+	if then == nil {
+		return true, nil
+	}
+	if err := then(ctx); err != nil {
+		s.mu.Lock()
+		if existed {
+			s.subs[sub.Email] = &before
+		} else {
+			delete(s.subs, sub.Email)
+		}
+		s.mu.Unlock()
+		return false, err
+	}
+	return true, nil
+}
+
+func (s *Store) subBy(match func(x *comments.Subscriber) bool) *comments.Subscriber {
+	for _, x := range s.subs {
+		if match(x) {
+			return x
+		}
+	}
+	return nil
+}
+
+func noSubscriber() error { return privacy.Errorf(privacy.ErrNotFound, "no such subscriber") }
+
+// Confirm implements comments.Store.
+func (s *Store) Confirm(ctx context.Context, hash []byte, now time.Time) (comments.Subscriber, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x := s.subBy(func(x *comments.Subscriber) bool { return x.ConfirmHash != nil && bytes.Equal(x.ConfirmHash, hash) })
+	if x == nil {
+		return comments.Subscriber{}, noSubscriber()
+	}
+	if !now.Before(x.ConfirmExpires) {
+		return comments.Subscriber{}, privacy.Errorf(privacy.ErrGone, "the confirmation expired")
+	}
+	x.Confirmed, x.ConfirmHash = now, nil
+	return cloneSub(x), nil
+}
+
+// SetStopped implements comments.Store.
+func (s *Store) SetStopped(ctx context.Context, hash []byte, stopped bool, now time.Time) (comments.Subscriber, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x := s.subBy(func(x *comments.Subscriber) bool { return bytes.Equal(x.StopHash, hash) })
+	if x == nil {
+		return comments.Subscriber{}, noSubscriber()
+	}
+	x.ConfirmHash = nil
+	switch {
+	case stopped && x.Stopped.IsZero():
+		x.Stopped = now
+	case !stopped:
+		x.Stopped = time.Time{}
+		if x.Confirmed.IsZero() {
+			x.Confirmed = now
+		}
+	}
+	return cloneSub(x), nil
+}
+
+// Subscriber implements comments.Store.
+func (s *Store) Subscriber(ctx context.Context, email string) (comments.Subscriber, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x, ok := s.subs[email]
+	if !ok {
+		return comments.Subscriber{}, noSubscriber()
+	}
+	return cloneSub(x), nil
+}
+
+// SubscriberByConfirm implements comments.Store.
+func (s *Store) SubscriberByConfirm(ctx context.Context, hash []byte) (comments.Subscriber, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x := s.subBy(func(x *comments.Subscriber) bool { return x.ConfirmHash != nil && bytes.Equal(x.ConfirmHash, hash) })
+	if x == nil {
+		return comments.Subscriber{}, noSubscriber()
+	}
+	return cloneSub(x), nil
+}
+
+// SubscriberByStop implements comments.Store.
+func (s *Store) SubscriberByStop(ctx context.Context, hash []byte) (comments.Subscriber, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x := s.subBy(func(x *comments.Subscriber) bool { return bytes.Equal(x.StopHash, hash) })
+	if x == nil {
+		return comments.Subscriber{}, noSubscriber()
+	}
+	return cloneSub(x), nil
+}
+
+// asked reports whether a live comment from email asked for follow-up; the caller
+// holds mu.
+func (s *Store) asked(email string) bool {
+	for _, c := range s.comments {
+		if c.Email == email && c.FollowUp && (c.Status == comments.StatusPending || c.Status == comments.StatusApproved) {
+			return true
+		}
+	}
+	return false
+}
+
+// FollowUpAllowed implements comments.Store.
+func (s *Store) FollowUpAllowed(ctx context.Context, email string, now time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x, ok := s.subs[email]
+	if !ok || !x.Stopped.IsZero() || x.Confirmed.IsZero() && !x.Pending(now) {
+		return false, nil
+	}
+	return s.asked(email), nil
+}
+
+// PurgeSubscribers implements comments.Store.
+func (s *Store) PurgeSubscribers(ctx context.Context, t time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for email, x := range s.subs {
+		if !x.Stopped.IsZero() {
+			continue // the stop is kept so it is honoured
+		}
+		expired := x.Confirmed.IsZero() && x.ConfirmExpires.Before(t)
+		orphan := !x.Confirmed.IsZero() && !s.wrote(email)
+		if expired || orphan {
+			delete(s.subs, email)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// wrote reports whether any comment by email is stored; the caller holds mu.
+func (s *Store) wrote(email string) bool {
+	for _, c := range s.comments {
+		if c.Email == email {
+			return true
+		}
+	}
+	return false
+}

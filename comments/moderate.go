@@ -1,0 +1,159 @@
+package comments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// Held is a comment as a moderator sees it in the queue: everything but the
+// author's address, which only CommenterEmail returns, on the record.
+type Held struct {
+	ID        int64     `json:"id"`
+	Thread    string    `json:"thread"`
+	ParentID  int64     `json:"parent_id,omitempty"`
+	Name      string    `json:"name"`
+	Source    string    `json:"source"`
+	HTML      string    `json:"html"`
+	Status    Status    `json:"status"`
+	FollowUp  bool      `json:"follow_up"`
+	Created   time.Time `json:"created"`
+	Moderated time.Time `json:"moderated,omitzero"`
+}
+
+// Queue returns the comments with f.Status (StatusPending when empty), oldest
+// first. Returns ErrUnauthorized or ErrForbidden unless the actor in ctx is a
+// moderator, and ErrInvalid naming "status" or "thread".
+func (s *Service) Queue(ctx context.Context, f QueueFilter) ([]Held, error) {
+	if err := privacy.Require(ctx, privacy.RoleModerator); err != nil {
+		return nil, err
+	}
+	if f.Status == "" {
+		f.Status = StatusPending
+	}
+	if !f.Status.Valid() {
+		return nil, privacy.Invalid("status", "must be pending, approved, rejected or deleted")
+	}
+	if f.Thread != "" {
+		if err := CheckThread(f.Thread); err != nil {
+			return nil, err
+		}
+	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	cs, err := s.store.Queue(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Held, len(cs))
+	for i, c := range cs {
+		out[i] = Held{ID: c.ID, Thread: c.Thread, ParentID: c.ParentID, Name: c.Name, Source: c.Source, HTML: c.HTML,
+			Status: c.Status, FollowUp: c.FollowUp, Created: c.Created, Moderated: c.Moderated}
+	}
+	return out, nil
+}
+
+// Approve publishes comment id (pending or rejected) and, when it replies to a
+// confirmed commenter who asked for follow-up, enqueues the notification in the
+// same transaction. Returns ErrUnauthorized or ErrForbidden unless the actor is a
+// moderator, ErrNotFound, and ErrConflict when the comment is already approved or
+// deleted.
+func (s *Service) Approve(ctx context.Context, id int64) error {
+	if err := privacy.Require(ctx, privacy.RoleModerator); err != nil {
+		return err
+	}
+	c, err := s.store.Comment(ctx, id)
+	if err != nil {
+		return err
+	}
+	c.Status = StatusApproved
+	return s.store.SetStatus(ctx, id, []Status{StatusPending, StatusRejected}, StatusApproved, s.clock(),
+		func(ctx context.Context) error { return s.notifyReply(ctx, c) })
+}
+
+// Reject hides comment id (pending or approved) until it is purged,
+// RejectedRetention later. Returns ErrUnauthorized or ErrForbidden unless the actor
+// is a moderator, ErrNotFound, and ErrConflict when it is already rejected or deleted.
+func (s *Service) Reject(ctx context.Context, id int64) error {
+	if err := privacy.Require(ctx, privacy.RoleModerator); err != nil {
+		return err
+	}
+	return s.store.SetStatus(ctx, id, []Status{StatusPending, StatusApproved}, StatusRejected, s.clock(), nil)
+}
+
+// Remove deletes comment id at once. Returns ErrUnauthorized or ErrForbidden unless
+// the actor is a moderator, and ErrNotFound.
+func (s *Service) Remove(ctx context.Context, id int64) error {
+	if err := privacy.Require(ctx, privacy.RoleModerator); err != nil {
+		return err
+	}
+	return s.store.DeleteComment(ctx, id)
+}
+
+// CommenterEmail returns the address that wrote comment id, after writing an access
+// record (who, whose address, which comment, why) through the Auditor. Returns
+// ErrUnauthorized or ErrForbidden, writing nothing and returning no address, unless
+// the actor is a moderator; ErrNotFound when the comment or its address is gone; and
+// ErrInvalid naming "why" for a bad reason.
+func (s *Service) CommenterEmail(ctx context.Context, id int64, why string) (string, error) {
+	if err := privacy.Require(ctx, privacy.RoleModerator); err != nil {
+		return "", err
+	}
+	if why == "" {
+		why = "moderating comments"
+	}
+	if err := privacy.CheckText("why", why, 200, true); err != nil {
+		return "", err
+	}
+	if s.auditor == nil {
+		return "", errors.New("comments: no Auditor configured, so no address can be read")
+	}
+	c, err := s.store.Comment(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if c.Email == "" {
+		return "", privacy.Errorf(privacy.ErrNotFound, "no address is held for this comment")
+	}
+	if err := s.auditor.Record(ctx, privacy.RoleModerator, c.Email, fmt.Sprintf("address of comment %d", id), why); err != nil {
+		return "", err
+	}
+	return c.Email, nil
+}
+
+// Rerender renders every stored comment's source again with the current Renderer
+// (after the sanitizing policy changed) and returns how many comments changed.
+func (s *Service) Rerender(ctx context.Context) (int, error) {
+	var after int64
+	changed := 0
+	for {
+		cs, err := s.store.Comments(ctx, after, 200)
+		if err != nil {
+			return changed, err
+		}
+		if len(cs) == 0 {
+			return changed, nil
+		}
+		for _, c := range cs {
+			after = c.ID
+			if c.Status == StatusDeleted || c.Source == "" {
+				continue
+			}
+			html, err := s.render.Render(c.Source)
+			if err != nil {
+				return changed, fmt.Errorf("render comment %d: %w", c.ID, err)
+			}
+			if html == c.HTML {
+				continue
+			}
+			if err := s.store.SetHTML(ctx, c.ID, html); err != nil {
+				return changed, err
+			}
+			changed++
+		}
+	}
+}

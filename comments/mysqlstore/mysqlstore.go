@@ -1,0 +1,536 @@
+// Package mysqlstore keeps comments and follow-up state in MySQL (MariaDB 10.6 or
+// later), in the tables comments_comments and comments_subscribers. Addresses are
+// stored only for the Service, which never shows them (P4); follow-up tokens are
+// stored as SHA-256 hashes only.
+//
+// Methods that take a then func run it inside their transaction, passing a context
+// that carries it, so the privacy outbox (privacy/mysqlstore on the same database)
+// enqueues a message in it, and FollowUpAllowed, which the mail guard calls, sees
+// its uncommitted rows. Called inside a caller's transaction, such a method undoes
+// its own change through a savepoint when then fails, as the memory store does.
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/consentkit/consentkit/comments"
+	"github.com/consentkit/consentkit/internal/migrate"
+	"github.com/consentkit/consentkit/internal/mysqldb"
+	"github.com/consentkit/consentkit/internal/sqltx"
+	"github.com/consentkit/consentkit/privacy"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store implements comments.Store on MySQL.
+type Store struct {
+	db        *sqlx.DB
+	savepoint atomic.Int64
+}
+
+var _ comments.Store = (*Store)(nil)
+
+// New returns a store on db (opened with privacy/mysqlstore.Open). Call Migrate
+// before first use.
+func New(db *sqlx.DB) *Store { return &Store{db: db} }
+
+// Migrate creates or updates the store's tables. It is safe to call from several
+// processes at once.
+func (s *Store) Migrate(ctx context.Context) error {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return migrate.Up(ctx, s.db.DB, sub, "comments_migrations")
+}
+
+func tr(err error) error { return mysqldb.Translate(err) }
+
+func notFound() error { return privacy.Errorf(privacy.ErrNotFound, "no such comment") }
+
+func noSubscriber() error { return privacy.Errorf(privacy.ErrNotFound, "no such subscriber") }
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func timeOf(t sql.NullTime) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time
+}
+
+// atomic runs fn in a new transaction, or, inside the caller's, between a savepoint
+// and its release, rolling back to the savepoint when fn fails: the store's change
+// is undone when then fails, whoever opened the transaction.
+func (s *Store) atomic(ctx context.Context, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
+	tx, ok := sqltx.Ext(ctx, s.db).(*sqlx.Tx)
+	if !ok {
+		return sqltx.Do(ctx, s.db, fn)
+	}
+	sp := fmt.Sprintf("comments_%d", s.savepoint.Add(1))
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
+		return tr(err)
+	}
+	if err := fn(ctx, tx); err != nil {
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); rerr != nil {
+			return errors.Join(err, tr(rerr))
+		}
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+sp)
+	return tr(err)
+}
+
+const cols = `id, thread, parent_id, name, email, source, html, digest, status, follow_up, hue, manage_hash, created_at, edited_at, moderated_at`
+
+type row struct {
+	ID        int64        `db:"id"`
+	Thread    string       `db:"thread"`
+	ParentID  int64        `db:"parent_id"`
+	Name      string       `db:"name"`
+	Email     string       `db:"email"`
+	Source    string       `db:"source"`
+	HTML      string       `db:"html"`
+	Digest    string       `db:"digest"`
+	Status    string       `db:"status"`
+	FollowUp  bool         `db:"follow_up"`
+	Hue       int          `db:"hue"`
+	Manage    []byte       `db:"manage_hash"`
+	Created   time.Time    `db:"created_at"`
+	Edited    sql.NullTime `db:"edited_at"`
+	Moderated sql.NullTime `db:"moderated_at"`
+}
+
+func (r row) comment() comments.Comment {
+	return comments.Comment{ID: r.ID, Thread: r.Thread, ParentID: r.ParentID, Name: r.Name, Email: r.Email, Source: r.Source,
+		HTML: r.HTML, Digest: r.Digest, Status: comments.Status(r.Status), FollowUp: r.FollowUp, Hue: r.Hue, Manage: r.Manage,
+		Created: r.Created, Edited: timeOf(r.Edited), Moderated: timeOf(r.Moderated)}
+}
+
+func (s *Store) one(ctx context.Context, where string, args ...any) (comments.Comment, error) {
+	var r row
+	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &r, `SELECT `+cols+` FROM comments_comments WHERE `+where, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return comments.Comment{}, notFound()
+	}
+	if err != nil {
+		return comments.Comment{}, tr(err)
+	}
+	return r.comment(), nil
+}
+
+func (s *Store) many(ctx context.Context, q string, args ...any) ([]comments.Comment, error) {
+	var rows []row
+	if err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &rows, `SELECT `+cols+` FROM comments_comments `+q, args...); err != nil {
+		return nil, tr(err)
+	}
+	out := make([]comments.Comment, len(rows))
+	for i, r := range rows {
+		out[i] = r.comment()
+	}
+	return out, nil
+}
+
+// CreateComment implements comments.Store.
+func (s *Store) CreateComment(ctx context.Context, c *comments.Comment, then func(ctx context.Context) error) error {
+	err := s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO comments_comments
+			(thread, parent_id, name, email, source, html, digest, status, follow_up, hue, manage_hash, created_at, edited_at, moderated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Thread, c.ParentID, c.Name, c.Email, c.Source, c.HTML, c.Digest, string(c.Status), c.FollowUp, c.Hue, c.Manage,
+			c.Created, nullTime(c.Edited), nullTime(c.Moderated))
+		if err != nil {
+			return tr(err)
+		}
+		if c.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(ctx)
+		}
+		return nil
+	})
+	if err != nil {
+		c.ID = 0
+	}
+	return err
+}
+
+// Comment implements comments.Store.
+func (s *Store) Comment(ctx context.Context, id int64) (comments.Comment, error) {
+	return s.one(ctx, `id = ?`, id)
+}
+
+// CommentByManage implements comments.Store.
+func (s *Store) CommentByManage(ctx context.Context, hash []byte) (comments.Comment, error) {
+	return s.one(ctx, `manage_hash = ?`, hash)
+}
+
+// Thread implements comments.Store.
+func (s *Store) Thread(ctx context.Context, thread string) ([]comments.Comment, error) {
+	return s.many(ctx, `WHERE thread = ? AND status IN ('approved', 'deleted') ORDER BY id`, thread)
+}
+
+// Queue implements comments.Store.
+func (s *Store) Queue(ctx context.Context, f comments.QueueFilter) ([]comments.Comment, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	if f.Thread != "" {
+		return s.many(ctx, `WHERE status = ? AND thread = ? ORDER BY id LIMIT ?`, string(f.Status), f.Thread, limit)
+	}
+	return s.many(ctx, `WHERE status = ? ORDER BY id LIMIT ?`, string(f.Status), limit)
+}
+
+// Comments implements comments.Store.
+func (s *Store) Comments(ctx context.Context, after int64, limit int) ([]comments.Comment, error) {
+	return s.many(ctx, `WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+}
+
+func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, tr(err)
+	}
+	return res.RowsAffected()
+}
+
+// EditComment implements comments.Store.
+func (s *Store) EditComment(ctx context.Context, id int64, source, html, digest string, at time.Time) error {
+	return s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		var status string
+		err := tx.GetContext(ctx, &status, `SELECT status FROM comments_comments WHERE id = ? FOR UPDATE`, id)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && status == string(comments.StatusDeleted) {
+			return notFound()
+		}
+		if err != nil {
+			return tr(err)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE comments_comments SET source = ?, html = ?, digest = ?, edited_at = ? WHERE id = ?`,
+			source, html, digest, at, id)
+		return tr(err)
+	})
+}
+
+// SetHTML implements comments.Store.
+func (s *Store) SetHTML(ctx context.Context, id int64, html string) error {
+	return s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		var n int
+		if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM comments_comments WHERE id = ? FOR UPDATE`, id); err != nil {
+			return tr(err)
+		}
+		if n == 0 {
+			return notFound()
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE comments_comments SET html = ? WHERE id = ?`, html, id)
+		return tr(err)
+	})
+}
+
+// SetStatus implements comments.Store.
+func (s *Store) SetStatus(ctx context.Context, id int64, from []comments.Status, to comments.Status, at time.Time, then func(ctx context.Context) error) error {
+	return s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		var status string
+		err := tx.GetContext(ctx, &status, `SELECT status FROM comments_comments WHERE id = ? FOR UPDATE`, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound()
+		}
+		if err != nil {
+			return tr(err)
+		}
+		ok := false
+		for _, f := range from {
+			ok = ok || string(f) == status
+		}
+		if !ok {
+			return privacy.Errorf(privacy.ErrConflict, "the comment is %s", status)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE comments_comments SET status = ?, moderated_at = ? WHERE id = ?`, string(to), at, id); err != nil {
+			return tr(err)
+		}
+		if then != nil {
+			return then(ctx)
+		}
+		return nil
+	})
+}
+
+// del removes id or, when a comment replies to it, makes it a tombstone.
+func del(ctx context.Context, tx *sqlx.Tx, id int64) error {
+	var replies bool
+	if err := tx.GetContext(ctx, &replies, `SELECT EXISTS (SELECT 1 FROM comments_comments WHERE parent_id = ?)`, id); err != nil {
+		return tr(err)
+	}
+	var err error
+	if replies {
+		_, err = tx.ExecContext(ctx, `UPDATE comments_comments SET status = 'deleted', name = '', email = '', source = '', html = '',
+			digest = '', follow_up = FALSE, hue = 0, manage_hash = NULL WHERE id = ?`, id)
+	} else {
+		_, err = tx.ExecContext(ctx, `DELETE FROM comments_comments WHERE id = ?`, id)
+	}
+	return tr(err)
+}
+
+// DeleteComment implements comments.Store.
+func (s *Store) DeleteComment(ctx context.Context, id int64) error {
+	return s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		var status string
+		err := tx.GetContext(ctx, &status, `SELECT status FROM comments_comments WHERE id = ? FOR UPDATE`, id)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && status == string(comments.StatusDeleted) {
+			return notFound()
+		}
+		if err != nil {
+			return tr(err)
+		}
+		return del(ctx, tx, id)
+	})
+}
+
+func (s *Store) exists(ctx context.Context, q string, args ...any) (bool, error) {
+	var ok bool
+	if err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &ok, `SELECT EXISTS (`+q+`)`, args...); err != nil {
+		return false, tr(err)
+	}
+	return ok, nil
+}
+
+// HasApproved implements comments.Store.
+func (s *Store) HasApproved(ctx context.Context, email string) (bool, error) {
+	return s.exists(ctx, `SELECT 1 FROM comments_comments WHERE email = ? AND status = 'approved'`, email)
+}
+
+// Duplicate implements comments.Store.
+func (s *Store) Duplicate(ctx context.Context, q comments.DuplicateQuery) (bool, error) {
+	if q.Since.IsZero() {
+		return s.exists(ctx, `SELECT 1 FROM comments_comments WHERE digest = ? AND status <> 'deleted' AND thread = ? AND email = ?`,
+			q.Digest, q.Thread, q.Email)
+	}
+	return s.exists(ctx, `SELECT 1 FROM comments_comments WHERE digest = ? AND status <> 'deleted' AND ((thread = ? AND email = ?) OR created_at >= ?)`,
+		q.Digest, q.Thread, q.Email, q.Since)
+}
+
+// CommentsBy implements comments.Store.
+func (s *Store) CommentsBy(ctx context.Context, email string) ([]comments.Comment, error) {
+	return s.many(ctx, `WHERE email = ? ORDER BY id`, email)
+}
+
+// EraseCommenter implements comments.Store.
+func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool) (removed, kept int, err error) {
+	err = s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		removed, kept = 0, 0
+		var rows []struct {
+			ID     int64  `db:"id"`
+			Status string `db:"status"`
+		}
+		// Newest first, so a reply is gone before its parent asks whether it has replies.
+		if err := tx.SelectContext(ctx, &rows, `SELECT id, status FROM comments_comments WHERE email = ? ORDER BY id DESC FOR UPDATE`, email); err != nil {
+			return tr(err)
+		}
+		for _, r := range rows {
+			if keepText && r.Status == string(comments.StatusApproved) {
+				if _, err := tx.ExecContext(ctx, `UPDATE comments_comments SET name = '', email = '', follow_up = FALSE, hue = 0, manage_hash = NULL WHERE id = ?`, r.ID); err != nil {
+					return tr(err)
+				}
+				kept++
+				continue
+			}
+			if err := del(ctx, tx, r.ID); err != nil {
+				return err
+			}
+			removed++
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM comments_subscribers WHERE email = ?`, email)
+		return tr(err)
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return removed, kept, nil
+}
+
+// PurgeRejected implements comments.Store.
+func (s *Store) PurgeRejected(ctx context.Context, t time.Time) (int, error) {
+	n := 0
+	err := s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		var ids []int64
+		if err := tx.SelectContext(ctx, &ids, `SELECT id FROM comments_comments WHERE status = 'rejected' AND moderated_at < ? ORDER BY id DESC FOR UPDATE`, t); err != nil {
+			return tr(err)
+		}
+		for _, id := range ids {
+			if err := del(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+const subCols = `email, confirm_hash, confirm_expires, confirmed_at, stopped_at, stop_hash, created_at`
+
+type subRow struct {
+	Email          string       `db:"email"`
+	ConfirmHash    []byte       `db:"confirm_hash"`
+	ConfirmExpires time.Time    `db:"confirm_expires"`
+	Confirmed      sql.NullTime `db:"confirmed_at"`
+	Stopped        sql.NullTime `db:"stopped_at"`
+	StopHash       []byte       `db:"stop_hash"`
+	Created        time.Time    `db:"created_at"`
+}
+
+func (r subRow) subscriber() comments.Subscriber {
+	return comments.Subscriber{Email: r.Email, ConfirmHash: r.ConfirmHash, ConfirmExpires: r.ConfirmExpires,
+		Confirmed: timeOf(r.Confirmed), Stopped: timeOf(r.Stopped), StopHash: r.StopHash, Created: r.Created}
+}
+
+func getSub(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) (comments.Subscriber, error) {
+	var r subRow
+	err := sqlx.GetContext(ctx, q, &r, `SELECT `+subCols+` FROM comments_subscribers WHERE `+where, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return comments.Subscriber{}, noSubscriber()
+	}
+	if err != nil {
+		return comments.Subscriber{}, tr(err)
+	}
+	return r.subscriber(), nil
+}
+
+// RequestConfirmation implements comments.Store.
+func (s *Store) RequestConfirmation(ctx context.Context, sub comments.Subscriber, then func(ctx context.Context) error) (bool, error) {
+	issued := false
+	err := s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		issued = false
+		// The no-op update locks an existing row, so concurrent requests queue here
+		// instead of deadlocking on a shared lock.
+		res, err := tx.ExecContext(ctx, `INSERT INTO comments_subscribers (email, confirm_hash, confirm_expires, stop_hash, created_at)
+			VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE email = email`,
+			sub.Email, sub.ConfirmHash, sub.ConfirmExpires, sub.StopHash, sub.Created)
+		if err != nil {
+			return tr(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			cur, err := getSub(ctx, tx, `email = ? FOR UPDATE`, sub.Email)
+			if err != nil {
+				return err
+			}
+			if !cur.Confirmed.IsZero() || !cur.Stopped.IsZero() || cur.Pending(sub.Created) {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE comments_subscribers SET confirm_hash = ?, confirm_expires = ?, stop_hash = ?, created_at = ? WHERE email = ?`,
+				sub.ConfirmHash, sub.ConfirmExpires, sub.StopHash, sub.Created, sub.Email); err != nil {
+				return tr(err)
+			}
+		}
+		issued = true
+		if then != nil {
+			return then(ctx)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return issued, nil
+}
+
+// Confirm implements comments.Store.
+func (s *Store) Confirm(ctx context.Context, hash []byte, now time.Time) (comments.Subscriber, error) {
+	var out comments.Subscriber
+	err := s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		cur, err := getSub(ctx, tx, `confirm_hash = ? FOR UPDATE`, hash)
+		if err != nil {
+			return err
+		}
+		if !now.Before(cur.ConfirmExpires) {
+			return privacy.Errorf(privacy.ErrGone, "the confirmation expired")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE comments_subscribers SET confirmed_at = ?, confirm_hash = NULL WHERE email = ?`, now, cur.Email); err != nil {
+			return tr(err)
+		}
+		cur.Confirmed, cur.ConfirmHash = now, nil
+		out = cur
+		return nil
+	})
+	return out, err
+}
+
+// SetStopped implements comments.Store.
+func (s *Store) SetStopped(ctx context.Context, hash []byte, stopped bool, now time.Time) (comments.Subscriber, error) {
+	var out comments.Subscriber
+	err := s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		cur, err := getSub(ctx, tx, `stop_hash = ? FOR UPDATE`, hash)
+		if err != nil {
+			return err
+		}
+		cur.ConfirmHash = nil
+		switch {
+		case stopped && cur.Stopped.IsZero():
+			cur.Stopped = now
+		case !stopped:
+			cur.Stopped = time.Time{}
+			if cur.Confirmed.IsZero() {
+				cur.Confirmed = now
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE comments_subscribers SET confirm_hash = NULL, confirmed_at = ?, stopped_at = ? WHERE email = ?`,
+			nullTime(cur.Confirmed), nullTime(cur.Stopped), cur.Email); err != nil {
+			return tr(err)
+		}
+		out = cur
+		return nil
+	})
+	return out, err
+}
+
+// Subscriber implements comments.Store.
+func (s *Store) Subscriber(ctx context.Context, email string) (comments.Subscriber, error) {
+	return getSub(ctx, sqltx.Ext(ctx, s.db), `email = ?`, email)
+}
+
+// SubscriberByConfirm implements comments.Store.
+func (s *Store) SubscriberByConfirm(ctx context.Context, hash []byte) (comments.Subscriber, error) {
+	return getSub(ctx, sqltx.Ext(ctx, s.db), `confirm_hash = ?`, hash)
+}
+
+// SubscriberByStop implements comments.Store.
+func (s *Store) SubscriberByStop(ctx context.Context, hash []byte) (comments.Subscriber, error) {
+	return getSub(ctx, sqltx.Ext(ctx, s.db), `stop_hash = ?`, hash)
+}
+
+// FollowUpAllowed implements comments.Store. It queries through the transaction
+// ctx carries, so the mail guard sees the request and comment being written.
+func (s *Store) FollowUpAllowed(ctx context.Context, email string, now time.Time) (bool, error) {
+	return s.exists(ctx, strings.TrimSpace(`
+		SELECT 1 FROM comments_subscribers s
+		WHERE s.email = ? AND s.stopped_at IS NULL
+		  AND (s.confirmed_at IS NOT NULL OR (s.confirm_hash IS NOT NULL AND s.confirm_expires > ?))
+		  AND EXISTS (SELECT 1 FROM comments_comments c
+		              WHERE c.email = s.email AND c.follow_up AND c.status IN ('pending', 'approved'))`), email, now)
+}
+
+// PurgeSubscribers implements comments.Store.
+func (s *Store) PurgeSubscribers(ctx context.Context, t time.Time) (int, error) {
+	n, err := s.exec(ctx, `DELETE FROM comments_subscribers
+		WHERE stopped_at IS NULL AND (
+		  (confirmed_at IS NULL AND confirm_expires < ?) OR
+		  (confirmed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM comments_comments c WHERE c.email = comments_subscribers.email)))`, t)
+	return int(n), err
+}

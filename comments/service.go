@@ -1,0 +1,618 @@
+package comments
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// Moderation chooses which comments wait for a moderator.
+type Moderation int
+
+// The moderation rules.
+const (
+	// ModerateFirst holds an address's comments until a moderator approved one of
+	// them; later comments from the address publish at once.
+	ModerateFirst Moderation = iota
+	// ModerateAll holds every comment for a moderator.
+	ModerateAll
+	// ModerateNone publishes every comment at once.
+	ModerateNone
+)
+
+// EraseMode chooses what an erasure request does to published comments.
+type EraseMode int
+
+// The erase modes.
+const (
+	// EraseRemove removes the person's comments (a comment others replied to stays
+	// as a tombstone with no name, address or text, so the replies keep their place).
+	EraseRemove EraseMode = iota
+	// EraseKeepText keeps the text of published comments under the name "deleted",
+	// with no name, address, avatar or manage link; unpublished ones are removed.
+	EraseKeepText
+)
+
+// Limits on input.
+const (
+	MaxNameLen   = 80
+	MaxThreadLen = 200
+	DefaultBody  = 10000 // characters
+)
+
+// Config configures a Service. Store, Mailer, Key and BaseURL are required.
+type Config struct {
+	Store   Store
+	Mailer  *privacy.Mailer  // sends follow-up mail; New registers the follow-up Allower on it
+	Auditor *privacy.Auditor // records moderators' reads of addresses; CommenterEmail fails without it
+	Log     *slog.Logger     // nil: discard
+	Now     func() time.Time // nil: time.Now
+	Rand    io.Reader        // nil: crypto/rand.Reader; tokens are 256 bits from it
+
+	// Key keys the avatar colour and the stop-link tokens: at least 32 random bytes,
+	// the same in every process of the site and kept across restarts.
+	Key []byte
+	// BaseURL is the absolute URL at which the host mounts the Handler, e.g.
+	// "https://example.com/comments". Links in mail and feeds start with it, and the
+	// forms post to its path.
+	BaseURL string
+	// ThreadURL returns the public page that shows a thread, for mail and feeds.
+	// Default: BaseURL + "/t/" + thread.
+	ThreadURL func(thread string) string
+
+	Moderation Moderation // default ModerateFirst
+	Erase      EraseMode  // default EraseRemove
+
+	MaxLinks          int           // links allowed in a comment; default 3, negative for none
+	MaxBody           int           // characters in a comment; default 10,000
+	EditWindow        time.Duration // how long the author may edit; default 15 minutes
+	ConfirmTTL        time.Duration // how long a confirmation link works; default 48 hours
+	RejectedRetention time.Duration // how long rejected comments are kept; default 30 days
+	// DuplicateWindow is how long the same text is refused from anyone anywhere;
+	// default 10 minutes, negative to refuse only an author's repeat in a thread.
+	DuplicateWindow time.Duration
+
+	Renderer *Renderer // nil: NewRenderer()
+}
+
+// Service holds every rule about comments.
+type Service struct {
+	store    Store
+	mailer   *privacy.Mailer
+	auditor  *privacy.Auditor
+	log      *slog.Logger
+	now      func() time.Time
+	rand     io.Reader
+	key      []byte
+	base     string // BaseURL without a trailing slash
+	mount    string // its path
+	site     string // the site's name for mail
+	threadURL func(string) string
+	cfg      Config
+	render   *Renderer
+}
+
+// New returns a Service for cfg and registers the comment follow-up Allower on
+// cfg.Mailer. It returns an error naming the first missing or bad field.
+func New(cfg Config) (*Service, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("comments: Config.Store is required")
+	case cfg.Mailer == nil:
+		return nil, errors.New("comments: Config.Mailer is required")
+	case len(cfg.Key) < 32:
+		return nil, errors.New("comments: Config.Key must hold at least 32 random bytes")
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, errors.New("comments: Config.BaseURL must be an absolute http(s) URL without query, e.g. https://example.com/comments")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.EditWindow, 15*time.Minute)
+	def(&cfg.ConfirmTTL, 48*time.Hour)
+	def(&cfg.RejectedRetention, 30*24*time.Hour)
+	def(&cfg.DuplicateWindow, 10*time.Minute)
+	if cfg.MaxLinks == 0 {
+		cfg.MaxLinks = 3
+	}
+	if cfg.MaxLinks < 0 {
+		cfg.MaxLinks = 0
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultBody
+	}
+	s := &Service{
+		store: cfg.Store, mailer: cfg.Mailer, auditor: cfg.Auditor, log: cfg.Log, now: cfg.Now, rand: cfg.Rand,
+		key: cfg.Key, base: strings.TrimRight(cfg.BaseURL, "/"), mount: strings.TrimRight(u.Path, "/"),
+		threadURL: cfg.ThreadURL, cfg: cfg, render: cfg.Renderer,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.render == nil {
+		s.render = NewRenderer()
+	}
+	if s.threadURL == nil {
+		s.threadURL = func(thread string) string { return s.base + "/t/" + thread }
+	}
+	s.site = cfg.Mailer.Policy().Operator
+	cfg.Mailer.Allow(privacy.PurposeCommentFollowUp, privacy.AllowFunc(s.allows))
+	return s, nil
+}
+
+// Renderer returns the renderer the service uses.
+func (s *Service) Renderer() *Renderer { return s.render }
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// allows is the follow-up purpose's Allower.
+func (s *Service) allows(ctx context.Context, p privacy.Purpose, subject string) (bool, error) {
+	if p != privacy.PurposeCommentFollowUp {
+		return false, nil
+	}
+	return s.store.FollowUpAllowed(ctx, subject, s.clock())
+}
+
+// Input is a comment as a visitor sends it.
+type Input struct {
+	Thread   string `json:"thread"`
+	ParentID int64  `json:"parent_id"`
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+	Body     string `json:"body"`
+	FollowUp bool   `json:"follow_up"`
+}
+
+// Posted is the answer to a posted comment. ManageToken is shown to the author once
+// and never stored.
+type Posted struct {
+	Comment     Public
+	Status      Status
+	ManageToken string
+}
+
+// CheckThread validates a thread identifier: 1 to 200 characters of letters, digits
+// and - _ . ~ / :, with no empty or dot-only path segment. Returns ErrInvalid naming
+// "thread".
+func CheckThread(thread string) error {
+	if thread == "" || len(thread) > MaxThreadLen {
+		return privacy.Invalid("thread", "must be 1 to %d characters", MaxThreadLen)
+	}
+	for i := 0; i < len(thread); i++ {
+		c := thread[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~/:", c) >= 0) {
+			return privacy.Invalid("thread", "may hold only letters, digits and - _ . ~ / :")
+		}
+	}
+	for seg := range strings.SplitSeq(thread, "/") {
+		if seg == "" || strings.Trim(seg, ".") == "" {
+			return privacy.Invalid("thread", "has an empty or dot-only path segment")
+		}
+	}
+	return nil
+}
+
+// checkBody validates and renders a comment body, enforcing the link cap.
+func (s *Service) checkBody(body string) (html string, err error) {
+	if err := privacy.CheckMultiline("body", body, s.cfg.MaxBody, true); err != nil {
+		return "", err
+	}
+	html, err = s.render.Render(body)
+	if err != nil {
+		return "", fmt.Errorf("render comment: %w", err)
+	}
+	if strings.TrimSpace(html) == "" {
+		return "", privacy.Invalid("body", "has no text that can be shown (HTML is not accepted; write Markdown)")
+	}
+	if n := Links(html); n > s.cfg.MaxLinks {
+		if s.cfg.MaxLinks == 0 {
+			return "", privacy.Invalid("body", "may not contain links")
+		}
+		return "", privacy.Invalid("body", "has %d links; at most %d are allowed", n, s.cfg.MaxLinks)
+	}
+	return html, nil
+}
+
+// Post validates in and stores the comment: published at once or held for a
+// moderator as Config.Moderation says. When in.FollowUp is set and the address has
+// not confirmed, a confirmation mail is enqueued in the same transaction; when the
+// comment publishes at once and replies to a confirmed commenter who asked for
+// follow-up, so is the notification.
+//
+// Returns ErrInvalid naming the field at fault (thread, name, email, body, parent)
+// and ErrConflict naming "body" for a duplicate. Nothing is stored on error.
+func (s *Service) Post(ctx context.Context, in Input) (Posted, error) {
+	if err := CheckThread(in.Thread); err != nil {
+		return Posted{}, err
+	}
+	name := strings.TrimSpace(in.Name)
+	if err := privacy.CheckText("name", name, MaxNameLen, true); err != nil {
+		return Posted{}, err
+	}
+	email, err := privacy.NormalizeEmail(in.Email)
+	if err != nil {
+		return Posted{}, err
+	}
+	html, err := s.checkBody(in.Body)
+	if err != nil {
+		return Posted{}, err
+	}
+	if in.ParentID < 0 {
+		return Posted{}, privacy.Invalid("parent", "is not a comment")
+	}
+	if in.ParentID > 0 {
+		p, err := s.store.Comment(ctx, in.ParentID)
+		if errors.Is(err, privacy.ErrNotFound) || err == nil && (p.Thread != in.Thread || p.Status != StatusApproved) {
+			return Posted{}, privacy.Invalid("parent", "the comment you reply to is not on this page")
+		}
+		if err != nil {
+			return Posted{}, err
+		}
+	}
+	now := s.clock()
+	digest := Digest(in.Body)
+	q := DuplicateQuery{Thread: in.Thread, Email: email, Digest: digest}
+	if s.cfg.DuplicateWindow > 0 {
+		q.Since = now.Add(-s.cfg.DuplicateWindow)
+	}
+	dup, err := s.store.Duplicate(ctx, q)
+	if err != nil {
+		return Posted{}, err
+	}
+	if dup {
+		return Posted{}, &privacy.Error{Kind: privacy.ErrConflict, Field: "body", Message: "this comment was already posted"}
+	}
+	status := StatusPending
+	switch s.cfg.Moderation {
+	case ModerateNone:
+		status = StatusApproved
+	case ModerateFirst:
+		known, err := s.store.HasApproved(ctx, email)
+		if err != nil {
+			return Posted{}, err
+		}
+		if known {
+			status = StatusApproved
+		}
+	}
+	token, hash, err := s.token()
+	if err != nil {
+		return Posted{}, err
+	}
+	c := Comment{
+		Thread: in.Thread, ParentID: in.ParentID, Name: name, Email: email, Source: in.Body, HTML: html,
+		Digest: digest, Status: status, FollowUp: in.FollowUp, Hue: s.hue(email), Manage: hash, Created: now,
+	}
+	err = s.store.CreateComment(ctx, &c, func(ctx context.Context) error {
+		if c.FollowUp {
+			if err := s.requestConfirmation(ctx, email, now); err != nil {
+				return err
+			}
+		}
+		if c.Status == StatusApproved {
+			return s.notifyReply(ctx, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return Posted{}, err
+	}
+	return Posted{Comment: s.public(c), Status: c.Status, ManageToken: token}, nil
+}
+
+// Digest returns the hex SHA-256 of body with case and runs of white space
+// folded, so that trivially altered repeats still match.
+func Digest(body string) string {
+	norm := strings.Join(strings.Fields(strings.ToLower(body)), " ")
+	sum := sha256.Sum256([]byte(norm))
+	return hex.EncodeToString(sum[:])
+}
+
+// token returns a new random token and its SHA-256.
+func (s *Service) token() (string, []byte, error) {
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		return "", nil, fmt.Errorf("random token: %w", err)
+	}
+	t := base64.RawURLEncoding.EncodeToString(b)
+	return t, hashToken(t), nil
+}
+
+func hashToken(t string) []byte {
+	sum := sha256.Sum256([]byte(t))
+	return sum[:]
+}
+
+// parseToken returns the hash of a token from a URL, or ErrNotFound for a string
+// that cannot be one of ours.
+func parseToken(t string) ([]byte, error) {
+	if len(t) != 43 {
+		return nil, privacy.Errorf(privacy.ErrNotFound, "this link is not valid")
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(t); err != nil {
+		return nil, privacy.Errorf(privacy.ErrNotFound, "this link is not valid")
+	}
+	return hashToken(t), nil
+}
+
+func (s *Service) mac(label, email string) []byte {
+	h := hmac.New(sha256.New, s.key)
+	h.Write([]byte("consentkit comments " + label + "\x00"))
+	h.Write([]byte(email))
+	return h.Sum(nil)
+}
+
+// stopToken is derived, not stored, so every follow-up mail can carry it while the
+// store keeps only its hash.
+func (s *Service) stopToken(email string) string {
+	return base64.RawURLEncoding.EncodeToString(s.mac("stop", email))
+}
+
+// hue picks one of eight avatar colours from a keyed hash: never a plain hash of the
+// address, which anyone could compute from a guessed address.
+func (s *Service) hue(email string) int { return int(s.mac("avatar", email)[0]%8) + 1 }
+
+// requestConfirmation issues a confirmation for email unless it confirmed, stopped
+// or already holds one, and enqueues the confirmation mail with it.
+func (s *Service) requestConfirmation(ctx context.Context, email string, now time.Time) error {
+	token, hash, err := s.token()
+	if err != nil {
+		return err
+	}
+	stop := s.stopToken(email)
+	sub := Subscriber{Email: email, ConfirmHash: hash, ConfirmExpires: now.Add(s.cfg.ConfirmTTL), StopHash: hashToken(stop), Created: now}
+	_, err = s.store.RequestConfirmation(ctx, sub, func(ctx context.Context) error {
+		_, err := s.mailer.Send(ctx, privacy.Message{
+			Purpose: privacy.PurposeCommentFollowUp, DataSubject: email, To: privacy.Address{Email: email},
+			Subject: "Confirm reply notifications",
+			Text: fmt.Sprintf("Someone, we hope you, posted a comment on %s with this address and asked to be emailed about replies.\n\n"+
+				"To confirm, open this link and press the button on the page:\n%s\n\n"+
+				"The link works for %s. If you did not ask, ignore this message: nothing will be sent to you, "+
+				"and your address is never shown with the comment.\n\n"+
+				"To never receive reply notifications from us: %s\n",
+				s.siteName(), s.base+"/confirm/"+token, hours(s.cfg.ConfirmTTL), s.base+"/stop/"+stop),
+			Unsubscribe: s.base + "/stop/" + stop,
+			Ref:         "comments:confirm",
+		})
+		return err
+	})
+	if errors.Is(err, privacy.ErrRefused) {
+		// A suppressed address still may comment; it just gets no mail.
+		s.log.InfoContext(ctx, "comment follow-up confirmation not sent", "err", err)
+		return nil
+	}
+	return err
+}
+
+func (s *Service) siteName() string {
+	if s.site != "" {
+		return s.site
+	}
+	return s.base
+}
+
+func hours(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	}
+	return d.String()
+}
+
+// notifyReply mails the author of reply's parent when that author asked for
+// follow-up and is confirmed and not stopped. A refusal by the mail guard is logged,
+// never fatal: the comment itself must still publish.
+func (s *Service) notifyReply(ctx context.Context, reply Comment) error {
+	if reply.ParentID == 0 {
+		return nil
+	}
+	p, err := s.store.Comment(ctx, reply.ParentID)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !p.FollowUp || p.Email == "" || p.Email == reply.Email || p.Status != StatusApproved {
+		return nil
+	}
+	sub, err := s.store.Subscriber(ctx, p.Email)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !sub.Active() {
+		return nil
+	}
+	stop := s.base + "/stop/" + s.stopToken(p.Email)
+	excerpt := reply.Source
+	if utf8.RuneCountInString(excerpt) > 1000 {
+		excerpt = string([]rune(excerpt)[:1000]) + " …"
+	}
+	_, err = s.mailer.Send(ctx, privacy.Message{
+		Purpose: privacy.PurposeCommentFollowUp, DataSubject: p.Email, To: privacy.Address{Name: p.Name, Email: p.Email},
+		Subject: "New reply to your comment",
+		Text: fmt.Sprintf("%s replied to your comment on %s:\n\n%s\n\nRead it: %s#c%d\n\n"+
+			"You get this because you asked to be emailed about replies and confirmed your address.\n"+
+			"Stop these emails: %s\n", reply.Name, s.siteName(), excerpt, s.threadURL(reply.Thread), reply.ID, stop),
+		Unsubscribe: stop,
+		Ref:         "comments:reply",
+	})
+	if errors.Is(err, privacy.ErrRefused) {
+		s.log.InfoContext(ctx, "reply notification not sent", "err", err)
+		return nil
+	}
+	return err
+}
+
+// Avatar is a generated avatar: initials on one of eight colours (CSS classes
+// avatar-1 … avatar-8 in the host's stylesheet).
+type Avatar struct {
+	Initials string `json:"initials"`
+	Hue      int    `json:"hue"`
+}
+
+// Public is a comment as anyone may see it. It has no field that could hold the
+// author's address.
+type Public struct {
+	ID       int64         `json:"id"`
+	ParentID int64         `json:"parent_id,omitempty"`
+	Name     string        `json:"name"`
+	HTML     template.HTML `json:"html"`
+	Created  time.Time     `json:"created"`
+	Edited   *time.Time    `json:"edited,omitempty"`
+	Deleted  bool          `json:"deleted,omitempty"` // a tombstone kept for its replies
+	Avatar   *Avatar       `json:"avatar,omitempty"`
+	Replies  []Public      `json:"replies,omitempty"`
+}
+
+// DeletedName is shown in place of the name of a comment whose author was erased.
+const DeletedName = "deleted"
+
+func (s *Service) public(c Comment) Public {
+	p := Public{ID: c.ID, ParentID: c.ParentID, Name: c.Name, HTML: template.HTML(c.HTML), Created: c.Created}
+	if !c.Edited.IsZero() {
+		e := c.Edited
+		p.Edited = &e
+	}
+	if c.Status == StatusDeleted {
+		p.Deleted, p.Name, p.HTML = true, DeletedName, ""
+		return p
+	}
+	if c.Name == "" {
+		p.Name = DeletedName
+		return p
+	}
+	if c.Hue > 0 {
+		p.Avatar = &Avatar{Initials: initials(c.Name), Hue: c.Hue}
+	}
+	return p
+}
+
+func initials(name string) string {
+	var out []rune
+	for w := range strings.FieldsSeq(name) {
+		r, _ := utf8.DecodeRuneInString(w)
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			out = append(out, unicode.ToUpper(r))
+		}
+		if len(out) == 2 {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return "?"
+	}
+	return string(out)
+}
+
+// ThreadView is a thread as shown to visitors: published comments as a tree.
+type ThreadView struct {
+	Thread   string   `json:"thread"`
+	Count    int      `json:"count"` // published comments, tombstones not counted
+	Comments []Public `json:"comments"`
+}
+
+// maxDepth is how deep replies nest on the page; deeper replies are listed, in
+// order, under their ancestor at this depth.
+const maxDepth = 6
+
+// Thread returns thread's published comments as a tree, oldest first. Returns
+// ErrInvalid naming "thread" for a bad identifier.
+func (s *Service) Thread(ctx context.Context, thread string) (ThreadView, error) {
+	if err := CheckThread(thread); err != nil {
+		return ThreadView{}, err
+	}
+	cs, err := s.store.Thread(ctx, thread)
+	if err != nil {
+		return ThreadView{}, err
+	}
+	return s.tree(thread, cs), nil
+}
+
+func (s *Service) tree(thread string, cs []Comment) ThreadView {
+	present := make(map[int64]bool, len(cs))
+	for _, c := range cs {
+		present[c.ID] = true
+	}
+	children := make(map[int64][]int, len(cs))
+	var roots []int
+	tv := ThreadView{Thread: thread}
+	for i, c := range cs {
+		if c.Status == StatusApproved {
+			tv.Count++
+		}
+		if c.ParentID != 0 && present[c.ParentID] {
+			children[c.ParentID] = append(children[c.ParentID], i)
+		} else {
+			roots = append(roots, i)
+		}
+	}
+	var build func(idx []int, depth int) []Public
+	var flatten func(id int64, out *[]int)
+	flatten = func(id int64, out *[]int) {
+		for _, i := range children[id] {
+			*out = append(*out, i)
+			flatten(cs[i].ID, out)
+		}
+	}
+	build = func(idx []int, depth int) []Public {
+		var out []Public
+		for _, i := range idx {
+			p := s.public(cs[i])
+			if depth < maxDepth {
+				p.Replies = build(children[cs[i].ID], depth+1)
+			} else {
+				var flat []int
+				flatten(cs[i].ID, &flat)
+				slices.Sort(flat)
+				p.Replies = s.flat(cs, flat)
+			}
+			if p.Deleted && len(p.Replies) == 0 {
+				continue // a tombstone whose replies are gone shows nothing
+			}
+			out = append(out, p)
+		}
+		return out
+	}
+	tv.Comments = build(roots, 1)
+	return tv
+}
+
+func (s *Service) flat(cs []Comment, idx []int) []Public {
+	out := make([]Public, 0, len(idx))
+	for _, i := range idx {
+		if cs[i].Status == StatusDeleted {
+			continue
+		}
+		out = append(out, s.public(cs[i]))
+	}
+	return out
+}

@@ -1,0 +1,590 @@
+// Package storetest is the conformance suite every comments.Store must pass, so
+// that the memory and MySQL stores are proven to behave the same:
+//
+//	func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/consentkit/consentkit/comments"
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// Run runs every conformance test; newStore returns a new, empty store.
+func Run(t *testing.T, newStore func(t *testing.T) comments.Store) {
+	t.Run("Comments", func(t *testing.T) { testComments(t, newStore) })
+	t.Run("Moderation", func(t *testing.T) { testModeration(t, newStore) })
+	t.Run("Duplicate", func(t *testing.T) { testDuplicate(t, newStore) })
+	t.Run("Erase", func(t *testing.T) { testErase(t, newStore) })
+	t.Run("Subscribers", func(t *testing.T) { testSubscribers(t, newStore) })
+	t.Run("FollowUpAllowed", func(t *testing.T) { testAllowed(t, newStore) })
+}
+
+var (
+	ctx  = context.Background()
+	now  = time.Date(2026, 11, 3, 10, 0, 0, 123456000, time.UTC)
+	seq  atomic.Int64
+	errX = errors.New("then failed")
+)
+
+func hash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+// comment returns a new comment with a unique body and manage hash.
+func comment(thread, email string, status comments.Status) *comments.Comment {
+	n := seq.Add(1)
+	body := fmt.Sprintf("Comment number %d", n)
+	return &comments.Comment{Thread: thread, Name: "Ann Example", Email: email, Source: body, HTML: "<p>" + body + "</p>",
+		Digest: comments.Digest(body), Status: status, Hue: 3, Manage: hash(fmt.Sprint("manage", n)), Created: now.Add(time.Duration(n) * time.Millisecond)}
+}
+
+func create(t *testing.T, s comments.Store, c *comments.Comment) *comments.Comment {
+	t.Helper()
+	require.NoError(t, s.CreateComment(ctx, c, nil))
+	require.NotZero(t, c.ID)
+	return c
+}
+
+func ids(cs []comments.Comment) []int64 {
+	out := make([]int64, len(cs))
+	for i, c := range cs {
+		out[i] = c.ID
+	}
+	return out
+}
+
+func testComments(t *testing.T, newStore func(t *testing.T) comments.Store) {
+	t.Run("CreateAndRead", func(t *testing.T) {
+		s := newStore(t)
+		c := comment("blog/hello", "ann@example.org", comments.StatusApproved)
+		c.FollowUp = true
+		create(t, s, c)
+		got, err := s.Comment(ctx, c.ID)
+		require.NoError(t, err)
+		assert.Equal(t, *c, got)
+		got, err = s.CommentByManage(ctx, c.Manage)
+		require.NoError(t, err)
+		assert.Equal(t, c.ID, got.ID)
+
+		_, err = s.Comment(ctx, c.ID+1000)
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+		_, err = s.CommentByManage(ctx, hash("nope"))
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+	})
+
+	t.Run("ThenFailsStoresNothing", func(t *testing.T) {
+		s := newStore(t)
+		c := comment("t", "ann@example.org", comments.StatusApproved)
+		var seen int64
+		err := s.CreateComment(ctx, c, func(ctx context.Context) error {
+			got, err := s.Comment(ctx, c.ID)
+			require.NoError(t, err, "then sees the new comment")
+			seen = got.ID
+			return errX
+		})
+		require.ErrorIs(t, err, errX)
+		assert.NotZero(t, seen)
+		_, err = s.Comment(ctx, seen)
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+		th, err := s.Thread(ctx, "t")
+		require.NoError(t, err)
+		assert.Empty(t, th)
+	})
+
+	t.Run("ManageHashUnique", func(t *testing.T) {
+		s := newStore(t)
+		a := create(t, s, comment("t", "ann@example.org", comments.StatusPending))
+		b := comment("t", "bob@example.org", comments.StatusPending)
+		b.Manage = a.Manage
+		assert.ErrorIs(t, s.CreateComment(ctx, b, nil), privacy.ErrConflict)
+	})
+
+	t.Run("ThreadShowsPublishedOldestFirst", func(t *testing.T) {
+		s := newStore(t)
+		a := create(t, s, comment("t", "ann@example.org", comments.StatusApproved))
+		create(t, s, comment("t", "ann@example.org", comments.StatusPending))
+		create(t, s, comment("t", "ann@example.org", comments.StatusRejected))
+		b := create(t, s, comment("t", "bob@example.org", comments.StatusApproved))
+		create(t, s, comment("other", "bob@example.org", comments.StatusApproved))
+		r := comment("t", "cy@example.org", comments.StatusApproved)
+		r.ParentID = b.ID
+		create(t, s, r)
+		require.NoError(t, s.DeleteComment(ctx, b.ID)) // a tombstone: r replies to it
+		th, err := s.Thread(ctx, "t")
+		require.NoError(t, err)
+		assert.Equal(t, []int64{a.ID, b.ID, r.ID}, ids(th))
+		assert.Equal(t, comments.StatusDeleted, th[1].Status)
+		assert.Empty(t, th[1].Email)
+		assert.Empty(t, th[1].Name)
+		assert.Empty(t, th[1].Source)
+		assert.Nil(t, th[1].Manage)
+	})
+
+	t.Run("DeleteRemovesOrTombstones", func(t *testing.T) {
+		s := newStore(t)
+		a := create(t, s, comment("t", "ann@example.org", comments.StatusApproved))
+		require.NoError(t, s.DeleteComment(ctx, a.ID))
+		_, err := s.Comment(ctx, a.ID)
+		assert.ErrorIs(t, err, privacy.ErrNotFound, "a comment nobody replied to is removed")
+		assert.ErrorIs(t, s.DeleteComment(ctx, a.ID), privacy.ErrNotFound)
+
+		p := create(t, s, comment("t", "ann@example.org", comments.StatusApproved))
+		r := comment("t", "bob@example.org", comments.StatusApproved)
+		r.ParentID = p.ID
+		create(t, s, r)
+		require.NoError(t, s.DeleteComment(ctx, p.ID))
+		got, err := s.Comment(ctx, p.ID)
+		require.NoError(t, err)
+		assert.Equal(t, comments.StatusDeleted, got.Status)
+		_, err = s.CommentByManage(ctx, p.Manage)
+		assert.ErrorIs(t, err, privacy.ErrNotFound, "a tombstone's manage link is gone")
+		assert.ErrorIs(t, s.DeleteComment(ctx, p.ID), privacy.ErrNotFound, "a tombstone cannot be deleted again")
+	})
+
+	t.Run("EditAndSetHTML", func(t *testing.T) {
+		s := newStore(t)
+		c := create(t, s, comment("t", "ann@example.org", comments.StatusApproved))
+		at := now.Add(time.Minute)
+		require.NoError(t, s.EditComment(ctx, c.ID, "new *text*", "<p>new <em>text</em></p>", comments.Digest("new *text*"), at))
+		got, err := s.Comment(ctx, c.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "new *text*", got.Source)
+		assert.Equal(t, "<p>new <em>text</em></p>", got.HTML)
+		assert.Equal(t, comments.Digest("new *text*"), got.Digest)
+		assert.Equal(t, at, got.Edited)
+		require.NoError(t, s.SetHTML(ctx, c.ID, "<p>again</p>"))
+		got, _ = s.Comment(ctx, c.ID)
+		assert.Equal(t, "<p>again</p>", got.HTML)
+		assert.ErrorIs(t, s.EditComment(ctx, c.ID+1000, "x", "x", "x", at), privacy.ErrNotFound)
+		assert.ErrorIs(t, s.SetHTML(ctx, c.ID+1000, "x"), privacy.ErrNotFound)
+	})
+
+	t.Run("CommentsPaged", func(t *testing.T) {
+		s := newStore(t)
+		var all []int64
+		for i := range 5 {
+			all = append(all, create(t, s, comment(fmt.Sprint("t", i%2), "ann@example.org", comments.StatusPending)).ID)
+		}
+		a, err := s.Comments(ctx, 0, 3)
+		require.NoError(t, err)
+		assert.Equal(t, all[:3], ids(a))
+		b, err := s.Comments(ctx, a[2].ID, 3)
+		require.NoError(t, err)
+		assert.Equal(t, all[3:], ids(b))
+	})
+}
+
+func testModeration(t *testing.T, newStore func(t *testing.T) comments.Store) {
+	t.Run("SetStatus", func(t *testing.T) {
+		s := newStore(t)
+		c := create(t, s, comment("t", "ann@example.org", comments.StatusPending))
+		at := now.Add(time.Hour)
+		require.NoError(t, s.SetStatus(ctx, c.ID, []comments.Status{comments.StatusPending}, comments.StatusApproved, at, nil))
+		got, _ := s.Comment(ctx, c.ID)
+		assert.Equal(t, comments.StatusApproved, got.Status)
+		assert.Equal(t, at, got.Moderated)
+		err := s.SetStatus(ctx, c.ID, []comments.Status{comments.StatusPending}, comments.StatusApproved, at, nil)
+		assert.ErrorIs(t, err, privacy.ErrConflict)
+		err = s.SetStatus(ctx, c.ID+1000, []comments.Status{comments.StatusPending}, comments.StatusApproved, at, nil)
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+	})
+
+	t.Run("SetStatusThenFailsChangesNothing", func(t *testing.T) {
+		s := newStore(t)
+		c := create(t, s, comment("t", "ann@example.org", comments.StatusPending))
+		err := s.SetStatus(ctx, c.ID, []comments.Status{comments.StatusPending}, comments.StatusApproved, now, func(ctx context.Context) error {
+			ok, err := s.HasApproved(ctx, "ann@example.org")
+			require.NoError(t, err)
+			assert.True(t, ok, "then sees the new status")
+			return errX
+		})
+		require.ErrorIs(t, err, errX)
+		got, _ := s.Comment(ctx, c.ID)
+		assert.Equal(t, comments.StatusPending, got.Status)
+		assert.True(t, got.Moderated.IsZero())
+	})
+
+	t.Run("HasApproved", func(t *testing.T) {
+		s := newStore(t)
+		create(t, s, comment("t", "ann@example.org", comments.StatusPending))
+		create(t, s, comment("t", "ann@example.org", comments.StatusRejected))
+		ok, err := s.HasApproved(ctx, "ann@example.org")
+		require.NoError(t, err)
+		assert.False(t, ok)
+		create(t, s, comment("u", "ann@example.org", comments.StatusApproved))
+		ok, _ = s.HasApproved(ctx, "ann@example.org")
+		assert.True(t, ok)
+		ok, _ = s.HasApproved(ctx, "Ann@example.org")
+		assert.False(t, ok, "addresses compare exactly (the local part is case-sensitive)")
+	})
+
+	t.Run("Queue", func(t *testing.T) {
+		s := newStore(t)
+		a := create(t, s, comment("t", "ann@example.org", comments.StatusPending))
+		create(t, s, comment("t", "ann@example.org", comments.StatusApproved))
+		b := create(t, s, comment("u", "bob@example.org", comments.StatusPending))
+		c := create(t, s, comment("t", "cy@example.org", comments.StatusPending))
+		q, err := s.Queue(ctx, comments.QueueFilter{Status: comments.StatusPending})
+		require.NoError(t, err)
+		assert.Equal(t, []int64{a.ID, b.ID, c.ID}, ids(q))
+		q, _ = s.Queue(ctx, comments.QueueFilter{Status: comments.StatusPending, Thread: "t"})
+		assert.Equal(t, []int64{a.ID, c.ID}, ids(q))
+		q, _ = s.Queue(ctx, comments.QueueFilter{Status: comments.StatusPending, Limit: 1})
+		assert.Equal(t, []int64{a.ID}, ids(q))
+	})
+
+	t.Run("PurgeRejected", func(t *testing.T) {
+		s := newStore(t)
+		old := create(t, s, comment("t", "ann@example.org", comments.StatusPending))
+		fresh := create(t, s, comment("t", "bob@example.org", comments.StatusPending))
+		kept := create(t, s, comment("t", "cy@example.org", comments.StatusApproved))
+		require.NoError(t, s.SetStatus(ctx, old.ID, []comments.Status{comments.StatusPending}, comments.StatusRejected, now, nil))
+		require.NoError(t, s.SetStatus(ctx, fresh.ID, []comments.Status{comments.StatusPending}, comments.StatusRejected, now.Add(48*time.Hour), nil))
+		n, err := s.PurgeRejected(ctx, now.Add(24*time.Hour))
+		require.NoError(t, err)
+		assert.Equal(t, 1, n)
+		_, err = s.Comment(ctx, old.ID)
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+		_, err = s.Comment(ctx, fresh.ID)
+		assert.NoError(t, err)
+		_, err = s.Comment(ctx, kept.ID)
+		assert.NoError(t, err)
+	})
+}
+
+func testDuplicate(t *testing.T, newStore func(t *testing.T) comments.Store) {
+	s := newStore(t)
+	c := create(t, s, comment("t", "ann@example.org", comments.StatusPending))
+	gone := create(t, s, comment("t", "ann@example.org", comments.StatusApproved))
+	require.NoError(t, s.DeleteComment(ctx, gone.ID))
+	tests := []struct {
+		name string
+		q    comments.DuplicateQuery
+		want bool
+	}{
+		{"SameAuthorThreadText", comments.DuplicateQuery{Thread: "t", Email: "ann@example.org", Digest: c.Digest}, true},
+		{"SameAuthorLongAgo", comments.DuplicateQuery{Thread: "t", Email: "ann@example.org", Digest: c.Digest, Since: c.Created.Add(time.Hour)}, true},
+		{"OtherThreadNoWindow", comments.DuplicateQuery{Thread: "u", Email: "ann@example.org", Digest: c.Digest}, false},
+		{"OtherAuthorNoWindow", comments.DuplicateQuery{Thread: "t", Email: "bob@example.org", Digest: c.Digest}, false},
+		{"AnyoneWithinWindow", comments.DuplicateQuery{Thread: "u", Email: "bob@example.org", Digest: c.Digest, Since: c.Created}, true},
+		{"AnyoneAfterWindow", comments.DuplicateQuery{Thread: "u", Email: "bob@example.org", Digest: c.Digest, Since: c.Created.Add(time.Microsecond)}, false},
+		{"OtherText", comments.DuplicateQuery{Thread: "t", Email: "ann@example.org", Digest: comments.Digest("something else")}, false},
+		{"DeletedNeverMatches", comments.DuplicateQuery{Thread: "t", Email: "ann@example.org", Digest: gone.Digest, Since: now.Add(-time.Hour)}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.Duplicate(ctx, tc.q)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func testErase(t *testing.T, newStore func(t *testing.T) comments.Store) {
+	setup := func(t *testing.T) (comments.Store, []*comments.Comment) {
+		s := newStore(t)
+		pub := create(t, s, comment("t", "ann@example.org", comments.StatusApproved))
+		pending := create(t, s, comment("t", "ann@example.org", comments.StatusPending))
+		replied := create(t, s, comment("u", "ann@example.org", comments.StatusApproved))
+		other := comment("u", "bob@example.org", comments.StatusApproved)
+		other.ParentID = replied.ID
+		create(t, s, other)
+		own := comment("u", "ann@example.org", comments.StatusApproved)
+		own.ParentID = pub.ID
+		create(t, s, own)
+		_, err := s.RequestConfirmation(ctx, comments.Subscriber{Email: "ann@example.org", ConfirmHash: hash("c"), ConfirmExpires: now.Add(time.Hour),
+			StopHash: hash("s"), Created: now}, nil)
+		require.NoError(t, err)
+		return s, []*comments.Comment{pub, pending, replied, other, own}
+	}
+
+	t.Run("CommentsBy", func(t *testing.T) {
+		s, cs := setup(t)
+		got, err := s.CommentsBy(ctx, "ann@example.org")
+		require.NoError(t, err)
+		assert.Equal(t, []int64{cs[0].ID, cs[1].ID, cs[2].ID, cs[4].ID}, ids(got))
+	})
+
+	t.Run("Remove", func(t *testing.T) {
+		s, cs := setup(t)
+		removed, kept, err := s.EraseCommenter(ctx, "ann@example.org", false)
+		require.NoError(t, err)
+		assert.Equal(t, 4, removed)
+		assert.Equal(t, 0, kept)
+		left, err := s.CommentsBy(ctx, "ann@example.org")
+		require.NoError(t, err)
+		assert.Empty(t, left)
+		got, err := s.Comment(ctx, cs[2].ID)
+		require.NoError(t, err, "a comment with another's reply stays as a tombstone")
+		assert.Equal(t, comments.StatusDeleted, got.Status)
+		assert.Empty(t, got.Email)
+		assert.Empty(t, got.Source)
+		_, err = s.Comment(ctx, cs[0].ID)
+		assert.ErrorIs(t, err, privacy.ErrNotFound, "a comment whose only reply was the person's own is removed")
+		_, err = s.Comment(ctx, cs[3].ID)
+		assert.NoError(t, err, "another person's comment stays")
+		_, err = s.Subscriber(ctx, "ann@example.org")
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+	})
+
+	t.Run("KeepText", func(t *testing.T) {
+		s, cs := setup(t)
+		removed, kept, err := s.EraseCommenter(ctx, "ann@example.org", true)
+		require.NoError(t, err)
+		assert.Equal(t, 1, removed, "the pending comment is removed")
+		assert.Equal(t, 3, kept)
+		left, _ := s.CommentsBy(ctx, "ann@example.org")
+		assert.Empty(t, left)
+		for _, c := range []*comments.Comment{cs[0], cs[2], cs[4]} {
+			got, err := s.Comment(ctx, c.ID)
+			require.NoError(t, err)
+			assert.Equal(t, comments.StatusApproved, got.Status)
+			assert.Equal(t, c.Source, got.Source, "the text is kept")
+			assert.Empty(t, got.Name)
+			assert.Empty(t, got.Email)
+			assert.Zero(t, got.Hue)
+			assert.Nil(t, got.Manage)
+			assert.False(t, got.FollowUp)
+		}
+		_, err = s.Comment(ctx, cs[1].ID)
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+	})
+}
+
+func sub(email, token string, expires time.Time) comments.Subscriber {
+	return comments.Subscriber{Email: email, ConfirmHash: hash("confirm" + token), ConfirmExpires: expires, StopHash: hash("stop" + email), Created: now}
+}
+
+func testSubscribers(t *testing.T, newStore func(t *testing.T) comments.Store) {
+	t.Run("RequestOncePerWindow", func(t *testing.T) {
+		s := newStore(t)
+		ok, err := s.RequestConfirmation(ctx, sub("ann@example.org", "1", now.Add(time.Hour)), nil)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		got, err := s.Subscriber(ctx, "ann@example.org")
+		require.NoError(t, err)
+		assert.Equal(t, hash("confirm1"), got.ConfirmHash)
+		assert.Equal(t, now.Add(time.Hour), got.ConfirmExpires)
+		assert.True(t, got.Pending(now))
+
+		ok, err = s.RequestConfirmation(ctx, sub("ann@example.org", "2", now.Add(time.Hour)), nil)
+		require.NoError(t, err)
+		assert.False(t, ok, "a pending request is not repeated")
+
+		later := sub("ann@example.org", "3", now.Add(3*time.Hour))
+		later.Created = now.Add(2 * time.Hour)
+		ok, err = s.RequestConfirmation(ctx, later, nil)
+		require.NoError(t, err)
+		assert.True(t, ok, "an expired request is replaced")
+		got, _ = s.SubscriberByConfirm(ctx, hash("confirm3"))
+		assert.Equal(t, "ann@example.org", got.Email)
+		_, err = s.SubscriberByConfirm(ctx, hash("confirm1"))
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+	})
+
+	t.Run("ThenFailsUndoes", func(t *testing.T) {
+		s := newStore(t)
+		ok, err := s.RequestConfirmation(ctx, sub("ann@example.org", "1", now.Add(time.Hour)), func(ctx context.Context) error { return errX })
+		require.ErrorIs(t, err, errX)
+		assert.False(t, ok)
+		_, err = s.Subscriber(ctx, "ann@example.org")
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+	})
+
+	t.Run("ThenFailsUndoesInsideCreate", func(t *testing.T) {
+		// The service ignores a refused confirmation mail and goes on storing the
+		// comment; the request must be undone inside the comment's transaction too.
+		s := newStore(t)
+		c := comment("t", "ann@example.org", comments.StatusPending)
+		c.FollowUp = true
+		err := s.CreateComment(ctx, c, func(ctx context.Context) error {
+			_, err := s.RequestConfirmation(ctx, sub("ann@example.org", "1", now.Add(time.Hour)), func(ctx context.Context) error { return errX })
+			require.ErrorIs(t, err, errX)
+			return nil
+		})
+		require.NoError(t, err)
+		_, err = s.Comment(ctx, c.ID)
+		assert.NoError(t, err)
+		_, err = s.Subscriber(ctx, "ann@example.org")
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+	})
+
+	t.Run("ConcurrentRequestsIssueOne", func(t *testing.T) {
+		s := newStore(t)
+		var issued atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Go(func() {
+				ok, err := s.RequestConfirmation(ctx, sub("ann@example.org", fmt.Sprint(i), now.Add(time.Hour)), nil)
+				assert.NoError(t, err)
+				if ok {
+					issued.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, int32(1), issued.Load())
+	})
+
+	t.Run("Confirm", func(t *testing.T) {
+		s := newStore(t)
+		_, err := s.RequestConfirmation(ctx, sub("ann@example.org", "1", now.Add(time.Hour)), nil)
+		require.NoError(t, err)
+		_, err = s.Confirm(ctx, hash("confirm1"), now.Add(time.Hour))
+		assert.ErrorIs(t, err, privacy.ErrGone, "expired at its expiry")
+		_, err = s.Confirm(ctx, hash("confirm-other"), now)
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+		got, err := s.Confirm(ctx, hash("confirm1"), now.Add(time.Minute))
+		require.NoError(t, err)
+		assert.Equal(t, now.Add(time.Minute), got.Confirmed)
+		assert.True(t, got.Active())
+		_, err = s.Confirm(ctx, hash("confirm1"), now.Add(time.Minute))
+		assert.ErrorIs(t, err, privacy.ErrNotFound, "a confirmation token works once")
+		ok, err := s.RequestConfirmation(ctx, sub("ann@example.org", "2", now.Add(time.Hour)), nil)
+		require.NoError(t, err)
+		assert.False(t, ok, "a confirmed address is not asked again")
+	})
+
+	t.Run("StopAndResume", func(t *testing.T) {
+		s := newStore(t)
+		_, err := s.RequestConfirmation(ctx, sub("ann@example.org", "1", now.Add(time.Hour)), nil)
+		require.NoError(t, err)
+		got, err := s.SetStopped(ctx, hash("stopann@example.org"), true, now.Add(time.Minute))
+		require.NoError(t, err)
+		assert.Equal(t, now.Add(time.Minute), got.Stopped)
+		assert.Nil(t, got.ConfirmHash, "stopping cancels the pending confirmation")
+		_, err = s.Confirm(ctx, hash("confirm1"), now.Add(2*time.Minute))
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+		got, err = s.SetStopped(ctx, hash("stopann@example.org"), true, now.Add(3*time.Minute))
+		require.NoError(t, err)
+		assert.Equal(t, now.Add(time.Minute), got.Stopped, "stopping twice keeps the first time")
+		ok, err := s.RequestConfirmation(ctx, sub("ann@example.org", "2", now.Add(4*time.Hour)), nil)
+		require.NoError(t, err)
+		assert.False(t, ok, "a stopped address gets no new confirmation")
+		byStop, err := s.SubscriberByStop(ctx, hash("stopann@example.org"))
+		require.NoError(t, err)
+		assert.Equal(t, "ann@example.org", byStop.Email)
+
+		got, err = s.SetStopped(ctx, hash("stopann@example.org"), false, now.Add(5*time.Minute))
+		require.NoError(t, err)
+		assert.True(t, got.Stopped.IsZero())
+		assert.Equal(t, now.Add(5*time.Minute), got.Confirmed, "resuming through the mailed link confirms")
+		_, err = s.SetStopped(ctx, hash("stop-unknown"), true, now)
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+	})
+
+	t.Run("Purge", func(t *testing.T) {
+		s := newStore(t)
+		create(t, s, comment("t", "kept@example.org", comments.StatusApproved))
+		for _, a := range []string{"expired@example.org", "pending@example.org", "stopped@example.org", "kept@example.org", "orphan@example.org"} {
+			exp := now.Add(time.Hour)
+			if a == "expired@example.org" || a == "stopped@example.org" {
+				exp = now.Add(-time.Minute)
+			}
+			s2 := sub(a, a, exp)
+			s2.Created = now.Add(-2 * time.Hour)
+			_, err := s.RequestConfirmation(ctx, s2, nil)
+			require.NoError(t, err)
+		}
+		_, err := s.SetStopped(ctx, hash("stopstopped@example.org"), true, now)
+		require.NoError(t, err)
+		for _, a := range []string{"kept@example.org", "orphan@example.org"} {
+			_, err := s.Confirm(ctx, hash("confirm"+a), now)
+			require.NoError(t, err)
+		}
+		n, err := s.PurgeSubscribers(ctx, now)
+		require.NoError(t, err)
+		assert.Equal(t, 2, n, "the expired request and the confirmed address with no comment left")
+		for a, want := range map[string]bool{"expired@example.org": false, "orphan@example.org": false,
+			"pending@example.org": true, "stopped@example.org": true, "kept@example.org": true} {
+			_, err := s.Subscriber(ctx, a)
+			assert.Equal(t, want, err == nil, a)
+		}
+	})
+}
+
+func testAllowed(t *testing.T, newStore func(t *testing.T) comments.Store) {
+	type setup func(t *testing.T, s comments.Store, email string)
+	asked := func(status comments.Status) setup {
+		return func(t *testing.T, s comments.Store, email string) {
+			c := comment("t", email, status)
+			c.FollowUp = true
+			create(t, s, c)
+		}
+	}
+	silent := func(t *testing.T, s comments.Store, email string) {
+		create(t, s, comment("t", email, comments.StatusApproved))
+	}
+	request := func(expires time.Time) setup {
+		return func(t *testing.T, s comments.Store, email string) {
+			_, err := s.RequestConfirmation(ctx, sub(email, email, expires), nil)
+			require.NoError(t, err)
+		}
+	}
+	confirm := func(t *testing.T, s comments.Store, email string) {
+		_, err := s.Confirm(ctx, hash("confirm"+email), now)
+		require.NoError(t, err)
+	}
+	stop := func(t *testing.T, s comments.Store, email string) {
+		_, err := s.SetStopped(ctx, hash("stop"+email), true, now)
+		require.NoError(t, err)
+	}
+	soon, past := now.Add(time.Hour), now.Add(-time.Second)
+	tests := []struct {
+		name  string
+		steps []setup
+		want  bool
+	}{
+		{"Unknown", nil, false},
+		{"AskedNoRequest", []setup{asked(comments.StatusApproved)}, false},
+		{"PendingRequest", []setup{asked(comments.StatusPending), request(soon)}, true},
+		{"ExpiredRequest", []setup{asked(comments.StatusApproved), request(past)}, false},
+		{"Confirmed", []setup{asked(comments.StatusApproved), request(soon), confirm}, true},
+		{"ConfirmedNotAsked", []setup{silent, request(soon), confirm}, false},
+		{"ConfirmedAskedOnRejected", []setup{asked(comments.StatusRejected), request(soon), confirm}, false},
+		{"StoppedWhilePending", []setup{asked(comments.StatusApproved), request(soon), stop}, false},
+		{"StoppedAfterConfirm", []setup{asked(comments.StatusApproved), request(soon), confirm, stop}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			email := "ann@example.org"
+			for _, step := range tc.steps {
+				step(t, s, email)
+			}
+			got, err := s.FollowUpAllowed(ctx, email, now)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+
+	t.Run("SeesUncommittedRequest", func(t *testing.T) {
+		s := newStore(t)
+		c := comment("t", "ann@example.org", comments.StatusPending)
+		c.FollowUp = true
+		var inside bool
+		err := s.CreateComment(ctx, c, func(ctx context.Context) error {
+			_, err := s.RequestConfirmation(ctx, sub("ann@example.org", "x", soon), func(ctx context.Context) error {
+				var err error
+				inside, err = s.FollowUpAllowed(ctx, "ann@example.org", now)
+				return err
+			})
+			return err
+		})
+		require.NoError(t, err)
+		assert.True(t, inside, "the mail guard, asked inside the transaction, sees the new comment and request")
+	})
+}
