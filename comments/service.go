@@ -93,19 +93,19 @@ type Config struct {
 
 // Service holds every rule about comments.
 type Service struct {
-	store    Store
-	mailer   *privacy.Mailer
-	auditor  *privacy.Auditor
-	log      *slog.Logger
-	now      func() time.Time
-	rand     io.Reader
-	key      []byte
-	base     string // BaseURL without a trailing slash
-	mount    string // its path
-	site     string // the site's name for mail
+	store     Store
+	mailer    *privacy.Mailer
+	auditor   *privacy.Auditor
+	log       *slog.Logger
+	now       func() time.Time
+	rand      io.Reader
+	key       []byte
+	base      string // BaseURL without a trailing slash
+	mount     string // its path
+	site      string // the site's name for mail
 	threadURL func(string) string
-	cfg      Config
-	render   *Renderer
+	cfg       Config
+	render    *Renderer
 }
 
 // New returns a Service for cfg and registers the comment follow-up Allower on
