@@ -1,0 +1,214 @@
+package accounts
+
+import (
+	"context"
+	"time"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// Age screen outcomes: the only thing kept about a member's age (P5), never the date.
+const (
+	AgeOver13  = "13-or-over"       // the member said they were 13 or over
+	AgeConsent = "parental-consent" // under 13, registered after a parent approved
+	AgeUnknown = "imported"         // imported from a legacy site that did not ask
+)
+
+// Account is a member: one account per normalised email address (P1).
+type Account struct {
+	ID           string    `json:"id" db:"id"`
+	Email        string    `json:"email" db:"email"`
+	DisplayName  string    `json:"display_name" db:"display_name"`
+	PasswordHash string    `json:"-" db:"password_hash"` // argon2id PHC string, or an imported legacy form
+	Verified     bool      `json:"verified" db:"verified"`
+	AgeScreen    string    `json:"age_screen" db:"age_screen"`
+	ParentEmail  string    `json:"parent_email,omitempty" db:"parent_email"` // the consenting parent, for AgeConsent
+	Created      time.Time `json:"created" db:"created_at"`
+
+	// Sign-in failure throttling.
+	Failures    int       `json:"-" db:"failures"`
+	FailSince   time.Time `json:"-" db:"fail_since"`
+	LastFailure time.Time `json:"-" db:"last_failure"`
+
+	// ParentalRequest, when set on CreateAccount, is the approved parental consent
+	// request this registration uses up; the store refuses it with ErrGone if that
+	// request is not approved and unused.
+	ParentalRequest string `json:"-" db:"-"`
+
+	Roles []privacy.Role `json:"roles,omitempty" db:"-"`
+}
+
+// Token kinds.
+const (
+	TokenVerify = "verify"       // confirms a new account's address
+	TokenReset  = "reset"        // resets a forgotten password
+	TokenEmail  = "email-change" // confirms a new address; Email is the new address
+)
+
+// Token is a single-use mailed token. Only the SHA-256 of its value is stored.
+type Token struct {
+	Hash      string    `db:"hash"`
+	Kind      string    `db:"kind"`
+	AccountID string    `db:"account_id"`
+	Email     string    `db:"email"` // the address the token was sent to
+	Created   time.Time `db:"created_at"`
+	Expires   time.Time `db:"expires_at"`
+}
+
+// Session is a signed-in session. Only the SHA-256 of its bearer token is stored.
+type Session struct {
+	Hash      string    `json:"-" db:"hash"`
+	AccountID string    `json:"-" db:"account_id"`
+	Created   time.Time `json:"created" db:"created_at"`
+	LastSeen  time.Time `json:"last_seen" db:"last_seen"`
+	Expires   time.Time `json:"expires" db:"expires_at"` // absolute expiry
+}
+
+// Resource kinds and visibilities (P2).
+const (
+	KindPhoto   = "photo"
+	KindNote    = "note"
+	KindMessage = "message"
+
+	Private   = "private"   // only the owner sees it
+	Community = "community" // every signed-in member sees it
+)
+
+// Resource is something a member stored: a photo (Data, ContentType) or a text
+// note or message (Body).
+type Resource struct {
+	ID          string    `json:"id" db:"id"`
+	AccountID   string    `json:"-" db:"account_id"`
+	Kind        string    `json:"kind" db:"kind"`
+	Title       string    `json:"title" db:"title"`
+	Body        string    `json:"body,omitempty" db:"body"`
+	ContentType string    `json:"content_type,omitempty" db:"content_type"`
+	Data        []byte    `json:"data,omitempty" db:"data"`
+	Size        int64     `json:"size" db:"size"` // bytes counted against the quota
+	Visibility  string    `json:"visibility" db:"visibility"`
+	Created     time.Time `json:"created" db:"created_at"`
+	Author      string    `json:"author,omitempty" db:"author"` // the owner's display name, filled by listings
+}
+
+// ResourceFilter selects resources for a listing. Listings leave Data empty.
+type ResourceFilter struct {
+	AccountID string // only this member's resources
+	Community bool   // only resources visible to the community
+	Limit     int    // 0 means 50; negative means no limit
+}
+
+// ParentalRequest asks a parent's consent for a child under 13 (P5). It holds the
+// parent's address and nothing about the child.
+type ParentalRequest struct {
+	ID          string    `db:"id"`
+	ParentEmail string    `db:"parent_email"`
+	TokenHash   string    `db:"token_hash"` // the parent's link
+	CodeHash    string    `db:"code_hash"`  // the code shown to the child
+	Created     time.Time `db:"created_at"`
+	Approved    time.Time `db:"approved_at"`  // zero until the parent approves
+	Confirmed   time.Time `db:"confirmed_at"` // when the delayed confirmation mail was sent
+	AccountID   string    `db:"account_id"`   // the account registered under it, once used
+}
+
+// Store keeps accounts, sessions, tokens, resources and parental consent requests.
+// Methods that cause mail take then, run inside the store's transaction with a ctx
+// carrying it: if then fails, nothing the method did is kept.
+//
+// Unless stated otherwise, a missing row is ErrNotFound.
+type Store interface {
+	// CreateAccount stores a, its roles, and verify when not nil, then runs then.
+	// Returns ErrConflict when the address already has an account, and ErrGone when
+	// a.ParentalRequest is set but not an approved, unused request (it is marked used).
+	CreateAccount(ctx context.Context, a *Account, verify *Token, then func(ctx context.Context) error) error
+	// AccountByID and AccountByEmail return an account with its roles.
+	AccountByID(ctx context.Context, id string) (Account, error)
+	AccountByEmail(ctx context.Context, email string) (Account, error)
+	// SetVerified marks the account verified.
+	SetVerified(ctx context.Context, id string, at time.Time) error
+	// SetPassword replaces the password hash; with revoke it also ends every session.
+	SetPassword(ctx context.Context, id, hash string, revoke bool) error
+	// SetEmail changes the address and ends every session. ErrConflict when taken.
+	SetEmail(ctx context.Context, id, email string) error
+	// RecordFailure counts a failed sign-in at now, restarting the count when the
+	// first failure counted is older than window, and returns the updated account.
+	RecordFailure(ctx context.Context, id string, now time.Time, window time.Duration) (Account, error)
+	// ClearFailures resets the failure count.
+	ClearFailures(ctx context.Context, id string) error
+	// DeleteAccount removes the account with its sessions, tokens, roles, resources
+	// and the parental request it used, and returns how many records went.
+	DeleteAccount(ctx context.Context, id string) (int, error)
+	// AccountsByParent returns the accounts registered with parent's consent.
+	AccountsByParent(ctx context.Context, parent string) ([]Account, error)
+	// PurgeUnverified removes accounts never verified and created before t (with
+	// what DeleteAccount removes) and returns how many accounts went.
+	PurgeUnverified(ctx context.Context, t time.Time) (int, error)
+
+	// SetRole grants (or, with granted false, revokes) role.
+	SetRole(ctx context.Context, accountID string, role privacy.Role, granted bool) error
+	// Staff returns every account holding a role, by email.
+	Staff(ctx context.Context) ([]Account, error)
+
+	// CreateToken stores t, then runs then.
+	CreateToken(ctx context.Context, t Token, then func(ctx context.Context) error) error
+	// UseToken deletes and returns the token of that hash and kind. ErrGone when
+	// there is none or it expired before now.
+	UseToken(ctx context.Context, hash, kind string, now time.Time) (Token, error)
+	// TokenFor reports whether a live token of kind was sent to email (a pending
+	// email change targets it).
+	TokenFor(ctx context.Context, kind, email string, now time.Time) (bool, error)
+	// TokensTo returns the tokens sent to email.
+	TokensTo(ctx context.Context, email string) ([]Token, error)
+	// DeleteTokensTo removes the tokens sent to email and returns how many.
+	DeleteTokensTo(ctx context.Context, email string) (int, error)
+	// PurgeTokens removes tokens expired before now.
+	PurgeTokens(ctx context.Context, now time.Time) (int, error)
+
+	// CreateSession stores s.
+	CreateSession(ctx context.Context, s Session) error
+	// SessionByHash returns the session and its account (with roles).
+	SessionByHash(ctx context.Context, hash string) (Session, Account, error)
+	// TouchSession sets the session's last use.
+	TouchSession(ctx context.Context, hash string, at time.Time) error
+	// DeleteSession ends one session; ending a missing one is not an error.
+	DeleteSession(ctx context.Context, hash string) error
+	// DeleteSessions ends every session of the account and returns how many.
+	DeleteSessions(ctx context.Context, accountID string) (int, error)
+	// Sessions returns the account's sessions.
+	Sessions(ctx context.Context, accountID string) ([]Session, error)
+	// PurgeSessions removes sessions past their absolute expiry at now or idle since
+	// before idleBefore.
+	PurgeSessions(ctx context.Context, now, idleBefore time.Time) (int, error)
+
+	// AddResource stores r unless the account's resources would then exceed quota
+	// bytes, which is ErrInvalid naming the field "file".
+	AddResource(ctx context.Context, r *Resource, quota int64) error
+	// Resource returns one resource with its data.
+	Resource(ctx context.Context, id string) (Resource, error)
+	// Resources lists resources, newest first, without their data.
+	Resources(ctx context.Context, f ResourceFilter) ([]Resource, error)
+	// DeleteResource deletes the account's resource; ErrNotFound when the account has none with id.
+	DeleteResource(ctx context.Context, accountID, id string) error
+	// Usage returns the bytes the account's resources take.
+	Usage(ctx context.Context, accountID string) (int64, error)
+
+	// CreateParental stores p, then runs then.
+	CreateParental(ctx context.Context, p ParentalRequest, then func(ctx context.Context) error) error
+	// ParentalByToken and ParentalByCode find a request by its parent link or child code.
+	ParentalByToken(ctx context.Context, tokenHash string) (ParentalRequest, error)
+	ParentalByCode(ctx context.Context, codeHash string) (ParentalRequest, error)
+	// ApproveParental records the parent's approval at; approving again keeps the
+	// first time.
+	ApproveParental(ctx context.Context, id string, at time.Time) error
+	// DeleteParental removes the request.
+	DeleteParental(ctx context.Context, id string) error
+	// ParentalDue returns approved requests not yet confirmed, approved before t.
+	ParentalDue(ctx context.Context, t time.Time, limit int) ([]ParentalRequest, error)
+	// ConfirmParental marks the request confirmed at and replaces its token hash
+	// (the confirmation mail carries a fresh link), then runs then. ErrGone if it was
+	// confirmed or deleted meanwhile.
+	ConfirmParental(ctx context.Context, id string, at time.Time, tokenHash string, then func(ctx context.Context) error) error
+	// ParentalFor returns the requests naming parent.
+	ParentalFor(ctx context.Context, parent string) ([]ParentalRequest, error)
+	// PurgeParental removes requests not used to register and created before t.
+	PurgeParental(ctx context.Context, t time.Time) (int, error)
+}

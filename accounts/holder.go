@@ -1,0 +1,246 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// The policy categories this package keeps.
+const (
+	CategoryAccounts        = "accounts"
+	CategoryResources       = "member-resources"
+	CategoryParentalConsent = "parental-consent"
+)
+
+// Holder returns the Service as a privacy.Holder (also Exporter, Eraser and Purger)
+// for the site's privacy.Registry.
+func (s *Service) Holder() privacy.Holder { return holder{s} }
+
+type holder struct{ s *Service }
+
+var (
+	_ privacy.Exporter = holder{}
+	_ privacy.Eraser   = holder{}
+	_ privacy.Purger   = holder{}
+)
+
+func (holder) HolderName() string { return "accounts" }
+
+func (holder) Categories() []string {
+	return []string{CategoryAccounts, CategoryResources, CategoryParentalConsent}
+}
+
+// Export is everything this package holds about one address.
+type Export struct {
+	Account  *ExportedAccount  `json:"account,omitempty"`
+	Pending  []ExportedToken   `json:"pending_email_changes,omitempty"` // changes of another account to this address
+	Parental []ExportedRequest `json:"parental_consent_requests,omitempty"`
+	Children []string          `json:"children_accounts,omitempty"` // ids of accounts registered with this parent's consent
+}
+
+// ExportedAccount is an account with its sessions and resources.
+type ExportedAccount struct {
+	Account
+	Sessions  []Session  `json:"sessions"`
+	Resources []Resource `json:"resources"`
+}
+
+// ExportedToken is a pending change naming this address.
+type ExportedToken struct {
+	Kind    string    `json:"kind"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
+}
+
+// ExportedRequest is a parental consent request naming this address as a parent's.
+type ExportedRequest struct {
+	Created  time.Time  `json:"created"`
+	Approved *time.Time `json:"approved,omitempty"`
+	Used     bool       `json:"used"`
+}
+
+// Export returns what is held about subject, or nil when nothing is.
+func (h holder) Export(ctx context.Context, subject string) (any, error) {
+	st := h.s.store
+	var out Export
+	a, err := st.AccountByEmail(ctx, subject)
+	switch {
+	case err == nil:
+		ea := &ExportedAccount{Account: a, Sessions: []Session{}, Resources: []Resource{}}
+		if ea.Sessions, err = st.Sessions(ctx, a.ID); err != nil {
+			return nil, err
+		}
+		list, err := st.Resources(ctx, ResourceFilter{AccountID: a.ID, Limit: -1})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range list {
+			full, err := st.Resource(ctx, r.ID)
+			if err != nil {
+				return nil, err
+			}
+			ea.Resources = append(ea.Resources, full)
+		}
+		out.Account = ea
+	case !errors.Is(err, privacy.ErrNotFound):
+		return nil, err
+	}
+	ts, err := st.TokensTo(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		if t.Kind == TokenEmail {
+			out.Pending = append(out.Pending, ExportedToken{Kind: t.Kind, Created: t.Created, Expires: t.Expires})
+		}
+	}
+	ps, err := st.ParentalFor(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		r := ExportedRequest{Created: p.Created, Used: p.AccountID != ""}
+		if !p.Approved.IsZero() {
+			r.Approved = &p.Approved
+		}
+		out.Parental = append(out.Parental, r)
+	}
+	kids, err := st.AccountsByParent(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range kids {
+		out.Children = append(out.Children, k.ID)
+	}
+	if out.Account == nil && out.Pending == nil && out.Parental == nil && out.Children == nil {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// Erase removes subject's account with its sessions, tokens, roles and resources;
+// tokens sent to the address; the parental requests naming it; and the accounts of
+// children registered with its consent, since that consent is what allowed them.
+func (h holder) Erase(ctx context.Context, subject string) (privacy.Erasure, error) {
+	st := h.s.store
+	var res privacy.Erasure
+	del := func(id string) error {
+		n, err := st.DeleteAccount(ctx, id)
+		res.Removed += n
+		if errors.Is(err, privacy.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	a, err := st.AccountByEmail(ctx, subject)
+	switch {
+	case err == nil:
+		if err := del(a.ID); err != nil {
+			return res, err
+		}
+	case !errors.Is(err, privacy.ErrNotFound):
+		return res, err
+	}
+	kids, err := st.AccountsByParent(ctx, subject)
+	if err != nil {
+		return res, err
+	}
+	for _, k := range kids {
+		if err := del(k.ID); err != nil {
+			return res, err
+		}
+	}
+	ps, err := st.ParentalFor(ctx, subject)
+	if err != nil {
+		return res, err
+	}
+	for _, p := range ps {
+		if err := st.DeleteParental(ctx, p.ID); err != nil && !errors.Is(err, privacy.ErrNotFound) {
+			return res, err
+		}
+		res.Removed++
+	}
+	n, err := st.DeleteTokensTo(ctx, subject)
+	res.Removed += n
+	return res, err
+}
+
+// Purge removes unverified accounts past Config.UnverifiedRetention, parental
+// requests unanswered or unused past Config.ParentalRetention, and expired
+// sessions and tokens.
+func (h holder) Purge(ctx context.Context, now time.Time) (int, error) {
+	s := h.s
+	now = now.UTC()
+	total := 0
+	for _, f := range []func() (int, error){
+		func() (int, error) { return s.store.PurgeUnverified(ctx, now.Add(-s.cfg.UnverifiedRetention)) },
+		func() (int, error) { return s.store.PurgeParental(ctx, now.Add(-s.cfg.ParentalRetention)) },
+		func() (int, error) { return s.store.PurgeSessions(ctx, now, now.Add(-s.cfg.SessionIdle)) },
+		func() (int, error) { return s.store.PurgeTokens(ctx, now) },
+	} {
+		n, err := f()
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// DeleteMe erases the signed-in member's account after checking the password: through
+// Config.Registry when set, so every holder on the site (consents, comments, the
+// outbox...) forgets the address, and in this package in any case. Returns
+// ErrUnauthorized when no one is signed in, ErrInvalid (field "password") for a
+// wrong password, and ErrUnavailable when no hash slot came free.
+func (s *Service) DeleteMe(ctx context.Context, password string) ([]privacy.Erasure, error) {
+	a, err := s.me(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkCurrent(ctx, a, "password", password); err != nil {
+		return nil, err
+	}
+	var out []privacy.Erasure
+	if s.cfg.Registry != nil {
+		if out, err = s.cfg.Registry.Erase(ctx, a.Email); err != nil {
+			return out, err
+		}
+	}
+	// In case the host did not register this package's holder.
+	own, err := holder{s}.Erase(ctx, a.Email)
+	if err != nil {
+		return out, err
+	}
+	if own.Removed > 0 || s.cfg.Registry == nil {
+		own.Holder = holder{}.HolderName()
+		out = append(out, own)
+	}
+	return out, nil
+}
+
+// ExportMe returns everything held about the signed-in member: from every holder
+// through Config.Registry when set, else from this package. Returns ErrUnauthorized
+// when no one is signed in.
+func (s *Service) ExportMe(ctx context.Context) (map[string]any, error) {
+	a, err := s.me(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Registry != nil {
+		out, err := s.cfg.Registry.Export(ctx, a.Email)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := out[holder{}.HolderName()]; ok {
+			return out, nil
+		}
+		own, err := holder{s}.Export(ctx, a.Email)
+		out[holder{}.HolderName()] = own
+		return out, err
+	}
+	own, err := holder{s}.Export(ctx, a.Email)
+	return map[string]any{holder{}.HolderName(): own}, err
+}

@@ -1,0 +1,211 @@
+package accounts
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"image"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"net/http"
+
+	"golang.org/x/image/webp"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// CleanPhoto checks an uploaded photo and returns its sniffed content type and a
+// copy without metadata. JPEG, PNG and GIF are sized with image.DecodeConfig
+// before anything is decoded (a GIF's frames are summed by walking its blocks), so
+// an image bomb is refused without allocating its pixels; they are then decoded and
+// re-encoded, which keeps pixels only. WebP, which Go cannot encode, is decoded to
+// prove it is sound and then has its EXIF and XMP chunks removed from the RIFF
+// container and their flags cleared. Returns ErrInvalid naming "file" for anything
+// that is not one of the four types, cannot be read, or has more than maxPixels
+// pixels.
+func CleanPhoto(data []byte, maxPixels int64) (contentType string, clean []byte, err error) {
+	ct := http.DetectContentType(data)
+	unreadable := privacy.Invalid("file", "the image could not be read")
+	tooBig := privacy.Invalid("file", "the image has more than %d megapixels", maxPixels/1_000_000)
+	var cfg image.Config
+	switch ct {
+	case "image/jpeg":
+		cfg, err = jpeg.DecodeConfig(bytes.NewReader(data))
+	case "image/png":
+		cfg, err = png.DecodeConfig(bytes.NewReader(data))
+	case "image/gif":
+		cfg, err = gif.DecodeConfig(bytes.NewReader(data))
+	case "image/webp":
+		cfg, err = webp.DecodeConfig(bytes.NewReader(data))
+	default:
+		return "", nil, privacy.Invalid("file", "upload a JPEG, PNG, GIF or WebP image")
+	}
+	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
+		return "", nil, unreadable
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+		return "", nil, tooBig
+	}
+	var out bytes.Buffer
+	switch ct {
+	case "image/jpeg":
+		img, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			return "", nil, unreadable
+		}
+		err = jpeg.Encode(&out, img, &jpeg.Options{Quality: 90})
+		if err != nil {
+			return "", nil, err
+		}
+	case "image/png":
+		img, err := png.Decode(bytes.NewReader(data))
+		if err != nil {
+			return "", nil, unreadable
+		}
+		if err := png.Encode(&out, img); err != nil {
+			return "", nil, err
+		}
+	case "image/gif":
+		_, area, err := GIFFrames(data)
+		if err != nil {
+			return "", nil, unreadable
+		}
+		if area > maxPixels {
+			return "", nil, tooBig
+		}
+		g, err := gif.DecodeAll(bytes.NewReader(data))
+		if err != nil {
+			return "", nil, unreadable
+		}
+		if err := gif.EncodeAll(&out, g); err != nil {
+			return "", nil, unreadable
+		}
+	case "image/webp":
+		if _, err := webp.Decode(bytes.NewReader(data)); err != nil {
+			return "", nil, privacy.Invalid("file", "the WebP image could not be read (animated WebP is not supported)")
+		}
+		b, err := StripWebP(data)
+		if err != nil {
+			return "", nil, unreadable
+		}
+		return ct, b, nil
+	}
+	return ct, out.Bytes(), nil
+}
+
+var errRIFF = errors.New("webp: malformed RIFF container")
+
+// webpKeep are the chunks kept: image data, alpha, animation, and the colour
+// profile. Every other chunk, EXIF and XMP included, may carry metadata and goes.
+var webpKeep = map[string]bool{"VP8 ": true, "VP8L": true, "VP8X": true, "ALPH": true, "ANIM": true, "ANMF": true, "ICCP": true}
+
+// StripWebP returns a copy of a WebP file without its EXIF, XMP and unknown chunks,
+// with the VP8X flags for EXIF and XMP cleared and the RIFF size rewritten. It
+// returns an error for a container that is truncated or inconsistent.
+func StripWebP(b []byte) ([]byte, error) {
+	if len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WEBP" {
+		return nil, errRIFF
+	}
+	size := int64(binary.LittleEndian.Uint32(b[4:8]))
+	if size < 4 || size+8 > int64(len(b)) {
+		return nil, errRIFF
+	}
+	body := b[12 : 8+size]
+	out := make([]byte, 12, len(b))
+	copy(out, b[:12])
+	for len(body) > 0 {
+		if len(body) < 8 {
+			return nil, errRIFF
+		}
+		fourcc := string(body[:4])
+		n := int64(binary.LittleEndian.Uint32(body[4:8]))
+		if 8+n > int64(len(body)) {
+			return nil, errRIFF
+		}
+		end := 8 + n
+		if n%2 == 1 && end < int64(len(body)) {
+			end++ // the pad byte
+		}
+		chunk := body[:end]
+		body = body[end:]
+		if !webpKeep[fourcc] {
+			continue
+		}
+		start := len(out)
+		out = append(out, chunk...)
+		if n%2 == 1 && int64(len(chunk)) == 8+n {
+			out = append(out, 0)
+		}
+		if fourcc == "VP8X" {
+			if n < 1 {
+				return nil, errRIFF
+			}
+			const exifBit, xmpBit = 1 << 3, 1 << 2
+			out[start+8] &^= exifBit | xmpBit
+		}
+	}
+	binary.LittleEndian.PutUint32(out[4:8], uint32(len(out)-8))
+	return out, nil
+}
+
+var errGIF = errors.New("gif: malformed block structure")
+
+// GIFFrames walks a GIF's blocks without decoding any pixels and returns the
+// number of frames and their total area, so that an animation whose frames would
+// together take gigabytes is refused before gif.DecodeAll allocates them.
+func GIFFrames(b []byte) (frames int, area int64, err error) {
+	if len(b) < 13 || (string(b[:6]) != "GIF87a" && string(b[:6]) != "GIF89a") {
+		return 0, 0, errGIF
+	}
+	p := 13
+	if b[10]&0x80 != 0 {
+		p += 3 << ((b[10] & 7) + 1)
+	}
+	skipSubBlocks := func() error {
+		for {
+			if p >= len(b) {
+				return errGIF
+			}
+			n := int(b[p])
+			p++
+			if n == 0 {
+				return nil
+			}
+			p += n
+		}
+	}
+	for {
+		if p >= len(b) {
+			return 0, 0, errGIF
+		}
+		switch b[p] {
+		case 0x21: // extension: label, then sub-blocks
+			p += 2
+			if err := skipSubBlocks(); err != nil {
+				return 0, 0, err
+			}
+		case 0x2C: // image descriptor
+			if p+10 > len(b) {
+				return 0, 0, errGIF
+			}
+			w := int64(binary.LittleEndian.Uint16(b[p+5:]))
+			h := int64(binary.LittleEndian.Uint16(b[p+7:]))
+			packed := b[p+9]
+			p += 10
+			if packed&0x80 != 0 {
+				p += 3 << ((packed & 7) + 1)
+			}
+			p++ // LZW minimum code size
+			if err := skipSubBlocks(); err != nil {
+				return 0, 0, err
+			}
+			frames++
+			area += w * h
+		case 0x3B: // trailer
+			return frames, area, nil
+		default:
+			return 0, 0, errGIF
+		}
+	}
+}

@@ -1,0 +1,249 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// RegisterInput is what the registration form sends.
+type RegisterInput struct {
+	Email       string `json:"email"`
+	Password    string `json:"password"`
+	DisplayName string `json:"display_name"`
+	BirthDate   string `json:"birth_date"` // free entry; only "13 or over" is kept, never the date
+	Newsletter  bool   `json:"newsletter"` // opt-in, unchecked by default
+	Promotions  bool   `json:"promotions"` // opt-in, unchecked by default
+	ConsentCode string `json:"consent_code"`
+}
+
+// Registration field limits.
+const (
+	MaxDisplayNameLen = 100
+	maxCodeLen        = 64
+)
+
+// ParseRegistration reads a registration form (as form.Decode returns it). A
+// checkbox is on when sent as "on", "true", "yes" or "1" and off when absent, empty,
+// "off", "false", "no" or "0". Returns ErrInvalid naming the field for anything
+// else, for an unknown field, or for text that is not valid UTF-8 or too long.
+// It checks form shape only; Register checks the values.
+func ParseRegistration(v url.Values) (RegisterInput, error) {
+	var in RegisterInput
+	for k, vs := range v {
+		if len(vs) != 1 {
+			return in, privacy.Invalid(k, "was given more than once")
+		}
+		val := vs[0]
+		switch k {
+		case "email":
+			in.Email = val
+		case "password":
+			in.Password = val
+		case "display_name":
+			in.DisplayName = val
+		case "birth_date":
+			in.BirthDate = val
+		case "consent_code":
+			in.ConsentCode = val
+		case "newsletter", "promotions":
+			on, err := checkbox(k, val)
+			if err != nil {
+				return in, err
+			}
+			if k == "newsletter" {
+				in.Newsletter = on
+			} else {
+				in.Promotions = on
+			}
+		case "ts", "website":
+			// the form guards, checked by the handler
+		default:
+			return in, privacy.Invalid(k, "is not a registration field")
+		}
+	}
+	for _, f := range []struct {
+		name, val string
+		max       int
+	}{{"email", in.Email, privacy.MaxEmailLen}, {"password", in.Password, MaxPasswordLen},
+		{"display_name", in.DisplayName, MaxDisplayNameLen}, {"birth_date", in.BirthDate, 40}, {"consent_code", in.ConsentCode, maxCodeLen}} {
+		if err := privacy.CheckText(f.name, f.val, f.max, false); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
+}
+
+func checkbox(field, v string) (bool, error) {
+	switch v {
+	case "on", "true", "yes", "1":
+		return true, nil
+	case "", "off", "false", "no", "0":
+		return false, nil
+	}
+	return false, privacy.Invalid(field, "must be checked or left unchecked")
+}
+
+// RegisterResult tells the visitor what happens next. It is the same whether or
+// not the address already had an account.
+type RegisterResult struct {
+	// Pending: a message went to the address (a verification link for a new
+	// account, a note for an existing one).
+	Pending bool `json:"pending"`
+	// ParentalConsentRequired: the age screen answered under 13 and no consent code
+	// was given. Nothing was stored; ask for a parent's address instead.
+	ParentalConsentRequired bool   `json:"parental_consent_required,omitempty"`
+	Message                 string `json:"message"`
+}
+
+const pendingMessage = "Check your inbox: if this address can be registered, we have sent it a link to finish."
+
+// Register creates an account waiting for verification and mails the verification
+// link (P1). Newsletter and promotions opt-ins become consent records in the same
+// transaction. An address that already has an account gets a note instead, and the
+// result is the same: the answer never tells whether an address is registered, and
+// both paths cost one password hash.
+//
+// For someone under 13 (P5) without a consent code nothing is stored and the
+// result asks for a parent's address; with the code of an approved request the
+// account is created with the parent recorded.
+//
+// Returns ErrInvalid naming the field (email, password, display_name, birth_date,
+// consent_code) for bad input, and ErrUnavailable when no hash slot came free
+// before ctx's deadline.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResult, error) {
+	now := s.now()
+	email, err := privacy.NormalizeEmail(in.Email)
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	if err := checkPassword("password", in.Password); err != nil {
+		return RegisterResult{}, err
+	}
+	if err := privacy.CheckText("display_name", in.DisplayName, MaxDisplayNameLen, false); err != nil {
+		return RegisterResult{}, err
+	}
+	birth, err := privacy.ParseBirthDate(in.BirthDate, now)
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	a := Account{Email: email, DisplayName: in.DisplayName, AgeScreen: AgeOver13, Created: now}
+	if privacy.IsChild(birth, now) {
+		if in.ConsentCode == "" {
+			return RegisterResult{ParentalConsentRequired: true,
+				Message: "Before you can register, we need one of your parents to agree. Give us their email address and we will ask them."}, nil
+		}
+		req, err := s.approvedRequest(ctx, in.ConsentCode)
+		if err != nil {
+			return RegisterResult{}, err
+		}
+		a.AgeScreen, a.ParentEmail, a.ParentalRequest = AgeConsent, req.ParentEmail, req.ID
+	}
+
+	release, err := s.hash.acquire(ctx)
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	a.PasswordHash, err = s.hash.hash(in.Password)
+	release()
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	if a.ID, err = s.newID(); err != nil {
+		return RegisterResult{}, err
+	}
+	token, hash, err := s.newToken()
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	vt := &Token{Hash: hash, Kind: TokenVerify, AccountID: a.ID, Email: email, Created: now, Expires: now.Add(s.cfg.VerifyTTL)}
+	err = s.store.CreateAccount(ctx, &a, vt, func(ctx context.Context) error {
+		for _, o := range []struct {
+			on bool
+			p  privacy.Purpose
+		}{{in.Newsletter, privacy.PurposeNewsletter}, {in.Promotions, privacy.PurposePromotions}} {
+			if o.on {
+				if _, err := s.cfg.Consents.Record(ctx, email, o.p, true, "registration"); err != nil {
+					return err
+				}
+			}
+		}
+		if a.ParentEmail != "" {
+			if _, err := s.cfg.Consents.Record(ctx, a.ParentEmail, privacy.PurposeParentalConsent, true, "parental-consent-link"); err != nil {
+				return err
+			}
+		}
+		return s.send(ctx, privacy.PurposeAccount, email, "Confirm your address",
+			fmt.Sprintf("Please confirm your address to finish creating your account:\n\n%s\n\nThe link works once, for %s. If you did not ask for an account, ignore this message: the registration is deleted after %s.",
+				s.link("/verify", token), human(s.cfg.VerifyTTL), human(s.cfg.UnverifiedRetention)))
+	})
+	if errors.Is(err, privacy.ErrConflict) {
+		err = s.registeredAgain(ctx, email)
+	}
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	return RegisterResult{Pending: true, Message: pendingMessage}, nil
+}
+
+// registeredAgain answers a registration for an address that has an account: a new
+// verification link when it was never verified, a note otherwise.
+func (s *Service) registeredAgain(ctx context.Context, email string) error {
+	a, err := s.store.AccountByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	if a.Verified {
+		return s.send(ctx, privacy.PurposeAccount, email, "You already have an account",
+			fmt.Sprintf("Someone, perhaps you, tried to register with this address, which already has an account. Sign in, or reset your password here:\n\n%s/reset\n\nIf it was not you, ignore this message.", s.cfg.BaseURL))
+	}
+	token, hash, err := s.newToken()
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	return s.store.CreateToken(ctx, Token{Hash: hash, Kind: TokenVerify, AccountID: a.ID, Email: email, Created: now, Expires: now.Add(s.cfg.VerifyTTL)},
+		func(ctx context.Context) error {
+			return s.send(ctx, privacy.PurposeAccount, email, "Confirm your address",
+				fmt.Sprintf("Please confirm your address to finish creating your account:\n\n%s\n\nThe link works once, for %s. The password is the one chosen when the account was first registered; if you do not know it, reset it after confirming.",
+					s.link("/verify", token), human(s.cfg.VerifyTTL)))
+		})
+}
+
+// Verify confirms an account's address with the mailed token. Returns ErrInvalid
+// (field "token") for a malformed token and ErrGone for one that is unknown,
+// expired or already used.
+func (s *Service) Verify(ctx context.Context, token string) error {
+	if err := checkToken("token", token); err != nil {
+		return err
+	}
+	t, err := s.store.UseToken(ctx, hashToken(token), TokenVerify, s.now())
+	if err != nil {
+		return err
+	}
+	err = s.store.SetVerified(ctx, t.AccountID, s.now())
+	if errors.Is(err, privacy.ErrNotFound) {
+		return privacy.Errorf(privacy.ErrGone, "this account no longer exists; register again")
+	}
+	return err
+}
+
+func human(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		if d == 24*time.Hour {
+			return "24 hours"
+		}
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		if d == time.Hour {
+			return "one hour"
+		}
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	}
+	return d.String()
+}

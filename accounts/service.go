@@ -1,0 +1,229 @@
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// Config configures a Service. Store, Mailer and Consents are required; every other
+// zero field takes the default in its comment.
+type Config struct {
+	Store    Store
+	Mailer   *privacy.Mailer   // account and parental-consent mail
+	Consents *privacy.Consents // registration opt-ins become consent records
+	Policy   *privacy.Policy   // default Mailer.Policy()
+	// Registry, when set, makes "delete my account" and "export my data" reach every
+	// holder of personal data on the site, not only this package.
+	Registry *privacy.Registry
+	// Auditor records staff reads of personal data (the staff list). When nil, staff
+	// reads still need the admin role but are not recorded.
+	Auditor *privacy.Auditor
+	Log     *slog.Logger
+	Now     func() time.Time
+	Rand    io.Reader // crypto/rand.Reader: tokens and ids
+
+	// BaseURL is where the Handler is mounted, for links in mail. Default:
+	// Policy.SiteURL + "/accounts".
+	BaseURL string
+
+	Argon2    Argon2Params  // DefaultArgon2
+	HashSlots int           // hashes run at once; runtime.GOMAXPROCS(0)
+	HashWait  time.Duration // 3s: the longest a request waits for a hash slot when its deadline is later
+
+	VerifyTTL      time.Duration // 24h
+	ResetTTL       time.Duration // 1h
+	EmailChangeTTL time.Duration // 24h
+	SessionIdle    time.Duration // 24h: a session unused this long ends
+	SessionMax     time.Duration // 30 days: a session ends this long after sign-in, used or not
+
+	MaxFailures   int           // 10 failed sign-ins ...
+	FailureWindow time.Duration // ... within 15m start a delay that doubles with each further failure
+	MaxDelay      time.Duration // 15m: the delay's ceiling; there is no permanent lockout
+
+	UnverifiedRetention  time.Duration // 7 days
+	ParentalRetention    time.Duration // 14 days: an unanswered (or unused) parental request is then deleted
+	ParentalConfirmDelay time.Duration // 24h: the "email plus" confirmation follows an approval after this
+
+	PhotoMaxBytes  int64 // 5 MiB
+	PhotoMaxPixels int64 // 40 megapixels (all frames of an animated GIF together)
+	PhotoSlots     int   // photos decoded at once; runtime.GOMAXPROCS(0)
+	Quota          int64 // 50 MiB of resources per account
+	NoteMaxLen     int   // 20,000 characters
+	MessageMaxLen  int   // 2,000 characters
+}
+
+// Service keeps every rule about accounts, sessions, resources and parental consent.
+type Service struct {
+	cfg    Config
+	store  Store
+	mailer *privacy.Mailer
+	policy *privacy.Policy
+	log    *slog.Logger
+	hash   *hasher
+	photos chan struct{}
+}
+
+// New returns a Service and registers its Allowers on cfg.Mailer: PurposeAccount for
+// any address with an account (verified or not) or targeted by a pending email
+// change, and PurposeParentalConsent for a parent with a request on file.
+// Returns an error when a required field is missing.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Mailer == nil || cfg.Consents == nil {
+		return nil, errors.New("accounts: Config needs Store, Mailer and Consents")
+	}
+	if cfg.Policy == nil {
+		cfg.Policy = cfg.Mailer.Policy()
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = strings.TrimRight(cfg.Policy.SiteURL, "/") + "/accounts"
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.Argon2 == (Argon2Params{}) {
+		cfg.Argon2 = DefaultArgon2
+	}
+	if cfg.Argon2.SaltLen == 0 {
+		cfg.Argon2.SaltLen = 16
+	}
+	if cfg.Argon2.KeyLen == 0 {
+		cfg.Argon2.KeyLen = 32
+	}
+	if cfg.Argon2.Memory == 0 || cfg.Argon2.Time == 0 || cfg.Argon2.Threads == 0 {
+		return nil, errors.New("accounts: Argon2 needs Memory, Time and Threads")
+	}
+	dur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	num := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	num64 := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	num(&cfg.HashSlots, runtime.GOMAXPROCS(0))
+	num(&cfg.PhotoSlots, runtime.GOMAXPROCS(0))
+	dur(&cfg.HashWait, 3*time.Second)
+	dur(&cfg.VerifyTTL, 24*time.Hour)
+	dur(&cfg.ResetTTL, time.Hour)
+	dur(&cfg.EmailChangeTTL, 24*time.Hour)
+	dur(&cfg.SessionIdle, 24*time.Hour)
+	dur(&cfg.SessionMax, 30*24*time.Hour)
+	num(&cfg.MaxFailures, 10)
+	dur(&cfg.FailureWindow, 15*time.Minute)
+	dur(&cfg.MaxDelay, 15*time.Minute)
+	dur(&cfg.UnverifiedRetention, 7*24*time.Hour)
+	dur(&cfg.ParentalRetention, 14*24*time.Hour)
+	dur(&cfg.ParentalConfirmDelay, 24*time.Hour)
+	num64(&cfg.PhotoMaxBytes, 5<<20)
+	num64(&cfg.PhotoMaxPixels, 40_000_000)
+	num64(&cfg.Quota, 50<<20)
+	num(&cfg.NoteMaxLen, 20_000)
+	num(&cfg.MessageMaxLen, 2_000)
+
+	s := &Service{cfg: cfg, store: cfg.Store, mailer: cfg.Mailer, policy: cfg.Policy, log: cfg.Log,
+		hash: newHasher(cfg.Argon2, cfg.HashSlots, cfg.HashWait), photos: make(chan struct{}, cfg.PhotoSlots)}
+	cfg.Mailer.Allow(privacy.PurposeAccount, privacy.AllowFunc(s.allowAccount))
+	cfg.Mailer.Allow(privacy.PurposeParentalConsent, privacy.AllowFunc(s.allowParent))
+	return s, nil
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// allowAccount lets account mail go to an address with an account, verified or
+// not, or to the new address of a pending email change.
+func (s *Service) allowAccount(ctx context.Context, _ privacy.Purpose, subject string) (bool, error) {
+	_, err := s.store.AccountByEmail(ctx, subject)
+	switch {
+	case err == nil:
+		return true, nil
+	case !errors.Is(err, privacy.ErrNotFound):
+		return false, err
+	}
+	return s.store.TokenFor(ctx, TokenEmail, subject, s.now())
+}
+
+// allowParent lets parental-consent mail go to a parent with a request on file.
+func (s *Service) allowParent(ctx context.Context, _ privacy.Purpose, subject string) (bool, error) {
+	ps, err := s.store.ParentalFor(ctx, subject)
+	return len(ps) > 0, err
+}
+
+// newToken returns a random bearer or mail token (256 bits) and its stored hash.
+func (s *Service) newToken() (token, hash string, err error) {
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(s.cfg.Rand, b); err != nil {
+		return "", "", fmt.Errorf("accounts: random token: %w", err)
+	}
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, hashToken(token), nil
+}
+
+// hashToken is the stored form of a token: only this reaches the database.
+func hashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+func (s *Service) newID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(s.cfg.Rand, b); err != nil {
+		return "", fmt.Errorf("accounts: random id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// checkToken rejects a token that cannot be one of ours before any store look-up.
+func checkToken(field, token string) error {
+	if len(token) != 43 {
+		return privacy.Invalid(field, "the link is incomplete; copy the whole link from the message")
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(token); err != nil {
+		return privacy.Invalid(field, "the link is incomplete; copy the whole link from the message")
+	}
+	return nil
+}
+
+func checkPassword(field, pw string) error {
+	if err := privacy.CheckText(field, pw, MaxPasswordLen, true); err != nil {
+		return err
+	}
+	if n := len([]rune(pw)); n < MinPasswordLen {
+		return privacy.Invalid(field, "use at least %d characters", MinPasswordLen)
+	}
+	return nil
+}
+
+// send enqueues account mail to one address, with the address as data subject.
+func (s *Service) send(ctx context.Context, p privacy.Purpose, to, subject, text string) error {
+	_, err := s.mailer.Send(ctx, privacy.Message{Purpose: p, DataSubject: to, To: privacy.Address{Email: to},
+		Subject: subject, Text: text + "\n\n-- \n" + s.policy.Operator + "\n"})
+	return err
+}
+
+func (s *Service) link(path, token string) string { return s.cfg.BaseURL + path + "?token=" + token }

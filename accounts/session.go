@@ -1,0 +1,370 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// SignedIn is the answer to a successful sign-in: the bearer token, shown once.
+type SignedIn struct {
+	Token   string    `json:"token"`
+	Expires time.Time `json:"expires"` // absolute expiry; the session also ends after Config.SessionIdle unused
+}
+
+// errCredentials is the one answer to a wrong address or a wrong password.
+func errCredentials() error {
+	return privacy.Errorf(privacy.ErrUnauthorized, "the email address or the password is wrong")
+}
+
+// SignIn checks an address and password and opens a session (P12). An unknown
+// address, a wrong password and a legacy hash all cost one argon2id hash at the
+// configured parameters, and the first two get the same answer. A stored hash that
+// is legacy sha1 or argon2id at other parameters is replaced on success.
+//
+// Returns ErrInvalid (field email or password) for malformed input, ErrUnauthorized
+// for a wrong address or password, ErrForbidden for a correct password on an
+// address not yet verified, ErrRateLimited (with RetryAfter) after
+// Config.MaxFailures failures within Config.FailureWindow, and ErrUnavailable (503,
+// with RetryAfter) when no hash slot came free before ctx's deadline.
+func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn, error) {
+	addr, err := privacy.NormalizeEmail(email)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	if err := privacy.CheckText("password", password, MaxPasswordLen, true); err != nil {
+		return SignedIn{}, err
+	}
+	a, err := s.store.AccountByEmail(ctx, addr)
+	if errors.Is(err, privacy.ErrNotFound) {
+		release, err := s.hash.acquire(ctx)
+		if err != nil {
+			return SignedIn{}, err
+		}
+		s.hash.dummy(password)
+		release()
+		return SignedIn{}, errCredentials()
+	}
+	if err != nil {
+		return SignedIn{}, err
+	}
+	if wait := s.throttled(a); wait > 0 {
+		return SignedIn{}, &privacy.Error{Kind: privacy.ErrRateLimited, RetryAfter: wait,
+			Message: "too many failed attempts; wait a while or reset your password"}
+	}
+	release, err := s.hash.acquire(ctx)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	ok, rehash, err := s.hash.verify(a.PasswordHash, password)
+	release()
+	if err != nil {
+		return SignedIn{}, err
+	}
+	if !ok {
+		if _, err := s.store.RecordFailure(ctx, a.ID, s.now(), s.cfg.FailureWindow); err != nil {
+			return SignedIn{}, err
+		}
+		return SignedIn{}, errCredentials()
+	}
+	if a.Failures > 0 {
+		if err := s.store.ClearFailures(ctx, a.ID); err != nil {
+			return SignedIn{}, err
+		}
+	}
+	if rehash != "" {
+		if err := s.store.SetPassword(ctx, a.ID, rehash, false); err != nil {
+			return SignedIn{}, err
+		}
+	}
+	if !a.Verified {
+		return SignedIn{}, privacy.Errorf(privacy.ErrForbidden, "confirm your address first: follow the link we sent you")
+	}
+	return s.openSession(ctx, a.ID)
+}
+
+// throttled returns how long a must wait before the next attempt: nothing until
+// MaxFailures failures in the window, then a delay that doubles with each further
+// failure, up to MaxDelay. It never locks an account for good.
+func (s *Service) throttled(a Account) time.Duration {
+	now := s.now()
+	if a.Failures < s.cfg.MaxFailures || now.Sub(a.FailSince) > s.cfg.FailureWindow {
+		return 0
+	}
+	delay := time.Second
+	for i := s.cfg.MaxFailures; i < a.Failures && delay < s.cfg.MaxDelay; i++ {
+		delay *= 2
+	}
+	delay = min(delay, s.cfg.MaxDelay)
+	if until := a.LastFailure.Add(delay); until.After(now) {
+		return until.Sub(now)
+	}
+	return 0
+}
+
+func (s *Service) openSession(ctx context.Context, accountID string) (SignedIn, error) {
+	token, hash, err := s.newToken()
+	if err != nil {
+		return SignedIn{}, err
+	}
+	now := s.now()
+	sess := Session{Hash: hash, AccountID: accountID, Created: now, LastSeen: now, Expires: now.Add(s.cfg.SessionMax)}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return SignedIn{}, err
+	}
+	return SignedIn{Token: token, Expires: sess.Expires}, nil
+}
+
+// touchEvery limits last-use writes to one per session per minute.
+const touchEvery = time.Minute
+
+// Actor returns the actor a bearer token stands for. Returns ErrUnauthorized for a
+// token that is malformed, unknown, idle longer than Config.SessionIdle or past its
+// absolute expiry.
+func (s *Service) Actor(ctx context.Context, token string) (privacy.Actor, error) {
+	unauth := privacy.Errorf(privacy.ErrUnauthorized, "your session has ended; sign in again")
+	if checkToken("token", token) != nil {
+		return privacy.Actor{}, unauth
+	}
+	hash := hashToken(token)
+	sess, a, err := s.store.SessionByHash(ctx, hash)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return privacy.Actor{}, unauth
+	}
+	if err != nil {
+		return privacy.Actor{}, err
+	}
+	now := s.now()
+	if !now.Before(sess.Expires) || now.Sub(sess.LastSeen) > s.cfg.SessionIdle {
+		_ = s.store.DeleteSession(ctx, hash)
+		return privacy.Actor{}, unauth
+	}
+	if now.Sub(sess.LastSeen) > touchEvery {
+		if err := s.store.TouchSession(ctx, hash, now); err != nil {
+			return privacy.Actor{}, err
+		}
+	}
+	return privacy.Actor{ID: a.ID, Email: a.Email, Roles: a.Roles}, nil
+}
+
+// SignOut ends the session of token. Ending a session that already ended is not an error.
+func (s *Service) SignOut(ctx context.Context, token string) error {
+	if checkToken("token", token) != nil {
+		return nil
+	}
+	return s.store.DeleteSession(ctx, hashToken(token))
+}
+
+// SignOutEverywhere ends every session of the signed-in member and returns how many.
+// Returns ErrUnauthorized when no one is signed in.
+func (s *Service) SignOutEverywhere(ctx context.Context) (int, error) {
+	a, err := signedIn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return s.store.DeleteSessions(ctx, a.ID)
+}
+
+func signedIn(ctx context.Context) (privacy.Actor, error) {
+	a := privacy.ActorFrom(ctx)
+	if a.Anonymous() {
+		return a, privacy.Errorf(privacy.ErrUnauthorized, "sign in first")
+	}
+	return a, nil
+}
+
+// me returns the signed-in member's account.
+func (s *Service) me(ctx context.Context) (Account, error) {
+	actor, err := signedIn(ctx)
+	if err != nil {
+		return Account{}, err
+	}
+	a, err := s.store.AccountByID(ctx, actor.ID)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return Account{}, privacy.Errorf(privacy.ErrUnauthorized, "sign in first")
+	}
+	return a, err
+}
+
+// Me returns the signed-in member's account. Returns ErrUnauthorized when no one is signed in.
+func (s *Service) Me(ctx context.Context) (Account, error) { return s.me(ctx) }
+
+// checkCurrent verifies the signed-in member's password (one hash). Returns
+// ErrInvalid naming field when it is wrong.
+func (s *Service) checkCurrent(ctx context.Context, a Account, field, password string) error {
+	if err := privacy.CheckText(field, password, MaxPasswordLen, true); err != nil {
+		return err
+	}
+	release, err := s.hash.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	ok, _, err := s.hash.verify(a.PasswordHash, password)
+	release()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return privacy.Invalid(field, "the password is wrong")
+	}
+	return nil
+}
+
+// ChangePassword replaces the signed-in member's password after checking the
+// current one, ends every session, and returns a new one. Returns ErrUnauthorized
+// when no one is signed in, ErrInvalid naming "current_password" or "new_password",
+// and ErrUnavailable when no hash slot came free.
+func (s *Service) ChangePassword(ctx context.Context, current, next string) (SignedIn, error) {
+	a, err := s.me(ctx)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	if err := checkPassword("new_password", next); err != nil {
+		return SignedIn{}, err
+	}
+	if err := s.checkCurrent(ctx, a, "current_password", current); err != nil {
+		return SignedIn{}, err
+	}
+	if err := s.setPassword(ctx, a.ID, next); err != nil {
+		return SignedIn{}, err
+	}
+	return s.openSession(ctx, a.ID)
+}
+
+func (s *Service) setPassword(ctx context.Context, id, password string) error {
+	release, err := s.hash.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	h, err := s.hash.hash(password)
+	release()
+	if err != nil {
+		return err
+	}
+	return s.store.SetPassword(ctx, id, h, true)
+}
+
+// RequestReset mails a single-use password reset link, valid Config.ResetTTL, to
+// an address with an account. The answer and its cost (one hash) are the same for
+// an address without one, which gets nothing. Returns ErrInvalid (field "email")
+// for a malformed address and ErrUnavailable when no hash slot came free.
+func (s *Service) RequestReset(ctx context.Context, email string) error {
+	addr, err := privacy.NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	// The hash paces the answer so that it takes as long with an account as without.
+	release, err := s.hash.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	s.hash.dummy(addr)
+	release()
+	a, err := s.store.AccountByEmail(ctx, addr)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	token, hash, err := s.newToken()
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	return s.store.CreateToken(ctx, Token{Hash: hash, Kind: TokenReset, AccountID: a.ID, Email: addr, Created: now, Expires: now.Add(s.cfg.ResetTTL)},
+		func(ctx context.Context) error {
+			return s.send(ctx, privacy.PurposeAccount, addr, "Reset your password",
+				fmt.Sprintf("To choose a new password, open:\n\n%s\n\nThe link works once, for %s, and signs you out everywhere. If you did not ask for this, ignore this message: your password is unchanged.",
+					s.link("/reset/confirm", token), human(s.cfg.ResetTTL)))
+		})
+}
+
+// ResetPassword sets a new password with a mailed reset token, ends every session
+// and verifies the address (the mail reached it). It also clears the failure
+// count, so an owner can always get back in. Returns ErrInvalid (field token or
+// password), ErrGone for an unknown, used or expired token, and ErrUnavailable
+// when no hash slot came free.
+func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
+	if err := checkToken("token", token); err != nil {
+		return err
+	}
+	if err := checkPassword("password", password); err != nil {
+		return err
+	}
+	t, err := s.store.UseToken(ctx, hashToken(token), TokenReset, s.now())
+	if err != nil {
+		return err
+	}
+	if err := s.setPassword(ctx, t.AccountID, password); err != nil {
+		return err
+	}
+	if err := s.store.ClearFailures(ctx, t.AccountID); err != nil {
+		return err
+	}
+	return s.store.SetVerified(ctx, t.AccountID, s.now())
+}
+
+// RequestEmailChange starts moving the signed-in member to a new address: a link
+// goes to the new address and a note to the old one. Nothing changes until the
+// link is followed. Returns ErrUnauthorized when no one is signed in, ErrInvalid
+// naming "email" or "password", and ErrConflict when the new address has an account.
+func (s *Service) RequestEmailChange(ctx context.Context, newEmail, password string) error {
+	a, err := s.me(ctx)
+	if err != nil {
+		return err
+	}
+	addr, err := privacy.NormalizeEmail(newEmail)
+	if err != nil {
+		return err
+	}
+	if addr == a.Email {
+		return privacy.Invalid("email", "this is already your address")
+	}
+	if err := s.checkCurrent(ctx, a, "password", password); err != nil {
+		return err
+	}
+	if _, err := s.store.AccountByEmail(ctx, addr); err == nil {
+		return privacy.Errorf(privacy.ErrConflict, "another account uses this address")
+	} else if !errors.Is(err, privacy.ErrNotFound) {
+		return err
+	}
+	token, hash, err := s.newToken()
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	return s.store.CreateToken(ctx, Token{Hash: hash, Kind: TokenEmail, AccountID: a.ID, Email: addr, Created: now, Expires: now.Add(s.cfg.EmailChangeTTL)},
+		func(ctx context.Context) error {
+			if err := s.send(ctx, privacy.PurposeAccount, addr, "Confirm your new address",
+				fmt.Sprintf("To use this address for your account, open:\n\n%s\n\nThe link works once, for %s.", s.link("/email/confirm", token), human(s.cfg.EmailChangeTTL))); err != nil {
+				return err
+			}
+			return s.send(ctx, privacy.PurposeAccount, a.Email, "Your address is being changed",
+				"Someone signed in to your account asked to move it to another address. If it was you, follow the link we sent to the new address. If not, reset your password now; the change does not happen unless the new address confirms.")
+		})
+}
+
+// ConfirmEmailChange moves the account to the address the token was sent to, ends
+// every session and returns a new one. Returns ErrInvalid (field "token"), ErrGone
+// for an unknown, used or expired token, and ErrConflict when the address was
+// taken meanwhile.
+func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (SignedIn, error) {
+	if err := checkToken("token", token); err != nil {
+		return SignedIn{}, err
+	}
+	t, err := s.store.UseToken(ctx, hashToken(token), TokenEmail, s.now())
+	if err != nil {
+		return SignedIn{}, err
+	}
+	if err := s.store.SetEmail(ctx, t.AccountID, t.Email); err != nil {
+		if errors.Is(err, privacy.ErrNotFound) {
+			return SignedIn{}, privacy.Errorf(privacy.ErrGone, "this account no longer exists")
+		}
+		return SignedIn{}, err
+	}
+	return s.openSession(ctx, t.AccountID)
+}
