@@ -1,0 +1,63 @@
+// Package tracking tallies page views as aggregate counters — per page, visitor
+// domain, browser and content type — and never ties one to a person. It keeps
+// promise P6 of the policy ("usage is tallied as aggregate page views, broken down by
+// visitor domain, browser type and MIME type"), and with it P7 (it sets no cookie) and
+// P14 (reading the site collects nothing personal).
+//
+// # What is kept, and what is not
+//
+// A Tracker is server-side middleware: no script, no pixel, no cookie. For each
+// successful GET (any 2xx but 204, 205 and 206) it adds one to four counters, each in
+// a table of its own, so no combination of values can single a visitor out:
+//
+//   - the path, as an allow-listed path or the pattern it matches ("/blog/{slug}");
+//     the query is dropped and any other path counts as "(other)", so visitors cannot
+//     grow the table (TrackerConfig.Paths, TrackerConfig.MuxPatterns);
+//   - the visitor's domain: reverse DNS of the client address reduced to the domain
+//     registered under an ICANN public suffix ("example.net"), or "(unresolved)";
+//   - the browser family and major version ("Firefox 128"), or "(unknown)";
+//   - the response's media type, without parameters ("text/html").
+//
+// Bots and prefetches (by user agent and by the Sec-Purpose, Purpose, X-Purpose and
+// X-Moz headers) are counted as one daily total and left out of every other figure.
+//
+// No IP address, user-agent string, account id, cookie or per-visitor identifier —
+// hashed or not — is stored in any table, written to any log line or shown in any
+// report. In memory, the address is used for one thing: the domain lookup. Lookups
+// run off the request path in worker goroutines with a timeout; their cache is keyed
+// by network (the /24 of an IPv4 address, the /48 of an IPv6 one), never by address,
+// and the address handed to a lookup is dropped as soon as it returns. Behind a proxy,
+// the address comes only from TrackerConfig.TrustedHeader. User agents are parsed
+// once per distinct string; what is remembered is which label a keyed hash of the
+// string stands for, not the string.
+//
+// # Counting and durability
+//
+// Counting happens in memory, in shards chosen at random, so the request path takes no
+// global lock and allocates nothing beyond its response-writer wrapper. Every
+// FlushEvery (default 10 s) and on Close the counts are written to the Store in one
+// batch of additive upserts (INSERT ... ON DUPLICATE KEY UPDATE n = n + VALUES(n) on
+// MySQL). A crash therefore loses at most one interval of counts; a flush that fails
+// is retried with the next. Several processes may write to one database: their counts
+// add up exactly.
+//
+// # Storage and retention
+//
+// Paths are counted per hour, the other dimensions per day. Service.Maintain — also
+// run by the privacy Registry through Service.Purge — rolls hourly counters older than
+// Config.HourlyFor into days, daily counters older than Config.DailyFor into months,
+// and deletes every counter older than Config.RetentionMonths (default 25). The
+// Service is a privacy.Holder of the category "usage-statistics" and a
+// privacy.Purger; it is neither an Exporter nor an Eraser, because it holds nothing
+// about any person to export or erase.
+//
+// # Reports
+//
+// Service.Report gives totals, a time series and the top values of each dimension
+// over a range; Service.PathSeries one path's series. A value with fewer than
+// Config.K (default 5) views in the range is merged into "(other)", so a rare domain
+// or page cannot point at the one visitor behind it. Handler serves the reports as
+// JSON and as pages with server-rendered SVG charts (no JavaScript). It is separate
+// from the middleware: whether only staff see it is the host's choice
+// (HandlerConfig.Role, or where the host mounts it).
+package tracking

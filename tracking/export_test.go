@@ -1,0 +1,37 @@
+package tracking
+
+import (
+	"net/http"
+	"net/netip"
+)
+
+// Internals the external tests exercise directly.
+
+// ClientAddr is the tracker's allocation-free form.ClientAddr.
+func ClientAddr(r *http.Request, canonicalHeader string) netip.Addr {
+	return clientAddr(r, canonicalHeader)
+}
+
+// Classifier classifies user agents as the tracker does.
+type Classifier struct{ c *classifier }
+
+// NewClassifier returns a Classifier.
+func NewClassifier() Classifier { return Classifier{newClassifier()} }
+
+// Classify returns the browser value of ua, or bot.
+func (c Classifier) Classify(ua string) (string, bool) { return c.c.classify(ua) }
+
+// PathMatcher matches paths as the tracker does.
+type PathMatcher struct{ m *pathMatcher }
+
+// NewPathMatcher parses paths as NewTracker does.
+func NewPathMatcher(paths []string, mux bool) (PathMatcher, error) {
+	m, err := newPathMatcher(paths, mux)
+	return PathMatcher{m}, err
+}
+
+// Match returns the value counted for path (and the mux pattern).
+func (m PathMatcher) Match(path, muxPattern string) string { return m.m.match(path, muxPattern) }
+
+// NormMIME normalises a Content-Type value.
+func NormMIME(raw string) (string, bool) { return normMIME(raw) }
