@@ -72,7 +72,9 @@ func (s *Store) Counts(ctx context.Context, dim tracking.Dimension, from, to tim
 	return out, nil
 }
 
-func rank(p tracking.Period) int { return slices.Index([]tracking.Period{tracking.Hour, tracking.Day, tracking.Month}, p) }
+func rank(p tracking.Period) int {
+	return slices.Index([]tracking.Period{tracking.Hour, tracking.Day, tracking.Month}, p)
+}
 
 // Rollup implements tracking.Store.
 func (s *Store) Rollup(ctx context.Context, from, to tracking.Period, before time.Time) (int, error) {
