@@ -229,14 +229,12 @@ func (s *Service) subscribe(ctx context.Context, addr string, lists []List, sour
 		if len(written) == 0 {
 			return nil
 		}
-		if record {
-			for _, sub := range written {
-				if _, err := s.consents.Record(ctx, addr, sub.List.Purpose(), true, source); err != nil {
-					return err
-				}
-			}
+		// The mail goes first: when the guard refuses it, no consent record is
+		// written, which a store without transactions could not take back.
+		if err := s.sendConfirmation(ctx, addr, written, token); err != nil || !record {
+			return err
 		}
-		return s.sendConfirmation(ctx, addr, written, token)
+		return s.record(ctx, written, true, source)
 	})
 	if errors.Is(err, errQuiet) {
 		return nil

@@ -1,0 +1,33 @@
+// Package newsletter is the site's opt-in newsletter and promotions (promise P13),
+// kept so that no list or address is ever shared (P9) and email is used only for the
+// purpose it was given for (P8).
+//
+// Each list ("newsletter", "promotions") is its own opt-in and mails under its own
+// privacy.Purpose. Subscribing is double opt-in: the confirmation link opens a page
+// that confirms only on POST, so a link scanner following GET links confirms no one.
+// Opt-ins made at account registration arrive as privacy consent records and are
+// honoured by SyncConsents without importing the accounts capability. Every opt-in and
+// withdrawal appends a privacy consent record (list, policy version, source, time).
+// No IP address, user agent or other trace of the visitor is stored.
+//
+// Leaving is always possible and takes effect at once: every campaign mail carries its
+// recipient's own unsubscribe link and List-Unsubscribe / List-Unsubscribe-Post
+// headers (RFC 8058 one-click); a POST to that link unsubscribes, a GET only shows a
+// button. The preference page leaves single lists. The Service is the privacy.Allower
+// for both purposes, and the Dispatcher re-checks it just before delivery, so a
+// person who leaves between enqueue and delivery gets nothing more. Permanent
+// delivery failures (suppressed by the outbox) and complaints (ReportComplaint) stop
+// all future mail to an address.
+//
+// Campaigns (privacy.RoleEditor) are written in Markdown, rendered to HTML with a
+// plain-text alternative; images, raw HTML, tracking pixels and link rewriting do not
+// exist. A campaign reaches the confirmed members of its list only, through the
+// privacy outbox, in batches: each batch's messages and the campaign's resume cursor
+// commit in one transaction, so a crash mid-campaign loses no recipient, and a
+// recipient can receive a second copy only if their message was being delivered at
+// the moment of the crash. Progress (queued, sent, failed, total) can be read while it
+// sends.
+//
+// No API or page lists or exports subscribers. A person's own subscriptions are
+// exported and erased only through the privacy Registry (holder "newsletter").
+package newsletter
