@@ -1,0 +1,117 @@
+package comments
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+)
+
+// FeedSize is how many comments, newest first, a thread's feed holds.
+const FeedSize = 50
+
+type atomFeed struct {
+	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	ID      string      `xml:"id"`
+	Title   string      `xml:"title"`
+	Updated string      `xml:"updated"`
+	Links   []atomLink  `xml:"link"`
+	Entries []atomEntry `xml:"entry"`
+}
+
+type atomLink struct {
+	Rel  string `xml:"rel,attr,omitempty"`
+	Type string `xml:"type,attr,omitempty"`
+	Href string `xml:"href,attr"`
+}
+
+// atomPerson has no email element on purpose: Atom allows one, P4 does not.
+type atomPerson struct {
+	Name string `xml:"name"`
+}
+
+type atomContent struct {
+	Type string `xml:"type,attr"`
+	Body string `xml:",chardata"`
+}
+
+type atomEntry struct {
+	ID        string      `xml:"id"`
+	Title     string      `xml:"title"`
+	Published string      `xml:"published"`
+	Updated   string      `xml:"updated"`
+	Author    atomPerson  `xml:"author"`
+	Link      atomLink    `xml:"link"`
+	Content   atomContent `xml:"content"`
+}
+
+// FeedURL returns the address of thread's Atom feed.
+func (s *Service) FeedURL(thread string) string { return s.base + "/feed/" + thread }
+
+// ThreadURL returns the public page of thread (Config.ThreadURL).
+func (s *Service) ThreadURL(thread string) string { return s.threadURL(thread) }
+
+// Atom returns thread's published comments, newest first, as an Atom feed. Entries
+// carry the author's name and the sanitized HTML, never an address. Returns
+// ErrInvalid naming "thread".
+func (s *Service) Atom(ctx context.Context, thread string) ([]byte, error) {
+	if err := CheckThread(thread); err != nil {
+		return nil, err
+	}
+	cs, err := s.store.Thread(ctx, thread)
+	if err != nil {
+		return nil, err
+	}
+	page := s.threadURL(thread)
+	host := "localhost"
+	if u, err := url.Parse(s.base); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	f := atomFeed{
+		ID:    page,
+		Title: "Comments on " + thread,
+		Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: s.FeedURL(thread)}, {Rel: "alternate", Type: "text/html", Href: page}},
+	}
+	var updated time.Time
+	for _, c := range slices.Backward(cs) {
+		if c.Status != StatusApproved {
+			continue
+		}
+		if len(f.Entries) == FeedSize {
+			break
+		}
+		p := s.public(c)
+		changed := c.Created
+		if c.Edited.After(changed) {
+			changed = c.Edited
+		}
+		if changed.After(updated) {
+			updated = changed
+		}
+		f.Entries = append(f.Entries, atomEntry{
+			ID:        fmt.Sprintf("tag:%s,%s:comment-%d", host, c.Created.Format("2006-01-02"), c.ID),
+			Title:     "Comment by " + p.Name,
+			Published: c.Created.Format(time.RFC3339),
+			Updated:   changed.Format(time.RFC3339),
+			Author:    atomPerson{Name: p.Name},
+			Link:      atomLink{Rel: "alternate", Type: "text/html", Href: fmt.Sprintf("%s#c%d", page, c.ID)},
+			Content:   atomContent{Type: "html", Body: c.HTML},
+		})
+	}
+	if updated.IsZero() {
+		updated = time.Unix(0, 0).UTC()
+	}
+	f.Updated = updated.Format(time.RFC3339)
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	enc := xml.NewEncoder(&buf)
+	enc.Indent("", "  ")
+	if err := enc.Encode(f); err != nil {
+		return nil, err
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
+}

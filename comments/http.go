@@ -1,0 +1,671 @@
+package comments
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/form"
+)
+
+// HandlerConfig configures a Handler. Zero fields take the defaults documented on them.
+type HandlerConfig struct {
+	// Signer signs the timestamp hidden in the comment form; required, with a Key of
+	// at least 32 bytes shared by every process of the site. Its MinAge (3 s by
+	// default) refuses forms sent faster than a person can type.
+	Signer *form.Signer
+	// Limiter bounds comments per client address, in memory only. Default: 10 an
+	// hour after a burst of 5.
+	Limiter *form.Limiter
+	// TrustedHeader names the header that carries the client address behind a
+	// trusted proxy, e.g. "X-Forwarded-For"; empty uses the connection's address.
+	TrustedHeader string
+	// Layout wraps every page; form.Plain by default.
+	Layout form.Layout
+	// Log receives internal errors only; discarded when nil.
+	Log *slog.Logger
+}
+
+// Handler serves threads, their forms and feeds, the author's manage page, the
+// follow-up confirmation and stop pages, and the moderation queue, as
+// server-rendered HTML that needs no JavaScript or as JSON (chosen by
+// form.WantsJSON). Mount it where Config.BaseURL points, under a prefix with
+// http.StripPrefix:
+//
+//	mux.Handle("/comments/", http.StripPrefix("/comments", h))
+//
+// Routes, relative to the mount point:
+//
+//	GET  /t/{thread...}           the thread and its form (?reply=ID answers a comment); JSON: the thread and a form stamp
+//	POST /t/{thread...}           post: name, email, body, parent, follow_up, ts, website (the honeypot)
+//	GET  /feed/{thread...}        the thread's Atom feed
+//	GET  /manage/{token}          the author's page: edit (for EditWindow) and delete
+//	POST /manage/{token}          action=edit with body, or action=delete
+//	GET  /confirm/{token}         asks to confirm reply notifications; changes nothing
+//	POST /confirm/{token}         confirms
+//	GET  /stop/{token}            asks to stop reply notifications; changes nothing
+//	POST /stop/{token}            stops (also RFC 8058 one-click); action=resume resumes
+//	GET  /moderate                moderators: the queue (?status=pending|approved|rejected, ?thread=)
+//	POST /moderate/{id}/{action}  moderators: approve, reject, delete, or email (why) to read the address
+//
+// Moderator routes need an actor with privacy.RoleModerator in the request context
+// (the host's sign-in middleware puts it there). Every POST is refused when it comes
+// from another origin (http.CrossOriginProtection). No response sets a cookie, and
+// no response but the moderator's audited email answer holds a commenter's
+// address: not even the form re-shown after an error, which asks for it again.
+type Handler struct {
+	svc     *Service
+	cfg     HandlerConfig
+	handler http.Handler
+}
+
+// NewHandler returns the handler for svc. It returns an error when cfg has no
+// Signer or the Signer's key is shorter than 32 bytes.
+func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
+	if cfg.Signer == nil || len(cfg.Signer.Key) < 32 {
+		return nil, errors.New("comments: HandlerConfig.Signer with a key of at least 32 bytes is required")
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = form.NewLimiter(10, time.Hour, 5)
+	}
+	if cfg.Layout == nil {
+		cfg.Layout = form.Plain
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{svc: svc, cfg: cfg}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /t/{thread...}", h.thread)
+	mux.HandleFunc("POST /t/{thread...}", h.post)
+	mux.HandleFunc("GET /feed/{thread...}", h.feed)
+	mux.HandleFunc("GET /manage/{token}", h.manage)
+	mux.HandleFunc("POST /manage/{token}", h.manageSubmit)
+	mux.HandleFunc("GET /confirm/{token}", h.confirm)
+	mux.HandleFunc("POST /confirm/{token}", h.confirmSubmit)
+	mux.HandleFunc("GET /stop/{token}", h.stop)
+	mux.HandleFunc("POST /stop/{token}", h.stopSubmit)
+	mux.HandleFunc("GET /moderate", h.queue)
+	mux.HandleFunc("POST /moderate/{id}/{action}", h.moderate)
+	h.handler = http.NewCrossOriginProtection().Handler(mux)
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// Token pages carry their token in the URL: no Referer may take it elsewhere.
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if !strings.HasPrefix(r.URL.Path, "/feed/") {
+		// Pages may hold a manage link, a form stamp or a moderator's view.
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	h.handler.ServeHTTP(w, r)
+}
+
+func (h *Handler) maxBody() int64 { return int64(h.svc.cfg.MaxBody)*12 + 8<<10 }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (h *Handler) logInternal(r *http.Request, err error) {
+	if privacy.HTTPStatus(err) == http.StatusInternalServerError {
+		h.cfg.Log.ErrorContext(r.Context(), "comments", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+}
+
+// render executes page name into the host's layout.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, title, name string, data any) {
+	var b bytes.Buffer
+	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
+		h.cfg.Log.ErrorContext(r.Context(), "comments: render", "page", name, "err", err)
+		status, title = http.StatusInternalServerError, "Something went wrong"
+		b.Reset()
+		b.WriteString("<p>Something went wrong on our side. Please try again later.</p>")
+	}
+	h.cfg.Layout(w, r, status, title, template.HTML(b.String()))
+}
+
+type message struct {
+	Paragraphs []string
+	Form       *messageForm
+	Link       string
+}
+
+type messageForm struct {
+	Button string
+	Hidden map[string]string
+}
+
+// fail answers err as JSON or as an HTML page saying what went wrong.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if form.WantsJSON(r) {
+		privacy.WriteJSONError(w, r, h.cfg.Log, err)
+		return
+	}
+	h.logInternal(r, err)
+	privacy.SetRetryAfter(w, err)
+	b := privacy.Describe(err)
+	title := "Something went wrong"
+	switch b.Error.Status {
+	case http.StatusNotFound, http.StatusGone:
+		title = "This link does not work"
+	case http.StatusUnauthorized, http.StatusForbidden:
+		title = "Not allowed"
+	case http.StatusBadRequest:
+		title = "Please check the request"
+	}
+	msg := b.Error.Message
+	if b.Error.Field != "" {
+		msg = b.Error.Field + ": " + msg
+	}
+	h.render(w, r, b.Error.Status, title, "message", message{Paragraphs: []string{upperFirst(msg)}})
+}
+
+func upperFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// fieldError is one fault, shown beside its field and in the summary.
+type fieldError struct {
+	Field, ID, Text string
+}
+
+var formFields = map[string]string{"name": "Name", "email": "Email address", "body": "Comment"}
+
+func describe(err error) ([]fieldError, map[string]string) {
+	b := privacy.Describe(err)
+	msg := b.Error.Message
+	label, known := formFields[b.Error.Field]
+	switch {
+	case known && (strings.HasPrefix(msg, "is ") || strings.HasPrefix(msg, "has ") || strings.HasPrefix(msg, "may ") ||
+		strings.HasPrefix(msg, "contains ") || strings.HasPrefix(msg, "was ") || strings.HasPrefix(msg, "must ")):
+		msg = label + " " + msg
+	case b.Error.Field == "parent" || b.Error.Field == "thread":
+		msg = upperFirst(msg)
+	default:
+		msg = upperFirst(msg)
+	}
+	fe := fieldError{Text: msg}
+	byField := map[string]string{}
+	if known {
+		fe.Field, fe.ID = b.Error.Field, "cf-"+b.Error.Field
+		byField[b.Error.Field] = msg
+	}
+	return []fieldError{fe}, byField
+}
+
+// threadPage is what the thread template shows.
+type threadPage struct {
+	View     ThreadView
+	Feed     string
+	Action   string
+	Stamp    string
+	Parent   *Public
+	Values   Input // Email is never shown
+	Errors   []fieldError
+	Err      map[string]string
+	MaxName  int
+	MaxEmail int
+	MaxBody  int
+	MaxLinks int
+}
+
+func findComment(ps []Public, id int64) *Public {
+	for i := range ps {
+		if ps[i].ID == id {
+			return &ps[i]
+		}
+		if p := findComment(ps[i].Replies, id); p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+func (h *Handler) threadPage(r *http.Request, thread string, v Input, ferr error) (threadPage, error) {
+	view, err := h.svc.Thread(r.Context(), thread)
+	if err != nil {
+		return threadPage{}, err
+	}
+	p := threadPage{View: view, Feed: h.svc.FeedURL(thread), Action: h.svc.mount + "/t/" + thread, Stamp: h.cfg.Signer.Stamp(),
+		Values: v, Err: map[string]string{}, MaxName: MaxNameLen, MaxEmail: privacy.MaxEmailLen, MaxBody: h.svc.cfg.MaxBody, MaxLinks: h.svc.cfg.MaxLinks}
+	parent := v.ParentID
+	if parent == 0 {
+		parent, _ = strconv.ParseInt(r.URL.Query().Get("reply"), 10, 64)
+	}
+	if parent > 0 {
+		if c := findComment(view.Comments, parent); c != nil && !c.Deleted {
+			pc := *c
+			pc.Replies = nil
+			p.Parent = &pc
+		}
+	}
+	if ferr != nil {
+		p.Errors, p.Err = describe(ferr)
+	}
+	return p, nil
+}
+
+// Fragment returns thread's comments and form as HTML for the host to place in its
+// own page (the page's ?reply= query picks the comment answered). The form posts
+// to the Handler at Config.BaseURL. Returns ErrInvalid naming "thread".
+func (h *Handler) Fragment(r *http.Request, thread string) (template.HTML, error) {
+	p, err := h.threadPage(r, thread, Input{}, nil)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := pages.ExecuteTemplate(&b, "thread", p); err != nil {
+		return "", err
+	}
+	return template.HTML(b.String()), nil
+}
+
+// threadJSON is the JSON answer to GET /t/{thread}: the thread and what a script
+// needs to post to it.
+type threadJSON struct {
+	ThreadView
+	Form struct {
+		Timestamp string `json:"ts"`
+		Honeypot  string `json:"honeypot"`
+		MaxBody   int    `json:"max_body"`
+		MaxLinks  int    `json:"max_links"`
+	} `json:"form"`
+}
+
+func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
+	thread := r.PathValue("thread")
+	if form.WantsJSON(r) {
+		view, err := h.svc.Thread(r.Context(), thread)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		out := threadJSON{ThreadView: view}
+		out.Form.Timestamp, out.Form.Honeypot = h.cfg.Signer.Stamp(), form.Honeypot
+		out.Form.MaxBody, out.Form.MaxLinks = h.svc.cfg.MaxBody, h.svc.cfg.MaxLinks
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	h.showThread(w, r, http.StatusOK, thread, Input{}, nil)
+}
+
+func (h *Handler) showThread(w http.ResponseWriter, r *http.Request, status int, thread string, v Input, ferr error) {
+	p, err := h.threadPage(r, thread, v, ferr)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, status, "Comments", "thread", p)
+}
+
+// postedJSON is the answer to a posted comment. ManageURL is given only here.
+type postedJSON struct {
+	Status    Status  `json:"status"`
+	Comment   *Public `json:"comment,omitempty"`
+	ManageURL string  `json:"manage_url,omitempty"`
+}
+
+type postedPage struct {
+	Status      Status
+	FollowUp    bool
+	ManageURL   string
+	ThreadURL   string
+	EditMinutes int
+}
+
+func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
+	thread := r.PathValue("thread")
+	asJSON := form.WantsJSON(r)
+	var in Input
+	fail := func(err error) {
+		h.logInternal(r, err)
+		if asJSON {
+			privacy.WriteJSONError(w, r, nil, err)
+			return
+		}
+		privacy.SetRetryAfter(w, err)
+		if errors.Is(err, privacy.ErrInvalid) && privacy.FieldOf(err) == "thread" {
+			h.fail(w, r, err)
+			return
+		}
+		h.showThread(w, r, privacy.HTTPStatus(err), thread, in, err)
+	}
+	if err := CheckThread(thread); err != nil {
+		fail(err)
+		return
+	}
+	vals, err := form.Decode(r, h.maxBody())
+	if err != nil {
+		fail(err)
+		return
+	}
+	in = Input{Thread: thread, Name: vals.Get("name"), Email: vals.Get("email"), Body: vals.Get("body"), FollowUp: vals.Get("follow_up") != ""}
+	if p := vals.Get("parent"); p != "" {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || id <= 0 {
+			fail(privacy.Invalid("parent", "is not a comment on this page"))
+			return
+		}
+		in.ParentID = id
+	}
+	if err := h.cfg.Limiter.Check(r, h.cfg.TrustedHeader); err != nil {
+		fail(err)
+		return
+	}
+	done := postedPage{Status: StatusPending, FollowUp: in.FollowUp, ThreadURL: h.svc.ThreadURL(thread), EditMinutes: int(h.svc.cfg.EditWindow / time.Minute)}
+	var out postedJSON
+	if form.Bot(vals) {
+		// A bot is told it succeeded, so it learns nothing; nothing is stored or sent.
+		out.Status = StatusPending
+	} else {
+		if err := h.cfg.Signer.Check(vals.Get(form.TimestampField)); err != nil {
+			fail(err)
+			return
+		}
+		posted, err := h.svc.Post(r.Context(), in)
+		if err != nil {
+			fail(err)
+			return
+		}
+		out = postedJSON{Status: posted.Status, Comment: &posted.Comment, ManageURL: h.svc.base + "/manage/" + posted.ManageToken}
+		done.Status, done.ManageURL = posted.Status, out.ManageURL
+	}
+	if asJSON {
+		writeJSON(w, http.StatusCreated, out)
+		return
+	}
+	title := "Comment received"
+	if done.Status == StatusApproved {
+		title = "Comment published"
+	}
+	h.render(w, r, http.StatusOK, title, "posted", done)
+}
+
+func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
+	b, err := h.svc.Atom(r.Context(), r.PathValue("thread"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(b)
+}
+
+type managePage struct {
+	M         *Managed
+	ThreadURL string
+	Message   string
+	Body      string
+	Errors    []fieldError
+	Err       map[string]string
+}
+
+func (h *Handler) showManage(w http.ResponseWriter, r *http.Request, status int, m Managed, p managePage) {
+	p.M, p.ThreadURL = &m, h.svc.ThreadURL(m.Thread)
+	h.render(w, r, status, "Your comment", "manage", p)
+}
+
+func (h *Handler) manage(w http.ResponseWriter, r *http.Request) {
+	m, err := h.svc.Manage(r.Context(), r.PathValue("token"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if form.WantsJSON(r) {
+		writeJSON(w, http.StatusOK, m)
+		return
+	}
+	h.showManage(w, r, http.StatusOK, m, managePage{})
+}
+
+func (h *Handler) manageSubmit(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	vals, err := form.Decode(r, h.maxBody())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	switch vals.Get("action") {
+	case "edit":
+		m, err := h.svc.Edit(r.Context(), token, vals.Get("body"))
+		if err == nil {
+			if form.WantsJSON(r) {
+				writeJSON(w, http.StatusOK, m)
+				return
+			}
+			h.showManage(w, r, http.StatusOK, m, managePage{Message: "Your comment was saved."})
+			return
+		}
+		cur, gerr := h.svc.Manage(r.Context(), token)
+		if form.WantsJSON(r) || gerr != nil || !(errors.Is(err, privacy.ErrInvalid) || errors.Is(err, privacy.ErrGone)) {
+			h.fail(w, r, err)
+			return
+		}
+		p := managePage{Body: vals.Get("body")}
+		p.Errors, p.Err = describe(err)
+		if errors.Is(err, privacy.ErrGone) {
+			p.Body, p.Message = "", p.Errors[0].Text
+			p.Errors = nil
+		}
+		h.showManage(w, r, privacy.HTTPStatus(err), cur, p)
+	case "delete":
+		if err := h.svc.Delete(r.Context(), token); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if form.WantsJSON(r) {
+			writeJSON(w, http.StatusOK, map[string]bool{"deleted": true})
+			return
+		}
+		h.render(w, r, http.StatusOK, "Comment deleted", "message", message{Paragraphs: []string{"Your comment was deleted."}})
+	default:
+		h.fail(w, r, privacy.Invalid("action", "must be edit or delete"))
+	}
+}
+
+func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
+	if err := h.svc.CheckConfirmation(r.Context(), r.PathValue("token")); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if form.WantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]bool{"confirmed": false})
+		return
+	}
+	h.render(w, r, http.StatusOK, "Confirm reply notifications", "message", message{
+		Paragraphs: []string{"Press the button to be emailed when someone replies to a comment where you ticked “email me about replies”. Every email has a link to stop."},
+		Form:       &messageForm{Button: "Yes, email me about replies"},
+	})
+}
+
+func (h *Handler) confirmSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := h.svc.Confirm(r.Context(), r.PathValue("token")); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if form.WantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]bool{"confirmed": true})
+		return
+	}
+	h.render(w, r, http.StatusOK, "Confirmed", "message", message{
+		Paragraphs: []string{"Thank you: your address is confirmed. You will be emailed about replies to comments where you asked for it, and every email has a link to stop."},
+	})
+}
+
+func (h *Handler) stop(w http.ResponseWriter, r *http.Request) {
+	stopped, err := h.svc.Stopped(r.Context(), r.PathValue("token"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if form.WantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]bool{"stopped": stopped})
+		return
+	}
+	h.showStop(w, r, stopped, "")
+}
+
+func (h *Handler) showStop(w http.ResponseWriter, r *http.Request, stopped bool, done string) {
+	var m message
+	if done != "" {
+		m.Paragraphs = append(m.Paragraphs, done)
+	}
+	if stopped {
+		m.Paragraphs = append(m.Paragraphs, "We send you no reply notifications.")
+		m.Form = &messageForm{Button: "Email me about replies again", Hidden: map[string]string{"action": "resume"}}
+	} else {
+		m.Paragraphs = append(m.Paragraphs, "Press the button to stop every reply notification from us.")
+		m.Form = &messageForm{Button: "Stop reply emails"}
+	}
+	h.render(w, r, http.StatusOK, "Reply notifications", "message", m)
+}
+
+func (h *Handler) stopSubmit(w http.ResponseWriter, r *http.Request) {
+	action := ""
+	// RFC 8058 lets a mail client send the one-click POST as multipart; it holds
+	// nothing but List-Unsubscribe=One-Click, which means stop.
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "multipart/form-data" {
+		vals, err := form.Decode(r, 4<<10)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		action = vals.Get("action")
+	}
+	var err error
+	switch action {
+	case "", "stop":
+		err = h.svc.Stop(r.Context(), r.PathValue("token"))
+	case "resume":
+		err = h.svc.Resume(r.Context(), r.PathValue("token"))
+	default:
+		err = privacy.Invalid("action", "must be stop or resume")
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	stopped := action != "resume"
+	if form.WantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]bool{"stopped": stopped})
+		return
+	}
+	done := "Done: reply notifications are stopped."
+	if !stopped {
+		done = "Done: you will be emailed about replies again."
+	}
+	h.showStop(w, r, stopped, done)
+}
+
+type queuePage struct {
+	Action   string
+	Status   Status
+	Statuses []Status
+	Held     []Held
+	Email    string
+	EmailID  int64
+}
+
+func (h *Handler) showQueue(w http.ResponseWriter, r *http.Request, f QueueFilter, p queuePage) {
+	held, err := h.svc.Queue(r.Context(), f)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if f.Status == "" {
+		f.Status = StatusPending
+	}
+	p.Action, p.Status, p.Held = h.svc.mount+"/moderate", f.Status, held
+	p.Statuses = []Status{StatusPending, StatusApproved, StatusRejected}
+	h.render(w, r, http.StatusOK, "Moderation", "queue", p)
+}
+
+func (h *Handler) queue(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := QueueFilter{Status: Status(q.Get("status")), Thread: q.Get("thread")}
+	if n := q.Get("limit"); n != "" {
+		v, err := strconv.Atoi(n)
+		if err != nil {
+			h.fail(w, r, privacy.Invalid("limit", "must be a number"))
+			return
+		}
+		f.Limit = v
+	}
+	if form.WantsJSON(r) {
+		held, err := h.svc.Queue(r.Context(), f)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if held == nil {
+			held = []Held{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"comments": held})
+		return
+	}
+	h.showQueue(w, r, f, queuePage{})
+}
+
+func (h *Handler) moderate(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		h.fail(w, r, privacy.Invalid("id", "is not a comment id"))
+		return
+	}
+	vals, err := form.Decode(r, 4<<10)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	action := r.PathValue("action")
+	switch action {
+	case "approve":
+		err = h.svc.Approve(ctx, id)
+	case "reject":
+		err = h.svc.Reject(ctx, id)
+	case "delete":
+		err = h.svc.Remove(ctx, id)
+	case "email":
+		addr, err := h.svc.CommenterEmail(ctx, id, vals.Get("why"))
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if form.WantsJSON(r) {
+			writeJSON(w, http.StatusOK, map[string]any{"id": id, "email": addr})
+			return
+		}
+		h.showQueue(w, r, QueueFilter{}, queuePage{Email: addr, EmailID: id})
+		return
+	default:
+		err = privacy.Invalid("action", "must be approve, reject, delete or email")
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if form.WantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]any{"id": id, "done": action})
+		return
+	}
+	http.Redirect(w, r, h.svc.mount+"/moderate?"+url.Values{"status": {string(StatusPending)}}.Encode(), http.StatusSeeOther)
+}

@@ -1,0 +1,97 @@
+package comments
+
+import (
+	"html/template"
+	"time"
+)
+
+// The pages hold no script and no style attribute, so a host's strict
+// Content-Security-Policy needs no exception for them. Classes (avatar-1 …
+// avatar-8, field-error, …) are the host stylesheet's to style.
+var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
+	"date": func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 UTC") },
+	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+}).Parse(`
+{{define "comment"}}<li id="c{{.ID}}" class="comment{{if .Deleted}} comment-deleted{{end}}"><article>
+<header>{{with .Avatar}}<span class="avatar avatar-{{.Hue}}" aria-hidden="true">{{.Initials}}</span> {{end}}<strong class="comment-author">{{.Name}}</strong> <a class="comment-time" href="#c{{.ID}}"><time datetime="{{iso .Created}}">{{date .Created}}</time></a>{{if .Edited}} <span class="comment-edited">(edited)</span>{{end}}</header>
+{{if .Deleted}}<p class="comment-body"><em>This comment was deleted.</em></p>{{else}}<div class="comment-body">{{.HTML}}</div>
+<p class="comment-actions"><a href="?reply={{.ID}}#comment-form">Reply<span class="visually-hidden"> to {{.Name}}</span></a></p>{{end}}
+{{if .Replies}}<ol class="comment-replies">{{range .Replies}}{{template "comment" .}}{{end}}</ol>{{end}}
+</article></li>
+{{end}}
+
+{{define "thread"}}<section class="comments" id="comments" aria-labelledby="comments-title">
+<h2 id="comments-title">{{if eq .View.Count 1}}1 comment{{else}}{{.View.Count}} comments{{end}}</h2>
+{{if .View.Comments}}<ol class="comment-list">{{range .View.Comments}}{{template "comment" .}}{{end}}</ol>{{else}}<p>No comments yet.</p>{{end}}
+<p class="comments-feed"><a href="{{.Feed}}" type="application/atom+xml">Follow these comments (Atom feed)</a></p>
+<h2 id="comment-form-title">{{if .Parent}}Reply to {{.Parent.Name}}{{else}}Leave a comment{{end}}</h2>
+{{template "form" .}}
+</section>
+{{end}}
+
+{{define "form"}}<form id="comment-form" class="comment-form" method="post" action="{{.Action}}" aria-labelledby="comment-form-title">
+{{if .Errors}}<div class="form-errors" role="alert"><p>The comment was not posted:</p><ul>{{range .Errors}}<li>{{if .ID}}<a href="#{{.ID}}">{{.Text}}</a>{{else}}{{.Text}}{{end}}</li>{{end}}</ul></div>{{end}}
+<input type="hidden" name="ts" value="{{.Stamp}}">
+{{with .Parent}}<input type="hidden" name="parent" value="{{.ID}}"><p class="replying">Replying to {{.Name}}. <a href="?#comment-form">Write a new comment instead</a></p>{{end}}
+<p class="hp" hidden><label for="cf-website">Leave this field empty</label> <input id="cf-website" name="website" tabindex="-1" autocomplete="off"></p>
+<p><label for="cf-name">Name (shown with the comment)</label><br>
+<input id="cf-name" name="name" required maxlength="{{.MaxName}}" autocomplete="name" value="{{.Values.Name}}"{{with .Err.name}} aria-invalid="true" aria-describedby="cf-name-error"{{end}}>
+{{with .Err.name}}<span id="cf-name-error" class="field-error">{{.}}</span>{{end}}</p>
+<p><label for="cf-email">Email address (never shown, never shared)</label><br>
+<input id="cf-email" name="email" type="email" required maxlength="{{.MaxEmail}}" autocomplete="email" aria-describedby="cf-email-note{{with .Err.email}} cf-email-error{{end}}"{{with .Err.email}} aria-invalid="true"{{end}}>
+<span id="cf-email-note" class="field-note">{{if .Errors}}For your privacy the address is never sent back to the browser: please type it again. {{end}}It is used only to hold your first comment for a moderator and, if you ask, to tell you about replies.</span>
+{{with .Err.email}}<span id="cf-email-error" class="field-error">{{.}}</span>{{end}}</p>
+<p><label for="cf-body">Comment (Markdown; at most {{.MaxLinks}} links; no images are shown)</label><br>
+<textarea id="cf-body" name="body" required rows="8" cols="60" maxlength="{{.MaxBody}}"{{with .Err.body}} aria-invalid="true" aria-describedby="cf-body-error"{{end}}>{{.Values.Body}}</textarea>
+{{with .Err.body}}<span id="cf-body-error" class="field-error">{{.}}</span>{{end}}</p>
+<p><input type="checkbox" id="cf-follow" name="follow_up" value="on"{{if .Values.FollowUp}} checked{{end}}>
+<label for="cf-follow">Email me about replies to this comment. We first send a link to confirm the address; every email has a link to stop.</label></p>
+<p><button type="submit">Post comment</button></p>
+</form>
+{{end}}
+
+{{define "posted"}}<p>{{if eq .Status "approved"}}Your comment is published.{{else}}Thank you. Your comment will appear once a moderator has approved it.{{end}}</p>
+{{if .FollowUp}}<p>You asked to be emailed about replies: unless this address is confirmed already, we sent it a link to confirm. Nothing is sent before you confirm.</p>{{end}}
+{{if .ManageURL}}<p>Keep this link to edit your comment in the next {{.EditMinutes}} minutes or delete it at any time. It is shown only now, and whoever has it can change your comment:<br>
+<a href="{{.ManageURL}}">{{.ManageURL}}</a></p>{{end}}
+<p><a href="{{.ThreadURL}}">Back to the page</a></p>
+{{end}}
+
+{{define "manage"}}{{if .Message}}<p role="status">{{.Message}}</p>{{end}}
+{{with .M}}<p>Your comment on <a href="{{$.ThreadURL}}">{{.Thread}}</a> is {{if eq .Status "approved"}}published{{else if eq .Status "pending"}}waiting for a moderator{{else}}{{.Status}}{{end}}.</p>
+<div class="comment-body">{{.Comment.HTML}}</div>
+{{if .Editable}}<form method="post" class="comment-edit">
+<input type="hidden" name="action" value="edit">
+{{if $.Errors}}<div class="form-errors" role="alert"><ul>{{range $.Errors}}<li>{{.Text}}</li>{{end}}</ul></div>{{end}}
+<p><label for="cm-body">Edit your comment (until {{date .EditUntil}})</label><br>
+<textarea id="cm-body" name="body" required rows="8" cols="60"{{with $.Err.body}} aria-invalid="true" aria-describedby="cm-body-error"{{end}}>{{if $.Body}}{{$.Body}}{{else}}{{.Source}}{{end}}</textarea>
+{{with $.Err.body}}<span id="cm-body-error" class="field-error">{{.}}</span>{{end}}</p>
+<p><button type="submit">Save</button></p>
+</form>{{else}}<p>The time to edit this comment has passed; you can still delete it.</p>{{end}}
+<form method="post" class="comment-delete">
+<input type="hidden" name="action" value="delete">
+<p><button type="submit">Delete my comment</button></p>
+</form>{{end}}
+{{end}}
+
+{{define "message"}}{{range .Paragraphs}}<p>{{.}}</p>{{end}}
+{{with .Form}}<form method="post">{{range $k, $v := .Hidden}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}<p><button type="submit">{{.Button}}</button></p></form>{{end}}
+{{with .Link}}<p><a href="{{.}}">Back</a></p>{{end}}
+{{end}}
+
+{{define "queue"}}<form method="get" action="{{.Action}}"><p><label for="mq-status">Show</label>
+<select id="mq-status" name="status">{{range .Statuses}}<option value="{{.}}"{{if eq . $.Status}} selected{{end}}>{{.}}</option>{{end}}</select>
+<button type="submit">Show</button></p></form>
+{{if .Email}}<p role="status">The address of comment {{.EmailID}} is <strong>{{.Email}}</strong>. This reading was recorded in the access log.</p>{{end}}
+{{if .Held}}<ol class="moderation-queue">{{range .Held}}<li id="m{{.ID}}"><article>
+<header><strong>{{.Name}}</strong> on <code>{{.Thread}}</code>{{if .ParentID}} (reply to {{.ParentID}}){{end}}, {{date .Created}}{{if .FollowUp}}, asked for follow-up{{end}}</header>
+<div class="comment-body">{{.HTML}}</div>
+<details><summary>Markdown source</summary><pre>{{.Source}}</pre></details>
+<form method="post" action="{{$.Action}}/{{.ID}}/approve" class="inline"><button type="submit">Approve</button></form>
+<form method="post" action="{{$.Action}}/{{.ID}}/reject" class="inline"><button type="submit">Reject</button></form>
+<form method="post" action="{{$.Action}}/{{.ID}}/delete" class="inline"><button type="submit">Delete</button></form>
+<form method="post" action="{{$.Action}}/{{.ID}}/email" class="inline"><label for="why-{{.ID}}">Reason for reading the address</label>
+<input id="why-{{.ID}}" name="why" maxlength="200" value="moderating comments"> <button type="submit">Show address</button></form>
+</article></li>{{end}}</ol>{{else}}<p>Nothing here.</p>{{end}}
+{{end}}
+`))
