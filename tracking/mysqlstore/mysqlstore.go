@@ -61,7 +61,7 @@ var tables = map[tracking.Dimension]table{
 	tracking.Bots:      {"tracking_bots", ""},
 }
 
-// valueCol returns the value column for SELECT lists, ” for the bots total.
+// valueCol returns the value column for SELECT lists; the bots total has none.
 func (t table) valueCol() string {
 	if t.column == "" {
 		return "''"
