@@ -162,6 +162,14 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResul
 	}
 	vt := &Token{Hash: hash, Kind: TokenVerify, AccountID: a.ID, Email: email, Created: now, Expires: now.Add(s.cfg.VerifyTTL)}
 	err = s.store.CreateAccount(ctx, &a, vt, func(ctx context.Context) error {
+		// The mail goes first: it is what the guard may refuse, and a memory consent
+		// store, unlike the MySQL one, cannot take a record back.
+		err := s.send(ctx, privacy.PurposeAccount, email, "Confirm your address",
+			fmt.Sprintf("Please confirm your address to finish creating your account:\n\n%s\n\nThe link works once, for %s. If you did not ask for an account, ignore this message: the registration is deleted after %s.",
+				s.link("/verify", token), human(s.cfg.VerifyTTL), human(s.cfg.UnverifiedRetention)))
+		if err != nil {
+			return err
+		}
 		for _, o := range []struct {
 			on bool
 			p  privacy.Purpose
@@ -177,9 +185,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResul
 				return err
 			}
 		}
-		return s.send(ctx, privacy.PurposeAccount, email, "Confirm your address",
-			fmt.Sprintf("Please confirm your address to finish creating your account:\n\n%s\n\nThe link works once, for %s. If you did not ask for an account, ignore this message: the registration is deleted after %s.",
-				s.link("/verify", token), human(s.cfg.VerifyTTL), human(s.cfg.UnverifiedRetention)))
+		return nil
 	})
 	if errors.Is(err, privacy.ErrConflict) {
 		err = s.registeredAgain(ctx, email)
