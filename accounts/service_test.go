@@ -81,7 +81,10 @@ func TestRegisterInvalid(t *testing.T) {
 		{"BirthDateMissing", "birth_date", func(in *accounts.RegisterInput) { in.BirthDate = "" }},
 		{"BirthDateUnreadable", "birth_date", func(in *accounts.RegisterInput) { in.BirthDate = "yesterday" }},
 		{"BirthDateFuture", "birth_date", func(in *accounts.RegisterInput) { in.BirthDate = "2999-01-01" }},
-		{"ConsentCodeBogus", "consent_code", func(in *accounts.RegisterInput) { in.BirthDate = time.Now().AddDate(-9, 0, 0).Format("2006-01-02"); in.ConsentCode = "nope" }},
+		{"ConsentCodeBogus", "consent_code", func(in *accounts.RegisterInput) {
+			in.BirthDate = time.Now().AddDate(-9, 0, 0).Format("2006-01-02")
+			in.ConsentCode = "nope"
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := ok
