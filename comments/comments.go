@@ -158,7 +158,7 @@ type Store interface {
 	// uncommitted rows.
 	FollowUpAllowed(ctx context.Context, email string, now time.Time) (bool, error)
 	// PurgeSubscribers removes subscribers that never confirmed and whose request
-	// expired before t, and confirmed, unstopped ones with no comment left, and
+	// expired at or before t, and confirmed, unstopped ones with no comment left, and
 	// returns how many.
 	PurgeSubscribers(ctx context.Context, t time.Time) (int, error)
 }

@@ -438,6 +438,10 @@ func (h *Handler) manage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) manageSubmit(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
+	if _, err := h.svc.Manage(r.Context(), token); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	vals, err := form.Decode(r, h.maxBody())
 	if err != nil {
 		h.fail(w, r, err)

@@ -469,7 +469,7 @@ func (s *Store) PurgeSubscribers(ctx context.Context, t time.Time) (int, error) 
 		if !x.Stopped.IsZero() {
 			continue // the stop is kept so it is honoured
 		}
-		expired := x.Confirmed.IsZero() && x.ConfirmExpires.Before(t)
+		expired := x.Confirmed.IsZero() && !x.ConfirmExpires.After(t)
 		orphan := !x.Confirmed.IsZero() && !s.wrote(email)
 		if expired || orphan {
 			delete(s.subs, email)

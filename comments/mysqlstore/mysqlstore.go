@@ -530,7 +530,7 @@ func (s *Store) FollowUpAllowed(ctx context.Context, email string, now time.Time
 func (s *Store) PurgeSubscribers(ctx context.Context, t time.Time) (int, error) {
 	n, err := s.exec(ctx, `DELETE FROM comments_subscribers
 		WHERE stopped_at IS NULL AND (
-		  (confirmed_at IS NULL AND confirm_expires < ?) OR
+		  (confirmed_at IS NULL AND confirm_expires <= ?) OR
 		  (confirmed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM comments_comments c WHERE c.email = comments_subscribers.email)))`, t)
 	return int(n), err
 }

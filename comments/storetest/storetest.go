@@ -489,10 +489,13 @@ func testSubscribers(t *testing.T, newStore func(t *testing.T) comments.Store) {
 	t.Run("Purge", func(t *testing.T) {
 		s := newStore(t)
 		create(t, s, comment("t", "kept@example.org", comments.StatusApproved))
-		for _, a := range []string{"expired@example.org", "pending@example.org", "stopped@example.org", "kept@example.org", "orphan@example.org"} {
+		for _, a := range []string{"expired@example.org", "edge@example.org", "pending@example.org", "stopped@example.org", "kept@example.org", "orphan@example.org"} {
 			exp := now.Add(time.Hour)
-			if a == "expired@example.org" || a == "stopped@example.org" {
+			switch a {
+			case "expired@example.org", "stopped@example.org":
 				exp = now.Add(-time.Minute)
+			case "edge@example.org":
+				exp = now // a request is expired at its expiry
 			}
 			s2 := sub(a, a, exp)
 			s2.Created = now.Add(-2 * time.Hour)
@@ -507,8 +510,8 @@ func testSubscribers(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		}
 		n, err := s.PurgeSubscribers(ctx, now)
 		require.NoError(t, err)
-		assert.Equal(t, 2, n, "the expired request and the confirmed address with no comment left")
-		for a, want := range map[string]bool{"expired@example.org": false, "orphan@example.org": false,
+		assert.Equal(t, 3, n, "the expired requests and the confirmed address with no comment left")
+		for a, want := range map[string]bool{"expired@example.org": false, "edge@example.org": false, "orphan@example.org": false,
 			"pending@example.org": true, "stopped@example.org": true, "kept@example.org": true} {
 			_, err := s.Subscriber(ctx, a)
 			assert.Equal(t, want, err == nil, a)
