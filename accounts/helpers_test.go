@@ -36,7 +36,7 @@ type env struct {
 	t        *testing.T
 	svc      *accounts.Service
 	store    accounts.Store
-	priv     *privmem.Store
+	priv     privacy.Store
 	mail     *mailtest.Harness
 	clock    *clock
 	registry *privacy.Registry
@@ -51,7 +51,7 @@ func newEnv(t *testing.T, opts ...func(*accounts.Config)) *env {
 	return newEnvWith(t, memstore.New(), privmem.New(), opts...)
 }
 
-func newEnvWith(t *testing.T, store accounts.Store, priv *privmem.Store, opts ...func(*accounts.Config)) *env {
+func newEnvWith(t *testing.T, store accounts.Store, priv privacy.Store, opts ...func(*accounts.Config)) *env {
 	t.Helper()
 	e := &env{t: t, store: store, priv: priv, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, registry: &privacy.Registry{}}
 	e.mail = mailtest.NewHarness(t, nil, priv)

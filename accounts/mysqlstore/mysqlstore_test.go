@@ -2,8 +2,11 @@ package mysqlstore_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -11,6 +14,8 @@ import (
 	"github.com/consentkit/consentkit/accounts/mysqlstore"
 	"github.com/consentkit/consentkit/accounts/storetest"
 	"github.com/consentkit/consentkit/internal/mysqltest"
+	"github.com/consentkit/consentkit/privacy"
+	privmysql "github.com/consentkit/consentkit/privacy/mysqlstore"
 )
 
 func newStore(t *testing.T) accounts.Store {
@@ -35,4 +40,47 @@ func TestMigrateConcurrently(t *testing.T) {
 	var n int
 	require.NoError(t, db.Get(&n, `SELECT COUNT(*) FROM accounts_migrations WHERE version_id > 0`))
 	require.Equal(t, 1, n, "each migration recorded once")
+}
+
+// TestThenJoinsPrivacyStores proves what registration relies on: the consent
+// record and the outbox message written in then commit or roll back with the account.
+func TestThenJoinsPrivacyStores(t *testing.T) {
+	ctx := context.Background()
+	db := mysqltest.New(t)
+	st := mysqlstore.New(db)
+	require.NoError(t, st.Migrate(ctx))
+	priv := privmysql.New(db)
+	require.NoError(t, priv.Migrate(ctx))
+	now := time.Now().UTC()
+	then := func(fail bool) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			if err := priv.AppendConsent(ctx, &privacy.Consent{Subject: "tx@example.org", Purpose: privacy.PurposeNewsletter, Granted: true,
+				PolicyVersion: "1", Source: "registration", At: now}); err != nil {
+				return err
+			}
+			if _, err := priv.Enqueue(ctx, &privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: "tx@example.org",
+				From: privacy.Address{Email: "noreply@example.com"}, To: privacy.Address{Email: "tx@example.org"}, Subject: "s", Text: "t"}); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("late failure")
+			}
+			return nil
+		}
+	}
+	a := &accounts.Account{ID: "0123456789abcdef0123456789abcdef", Email: "tx@example.org", PasswordHash: "$sha1$" + strings.Repeat("0", 40),
+		AgeScreen: accounts.AgeOver13, Created: now}
+	require.Error(t, st.CreateAccount(ctx, a, nil, then(true)))
+	hist, err := priv.ConsentHistory(ctx, "tx@example.org")
+	require.NoError(t, err)
+	require.Empty(t, hist, "the consent record rolled back with the account")
+	stats, err := priv.OutboxStats(ctx, "")
+	require.NoError(t, err)
+	require.Zero(t, stats.Total(), "so did the message")
+
+	require.NoError(t, st.CreateAccount(ctx, a, nil, then(false)))
+	hist, _ = priv.ConsentHistory(ctx, "tx@example.org")
+	require.Len(t, hist, 1)
+	stats, _ = priv.OutboxStats(ctx, "")
+	require.Equal(t, 1, stats.Queued)
 }
