@@ -73,10 +73,14 @@ func RegistrableDomain(name string) (domain string, ok bool) {
 			return "", false
 		}
 	}
+	if labels[len(labels)-1] == "arpa" {
+		// Reverse-lookup and home-network names (home.arpa) name no organisation.
+		return "", false
+	}
 	// Find the longest suffix that is an ICANN public suffix; the registrable domain is
-	// one label more.
+	// one label more, and there must be one.
 	best := -1
-	for i := len(labels) - 1; i >= 1; i-- {
+	for i := len(labels) - 1; i >= 0; i-- {
 		s := strings.Join(labels[i:], ".")
 		if ps, icann := publicsuffix.PublicSuffix(s); ps == s && icann {
 			best = i

@@ -1,0 +1,159 @@
+package tracking_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/medama-io/go-useragent/agents"
+	"github.com/medama-io/go-useragent/data"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/consentkit/consentkit/tracking"
+)
+
+func TestClassify(t *testing.T) {
+	c := tracking.NewClassifier()
+	for _, tc := range []struct {
+		ua      string
+		browser string
+		bot     bool
+	}{
+		{firefox, "Firefox 128", false},
+		{chrome, "Chrome 124", false},
+		{safari, "Safari 17", false},
+		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.51", "Edge 124", false},
+		{"Mozilla/5.0", tracking.Unknown, false},
+		{"w3m/0.5.3", tracking.Unknown, false},
+		{"", "", true},
+		{"   ", "", true},
+		{googlebot, "", true},
+		{"Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "", true},
+		{"Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)", "", true},
+		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36", "", true},
+		{"facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", "", true},
+		{"curl/8.5.0", "", true},
+		{"Wget/1.21.3", "", true},
+		{"python-requests/2.31.0", "", true},
+		{"Go-http-client/1.1", "", true},
+		{"Scrapy/2.11 (+https://scrapy.org)", "", true},
+		{"Mozilla/5.0 (compatible; YandexSpider/3.0)", "", true},
+		{"UptimeRobot/2.0; monitor", "", true},
+		{firefox + strings.Repeat("x", 1024), "", true},
+		{"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/99999.0", "Firefox", false}, // implausible version: the family alone
+	} {
+		browser, bot := c.Classify(tc.ua)
+		assert.Equal(t, tc.bot, bot, "bot for %q", tc.ua)
+		assert.Equal(t, tc.browser, browser, "browser for %q", tc.ua)
+		// Asked again, the remembered answer is the same.
+		b2, bot2 := c.Classify(tc.ua)
+		assert.Equal(t, browser, b2)
+		assert.Equal(t, bot, bot2)
+	}
+}
+
+// TestClassifyBrowsersAreNotBots runs the parser's own corpus of real user agents
+// through the classifier: the extra bot tokens must not catch a person's browser.
+func TestClassifyBrowsersAreNotBots(t *testing.T) {
+	c := tracking.NewClassifier()
+	checked := 0
+	for _, tc := range data.AllTestCases {
+		if tc.ExpectedDevice == agents.DeviceBot || tc.ExpectedBrowser == "" {
+			continue
+		}
+		browser, bot := c.Classify(tc.UserAgent)
+		if !assert.False(t, bot, "%s: %q", tc.Name, tc.UserAgent) {
+			continue
+		}
+		assert.True(t, strings.HasPrefix(browser, string(tc.ExpectedBrowser)), "%s: got %q, want %s", tc.Name, browser, tc.ExpectedBrowser)
+		checked++
+	}
+	require.Greater(t, checked, 50, "the corpus was read")
+}
+
+func TestNormMIME(t *testing.T) {
+	for _, tc := range []struct {
+		raw, want string
+		ok        bool
+	}{
+		{"text/html; charset=utf-8", "text/html", true},
+		{"Text/HTML", "text/html", true},
+		{" application/json ; charset=utf-8", "application/json", true},
+		{"image/svg+xml", "image/svg+xml", true},
+		{"application/vnd.api+json", "application/vnd.api+json", true},
+		{"text", "", false},
+		{"text/", "", false},
+		{"/html", "", false},
+		{"text/html extra", "", false},
+		{"text/ht\x00ml", "", false},
+		{"text/" + strings.Repeat("a", 130), "", false},
+	} {
+		got, ok := tracking.NormMIME(tc.raw)
+		assert.Equal(t, tc.ok, ok, "%q", tc.raw)
+		assert.Equal(t, tc.want, got, "%q", tc.raw)
+	}
+}
+
+func TestRegistrableDomain(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+	}{
+		{"host-1-2-3-4.dyn.example.net.", "example.net"},
+		{"HOST.Example.COM", "example.com"},
+		{"a.b.c.example.co.uk", "example.co.uk"},
+		{"example.net", "example.net"},
+		{"alice.github.io", "github.io"},         // a private suffix never yields a personal name
+		{"x.alice.blogspot.com", "blogspot.com"}, // nor here
+		{"johns-laptop.lan", ""},                 // an unlisted suffix: a home network
+		{"router.home.arpa", ""},
+		{"localhost", ""},
+		{"net", ""},
+		{"co.uk", ""},
+		{"1.2.3.4", ""},
+		{"", ""},
+		{".", ""},
+		{"a..example.net", ""},
+		{"bad name.example.net", ""},
+		{"é.example.net", ""},
+		{strings.Repeat("a", 64) + ".example.net", ""},
+		{strings.Repeat("a.", 130) + "example.net", ""},
+	} {
+		got, ok := tracking.RegistrableDomain(tc.name)
+		assert.Equal(t, tc.want != "", ok, "%q", tc.name)
+		assert.Equal(t, tc.want, got, "%q", tc.name)
+	}
+}
+
+func TestPathMatch(t *testing.T) {
+	m, err := tracking.NewPathMatcher([]string{"/", "/about", "/about/", "/blog/{slug}", "/blog/{slug}/comments", "/docs/{rest...}", "/u/{id}/x"}, true)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		path, mux, want string
+	}{
+		{"/", "", "/"},
+		{"/about", "", "/about"},
+		{"/about/", "", "/about/"},
+		{"/About", "", tracking.Other},
+		{"/blog/hello", "", "/blog/{slug}"},
+		{"/blog/hello/", "", tracking.Other},
+		{"/blog/", "", tracking.Other}, // a wildcard needs a segment
+		{"/blog/hello/comments", "", "/blog/{slug}/comments"},
+		{"/docs/", "", "/docs/{rest...}"},
+		{"/docs/a/b/c", "", "/docs/{rest...}"},
+		{"/docs", "", tracking.Other},
+		{"/u//x", "", tracking.Other},
+		{"/u/7/x", "", "/u/{id}/x"},
+		{"", "", tracking.Other},
+		{"relative", "", tracking.Other},
+		{"/elsewhere", "GET /elsewhere/{id}", "/elsewhere/{id}"},
+		{"/elsewhere", "example.com/elsewhere", "example.com/elsewhere"},
+		{"/about", "GET /{x...}", "/about"}, // the configured path first
+		{"/weird", "GET /bad\x00", tracking.Other},
+	} {
+		assert.Equal(t, tc.want, m.Match(tc.path, tc.mux), "path %q mux %q", tc.path, tc.mux)
+	}
+
+	noMux, err := tracking.NewPathMatcher([]string{"/"}, false)
+	require.NoError(t, err)
+	assert.Equal(t, tracking.Other, noMux.Match("/x", "GET /x"), "mux patterns only when enabled")
+}
