@@ -29,11 +29,15 @@ func Ext(ctx context.Context, db *sqlx.DB) sqlx.ExtContext {
 // Do runs fn inside a transaction: the one ctx already carries (fn then joins it and
 // the outer caller commits), or a new one that commits when fn returns nil and rolls
 // back otherwise.
+//
+// New transactions run at READ COMMITTED: InnoDB then takes no gap locks, which under
+// REPEATABLE READ make concurrent inserts deadlock with the outbox's
+// SELECT ... FOR UPDATE SKIP LOCKED claims.
 func Do(ctx context.Context, db *sqlx.DB, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
 	if tx, ok := ctx.Value(ctxKey{}).(*sqlx.Tx); ok {
 		return fn(ctx, tx)
 	}
-	tx, err := db.BeginTxx(ctx, &sql.TxOptions{})
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return err
 	}
