@@ -116,6 +116,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) maxBody() int64 { return int64(h.svc.cfg.MaxBody)*12 + 8<<10 }
 
+// tooLarge blames an oversized request on the comment, the one field that can
+// make it so, in the units the form states.
+func (h *Handler) tooLarge(err error) error {
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) || privacy.FieldOf(err) == "body" && strings.Contains(err.Error(), "larger than") {
+		return privacy.Invalid("body", "is longer than %d characters", h.svc.cfg.MaxBody)
+	}
+	return err
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
@@ -353,7 +363,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 	}
 	vals, err := form.Decode(r, h.maxBody())
 	if err != nil {
-		fail(err)
+		fail(h.tooLarge(err))
 		return
 	}
 	in = Input{Thread: thread, Name: vals.Get("name"), Email: vals.Get("email"), Body: vals.Get("body"), FollowUp: vals.Get("follow_up") != ""}
@@ -365,10 +375,6 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		}
 		in.ParentID = id
 	}
-	if err := h.cfg.Limiter.Check(r, h.cfg.TrustedHeader); err != nil {
-		fail(err)
-		return
-	}
 	done := postedPage{Status: StatusPending, FollowUp: in.FollowUp, ThreadURL: h.svc.ThreadURL(thread), EditMinutes: int(h.svc.cfg.EditWindow / time.Minute)}
 	var out postedJSON
 	if form.Bot(vals) {
@@ -376,6 +382,12 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		out.Status = StatusPending
 	} else {
 		if err := h.cfg.Signer.Check(vals.Get(form.TimestampField)); err != nil {
+			fail(err)
+			return
+		}
+		// Counted after the cheap checks, so a person fixing a typo is not locked
+		// out by a form that never reached the store.
+		if err := h.cfg.Limiter.Check(r, h.cfg.TrustedHeader); err != nil {
 			fail(err)
 			return
 		}
@@ -444,7 +456,7 @@ func (h *Handler) manageSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	vals, err := form.Decode(r, h.maxBody())
 	if err != nil {
-		h.fail(w, r, err)
+		h.fail(w, r, h.tooLarge(err))
 		return
 	}
 	switch vals.Get("action") {
