@@ -312,7 +312,13 @@ func decode(r *http.Request, max int64, big string, bigChars int) (url.Values, e
 		}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(b))
-	return form.Decode(r, max)
+	v, err := form.Decode(r, max)
+	if err != nil && privacy.FieldOf(err) == "" {
+		// A JSON key "" is named as such by form.Decode; blame the body instead, so
+		// every 400 names something the sender can find.
+		return nil, privacy.Invalid("body", "%s", privacy.Describe(err).Error.Message)
+	}
+	return v, err
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
