@@ -170,7 +170,7 @@ var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
 <figure class="tracking-chart">
 <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {{.W}} {{.H}}" width="{{.W}}" height="{{.H}}" role="img" aria-labelledby="{{.ID}}-title">
 <title id="{{.ID}}-title">{{.Title}}</title>
-<line x1="56" y1="{{.Base}}" x2="{{.W}}" y2="{{.Base}}" stroke="currentColor" stroke-width="1"/>
+<line x1="56" y1="{{.Base}}" x2="{{.LastX}}" y2="{{.Base}}" stroke="currentColor" stroke-width="1"/>
 <text x="50" y="{{.Top}}" text-anchor="end" font-size="12" fill="currentColor">{{.Max}}</text>
 <text x="50" y="{{.Base}}" text-anchor="end" font-size="12" fill="currentColor">0</text>
 {{range .Bars}}<rect class="tracking-bar" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="currentColor" fill-opacity="0.6"><title>{{.Label}}</title></rect>
