@@ -1,0 +1,279 @@
+package privacy_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/mailtest"
+	"github.com/consentkit/consentkit/privacy/memstore"
+)
+
+func TestHTTPStatus(t *testing.T) {
+	cases := []struct {
+		err  error
+		want int
+	}{
+		{privacy.Invalid("email", "bad"), 400},
+		{privacy.Errorf(privacy.ErrUnauthorized, "x"), 401},
+		{privacy.Errorf(privacy.ErrForbidden, "x"), 403},
+		{&privacy.RefusalError{Reason: privacy.RefusedPurpose}, 403},
+		{privacy.Errorf(privacy.ErrNotFound, "x"), 404},
+		{privacy.Errorf(privacy.ErrConflict, "x"), 409},
+		{privacy.Errorf(privacy.ErrGone, "x"), 410},
+		{privacy.Errorf(privacy.ErrRateLimited, "x"), 429},
+		{privacy.Errorf(privacy.ErrUnavailable, "x"), 503},
+		{errors.New("disk on fire"), 500},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, privacy.HTTPStatus(tc.err), "%v", tc.err)
+	}
+}
+
+func TestWriteJSONError(t *testing.T) {
+	t.Run("Invalid", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		privacy.WriteJSONError(w, httptest.NewRequest("POST", "/", nil), nil, privacy.Invalid("email", "this is not an email address"))
+		assert.Equal(t, 400, w.Code)
+		assert.JSONEq(t, `{"error":{"status":400,"field":"email","message":"this is not an email address"}}`, w.Body.String())
+	})
+	t.Run("InternalHidden", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		privacy.WriteJSONError(w, httptest.NewRequest("GET", "/", nil), nil, errors.New("dial tcp 10.0.0.5: secret@example.org"))
+		assert.Equal(t, 500, w.Code)
+		assert.NotContains(t, w.Body.String(), "secret")
+	})
+	t.Run("RetryAfter", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		privacy.WriteJSONError(w, httptest.NewRequest("POST", "/", nil), nil,
+			&privacy.Error{Kind: privacy.ErrUnavailable, Message: "busy", RetryAfter: 1500 * time.Millisecond})
+		assert.Equal(t, 503, w.Code)
+		assert.Equal(t, "2", w.Header().Get("Retry-After"))
+	})
+}
+
+func TestNormalizeEmail(t *testing.T) {
+	ok := map[string]string{
+		"  Ann.Lee@Example.ORG ":   "Ann.Lee@example.org",
+		"bob+tag@sub.example.net": "bob+tag@sub.example.net",
+		"o'neil@example.ie":       "o'neil@example.ie",
+	}
+	for in, want := range ok {
+		got, err := privacy.NormalizeEmail(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got)
+	}
+	bad := []string{"", "plain", "@example.org", "ann@", "ann@localhost", "Ann <ann@example.org>",
+		"ann@example.org\r\nBcc: x@example.net", "ann @example.org", "ann@exa mple.org", "a\x00@example.org",
+		"ann@example..org", "ann@.example.org", "ann@example.org.", "ann(comment)@example.org",
+		"ann@example.org,bob@example.org", string([]byte{0xff, '@', 'a', '.', 'b'}),
+		"x@" + string(make([]byte, 260)), "ann@exam_ple.org"}
+	for _, in := range bad {
+		_, err := privacy.NormalizeEmail(in)
+		require.ErrorIs(t, err, privacy.ErrInvalid, "%q", in)
+		assert.Equal(t, "email", privacy.FieldOf(err))
+	}
+}
+
+func FuzzNormalizeEmail(f *testing.F) {
+	for _, s := range []string{"ann@example.org", " A@B.CO ", "a\r\n@b.c", "\"q\"@x.y", "a@b@c.d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := privacy.NormalizeEmail(s)
+		if err != nil {
+			if !errors.Is(err, privacy.ErrInvalid) {
+				t.Fatalf("error of the wrong kind: %v", err)
+			}
+			return
+		}
+		again, err := privacy.NormalizeEmail(got)
+		if err != nil || again != got {
+			t.Fatalf("not idempotent: %q -> %q -> %q, %v", s, got, again, err)
+		}
+		for _, r := range got {
+			if r < 0x20 || r == 0x7f || r == ' ' {
+				t.Fatalf("control or space in %q", got)
+			}
+		}
+	})
+}
+
+func TestCheckText(t *testing.T) {
+	assert.NoError(t, privacy.CheckText("name", "Zoë", 10, true))
+	assert.ErrorIs(t, privacy.CheckText("name", "  ", 10, true), privacy.ErrInvalid)
+	assert.NoError(t, privacy.CheckText("name", "", 10, false))
+	assert.ErrorIs(t, privacy.CheckText("name", "abcdefghijk", 10, false), privacy.ErrInvalid)
+	assert.NoError(t, privacy.CheckText("name", "ëëëëëëëëëë", 10, false), "the limit counts characters, not bytes")
+	assert.ErrorIs(t, privacy.CheckText("name", "a\nb", 10, false), privacy.ErrInvalid)
+	assert.ErrorIs(t, privacy.CheckText("name", "a\u2028b", 10, false), privacy.ErrInvalid)
+	assert.ErrorIs(t, privacy.CheckText("name", "\xff", 10, false), privacy.ErrInvalid)
+	assert.NoError(t, privacy.CheckMultiline("message", "line 1\r\nline 2\ttab", 100, true))
+	err := privacy.CheckMultiline("message", "nul\x00", 100, true)
+	assert.ErrorIs(t, err, privacy.ErrInvalid)
+	assert.Equal(t, "message", privacy.FieldOf(err))
+}
+
+func TestNoCookies(t *testing.T) {
+	setter := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "sid", Value: "x"})
+		w.Write([]byte("hello"))
+	})
+	t.Run("Strips", func(t *testing.T) {
+		var reported []string
+		h := privacy.NoCookies(setter, privacy.NoCookiesOptions{OnCookie: func(_ *http.Request, c []string) { reported = c }})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		assert.Equal(t, 200, w.Code)
+		assert.Empty(t, w.Result().Header.Values("Set-Cookie"))
+		assert.Equal(t, "hello", w.Body.String())
+		assert.Equal(t, []string{"sid=x"}, reported)
+	})
+	t.Run("Strict", func(t *testing.T) {
+		h := privacy.NoCookies(setter, privacy.NoCookiesOptions{Strict: true})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		assert.Equal(t, 500, w.Code)
+		assert.Empty(t, w.Result().Header.Values("Set-Cookie"))
+		assert.NotContains(t, w.Body.String(), "hello")
+	})
+	t.Run("Clean", func(t *testing.T) {
+		h := privacy.NoCookies(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusTeapot)
+		}), privacy.NoCookiesOptions{Strict: true})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		assert.Equal(t, http.StatusTeapot, w.Code)
+	})
+}
+
+func TestActorAndAuditor(t *testing.T) {
+	ctx := context.Background()
+	log := memstore.New()
+	au := &privacy.Auditor{Log: log, Now: func() time.Time { return time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC) }}
+
+	err := au.Record(ctx, privacy.RoleSupport, "ann@example.org", "contact request", "answering")
+	assert.ErrorIs(t, err, privacy.ErrUnauthorized)
+
+	mod := privacy.WithActor(ctx, privacy.Actor{ID: "7", Email: "mod@example.com", Roles: []privacy.Role{privacy.RoleModerator}})
+	err = au.Record(mod, privacy.RoleSupport, "ann@example.org", "contact request", "answering")
+	assert.ErrorIs(t, err, privacy.ErrForbidden)
+
+	admin := privacy.WithActor(ctx, privacy.Actor{ID: "1", Email: "boss@example.com", Roles: []privacy.Role{privacy.RoleAdmin}})
+	require.NoError(t, au.Record(admin, privacy.RoleSupport, "ann@example.org", "contact request K7Q4-M2XH", "answering"))
+
+	recs, err := log.ListAccess(ctx, privacy.AccessFilter{})
+	require.NoError(t, err)
+	require.Len(t, recs, 1, "refused reads leave no record, allowed ones do")
+	assert.Equal(t, "boss@example.com", recs[0].Actor)
+	assert.Equal(t, privacy.RoleSupport, recs[0].Role)
+	assert.Equal(t, "ann@example.org", recs[0].Subject)
+	assert.True(t, privacy.ActorFrom(ctx).Anonymous())
+}
+
+func TestConsents(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	c := &privacy.Consents{Store: store, Policy: mailtest.Policy()}
+	_, err := c.Record(ctx, "Ann@Example.org", privacy.PurposeNewsletter, true, "newsletter-form")
+	require.NoError(t, err)
+	on, err := c.Current(ctx, "Ann@example.org", privacy.PurposeNewsletter)
+	require.NoError(t, err)
+	assert.True(t, on)
+	_, err = c.Record(ctx, "Ann@example.org", privacy.PurposeNewsletter, false, "unsubscribe-link")
+	require.NoError(t, err)
+	on, err = c.Current(ctx, "Ann@example.org", privacy.PurposeNewsletter)
+	require.NoError(t, err)
+	assert.False(t, on, "a withdrawal is the latest word")
+	hist, err := store.ConsentHistory(ctx, "Ann@example.org")
+	require.NoError(t, err)
+	require.Len(t, hist, 2, "a withdrawal appends; the grant stays in the history")
+	assert.Equal(t, "2026-11-01", hist[0].PolicyVersion)
+
+	_, err = c.Record(ctx, "ann@example.org", "marketing", true, "form")
+	assert.ErrorIs(t, err, privacy.ErrInvalid)
+}
+
+type holder struct {
+	name string
+	cats []string
+	data map[string]string
+}
+
+func (h *holder) HolderName() string   { return h.name }
+func (h *holder) Categories() []string { return h.cats }
+func (h *holder) Export(_ context.Context, s string) (any, error) {
+	if v, ok := h.data[s]; ok {
+		return v, nil
+	}
+	return nil, nil
+}
+func (h *holder) Erase(_ context.Context, s string) (privacy.Erasure, error) {
+	if _, ok := h.data[s]; !ok {
+		return privacy.Erasure{}, nil
+	}
+	delete(h.data, s)
+	return privacy.Erasure{Removed: 1}, nil
+}
+
+func TestRegistry(t *testing.T) {
+	ctx := context.Background()
+	p := mailtest.Policy()
+	p.Categories = []privacy.Category{{Name: "comments"}, {Name: "accounts"}}
+	var r privacy.Registry
+	r.Register(&holder{name: "comments", cats: []string{"comments"}, data: map[string]string{"a@example.org": "a comment"}})
+	err := r.Check(p)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"accounts"`)
+	r.Register(&holder{name: "accounts", cats: []string{"accounts", "photos"}, data: map[string]string{"a@example.org": "an account"}})
+	err = r.Check(p)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"photos"`)
+
+	exp, err := r.Export(ctx, "a@example.org")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"accounts": "an account", "comments": "a comment"}, exp)
+	res, err := r.Erase(ctx, "a@example.org")
+	require.NoError(t, err)
+	assert.Equal(t, []privacy.Erasure{{Holder: "accounts", Removed: 1}, {Holder: "comments", Removed: 1}}, res)
+	exp, err = r.Export(ctx, "a@example.org")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"accounts": nil, "comments": nil}, exp)
+}
+
+func TestAgeGate(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	for _, in := range []string{"2013-11-29", "29/11/2013", "29.11.2013", "29 November 2013", "November 29, 2013"} {
+		d, err := privacy.ParseBirthDate(in, now)
+		require.NoError(t, err, in)
+		assert.False(t, privacy.IsChild(d, now), "%s: 13 today", in)
+	}
+	d, err := privacy.ParseBirthDate("2013-11-30", now)
+	require.NoError(t, err)
+	assert.True(t, privacy.IsChild(d, now), "13 tomorrow")
+	for _, in := range []string{"", "yesterday", "2030-01-01", "1800-01-01", "31/02/2000"} {
+		_, err := privacy.ParseBirthDate(in, now)
+		require.ErrorIs(t, err, privacy.ErrInvalid, in)
+		assert.Equal(t, "birth_date", privacy.FieldOf(err))
+	}
+}
+
+func TestPolicyValidate(t *testing.T) {
+	p := mailtest.Policy()
+	require.NoError(t, p.Validate())
+	p.Contact = "privacy@elsewhere.example.net"
+	p.Version = ""
+	err := p.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "operator domains")
+	assert.Contains(t, err.Error(), "version")
+	assert.True(t, mailtest.Policy().IsOperatorAddress("Support@EXAMPLE.com"))
+	assert.False(t, mailtest.Policy().IsOperatorAddress("support@example.com.evil.example.net"))
+}
