@@ -61,7 +61,7 @@ func TestWriteJSONError(t *testing.T) {
 
 func TestNormalizeEmail(t *testing.T) {
 	ok := map[string]string{
-		"  Ann.Lee@Example.ORG ":   "Ann.Lee@example.org",
+		"  Ann.Lee@Example.ORG ":  "Ann.Lee@example.org",
 		"bob+tag@sub.example.net": "bob+tag@sub.example.net",
 		"o'neil@example.ie":       "o'neil@example.ie",
 	}

@@ -24,10 +24,10 @@ type Mode int
 
 // Server modes.
 const (
-	Accept    Mode = iota // accept and record every message
-	TempFail              // answer 451 to every message
-	PermFail              // answer 550 to every message
-	Drop                  // close the connection when a message is sent
+	Accept   Mode = iota // accept and record every message
+	TempFail             // answer 451 to every message
+	PermFail             // answer 550 to every message
+	Drop                 // close the connection when a message is sent
 )
 
 // Message is a message the server accepted.

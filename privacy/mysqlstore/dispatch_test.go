@@ -216,4 +216,3 @@ func TestEnqueueJoinsTransaction(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, st.Queued, "only the committed message is queued")
 }
-
