@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -301,7 +302,7 @@ func decode(r *http.Request, max int64, big string, bigChars int) (url.Values, e
 		}
 		return nil, privacy.Invalid("body", "the request body could not be read")
 	}
-	if form.WantsJSON(r) && r.Header.Get("Content-Type") != "" {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/json" {
 		var raw map[string]json.RawMessage
 		if json.Unmarshal(b, &raw) == nil {
 			for k, v := range raw {

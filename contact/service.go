@@ -454,7 +454,9 @@ func (s *Service) Get(ctx context.Context, ref string) (Request, error) {
 // inbox) and keeps it in the request's thread, in one transaction. It needs the
 // support role and records the access. The reply quotes nothing the visitor wrote.
 // Returns ErrUnauthorized, ErrForbidden, ErrNotFound, ErrInvalid naming "text",
-// ErrConflict when the request is closed, or the Mailer's refusal.
+// ErrConflict when the request is closed or the requester's address is suppressed
+// (it bounced), or ErrForbidden when the mail guard refuses the reply otherwise.
+// Nothing is kept in the thread unless the reply is enqueued.
 func (s *Service) Reply(ctx context.Context, ref, text string) (Reply, error) {
 	if err := privacy.Require(ctx, privacy.RoleSupport); err != nil {
 		return Reply{}, err
@@ -490,7 +492,13 @@ func (s *Service) Reply(ctx context.Context, ref, text string) (Reply, error) {
 		})
 		return err
 	})
-	if err != nil {
+	var refusal *privacy.RefusalError
+	switch {
+	case errors.As(err, &refusal) && refusal.Reason == privacy.RefusedSuppressed:
+		return Reply{}, privacy.Errorf(privacy.ErrConflict, "the requester's address bounced or complained and can no longer be mailed; the reply was not sent")
+	case errors.As(err, &refusal):
+		return Reply{}, privacy.Errorf(privacy.ErrForbidden, "the mail guard refused the reply (%s); it was not sent", refusal.Reason)
+	case err != nil:
 		return Reply{}, err
 	}
 	return rep, nil

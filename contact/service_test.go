@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -438,6 +440,19 @@ func TestMailReachesOnlyItsParty(t *testing.T) {
 			_, err = e.svc.Reply(support, r.Ref, "nul\x00")
 			assert.Equal(t, "text", privacy.FieldOf(err))
 		})
+		t.Run("ErrConflictWhenBounced", func(t *testing.T) {
+			ctx := context.Background()
+			require.NoError(t, e.priv.Suppress(ctx, visitor, "550", e.clock.Now()))
+			_, before := e.count(t)
+			_, err := e.svc.Reply(support, r.Ref, "are you there?")
+			assert.ErrorIs(t, err, privacy.ErrConflict)
+			assert.Contains(t, privacy.Describe(err).Error.Message, "can no longer be mailed")
+			_, after := e.count(t)
+			assert.Equal(t, before, after)
+			got, err := e.store.Get(ctx, r.Ref)
+			require.NoError(t, err)
+			assert.Len(t, got.Thread, 1, "a reply that was not sent is not kept")
+		})
 		t.Run("ErrConflictWhenClosed", func(t *testing.T) {
 			require.NoError(t, e.svc.Close(support, r.Ref))
 			require.NoError(t, e.svc.Close(support, r.Ref), "closing twice is fine")
@@ -580,5 +595,38 @@ func TestExportErase(t *testing.T) {
 
 		_, err = e.svc.Export(ctx, "not an address")
 		assert.ErrorIs(t, err, privacy.ErrInvalid)
+	})
+}
+
+// Visitors writing at once while the dispatcher claims the outbox: every request is
+// kept and its notification delivered once (MySQL; the outbox claims with SKIP LOCKED).
+func TestConcurrentSubmits(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind)
+		const n = 16
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				in := valid()
+				in.Email = fmt.Sprintf("visitor%d@example.org", i)
+				_, errs[i] = e.svc.Submit(context.Background(), in)
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+		reqs, msgs := e.count(t)
+		assert.Equal(t, n, reqs)
+		assert.Equal(t, n, msgs)
+		got := e.mail.Server.Wait(n, 10*time.Second)
+		require.Len(t, got, n)
+		replyTo := map[string]bool{}
+		for _, m := range got {
+			assert.Equal(t, []string{inbox}, m.To)
+			replyTo[m.Header.Get("Reply-To")] = true
+		}
+		assert.Len(t, replyTo, n, "one notification per request, none twice")
 	})
 }
