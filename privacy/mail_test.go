@@ -175,3 +175,17 @@ func TestSuppressionAfterPermanentFailure(t *testing.T) {
 	require.True(t, errors.As(err, &re))
 	assert.Equal(t, privacy.RefusedSuppressed, re.Reason)
 }
+
+func TestDroppedConnectionRetried(t *testing.T) {
+	h := mailtest.NewHarness(t, nil, nil)
+	h.Mailer.Allow(privacy.PurposeAccount, commenters("drop@example.org"))
+	h.Server.SetMode(mailtest.Drop)
+	_, err := h.Mailer.Send(context.Background(), privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: "drop@example.org",
+		To: privacy.Address{Email: "drop@example.org"}, Subject: "Verify", Text: "Link"})
+	require.NoError(t, err)
+	time.Sleep(150 * time.Millisecond)
+	assert.Empty(t, h.Server.Messages())
+	h.Server.SetMode(mailtest.Accept)
+	msgs := h.Server.Wait(1, 5*time.Second)
+	require.Len(t, msgs, 1, "a dropped connection is a temporary failure: the message arrives once the relay recovers")
+}
