@@ -97,74 +97,60 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.handler.ServeHTTP(w, r)
 }
 
-// fields names the form's fields in the order they are shown.
+// fields names the form's fields in the order they are shown; "text" is the staff
+// reply's one field.
 var fields = []struct{ name, label string }{
-	{"name", "Your name (optional)"},
+	{"name", "Your name"},
 	{"email", "Your email address"},
-	{"category", "Category (optional)"},
+	{"category", "Category"},
 	{"subject", "Subject"},
 	{"message", "Message"},
+	{"text", "Reply"},
 }
 
+// labelOf returns the label of a field shown on a page, or "" for any other field
+// (the timestamp, the body).
 func labelOf(field string) string {
 	for _, f := range fields {
 		if f.name == field {
-			return strings.TrimSuffix(f.label, " (optional)")
+			return f.label
 		}
 	}
-	if field == "text" {
-		return "Reply"
-	}
-	return "Form"
+	return ""
 }
 
-// fieldError is one fault, shown beside its field and in the summary.
+// fieldError is one fault, shown beside its field (ID) and in the summary.
 type fieldError struct {
 	Field, ID, Text string
 }
 
-// describe turns err into sentences a person can act on, one per faulty field.
-// Faults without a field of the form (the timestamp, the body) have Field "".
+// describe turns err, one error or several joined, into sentences a person can act
+// on. Faults of no field shown on the page have Field "" and are shown only in the
+// summary.
 func describe(err error) []fieldError {
-	var out []fieldError
-	var walk func(error)
-	walk = func(err error) {
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			if _, isPE := err.(*privacy.Error); !isPE {
-				for _, e := range j.Unwrap() {
-					walk(e)
-				}
-				return
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		if _, single := err.(*privacy.Error); !single {
+			var out []fieldError
+			for _, e := range joined.Unwrap() {
+				out = append(out, describe(e)...)
 			}
+			return out
 		}
-		b := privacy.Describe(err)
-		field := b.Error.Field
-		msg := b.Error.Message
-		switch {
-		case field == "":
-		case strings.HasPrefix(msg, "is ") || strings.HasPrefix(msg, "must ") || strings.HasPrefix(msg, "contains ") || strings.HasPrefix(msg, "was "):
-			msg = labelOf(field) + " " + msg
-		default:
-			msg = upperFirst(msg)
-		}
-		known := false
-		for _, f := range fields {
-			known = known || f.name == field
-		}
-		if field == "text" {
-			known = true
-		}
-		if !known {
-			field = ""
-		}
-		id := ""
-		if field != "" {
-			id = "contact-" + field
-		}
-		out = append(out, fieldError{Field: field, ID: id, Text: msg})
 	}
-	walk(err)
-	return out
+	b := privacy.Describe(err)
+	field, msg := b.Error.Field, b.Error.Message
+	label := labelOf(field)
+	if label == "" {
+		return []fieldError{{Text: upperFirst(msg)}}
+	}
+	// The kernel's messages either complete the field's name ("is required") or
+	// stand alone ("this is not an email address").
+	for _, verb := range []string{"is ", "must ", "contains ", "was "} {
+		if strings.HasPrefix(msg, verb) {
+			return []fieldError{{Field: field, ID: "contact-" + field, Text: label + " " + msg}}
+		}
+	}
+	return []fieldError{{Field: field, ID: "contact-" + field, Text: upperFirst(msg)}}
 }
 
 func upperFirst(s string) string {
@@ -189,8 +175,11 @@ type formPage struct {
 }
 
 func (h *Handler) page(r *http.Request, v Submission, err error) formPage {
-	p := formPage{Base: mount(r), RetentionDays: int(h.svc.cfg.Retention / (24 * time.Hour)), Stamp: h.cfg.Signer.Stamp(), Values: v, Err: map[string]string{}, Categories: h.svc.CategoryChoices(),
-		MaxMessage: h.svc.cfg.MaxMessage, MaxName: MaxName, MaxSubject: MaxSubject, MaxEmail: privacy.MaxEmailLen}
+	p := formPage{
+		Base: mount(r), Stamp: h.cfg.Signer.Stamp(), Values: v, Err: map[string]string{},
+		Categories: h.svc.CategoryChoices(), RetentionDays: int(h.svc.cfg.Retention / (24 * time.Hour)),
+		MaxMessage: h.svc.cfg.MaxMessage, MaxName: MaxName, MaxSubject: MaxSubject, MaxEmail: privacy.MaxEmailLen,
+	}
 	if err != nil {
 		p.Errors = describe(err)
 		for _, e := range p.Errors {
@@ -339,11 +328,11 @@ func (h *Handler) staffError(w http.ResponseWriter, r *http.Request, err error) 
 		h.cfg.Log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	privacy.SetRetryAfter(w, err)
-	msg := b.Error.Message
-	if b.Error.Field != "" {
-		msg = labelOf(b.Error.Field) + ": " + msg
+	var lines []string
+	for _, d := range describe(err) {
+		lines = append(lines, d.Text)
 	}
-	h.render(w, r, b.Error.Status, http.StatusText(b.Error.Status), "error", upperFirst(msg))
+	h.render(w, r, b.Error.Status, http.StatusText(b.Error.Status), "error", strings.Join(lines, " "))
 }
 
 type listPage struct {
