@@ -47,28 +47,31 @@ func newClassifier() *classifier {
 	return c
 }
 
-// classify returns the browser value for ua, or bot = true. It does not allocate
-// once a user agent with the same label has been seen.
-func (c *classifier) classify(ua string) (browser string, bot bool) {
+// classify returns the id of the browser value for ua, or bot = true. It does not
+// allocate once a user agent with the same label has been seen.
+func (c *classifier) classify(ua string) (browser uint32, bot bool) {
 	if len(ua) > 1024 || strings.TrimSpace(ua) == "" {
 		// No person's browser sends an empty user agent or one of more than a kilobyte.
-		return "", true
+		return 0, true
 	}
 	h := maphash.String(c.seed, ua)
 	slot := &c.slots[h&uint64(len(c.slots)-1)]
+	i := 0
 	if v := slot.Load(); v != 0 && v>>16 == h>>16 {
-		return c.label(int(v&0xffff) - 1)
+		i = int(v&0xffff) - 1
+	} else {
+		i = c.parse(ua)
+		slot.Store(h>>16<<16 | uint64(i+1))
 	}
-	i := c.parse(ua)
-	slot.Store(h>>16<<16 | uint64(i+1))
-	return c.label(i)
+	return uint32(i), i == botLabel
 }
 
-func (c *classifier) label(i int) (string, bool) {
-	if i == botLabel {
-		return "", true
+// name returns the browser value with the given id.
+func (c *classifier) name(id uint32) string {
+	if labels := *c.labels.Load(); int(id) < len(labels) && id != botLabel {
+		return labels[id]
 	}
-	return (*c.labels.Load())[i], false
+	return Unknown
 }
 
 // parse returns the label index for ua.

@@ -19,7 +19,13 @@ type Classifier struct{ c *classifier }
 func NewClassifier() Classifier { return Classifier{newClassifier()} }
 
 // Classify returns the browser value of ua, or bot.
-func (c Classifier) Classify(ua string) (string, bool) { return c.c.classify(ua) }
+func (c Classifier) Classify(ua string) (string, bool) {
+	id, bot := c.c.classify(ua)
+	if bot {
+		return "", true
+	}
+	return c.c.name(id), false
+}
 
 // PathMatcher matches paths as the tracker does.
 type PathMatcher struct{ m *pathMatcher }
@@ -31,7 +37,9 @@ func NewPathMatcher(paths []string, mux bool) (PathMatcher, error) {
 }
 
 // Match returns the value counted for path (and the mux pattern).
-func (m PathMatcher) Match(path, muxPattern string) string { return m.m.match(path, muxPattern) }
+func (m PathMatcher) Match(path, muxPattern string) string {
+	return m.m.vals.name(m.m.match(path, muxPattern))
+}
 
 // NormMIME normalises a Content-Type value.
 func NormMIME(raw string) (string, bool) { return normMIME(raw) }

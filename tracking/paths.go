@@ -3,15 +3,15 @@ package tracking
 import (
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 )
 
 // pathMatcher turns a request path into the value counted for it: an allow-listed
 // path, the pattern it matches, or Other. Counting patterns rather than raw paths
 // keeps the table's size bounded by configuration, never by what visitors type.
 type pathMatcher struct {
-	exact    map[string]string
+	vals     *valueTable
+	other    uint32
+	exact    map[string]uint32
 	patterns []pathPattern
 	mux      *interner // r.Pattern of the host's ServeMux, when enabled
 }
@@ -30,13 +30,13 @@ type segment struct {
 }
 
 type pathPattern struct {
-	value string
-	segs  []segment
+	id   uint32
+	segs []segment
 }
 
 // newPathMatcher parses the configured paths; errors name the field "Paths".
 func newPathMatcher(paths []string, mux bool) (*pathMatcher, error) {
-	m := &pathMatcher{exact: map[string]string{}}
+	m := &pathMatcher{vals: newValueTable(Other), exact: map[string]uint32{}}
 	seen := map[string]bool{}
 	for _, p := range paths {
 		if seen[p] {
@@ -48,13 +48,14 @@ func newPathMatcher(paths []string, mux bool) (*pathMatcher, error) {
 			return nil, fmt.Errorf("tracking: Paths: %q: %w", p, err)
 		}
 		if pat == nil {
-			m.exact[p] = p
+			m.exact[p] = m.vals.add(p)
 		} else {
+			pat.id = m.vals.add(p)
 			m.patterns = append(m.patterns, *pat)
 		}
 	}
 	if mux {
-		m.mux = newInterner(1000, normMuxPattern)
+		m.mux = newInterner(1000, normMuxPattern, m.vals)
 	}
 	return m, nil
 }
@@ -71,7 +72,7 @@ func parsePattern(p string) (*pathPattern, error) {
 		return nil, err
 	}
 	parts := strings.Split(p[1:], "/")
-	pat := &pathPattern{value: p}
+	pat := &pathPattern{}
 	wild := false
 	for i, s := range parts {
 		if !strings.ContainsAny(s, "{}") {
@@ -113,21 +114,21 @@ func isName(s string) bool {
 	return true
 }
 
-// match returns the counted value for path, and for the mux pattern when the first
-// does not match. It does not allocate.
-func (m *pathMatcher) match(path, muxPattern string) string {
-	if v, ok := m.exact[path]; ok {
-		return v
+// match returns the id of the value counted for path, or for the mux pattern when
+// no configured path matches. It does not allocate.
+func (m *pathMatcher) match(path, muxPattern string) uint32 {
+	if id, ok := m.exact[path]; ok {
+		return id
 	}
 	for i := range m.patterns {
 		if m.patterns[i].match(path) {
-			return m.patterns[i].value
+			return m.patterns[i].id
 		}
 	}
 	if m.mux != nil && muxPattern != "" {
 		return m.mux.get(muxPattern)
 	}
-	return Other
+	return m.other
 }
 
 func (p *pathPattern) match(path string) bool {
@@ -168,51 +169,4 @@ func normMuxPattern(p string) (string, bool) {
 		return "", false
 	}
 	return strings.Clone(p), true
-}
-
-// interner maps a raw string the request path sees (a header value, a mux pattern)
-// to its normalised, counted form. Reads take no lock: the map is replaced, never
-// changed, so the request path only loads a pointer. At most max raw strings are kept;
-// past that, new ones count as Other, which bounds both memory and the table's size.
-type interner struct {
-	m    atomic.Pointer[map[string]string]
-	mu   sync.Mutex
-	max  int
-	norm func(raw string) (string, bool)
-}
-
-func newInterner(max int, norm func(string) (string, bool)) *interner {
-	in := &interner{max: max, norm: norm}
-	in.m.Store(&map[string]string{})
-	return in
-}
-
-func (in *interner) get(raw string) string {
-	if v, ok := (*in.m.Load())[raw]; ok {
-		return v
-	}
-	return in.add(raw)
-}
-
-func (in *interner) add(raw string) string {
-	v, ok := in.norm(raw)
-	if !ok {
-		v = Other
-	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	old := *in.m.Load()
-	if got, ok := old[raw]; ok {
-		return got
-	}
-	if len(old) >= in.max {
-		return Other
-	}
-	m := make(map[string]string, len(old)+1)
-	for k, x := range old {
-		m[k] = x
-	}
-	m[strings.Clone(raw)] = v
-	in.m.Store(&m)
-	return v
 }

@@ -1,0 +1,134 @@
+package tracking_test
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/consentkit/consentkit/tracking"
+	"github.com/consentkit/consentkit/tracking/memstore"
+)
+
+// discardWriter is a ResponseWriter that allocates nothing, so the benchmarks measure
+// the handler and the middleware, not the recorder.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}
+
+var (
+	htmlType = []string{"text/html; charset=utf-8"}
+	pageBody = []byte("<!doctype html><title>Hello</title><p>Hello, world.</p>")
+)
+
+// page is the bare handler: as cheap as a handler can be, so the middleware's cost
+// shows at its largest.
+var page = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header()["Content-Type"] = htmlType
+	_, _ = w.Write(pageBody)
+})
+
+// benchRequests are requests from many visitors: 64 networks, four browsers, three
+// kinds of path.
+func benchRequests() []*http.Request {
+	uas := []string{firefox, chrome, safari, "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15"}
+	paths := []string{"/", "/blog/hello-world?utm_source=news", "/about"}
+	var reqs []*http.Request
+	for i := range 256 {
+		r, _ := http.NewRequest(http.MethodGet, "http://example.com"+paths[i%len(paths)], nil)
+		r.RemoteAddr = netip.AddrFrom4([4]byte{198, 51, byte(i % 64), byte(i)}).String() + ":40000"
+		r.Header.Set("User-Agent", uas[i%len(uas)])
+		r.Header.Set("Accept", "text/html")
+		reqs = append(reqs, r)
+	}
+	return reqs
+}
+
+type benchResolver struct{}
+
+func (benchResolver) LookupAddr(ctx context.Context, addr string) ([]string, error) {
+	return []string{"pool-" + addr + ".isp.example.net."}, nil
+}
+
+// BenchmarkMiddleware measures the counting path against the bare handler in the same
+// run: Bare is the handler alone, Tracked the handler behind the middleware, with every
+// visitor's network already resolved (the steady state).
+func BenchmarkMiddleware(b *testing.B) {
+	reqs := benchRequests()
+	tr, err := tracking.NewTracker(tracking.TrackerConfig{
+		Store:    memstore.New(),
+		Paths:    []string{"/", "/about", "/blog/{slug}"},
+		Resolver: benchResolver{},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close(context.Background())
+	tracked := tr.Handler(page)
+	w := &discardWriter{h: http.Header{}}
+	for _, r := range reqs {
+		tracked.ServeHTTP(w, r)
+	}
+	time.Sleep(100 * time.Millisecond) // the lookups settle
+
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{{"Bare", page}, {"Tracked", tracked}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				bc.h.ServeHTTP(w, reqs[i&255])
+				i++
+			}
+		})
+		b.Run(bc.name+"Parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				w := &discardWriter{h: http.Header{}}
+				i := 0
+				for pb.Next() {
+					bc.h.ServeHTTP(w, reqs[i&255])
+					i++
+				}
+			})
+		})
+	}
+}
+
+// TestMiddlewareAllocations holds the counting path to the benchmark's promise: one
+// allocation (the response-writer wrapper) per request, in the steady state.
+func TestMiddlewareAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts need warm caches")
+	}
+	reqs := benchRequests()
+	tr, err := tracking.NewTracker(tracking.TrackerConfig{
+		Store: memstore.New(), Paths: []string{"/", "/about", "/blog/{slug}"}, Resolver: benchResolver{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close(context.Background())
+	h := tr.Handler(page)
+	w := &discardWriter{h: http.Header{}}
+	for _, r := range reqs {
+		h.ServeHTTP(w, r)
+	}
+	time.Sleep(100 * time.Millisecond)
+	for _, r := range reqs {
+		h.ServeHTTP(w, r)
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		h.ServeHTTP(w, reqs[i&255])
+		i++
+	})
+	if allocs > 1 {
+		t.Fatalf("%.1f allocations per request, want 1 (the wrapper)", allocs)
+	}
+}
