@@ -33,7 +33,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	svc      *accounts.Service
 	store    accounts.Store
 	priv     privacy.Store
@@ -46,12 +46,12 @@ type env struct {
 
 // newEnv returns a Service over a memory store, with mail going through the real
 // SMTP path to a recording server.
-func newEnv(t *testing.T, opts ...func(*accounts.Config)) *env {
+func newEnv(t testing.TB, opts ...func(*accounts.Config)) *env {
 	t.Helper()
 	return newEnvWith(t, memstore.New(), privmem.New(), opts...)
 }
 
-func newEnvWith(t *testing.T, store accounts.Store, priv privacy.Store, opts ...func(*accounts.Config)) *env {
+func newEnvWith(t testing.TB, store accounts.Store, priv privacy.Store, opts ...func(*accounts.Config)) *env {
 	t.Helper()
 	e := &env{t: t, store: store, priv: priv, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, registry: &privacy.Registry{}}
 	e.mail = mailtest.NewHarness(t, nil, priv)

@@ -25,12 +25,12 @@ import (
 // any response sets a cookie.
 type server struct {
 	*httptest.Server
-	t  *testing.T
+	t  testing.TB
 	mu sync.Mutex
 	n  int
 }
 
-func newServer(t *testing.T, e *env, hc accounts.HandlerConfig) *server {
+func newServer(t testing.TB, e *env, hc accounts.HandlerConfig) *server {
 	t.Helper()
 	if hc.Limiter == nil {
 		hc.Limiter = form.NewLimiter(1_000_000, time.Second, 1_000_000)

@@ -58,6 +58,7 @@ func TestArgon2idKnownAnswers(t *testing.T) {
 		ph := accounts.PasswordHash{Scheme: accounts.SchemeArgon2id, Params: accounts.Argon2Params{Memory: v.m, Time: v.t, Threads: v.p, SaltLen: 8, KeyLen: uint32(len(key))},
 			Salt: []byte("somesalt"), Key: key}
 		assert.True(t, ph.Matches("password"), "m=%d t=%d p=%d", v.m, v.t, v.p)
+		assert.True(t, ph.Matches("password"), "again, on a reused block buffer")
 		assert.False(t, ph.Matches("Password"))
 		back, err := accounts.ParsePasswordHash(ph.String())
 		require.NoError(t, err)

@@ -117,7 +117,29 @@ func deriveKey(mode int, password, salt, secret, data []byte, time, memory uint3
 	}
 	B := initBlocks(&h0, memory, uint32(threads))
 	processBlocks(B, time, memory, uint32(threads), mode)
-	return extractKey(B, memory, uint32(threads), keyLen)
+	key := extractKey(B, memory, uint32(threads), keyLen)
+	putBlocks(B)
+	return key
+}
+
+// blockPools keeps, per memory size, the block buffers of finished hashes for the
+// next hash (a consentkit change), so that a server running n hashes at once holds
+// about n buffers instead of making one of garbage per sign-in. A reused buffer is
+// cleared, as make would: the first pass XORs into the blocks.
+var blockPools sync.Map // uint32 -> *sync.Pool of *[]block
+
+func getBlocks(memory uint32) []block {
+	p, _ := blockPools.LoadOrStore(memory, new(sync.Pool))
+	if b, ok := p.(*sync.Pool).Get().(*[]block); ok {
+		clear(*b)
+		return *b
+	}
+	return make([]block, memory)
+}
+
+func putBlocks(b []block) {
+	p, _ := blockPools.LoadOrStore(uint32(len(b)), new(sync.Pool))
+	p.(*sync.Pool).Put(&b)
 }
 
 const (
@@ -160,7 +182,7 @@ func initHash(password, salt, key, data []byte, time, memory, threads, keyLen ui
 
 func initBlocks(h0 *[blake2b.Size + 8]byte, memory, threads uint32) []block {
 	var block0 [1024]byte
-	B := make([]block, memory)
+	B := getBlocks(memory)
 	for lane := uint32(0); lane < threads; lane++ {
 		j := lane * (memory / threads)
 		binary.LittleEndian.PutUint32(h0[blake2b.Size+4:], lane)
