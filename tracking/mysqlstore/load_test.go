@@ -1,0 +1,249 @@
+package mysqlstore_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/consentkit/consentkit/internal/mysqltest"
+	"github.com/consentkit/consentkit/tracking"
+	"github.com/consentkit/consentkit/tracking/mysqlstore"
+)
+
+// poolResolver gives every address a name in one of a few ISPs' domains.
+type poolResolver struct{}
+
+func (poolResolver) LookupAddr(ctx context.Context, addr string) ([]string, error) {
+	return []string{"pool-" + strings.NewReplacer(".", "-", ":", "-").Replace(addr) + ".isp" + strconv.Itoa(len(addr)%7) + ".example"}, nil
+}
+
+// BenchmarkLoad serves one page with and without the middleware, in alternating
+// slices of the same run, to 32 keep-alive connections from a load generator in this
+// process, on 127.0.0.1 only. It reports both throughputs and their ratio, the hits
+// persisted to MySQL (which must equal the hits sent), hits persisted per second, and
+// the process's memory. Run it alone:
+//
+//	go test -run '^$' -bench BenchmarkLoad -benchtime=1x ./tracking/mysqlstore/
+//
+// CONSENTKIT_LOAD_SLICE (default 2s) and CONSENTKIT_LOAD_ROUNDS (default 3) bound it.
+func BenchmarkLoad(b *testing.B) {
+	slice, rounds := 2*time.Second, 3
+	if v, err := time.ParseDuration(os.Getenv("CONSENTKIT_LOAD_SLICE")); err == nil && v > 0 {
+		slice = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("CONSENTKIT_LOAD_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	const conns = 32
+	db := mysqltest.New(b)
+	store := mysqlstore.New(db)
+	if err := store.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	tr, err := tracking.NewTracker(tracking.TrackerConfig{
+		Store:         store,
+		Paths:         []string{"/", "/about", "/blog/{slug}", "/docs/{rest...}"},
+		TrustedHeader: "X-Forwarded-For",
+		Resolver:      poolResolver{},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bare := serve(b, site())
+	tracked := serve(b, tr.Handler(site()))
+	reqs := loadRequests()
+
+	b.ResetTimer()
+	var bareHits, trackedHits int64
+	var bareTime, trackedTime time.Duration
+	for range rounds {
+		n, d, err := load(bare, conns, slice, reqs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bareHits, bareTime = bareHits+n, bareTime+d
+		n, d, err = load(tracked, conns, slice, reqs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		trackedHits, trackedTime = trackedHits+n, trackedTime+d
+	}
+	b.StopTimer()
+	rss, peak := procMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+
+	if err := tr.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	var persisted, bots int64
+	if err := db.Get(&persisted, `SELECT COALESCE(SUM(views), 0) FROM tracking_paths`); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Get(&bots, `SELECT COALESCE(SUM(views), 0) FROM tracking_bots`); err != nil {
+		b.Fatal(err)
+	}
+	for _, table := range []string{"tracking_domains", "tracking_browsers", "tracking_mime_types"} {
+		var n int64
+		if err := db.Get(&n, `SELECT COALESCE(SUM(views), 0) FROM `+table); err != nil {
+			b.Fatal(err)
+		}
+		if n != trackedHits {
+			b.Errorf("%s holds %d views, want %d", table, n, trackedHits)
+		}
+	}
+	if persisted != trackedHits || bots != 0 {
+		b.Errorf("persisted %d page views and %d bots, want %d and 0: every hit sent, once", persisted, bots, trackedHits)
+	}
+
+	bareRate := float64(bareHits) / bareTime.Seconds()
+	trackedRate := float64(trackedHits) / trackedTime.Seconds()
+	b.ReportMetric(bareRate, "bare-req/s")
+	b.ReportMetric(trackedRate, "tracked-req/s")
+	b.ReportMetric(trackedRate/bareRate, "ratio")
+	b.ReportMetric(float64(persisted)/trackedTime.Seconds(), "persisted-hits/s")
+	b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-rss-MB")
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
+	b.Logf("bare %d hits in %v; tracked %d hits in %v; persisted %d (bots %d); rss %d MiB (peak %d MiB), heap in use %d MiB, sys %d MiB",
+		bareHits, bareTime, trackedHits, trackedTime, persisted, bots, rss>>20, peak>>20, ms.HeapInuse>>20, ms.Sys>>20)
+}
+
+func serve(b *testing.B, h http.Handler) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return ln.Addr().String()
+}
+
+// loadRequests are raw requests from 512 visitors over 128 networks, several
+// browsers and pages.
+func loadRequests() [][]byte {
+	uas := []string{
+		"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+	}
+	paths := []string{"/", "/about", "/blog/hello-world?utm_source=feed", "/docs/guide/install", "/unlisted"}
+	var reqs [][]byte
+	for i := range 512 {
+		addr := fmt.Sprintf("198.%d.%d.%d", 18+i%2, i%64, i%251)
+		reqs = append(reqs, []byte("GET "+paths[i%len(paths)]+" HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: "+uas[i%len(uas)]+
+			"\r\nAccept: text/html\r\nAccept-Language: en\r\nX-Forwarded-For: "+addr+"\r\n\r\n"))
+	}
+	return reqs
+}
+
+// load keeps conns keep-alive connections busy for about d and returns the
+// responses completed (each a 200 without Set-Cookie) and the time taken.
+func load(addr string, conns int, d time.Duration, reqs [][]byte) (int64, time.Duration, error) {
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	start := time.Now()
+	deadline := start.Add(d)
+	for c := range conns {
+		wg.Go(func() {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(deadline.Add(10 * time.Second))
+			rd := bufio.NewReaderSize(conn, 4096)
+			for i := c; time.Now().Before(deadline); i += conns {
+				if _, err := conn.Write(reqs[i%len(reqs)]); err != nil {
+					errs <- err
+					return
+				}
+				if err := readResponse(rd); err != nil {
+					errs <- err
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return done.Load(), time.Since(start), <-errs
+}
+
+func readResponse(rd *bufio.Reader) error {
+	line, err := rd.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	if !bytes.HasPrefix(line, []byte("HTTP/1.1 200 ")) {
+		return fmt.Errorf("status %q", bytes.TrimSpace(line))
+	}
+	length := -1
+	for {
+		line, err = rd.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) <= 2 {
+			break
+		}
+		if k, v, ok := bytes.Cut(line, []byte(":")); ok {
+			switch {
+			case bytes.EqualFold(k, []byte("Content-Length")):
+				length, err = strconv.Atoi(string(bytes.TrimSpace(v)))
+				if err != nil {
+					return err
+				}
+			case bytes.EqualFold(k, []byte("Set-Cookie")):
+				return errors.New("a response set a cookie")
+			}
+		}
+	}
+	if length < 0 {
+		return errors.New("no Content-Length")
+	}
+	_, err = rd.Discard(length)
+	return err
+}
+
+// procMemory returns the process's resident set size and its peak, from /proc.
+func procMemory() (rss, peak int64) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "VmRSS":
+			rss = kb << 10
+		case "VmHWM":
+			peak = kb << 10
+		}
+	}
+	return rss, peak
+}
