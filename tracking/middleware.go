@@ -1,6 +1,7 @@
 package tracking
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"errors"
@@ -206,7 +207,7 @@ func (t *Tracker) count(r *http.Request, rec *recorder) {
 	if !rec.wrote {
 		status = http.StatusOK
 	}
-	if !counted(status) {
+	if rec.hijacked || !counted(status) {
 		return
 	}
 	var now int64
@@ -378,15 +379,17 @@ func (t *Tracker) Close(ctx context.Context) error {
 // recorder is the response-writer wrapper: it notes the status and media type.
 type recorder struct {
 	http.ResponseWriter
-	status  int
-	wrote   bool
-	sniff   bool   // no Content-Type was set: the body's first bytes decide
-	ctype   string // the Content-Type the handler set
-	sniffed string
+	status   int
+	wrote    bool
+	hijacked bool   // a WebSocket or other protocol took the connection: not a page view
+	sniff    bool   // no Content-Type was set: the body's first bytes decide
+	ctype    string // the Content-Type the handler set
+	sniffed  string
 }
 
 func (w *recorder) WriteHeader(code int) {
-	if !w.wrote && (code < 100 || code > 199) {
+	// 1xx but 101 are informational: the final status is still to come.
+	if !w.wrote && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
 		w.wrote = true
 		w.status = code
 		w.noteType()
@@ -441,6 +444,12 @@ func (w *recorder) Flush() {
 		w.noteType()
 	}
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack passes the connection on, and notes that the request was not a page view.
+func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.hijacked = true
+	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

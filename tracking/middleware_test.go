@@ -239,6 +239,38 @@ func TestTrackerServeContentAndMux(t *testing.T) {
 	assert.Equal(t, map[string]int64{tracking.Unresolved: 3}, totals(t, store, tracking.Domains))
 }
 
+func TestTrackerSkipsUpgrades(t *testing.T) {
+	tr, store := newTracker(t, tracking.TrackerConfig{Paths: []string{"/ws", "/"}, Resolver: newResolver(nil)})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer conn.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: example\r\nConnection: Upgrade\r\n\r\n")
+		_ = brw.Flush()
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "<p>page</p>") })
+	srv := httptest.NewServer(tr.Handler(mux))
+	defer srv.Close()
+	for _, p := range []string{"/ws", "/"} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+p, nil)
+		req.Header.Set("User-Agent", firefox)
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	require.NoError(t, tr.Close(context.Background()))
+	assert.Equal(t, map[string]int64{"/": 1}, totals(t, store, tracking.Paths), "a hijacked connection is not a page view")
+
+	switching := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusSwitchingProtocols) })
+	get(tr.Handler(switching), "/", "192.0.2.1:1", firefox)
+	require.NoError(t, tr.Flush(context.Background()))
+	assert.Equal(t, map[string]int64{"/": 1}, totals(t, store, tracking.Paths), "nor a 101")
+}
+
 func TestTrackerTrustedHeader(t *testing.T) {
 	res := newResolver(map[string][]string{"198.51.100.7": {"proxy.example.com."}, "203.0.113.9": {"client.example.org."}})
 	for _, tc := range []struct {
