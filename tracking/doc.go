@@ -34,7 +34,9 @@
 // # Counting and durability
 //
 // Counting happens in memory, in shards chosen at random, so the request path takes no
-// global lock and allocates nothing beyond its response-writer wrapper. Every
+// global lock and allocates nothing beyond its response-writer wrapper (values are
+// counted as small integer ids and named at flush time; the hour of a hit comes from
+// a clock the flusher advances every 50 ms unless TrackerConfig.Now is set). Every
 // FlushEvery (default 10 s) and on Close the counts are written to the Store in one
 // batch of additive upserts (INSERT ... ON DUPLICATE KEY UPDATE n = n + VALUES(n) on
 // MySQL). A crash therefore loses at most one interval of counts; a flush that fails
@@ -59,5 +61,6 @@
 // or page cannot point at the one visitor behind it. Handler serves the reports as
 // JSON and as pages with server-rendered SVG charts (no JavaScript). It is separate
 // from the middleware: whether only staff see it is the host's choice
-// (HandlerConfig.Role, or where the host mounts it).
+// (HandlerConfig.Role, or where the host mounts it). It only reads (GET and HEAD), so
+// it needs no cross-origin protection, and it sets no cookie.
 package tracking

@@ -36,6 +36,7 @@ type TrackerConfig struct {
 	// wildcard segments ("/blog/{slug}", "/docs/{rest...}"), which count as the pattern.
 	// Exact paths are tried first, then patterns in order. A path that matches none
 	// counts as "(other)", so visitors cannot grow the table. The query is never counted.
+	// With neither Paths nor MuxPatterns, every page counts as "(other)".
 	Paths []string
 	// MuxPatterns counts a path no entry of Paths matches as the http.ServeMux pattern
 	// that served it (Request.Pattern, without its method), when the wrapped handler is
@@ -182,8 +183,11 @@ func NewTracker(cfg TrackerConfig) (*Tracker, error) {
 	return t, nil
 }
 
-// Handler wraps next so that every successful GET it answers is counted. Requests
-// are counted after next returns; the middleware sets no header and no cookie.
+// Handler wraps next so that every page view it serves is counted: a GET answered
+// with a 2xx status other than 204, 205 and 206, whose connection was not taken over
+// (a WebSocket). HEAD and the other methods are passed through uncounted. A request is
+// counted after next returns, off the response's way; the middleware changes no
+// header and sets no cookie.
 func (t *Tracker) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
