@@ -90,8 +90,13 @@ var statuses = []struct {
 	{ErrUnavailable, http.StatusServiceUnavailable},
 }
 
-// HTTPStatus returns the HTTP status for err: the status of its kind, or 500.
+// HTTPStatus returns the HTTP status for err: the status of its kind, or 500. The
+// outermost *Error decides, so a 503 that wraps a refusal stays a 503.
 func HTTPStatus(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		err = e.Kind
+	}
 	for _, s := range statuses {
 		if errors.Is(err, s.kind) {
 			return s.status
@@ -130,6 +135,10 @@ func Describe(err error) ErrorBody {
 				b.Error.Message = s.kind.Error()
 				break
 			}
+		}
+		var re *RefusalError
+		if errors.As(err, &re) {
+			b.Error.Message = "this message is not allowed by the privacy policy"
 		}
 	}
 	return b

@@ -80,6 +80,9 @@ func checkText(field, s string, max int, required, multiline bool) error {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return Invalid(field, "contains a control character")
 		}
+		if r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069' {
+			return Invalid(field, "contains a text-direction override character")
+		}
 	}
 	return nil
 }

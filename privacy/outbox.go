@@ -3,6 +3,7 @@ package privacy
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"log/slog"
@@ -79,6 +80,14 @@ type DeliveryError struct {
 
 func (e *DeliveryError) Error() string { return e.Err.Error() }
 func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// SuppressionKey is the form in which a suppressed address is stored: its SHA-256,
+// so the suppression list, which outlives an erasure to keep the promise never to
+// mail the address again, does not hold the address itself.
+func SuppressionKey(addr string) string {
+	h := sha256.Sum256([]byte(addr))
+	return hex.EncodeToString(h[:])
+}
 
 func isPermanent(err error) bool {
 	var d *DeliveryError
@@ -284,11 +293,4 @@ func (d *Dispatcher) retry(ctx context.Context, owner string, it Item, cause err
 	if err := d.Store.Retry(ctx, owner, it.ID, now.Add(delay), cause.Error()); err != nil {
 		d.Log.Error("outbox retry", "err", err)
 	}
-}
-
-// Store is every store the privacy kernel needs, as memstore and mysqlstore provide.
-type Store interface {
-	OutboxStore
-	ConsentStore
-	AccessLog
 }

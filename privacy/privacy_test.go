@@ -31,6 +31,7 @@ func TestHTTPStatus(t *testing.T) {
 		{privacy.Errorf(privacy.ErrRateLimited, "x"), 429},
 		{privacy.Errorf(privacy.ErrUnavailable, "x"), 503},
 		{errors.New("disk on fire"), 500},
+		{&privacy.Error{Kind: privacy.ErrUnavailable, Err: &privacy.RefusalError{Reason: privacy.RefusedSuppressed}}, 503},
 	}
 	for _, tc := range cases {
 		assert.Equal(t, tc.want, privacy.HTTPStatus(tc.err), "%v", tc.err)
@@ -115,6 +116,7 @@ func TestCheckText(t *testing.T) {
 	assert.ErrorIs(t, privacy.CheckText("name", "a\nb", 10, false), privacy.ErrInvalid)
 	assert.ErrorIs(t, privacy.CheckText("name", "a\u2028b", 10, false), privacy.ErrInvalid)
 	assert.ErrorIs(t, privacy.CheckText("name", "\xff", 10, false), privacy.ErrInvalid)
+	assert.ErrorIs(t, privacy.CheckText("name", "evil\u202egnp.exe", 20, false), privacy.ErrInvalid)
 	assert.NoError(t, privacy.CheckMultiline("message", "line 1\r\nline 2\ttab", 100, true))
 	err := privacy.CheckMultiline("message", "nul\x00", 100, true)
 	assert.ErrorIs(t, err, privacy.ErrInvalid)

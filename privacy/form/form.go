@@ -5,6 +5,7 @@
 package form
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -17,6 +18,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/consentkit/consentkit/privacy"
 )
@@ -82,14 +84,18 @@ func tooLarge(err error) error {
 }
 
 func decodeJSON(r io.Reader) (url.Values, error) {
-	dec := json.NewDecoder(r)
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, tooLarge(err)
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD.
+	if !utf8.Valid(b) {
+		return nil, privacy.Invalid("body", "the body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var raw map[string]json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
-		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
-			return nil, tooLarge(err)
-		}
 		return nil, privacy.Invalid("body", "the body is not a JSON object")
 	}
 	if dec.More() {
@@ -97,6 +103,9 @@ func decodeJSON(r io.Reader) (url.Values, error) {
 	}
 	v := url.Values{}
 	for k, m := range raw {
+		if k == "" {
+			return nil, privacy.Invalid("body", "a field has no name")
+		}
 		var x any
 		if err := json.Unmarshal(m, &x); err != nil {
 			return nil, privacy.Invalid(k, "could not be read")

@@ -49,6 +49,8 @@ func TestDecode(t *testing.T) {
 		{post("text/xml", `<a/>`), "content-type"},
 		{post("multipart/form-data; boundary=x", `--x--`), "content-type"},
 		{post("application/x-www-form-urlencoded", "a=%zz"), "body"},
+		{post("application/json", "{\"name\":\"\xff\"}"), "body"},
+		{post("application/json", `{"":"x"}`), "body"},
 		{post("application/x-www-form-urlencoded", "message="+strings.Repeat("x", form.MaxBody)), "body"},
 		{post("application/json", `{"message":"`+strings.Repeat("x", form.MaxBody)+`"}`), "body"},
 	}

@@ -39,6 +39,7 @@ type Limiter struct {
 	Rate  rate.Limit // tokens per second
 	Burst int
 	Max   int // keys kept; default 100,000
+	Now   func() time.Time
 
 	mu   sync.Mutex
 	keys map[netip.Addr]*entry
@@ -61,6 +62,9 @@ func (l *Limiter) Allow(addr netip.Addr) bool {
 		addr = p.Addr()
 	}
 	now := time.Now()
+	if l.Now != nil {
+		now = l.Now()
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.keys == nil {

@@ -12,8 +12,8 @@ import (
 )
 
 // Policy returns a policy for tests: the operator's mail domain is example.com
-// (support@example.com, noreply@example.com), and every category of the reference
-// site is declared.
+// (support@example.com, noreply@example.com) and every purpose is described. It
+// declares no data categories: tests that check the registry add their own.
 func Policy() *privacy.Policy {
 	return &privacy.Policy{
 		Operator:        "Example Ltd",

@@ -4,6 +4,7 @@
 package memstore
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"sort"
@@ -21,6 +22,9 @@ type Store struct {
 	suppressed map[string]string
 	consents   []privacy.Consent
 	access     []privacy.Access
+	requests   map[int64]privacy.RightsRequest
+	events     []privacy.RightsEvent
+	disclosed  []privacy.Disclosure
 }
 
 type entry struct {
@@ -37,7 +41,7 @@ var _ privacy.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{outbox: map[int64]*entry{}, suppressed: map[string]string{}}
+	return &Store{outbox: map[int64]*entry{}, suppressed: map[string]string{}, requests: map[int64]privacy.RightsRequest{}}
 }
 
 func (s *Store) id() int64 { s.nextID++; return s.nextID }
@@ -73,7 +77,7 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Tim
 		}
 		e.owner, e.lease = owner, now.Add(lease)
 		it := e.item
-		_, it.Suppressed = s.suppressed[it.Message.To.Email]
+		_, it.Suppressed = s.suppressed[privacy.SuppressionKey(it.Message.To.Email)]
 		out = append(out, it)
 	}
 	return out, nil
@@ -135,7 +139,7 @@ func (s *Store) Release(ctx context.Context, owner string, ids []int64) error {
 func (s *Store) Suppress(ctx context.Context, addr, reason string, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.suppressed[addr] = reason
+	s.suppressed[privacy.SuppressionKey(addr)] = reason
 	return nil
 }
 
@@ -143,7 +147,7 @@ func (s *Store) Suppress(ctx context.Context, addr, reason string, now time.Time
 func (s *Store) Suppressed(ctx context.Context, addr string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.suppressed[addr]
+	_, ok := s.suppressed[privacy.SuppressionKey(addr)]
 	return ok, nil
 }
 
@@ -266,4 +270,137 @@ func (s *Store) ListAccess(ctx context.Context, f privacy.AccessFilter) ([]priva
 		}
 	}
 	return out, nil
+}
+
+// CreateRequest implements privacy.RightsStore.
+func (s *Store) CreateRequest(ctx context.Context, r *privacy.RightsRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.ID = s.id()
+	s.requests[r.ID] = *r
+	return nil
+}
+
+func (s *Store) findRequest(match func(r privacy.RightsRequest) bool) (*privacy.RightsRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.requests {
+		if match(r) {
+			return &r, nil
+		}
+	}
+	return nil, privacy.Errorf(privacy.ErrNotFound, "no such request")
+}
+
+// RequestByToken implements privacy.RightsStore.
+func (s *Store) RequestByToken(ctx context.Context, h []byte) (*privacy.RightsRequest, error) {
+	return s.findRequest(func(r privacy.RightsRequest) bool { return bytes.Equal(r.TokenHash, h) })
+}
+
+// RequestByDownload implements privacy.RightsStore.
+func (s *Store) RequestByDownload(ctx context.Context, h []byte) (*privacy.RightsRequest, error) {
+	return s.findRequest(func(r privacy.RightsRequest) bool { return r.DownloadHash != nil && bytes.Equal(r.DownloadHash, h) })
+}
+
+// UpdateRequest implements privacy.RightsStore.
+func (s *Store) UpdateRequest(ctx context.Context, r *privacy.RightsRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.requests[r.ID]
+	if !ok {
+		return privacy.Errorf(privacy.ErrNotFound, "no such request")
+	}
+	old.Confirmed, old.DownloadHash, old.DownloadBy = r.Confirmed, r.DownloadHash, r.DownloadBy
+	s.requests[r.ID] = old
+	return nil
+}
+
+// DeleteRequest implements privacy.RightsStore.
+func (s *Store) DeleteRequest(ctx context.Context, id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.requests, id)
+	return nil
+}
+
+// HasRequest implements privacy.RightsStore.
+func (s *Store) HasRequest(ctx context.Context, subject string, since time.Time) (bool, error) {
+	r, _ := s.findRequest(func(r privacy.RightsRequest) bool { return r.Subject == subject && !r.Created.Before(since) })
+	return r != nil, nil
+}
+
+// PurgeRequests implements privacy.RightsStore.
+func (s *Store) PurgeRequests(ctx context.Context, t time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, r := range s.requests {
+		if r.Created.Before(t) {
+			delete(s.requests, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// AppendRightsEvent implements privacy.RightsStore.
+func (s *Store) AppendRightsEvent(ctx context.Context, e *privacy.RightsEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e.ID = s.id()
+	s.events = append(s.events, *e)
+	return nil
+}
+
+// RightsEvents implements privacy.RightsStore.
+func (s *Store) RightsEvents(ctx context.Context, limit int) ([]privacy.RightsEvent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []privacy.RightsEvent
+	for i := len(s.events) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, s.events[i])
+	}
+	return out, nil
+}
+
+// AppendDisclosure implements privacy.DisclosureStore.
+func (s *Store) AppendDisclosure(ctx context.Context, d *privacy.Disclosure) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d.ID = s.id()
+	s.disclosed = append(s.disclosed, *d)
+	return nil
+}
+
+// ListDisclosures implements privacy.DisclosureStore.
+func (s *Store) ListDisclosures(ctx context.Context, subject string, limit int) ([]privacy.Disclosure, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []privacy.Disclosure
+	for i := len(s.disclosed) - 1; i >= 0 && len(out) < limit; i-- {
+		if subject == "" || s.disclosed[i].Subject == subject {
+			out = append(out, s.disclosed[i])
+		}
+	}
+	return out, nil
+}
+
+// Pseudonymize implements privacy.Store.
+func (s *Store) Pseudonymize(ctx context.Context, subject, pseudonym string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for i := range s.access {
+		if s.access[i].Subject == subject {
+			s.access[i].Subject = pseudonym
+			n++
+		}
+	}
+	for i := range s.disclosed {
+		if s.disclosed[i].Subject == subject {
+			s.disclosed[i].Subject = pseudonym
+			n++
+		}
+	}
+	return n, nil
 }

@@ -11,6 +11,7 @@ package mysqlstore
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -83,7 +84,7 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Tim
 		// The suppression subquery takes no lock: only the outbox rows are claimed.
 		err := tx.SelectContext(ctx, &rows, `
 			SELECT o.id, o.body, o.attempts, o.created_at, o.owner IS NOT NULL AS reclaimed,
-			       EXISTS (SELECT 1 FROM privacy_suppression s WHERE s.address = o.recipient) AS suppressed
+			       EXISTS (SELECT 1 FROM privacy_suppression s WHERE s.address_hash = SHA2(o.recipient, 256)) AS suppressed
 			FROM privacy_outbox o
 			WHERE o.state = 0 AND o.due_at <= ? AND (o.owner IS NULL OR o.lease_until <= ?)
 			ORDER BY o.id LIMIT ? FOR UPDATE SKIP LOCKED`, now, now, limit)
@@ -156,15 +157,15 @@ func (s *Store) Release(ctx context.Context, owner string, ids []int64) error {
 
 // Suppress implements privacy.OutboxStore.
 func (s *Store) Suppress(ctx context.Context, addr, reason string, now time.Time) error {
-	_, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `INSERT INTO privacy_suppression (address, reason, created_at) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE reason = VALUES(reason)`,
-		addr, clip(reason, 200), now)
+	_, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `INSERT INTO privacy_suppression (address_hash, reason, created_at) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE reason = VALUES(reason)`,
+		privacy.SuppressionKey(addr), clip(reason, 200), now)
 	return tr(err)
 }
 
 // Suppressed implements privacy.OutboxStore.
 func (s *Store) Suppressed(ctx context.Context, addr string) (bool, error) {
 	var n int
-	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &n, `SELECT COUNT(*) FROM privacy_suppression WHERE address = ?`, addr)
+	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &n, `SELECT COUNT(*) FROM privacy_suppression WHERE address_hash = ?`, privacy.SuppressionKey(addr))
 	return n > 0, tr(err)
 }
 
@@ -275,6 +276,153 @@ func (s *Store) ListAccess(ctx context.Context, f privacy.AccessFilter) ([]priva
 	var out []privacy.Access
 	err := s.db.SelectContext(ctx, &out, q, append(args, limit)...)
 	return out, tr(err)
+}
+
+// CreateRequest implements privacy.RightsStore.
+func (s *Store) CreateRequest(ctx context.Context, r *privacy.RightsRequest) error {
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `INSERT INTO privacy_requests (kind, subject, token_hash, created_at) VALUES (?, ?, ?, ?)`,
+		r.Kind, r.Subject, r.TokenHash, r.Created)
+	if err != nil {
+		return tr(err)
+	}
+	r.ID, err = res.LastInsertId()
+	return err
+}
+
+const requestCols = `id, kind, subject, token_hash, created_at, confirmed, COALESCE(download_hash, '') AS download_hash, COALESCE(download_by, created_at) AS download_by`
+
+// RequestByToken implements privacy.RightsStore.
+func (s *Store) RequestByToken(ctx context.Context, h []byte) (*privacy.RightsRequest, error) {
+	var r privacy.RightsRequest
+	err := s.db.GetContext(ctx, &r, `SELECT `+requestCols+` FROM privacy_requests WHERE token_hash = ?`, h)
+	if err != nil {
+		return nil, tr(err)
+	}
+	return &r, nil
+}
+
+// RequestByDownload implements privacy.RightsStore.
+func (s *Store) RequestByDownload(ctx context.Context, h []byte) (*privacy.RightsRequest, error) {
+	var r privacy.RightsRequest
+	err := s.db.GetContext(ctx, &r, `SELECT `+requestCols+` FROM privacy_requests WHERE download_hash = ?`, h)
+	if err != nil {
+		return nil, tr(err)
+	}
+	return &r, nil
+}
+
+// UpdateRequest implements privacy.RightsStore.
+func (s *Store) UpdateRequest(ctx context.Context, r *privacy.RightsRequest) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE privacy_requests SET confirmed = ?, download_hash = ?, download_by = ? WHERE id = ?`,
+		r.Confirmed, r.DownloadHash, r.DownloadBy, r.ID)
+	n, err := affected(res, err)
+	if err == nil && n == 0 {
+		return privacy.Errorf(privacy.ErrNotFound, "no such request")
+	}
+	return err
+}
+
+// DeleteRequest implements privacy.RightsStore.
+func (s *Store) DeleteRequest(ctx context.Context, id int64) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM privacy_requests WHERE id = ?`, id)
+	return tr(err)
+}
+
+// HasRequest implements privacy.RightsStore.
+func (s *Store) HasRequest(ctx context.Context, subject string, since time.Time) (bool, error) {
+	var n int
+	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &n, `SELECT COUNT(*) FROM privacy_requests WHERE subject = ? AND created_at >= ?`, subject, since)
+	return n > 0, tr(err)
+}
+
+// PurgeRequests implements privacy.RightsStore.
+func (s *Store) PurgeRequests(ctx context.Context, t time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_requests WHERE created_at < ?`, t)
+	return affected(res, err)
+}
+
+// AppendRightsEvent implements privacy.RightsStore.
+func (s *Store) AppendRightsEvent(ctx context.Context, e *privacy.RightsEvent) error {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO privacy_rights_events (kind, holders, records, at) VALUES (?, ?, ?, ?)`,
+		e.Kind, e.Holders, e.Records, e.At)
+	if err != nil {
+		return tr(err)
+	}
+	e.ID, err = res.LastInsertId()
+	return err
+}
+
+// RightsEvents implements privacy.RightsStore.
+func (s *Store) RightsEvents(ctx context.Context, limit int) ([]privacy.RightsEvent, error) {
+	var out []privacy.RightsEvent
+	err := s.db.SelectContext(ctx, &out, `SELECT * FROM privacy_rights_events ORDER BY id DESC LIMIT ?`, limit)
+	return out, tr(err)
+}
+
+// AppendDisclosure implements privacy.DisclosureStore.
+func (s *Store) AppendDisclosure(ctx context.Context, d *privacy.Disclosure) error {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO privacy_disclosures (subject, basis, reference, requester, note, actor_id, actor, holders, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.Subject, d.Basis, d.Reference, d.Requester, d.Note, d.ActorID, d.Actor, d.Holders, d.At)
+	if err != nil {
+		return tr(err)
+	}
+	d.ID, err = res.LastInsertId()
+	return err
+}
+
+// ListDisclosures implements privacy.DisclosureStore.
+func (s *Store) ListDisclosures(ctx context.Context, subject string, limit int) ([]privacy.Disclosure, error) {
+	var out []privacy.Disclosure
+	var err error
+	if subject == "" {
+		err = s.db.SelectContext(ctx, &out, `SELECT * FROM privacy_disclosures ORDER BY id DESC LIMIT ?`, limit)
+	} else {
+		err = s.db.SelectContext(ctx, &out, `SELECT * FROM privacy_disclosures WHERE subject = ? ORDER BY id DESC LIMIT ?`, subject, limit)
+	}
+	return out, tr(err)
+}
+
+// Pseudonymize implements privacy.Store.
+func (s *Store) Pseudonymize(ctx context.Context, subject, pseudonym string) (int, error) {
+	total := 0
+	for _, table := range []string{"privacy_access", "privacy_disclosures"} {
+		res, err := s.db.ExecContext(ctx, `UPDATE `+table+` SET subject = ? WHERE subject = ?`, pseudonym, subject)
+		n, err := affected(res, err)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// Locker is a privacy.Locker over MySQL named locks (GET_LOCK), shared by every
+// process on the database. A lock belongs to a connection, so a process that dies
+// releases it.
+type Locker struct{ db *sqlx.DB }
+
+// NewLocker returns a Locker on db.
+func NewLocker(db *sqlx.DB) *Locker { return &Locker{db: db} }
+
+// TryLock implements privacy.Locker.
+func (l *Locker) TryLock(ctx context.Context, name string) (func(), bool, error) {
+	conn, err := l.db.Conn(ctx)
+	if err != nil {
+		return nil, false, tr(err)
+	}
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, 0)`, name).Scan(&got); err != nil {
+		conn.Close()
+		return nil, false, tr(err)
+	}
+	if got.Int64 != 1 {
+		conn.Close()
+		return nil, false, nil
+	}
+	return func() {
+		conn.ExecContext(context.WithoutCancel(ctx), `SELECT RELEASE_LOCK(?)`, name)
+		conn.Close()
+	}, true, nil
 }
 
 func affected(res interface{ RowsAffected() (int64, error) }, err error) (int, error) {

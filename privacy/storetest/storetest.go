@@ -22,6 +22,8 @@ func Run(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, newStore) })
 	t.Run("Consent", func(t *testing.T) { testConsent(t, newStore) })
 	t.Run("AccessLog", func(t *testing.T) { testAccess(t, newStore) })
+	t.Run("Rights", func(t *testing.T) { testRights(t, newStore) })
+	t.Run("Disclosures", func(t *testing.T) { testDisclosures(t, newStore) })
 }
 
 func msg(to string, ref string) *privacy.Message {
@@ -31,7 +33,9 @@ func msg(to string, ref string) *privacy.Message {
 
 func testOutbox(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Microsecond).Add(time.Second)
+	// Claims happen "an hour from now", so messages enqueued during a slow set-up
+	// are due whatever the machine's load.
+	now := time.Now().UTC().Truncate(time.Microsecond).Add(time.Hour)
 
 	t.Run("ClaimOnce", func(t *testing.T) {
 		s := newStore(t)
@@ -248,4 +252,90 @@ func testAccess(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 	limited, err := s.ListAccess(ctx, privacy.AccessFilter{Limit: 1})
 	require.NoError(t, err)
 	assert.Len(t, limited, 1)
+}
+
+func testRights(t *testing.T, newStore func(t *testing.T) privacy.Store) {
+	ctx := context.Background()
+	s := newStore(t)
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	_, h1 := privacy.NewToken()
+	_, h2 := privacy.NewToken()
+	r := &privacy.RightsRequest{Kind: privacy.RequestExport, Subject: "a@example.org", TokenHash: h1, Created: at}
+	require.NoError(t, s.CreateRequest(ctx, r))
+	require.NotZero(t, r.ID)
+	require.NoError(t, s.CreateRequest(ctx, &privacy.RightsRequest{Kind: privacy.RequestErase, Subject: "b@example.org", TokenHash: h2, Created: at.Add(time.Hour)}))
+
+	got, err := s.RequestByToken(ctx, h1)
+	require.NoError(t, err)
+	assert.Equal(t, "a@example.org", got.Subject)
+	assert.Equal(t, privacy.RequestExport, got.Kind)
+	assert.False(t, got.Confirmed)
+	_, err = s.RequestByToken(ctx, make([]byte, 32))
+	assert.ErrorIs(t, err, privacy.ErrNotFound)
+	_, err = s.RequestByDownload(ctx, make([]byte, 32))
+	assert.ErrorIs(t, err, privacy.ErrNotFound)
+
+	_, dl := privacy.NewToken()
+	got.Confirmed, got.DownloadHash, got.DownloadBy = true, dl, at.Add(time.Hour)
+	require.NoError(t, s.UpdateRequest(ctx, got))
+	byDL, err := s.RequestByDownload(ctx, dl)
+	require.NoError(t, err)
+	assert.Equal(t, r.ID, byDL.ID)
+	assert.True(t, byDL.Confirmed)
+	assert.True(t, byDL.DownloadBy.Equal(at.Add(time.Hour)))
+
+	ok, err := s.HasRequest(ctx, "a@example.org", at)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ok, err = s.HasRequest(ctx, "a@example.org", at.Add(time.Minute))
+	require.NoError(t, err)
+	assert.False(t, ok, "older than since")
+
+	n, err := s.PurgeRequests(ctx, at.Add(30*time.Minute))
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	require.NoError(t, s.DeleteRequest(ctx, r.ID), "deleting a deleted request is not an error")
+	_, err = s.RequestByToken(ctx, h2)
+	require.NoError(t, err)
+
+	for _, k := range []privacy.RequestKind{privacy.RequestExport, privacy.RequestErase} {
+		require.NoError(t, s.AppendRightsEvent(ctx, &privacy.RightsEvent{Kind: k, Holders: 3, Records: 7, At: at}))
+	}
+	ev, err := s.RightsEvents(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, ev, 2)
+	assert.Equal(t, privacy.RequestErase, ev[0].Kind, "newest first")
+	assert.Equal(t, 7, ev[0].Records)
+}
+
+func testDisclosures(t *testing.T, newStore func(t *testing.T) privacy.Store) {
+	ctx := context.Background()
+	s := newStore(t)
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	d := &privacy.Disclosure{Subject: "a@example.org", Basis: privacy.BasisLegalProcess, Reference: "Case 12/345",
+		Requester: "District Court", ActorID: "1", Actor: "boss@example.com", Holders: 2, At: at}
+	require.NoError(t, s.AppendDisclosure(ctx, d))
+	require.NotZero(t, d.ID)
+	require.NoError(t, s.AppendDisclosure(ctx, &privacy.Disclosure{Subject: "b@example.org", Basis: privacy.BasisSafety,
+		Reference: "Ticket 9", Requester: "Police", ActorID: "1", Actor: "boss@example.com", At: at.Add(time.Hour)}))
+	all, err := s.ListDisclosures(ctx, "", 10)
+	require.NoError(t, err)
+	require.Len(t, all, 2)
+	assert.Equal(t, "b@example.org", all[0].Subject, "newest first")
+	one, err := s.ListDisclosures(ctx, "a@example.org", 10)
+	require.NoError(t, err)
+	require.Len(t, one, 1)
+	assert.Equal(t, *d, one[0])
+
+	require.NoError(t, s.RecordAccess(ctx, privacy.Access{ActorID: "1", Actor: "boss@example.com", Role: privacy.RoleAdmin,
+		Subject: "a@example.org", What: "export", Why: "disclosure", At: at}))
+	n, err := s.Pseudonymize(ctx, "a@example.org", "erased-abc")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "one access record and one disclosure")
+	one, err = s.ListDisclosures(ctx, "erased-abc", 10)
+	require.NoError(t, err)
+	assert.Len(t, one, 1)
+	acc, err := s.ListAccess(ctx, privacy.AccessFilter{Subject: "a@example.org"})
+	require.NoError(t, err)
+	assert.Empty(t, acc)
 }

@@ -1,0 +1,97 @@
+package privacy
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// Store is every store the privacy kernel needs, as memstore and mysqlstore provide.
+type Store interface {
+	OutboxStore
+	ConsentStore
+	AccessLog
+	RightsStore
+	DisclosureStore
+	// Pseudonymize replaces subject by pseudonym in the access log and the
+	// disclosure register, which are kept for accountability after an erasure, and
+	// returns how many records it changed.
+	Pseudonymize(ctx context.Context, subject, pseudonym string) (int, error)
+}
+
+// KernelHolder is the privacy kernel's own holder of personal data: consent records
+// and the mail outbox, and the subject references in the access log and the
+// disclosure register.
+type KernelHolder struct {
+	Store Store
+	// Key keys the pseudonym that replaces an erased address in the access log and
+	// disclosure register, so that records about one person stay linked to each
+	// other without naming them.
+	Key []byte
+	// MailRetention is how long sent and failed messages are kept (default 30 days).
+	MailRetention time.Duration
+}
+
+// HolderName implements Holder.
+func (k *KernelHolder) HolderName() string { return "privacy" }
+
+// Categories implements Holder.
+func (k *KernelHolder) Categories() []string { return []string{"consents", "mail-log"} }
+
+// Export implements Exporter: the person's consent history and the record of staff
+// reads of their data.
+func (k *KernelHolder) Export(ctx context.Context, subject string) (any, error) {
+	consents, err := k.Store.ConsentHistory(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	access, err := k.Store.ListAccess(ctx, AccessFilter{Subject: subject, Limit: 10000})
+	if err != nil {
+		return nil, err
+	}
+	if len(consents) == 0 && len(access) == 0 {
+		return nil, nil
+	}
+	return map[string]any{"consents": consents, "staff_reads": access}, nil
+}
+
+// Erase implements Eraser: consent records and queued or logged mail are removed; the
+// access log and disclosure register keep their entries with the address replaced
+// by a pseudonym.
+func (k *KernelHolder) Erase(ctx context.Context, subject string) (Erasure, error) {
+	var e Erasure
+	n, err := k.Store.EraseConsents(ctx, subject)
+	if err != nil {
+		return e, err
+	}
+	e.Removed += n
+	if n, err = k.Store.EraseOutbox(ctx, subject); err != nil {
+		return e, err
+	}
+	e.Removed += n
+	if n, err = k.Store.Pseudonymize(ctx, subject, k.Pseudonym(subject)); err != nil {
+		return e, err
+	}
+	if n > 0 {
+		e.Retained = append(e.Retained, "staff access and disclosure records, with your address replaced by a pseudonym: the law requires us to account for them")
+	}
+	return e, nil
+}
+
+// Pseudonym returns the stand-in for an erased address.
+func (k *KernelHolder) Pseudonym(subject string) string {
+	m := hmac.New(sha256.New, k.Key)
+	m.Write([]byte(subject))
+	return "erased-" + hex.EncodeToString(m.Sum(nil)[:12])
+}
+
+// Purge implements Purger: sent and failed mail older than MailRetention is removed.
+func (k *KernelHolder) Purge(ctx context.Context, now time.Time) (int, error) {
+	r := k.MailRetention
+	if r <= 0 {
+		r = 30 * 24 * time.Hour
+	}
+	return k.Store.PurgeOutbox(ctx, now.Add(-r))
+}
