@@ -143,6 +143,9 @@ func ReadLegacyCSV(r io.Reader) ([]LegacyAccount, error) {
 	col := map[string]int{}
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if h == "" {
+			return nil, privacy.Invalid("header", "column %d has no name", i+1)
+		}
 		if _, dup := col[h]; dup {
 			return nil, privacy.Invalid(h, "the column appears twice")
 		}

@@ -62,6 +62,8 @@ func ParseRegistration(v url.Values) (RegisterInput, error) {
 			}
 		case "ts", "website":
 			// the form guards, checked by the handler
+		case "":
+			return in, privacy.Invalid("body", "a field has no name")
 		default:
 			return in, privacy.Invalid(k, "is not a registration field")
 		}

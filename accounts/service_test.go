@@ -244,6 +244,7 @@ func TestReadLegacyCSV(t *testing.T) {
 		{"Empty", "", "header"},
 		{"NoSalt", "email,scheme,hash\n", "salt"},
 		{"DuplicateColumn", "email,scheme,hash,salt,email\n", "email"},
+		{"UnnamedColumn", "email,,scheme,hash,salt\n", "header"},
 		{"BadQuote", "email,scheme,hash,salt\n\"a@example.org,sha1,x,\n", "line 2"},
 		{"WrongFieldCount", "email,scheme,hash,salt\na@example.org,sha1\n", "line 2"},
 	} {
