@@ -38,7 +38,7 @@ type Category struct {
 	Name        string        // e.g. "accounts", "comments"
 	Description string        // what is held, in plain language
 	Retention   time.Duration // 0: kept until the person asks for erasure
-	RetentionOf string        // what the retention period counts from, e.g. "closing the request"
+	RetentionOf string        // the event the period runs from ("the request is closed"); with no period, the event that ends it
 }
 
 // A Change is one entry in the policy's version history (P15).
