@@ -68,3 +68,25 @@ func ExampleTracker() {
 	// Firefox 128 6
 	// text/html 6
 }
+
+// The reports are mounted where the host's staff pages are, under a prefix.
+func ExampleNewHandler() {
+	store := memstore.New()
+	svc, err := tracking.New(tracking.Config{Store: store})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	// Staff only: the host's own authentication wraps it, or HandlerConfig.Role.
+	mux.Handle("/stats/", http.StripPrefix("/stats", tracking.NewHandler(svc, tracking.HandlerConfig{})))
+
+	for _, target := range []string{"/stats/", "/stats/api/report?from=2025-05-01&to=2025-05-31", "/stats/api/report?top=1000"} {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
+		fmt.Println(w.Code, w.Header().Get("Content-Type"))
+	}
+	// Output:
+	// 200 text/html; charset=utf-8
+	// 200 application/json; charset=utf-8
+	// 400 application/json; charset=utf-8
+}

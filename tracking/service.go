@@ -291,7 +291,8 @@ type Maintenance struct {
 
 // Maintain rolls hourly counters older than HourlyFor into days and daily counters
 // older than DailyFor into months, and deletes counters older than the retention
-// period. It is safe to run from several processes at once.
+// period. It is safe to run from several processes at once. On a Store error it
+// stops and returns what it did so far with the error; running it again finishes.
 func (s *Service) Maintain(ctx context.Context, now time.Time) (Maintenance, error) {
 	var m Maintenance
 	n, err := s.store.Rollup(ctx, Hour, Day, Day.Truncate(now.Add(-s.hourlyFor)))
