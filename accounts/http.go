@@ -249,6 +249,10 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error, title,
 	p.Error = d.Error.Message
 	if d.Error.Field != "" {
 		p.Errors[d.Error.Field] = d.Error.Message
+		if formFields[tmpl][d.Error.Field] {
+			// The message sits beside the field; the alert points there.
+			p.Error = "Please correct the field marked below."
+		}
 	}
 	if tmpl == "message" {
 		p.Message, p.Error = d.Error.Message, ""
@@ -257,6 +261,17 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error, title,
 		p.Token = t
 	}
 	h.render(w, r, d.Error.Status, title, tmpl, p)
+}
+
+// formFields lists the fields each form template shows, so an error about one of
+// them is shown beside it and any other at the top of the page.
+var formFields = map[string]map[string]bool{
+	"register":      {"email": true, "password": true, "display_name": true, "birth_date": true, "newsletter": true, "promotions": true, "consent_code": true},
+	"register-code": {"email": true, "password": true, "display_name": true, "birth_date": true, "consent_code": true},
+	"signin":        {"email": true, "password": true},
+	"reset":         {"email": true},
+	"parental":      {"parent_email": true},
+	"token-form":    {"password": true},
 }
 
 // decode reads a form or JSON body and, for browser forms, checks the guards.
