@@ -1,0 +1,399 @@
+// Package web serves the privacy kernel over HTTP: the policy page and its history
+// (P15), the data request pages through which anyone can export or erase what the
+// site holds about their address, and the admin API for the access log (P11), the
+// disclosure register (P10), consent histories and completed requests.
+//
+// Public pages work without JavaScript and set no cookie; every POST is refused when
+// it comes from another origin.
+package web
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/form"
+)
+
+// Config configures the handler. Policy, Features, Rights, Disclosures and Store are
+// required.
+type Config struct {
+	Policy      *privacy.Policy
+	Features    privacy.Features
+	Rights      *privacy.Rights
+	Disclosures *privacy.Disclosures
+	Store       privacy.Store // the access log and consent records
+	// Limiter bounds data requests per client address, in memory only (default 5
+	// an hour after a burst of 5).
+	Limiter       *form.Limiter
+	TrustedHeader string
+	Layout        form.Layout // form.Plain when nil
+	Log           *slog.Logger
+}
+
+// Handler serves, relative to where it is mounted (e.g. with
+// http.StripPrefix("/privacy", h)):
+//
+//	GET  /                  the policy page (HTML)
+//	GET  /policy.md         the policy page (Markdown)
+//	GET  /request           the data request form
+//	POST /request           email, kind (export|erase): mails a confirmation link
+//	GET  /confirm?t=        says what the request will do, with a button; changes nothing
+//	POST /confirm           t: carries the request out (an export gives a download link)
+//	GET  /download?t=       the export, as a JSON attachment; the link works once
+//	GET  /staff/access      admin: the access log (?subject, ?actor, ?since, ?until, ?limit, ?format=csv)
+//	GET  /staff/disclosures admin: the disclosure register (?subject)
+//	POST /staff/disclosures admin: subject, basis, reference, requester, note; answers the export
+//	GET  /staff/consents    admin: ?subject's consent history
+//	GET  /staff/requests    admin or support: completed data requests (no addresses)
+type Handler struct {
+	cfg Config
+	h   http.Handler
+}
+
+// New returns the handler, or an error naming a missing part of cfg.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.Policy == nil, cfg.Rights == nil, cfg.Disclosures == nil, cfg.Store == nil:
+		return nil, errors.New("web: Config needs Policy, Rights, Disclosures and Store")
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = form.NewLimiter(5, time.Hour, 5)
+	}
+	if cfg.Layout == nil {
+		cfg.Layout = form.Plain
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{cfg: cfg}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", h.policy)
+	mux.HandleFunc("GET /policy.md", h.policyMarkdown)
+	mux.HandleFunc("GET /request", h.requestForm)
+	mux.HandleFunc("POST /request", h.request)
+	mux.HandleFunc("GET /confirm", h.confirmPage)
+	mux.HandleFunc("POST /confirm", h.confirm)
+	mux.HandleFunc("GET /download", h.download)
+	mux.HandleFunc("GET /staff/access", h.access)
+	mux.HandleFunc("GET /staff/disclosures", h.disclosures)
+	mux.HandleFunc("POST /staff/disclosures", h.disclose)
+	mux.HandleFunc("GET /staff/consents", h.consents)
+	mux.HandleFunc("GET /staff/requests", h.requests)
+	h.h = http.NewCrossOriginProtection().Handler(mux)
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.h.ServeHTTP(w, r) }
+
+var pages = template.Must(template.New("").Parse(`
+{{define "request"}}
+<p>Ask for a copy of everything this site holds about your email address, or for its erasure.
+We send a link to the address to confirm that it is yours.</p>
+<form method="post" action="{{.Action}}" novalidate>
+{{if .Error}}<p class="error" role="alert">{{.Error}}</p>{{end}}
+<p><label for="email">Email address</label>
+<input id="email" name="email" type="email" autocomplete="email" maxlength="254" required value="{{.Email}}"
+{{if eq .Field "email"}} aria-invalid="true" aria-describedby="email-error"{{end}}>
+{{if eq .Field "email"}}<span id="email-error" class="error">{{.Message}}</span>{{end}}</p>
+<fieldset><legend>What would you like?</legend>
+<p><input id="kind-export" name="kind" type="radio" value="export"{{if ne .Kind "erase"}} checked{{end}}> <label for="kind-export">A copy of my data</label></p>
+<p><input id="kind-erase" name="kind" type="radio" value="erase"{{if eq .Kind "erase"}} checked{{end}}> <label for="kind-erase">Erase my data</label></p>
+</fieldset>
+<p class="hp" aria-hidden="true"><label for="website">Leave this empty</label><input id="website" name="website" tabindex="-1" autocomplete="off"></p>
+<p><button type="submit">Send me the confirmation link</button></p>
+</form>
+{{end}}
+{{define "sent"}}<p>If the address is valid, a confirmation link is on its way to it. The link works for 24 hours.</p>{{end}}
+{{define "confirm"}}
+{{if eq .Kind "erase"}}<p>Pressing the button erases everything this site holds about your address, everywhere on the site. This cannot be undone.</p>
+{{else}}<p>Pressing the button prepares a copy of everything this site holds about your address, to download once within the hour.</p>{{end}}
+<form method="post" action="{{.Action}}"><input type="hidden" name="t" value="{{.Token}}">
+<p><button type="submit">{{if eq .Kind "erase"}}Erase my data{{else}}Prepare my copy{{end}}</button></p></form>
+{{end}}
+{{define "exported"}}<p>Your copy is ready: <a href="{{.Link}}" download>download it</a>. The link works once, until {{.By}}.</p>{{end}}
+{{define "erased"}}<p>Your data has been erased.</p>
+<table><thead><tr><th>Part of the site</th><th>Records removed</th><th>Kept, and why</th></tr></thead><tbody>
+{{range .}}<tr><td>{{.Holder}}</td><td>{{.Removed}}</td><td>{{range .Retained}}{{.}} {{end}}</td></tr>{{end}}
+</tbody></table>{{end}}
+{{define "error"}}<p class="error" role="alert">{{.}}</p>{{end}}
+`))
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, title, name string, data any) {
+	var b strings.Builder
+	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
+		h.cfg.Log.Error("render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	h.cfg.Layout(w, r, status, title, template.HTML(b.String()))
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if form.WantsJSON(r) || strings.Contains(r.URL.Path, "/staff/") {
+		privacy.WriteJSONError(w, r, h.cfg.Log, err)
+		return
+	}
+	d := privacy.Describe(err)
+	if d.Error.Status >= 500 {
+		h.cfg.Log.ErrorContext(r.Context(), "internal error", "path", r.URL.Path, "err", err)
+	}
+	privacy.SetRetryAfter(w, err)
+	h.render(w, r, d.Error.Status, "Something went wrong", "error", d.Error.Message)
+}
+
+func (h *Handler) policy(w http.ResponseWriter, r *http.Request) {
+	page, err := privacy.PolicyHTML(h.cfg.Policy, h.cfg.Features)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.cfg.Layout(w, r, http.StatusOK, "Privacy policy", template.HTML(page))
+}
+
+func (h *Handler) policyMarkdown(w http.ResponseWriter, r *http.Request) {
+	page, err := privacy.PolicyMarkdown(h.cfg.Policy, h.cfg.Features)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+	w.Write(page)
+}
+
+type requestView struct {
+	Action, Email, Kind, Field, Message, Error string
+}
+
+func (h *Handler) requestForm(w http.ResponseWriter, r *http.Request) {
+	h.render(w, r, http.StatusOK, "Your data", "request", requestView{Action: r.URL.Path})
+}
+
+func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
+	v, err := form.Decode(r, 0)
+	if err == nil {
+		err = h.cfg.Limiter.Check(r, h.cfg.TrustedHeader)
+	}
+	if err == nil && !form.Bot(v) {
+		err = h.cfg.Rights.Ask(r.Context(), v.Get("email"), privacy.RequestKind(v.Get("kind")))
+	}
+	if err != nil {
+		if form.WantsJSON(r) || privacy.FieldOf(err) == "" {
+			h.fail(w, r, err)
+			return
+		}
+		d := privacy.Describe(err)
+		h.render(w, r, d.Error.Status, "Your data", "request", requestView{Action: r.URL.Path, Email: v.Get("email"), Kind: v.Get("kind"),
+			Field: d.Error.Field, Message: d.Error.Message, Error: "Please correct the field marked below."})
+		return
+	}
+	if form.WantsJSON(r) {
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": "a confirmation link was sent if the address is valid"})
+		return
+	}
+	h.render(w, r, http.StatusAccepted, "Check your mail", "sent", nil)
+}
+
+func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request) {
+	t := r.URL.Query().Get("t")
+	req, err := h.cfg.Rights.Pending(r.Context(), t)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "Confirm your request", "confirm", map[string]any{"Kind": string(req.Kind), "Token": t, "Action": r.URL.Path})
+}
+
+func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
+	v, err := form.Decode(r, 0)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out, err := h.cfg.Rights.Confirm(r.Context(), v.Get("t"))
+	if err != nil && out.Kind == "" {
+		h.fail(w, r, err)
+		return
+	}
+	if err != nil {
+		h.cfg.Log.ErrorContext(r.Context(), "erasure incomplete", "err", err)
+	}
+	link := strings.TrimSuffix(r.URL.Path, "/confirm") + "/download?t=" + out.DownloadToken
+	if form.WantsJSON(r) {
+		body := map[string]any{"kind": out.Kind, "erasures": out.Erasures, "complete": err == nil}
+		if out.Kind == privacy.RequestExport {
+			body = map[string]any{"kind": out.Kind, "download": link, "download_by": out.DownloadBy}
+		}
+		writeJSON(w, http.StatusOK, body)
+		return
+	}
+	if out.Kind == privacy.RequestExport {
+		h.render(w, r, http.StatusOK, "Your copy", "exported", map[string]any{"Link": link, "By": out.DownloadBy.Format(time.RFC1123)})
+		return
+	}
+	h.render(w, r, http.StatusOK, "Erased", "erased", out.Erasures)
+}
+
+func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
+	data, err := h.cfg.Rights.Download(r.Context(), r.URL.Query().Get("t"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="my-data.json"`)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(data)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func parseTime(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, privacy.Invalid(field, "use a date such as 2026-11-01")
+}
+
+func limit(s string) (int, error) {
+	if s == "" {
+		return 100, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 10000 {
+		return 0, privacy.Invalid("limit", "must be a number from 1 to 10000")
+	}
+	return n, nil
+}
+
+func (h *Handler) access(w http.ResponseWriter, r *http.Request) {
+	if err := privacy.Require(r.Context(), privacy.RoleAdmin); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f := privacy.AccessFilter{ActorID: q.Get("actor"), Subject: q.Get("subject")}
+	var err error
+	if f.Since, err = parseTime("since", q.Get("since")); err == nil {
+		if f.Until, err = parseTime("until", q.Get("until")); err == nil {
+			f.Limit, err = limit(q.Get("limit"))
+		}
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	recs, err := h.cfg.Store.ListAccess(r.Context(), f)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if q.Get("format") != "csv" {
+		writeJSON(w, http.StatusOK, map[string]any{"access": recs})
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="access-log.csv"`)
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"id", "at", "actor_id", "actor", "role", "subject", "what", "why"})
+	for _, a := range recs {
+		cw.Write([]string{strconv.FormatInt(a.ID, 10), a.At.Format(time.RFC3339), a.ActorID, csvSafe(a.Actor), string(a.Role), csvSafe(a.Subject), csvSafe(a.What), csvSafe(a.Why)})
+	}
+	cw.Flush()
+}
+
+// csvSafe keeps a spreadsheet from reading a cell as a formula.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func (h *Handler) disclosures(w http.ResponseWriter, r *http.Request) {
+	n, err := limit(r.URL.Query().Get("limit"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	list, err := h.cfg.Disclosures.List(r.Context(), r.URL.Query().Get("subject"), n)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"disclosures": list})
+}
+
+func (h *Handler) disclose(w http.ResponseWriter, r *http.Request) {
+	if err := privacy.Require(r.Context(), privacy.RoleAdmin); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v, err := form.Decode(r, 0)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	data, err := h.cfg.Disclosures.Disclose(r.Context(), privacy.Disclosure{Subject: v.Get("subject"), Basis: privacy.Basis(v.Get("basis")),
+		Reference: v.Get("reference"), Requester: v.Get("requester"), Note: v.Get("note")})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"export": json.RawMessage(data)})
+}
+
+func (h *Handler) consents(w http.ResponseWriter, r *http.Request) {
+	if err := privacy.Require(r.Context(), privacy.RoleAdmin); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	subject, err := privacy.NormalizeEmail(r.URL.Query().Get("subject"))
+	if err != nil {
+		h.fail(w, r, privacy.Invalid("subject", "give the person's email address"))
+		return
+	}
+	a := privacy.Auditor{Log: h.cfg.Store}
+	if err := a.Record(r.Context(), privacy.RoleAdmin, subject, "consent history", "admin review"); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	hist, err := h.cfg.Store.ConsentHistory(r.Context(), subject)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"consents": hist})
+}
+
+func (h *Handler) requests(w http.ResponseWriter, r *http.Request) {
+	if err := privacy.Require(r.Context(), privacy.RoleSupport); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ev, err := h.cfg.Store.RightsEvents(r.Context(), 200)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"requests": ev})
+}

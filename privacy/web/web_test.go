@@ -1,0 +1,203 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/mailtest"
+	"github.com/consentkit/consentkit/privacy/memstore"
+	"github.com/consentkit/consentkit/privacy/privacytest"
+	"github.com/consentkit/consentkit/privacy/web"
+)
+
+type notes map[string]string
+
+func (n notes) HolderName() string   { return "notes" }
+func (n notes) Categories() []string { return []string{"notes"} }
+func (n notes) Export(_ context.Context, s string) (any, error) {
+	if v, ok := n[s]; ok {
+		return v, nil
+	}
+	return nil, nil
+}
+func (n notes) Erase(_ context.Context, s string) (privacy.Erasure, error) {
+	_, ok := n[s]
+	delete(n, s)
+	if ok {
+		return privacy.Erasure{Removed: 1}, nil
+	}
+	return privacy.Erasure{}, nil
+}
+
+type env struct {
+	h     http.Handler
+	mail  *mailtest.Harness
+	store *memstore.Store
+	data  notes
+}
+
+func newEnv(t *testing.T) *env {
+	store := memstore.New()
+	h := mailtest.NewHarness(t, nil, store)
+	reg := &privacy.Registry{}
+	data := notes{"ann@example.org": "a note"}
+	reg.Register(data)
+	reg.Register(&privacy.KernelHolder{Store: store})
+	rights := &privacy.Rights{Store: store, Registry: reg, Mailer: h.Mailer, BaseURL: "http://127.0.0.1:8080/privacy/confirm"}
+	h.Mailer.Allow(privacy.PurposeDataRights, rights)
+	hd, err := web.New(web.Config{Policy: mailtest.Policy(), Features: privacy.Features{Comments: true}, Rights: rights,
+		Disclosures: &privacy.Disclosures{Store: store, Registry: reg, Auditor: &privacy.Auditor{Log: store}}, Store: store})
+	require.NoError(t, err)
+	return &env{h: hd, mail: h, store: store, data: data}
+}
+
+func (e *env) do(r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	return w
+}
+
+func postForm(path string, v url.Values) *http.Request {
+	r := httptest.NewRequest("POST", path, strings.NewReader(v.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return r
+}
+
+func as(r *http.Request, roles ...privacy.Role) *http.Request {
+	return r.WithContext(privacy.WithActor(r.Context(), privacy.Actor{ID: "1", Email: "boss@example.com", Roles: roles}))
+}
+
+var tokenRE = regexp.MustCompile(`\?t=([A-Za-z0-9_-]+)`)
+
+func TestPolicyPages(t *testing.T) {
+	e := newEnv(t)
+	w := e.do(httptest.NewRequest("GET", "/", nil))
+	assert.Equal(t, 200, w.Code)
+	assert.Contains(t, w.Body.String(), "sets no cookies")
+	assert.NoError(t, privacytest.CheckPolicyPage(w.Body.String(), mailtest.Policy(), privacy.Features{Comments: true}))
+	w = e.do(httptest.NewRequest("GET", "/policy.md", nil))
+	assert.Equal(t, 200, w.Code)
+	assert.True(t, strings.HasPrefix(w.Body.String(), "# Privacy policy"))
+}
+
+func TestExportFlow(t *testing.T) {
+	e := newEnv(t)
+	w := e.do(httptest.NewRequest("GET", "/request", nil))
+	require.Equal(t, 200, w.Code)
+	assert.Contains(t, w.Body.String(), `<label for="email">`)
+
+	w = e.do(postForm("/request", url.Values{"email": {"ann@example.org"}, "kind": {"export"}}))
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	msgs := e.mail.Server.Wait(1, 5*time.Second)
+	require.Len(t, msgs, 1)
+	tok := tokenRE.FindStringSubmatch(msgs[0].Text)[1]
+
+	for range 2 {
+		w = e.do(httptest.NewRequest("GET", "/confirm?t="+tok, nil))
+		require.Equal(t, 200, w.Code, "a GET (a link scanner) changes nothing")
+		assert.Contains(t, w.Body.String(), "Prepare my copy")
+	}
+	w = e.do(postForm("/confirm", url.Values{"t": {tok}}))
+	require.Equal(t, 200, w.Code, w.Body.String())
+	dl := regexp.MustCompile(`href="(/download\?t=[^"]+)"`).FindStringSubmatch(w.Body.String())
+	require.NotNil(t, dl, w.Body.String())
+
+	w = e.do(httptest.NewRequest("GET", strings.ReplaceAll(dl[1], "&amp;", "&"), nil))
+	require.Equal(t, 200, w.Code)
+	assert.Contains(t, w.Header().Get("Content-Disposition"), "attachment")
+	assert.Contains(t, w.Body.String(), "a note")
+	w = e.do(httptest.NewRequest("GET", strings.ReplaceAll(dl[1], "&amp;", "&"), nil))
+	assert.Equal(t, http.StatusGone, w.Code, "the download link works once")
+}
+
+func TestEraseFlowJSON(t *testing.T) {
+	e := newEnv(t)
+	r := httptest.NewRequest("POST", "/request", strings.NewReader(`{"email":"ann@example.org","kind":"erase"}`))
+	r.Header.Set("Content-Type", "application/json")
+	w := e.do(r)
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	tok := tokenRE.FindStringSubmatch(e.mail.Server.Wait(1, 5*time.Second)[0].Text)[1]
+	r = httptest.NewRequest("POST", "/confirm", strings.NewReader(`{"t":"`+tok+`"}`))
+	r.Header.Set("Content-Type", "application/json")
+	w = e.do(r)
+	require.Equal(t, 200, w.Code, w.Body.String())
+	var out struct {
+		Erasures []privacy.Erasure `json:"erasures"`
+		Complete bool              `json:"complete"`
+	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &out))
+	assert.True(t, out.Complete)
+	assert.Empty(t, e.data)
+}
+
+func TestRequestErrors(t *testing.T) {
+	e := newEnv(t)
+	w := e.do(postForm("/request", url.Values{"email": {"nope"}, "kind": {"export"}}))
+	assert.Equal(t, 400, w.Code)
+	assert.Contains(t, w.Body.String(), `aria-invalid="true"`)
+	assert.Contains(t, w.Body.String(), `value="nope"`, "what the visitor typed is kept")
+
+	r := httptest.NewRequest("POST", "/request", strings.NewReader(`{"email":"ann@example.org","kind":"sell"}`))
+	r.Header.Set("Content-Type", "application/json")
+	w = e.do(r)
+	assert.Equal(t, 400, w.Code)
+	assert.JSONEq(t, `{"error":{"status":400,"field":"kind","message":"choose export or erase"}}`, w.Body.String())
+
+	w = e.do(postForm("/request", url.Values{"email": {"ann@example.org"}, "kind": {"export"}, "website": {"http://spam"}}))
+	assert.Equal(t, http.StatusAccepted, w.Code, "a bot gets the same answer")
+	time.Sleep(100 * time.Millisecond)
+	assert.Empty(t, e.mail.Server.Messages(), "and nothing is sent")
+
+	w = e.do(httptest.NewRequest("GET", "/confirm?t=forged", nil))
+	assert.Equal(t, http.StatusGone, w.Code)
+
+	cross := postForm("/request", url.Values{"email": {"ann@example.org"}, "kind": {"export"}})
+	cross.Header.Set("Sec-Fetch-Site", "cross-site")
+	assert.Equal(t, http.StatusForbidden, e.do(cross).Code)
+}
+
+func TestStaffAPI(t *testing.T) {
+	e := newEnv(t)
+	assert.Equal(t, 401, e.do(httptest.NewRequest("GET", "/staff/access", nil)).Code)
+	assert.Equal(t, 403, e.do(as(httptest.NewRequest("GET", "/staff/access", nil), privacy.RoleSupport)).Code)
+
+	d := url.Values{"subject": {"ann@example.org"}, "reference": {"Order 77"}, "requester": {"County Court"}}
+	w := e.do(as(postForm("/staff/disclosures", d), privacy.RoleAdmin))
+	assert.Equal(t, 400, w.Code)
+	assert.Contains(t, w.Body.String(), `"field":"basis"`)
+	d.Set("basis", "legal-process")
+	w = e.do(as(postForm("/staff/disclosures", d), privacy.RoleAdmin))
+	require.Equal(t, 201, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), "a note")
+
+	w = e.do(as(httptest.NewRequest("GET", "/staff/disclosures", nil), privacy.RoleAdmin))
+	require.Equal(t, 200, w.Code)
+	assert.Contains(t, w.Body.String(), `"reference":"Order 77"`)
+
+	w = e.do(as(httptest.NewRequest("GET", "/staff/consents?subject=ann@example.org", nil), privacy.RoleAdmin))
+	require.Equal(t, 200, w.Code)
+
+	w = e.do(as(httptest.NewRequest("GET", "/staff/access?format=csv", nil), privacy.RoleAdmin))
+	require.Equal(t, 200, w.Code)
+	lines := strings.Split(strings.TrimSpace(w.Body.String()), "\n")
+	require.Len(t, lines, 3, "header, the disclosure export, the consent history read")
+	assert.Contains(t, w.Body.String(), "consent history")
+	assert.Contains(t, w.Body.String(), "export for disclosure")
+
+	w = e.do(as(httptest.NewRequest("GET", "/staff/access?since=yesterday", nil), privacy.RoleAdmin))
+	assert.Equal(t, 400, w.Code)
+	assert.Contains(t, w.Body.String(), `"field":"since"`)
+	w = e.do(as(httptest.NewRequest("GET", "/staff/requests", nil), privacy.RoleSupport))
+	assert.Equal(t, 200, w.Code)
+}
