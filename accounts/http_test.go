@@ -3,6 +3,8 @@ package accounts_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"html/template"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -457,4 +459,30 @@ func TestHTTPAuthenticateForOtherCapabilities(t *testing.T) {
 			assert.True(t, got.Has(privacy.RoleModerator))
 		}
 	}
+}
+
+func TestHTTPMountedElsewhereWithHostLayout(t *testing.T) {
+	e := newEnv(t, func(c *accounts.Config) { c.BaseURL = "https://members.example.com/club/" })
+	layout := func(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "<!doctype html><title>Club · %s</title><nav>host menu</nav>%s", template.HTMLEscapeString(title), body)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/club/", http.StripPrefix("/club", e.svc.Handler(accounts.HandlerConfig{Layout: layout})))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	res, err := http.Get(srv.URL + "/club/signin")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Contains(t, string(b), "<nav>host menu</nav>", "the host's layout wraps the page")
+	assert.Contains(t, string(b), `action="/club/signin"`)
+	assert.Contains(t, string(b), `href="/club/reset"`)
+
+	_, err = e.svc.Register(t.Context(), accounts.RegisterInput{Email: "c@example.org", Password: "correct horse", BirthDate: "1990-01-01"})
+	require.NoError(t, err)
+	assert.Contains(t, e.mailTo("c@example.org", "Confirm").Text, "https://members.example.com/club/verify?token=")
 }
