@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,21 +63,25 @@ func BenchmarkSignInLoad(b *testing.B) {
 	ph, _ := accounts.ParsePasswordHash(seed.PasswordHash)
 	for b.Loop() {
 		// The hashing limit, measured in this run on this machine under its current
-		// load: slots goroutines hashing flat out, just before and just after the wave.
+		// load: slots goroutines hashing, just before and just after the wave.
 		hashLimit := func() (perHash time.Duration, perSecond float64) {
-			const each = 3
+			// Two seconds of hashing flat out, about as long as the wave, so that the
+			// machine's changing load weighs on both alike.
+			var n atomic.Int64
 			start := time.Now()
 			var wg sync.WaitGroup
 			for range slots {
 				wg.Go(func() {
-					for range each {
+					for time.Since(start) < 2*time.Second {
 						ph.Matches("correct horse")
+						n.Add(1)
 					}
 				})
 			}
 			wg.Wait()
-			perHash = time.Since(start) / each
-			return perHash, float64(slots) / perHash.Seconds()
+			elapsed := time.Since(start)
+			perSecond = float64(n.Load()) / elapsed.Seconds()
+			return time.Duration(float64(slots) / perSecond * float64(time.Second)), perSecond
 		}
 		hashBefore, limitBefore := hashLimit()
 
