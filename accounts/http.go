@@ -105,9 +105,9 @@ func (s *Service) Handler(cfg HandlerConfig) http.Handler {
 	m.HandleFunc("POST /email/confirm", h.emailConfirm)
 	m.HandleFunc("GET /me", h.me)
 	m.HandleFunc("GET /me/export", h.export)
-	m.HandleFunc("POST /me/password", h.changePassword)
-	m.HandleFunc("POST /me/email", h.changeEmail)
-	m.HandleFunc("POST /me/delete", h.deleteMe)
+	m.HandleFunc("POST /me/password", h.limited(h.changePassword))
+	m.HandleFunc("POST /me/email", h.limited(h.changeEmail))
+	m.HandleFunc("POST /me/delete", h.limited(h.deleteMe))
 	m.HandleFunc("GET /me/resources", h.myResources)
 	m.HandleFunc("POST /me/resources", h.addResource)
 	m.HandleFunc("GET /resources", h.community)
@@ -160,7 +160,8 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-// limited applies the per-client limit and the honeypot to a public form endpoint.
+// limited applies the per-client limit to an endpoint that costs a password hash
+// or sends mail.
 func (h *handler) limited(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h.cfg.Limiter.Check(r, h.cfg.TrustedHeader); err != nil {

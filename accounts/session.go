@@ -310,8 +310,11 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 
 // RequestEmailChange starts moving the signed-in member to a new address: a link
 // goes to the new address and a note to the old one. Nothing changes until the
-// link is followed. Returns ErrUnauthorized when no one is signed in, ErrInvalid
-// naming "email" or "password", and ErrConflict when the new address has an account.
+// link is followed. When the new address already has an account, its owner gets a
+// note instead of a link and the answer is the same, so the form cannot be used to
+// learn which addresses have accounts. Returns ErrUnauthorized when no one is
+// signed in, ErrInvalid naming "email" or "password", and ErrUnavailable when no
+// hash slot came free.
 func (s *Service) RequestEmailChange(ctx context.Context, newEmail, password string) error {
 	a, err := s.me(ctx)
 	if err != nil {
@@ -328,7 +331,8 @@ func (s *Service) RequestEmailChange(ctx context.Context, newEmail, password str
 		return err
 	}
 	if _, err := s.store.AccountByEmail(ctx, addr); err == nil {
-		return privacy.Errorf(privacy.ErrConflict, "another account uses this address")
+		return s.send(ctx, privacy.PurposeAccount, addr, "Someone tried to use your address",
+			"A member of this site asked to move their account to this address, which already has an account. Nothing has changed, and you need not do anything.")
 	} else if !errors.Is(err, privacy.ErrNotFound) {
 		return err
 	}
