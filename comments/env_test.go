@@ -135,6 +135,8 @@ func (e *env) post(t testing.TB, in comments.Input) comments.Posted {
 	return p
 }
 
+func (e *env) handlerSigner() *form.Signer { return &form.Signer{Key: e.key, Now: e.clock.Now} }
+
 // stamp returns a form stamp old enough to pass the signer.
 func (e *env) stamp() string {
 	return (&form.Signer{Key: e.key, Now: func() time.Time { return e.clock.Now().Add(-time.Minute) }}).Stamp()

@@ -202,13 +202,11 @@ func describe(err error) ([]fieldError, map[string]string) {
 	b := privacy.Describe(err)
 	msg := b.Error.Message
 	label, known := formFields[b.Error.Field]
-	switch {
-	case known && (strings.HasPrefix(msg, "is ") || strings.HasPrefix(msg, "has ") || strings.HasPrefix(msg, "may ") ||
-		strings.HasPrefix(msg, "contains ") || strings.HasPrefix(msg, "was ") || strings.HasPrefix(msg, "must ")):
+	// privacy.CheckText's messages continue the field's name ("is required").
+	if known && (strings.HasPrefix(msg, "is ") || strings.HasPrefix(msg, "has ") || strings.HasPrefix(msg, "may ") ||
+		strings.HasPrefix(msg, "contains ") || strings.HasPrefix(msg, "was ") || strings.HasPrefix(msg, "must ")) {
 		msg = label + " " + msg
-	case b.Error.Field == "parent" || b.Error.Field == "thread":
-		msg = upperFirst(msg)
-	default:
+	} else {
 		msg = upperFirst(msg)
 	}
 	fe := fieldError{Text: msg}
@@ -280,11 +278,7 @@ func (h *Handler) Fragment(r *http.Request, thread string) (template.HTML, error
 	if err != nil {
 		return "", err
 	}
-	var b bytes.Buffer
-	if err := pages.ExecuteTemplate(&b, "thread", p); err != nil {
-		return "", err
-	}
-	return template.HTML(b.String()), nil
+	return threadHTML(p)
 }
 
 // threadJSON is the JSON answer to GET /t/{thread}: the thread and what a script
@@ -318,11 +312,14 @@ func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) showThread(w http.ResponseWriter, r *http.Request, status int, thread string, v Input, ferr error) {
 	p, err := h.threadPage(r, thread, v, ferr)
-	if err != nil {
-		h.fail(w, r, err)
-		return
+	if err == nil {
+		var page template.HTML
+		if page, err = threadHTML(p); err == nil {
+			h.cfg.Layout(w, r, status, "Comments", page)
+			return
+		}
 	}
-	h.render(w, r, status, "Comments", "thread", p)
+	h.fail(w, r, err)
 }
 
 // postedJSON is the answer to a posted comment. ManageURL is given only here.

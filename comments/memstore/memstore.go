@@ -126,7 +126,8 @@ func (s *Store) Thread(ctx context.Context, thread string) ([]comments.Comment, 
 	for _, id := range ids {
 		c := s.comments[id]
 		if c.Status == comments.StatusApproved || c.Status == comments.StatusDeleted {
-			out = append(out, clone(c))
+			out = append(out, comments.Comment{ID: c.ID, Thread: c.Thread, ParentID: c.ParentID, Name: c.Name, HTML: c.HTML,
+				Status: c.Status, FollowUp: c.FollowUp, Hue: c.Hue, Created: c.Created, Edited: c.Edited, Moderated: c.Moderated})
 		}
 	}
 	return out, nil

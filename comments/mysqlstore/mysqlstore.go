@@ -181,7 +181,18 @@ func (s *Store) CommentByManage(ctx context.Context, hash []byte) (comments.Comm
 
 // Thread implements comments.Store.
 func (s *Store) Thread(ctx context.Context, thread string) ([]comments.Comment, error) {
-	return s.many(ctx, `WHERE thread = ? AND status IN ('approved', 'deleted') ORDER BY id`, thread)
+	var rows []row
+	err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &rows, `
+		SELECT id, thread, parent_id, name, html, status, follow_up, hue, created_at, edited_at, moderated_at
+		FROM comments_comments WHERE thread = ? AND status IN ('approved', 'deleted') ORDER BY id`, thread)
+	if err != nil {
+		return nil, tr(err)
+	}
+	out := make([]comments.Comment, len(rows))
+	for i, r := range rows {
+		out[i] = r.comment()
+	}
+	return out, nil
 }
 
 // Queue implements comments.Store.

@@ -126,6 +126,15 @@ func testComments(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		th, err := s.Thread(ctx, "t")
 		require.NoError(t, err)
 		assert.Equal(t, []int64{a.ID, b.ID, r.ID}, ids(th))
+		assert.Equal(t, a.HTML, th[0].HTML)
+		assert.Equal(t, a.Name, th[0].Name)
+		assert.Equal(t, a.Hue, th[0].Hue)
+		assert.Equal(t, a.Created, th[0].Created)
+		for _, c := range th {
+			assert.Empty(t, c.Email, "a thread read holds no address")
+			assert.Empty(t, c.Source)
+			assert.Nil(t, c.Manage)
+		}
 		assert.Equal(t, comments.StatusDeleted, th[1].Status)
 		assert.Empty(t, th[1].Email)
 		assert.Empty(t, th[1].Name)

@@ -1,0 +1,116 @@
+package comments_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/consentkit/consentkit/comments"
+)
+
+// renderAtRead is the design the package avoids: a store whose reads fetch each
+// comment's Markdown and render it again. It is the baseline of
+// BenchmarkThread1000. It reads every column of the thread's rows (the benchmark
+// database holds that one thread), a little more than such a design would need.
+type renderAtRead struct {
+	comments.Store
+	r *comments.Renderer
+}
+
+func (s renderAtRead) Thread(ctx context.Context, thread string) ([]comments.Comment, error) {
+	all, err := s.Store.Comments(ctx, 0, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	var cs []comments.Comment
+	for _, c := range all {
+		if c.Thread != thread || c.Status != comments.StatusApproved && c.Status != comments.StatusDeleted {
+			continue
+		}
+		if c.Source != "" {
+			if c.HTML, err = s.r.Render(c.Source); err != nil {
+				return nil, err
+			}
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
+// cpuTime returns the CPU time this process has used, in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// seedThread stores n published comments in thread, about half of them replies,
+// each a few hundred characters of typical Markdown.
+func seedThread(tb testing.TB, e *env, thread string, n int) {
+	tb.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	r := comments.NewRenderer()
+	var ids []int64
+	at := e.clock.Now()
+	for i := range n {
+		src := fmt.Sprintf("Thanks for **post %d**. I tried the *second* approach and it worked, though I had to change the `timeout` to %d s.\n\n"+
+			"- first, read [the docs](https://go.dev/doc/%d)\n- then run `go test ./...`\n\n> quoting an earlier point about caching, which still holds in case %d.\n\nRegards, reader %d", i, i%60, i, i, i)
+		html, err := r.Render(src)
+		require.NoError(tb, err)
+		c := &comments.Comment{Thread: thread, Name: fmt.Sprintf("Reader %d", i), Email: fmt.Sprintf("reader%d@example.org", i),
+			Source: src, HTML: html, Digest: comments.Digest(src), Status: comments.StatusApproved, Hue: 1 + i%8,
+			Manage: []byte(fmt.Sprintf("%032d", i)), Created: at.Add(time.Duration(i) * time.Second)}
+		if len(ids) > 0 && rng.IntN(2) == 0 {
+			c.ParentID = ids[rng.IntN(len(ids))]
+		}
+		require.NoError(tb, e.store.CreateComment(context.Background(), c, nil))
+		ids = append(ids, c.ID)
+	}
+}
+
+// BenchmarkThread1000 serves the page of a thread of 1,000 comments, read from the
+// store: with the HTML rendered once at write (what the package does), and, as the
+// baseline, with every comment's Markdown rendered again at read.
+func BenchmarkThread1000(b *testing.B) {
+	for _, kind := range stores {
+		b.Run(kind, func(b *testing.B) {
+			e := newEnv(b, kind, withModeration(comments.ModerateNone))
+			seedThread(b, e, "bench", 1000)
+			slow, err := comments.New(comments.Config{Store: renderAtRead{e.store, comments.NewRenderer()}, Mailer: e.mail.Mailer,
+				Key: e.key, BaseURL: base, Now: e.clock.Now})
+			require.NoError(b, err)
+			slowHandler, err := comments.NewHandler(slow, comments.HandlerConfig{Signer: e.handlerSigner()})
+			require.NoError(b, err)
+			for _, tc := range []struct {
+				name string
+				h    http.Handler
+			}{{"stored-html", e.handler}, {"render-at-read", slowHandler}} {
+				b.Run(tc.name, func(b *testing.B) {
+					var size int
+					cpu := cpuTime()
+					for b.Loop() {
+						w := httptest.NewRecorder()
+						tc.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/t/bench", nil))
+						if w.Code != http.StatusOK {
+							b.Fatalf("status %d", w.Code)
+						}
+						size = w.Body.Len()
+					}
+					// The machine is shared: CPU time per page says what wall time,
+					// inflated by waiting for a core, cannot.
+					b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+					b.ReportMetric(float64(size), "page-bytes")
+				})
+			}
+		})
+	}
+}
