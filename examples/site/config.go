@@ -1,0 +1,133 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/consentkit/consentkit/privacy"
+)
+
+// config is what the site is started with: flags, each with an environment variable.
+type config struct {
+	Addr     string
+	MySQL    string // DSN; empty: in-memory stores
+	SMTP     string // relay URL; empty: the built-in dev mailbox
+	Policy   string // JSON file with the operator's details; empty: the example operator
+	Secret   string // keys for form stamps and pseudonyms; shared by every process of a site
+	SiteURL  string // absolute URL of the site, for links in mail; default http://Addr
+	Tracking bool
+	Quiet    bool
+}
+
+func parseConfig(args []string) (config, []string, error) {
+	fs := flag.NewFlagSet("site", flag.ContinueOnError)
+	env := func(name, def string) string {
+		if v, ok := os.LookupEnv(name); ok {
+			return v
+		}
+		return def
+	}
+	var c config
+	fs.StringVar(&c.Addr, "addr", env("CONSENTKIT_ADDR", "127.0.0.1:8080"), "listen address (CONSENTKIT_ADDR)")
+	fs.StringVar(&c.MySQL, "mysql", env("CONSENTKIT_MYSQL", ""), "MySQL DSN, e.g. root@tcp(127.0.0.1:3306)/site; empty keeps everything in memory (CONSENTKIT_MYSQL)")
+	fs.StringVar(&c.SMTP, "smtp", env("CONSENTKIT_SMTP", ""), "mail relay URL, e.g. smtp://user:pass@mail.example.com:587; empty uses the built-in dev mailbox (CONSENTKIT_SMTP)")
+	fs.StringVar(&c.Policy, "policy", env("CONSENTKIT_POLICY", ""), "JSON file with the operator's details (CONSENTKIT_POLICY)")
+	fs.StringVar(&c.Secret, "secret", env("CONSENTKIT_SECRET", ""), "at least 32 characters shared by every process of the site; random when empty (CONSENTKIT_SECRET)")
+	fs.StringVar(&c.SiteURL, "url", env("CONSENTKIT_URL", ""), "the site's absolute URL for links in mail; default http://ADDR (CONSENTKIT_URL)")
+	fs.BoolVar(&c.Tracking, "tracking", env("CONSENTKIT_TRACKING", "true") == "true", "tally aggregate page views (CONSENTKIT_TRACKING)")
+	fs.BoolVar(&c.Quiet, "quiet", false, "log only warnings and errors")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: site [flags] [command]
+
+commands:
+  serve                   run the site (default)
+  migrate                 create or update the MySQL tables, then exit
+  import-accounts FILE    import legacy accounts from a CSV file (email,scheme,hash,salt[,display_name])
+  purge                   delete everything past its retention period, then exit
+  export EMAIL            print everything held about EMAIL as JSON
+  grant EMAIL ROLE        give an account a staff role (admin, support, moderator, editor)
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, nil, err
+	}
+	if c.SiteURL == "" {
+		c.SiteURL = "http://" + c.Addr
+	}
+	c.SiteURL = strings.TrimSuffix(c.SiteURL, "/")
+	if c.Secret != "" && len(c.Secret) < 32 {
+		return c, nil, errors.New("-secret must be at least 32 characters")
+	}
+	return c, fs.Args(), nil
+}
+
+// policyFile is the operator's part of the policy, as JSON.
+type policyFile struct {
+	Operator        string   `json:"operator"`
+	Contact         string   `json:"contact"`
+	Sender          string   `json:"sender"`
+	SupportInbox    string   `json:"support_inbox"`
+	OperatorDomains []string `json:"operator_domains"`
+	Version         string   `json:"version"`
+	Effective       string   `json:"effective"`
+	History         []struct {
+		Version   string `json:"version"`
+		Effective string `json:"effective"`
+		Summary   string `json:"summary"`
+	} `json:"history"`
+}
+
+const examplePolicy = `{
+  "operator": "Example Studio",
+  "contact": "privacy@example.com",
+  "sender": "hello@example.com",
+  "support_inbox": "support@example.com",
+  "operator_domains": ["example.com"],
+  "version": "2026-11-01",
+  "effective": "2026-11-01",
+  "history": [
+    {"version": "2026-03-01", "effective": "2026-03-01", "summary": "First version of this policy."},
+    {"version": "2026-11-01", "effective": "2026-11-01", "summary": "Added the promotions list, separate from the newsletter, and data requests by email."}
+  ]
+}`
+
+// loadPolicy reads the operator's details and builds the policy; supportInbox is
+// where contact requests are sent.
+func loadPolicy(path, siteURL string) (p *privacy.Policy, supportInbox string, err error) {
+	data := []byte(examplePolicy)
+	if path != "" {
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, "", err
+		}
+	}
+	var f policyFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, "", fmt.Errorf("policy %s: %w", path, err)
+	}
+	date := func(s string) (time.Time, error) { return time.Parse("2006-01-02", s) }
+	eff, err := date(f.Effective)
+	if err != nil {
+		return nil, "", fmt.Errorf("policy: effective: %w", err)
+	}
+	p = &privacy.Policy{Operator: f.Operator, Contact: f.Contact, Sender: f.Sender, OperatorDomains: f.OperatorDomains,
+		SiteURL: siteURL, Version: f.Version, Effective: eff, Purposes: privacy.DefaultPurposeDescriptions()}
+	for _, h := range f.History {
+		t, err := date(h.Effective)
+		if err != nil {
+			return nil, "", fmt.Errorf("policy: history %s: %w", h.Version, err)
+		}
+		p.History = append(p.History, privacy.Change{Version: h.Version, Effective: t, Summary: h.Summary})
+	}
+	if f.SupportInbox == "" {
+		f.SupportInbox = f.Contact
+	}
+	return p, f.SupportInbox, nil
+}

@@ -1,0 +1,138 @@
+// Command site is consentkit's reference host: every capability wired into one
+// net/http server. With no flags it runs on in-memory stores and a built-in dev
+// mailbox, so `go run ./examples/site` needs no set-up at all.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/consentkit/consentkit/accounts"
+	"github.com/consentkit/consentkit/privacy"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "site:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	cfg, rest, err := parseConfig(args)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if cfg.Quiet {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cmd := "serve"
+	if len(rest) > 0 {
+		cmd, rest = rest[0], rest[1:]
+	}
+	need := map[string]int{"serve": 0, "migrate": 0, "purge": 0, "import-accounts": 1, "export": 1, "grant": 2}
+	n, ok := need[cmd]
+	if !ok || len(rest) != n {
+		return fmt.Errorf("unknown command or wrong arguments: %s %v (see -h)", cmd, rest)
+	}
+	if (cmd == "migrate" || cmd == "import-accounts" || cmd == "grant") && cfg.MySQL == "" {
+		return fmt.Errorf("%s needs -mysql: in-memory stores vanish when the command ends", cmd)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := newSite(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, s, cfg, log)
+	case "migrate":
+		s.Close()
+		log.Info("migrations applied")
+		return nil
+	case "purge":
+		defer s.Close()
+		removed, err := s.registry.Purge(ctx, time.Now())
+		log.Info("purged", "removed", removed)
+		return err
+	case "export":
+		defer s.Close()
+		data, err := s.registry.Export(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(data)
+	case "grant":
+		defer s.Close()
+		if err := s.accounts.GrantRole(ctx, rest[0], privacy.Role(rest[1])); err != nil {
+			return err
+		}
+		log.Info("role granted", "role", rest[1])
+		return nil
+	default: // import-accounts
+		defer s.Close()
+		return importAccounts(ctx, s, rest[0])
+	}
+}
+
+func serve(ctx context.Context, s *Site, cfg config, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		s.Close()
+		return err
+	}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	store, mail := "memory", "dev mailbox at http://"+ln.Addr().String()+"/dev/mailbox"
+	if cfg.MySQL != "" {
+		store = "MySQL"
+	}
+	if cfg.SMTP != "" {
+		mail = "relay " + cfg.SMTP
+	}
+	fmt.Fprintf(os.Stderr, "consentkit reference site: open http://%s/ (stores: %s; mail: %s)\n", ln.Addr(), store, mail)
+	return s.Run(ctx, srv, func() error { return srv.Serve(ln) })
+}
+
+func importAccounts(ctx context.Context, s *Site, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	accts, err := accounts.ReadLegacyCSV(f)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	report, err := s.accounts.ImportLegacy(ctx, accts, func(done, total int) {
+		const width = 40
+		filled := width * done / max(total, 1)
+		fmt.Fprintf(os.Stderr, "\r[%-*s] %d/%d", width, strings.Repeat("#", filled), done, total)
+	})
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "imported %+v in %s\n", report, time.Since(start).Round(time.Millisecond))
+	return nil
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/yuin/goldmark"
+
+	"github.com/consentkit/consentkit/accounts"
+	"github.com/consentkit/consentkit/comments"
+	"github.com/consentkit/consentkit/contact"
+	"github.com/consentkit/consentkit/newsletter"
+	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
+	"github.com/consentkit/consentkit/tracking"
+)
+
+//go:embed static posts templates
+var assets embed.FS
+
+var pageTmpl = template.Must(template.ParseFS(assets, "templates/*.html"))
+
+// csp allows only the site's own script and stylesheet: no inline script, no
+// inline style, no third party.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// securityHeaders sets the headers every response carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Permissions-Policy", "interest-cohort=(), browsing-topics=()")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// layout is the site's form.Layout: every capability's pages share it.
+func (s *Site) layout(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := pageTmpl.ExecuteTemplate(w, "layout.html", map[string]any{
+		"Title": title, "Body": body, "Site": s.policy.Operator, "Mailbox": s.mailbox != nil, "Path": r.URL.Path,
+	}); err != nil {
+		s.log.Error("layout", "err", err)
+	}
+}
+
+// page renders one of the site's own templates inside the layout.
+func (s *Site) page(w http.ResponseWriter, r *http.Request, status int, title, name string, data any) {
+	var b bytes.Buffer
+	if err := pageTmpl.ExecuteTemplate(&b, name, data); err != nil {
+		s.log.Error("page", "name", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	s.layout(w, r, status, title, template.HTML(b.String()))
+}
+
+func (s *Site) routes(formKey []byte, privacyWeb *web.Handler) (http.Handler, error) {
+	sign := signer(formKey)
+	contactH, err := contact.NewHandler(s.contact, contact.HandlerConfig{Signer: sign, Layout: s.layout, Log: s.log})
+	if err != nil {
+		return nil, err
+	}
+	if s.commentsH, err = comments.NewHandler(s.comments, comments.HandlerConfig{Signer: sign, Layout: s.layout, Log: s.log}); err != nil {
+		return nil, err
+	}
+	newsH, err := newsletter.NewHandler(s.newsletter, newsletter.HandlerConfig{Signer: sign, Layout: s.layout, Log: s.log})
+	if err != nil {
+		return nil, err
+	}
+	accountsH := s.accounts.Handler(accounts.HandlerConfig{Layout: s.layout, Signer: sign, Log: s.log})
+	statsH := tracking.NewHandler(s.stats, tracking.HandlerConfig{Layout: s.layout, Logger: s.log, Role: privacy.RoleAdmin})
+
+	static, _ := fs.Sub(assets, "static")
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", http.StripPrefix("/static", http.FileServerFS(static)))
+	mux.HandleFunc("GET /{$}", s.home)
+	mux.HandleFunc("GET /blog", s.blogIndex)
+	mux.HandleFunc("GET /blog/{slug}", s.blogPost)
+	mux.HandleFunc("GET /member", s.appPage("Member area", "member.html"))
+	mux.HandleFunc("GET /staff", s.appPage("Staff area", "staff.html"))
+	mux.Handle("/accounts/", http.StripPrefix("/accounts", accountsH))
+	mux.Handle("/contact/", http.StripPrefix("/contact", contactH))
+	mux.Handle("/comments/", http.StripPrefix("/comments", s.commentsH))
+	mux.Handle("/newsletter/", http.StripPrefix("/newsletter", newsH))
+	mux.Handle("/privacy/", http.StripPrefix("/privacy", privacyWeb))
+	mux.Handle("/stats/", http.StripPrefix("/stats", statsH))
+	for _, p := range []string{"/contact", "/newsletter", "/privacy", "/stats"} {
+		mux.Handle("GET "+p, http.RedirectHandler(p+"/", http.StatusMovedPermanently))
+	}
+	if s.mailbox != nil {
+		mux.HandleFunc("GET /dev/mailbox", s.devMailbox)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.page(w, r, http.StatusNotFound, "Not found", "notfound.html", nil)
+	})
+
+	var h http.Handler = mux
+	if s.tracker != nil {
+		h = s.tracker.Handler(h)
+	}
+	h = s.accounts.Authenticate(h)
+	h = privacy.NoCookies(h, privacy.NoCookiesOptions{Log: s.log})
+	return securityHeaders(h), nil
+}
+
+func (s *Site) home(w http.ResponseWriter, r *http.Request) {
+	s.page(w, r, http.StatusOK, s.policy.Operator, "home.html", map[string]any{"Posts": posts()})
+}
+
+func (s *Site) appPage(title, name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.page(w, r, http.StatusOK, title, name, nil) }
+}
+
+// post is a blog post embedded in the binary.
+type post struct {
+	Slug, Title string
+	Body        template.HTML
+}
+
+var titleRE = regexp.MustCompile(`(?m)^# (.+)$`)
+
+func posts() []post {
+	entries, _ := fs.ReadDir(assets, "posts")
+	var out []post
+	for _, e := range entries {
+		src, _ := fs.ReadFile(assets, "posts/"+e.Name())
+		p := post{Slug: strings.TrimSuffix(e.Name(), ".md")}
+		if m := titleRE.FindSubmatchIndex(src); m != nil {
+			p.Title = string(src[m[2]:m[3]])
+			src = append(src[:m[0]:m[0]], src[m[1]:]...) // the layout shows the title
+		}
+		var b bytes.Buffer
+		_ = goldmark.Convert(src, &b) // the posts are ours; raw HTML stays off
+		p.Body = template.HTML(b.String())
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Slug > out[j].Slug })
+	return out
+}
+
+func (s *Site) blogIndex(w http.ResponseWriter, r *http.Request) {
+	s.page(w, r, http.StatusOK, "Blog", "blog.html", map[string]any{"Posts": posts()})
+}
+
+func (s *Site) blogPost(w http.ResponseWriter, r *http.Request) {
+	slug := r.PathValue("slug")
+	for _, p := range posts() {
+		if p.Slug != slug {
+			continue
+		}
+		thread, err := s.commentsH.Fragment(r, slug)
+		if err != nil {
+			s.log.Error("comments fragment", "err", err)
+			thread = "<p>Comments are unavailable right now.</p>"
+		}
+		s.page(w, r, http.StatusOK, p.Title, "post.html", map[string]any{"Post": p, "Thread": thread})
+		return
+	}
+	s.page(w, r, http.StatusNotFound, "Not found", "notfound.html", nil)
+}
+
+// form.Layout is satisfied by (*Site).layout.
+var _ form.Layout = (*Site)(nil).layout

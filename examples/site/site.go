@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/consentkit/consentkit/accounts"
+	accountsmem "github.com/consentkit/consentkit/accounts/memstore"
+	accountssql "github.com/consentkit/consentkit/accounts/mysqlstore"
+	"github.com/consentkit/consentkit/comments"
+	commentsmem "github.com/consentkit/consentkit/comments/memstore"
+	commentssql "github.com/consentkit/consentkit/comments/mysqlstore"
+	"github.com/consentkit/consentkit/contact"
+	contactmem "github.com/consentkit/consentkit/contact/memstore"
+	contactsql "github.com/consentkit/consentkit/contact/mysqlstore"
+	"github.com/consentkit/consentkit/newsletter"
+	newslettermem "github.com/consentkit/consentkit/newsletter/memstore"
+	newslettersql "github.com/consentkit/consentkit/newsletter/mysqlstore"
+	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/mailtest"
+	privacymem "github.com/consentkit/consentkit/privacy/memstore"
+	privacysql "github.com/consentkit/consentkit/privacy/mysqlstore"
+	"github.com/consentkit/consentkit/privacy/smtp"
+	"github.com/consentkit/consentkit/privacy/web"
+	"github.com/consentkit/consentkit/tracking"
+	trackingmem "github.com/consentkit/consentkit/tracking/memstore"
+	trackingsql "github.com/consentkit/consentkit/tracking/mysqlstore"
+)
+
+// Site is the reference host: every capability wired into one server.
+type Site struct {
+	cfg    config
+	log    *slog.Logger
+	policy *privacy.Policy
+	db     *sqlx.DB // nil with in-memory stores
+
+	store      privacy.Store
+	mailer     *privacy.Mailer
+	dispatcher *privacy.Dispatcher
+	registry   *privacy.Registry
+	retention  *privacy.Retention
+	mailbox    *mailtest.Server // the dev mailbox; nil with a real relay
+
+	accounts   *accounts.Service
+	contact    *contact.Service
+	comments   *comments.Service
+	commentsH  *comments.Handler
+	newsletter *newsletter.Service
+	stats      *tracking.Service
+	tracker    *tracking.Tracker // nil when tracking is off
+
+	handler http.Handler
+}
+
+// mysqlMigrator is what every MySQL store offers.
+type mysqlMigrator interface{ Migrate(context.Context) error }
+
+// newSite builds the site: stores, mailer, capabilities and the handler. It starts
+// nothing; Run does.
+func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
+	policy, supportInbox, err := loadPolicy(cfg.Policy, cfg.SiteURL)
+	if err != nil {
+		return nil, err
+	}
+	s := &Site{cfg: cfg, log: log, policy: policy}
+	secret := []byte(cfg.Secret)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		rand.Read(secret)
+		if cfg.MySQL != "" {
+			log.Warn("no -secret given: form stamps, unsubscribe links and pseudonyms will not survive a restart or match other processes")
+		}
+	}
+	key := func(use string) []byte {
+		h := sha256.Sum256(append([]byte(use+"\x00"), secret...))
+		return h[:]
+	}
+
+	var (
+		as  accounts.Store
+		cs  contact.Store
+		cms comments.Store
+		ns  newsletter.Store
+		ts  tracking.Store
+	)
+	if cfg.MySQL != "" {
+		if s.db, err = privacysql.Open(ctx, cfg.MySQL); err != nil {
+			return nil, err
+		}
+		ps := privacysql.New(s.db)
+		a, c, cm, n, t := accountssql.New(s.db), contactsql.New(s.db), commentssql.New(s.db), newslettersql.New(s.db), trackingsql.New(s.db)
+		for _, m := range []mysqlMigrator{ps, a, c, cm, n, t} {
+			if err := m.Migrate(ctx); err != nil {
+				s.db.Close()
+				return nil, err
+			}
+		}
+		s.store, as, cs, cms, ns, ts = ps, a, c, cm, n, t
+	} else {
+		s.store, as, cs, cms, ns, ts = privacymem.New(), accountsmem.New(), contactmem.New(), commentsmem.New(), newslettermem.New(), trackingmem.New()
+	}
+
+	s.policy.Categories = categories()
+	s.mailer = privacy.NewMailer(s.policy, s.store, log)
+	s.registry = &privacy.Registry{}
+	auditor := &privacy.Auditor{Log: s.store}
+	consents := &privacy.Consents{Store: s.store, Policy: s.policy}
+
+	if s.accounts, err = accounts.New(accounts.Config{Store: as, Mailer: s.mailer, Consents: consents, Registry: s.registry,
+		Auditor: auditor, Log: log, BaseURL: cfg.SiteURL + "/accounts"}); err != nil {
+		return nil, err
+	}
+	if s.contact, err = contact.New(contact.Config{Store: cs, Mailer: s.mailer, Auditor: auditor, Log: log,
+		SupportInbox: supportInbox, StaffURL: cfg.SiteURL + "/contact"}); err != nil {
+		return nil, err
+	}
+	if s.comments, err = comments.New(comments.Config{Store: cms, Mailer: s.mailer, Auditor: auditor, Log: log, Key: key("comments"),
+		BaseURL: cfg.SiteURL + "/comments", ThreadURL: func(thread string) string { return cfg.SiteURL + "/blog/" + thread }}); err != nil {
+		return nil, err
+	}
+	if s.newsletter, err = newsletter.New(newsletter.Config{Store: ns, Mailer: s.mailer, Outbox: s.store, Consents: consents, Log: log,
+		Secret: key("newsletter"), BaseURL: cfg.SiteURL + "/newsletter"}); err != nil {
+		return nil, err
+	}
+	if s.stats, err = tracking.New(tracking.Config{Store: ts, Logger: log}); err != nil {
+		return nil, err
+	}
+	rights := &privacy.Rights{Store: s.store, Registry: s.registry, Mailer: s.mailer, Log: log, BaseURL: cfg.SiteURL + "/privacy/confirm"}
+	s.mailer.Allow(privacy.PurposeDataRights, rights)
+
+	s.registry.Register(s.accounts.Holder())
+	s.registry.Register(s.contact)
+	s.registry.Register(s.comments)
+	s.registry.Register(s.newsletter)
+	s.registry.Register(s.stats)
+	s.registry.Register(rights)
+	s.registry.Register(&privacy.KernelHolder{Store: s.store, Key: key("pseudonym")})
+	if err := s.registry.Check(s.policy); err != nil {
+		return nil, err
+	}
+	if err := s.policy.Validate(); err != nil {
+		return nil, err
+	}
+
+	var locker privacy.Locker = &privacy.LocalLocker{}
+	if s.db != nil {
+		locker = privacysql.NewLocker(s.db)
+	}
+	s.retention = &privacy.Retention{Registry: s.registry, Locker: locker, Log: log}
+
+	if err := s.setupMail(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Tracking {
+		if s.tracker, err = tracking.NewTracker(tracking.TrackerConfig{Store: ts, Logger: log, MuxPatterns: true}); err != nil {
+			return nil, err
+		}
+	}
+	features := privacy.Features{Accounts: true, Contact: true, Comments: true, Newsletter: true}
+	if s.tracker != nil {
+		features.Tracking = &privacy.TrackingFeature{MinCount: s.stats.K(), Retention: 25 * 30 * 24 * time.Hour}
+	}
+	privacyWeb, err := web.New(web.Config{Policy: s.policy, Features: features, Rights: rights,
+		Disclosures: &privacy.Disclosures{Store: s.store, Registry: s.registry, Auditor: auditor}, Store: s.store, Layout: s.layout, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	s.handler, err = s.routes(key("forms"), privacyWeb)
+	return s, err
+}
+
+// categories declares every kind of personal data the site holds, and for how long.
+func categories() []privacy.Category {
+	const day = 24 * time.Hour
+	return []privacy.Category{
+		{Name: accounts.CategoryAccounts, Description: "Your account: email address, display name, password hash, sign-in sessions", RetentionOf: "you delete your account (unconfirmed sign-ups: 7 days)"},
+		{Name: accounts.CategoryResources, Description: "Photos, notes and messages you upload", RetentionOf: "you delete them or your account"},
+		{Name: accounts.CategoryParentalConsent, Description: "A parent's address while we wait for consent", Retention: 14 * day, RetentionOf: "the request"},
+		{Name: contact.CategoryName, Description: "Messages sent through the contact form", Retention: contact.DefaultRetention, RetentionOf: "the request is closed"},
+		{Name: comments.Category, Description: "Comments, with the name and address given (rejected comments: 30 days)", RetentionOf: "you delete the comment or ask us to erase it"},
+		{Name: newsletter.Category, Description: "Newsletter and promotions subscriptions", RetentionOf: "you leave the list"},
+		{Name: tracking.Category, Description: "Page-view counts (no personal data)", Retention: 25 * 30 * day},
+		{Name: "consents", Description: "The record of what you agreed to and when", RetentionOf: "you ask us to erase your data"},
+		{Name: "mail-log", Description: "Messages we sent you", Retention: 30 * day, RetentionOf: "sending"},
+		{Name: "data-requests", Description: "Your pending data request", Retention: day, RetentionOf: "the request"},
+	}
+}
+
+// setupMail picks the relay (a real one, or the dev mailbox) and the dispatcher.
+func (s *Site) setupMail(ctx context.Context) error {
+	var scfg smtp.Config
+	if s.cfg.SMTP != "" {
+		c, err := smtp.ParseURL(s.cfg.SMTP)
+		if err != nil {
+			return err
+		}
+		scfg = c
+	} else {
+		mb, err := mailtest.Start()
+		if err != nil {
+			return fmt.Errorf("dev mailbox: %w", err)
+		}
+		s.mailbox = mb
+		port, _ := strconv.Atoi(mb.Port())
+		scfg = smtp.Config{Host: mb.Host(), Port: port, TLS: "none"}
+	}
+	tr, err := smtp.New(scfg)
+	if err != nil {
+		return err
+	}
+	poll := 250 * time.Millisecond
+	if s.mailbox != nil {
+		poll = 50 * time.Millisecond
+	}
+	s.dispatcher = &privacy.Dispatcher{Store: s.store, Transport: tr, Mailer: s.mailer, Log: s.log, Poll: poll}
+	return nil
+}
+
+// Run serves on ln's address until ctx is done, then shuts down cleanly: requests
+// finish, tracking is flushed, outbox workers stop without losing mail.
+func (s *Site) Run(ctx context.Context, srv *http.Server, serve func() error) error {
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context) error{
+		s.dispatcher.Run,
+		s.accounts.Run,
+		s.newsletter.Run,
+		func(ctx context.Context) error { s.retention.Run(ctx); return nil },
+	} {
+		wg.Go(func() {
+			if err := run(bg); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Error("background task", "err", err)
+			}
+		})
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- serve() }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdown); serr != nil && err == nil {
+		err = serr
+	}
+	if s.tracker != nil {
+		if ferr := s.tracker.Close(shutdown); ferr != nil {
+			s.log.Error("tracking flush", "err", ferr)
+		}
+	}
+	stop()
+	wg.Wait()
+	s.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close releases the database and the dev mailbox.
+func (s *Site) Close() {
+	if s.mailbox != nil {
+		s.mailbox.Close()
+	}
+	if s.db != nil {
+		s.db.Close()
+	}
+}
+
+// signer returns the form stamp signer shared by the forms.
+func signer(key []byte) *form.Signer { return &form.Signer{Key: key} }
