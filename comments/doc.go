@@ -6,7 +6,9 @@
 // Comments are rendered on the server: a thread page with its form works without
 // JavaScript and sets no cookie, and the same routes answer JSON to a client that
 // asks for it. The commenter's address appears in no public HTML, JSON or Atom
-// response and feeds no avatar service: the optional avatar is the commenter's
+// response — not even in the form shown again after an error, which asks for it
+// again — and the store's thread read does not even fetch it. It feeds no avatar
+// service: the optional avatar is the commenter's
 // initials on one of eight colours chosen by a keyed hash (HMAC-SHA256 with the
 // site's Key), so the colour cannot be computed from the address by anyone who
 // lacks the key, and no image is fetched from a third party.

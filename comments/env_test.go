@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -68,6 +69,7 @@ type env struct {
 	key     []byte
 	handler *comments.Handler
 	auditor *privacy.Auditor
+	db      *sqlx.DB // the MySQL database, nil in memory
 }
 
 var stores = []string{"mem", "mysql"}
@@ -94,6 +96,7 @@ func newEnv(t testing.TB, kind string, opts ...option) *env {
 		e.store, e.priv = commentsmem.New(), privacymem.New()
 	case "mysql":
 		db := mysqltest.New(t)
+		e.db = db
 		ps, cs := privacymysql.New(db), commentsmysql.New(db)
 		require.NoError(t, ps.Migrate(context.Background()))
 		require.NoError(t, cs.Migrate(context.Background()))
