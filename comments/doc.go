@@ -49,8 +49,11 @@
 // when its link expires is refused at delivery, and reply notifications are sent
 // only to confirmed addresses, so the pending allowance carries no other mail.
 //
-// The stop link's token is an HMAC of the address under Key; only its SHA-256 is
-// stored. Rotating Key therefore invalidates the stop links in mail already sent.
+// The stop link stops every follow-up mail to the address, a pending confirmation
+// included, and no new confirmation is sent to it; the stop page offers to resume,
+// which, since the link reached only that mailbox, also confirms the address. The
+// link's token is an HMAC of the address under Key; only its SHA-256 is stored.
+// Rotating Key therefore invalidates the stop links in mail already sent.
 //
 // # Manage link
 //
@@ -61,9 +64,9 @@
 // # Spam
 //
 // The handler refuses a filled honeypot (answered as a success, nothing stored), a
-// missing, forged or too-fresh form stamp (form.Signer), and more than a few posts a
-// minute from one client address (form.Limiter, memory only; the address is never
-// stored or logged). The Service refuses more than MaxLinks links in a comment, the
+// missing, forged or too-fresh form stamp (form.Signer), and, by default, more than
+// 10 comments an hour after a burst of 5 from one client address (form.Limiter,
+// memory only; the address is never stored or logged). The Service refuses more than MaxLinks links in a comment, the
 // same text twice from one address in one thread, and the same text posted anywhere
 // by anyone within DuplicateWindow.
 //
