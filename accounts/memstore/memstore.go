@@ -1,6 +1,3 @@
-// Package memstore keeps accounts, sessions, tokens, member resources and parental
-// consent requests in memory: the embedded default for trials and the store for
-// unit tests. Nothing survives a restart.
 package memstore
 
 import (

@@ -1,12 +1,3 @@
-// Package mysqlstore keeps accounts, sessions, tokens, member resources and parental
-// consent requests in MySQL (MariaDB 10.6 or later), in tables prefixed accounts_.
-// Every column holding an address or a token hash is utf8mb4_bin, so comparisons are
-// exact. Only SHA-256 hashes of session and mailed tokens are stored.
-//
-// Methods that cause mail run their then callback inside the transaction they
-// opened, with a ctx carrying it (internal/sqltx): the privacy kernel's MySQL
-// outbox and consent store, on the same database, join it, so a verification mail
-// or a registration opt-in exists if and only if the account does.
 package mysqlstore
 
 import (

@@ -1,4 +1,4 @@
-// This directory is golang.org/x/crypto/argon2 (and the blake2b it uses) at
+// Package argon2 is golang.org/x/crypto/argon2 (and the blake2b it uses) at
 // v0.59.0, portable Go code only, under the Go authors' BSD licence (LICENSE).
 //
 // One change: finished hashes' block buffers are pooled per memory size and reused
@@ -10,5 +10,4 @@
 // importing golang.org/x/crypto/argon2 breaks the build. Once go.mod requires
 // golang.org/x/sys, this directory can go and accounts/password.go can import
 // golang.org/x/crypto/argon2 (the API is the same), at the cost of the pooling.
-
 package argon2
