@@ -103,6 +103,9 @@ func TestThreadJSON(t *testing.T) {
 	assert.Equal(t, form.Honeypot, got.Form.Honeypot)
 	assert.NotContains(t, w.Body.String(), `"email"`)
 
+	w = e.get(t, "/t/empty", "application/json")
+	assert.Contains(t, w.Body.String(), `"comments":[]`)
+
 	w = e.get(t, "/t/a%20b", "application/json")
 	assert.Equal(t, http.StatusBadRequest, w.Code)
 	assert.Contains(t, w.Body.String(), `"field":"thread"`)

@@ -603,6 +603,9 @@ func (s *Service) tree(thread string, cs []Comment) ThreadView {
 		return out
 	}
 	tv.Comments = build(roots, 1)
+	if tv.Comments == nil {
+		tv.Comments = []Public{} // JSON clients get a list, never null
+	}
 	return tv
 }
 
