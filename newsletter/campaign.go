@@ -204,9 +204,22 @@ func (s *Service) Progress(ctx context.Context, id int64) (Progress, error) {
 
 var errNotDue = errors.New("newsletter: campaign not due")
 
+// backlogWait is how long SendDue waits for the outbox to drain below MaxQueued.
+const backlogWait = 50 * time.Millisecond
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
 // SendDue starts the campaigns whose time has come and enqueues the recipients of
 // every sending campaign, a batch per transaction, until each is fully enqueued or
-// ctx is done. Several processes may run it at once: a batch locks its campaign.
+// ctx is done. While MaxQueued of a campaign's messages wait in the outbox, it waits
+// for the Dispatcher to catch up. Several processes may run it at once: a batch locks its campaign.
 // Returns how many messages it enqueued.
 func (s *Service) SendDue(ctx context.Context) (int, error) {
 	now := s.clock()
@@ -237,6 +250,14 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 		}
 		send := s.sender(c)
 		for ctx.Err() == nil {
+			st, err := s.outbox.OutboxStats(ctx, c.Ref())
+			if err != nil {
+				return n, err
+			}
+			if st.Queued >= s.maxQueued {
+				sleep(ctx, backlogWait)
+				continue
+			}
 			b, err := s.store.EnqueueBatch(ctx, c.ID, s.batch, s.clock(), send)
 			n += b.Enqueued
 			if err != nil {
@@ -251,14 +272,14 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 }
 
 // sender returns the function that enqueues c's message to one recipient. The
-// campaign mark makes Allows demand a confirmed member.
+// campaign mark makes Allows admit that recipient only, as the Store read it.
 func (s *Service) sender(c Campaign) SendFunc {
 	return func(ctx context.Context, r Recipient) (bool, error) {
 		msg, err := s.campaignMessage(c, r, s.tokens.unsubscribeToken(r.ID, r.Email))
 		if err != nil {
 			return false, err
 		}
-		_, err = s.mailer.Send(context.WithValue(ctx, campaignKey, true), msg)
+		_, err = s.mailer.Send(context.WithValue(ctx, campaignKey, campaignMark{email: r.Email, list: c.List}), msg)
 		switch {
 		case errors.Is(err, privacy.ErrRefused):
 			return false, nil

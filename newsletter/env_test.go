@@ -184,8 +184,11 @@ func (e *env) do(t *testing.T, method, target, contentType, body string, hdr ...
 	for i := 0; i+1 < len(hdr); i += 2 {
 		r.Header.Set(hdr[i], hdr[i+1])
 	}
-	if ctx := r.Header.Get("X-Test-Actor"); ctx == "editor" {
+	switch r.Header.Get("X-Test-Actor") {
+	case "editor":
 		r = r.WithContext(editor())
+	case "moderator":
+		r = r.WithContext(privacy.WithActor(r.Context(), privacy.Actor{ID: "m1", Roles: []privacy.Role{privacy.RoleModerator}}))
 	}
 	w := httptest.NewRecorder()
 	e.handler.ServeHTTP(w, r)
