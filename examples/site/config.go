@@ -22,6 +22,10 @@ type config struct {
 	SiteURL  string // absolute URL of the site, for links in mail; default http://Addr
 	Tracking bool
 	Quiet    bool
+
+	// FormMinAge is how soon after a form is served it may be sent (default 3s);
+	// tests shorten it.
+	FormMinAge time.Duration
 }
 
 func parseConfig(args []string) (config, []string, error) {

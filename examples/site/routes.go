@@ -68,7 +68,7 @@ func (s *Site) page(w http.ResponseWriter, r *http.Request, status int, title, n
 }
 
 func (s *Site) routes(formKey []byte, privacyWeb *web.Handler) (http.Handler, error) {
-	sign := signer(formKey)
+	sign := s.signer(formKey)
 	contactH, err := contact.NewHandler(s.contact, contact.HandlerConfig{Signer: sign, Layout: s.layout, Log: s.log})
 	if err != nil {
 		return nil, err

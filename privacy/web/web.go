@@ -175,7 +175,7 @@ type requestView struct {
 }
 
 func (h *Handler) requestForm(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "Your data", "request", requestView{Action: r.URL.Path})
+	h.render(w, r, http.StatusOK, "Your data", "request", requestView{Action: "request"})
 }
 
 func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
@@ -192,7 +192,7 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d := privacy.Describe(err)
-		h.render(w, r, d.Error.Status, "Your data", "request", requestView{Action: r.URL.Path, Email: v.Get("email"), Kind: v.Get("kind"),
+		h.render(w, r, d.Error.Status, "Your data", "request", requestView{Action: "request", Email: v.Get("email"), Kind: v.Get("kind"),
 			Field: d.Error.Field, Message: d.Error.Message, Error: "Please correct the field marked below."})
 		return
 	}
@@ -210,7 +210,7 @@ func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "Confirm your request", "confirm", map[string]any{"Kind": string(req.Kind), "Token": t, "Action": r.URL.Path})
+	h.render(w, r, http.StatusOK, "Confirm your request", "confirm", map[string]any{"Kind": string(req.Kind), "Token": t, "Action": "confirm"})
 }
 
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
@@ -227,7 +227,8 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.cfg.Log.ErrorContext(r.Context(), "erasure incomplete", "err", err)
 	}
-	link := strings.TrimSuffix(r.URL.Path, "/confirm") + "/download?t=" + out.DownloadToken
+	// Links are relative to the page, so they hold wherever the handler is mounted.
+	link := "download?t=" + out.DownloadToken
 	if form.WantsJSON(r) {
 		body := map[string]any{"kind": out.Kind, "erasures": out.Erasures, "complete": err == nil}
 		if out.Kind == privacy.RequestExport {

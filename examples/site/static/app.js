@@ -40,7 +40,10 @@ function adoptToken() {
   if (!out || !out.dataset.token) return;
   sessionStorage.setItem(KEY, out.dataset.token);
   out.remove();
-  location.replace("/member");
+  // Leave once the page has loaded, so the navigation does not abort its load.
+  const go = () => location.replace("/member");
+  if (document.readyState === "complete") go();
+  else addEventListener("load", go, { once: true });
 }
 
 async function showSession() {
