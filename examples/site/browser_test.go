@@ -208,7 +208,9 @@ func TestNewcomer(t *testing.T) {
 	const email, password = "newcomer@example.org", "correct horse battery"
 	wait := chromedp.Sleep(300 * time.Millisecond) // the form stamp's minimum age
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
-	submit := func(form string) chromedp.Action[chromedp.Void] { return chromedp.Click(css(form + ` button[type=submit]`)) }
+	submit := func(form string) chromedp.Action[chromedp.Void] {
+		return chromedp.Click(css(form + ` button[type=submit]`))
+	}
 
 	b.do(t, "register",
 		chromedp.Navigate(base+"/accounts/register"),

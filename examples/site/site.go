@@ -281,4 +281,6 @@ func (s *Site) Close() {
 }
 
 // signer returns the form stamp signer shared by the forms.
-func (s *Site) signer(key []byte) *form.Signer { return &form.Signer{Key: key, MinAge: s.cfg.FormMinAge} }
+func (s *Site) signer(key []byte) *form.Signer {
+	return &form.Signer{Key: key, MinAge: s.cfg.FormMinAge}
+}
