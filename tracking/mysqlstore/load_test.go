@@ -38,7 +38,9 @@ func (poolResolver) LookupAddr(ctx context.Context, addr string) ([]string, erro
 //
 //	go test -run '^$' -bench BenchmarkLoad -benchtime=1x ./tracking/mysqlstore/
 //
-// CONSENTKIT_LOAD_SLICE (default 2s) and CONSENTKIT_LOAD_ROUNDS (default 3) bound it.
+// CONSENTKIT_LOAD_SLICE (default 2s) and CONSENTKIT_LOAD_ROUNDS (default 3) bound it;
+// CONSENTKIT_LOAD_WRK=1 uses wrk as the generator instead. Hits sent are what the
+// server answered (with the Go generator, also what the generator counted).
 func BenchmarkLoad(b *testing.B) {
 	slice, rounds := 2*time.Second, 3
 	if v, err := time.ParseDuration(os.Getenv("CONSENTKIT_LOAD_SLICE")); err == nil && v > 0 {
@@ -62,19 +64,26 @@ func BenchmarkLoad(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bare := serve(b, site())
-	tracked := serve(b, tr.Handler(site()))
+	// What the servers answered, counted on their side: with wrk, which stops without
+	// waiting for the answers in flight, this is what was sent.
+	var bareServed, trackedServed atomic.Int64
+	bare, stopBare := serve(b, served(&bareServed, site()))
+	tracked, stopTracked := serve(b, served(&trackedServed, tr.Handler(site())))
+	generator, name := loadFromProcess, "go"
+	if os.Getenv("CONSENTKIT_LOAD_WRK") != "" {
+		generator, name = loadFromWrk, "wrk"
+	}
 
 	b.ResetTimer()
 	var bareHits, trackedHits int64
 	var bareTime, trackedTime time.Duration
 	for range rounds {
-		n, d, err := loadFromProcess(bare, conns, slice)
+		n, d, err := generator(bare, conns, slice)
 		if err != nil {
 			b.Fatal(err)
 		}
 		bareHits, bareTime = bareHits+n, bareTime+d
-		n, d, err = loadFromProcess(tracked, conns, slice)
+		n, d, err = generator(tracked, conns, slice)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -85,6 +94,9 @@ func BenchmarkLoad(b *testing.B) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 
+	// As a host would: stop serving (wrk leaves requests in flight), then Close.
+	stopBare()
+	stopTracked()
 	if err := tr.Close(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -95,6 +107,13 @@ func BenchmarkLoad(b *testing.B) {
 	if err := db.Get(&bots, `SELECT COALESCE(SUM(views), 0) FROM tracking_bots`); err != nil {
 		b.Fatal(err)
 	}
+	if name == "go" && (trackedServed.Load() != trackedHits || bareServed.Load() != bareHits) {
+		b.Errorf("the servers answered %d and %d requests, the generator counted %d and %d", bareServed.Load(), trackedServed.Load(), bareHits, trackedHits)
+	}
+	trackedHits, bareHits = trackedServed.Load(), bareServed.Load()
+	if persisted != trackedHits || bots != 0 {
+		b.Errorf("persisted %d page views and %d bots, want %d and 0: every hit sent, once", persisted, bots, trackedHits)
+	}
 	for _, table := range []string{"tracking_domains", "tracking_browsers", "tracking_mime_types"} {
 		var n int64
 		if err := db.Get(&n, `SELECT COALESCE(SUM(views), 0) FROM `+table); err != nil {
@@ -103,9 +122,6 @@ func BenchmarkLoad(b *testing.B) {
 		if n != trackedHits {
 			b.Errorf("%s holds %d views, want %d", table, n, trackedHits)
 		}
-	}
-	if persisted != trackedHits || bots != 0 {
-		b.Errorf("persisted %d page views and %d bots, want %d and 0: every hit sent, once", persisted, bots, trackedHits)
 	}
 
 	bareRate := float64(bareHits) / bareTime.Seconds()
@@ -117,8 +133,8 @@ func BenchmarkLoad(b *testing.B) {
 	b.ReportMetric(float64(rss)/(1<<20), "server-rss-MB")
 	b.ReportMetric(float64(peak)/(1<<20), "server-peak-rss-MB")
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "server-heap-MB")
-	b.Logf("bare %d hits in %v; tracked %d hits in %v; persisted %d (bots %d); rss %d MiB (peak %d MiB), heap in use %d MiB, sys %d MiB",
-		bareHits, bareTime, trackedHits, trackedTime, persisted, bots, rss>>20, peak>>20, ms.HeapInuse>>20, ms.Sys>>20)
+	b.Logf("%s generator: bare %d hits in %v; tracked %d hits in %v; persisted %d (bots %d); rss %d MiB (peak %d MiB), heap in use %d MiB, sys %d MiB",
+		name, bareHits, bareTime, trackedHits, trackedTime, persisted, bots, rss>>20, peak>>20, ms.HeapInuse>>20, ms.Sys>>20)
 }
 
 // The load generator runs in a process of its own, this test binary started again
@@ -159,19 +175,91 @@ func loadFromProcess(addr string, conns int, d time.Duration) (int64, time.Durat
 	return n, time.Duration(ns), nil
 }
 
-func serve(b *testing.B, h http.Handler) string {
+func served(n *atomic.Int64, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		n.Add(1)
+	})
+}
+
+// wrkScript sends the same 512 visitors' requests as loadRequests.
+const wrkScript = `
+local reqs, i = {}, 0
+init = function(args)
+  local uas = {"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"}
+  local paths = {"/", "/about", "/blog/hello-world?utm_source=feed", "/docs/guide/install", "/unlisted"}
+  for n = 0, 511 do
+    local addr = string.format("198.%d.%d.%d", 18 + n % 2, n % 64, n % 251)
+    reqs[n] = wrk.format("GET", paths[n % #paths + 1], {["User-Agent"] = uas[n % #uas + 1],
+      ["Accept"] = "text/html", ["Accept-Language"] = "en", ["X-Forwarded-For"] = addr})
+  end
+end
+request = function()
+  i = (i + 1) % 512
+  return reqs[i]
+end
+`
+
+// loadFromWrk runs wrk against addr (127.0.0.1 only) for about d and returns the
+// requests it reports.
+func loadFromWrk(addr string, conns int, d time.Duration) (int64, time.Duration, error) {
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		return 0, 0, fmt.Errorf("load runs against 127.0.0.1 only, not %s", addr)
+	}
+	script, err := os.CreateTemp("", "consentkit-wrk-*.lua")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.Remove(script.Name())
+	if _, err := script.WriteString(wrkScript); err != nil {
+		return 0, 0, err
+	}
+	script.Close()
+	start := time.Now()
+	out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(int(d.Seconds()))+"s", "-s", script.Name(), "http://"+addr+"/").CombinedOutput()
+	took := time.Since(start)
+	if err != nil {
+		return 0, 0, fmt.Errorf("wrk: %w: %s", err, out)
+	}
+	var n int64
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[1] == "requests" && f[2] == "in" {
+			n, _ = strconv.ParseInt(f[0], 10, 64)
+			secs, _ := time.ParseDuration(strings.TrimSuffix(f[3], ","))
+			if secs > 0 {
+				took = secs
+			}
+		}
+	}
+	if n == 0 {
+		return 0, 0, fmt.Errorf("wrk reported no requests: %s", out)
+	}
+	return n, took, nil
+}
+
+// serve serves h on 127.0.0.1 and returns its address and a function that stops it,
+// waiting for the requests in flight.
+func serve(b *testing.B, h http.Handler) (string, func()) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return ln.Addr().String()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	b.Cleanup(stop)
+	return ln.Addr().String(), stop
 }
 
 // loadRequests are raw requests from 512 visitors over 128 networks, several
