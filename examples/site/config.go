@@ -26,6 +26,8 @@ type config struct {
 	// FormMinAge is how soon after a form is served it may be sent (default 3s);
 	// tests shorten it.
 	FormMinAge time.Duration
+	// wrapTransport, when set, wraps the mail transport (tests record mail with it).
+	wrapTransport func(privacy.Transport) privacy.Transport
 }
 
 func parseConfig(args []string) (config, []string, error) {

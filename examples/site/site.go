@@ -215,9 +215,13 @@ func (s *Site) setupMail(ctx context.Context) error {
 		port, _ := strconv.Atoi(mb.Port())
 		scfg = smtp.Config{Host: mb.Host(), Port: port, TLS: "none"}
 	}
-	tr, err := smtp.New(scfg)
+	smtpTr, err := smtp.New(scfg)
 	if err != nil {
 		return err
+	}
+	var tr privacy.Transport = smtpTr
+	if s.cfg.wrapTransport != nil {
+		tr = s.cfg.wrapTransport(tr)
 	}
 	poll := 250 * time.Millisecond
 	if s.mailbox != nil {
