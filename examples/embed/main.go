@@ -1,0 +1,136 @@
+// Command embed is the smallest consentkit host: an existing site's mux gains blog
+// comments, aggregate page-view counts and a privacy policy page. It is the code to
+// copy; examples/site shows every capability.
+//
+//	go run ./examples/embed            # mail to a local dev mailbox, printed in the log
+//	go run ./examples/embed -smtp smtp://user:pass@mail.example.com:587
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"time"
+
+	"github.com/consentkit/consentkit/comments"
+	commentsmem "github.com/consentkit/consentkit/comments/memstore"
+	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/mailtest"
+	privacymem "github.com/consentkit/consentkit/privacy/memstore"
+	"github.com/consentkit/consentkit/privacy/smtp"
+	"github.com/consentkit/consentkit/privacy/web"
+	"github.com/consentkit/consentkit/tracking"
+	trackingmem "github.com/consentkit/consentkit/tracking/memstore"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
+	relay := flag.String("smtp", "", "mail relay URL; empty starts a local dev mailbox")
+	flag.Parse()
+	log := slog.Default()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *addr, *relay, log); err != nil {
+		log.Error("embed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, addr, relay string, log *slog.Logger) error {
+	site := "http://" + addr
+	key := make([]byte, 32) // in production: a secret kept across restarts
+	rand.Read(key)
+
+	// The policy: who runs the site, what is held and for how long.
+	policy := &privacy.Policy{Operator: "My Blog", Contact: "me@myblog.example", OperatorDomains: []string{"myblog.example"},
+		SiteURL: site, Version: "1", Effective: time.Now(), Purposes: privacy.DefaultPurposeDescriptions(),
+		Categories: []privacy.Category{
+			{Name: comments.Category, Description: "Comments, with the name and address given", RetentionOf: "you delete the comment"},
+			{Name: tracking.Category, Description: "Page-view counts (no personal data)", Retention: 25 * 30 * 24 * time.Hour},
+		}}
+
+	// Mail: a purpose-bound mailer over a durable outbox, delivered over SMTP.
+	store := privacymem.New()
+	mailer := privacy.NewMailer(policy, store, log)
+	cfg := smtp.Config{TLS: "none"}
+	if relay != "" {
+		var err error
+		if cfg, err = smtp.ParseURL(relay); err != nil {
+			return err
+		}
+	} else {
+		mb, err := mailtest.Start()
+		if err != nil {
+			return err
+		}
+		defer mb.Close()
+		cfg.Host = mb.Host()
+		cfg.Port, _ = strconv.Atoi(mb.Port())
+	}
+	transport, err := smtp.New(cfg)
+	if err != nil {
+		return err
+	}
+	go (&privacy.Dispatcher{Store: store, Transport: transport, Mailer: mailer, Log: log}).Run(ctx)
+
+	// Comments, and the registry that lets a person export or erase them.
+	cs, err := comments.New(comments.Config{Store: commentsmem.New(), Mailer: mailer, Key: key, BaseURL: site + "/comments"})
+	if err != nil {
+		return err
+	}
+	ch, err := comments.NewHandler(cs, comments.HandlerConfig{Signer: &form.Signer{Key: key}})
+	if err != nil {
+		return err
+	}
+	counts := trackingmem.New()
+	stats, err := tracking.New(tracking.Config{Store: counts})
+	if err != nil {
+		return err
+	}
+	registry := &privacy.Registry{}
+	registry.Register(cs)
+	registry.Register(stats)
+
+	// The existing site...
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<!doctype html><title>My Blog</title><h1>My Blog</h1><p><a href="/comments/t/hello">Comments on "Hello"</a> · <a href="/privacy/">Privacy</a></p>`)
+	})
+	// ...gains comments and the policy page.
+	mux.Handle("/comments/", http.StripPrefix("/comments", ch))
+	rights := &privacy.Rights{Store: store, Registry: registry, Mailer: mailer, BaseURL: site + "/privacy/confirm"}
+	mailer.Allow(privacy.PurposeDataRights, rights)
+	pages, err := web.New(web.Config{Policy: policy, Features: privacy.Features{Comments: true,
+		Tracking: &privacy.TrackingFeature{MinCount: stats.K(), Retention: 25 * 30 * 24 * time.Hour}},
+		Rights: rights, Disclosures: &privacy.Disclosures{Store: store, Registry: registry}, Store: store})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/privacy/", http.StripPrefix("/privacy", pages))
+
+	// Count page views, never people; and make sure no response sets a cookie.
+	tracker, err := tracking.NewTracker(tracking.TrackerConfig{Store: counts, MuxPatterns: true})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: privacy.NoCookies(tracker.Handler(mux), privacy.NoCookiesOptions{Log: log}),
+		ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); srv.Shutdown(context.Background()) }()
+	log.Info("serving", "url", site)
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
+		return err
+	}
+	return tracker.Close(context.Background()) // the last counts
+}
