@@ -136,7 +136,11 @@ func (s *Service) TestSend(ctx context.Context, id int64, to string) error {
 	if err != nil {
 		return err
 	}
-	msg, err := s.campaignMessage(c, Recipient{Email: addr}, "test")
+	m, err := s.mailFor(c)
+	if err != nil {
+		return err
+	}
+	msg, err := s.campaignMessage(c, m, Recipient{Email: addr}, "test")
 	if err != nil {
 		return err
 	}
@@ -145,8 +149,14 @@ func (s *Service) TestSend(ctx context.Context, id int64, to string) error {
 	return err
 }
 
+// mailFor renders c's mail once, for every recipient.
+func (s *Service) mailFor(c Campaign) (mailTemplate, error) {
+	return newMailTemplate(mailParts{Subject: c.Subject, Operator: s.policy.Operator, ListTitle: c.List.Title(),
+		Body: template.HTML(c.HTML), Text: c.Text})
+}
+
 // campaignMessage builds the message of c to r, with r's own unsubscribe link.
-func (s *Service) campaignMessage(c Campaign, r Recipient, token string) (privacy.Message, error) {
+func (s *Service) campaignMessage(c Campaign, m mailTemplate, r Recipient, token string) (privacy.Message, error) {
 	unsub, err := s.url("/unsubscribe", token)
 	if err != nil {
 		return privacy.Message{}, err
@@ -155,13 +165,7 @@ func (s *Service) campaignMessage(c Campaign, r Recipient, token string) (privac
 	if err != nil {
 		return privacy.Message{}, err
 	}
-	html, text, err := campaignMail(mailParts{
-		Subject: c.Subject, Operator: s.policy.Operator, ListTitle: c.List.Title(),
-		Body: template.HTML(c.HTML), Text: c.Text, Unsubscribe: unsub, Preferences: prefs,
-	})
-	if err != nil {
-		return privacy.Message{}, err
-	}
+	html, text := m.fill(unsub, prefs)
 	return privacy.Message{
 		Purpose: c.List.Purpose(), DataSubject: r.Email, To: privacy.Address{Email: r.Email},
 		Subject: c.Subject, Text: text, HTML: html, Unsubscribe: unsub, Ref: c.Ref(),
@@ -248,7 +252,10 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 				return n, err
 			}
 		}
-		send := s.sender(c)
+		send, err := s.sender(c)
+		if err != nil {
+			return n, err
+		}
 		for ctx.Err() == nil {
 			st, err := s.outbox.OutboxStats(ctx, c.Ref())
 			if err != nil {
@@ -273,9 +280,13 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 
 // sender returns the function that enqueues c's message to one recipient. The
 // campaign mark makes Allows admit that recipient only, as the Store read it.
-func (s *Service) sender(c Campaign) SendFunc {
+func (s *Service) sender(c Campaign) (SendFunc, error) {
+	m, err := s.mailFor(c)
+	if err != nil {
+		return nil, err
+	}
 	return func(ctx context.Context, r Recipient) (bool, error) {
-		msg, err := s.campaignMessage(c, r, s.tokens.unsubscribeToken(r.ID, r.Email))
+		msg, err := s.campaignMessage(c, m, r, s.tokens.unsubscribeToken(r.ID, r.Email))
 		if err != nil {
 			return false, err
 		}
@@ -288,7 +299,7 @@ func (s *Service) sender(c Campaign) SendFunc {
 			return false, nil
 		}
 		return err == nil, err
-	}
+	}, nil
 }
 
 // Run calls SyncConsents and SendDue every Poll until ctx is done, logging failures,

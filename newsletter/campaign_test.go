@@ -196,6 +196,7 @@ func TestDraftValidation(t *testing.T) {
 		{"ErrMarkdownJavascriptLink", func(d *newsletter.Draft) { d.Markdown = "[x](javascript:alert(1))" }, "markdown"},
 		{"ErrMarkdownDataLink", func(d *newsletter.Draft) { d.Markdown = "[x](data:text/html,hi)" }, "markdown"},
 		{"ErrMarkdownRelativeLink", func(d *newsletter.Draft) { d.Markdown = "[x](/local)" }, "markdown"},
+		{"ErrMarkdownReservedMark", func(d *newsletter.Draft) { d.Markdown = "[x](https://unsubscribe.MARK.invalid/)" }, "markdown"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := ok

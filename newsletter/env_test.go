@@ -66,7 +66,7 @@ func forEachStore(t *testing.T, fn func(t *testing.T, kind string)) {
 
 type option func(*newsletter.Config, *newsletter.HandlerConfig)
 
-func newEnv(t *testing.T, kind string, opts ...option) *env {
+func newEnv(t testing.TB, kind string, opts ...option) *env {
 	t.Helper()
 	e := &env{kind: kind, clock: &clock{}}
 	e.policy = mailtest.Policy()
@@ -108,7 +108,7 @@ func editor() context.Context {
 }
 
 // mails waits until rcpt has at least n messages and returns them.
-func (e *env) mails(t *testing.T, rcpt string, n int) []mailtest.Message {
+func (e *env) mails(t testing.TB, rcpt string, n int) []mailtest.Message {
 	t.Helper()
 	var got []mailtest.Message
 	require.Eventually(t, func() bool {
@@ -119,7 +119,7 @@ func (e *env) mails(t *testing.T, rcpt string, n int) []mailtest.Message {
 }
 
 // settle waits until the outbox holds nothing queued.
-func (e *env) settle(t *testing.T) {
+func (e *env) settle(t testing.TB) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		st, err := e.priv.OutboxStats(context.Background(), "")
@@ -130,7 +130,7 @@ func (e *env) settle(t *testing.T) {
 var linkRe = regexp.MustCompile(`http://127\.0\.0\.1:8080(/newsletter/[a-z]+\?t=[A-Za-z0-9_-]+)`)
 
 // link returns the path of the first link to page in text.
-func link(t *testing.T, text, page string) string {
+func link(t testing.TB, text, page string) string {
 	t.Helper()
 	for _, m := range linkRe.FindAllStringSubmatch(text, -1) {
 		if strings.HasPrefix(m[1], "/newsletter/"+page+"?") {
@@ -141,7 +141,7 @@ func link(t *testing.T, text, page string) string {
 	return ""
 }
 
-func token(t *testing.T, path string) string {
+func token(t testing.TB, path string) string {
 	t.Helper()
 	_, tok, ok := strings.Cut(path, "?t=")
 	require.True(t, ok, path)
@@ -149,7 +149,7 @@ func token(t *testing.T, path string) string {
 }
 
 // member subscribes addr to lists and confirms, as a person would.
-func (e *env) member(t *testing.T, addr string, lists ...newsletter.List) {
+func (e *env) member(t testing.TB, addr string, lists ...newsletter.List) {
 	t.Helper()
 	before := len(e.mail.Server.To(addr))
 	require.NoError(t, e.svc.Subscribe(context.Background(), addr, lists))
@@ -158,7 +158,7 @@ func (e *env) member(t *testing.T, addr string, lists ...newsletter.List) {
 	require.NoError(t, err)
 }
 
-func (e *env) status(t *testing.T, addr string, l newsletter.List) newsletter.Status {
+func (e *env) status(t testing.TB, addr string, l newsletter.List) newsletter.Status {
 	t.Helper()
 	sub, err := e.store.Subscription(context.Background(), addr, l)
 	if err != nil {
@@ -175,7 +175,7 @@ type response struct {
 }
 
 // do serves one request through the mounted handler.
-func (e *env) do(t *testing.T, method, target, contentType, body string, hdr ...string) response {
+func (e *env) do(t testing.TB, method, target, contentType, body string, hdr ...string) response {
 	t.Helper()
 	r := httptest.NewRequest(method, target, strings.NewReader(body))
 	if contentType != "" {
@@ -197,7 +197,7 @@ func (e *env) do(t *testing.T, method, target, contentType, body string, hdr ...
 }
 
 // campaign creates and sends a campaign to l now, and returns it once enqueued.
-func (e *env) campaign(t *testing.T, l newsletter.List, subject, md string) newsletter.Campaign {
+func (e *env) campaign(t testing.TB, l newsletter.List, subject, md string) newsletter.Campaign {
 	t.Helper()
 	c, err := e.svc.CreateCampaign(editor(), newsletter.Draft{List: l, Subject: subject, Markdown: md})
 	require.NoError(t, err)

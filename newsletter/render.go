@@ -3,6 +3,7 @@ package newsletter
 import (
 	"bytes"
 	"fmt"
+	htmlpkg "html"
 	"html/template"
 	"strings"
 
@@ -25,6 +26,9 @@ const MaxMarkdownLen = 100_000
 func Render(markdown string) (html, plain string, err error) {
 	if err := privacy.CheckMultiline("markdown", markdown, MaxMarkdownLen, true); err != nil {
 		return "", "", err
+	}
+	if strings.Contains(strings.ToLower(markdown), markHost) {
+		return "", "", privacy.Invalid("markdown", "contains %q, which is reserved for the unsubscribe links", markHost)
 	}
 	src := []byte(markdown)
 	md := goldmark.New()
@@ -215,13 +219,33 @@ var campaignHTML = template.Must(template.New("campaign").Parse(`<!doctype html>
 </body></html>
 `))
 
-// campaignMail returns the HTML and text of a campaign mail to one recipient.
-func campaignMail(p mailParts) (html, text string, err error) {
+// mailTemplate is a campaign's mail with the recipient's own links left open: the
+// body is rendered once per campaign, not once per recipient.
+type mailTemplate struct{ html, text string }
+
+// The marks stand where the recipient's links go. html/template leaves them as they
+// are in an href, and no editor's text can hold them: Render refuses markHost.
+const (
+	markHost  = ".mark.invalid"
+	unsubMark = "https://unsubscribe" + markHost + "/"
+	prefsMark = "https://preferences" + markHost + "/"
+)
+
+func newMailTemplate(p mailParts) (mailTemplate, error) {
+	p.Unsubscribe, p.Preferences = unsubMark, prefsMark
 	var b strings.Builder
 	if err := campaignHTML.Execute(&b, p); err != nil {
-		return "", "", err
+		return mailTemplate{}, err
 	}
-	text = p.Text + "\n-- \nYou receive this because you subscribed to the " + p.ListTitle + " of " + p.Operator +
-		" and confirmed your address.\nUnsubscribe: " + p.Unsubscribe + "\nManage your subscriptions: " + p.Preferences + "\n"
-	return b.String(), text, nil
+	text := p.Text + "\n-- \nYou receive this because you subscribed to the " + p.ListTitle + " of " + p.Operator +
+		" and confirmed your address.\nUnsubscribe: " + unsubMark + "\nManage your subscriptions: " + prefsMark + "\n"
+	return mailTemplate{html: b.String(), text: text}, nil
+}
+
+// fill returns the mail to one recipient. The links passed privacy.CheckURL, so
+// escaping them for an HTML attribute is all they need.
+func (m mailTemplate) fill(unsub, prefs string) (html, text string) {
+	h := strings.NewReplacer(unsubMark, htmlpkg.EscapeString(unsub), prefsMark, htmlpkg.EscapeString(prefs))
+	t := strings.NewReplacer(unsubMark, unsub, prefsMark, prefs)
+	return h.Replace(m.html), t.Replace(m.text)
 }

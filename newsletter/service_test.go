@@ -183,6 +183,22 @@ func TestAllows(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, got, "%s for %s", tc.addr, tc.purpose)
 	}
+	// A campaign send admits only the recipient its batch read as a confirmed member.
+	for _, tc := range []struct {
+		mark, subject string
+		purpose       privacy.Purpose
+		want          bool
+	}{
+		{"member@example.org", "member@example.org", privacy.PurposeNewsletter, true},
+		{"member@example.org", "pending@example.org", privacy.PurposeNewsletter, false},
+		{"pending@example.org", "pending@example.org", privacy.PurposePromotions, false},
+		{"member@example.org", "stranger@example.org", privacy.PurposeNewsletter, false},
+	} {
+		got, err := e.svc.Allows(newsletter.WithCampaignMark(ctx, tc.mark, newsletter.ListNewsletter), tc.purpose, tc.subject)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, "campaign to %s marked %s", tc.subject, tc.mark)
+	}
+
 	e.clock.Add(8 * 24 * time.Hour)
 	got, err := e.svc.Allows(ctx, privacy.PurposeNewsletter, "pending@example.org")
 	require.NoError(t, err)

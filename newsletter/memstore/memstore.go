@@ -1,6 +1,3 @@
-// Package memstore keeps newsletter subscriptions and campaigns in memory: the
-// embedded default for trials and the store for unit tests. Nothing survives a
-// restart, so a campaign interrupted by a crash is not resumed; use mysqlstore for that.
 package memstore
 
 import (

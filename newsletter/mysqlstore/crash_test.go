@@ -143,7 +143,7 @@ func TestCampaignSurvivesCrash(t *testing.T) {
 	require.Eventually(t, func() bool {
 		p, err := second.svc.Progress(editor(), c.ID)
 		return err == nil && p.Status == newsletter.CampaignSent && p.Queued == 0
-	}, 45*time.Second, 50*time.Millisecond)
+	}, 100*time.Second, 50*time.Millisecond)
 	p, err := second.svc.Progress(editor(), c.ID)
 	require.NoError(t, err)
 	assert.Equal(t, newsletter.Progress{Status: newsletter.CampaignSent, Total: members, Enqueued: members, Sent: members}, p)

@@ -1,7 +1,3 @@
-// Package storetest is the conformance suite every newsletter.Store must pass, so
-// the memory and MySQL stores are proven to behave the same:
-//
-//	func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
 package storetest
 
 import (

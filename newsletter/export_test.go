@@ -1,0 +1,8 @@
+package newsletter
+
+import "context"
+
+// WithCampaignMark returns ctx as a campaign batch marks it for recipient email.
+func WithCampaignMark(ctx context.Context, email string, list List) context.Context {
+	return context.WithValue(ctx, campaignKey, campaignMark{email: email, list: list})
+}

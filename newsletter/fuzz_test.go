@@ -1,0 +1,98 @@
+package newsletter_test
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/consentkit/consentkit/newsletter"
+	"github.com/consentkit/consentkit/privacy"
+)
+
+var (
+	eventAttr = regexp.MustCompile(`(?i)<[^>]*\son[a-z]+\s*=`)
+	badHref   = regexp.MustCompile(`(?i)href="\s*(javascript|data|vbscript):`)
+)
+
+// FuzzRender feeds the Markdown renderer anything an editor might paste: it never
+// panics, refuses only with ErrInvalid naming "markdown", and what it accepts holds no
+// script, image, event handler or dangerous link.
+func FuzzRender(f *testing.F) {
+	f.Add("# Title\n\nHello **world** and [a link](https://example.com).")
+	f.Add("<script>alert(1)</script>")
+	f.Fuzz(func(t *testing.T, md string) {
+		html, text, err := newsletter.Render(md)
+		if err != nil {
+			if !strings.HasPrefix(privacy.FieldOf(err), "markdown") || privacy.HTTPStatus(err) != http.StatusBadRequest {
+				t.Fatalf("Render(%q) error = %v, want ErrInvalid naming markdown", md, err)
+			}
+			return
+		}
+		lower := strings.ToLower(html)
+		for _, bad := range []string{"<script", "<img", "<iframe", "<style", "<object", "<form"} {
+			if strings.Contains(lower, bad) {
+				t.Fatalf("Render(%q) HTML holds %s: %q", md, bad, html)
+			}
+		}
+		if eventAttr.MatchString(html) || badHref.MatchString(html) {
+			t.Fatalf("Render(%q) HTML holds a handler or dangerous link: %q", md, html)
+		}
+		if !strings.HasSuffix(text, "\n") {
+			t.Fatalf("Render(%q) text does not end in a newline: %q", md, text)
+		}
+	})
+}
+
+// FuzzLinkTokens posts anything as the token of the confirm, unsubscribe and
+// preference links: the answer is 400 or 410, never a 500 or a panic, and no one's
+// subscription changes.
+func FuzzLinkTokens(f *testing.F) {
+	e := newEnv(f, "mem")
+	e.member(f, ann, newsletter.ListNewsletter)
+	e.campaign(f, newsletter.ListNewsletter, "Issue", "Hi.")
+	good := token(f, link(f, e.mails(f, ann, 2)[1].Text, "unsubscribe"))
+	f.Add(good[:len(good)-1] + "A")
+	f.Add("AAAAAAAAAAAAAAAAAAAAAA")
+	f.Add("%00")
+	f.Fuzz(func(t *testing.T, tok string) {
+		if tok == good {
+			return
+		}
+		ctx := context.Background()
+		for name, call := range map[string]func() error{
+			"confirm":     func() error { _, err := e.svc.Confirm(ctx, tok); return err },
+			"pending":     func() error { _, err := e.svc.PendingConfirmation(ctx, tok); return err },
+			"preferences": func() error { _, err := e.svc.Preferences(ctx, tok); return err },
+			"unsubscribe": func() error { _, err := e.svc.Unsubscribe(ctx, tok); return err },
+			"set":         func() error { _, err := e.svc.SetPreferences(ctx, tok, nil); return err },
+		} {
+			err := call()
+			if st := privacy.HTTPStatus(err); st != http.StatusBadRequest && st != http.StatusGone {
+				t.Fatalf("%s(%q) = %v (status %d), want 400 or 410", name, tok, err, st)
+			}
+		}
+		if e.status(t, ann, newsletter.ListNewsletter) != newsletter.StatusConfirmed {
+			t.Fatalf("token %q changed a subscription", tok)
+		}
+	})
+}
+
+// FuzzSubscribeForm posts any body with any content type to the subscribe form:
+// never a 500 or a panic, never a cookie.
+func FuzzSubscribeForm(f *testing.F) {
+	e := newEnv(f, "mem")
+	f.Add("application/x-www-form-urlencoded", "email=ann%40example.org&newsletter=on&ts=x")
+	f.Add("application/json", `{"email":"ann@example.org","newsletter":true,"promotions":1}`)
+	f.Add("application/json", `{"email":["a"]}`)
+	f.Fuzz(func(t *testing.T, contentType, body string) {
+		res := e.do(t, http.MethodPost, "/newsletter/subscribe", contentType, body)
+		if res.Code >= 500 {
+			t.Fatalf("POST %q %q = %d: %s", contentType, body, res.Code, res.Body)
+		}
+		if len(res.Header.Values("Set-Cookie")) > 0 {
+			t.Fatal("a cookie was set")
+		}
+	})
+}
