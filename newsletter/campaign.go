@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"html/template"
+	"sync"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
@@ -303,21 +304,28 @@ func (s *Service) sender(c Campaign) (SendFunc, error) {
 }
 
 // Run calls SyncConsents and SendDue every Poll until ctx is done, logging failures,
-// and returns nil then. Run it beside the privacy.Dispatcher in every process (or one).
+// and returns nil then. The two run side by side, so a long campaign does not hold up
+// the confirmation mail of someone who just registered. Run it beside the
+// privacy.Dispatcher in every process (or one): SendDue waits for the Dispatcher
+// whenever a campaign's backlog reaches MaxQueued.
 func (s *Service) Run(ctx context.Context) error {
-	t := time.NewTicker(s.poll)
-	defer t.Stop()
-	for {
-		if _, err := s.SyncConsents(ctx); err != nil && ctx.Err() == nil {
-			s.log.ErrorContext(ctx, "newsletter consent sync", "err", err)
-		}
-		if _, err := s.SendDue(ctx); err != nil && ctx.Err() == nil {
-			s.log.ErrorContext(ctx, "newsletter campaigns", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+	every := func(name string, fn func(context.Context) (int, error)) {
+		t := time.NewTicker(s.poll)
+		defer t.Stop()
+		for {
+			if _, err := fn(ctx); err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "newsletter "+name, "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() { every("consent sync", s.SyncConsents) })
+	wg.Go(func() { every("campaigns", s.SendDue) })
+	wg.Wait()
+	return nil
 }

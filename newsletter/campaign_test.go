@@ -101,7 +101,11 @@ func TestCampaignReachesOnlyConfirmedMembers(t *testing.T) {
 }
 
 func TestUnsubscribeBetweenEnqueueAndSend(t *testing.T) {
-	e := newEnv(t, "mem")
+	forEachStore(t, testUnsubscribeBetweenEnqueueAndSend)
+}
+
+func testUnsubscribeBetweenEnqueueAndSend(t *testing.T, kind string) {
+	e := newEnv(t, kind)
 	ctx := context.Background()
 	e.member(t, ann, newsletter.ListNewsletter)
 	e.member(t, "bob@example.org", newsletter.ListNewsletter)

@@ -3,7 +3,6 @@ package mysqlstore_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -29,9 +28,6 @@ import (
 func BenchmarkCampaignSend(b *testing.B) {
 	const members = 3000
 	dsn := mysqltest.NewDSN(b)
-	if os.Getenv("RC") != "" {
-		dsn += "&tx_isolation=%27READ-COMMITTED%27"
-	}
 	srv, err := mailtest.Start()
 	require.NoError(b, err)
 	defer srv.Close()
