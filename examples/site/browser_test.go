@@ -297,5 +297,29 @@ func TestNewcomer(t *testing.T) {
 			t.Errorf("the export lacks %q", want)
 		}
 	}
+
+	// Made an admin, the newcomer opens every section of the staff area.
+	if err := s.accounts.GrantRole(context.Background(), email, privacy.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, "staff area", chromedp.Navigate(base+"/staff"), chromedp.WaitVisible(css(`.tabs`)))
+	for _, section := range []string{"Contact inbox", "Moderation queue", "Campaigns", "Usage", "Data requests", "Disclosures", "Access log", "Staff"} {
+		b.do(t, "staff: "+section, chromedp.Click(css(fmt.Sprintf(`[data-title=%q]`, section))))
+		b.waitText(t, "#staff-view h2", section)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			view := b.text(t, "#staff-view")
+			if !strings.Contains(view, "Loading") {
+				if alert, _ := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`!!document.querySelector("#staff-view [role=alert]")`)); alert {
+					t.Errorf("staff section %s shows an error: %q", section, view)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("staff section %s never loaded", section)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	b.check(t)
 }

@@ -7,7 +7,7 @@ const token = () => sessionStorage.getItem(KEY);
 
 async function api(path, opts = {}) {
   const headers = new Headers(opts.headers || {});
-  headers.set("Accept", "application/json");
+  if (!headers.has("Accept")) headers.set("Accept", "application/json");
   if (token()) headers.set("Authorization", "Bearer " + token());
   if (opts.json !== undefined) {
     headers.set("Content-Type", "application/json");
@@ -134,7 +134,8 @@ async function staff() {
     view.replaceChildren(el("h2", {}, title), el("p", {}, "Loading…"));
     try {
       if (path === "campaigns") return campaigns(view);
-      const data = await api(path, { headers: { Accept: "application/json, text/html;q=0.5" } });
+      // The usage report is a server-rendered page with SVG charts; the rest is JSON.
+      const data = await api(path, { headers: { Accept: path === "/stats/" ? "text/html" : "application/json" } });
       const out = [el("h2", {}, title)];
       if (typeof data === "string") {
         const doc = new DOMParser().parseFromString(data, "text/html");
