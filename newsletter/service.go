@@ -149,20 +149,22 @@ type campaignMark struct {
 	list  List
 }
 
-// Allows implements privacy.Allower for PurposeNewsletter and PurposePromotions: a
-// confirmed member of the purpose's list may be mailed. A pending subscriber may be
-// mailed only while a confirmation is outstanding, so that the confirmation mail goes
-// out. Campaign sends get a distinct, strict check: the context of a campaign batch
-// names the one recipient the Store read as a confirmed member of the list in the
-// batch's own transaction (the same snapshot a query here would read, so it is not
-// read twice), and every other address and every pending one is refused. The
-// Dispatcher's re-check just before
-// delivery cannot tell a campaign message from a confirmation mail, so it admits a
-// pending subscriber awaiting confirmation; a campaign message exists only for
-// someone confirmed when it was enqueued, so the one case that passes is a member
-// who left and asked to join again while an old campaign message of theirs was still
-// being retried. Unsubscribed and unknown addresses are refused. When ctx carries a
-// transaction, its uncommitted rows are seen.
+// Allows implements privacy.Allower for PurposeNewsletter and PurposePromotions.
+//
+// A confirmed member of the purpose's list may be mailed. A pending subscriber may
+// be mailed only while a confirmation is outstanding, so that the confirmation mail
+// goes out; once it expires, nothing. Unsubscribed and unknown addresses are refused.
+// When ctx carries a transaction, its uncommitted rows are seen.
+//
+// Campaign sends get a distinct, strict check: the context of a campaign batch names
+// the one recipient the Store read as a confirmed member of the list in the batch's
+// own transaction (the snapshot a query here would read, so it is not read twice),
+// and every other address is refused. The Dispatcher's re-check just before delivery
+// carries no such mark and cannot tell a campaign message from a confirmation, so it
+// admits a pending subscriber awaiting confirmation. A campaign message exists only
+// for someone confirmed when it was enqueued, so the one case this admits is a
+// member who left and asked to join again while an old campaign message of theirs
+// was still being retried.
 func (s *Service) Allows(ctx context.Context, p privacy.Purpose, subject string) (bool, error) {
 	list, ok := listFor(p)
 	if !ok {
