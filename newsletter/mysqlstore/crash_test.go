@@ -73,7 +73,7 @@ func startProc(tb testing.TB, dsn string, srv *mailtest.Server, run bool) *proc 
 	port, _ := strconv.Atoi(srv.Port())
 	tr, err := smtp.New(smtp.Config{Host: srv.Host(), Port: port, TLS: "none", Timeout: 5 * time.Second})
 	require.NoError(tb, err)
-	d := &privacy.Dispatcher{Store: p.outbox, Transport: tr, Mailer: m, Workers: 8, Batch: 16, Lease: 10 * time.Second,
+	d := &privacy.Dispatcher{Store: p.outbox, Transport: tr, Mailer: m, Workers: 8, Batch: 16, Lease: 5 * time.Second,
 		Poll: 20 * time.Millisecond, MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
