@@ -123,10 +123,19 @@ func (m *Mailer) Allow(p Purpose, a Allower) {
 // Returns ErrInvalid (naming the field) for a malformed message and a *RefusalError
 // (ErrRefused, ErrForbidden) for one the policy does not allow; nothing is enqueued then.
 func (m *Mailer) Send(ctx context.Context, msg Message) (int64, error) {
-	if err := m.Check(ctx, &msg); err != nil {
+	if err := m.checkFormat(&msg); err != nil {
 		return 0, err
 	}
-	return m.store.Enqueue(ctx, &msg)
+	// The store refuses a suppressed recipient as it inserts.
+	if err := m.checkPolicy(ctx, &msg, false); err != nil {
+		return 0, err
+	}
+	id, err := m.store.Enqueue(ctx, &msg)
+	var re *RefusalError
+	if errors.As(err, &re) {
+		return 0, m.refuse(ctx, re.Reason, msg.Purpose)
+	}
+	return id, err
 }
 
 // Check validates msg in place (filling From and normalising addresses) and applies

@@ -35,7 +35,9 @@ func (s OutboxStats) Total() int { return s.Queued + s.Sent + s.Failed }
 // failed. Several processes may share one store: a message is claimed by one worker
 // at a time, and a claim whose lease expired (its worker died) is claimed again.
 type OutboxStore interface {
-	// Enqueue stores msg for delivery and returns its id.
+	// Enqueue stores msg for delivery and returns its id. It returns a
+	// *RefusalError (RefusedSuppressed), storing nothing, when the recipient is
+	// suppressed: the check and the insert are one statement.
 	Enqueue(ctx context.Context, msg *Message) (int64, error)
 	// Claim leases up to limit messages due at now to owner until now+lease.
 	Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]Item, error)

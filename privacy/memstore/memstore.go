@@ -50,6 +50,9 @@ func (s *Store) id() int64 { s.nextID++; return s.nextID }
 func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.suppressed[privacy.SuppressionKey(msg.To.Email)]; ok {
+		return 0, &privacy.RefusalError{Reason: privacy.RefusedSuppressed, Purpose: msg.Purpose}
+	}
 	id := s.id()
 	now := time.Now().UTC()
 	s.outbox[id] = &entry{item: privacy.Item{ID: id, Message: *msg, Created: now}, state: "queued"}

@@ -61,10 +61,18 @@ func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error
 	}
 	now := time.Now().UTC()
 	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx,
-		`INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		msg.Purpose, msg.DataSubject, msg.To.Email, msg.Ref, body, now, now)
+		`INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at)
+		 SELECT ?, ?, ?, ?, ?, ?, ? FROM DUAL
+		 WHERE NOT EXISTS (SELECT 1 FROM privacy_suppression WHERE address_hash = ?)`,
+		msg.Purpose, msg.DataSubject, msg.To.Email, msg.Ref, body, now, now, privacy.SuppressionKey(msg.To.Email))
 	if err != nil {
 		return 0, tr(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if err != nil {
+			return 0, err
+		}
+		return 0, &privacy.RefusalError{Reason: privacy.RefusedSuppressed, Purpose: msg.Purpose}
 	}
 	return res.LastInsertId()
 }
@@ -81,13 +89,16 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Tim
 			Reclaimed  bool      `db:"reclaimed"`
 			Suppressed bool      `db:"suppressed"`
 		}
-		// The suppression subquery takes no lock: only the outbox rows are claimed.
+		// A claim moves due_at to the end of the lease, so rows held by live workers
+		// are not due and the index on (state, due_at, id) yields the next due rows
+		// in order, without sorting or skipping over the claimed ones. The
+		// suppression subquery takes no lock: only the outbox rows are claimed.
 		err := tx.SelectContext(ctx, &rows, `
 			SELECT o.id, o.body, o.attempts, o.created_at, o.owner IS NOT NULL AS reclaimed,
 			       EXISTS (SELECT 1 FROM privacy_suppression s WHERE s.address_hash = SHA2(o.recipient, 256)) AS suppressed
 			FROM privacy_outbox o
-			WHERE o.state = 0 AND o.due_at <= ? AND (o.owner IS NULL OR o.lease_until <= ?)
-			ORDER BY o.id LIMIT ? FOR UPDATE SKIP LOCKED`, now, now, limit)
+			WHERE o.state = 0 AND o.due_at <= ?
+			ORDER BY o.due_at, o.id LIMIT ? FOR UPDATE SKIP LOCKED`, now, limit)
 		if err != nil || len(rows) == 0 {
 			return err
 		}
@@ -104,8 +115,8 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Tim
 			items = append(items, it)
 			ids[i] = r.ID
 		}
-		q, args, err := sqlx.In(`UPDATE privacy_outbox SET attempts = attempts + (owner IS NOT NULL), owner = ?, lease_until = ? WHERE id IN (?)`,
-			owner, now.Add(lease), ids)
+		q, args, err := sqlx.In(`UPDATE privacy_outbox SET attempts = attempts + (owner IS NOT NULL), owner = ?, lease_until = ?, due_at = ? WHERE id IN (?)`,
+			owner, now.Add(lease), now.Add(lease), ids)
 		if err != nil {
 			return err
 		}
@@ -147,7 +158,7 @@ func (s *Store) Release(ctx context.Context, owner string, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	q, args, err := sqlx.In(`UPDATE privacy_outbox SET owner = NULL, lease_until = NULL WHERE id IN (?) AND owner = ? AND state = 0`, ids, owner)
+	q, args, err := sqlx.In(`UPDATE privacy_outbox SET owner = NULL, lease_until = NULL, due_at = created_at WHERE id IN (?) AND owner = ? AND state = 0`, ids, owner)
 	if err != nil {
 		return err
 	}

@@ -158,6 +158,10 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 		ok, err = s.Suppressed(ctx, "bounce@example.org")
 		require.NoError(t, err)
 		assert.True(t, ok)
+		_, err = s.Enqueue(ctx, msg("bounce@example.org", ""))
+		var re *privacy.RefusalError
+		require.ErrorAs(t, err, &re, "a suppressed recipient is refused at enqueue")
+		assert.Equal(t, privacy.RefusedSuppressed, re.Reason)
 		items, err := s.Claim(ctx, "w", 1, now, time.Minute)
 		require.NoError(t, err)
 		require.Len(t, items, 1)
