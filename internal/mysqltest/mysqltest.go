@@ -13,6 +13,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,4 +93,34 @@ func NewDSN(tb testing.TB) string {
 	}
 	cfg.DBName = name
 	return cfg.FormatDSN()
+}
+
+// CheckMigrate applies a store's migrations from three goroutines at once on a new
+// database, then once more, and fails unless every one succeeded and each migration
+// is recorded once in the store's goose version table. It returns the database for
+// further checks.
+func CheckMigrate(t *testing.T, migrate func(ctx context.Context, db *sqlx.DB) error, versionTable string) *sqlx.DB {
+	t.Helper()
+	ctx := context.Background()
+	db := New(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() { errs[i] = migrate(ctx, db) })
+	}
+	wg.Wait()
+	errs = append(errs, migrate(ctx, db))
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+	}
+	var rows, distinct int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*), COUNT(DISTINCT version_id) FROM `"+versionTable+"` WHERE version_id > 0").Scan(&rows, &distinct); err != nil {
+		t.Fatalf("read %s: %v", versionTable, err)
+	}
+	if rows == 0 || rows != distinct {
+		t.Fatalf("%s records %d migrations for %d versions, want each once", versionTable, rows, distinct)
+	}
+	return db
 }

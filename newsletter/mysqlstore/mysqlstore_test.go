@@ -2,9 +2,9 @@ package mysqlstore_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/consentkit/consentkit/internal/mysqltest"
@@ -22,17 +22,7 @@ func newStore(t *testing.T) newsletter.Store {
 func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
 
 func TestMigrateTwiceAndConcurrently(t *testing.T) {
-	db := mysqltest.New(t)
-	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	for i := range errs {
-		wg.Go(func() { errs[i] = mysqlstore.New(db).Migrate(context.Background()) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		require.NoError(t, err)
-	}
-	require.NoError(t, mysqlstore.New(db).Migrate(context.Background()))
+	db := mysqltest.CheckMigrate(t, func(ctx context.Context, db *sqlx.DB) error { return mysqlstore.New(db).Migrate(ctx) }, "newsletter_migrations")
 	var n int
 	require.NoError(t, db.Get(&n, `SELECT COUNT(*) FROM newsletter_sync`))
 	require.Equal(t, 1, n, "the sync cursor row is created once")
