@@ -3,6 +3,7 @@ package privacy_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/mailtest"
+	"github.com/consentkit/consentkit/privacy/memstore"
+	"github.com/consentkit/consentkit/privacy/smtp"
 )
 
 // commenters allows comment follow-up for the addresses it holds, and nothing else.
@@ -188,4 +191,36 @@ func TestDroppedConnectionRetried(t *testing.T) {
 	h.Server.SetMode(mailtest.Accept)
 	msgs := h.Server.Wait(1, 5*time.Second)
 	require.Len(t, msgs, 1, "a dropped connection is a temporary failure: the message arrives once the relay recovers")
+}
+
+func TestRetryGivesUpAfterMaxAge(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	srv, err := mailtest.Start()
+	require.NoError(t, err)
+	defer srv.Close()
+	srv.SetMode(mailtest.TempFail)
+	port, _ := strconv.Atoi(srv.Port())
+	tr, err := smtp.New(smtp.Config{Host: srv.Host(), Port: port, TLS: "none"})
+	require.NoError(t, err)
+	m := privacy.NewMailer(mailtest.Policy(), store, nil)
+	m.Allow(privacy.PurposeAccount, commenters("late@example.org"))
+	_, err = m.Send(ctx, privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: "late@example.org",
+		To: privacy.Address{Email: "late@example.org"}, Subject: "Verify", Text: "Link"})
+	require.NoError(t, err)
+
+	// The clock says the message has waited four days: the next temporary failure ends it.
+	later := func() time.Time { return time.Now().Add(96 * time.Hour) }
+	d := &privacy.Dispatcher{Store: store, Transport: tr, Mailer: m, Now: later, Poll: 10 * time.Millisecond}
+	dctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { d.Run(dctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	require.Eventually(t, func() bool {
+		st, _ := store.OutboxStats(ctx, "")
+		return st.Failed == 1
+	}, 5*time.Second, 10*time.Millisecond, "a message past MaxAge fails instead of retrying forever")
+	ok, err := store.Suppressed(ctx, "late@example.org")
+	require.NoError(t, err)
+	assert.False(t, ok, "an expired message does not suppress the address: the failures were temporary")
 }
