@@ -38,11 +38,11 @@ func (poolResolver) LookupAddr(ctx context.Context, addr string) ([]string, erro
 //
 //	go test -run '^$' -bench BenchmarkLoad -benchtime=1x ./tracking/mysqlstore/
 //
-// CONSENTKIT_LOAD_SLICE (default 2s) and CONSENTKIT_LOAD_ROUNDS (default 3) bound it;
+// CONSENTKIT_LOAD_SLICE (default 1s) and CONSENTKIT_LOAD_ROUNDS (default 6) bound it;
 // CONSENTKIT_LOAD_WRK=1 uses wrk as the generator instead. Hits sent are what the
 // server answered (with the Go generator, also what the generator counted).
 func BenchmarkLoad(b *testing.B) {
-	slice, rounds := 2*time.Second, 3
+	slice, rounds := time.Second, 6
 	if v, err := time.ParseDuration(os.Getenv("CONSENTKIT_LOAD_SLICE")); err == nil && v > 0 {
 		slice = v
 	}
