@@ -207,7 +207,7 @@ func counted(status int) bool {
 }
 
 func (t *Tracker) count(r *http.Request, rec *recorder) {
-	status := rec.status
+	status := int(rec.status)
 	if !rec.wrote {
 		status = http.StatusOK
 	}
@@ -235,11 +235,8 @@ func (t *Tracker) count(r *http.Request, rec *recorder) {
 	}
 	path := t.paths.match(r.URL.Path, r.Pattern)
 	mime := t.noType
-	switch {
-	case rec.ctype != "":
+	if rec.ctype != "" {
 		mime = t.mimes.get(rec.ctype)
-	case rec.sniffed != "":
-		mime = t.mimes.get(rec.sniffed)
 	}
 	domain, deferred := t.domains.domain(clientAddr(r, t.trustedHeader), hour, now)
 
@@ -383,19 +380,18 @@ func (t *Tracker) Close(ctx context.Context) error {
 // recorder is the response-writer wrapper: it notes the status and media type.
 type recorder struct {
 	http.ResponseWriter
-	status   int
+	ctype    string // the Content-Type the handler set, or the one its body implies
+	status   int32
 	wrote    bool
-	hijacked bool   // a WebSocket or other protocol took the connection: not a page view
-	sniff    bool   // no Content-Type was set: the body's first bytes decide
-	ctype    string // the Content-Type the handler set
-	sniffed  string
+	hijacked bool // a WebSocket or other protocol took the connection: not a page view
+	sniff    bool // no Content-Type was set: the body's first bytes decide
 }
 
 func (w *recorder) WriteHeader(code int) {
 	// 1xx but 101 are informational: the final status is still to come.
 	if !w.wrote && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
 		w.wrote = true
-		w.status = code
+		w.status = int32(code)
 		w.noteType()
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -420,7 +416,7 @@ func (w *recorder) Write(p []byte) (int, error) {
 	if w.sniff && len(p) > 0 {
 		w.sniff = false
 		// What net/http itself would send for a body that starts like this one.
-		w.sniffed = http.DetectContentType(p)
+		w.ctype = http.DetectContentType(p)
 	}
 	return w.ResponseWriter.Write(p)
 }
