@@ -26,6 +26,10 @@ func (s Status) Valid() bool {
 	return false
 }
 
+// Shown reports whether comments with status s are part of what Store.Thread
+// returns: approved comments, and deleted ones kept as tombstones for their replies.
+func (s Status) Shown() bool { return s == StatusApproved || s == StatusDeleted }
+
 // Comment is one comment as stored. Email is personal data: it never leaves the
 // package in a public view (see Public).
 type Comment struct {
@@ -99,9 +103,21 @@ type Store interface {
 	// CommentByManage returns the comment whose manage token hashes to hash, or ErrNotFound.
 	CommentByManage(ctx context.Context, hash []byte) (Comment, error)
 	// Thread returns thread's approved and deleted comments, oldest first, with
-	// only what a page shows: Email, Source, Digest and Manage are left empty, so
-	// that the busiest read never touches an address.
+	// only what a page shows (ID, Thread, ParentID, Name, HTML, Status, Hue,
+	// Created, Edited): Email, Source, Digest, FollowUp, Manage and Moderated are
+	// left empty, so that the busiest read never touches an address.
 	Thread(ctx context.Context, thread string) ([]Comment, error)
+	// ThreadVersion returns thread's version: an opaque number, 0 until the store
+	// first records a change to the thread, that changes in the same transaction as
+	// every change to what Thread returns for it (a published comment created, a
+	// status moved to or from approved, an edit, new HTML, a deletion or tombstone,
+	// an erasure). Reads, and changes Thread does not show (an unpublished comment
+	// created, edited, or removed without replies; follow-up state; another thread),
+	// leave it alone, so a burst of held spam does not empty a cache. A version
+	// never comes back once left: a cache keyed by (thread, version), filled by
+	// reading the version before the comments, is never stale. It is one indexed
+	// read, cheap enough to make on every page view.
+	ThreadVersion(ctx context.Context, thread string) (int64, error)
 	// Queue returns comments with f.Status, oldest first.
 	Queue(ctx context.Context, f QueueFilter) ([]Comment, error)
 	// Comments returns up to limit comments with ID > after, by ID, for re-rendering.

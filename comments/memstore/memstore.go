@@ -19,13 +19,24 @@ type Store struct {
 	comments map[int64]*comments.Comment
 	byThread map[string][]int64 // ascending ids
 	subs     map[string]*comments.Subscriber
+	// versions holds each thread's version: the value of changes when the thread
+	// last changed, so a version is never reused, even by another thread.
+	versions map[string]int64
+	changes  int64
 }
 
 var _ comments.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{comments: map[int64]*comments.Comment{}, byThread: map[string][]int64{}, subs: map[string]*comments.Subscriber{}}
+	return &Store{comments: map[int64]*comments.Comment{}, byThread: map[string][]int64{}, subs: map[string]*comments.Subscriber{},
+		versions: map[string]int64{}}
+}
+
+// changed records a change to what Thread returns for thread; the caller holds mu.
+func (s *Store) changed(thread string) {
+	s.changes++
+	s.versions[thread] = s.changes
 }
 
 func notFound() error { return privacy.Errorf(privacy.ErrNotFound, "no such comment") }
@@ -58,6 +69,9 @@ func (s *Store) CreateComment(ctx context.Context, c *comments.Comment, then fun
 	stored := clone(c)
 	s.comments[c.ID] = &stored
 	s.byThread[c.Thread] = append(s.byThread[c.Thread], c.ID)
+	if c.Status.Shown() {
+		s.changed(c.Thread)
+	}
 	s.mu.Unlock()
 	if then == nil {
 		return nil
@@ -65,6 +79,9 @@ func (s *Store) CreateComment(ctx context.Context, c *comments.Comment, then fun
 	if err := then(ctx); err != nil {
 		s.mu.Lock()
 		s.remove(c.ID)
+		if c.Status.Shown() {
+			s.changed(c.Thread)
+		}
 		s.mu.Unlock()
 		c.ID = 0
 		return err
@@ -121,12 +138,19 @@ func (s *Store) Thread(ctx context.Context, thread string) ([]comments.Comment, 
 	out := make([]comments.Comment, 0, len(ids))
 	for _, id := range ids {
 		c := s.comments[id]
-		if c.Status == comments.StatusApproved || c.Status == comments.StatusDeleted {
+		if c.Status.Shown() {
 			out = append(out, comments.Comment{ID: c.ID, Thread: c.Thread, ParentID: c.ParentID, Name: c.Name, HTML: c.HTML,
-				Status: c.Status, FollowUp: c.FollowUp, Hue: c.Hue, Created: c.Created, Edited: c.Edited, Moderated: c.Moderated})
+				Status: c.Status, Hue: c.Hue, Created: c.Created, Edited: c.Edited})
 		}
 	}
 	return out, nil
+}
+
+// ThreadVersion implements comments.Store.
+func (s *Store) ThreadVersion(ctx context.Context, thread string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.versions[thread], nil
 }
 
 // sorted returns the comments matching keep, by id; the caller holds mu.
@@ -178,6 +202,9 @@ func (s *Store) EditComment(ctx context.Context, id int64, source, html, digest 
 		return notFound()
 	}
 	c.Source, c.HTML, c.Digest, c.Edited = source, html, digest, at
+	if c.Status.Shown() {
+		s.changed(c.Thread)
+	}
 	return nil
 }
 
@@ -190,6 +217,9 @@ func (s *Store) SetHTML(ctx context.Context, id int64, html string) error {
 		return notFound()
 	}
 	c.HTML = html
+	if c.Status.Shown() {
+		s.changed(c.Thread)
+	}
 	return nil
 }
 
@@ -207,6 +237,10 @@ func (s *Store) SetStatus(ctx context.Context, id int64, from []comments.Status,
 	}
 	prevStatus, prevAt := c.Status, c.Moderated
 	c.Status, c.Moderated = to, at
+	shown := prevStatus.Shown() || to.Shown()
+	if shown {
+		s.changed(c.Thread)
+	}
 	s.mu.Unlock()
 	if then == nil {
 		return nil
@@ -215,6 +249,9 @@ func (s *Store) SetStatus(ctx context.Context, id int64, from []comments.Status,
 		s.mu.Lock()
 		if c, ok := s.comments[id]; ok && c.Status == to {
 			c.Status, c.Moderated = prevStatus, prevAt
+			if shown {
+				s.changed(c.Thread)
+			}
 		}
 		s.mu.Unlock()
 		return err
@@ -235,9 +272,14 @@ func (s *Store) hasReplies(c *comments.Comment) bool {
 // del removes c or makes it a tombstone; the caller holds mu.
 func (s *Store) del(c *comments.Comment) {
 	if s.hasReplies(c) {
+		// Even an unpublished comment shows, as a tombstone, once deleted.
+		s.changed(c.Thread)
 		c.Status, c.Name, c.Email, c.Source, c.HTML, c.Digest = comments.StatusDeleted, "", "", "", "", ""
 		c.FollowUp, c.Hue, c.Manage = false, 0, nil
 		return
+	}
+	if c.Status.Shown() {
+		s.changed(c.Thread)
 	}
 	s.remove(c.ID)
 }
@@ -298,6 +340,7 @@ func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool)
 		c := s.comments[mine[i].ID]
 		if keepText && c.Status == comments.StatusApproved {
 			c.Name, c.Email, c.FollowUp, c.Hue, c.Manage = "", "", false, 0, nil
+			s.changed(c.Thread)
 			kept++
 			continue
 		}

@@ -1,7 +1,15 @@
 // Package mysqlstore keeps comments and follow-up state in MySQL (MariaDB 10.6 or
-// later), in the tables comments_comments and comments_subscribers. Addresses are
-// stored only for the Service, which never shows them (P4); follow-up tokens are
-// stored as SHA-256 hashes only.
+// later), in the tables comments_comments, comments_subscribers and
+// comments_threads. Addresses are stored only for the Service, which never shows
+// them (P4); follow-up tokens are stored as SHA-256 hashes only.
+//
+// comments_threads holds each thread's version, which every change to what the
+// thread shows replaces, in its own transaction, with a random 63-bit number: a
+// version never comes back (but for a 2⁻⁶³ chance per change), not even after the
+// database is restored from a backup, so a Service's cache keyed by it is never
+// stale. Whoever changes comments_comments by hand must also change the thread's
+// version (UPDATE comments_threads SET version = version + 1 WHERE thread = ...),
+// or restart the site's processes.
 //
 // Methods that take a then func run it inside their transaction, passing a context
 // that carries it, so the privacy outbox (privacy/mysqlstore on the same database)

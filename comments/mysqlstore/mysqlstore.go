@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -84,6 +87,28 @@ func (s *Store) atomic(ctx context.Context, fn func(ctx context.Context, tx *sql
 	return tr(err)
 }
 
+// touch gives each of threads a new version inside tx. The version is random
+// rather than counted so that none comes back even when the database is restored
+// from a backup taken before it: a process that cached a page under a version
+// will never see that version again with other comments. Threads are touched in
+// order, after the comment rows, so concurrent transactions take locks in one order.
+func touch(ctx context.Context, tx *sqlx.Tx, threads ...string) error {
+	slices.Sort(threads)
+	for i, thread := range threads {
+		if i > 0 && thread == threads[i-1] {
+			continue
+		}
+		v := rand.Int64N(math.MaxInt64) + 1 // never 0, the version of an untouched thread
+		if _, err := tx.ExecContext(ctx, `INSERT INTO comments_threads (thread, version) VALUES (?, ?)
+			ON DUPLICATE KEY UPDATE version = ?`, thread, v, v); err != nil {
+			return tr(err)
+		}
+	}
+	return nil
+}
+
+func shown(status string) bool { return comments.Status(status).Shown() }
+
 const cols = `id, thread, parent_id, name, email, source, html, digest, status, follow_up, hue, manage_hash, created_at, edited_at, moderated_at`
 
 type row struct {
@@ -149,7 +174,12 @@ func (s *Store) CreateComment(ctx context.Context, c *comments.Comment, then fun
 			return err
 		}
 		if then != nil {
-			return then(ctx)
+			if err := then(ctx); err != nil {
+				return err
+			}
+		}
+		if c.Status.Shown() {
+			return touch(ctx, tx, c.Thread)
 		}
 		return nil
 	})
@@ -173,7 +203,7 @@ func (s *Store) CommentByManage(ctx context.Context, hash []byte) (comments.Comm
 // view makes, and sqlx's reflection was a good part of its cost.
 func (s *Store) Thread(ctx context.Context, thread string) ([]comments.Comment, error) {
 	rows, err := sqltx.Ext(ctx, s.db).QueryContext(ctx, `
-		SELECT id, parent_id, name, html, status, follow_up, hue, created_at, edited_at, moderated_at
+		SELECT id, parent_id, name, html, status, hue, created_at, edited_at
 		FROM comments_comments WHERE thread = ? AND status IN ('approved', 'deleted') ORDER BY id`, thread)
 	if err != nil {
 		return nil, tr(err)
@@ -183,14 +213,25 @@ func (s *Store) Thread(ctx context.Context, thread string) ([]comments.Comment, 
 	for rows.Next() {
 		c := comments.Comment{Thread: thread}
 		var status string
-		var edited, moderated sql.NullTime
-		if err := rows.Scan(&c.ID, &c.ParentID, &c.Name, &c.HTML, &status, &c.FollowUp, &c.Hue, &c.Created, &edited, &moderated); err != nil {
+		var edited sql.NullTime
+		if err := rows.Scan(&c.ID, &c.ParentID, &c.Name, &c.HTML, &status, &c.Hue, &c.Created, &edited); err != nil {
 			return nil, tr(err)
 		}
-		c.Status, c.Edited, c.Moderated = comments.Status(status), timeOf(edited), timeOf(moderated)
+		c.Status, c.Edited = comments.Status(status), timeOf(edited)
 		out = append(out, c)
 	}
 	return out, tr(rows.Err())
+}
+
+// ThreadVersion implements comments.Store: one primary-key read, which takes no
+// lock, so page views never wait for a writer.
+func (s *Store) ThreadVersion(ctx context.Context, thread string) (int64, error) {
+	var v int64
+	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &v, `SELECT version FROM comments_threads WHERE thread = ?`, thread)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, tr(err)
 }
 
 // Queue implements comments.Store.
@@ -221,91 +262,116 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) 
 // EditComment implements comments.Store.
 func (s *Store) EditComment(ctx context.Context, id int64, source, html, digest string, at time.Time) error {
 	return s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
-		var status string
-		err := tx.GetContext(ctx, &status, `SELECT status FROM comments_comments WHERE id = ? FOR UPDATE`, id)
-		if errors.Is(err, sql.ErrNoRows) || err == nil && status == string(comments.StatusDeleted) {
-			return notFound()
+		cur, err := lock(ctx, tx, id)
+		if err == nil && cur.Status == string(comments.StatusDeleted) {
+			err = notFound()
 		}
 		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE comments_comments SET source = ?, html = ?, digest = ?, edited_at = ? WHERE id = ?`,
+			source, html, digest, at, id); err != nil {
 			return tr(err)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE comments_comments SET source = ?, html = ?, digest = ?, edited_at = ? WHERE id = ?`,
-			source, html, digest, at, id)
-		return tr(err)
+		if shown(cur.Status) {
+			return touch(ctx, tx, cur.Thread)
+		}
+		return nil
 	})
 }
 
 // SetHTML implements comments.Store.
 func (s *Store) SetHTML(ctx context.Context, id int64, html string) error {
 	return s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
-		var n int
-		if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM comments_comments WHERE id = ? FOR UPDATE`, id); err != nil {
+		cur, err := lock(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE comments_comments SET html = ? WHERE id = ?`, html, id); err != nil {
 			return tr(err)
 		}
-		if n == 0 {
-			return notFound()
+		if shown(cur.Status) {
+			return touch(ctx, tx, cur.Thread)
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE comments_comments SET html = ? WHERE id = ?`, html, id)
-		return tr(err)
+		return nil
 	})
 }
 
 // SetStatus implements comments.Store.
 func (s *Store) SetStatus(ctx context.Context, id int64, from []comments.Status, to comments.Status, at time.Time, then func(ctx context.Context) error) error {
 	return s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
-		var status string
-		err := tx.GetContext(ctx, &status, `SELECT status FROM comments_comments WHERE id = ? FOR UPDATE`, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound()
-		}
+		cur, err := lock(ctx, tx, id)
 		if err != nil {
-			return tr(err)
+			return err
 		}
-		ok := false
-		for _, f := range from {
-			ok = ok || string(f) == status
-		}
-		if !ok {
-			return privacy.Errorf(privacy.ErrConflict, "the comment is %s", status)
+		if !slices.Contains(from, comments.Status(cur.Status)) {
+			return privacy.Errorf(privacy.ErrConflict, "the comment is %s", cur.Status)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE comments_comments SET status = ?, moderated_at = ? WHERE id = ?`, string(to), at, id); err != nil {
 			return tr(err)
 		}
 		if then != nil {
-			return then(ctx)
+			if err := then(ctx); err != nil {
+				return err
+			}
+		}
+		if shown(cur.Status) || to.Shown() {
+			return touch(ctx, tx, cur.Thread)
 		}
 		return nil
 	})
 }
 
-// del removes id or, when a comment replies to it, makes it a tombstone.
-func del(ctx context.Context, tx *sqlx.Tx, id int64) error {
-	var replies bool
-	if err := tx.GetContext(ctx, &replies, `SELECT EXISTS (SELECT 1 FROM comments_comments WHERE parent_id = ?)`, id); err != nil {
-		return tr(err)
+// locked is the part of a comment row a change decides on.
+type locked struct {
+	ID     int64  `db:"id"`
+	Thread string `db:"thread"`
+	Status string `db:"status"`
+}
+
+// lock reads id's thread and status and locks its row until tx ends. Returns
+// ErrNotFound.
+func lock(ctx context.Context, tx *sqlx.Tx, id int64) (locked, error) {
+	var cur locked
+	err := tx.GetContext(ctx, &cur, `SELECT id, thread, status FROM comments_comments WHERE id = ? FOR UPDATE`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return locked{}, notFound()
 	}
-	var err error
+	return cur, tr(err)
+}
+
+// del removes c or, when a comment replies to it, makes it a tombstone. It
+// reports whether that changed what the thread shows: it did if c was shown, or
+// if it is now a tombstone, which shows even when c was not.
+func del(ctx context.Context, tx *sqlx.Tx, c locked) (changed bool, err error) {
+	var replies bool
+	if err := tx.GetContext(ctx, &replies, `SELECT EXISTS (SELECT 1 FROM comments_comments WHERE parent_id = ?)`, c.ID); err != nil {
+		return false, tr(err)
+	}
 	if replies {
 		_, err = tx.ExecContext(ctx, `UPDATE comments_comments SET status = 'deleted', name = '', email = '', source = '', html = '',
-			digest = '', follow_up = FALSE, hue = 0, manage_hash = NULL WHERE id = ?`, id)
+			digest = '', follow_up = FALSE, hue = 0, manage_hash = NULL WHERE id = ?`, c.ID)
 	} else {
-		_, err = tx.ExecContext(ctx, `DELETE FROM comments_comments WHERE id = ?`, id)
+		_, err = tx.ExecContext(ctx, `DELETE FROM comments_comments WHERE id = ?`, c.ID)
 	}
-	return tr(err)
+	return replies || shown(c.Status), tr(err)
 }
 
 // DeleteComment implements comments.Store.
 func (s *Store) DeleteComment(ctx context.Context, id int64) error {
 	return s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
-		var status string
-		err := tx.GetContext(ctx, &status, `SELECT status FROM comments_comments WHERE id = ? FOR UPDATE`, id)
-		if errors.Is(err, sql.ErrNoRows) || err == nil && status == string(comments.StatusDeleted) {
-			return notFound()
+		cur, err := lock(ctx, tx, id)
+		if err == nil && cur.Status == string(comments.StatusDeleted) {
+			err = notFound()
 		}
 		if err != nil {
-			return tr(err)
+			return err
 		}
-		return del(ctx, tx, id)
+		changed, err := del(ctx, tx, cur)
+		if err != nil || !changed {
+			return err
+		}
+		return touch(ctx, tx, cur.Thread)
 	})
 }
 
@@ -341,29 +407,34 @@ func (s *Store) CommentsBy(ctx context.Context, email string) ([]comments.Commen
 func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool) (removed, kept int, err error) {
 	err = s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		removed, kept = 0, 0
-		var rows []struct {
-			ID     int64  `db:"id"`
-			Status string `db:"status"`
-		}
+		var rows []locked
 		// Newest first, so a reply is gone before its parent asks whether it has replies.
-		if err := tx.SelectContext(ctx, &rows, `SELECT id, status FROM comments_comments WHERE email = ? ORDER BY id DESC FOR UPDATE`, email); err != nil {
+		if err := tx.SelectContext(ctx, &rows, `SELECT id, thread, status FROM comments_comments WHERE email = ? ORDER BY id DESC FOR UPDATE`, email); err != nil {
 			return tr(err)
 		}
+		var threads []string
 		for _, r := range rows {
 			if keepText && r.Status == string(comments.StatusApproved) {
 				if _, err := tx.ExecContext(ctx, `UPDATE comments_comments SET name = '', email = '', follow_up = FALSE, hue = 0, manage_hash = NULL WHERE id = ?`, r.ID); err != nil {
 					return tr(err)
 				}
+				threads = append(threads, r.Thread)
 				kept++
 				continue
 			}
-			if err := del(ctx, tx, r.ID); err != nil {
+			changed, err := del(ctx, tx, r)
+			if err != nil {
 				return err
+			}
+			if changed {
+				threads = append(threads, r.Thread)
 			}
 			removed++
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM comments_subscribers WHERE email = ?`, email)
-		return tr(err)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM comments_subscribers WHERE email = ?`, email); err != nil {
+			return tr(err)
+		}
+		return touch(ctx, tx, threads...)
 	})
 	if err != nil {
 		return 0, 0, err
@@ -375,17 +446,22 @@ func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool)
 func (s *Store) PurgeRejected(ctx context.Context, t time.Time) (int, error) {
 	n := 0
 	err := s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
-		var ids []int64
-		if err := tx.SelectContext(ctx, &ids, `SELECT id FROM comments_comments WHERE status = 'rejected' AND moderated_at < ? ORDER BY id DESC FOR UPDATE`, t); err != nil {
+		var rows []locked
+		if err := tx.SelectContext(ctx, &rows, `SELECT id, thread, status FROM comments_comments WHERE status = 'rejected' AND moderated_at < ? ORDER BY id DESC FOR UPDATE`, t); err != nil {
 			return tr(err)
 		}
-		for _, id := range ids {
-			if err := del(ctx, tx, id); err != nil {
+		var threads []string
+		for _, r := range rows {
+			changed, err := del(ctx, tx, r)
+			if err != nil {
 				return err
 			}
+			if changed {
+				threads = append(threads, r.Thread)
+			}
 		}
-		n = len(ids)
-		return nil
+		n = len(rows)
+		return touch(ctx, tx, threads...)
 	})
 	if err != nil {
 		return 0, err

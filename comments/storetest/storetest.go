@@ -25,6 +25,7 @@ func Run(t *testing.T, newStore func(t *testing.T) comments.Store) {
 	t.Run("Erase", func(t *testing.T) { testErase(t, newStore) })
 	t.Run("Subscribers", func(t *testing.T) { testSubscribers(t, newStore) })
 	t.Run("FollowUpAllowed", func(t *testing.T) { testAllowed(t, newStore) })
+	t.Run("ThreadVersion", func(t *testing.T) { testThreadVersion(t, newStore) })
 }
 
 var (
@@ -129,7 +130,10 @@ func testComments(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		for _, c := range th {
 			assert.Empty(t, c.Email, "a thread read holds no address")
 			assert.Empty(t, c.Source)
+			assert.Empty(t, c.Digest)
 			assert.Nil(t, c.Manage)
+			assert.False(t, c.FollowUp)
+			assert.True(t, c.Moderated.IsZero())
 		}
 		assert.Equal(t, comments.StatusDeleted, th[1].Status)
 		assert.Empty(t, th[1].Email)
@@ -594,5 +598,146 @@ func testAllowed(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		})
 		require.NoError(t, err)
 		assert.True(t, inside, "the mail guard, asked inside the transaction, sees the new comment and request")
+	})
+}
+
+// versions watches one thread the way a caching reader does: the version first,
+// then the comments. It fails the test if a version it saw before comes back with
+// other comments, which would make a cache keyed by it serve a stale thread.
+type versions struct {
+	t      *testing.T
+	s      comments.Store
+	thread string
+	seen   map[int64][]comments.Comment
+}
+
+func (w *versions) see(ctx context.Context) int64 {
+	w.t.Helper()
+	v, err := w.s.ThreadVersion(ctx, w.thread)
+	require.NoError(w.t, err)
+	th, err := w.s.Thread(ctx, w.thread)
+	require.NoError(w.t, err)
+	if prev, ok := w.seen[v]; ok {
+		assert.Equal(w.t, prev, th, "version %d came back with other comments", v)
+	} else {
+		w.seen[v] = th
+	}
+	return v
+}
+
+// changes runs fn and fails unless the version changed.
+func (w *versions) changes(what string, fn func()) {
+	w.t.Helper()
+	before := w.see(ctx)
+	fn()
+	assert.NotEqual(w.t, before, w.see(ctx), "%s changes what the thread shows, but not its version", what)
+}
+
+// keeps runs fn and fails unless the version stayed.
+func (w *versions) keeps(what string, fn func()) {
+	w.t.Helper()
+	before := w.see(ctx)
+	fn()
+	assert.Equal(w.t, before, w.see(ctx), "%s does not change what the thread shows, but changed its version", what)
+}
+
+func testThreadVersion(t *testing.T, newStore func(t *testing.T) comments.Store) {
+	t.Run("EveryChangeShownChangesIt", func(t *testing.T) {
+		s := newStore(t)
+		w := &versions{t: t, s: s, thread: "t", seen: map[int64][]comments.Comment{}}
+		require.Zero(t, w.see(ctx), "a thread never changed")
+		w.keeps("reading", func() {})
+		w.keeps("a pending comment", func() { create(t, s, comment("t", "ann@example.org", comments.StatusPending)) })
+		w.keeps("a comment on another thread", func() { create(t, s, comment("u", "ann@example.org", comments.StatusApproved)) })
+
+		var a, r *comments.Comment
+		w.changes("a published comment", func() { a = create(t, s, comment("t", "ann@example.org", comments.StatusApproved)) })
+		w.changes("an edit", func() {
+			require.NoError(t, s.EditComment(ctx, a.ID, "edited", "<p>edited</p>", comments.Digest("edited"), now.Add(time.Minute)))
+		})
+		w.changes("new HTML", func() { require.NoError(t, s.SetHTML(ctx, a.ID, "<p>re-rendered</p>")) })
+		w.changes("a rejection", func() {
+			require.NoError(t, s.SetStatus(ctx, a.ID, []comments.Status{comments.StatusApproved}, comments.StatusRejected, now, nil))
+		})
+		w.keeps("an edit of a hidden comment", func() {
+			require.NoError(t, s.EditComment(ctx, a.ID, "hidden", "<p>hidden</p>", comments.Digest("hidden"), now.Add(time.Minute)))
+		})
+		w.changes("an approval", func() {
+			require.NoError(t, s.SetStatus(ctx, a.ID, []comments.Status{comments.StatusRejected}, comments.StatusApproved, now, nil))
+		})
+		w.changes("a reply", func() {
+			r = comment("t", "bob@example.org", comments.StatusApproved)
+			r.ParentID = a.ID
+			create(t, s, r)
+		})
+		w.changes("rejecting a comment with a reply", func() {
+			require.NoError(t, s.SetStatus(ctx, a.ID, []comments.Status{comments.StatusApproved}, comments.StatusRejected, now, nil))
+		})
+		w.changes("purging a rejected comment with a reply, which leaves a tombstone", func() {
+			n, err := s.PurgeRejected(ctx, now.Add(time.Hour))
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+		})
+		w.changes("deleting a published comment", func() { require.NoError(t, s.DeleteComment(ctx, r.ID)) })
+
+		w.keeps("deleting a pending comment", func() {
+			p := create(t, s, comment("t", "cy@example.org", comments.StatusPending))
+			require.NoError(t, s.DeleteComment(ctx, p.ID))
+		})
+		var d *comments.Comment
+		w.changes("publishing", func() { d = create(t, s, comment("t", "dee@example.org", comments.StatusApproved)) })
+		w.changes("rejecting", func() {
+			require.NoError(t, s.SetStatus(ctx, d.ID, []comments.Status{comments.StatusApproved}, comments.StatusRejected, now, nil))
+		})
+		w.keeps("purging a rejected comment without replies", func() {
+			n, err := s.PurgeRejected(ctx, now.Add(time.Hour))
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+		})
+		w.keeps("follow-up state", func() {
+			_, err := s.RequestConfirmation(ctx, sub("ann@example.org", "1", now.Add(time.Hour)), nil)
+			require.NoError(t, err)
+			_, err = s.Confirm(ctx, hash("confirm1"), now)
+			require.NoError(t, err)
+		})
+
+		w.changes("publishing", func() { create(t, s, comment("t", "eve@example.org", comments.StatusApproved)) })
+		w.changes("erasing a commenter, keeping the text", func() {
+			_, kept, err := s.EraseCommenter(ctx, "eve@example.org", true)
+			require.NoError(t, err)
+			require.Equal(t, 1, kept)
+		})
+		w.changes("publishing", func() { create(t, s, comment("t", "fay@example.org", comments.StatusApproved)) })
+		w.changes("erasing a commenter", func() {
+			removed, _, err := s.EraseCommenter(ctx, "fay@example.org", false)
+			require.NoError(t, err)
+			require.Equal(t, 1, removed)
+		})
+		w.keeps("erasing a commenter with nothing on the thread", func() {
+			_, _, err := s.EraseCommenter(ctx, "nobody@example.org", false)
+			require.NoError(t, err)
+		})
+	})
+
+	t.Run("InsideATransaction", func(t *testing.T) {
+		// Readers outside the writer's transaction see the new version exactly
+		// when they see the new comments: before, during or after then runs, and
+		// after then fails and the change is undone.
+		s := newStore(t)
+		w := &versions{t: t, s: s, thread: "t", seen: map[int64][]comments.Comment{}}
+		before := w.see(ctx)
+		c := comment("t", "ann@example.org", comments.StatusApproved)
+		require.ErrorIs(t, s.CreateComment(ctx, c, func(context.Context) error { w.see(ctx); return errX }), errX)
+		w.see(ctx)
+		c = comment("t", "ann@example.org", comments.StatusApproved)
+		require.NoError(t, s.CreateComment(ctx, c, func(context.Context) error { w.see(ctx); return nil }))
+		assert.NotEqual(t, before, w.see(ctx))
+		err := s.SetStatus(ctx, c.ID, []comments.Status{comments.StatusApproved}, comments.StatusRejected, now,
+			func(context.Context) error { w.see(ctx); return errX })
+		require.ErrorIs(t, err, errX)
+		w.see(ctx)
+		th, err := s.Thread(ctx, "t")
+		require.NoError(t, err)
+		assert.Equal(t, []int64{c.ID}, ids(th))
 	})
 }
