@@ -1,16 +1,6 @@
 package tracking
 
-import (
-	"net/http"
-	"net/netip"
-)
-
 // Internals the external tests exercise directly.
-
-// ClientAddr is the tracker's allocation-free form.ClientAddr.
-func ClientAddr(r *http.Request, canonicalHeader string) netip.Addr {
-	return clientAddr(r, canonicalHeader)
-}
 
 // Classifier classifies user agents as the tracker does.
 type Classifier struct{ c *classifier }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/form"
 )
 
 // TrackerConfig configures a Tracker.
@@ -238,7 +239,7 @@ func (t *Tracker) count(r *http.Request, rec *recorder) {
 	if rec.ctype != "" {
 		mime = t.mimes.get(rec.ctype)
 	}
-	domain, deferred := t.domains.domain(clientAddr(r, t.trustedHeader), hour, now)
+	domain, deferred := t.domains.domain(form.ClientAddr(r, t.trustedHeader), hour, now)
 
 	// One shard, chosen at random so that concurrent requests rarely meet on a lock.
 	s := &t.shards[rand.Uint32()&t.mask]

@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/consentkit/consentkit/privacy/form"
 	"github.com/consentkit/consentkit/tracking"
 	"github.com/consentkit/consentkit/tracking/memstore"
 )
@@ -291,32 +290,6 @@ func TestTrackerTrustedHeader(t *testing.T) {
 			assert.Equal(t, map[string]int64{tc.want: 1}, totals(t, store, tracking.Domains))
 		})
 	}
-}
-
-func TestClientAddrMatchesForm(t *testing.T) {
-	for _, tc := range []struct{ remote, header, value string }{
-		{"192.0.2.1:80", "", ""},
-		{"[2001:db8::1]:80", "", ""},
-		{"[::ffff:192.0.2.1]:80", "", ""},
-		{"192.0.2.1", "", ""},
-		{"pipe", "", ""},
-		{"192.0.2.1:80", "X-Forwarded-For", "198.51.100.1"},
-		{"192.0.2.1:80", "X-Forwarded-For", "198.51.100.1, 203.0.113.2"},
-		{"192.0.2.1:80", "X-Forwarded-For", "198.51.100.1,  2001:db8::2 "},
-		{"192.0.2.1:80", "X-Forwarded-For", "not-an-address"},
-		{"192.0.2.1:80", "X-Real-Ip", "::ffff:203.0.113.2"},
-		{"192.0.2.1:80", "X-Forwarded-For", ""},
-	} {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.RemoteAddr = tc.remote
-		if tc.header != "" {
-			r.Header.Set(tc.header, tc.value)
-		}
-		want := form.ClientAddr(r, tc.header)
-		assert.Equal(t, want, tracking.ClientAddr(r, tc.header), "%+v", tc)
-	}
-	assert.Equal(t, netip.MustParseAddr("203.0.113.2"), tracking.ClientAddr(&http.Request{RemoteAddr: "192.0.2.1:1",
-		Header: http.Header{"X-Forwarded-For": {"198.51.100.1, 203.0.113.2"}}}, "X-Forwarded-For"))
 }
 
 func TestTrackerLookupTimeout(t *testing.T) {

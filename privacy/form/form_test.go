@@ -2,6 +2,7 @@ package form_test
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -140,4 +141,24 @@ func TestClientAddr(t *testing.T) {
 	assert.Equal(t, "192.0.2.44", form.ClientAddr(r, "X-Forwarded-For").String())
 	r.Header.Set("X-Forwarded-For", "garbage")
 	assert.Equal(t, "198.51.100.7", form.ClientAddr(r, "X-Forwarded-For").String())
+}
+
+// FuzzClientAddr: the fast path for "a.b.c.d:port" agrees with the general parse,
+// and ClientAddr never panics on any connection address or proxy header.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("192.0.2.1:80", "198.51.100.1, 203.0.113.2")
+	f.Fuzz(func(t *testing.T, remote, header string) {
+		if a, ok := form.ParseIPv4Port(remote); ok {
+			host, _, err := net.SplitHostPort(remote)
+			want, perr := netip.ParseAddr(host)
+			if err != nil || perr != nil || want != a {
+				t.Fatalf("fast path read %q as %v; the general parse gives %v (%v, %v)", remote, a, want, err, perr)
+			}
+		}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("X-Forwarded-For", header)
+		form.ClientAddr(r, "X-Forwarded-For")
+		form.ClientAddr(r, "")
+	})
 }

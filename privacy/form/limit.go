@@ -19,11 +19,14 @@ import (
 func ClientAddr(r *http.Request, trustedHeader string) netip.Addr {
 	if trustedHeader != "" {
 		if v := r.Header.Get(trustedHeader); v != "" {
-			parts := strings.Split(v, ",")
-			if a, err := netip.ParseAddr(strings.TrimSpace(parts[len(parts)-1])); err == nil {
+			// Substrings only: this runs on every request the tracker counts.
+			if a, err := netip.ParseAddr(strings.TrimSpace(v[strings.LastIndexByte(v, ',')+1:])); err == nil {
 				return a.Unmap()
 			}
 		}
+	}
+	if a, ok := parseIPv4Port(r.RemoteAddr); ok {
+		return a
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -31,6 +34,42 @@ func ClientAddr(r *http.Request, trustedHeader string) netip.Addr {
 	}
 	a, _ := netip.ParseAddr(host)
 	return a.Unmap()
+}
+
+// parseIPv4Port is the common case of RemoteAddr, "192.0.2.1:51234", in a fraction of
+// the time of SplitHostPort and ParseAddr; anything else is left to them.
+func parseIPv4Port(s string) (netip.Addr, bool) {
+	var b [4]byte
+	i := 0
+	for k := range 4 {
+		n, digits := 0, 0
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			n = n*10 + int(s[i]-'0')
+			digits++
+		}
+		if digits == 0 || digits > 3 || n > 255 || digits > 1 && s[i-digits] == '0' {
+			return netip.Addr{}, false
+		}
+		b[k] = byte(n)
+		sep := byte('.')
+		if k == 3 {
+			sep = ':'
+		}
+		if i >= len(s) || s[i] != sep {
+			return netip.Addr{}, false
+		}
+		i++
+	}
+	port := s[i:]
+	if port == "" || len(port) > 5 {
+		return netip.Addr{}, false
+	}
+	for j := 0; j < len(port); j++ {
+		if port[j] < '0' || port[j] > '9' {
+			return netip.Addr{}, false
+		}
+	}
+	return netip.AddrFrom4(b), true
 }
 
 // Limiter is a per-key token bucket held in memory only, bounded in size: when it

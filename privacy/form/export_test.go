@@ -1,0 +1,4 @@
+package form
+
+// ParseIPv4Port is exported for the fuzz test.
+var ParseIPv4Port = parseIPv4Port
