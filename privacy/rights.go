@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"time"
 )
@@ -76,7 +75,6 @@ type Rights struct {
 	Store    RightsStore
 	Registry *Registry
 	Mailer   *Mailer
-	Log      *slog.Logger
 	Now      func() time.Time
 	// BaseURL is the absolute URL the confirmation link starts with, e.g.
 	// "https://example.com/privacy/confirm".

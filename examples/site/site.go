@@ -136,7 +136,7 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 	if s.stats, err = tracking.New(tracking.Config{Store: ts, Logger: log}); err != nil {
 		return nil, err
 	}
-	rights := &privacy.Rights{Store: s.store, Registry: s.registry, Mailer: s.mailer, Log: log, BaseURL: cfg.SiteURL + "/privacy/confirm"}
+	rights := &privacy.Rights{Store: s.store, Registry: s.registry, Mailer: s.mailer, BaseURL: cfg.SiteURL + "/privacy/confirm"}
 	s.mailer.Allow(privacy.PurposeDataRights, rights)
 
 	s.registry.Register(s.accounts.Holder())
