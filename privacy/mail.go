@@ -291,7 +291,7 @@ func (p *Policy) SenderAddress() string {
 	return p.Contact
 }
 
-// ensure the outbox's delay arithmetic has a clock when none is injected
+// nowOr reads an injected clock, or the real one when none was injected.
 func nowOr(now func() time.Time) time.Time {
 	if now != nil {
 		return now().UTC()
