@@ -25,7 +25,7 @@ func TestCommands(t *testing.T) {
 	require.NoError(t, cmd("migrate"), "migrating twice is harmless")
 
 	sum := sha1.Sum([]byte("old password"))
-	csv := "email,scheme,hash,salt,display_name\nold@example.org,sha1,"+hex.EncodeToString(sum[:])+",,Old Timer\n"
+	csv := "email,scheme,hash,salt,display_name\nold@example.org,sha1," + hex.EncodeToString(sum[:]) + ",,Old Timer\n"
 	file := filepath.Join(t.TempDir(), "legacy.csv")
 	require.NoError(t, os.WriteFile(file, []byte(csv), 0o600))
 	require.NoError(t, cmd("import-accounts", file))
