@@ -129,8 +129,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Authenticate reads "Authorization: Bearer <token>" and, for a live session, puts
 // the member's privacy.Actor (id, email, staff roles) in the request context. A
 // missing, unknown or expired token leaves the actor anonymous: routes that need
-// sign-in answer 401 themselves. A request whose context already carries a
-// signed-in actor is passed on as it is.
+// sign-in answer 401 themselves. When the session cannot be looked up (the
+// database is away) the request is answered 503 with Retry-After: a 401 would tell
+// the client to forget a session that is still valid. A request whose context
+// already carries a signed-in actor is passed on as it is.
 func (s *Service) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !privacy.ActorFrom(r.Context()).Anonymous() {
@@ -144,6 +146,9 @@ func (s *Service) Authenticate(next http.Handler) http.Handler {
 				r = r.WithContext(privacy.WithActor(r.Context(), a))
 			case !errors.Is(err, privacy.ErrUnauthorized):
 				s.log.ErrorContext(r.Context(), "session look-up", "err", err)
+				privacy.WriteJSONError(w, r, nil, &privacy.Error{Kind: privacy.ErrUnavailable,
+					Message: "your session cannot be checked right now; try again shortly", RetryAfter: 5 * time.Second, Err: err})
+				return
 			}
 		}
 		next.ServeHTTP(w, r)

@@ -18,9 +18,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"context"
+
 	"github.com/consentkit/consentkit/accounts"
+	"github.com/consentkit/consentkit/accounts/memstore"
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/form"
+	privmem "github.com/consentkit/consentkit/privacy/memstore"
 )
 
 // server mounts the handler under /accounts/ as a host would and fails the test if
@@ -485,4 +489,28 @@ func TestHTTPMountedElsewhereWithHostLayout(t *testing.T) {
 	_, err = e.svc.Register(t.Context(), accounts.RegisterInput{Email: "c@example.org", Password: "correct horse", BirthDate: "1990-01-01"})
 	require.NoError(t, err)
 	assert.Contains(t, e.mailTo("c@example.org", "Confirm").Text, "https://members.example.com/club/verify?token=")
+}
+
+// awayStore is a store whose database has gone away for session look-ups.
+type awayStore struct{ accounts.Store }
+
+func (awayStore) SessionByHash(context.Context, string) (accounts.Session, accounts.Account, error) {
+	return accounts.Session{}, accounts.Account{}, &privacy.Error{Kind: privacy.ErrUnavailable, Message: "database away"}
+}
+
+func TestHTTPAuthenticateDatabaseAway(t *testing.T) {
+	e := newEnvWith(t, awayStore{memstore.New()}, privmem.New())
+	reached := false
+	h := e.svc.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached = true }))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.Repeat("x", 43))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	assert.False(t, reached)
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code, "a session that cannot be checked is not a session that ended")
+	assert.Equal(t, "5", w.Header().Get("Retry-After"))
+
+	reached = false
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	assert.True(t, reached, "anonymous requests need no look-up and pass")
 }
