@@ -2,6 +2,7 @@ package comments
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/xml"
 	"fmt"
@@ -58,13 +59,24 @@ func (s *Service) ThreadURL(thread string) string { return s.threadURL(thread) }
 // carry the author's name and the sanitized HTML, never an address. Returns
 // ErrInvalid naming "thread".
 func (s *Service) Atom(ctx context.Context, thread string) ([]byte, error) {
-	if err := CheckThread(thread); err != nil {
-		return nil, err
-	}
-	cs, err := s.store.Thread(ctx, thread)
+	shown, err := s.shown(ctx, thread)
 	if err != nil {
 		return nil, err
 	}
+	// Every published comment is in the tree (a reply under its parent), and only
+	// tombstones are marked Deleted.
+	var published []*Public
+	var collect func(ps []Public)
+	collect = func(ps []Public) {
+		for i := range ps {
+			if !ps[i].Deleted {
+				published = append(published, &ps[i])
+			}
+			collect(ps[i].Replies)
+		}
+	}
+	collect(shown.view.Comments)
+	slices.SortFunc(published, func(a, b *Public) int { return cmp.Compare(b.ID, a.ID) })
 	page := s.threadURL(thread)
 	host := "localhost"
 	if u, err := url.Parse(s.base); err == nil && u.Hostname() != "" {
@@ -76,29 +88,22 @@ func (s *Service) Atom(ctx context.Context, thread string) ([]byte, error) {
 		Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: s.FeedURL(thread)}, {Rel: "alternate", Type: "text/html", Href: page}},
 	}
 	var updated time.Time
-	for _, c := range slices.Backward(cs) {
-		if c.Status != StatusApproved {
-			continue
-		}
-		if len(f.Entries) == FeedSize {
-			break
-		}
-		p := s.public(c)
-		changed := c.Created
-		if c.Edited.After(changed) {
-			changed = c.Edited
+	for _, p := range published[:min(len(published), FeedSize)] {
+		changed := p.Created
+		if p.Edited != nil && p.Edited.After(changed) {
+			changed = *p.Edited
 		}
 		if changed.After(updated) {
 			updated = changed
 		}
 		f.Entries = append(f.Entries, atomEntry{
-			ID:        fmt.Sprintf("tag:%s,%s:comment-%d", host, c.Created.Format("2006-01-02"), c.ID),
+			ID:        fmt.Sprintf("tag:%s,%s:comment-%d", host, p.Created.Format("2006-01-02"), p.ID),
 			Title:     "Comment by " + p.Name,
-			Published: c.Created.Format(time.RFC3339),
+			Published: p.Created.Format(time.RFC3339),
 			Updated:   changed.Format(time.RFC3339),
 			Author:    atomPerson{Name: p.Name},
-			Link:      atomLink{Rel: "alternate", Type: "text/html", Href: fmt.Sprintf("%s#c%d", page, c.ID)},
-			Content:   atomContent{Type: "html", Body: c.HTML},
+			Link:      atomLink{Rel: "alternate", Type: "text/html", Href: fmt.Sprintf("%s#c%d", page, p.ID)},
+			Content:   atomContent{Type: "html", Body: string(p.HTML)},
 		})
 	}
 	if updated.IsZero() {

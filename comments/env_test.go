@@ -88,21 +88,32 @@ func withModeration(m comments.Moderation) option {
 
 func newEnv(t testing.TB, kind string, opts ...option) *env {
 	t.Helper()
-	e := &env{kind: kind, clock: &clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}, key: []byte(strings.Repeat("k", 32))}
-	e.policy = mailtest.Policy()
-	e.policy.Categories = []privacy.Category{{Name: comments.Category, Description: "comments with name and address", Retention: 0}}
 	switch kind {
 	case "mem":
-		e.store, e.priv = commentsmem.New(), privacymem.New()
+		return newEnvOn(t, commentsmem.New(), privacymem.New(), nil, nil, opts...)
 	case "mysql":
-		db := mysqltest.New(t)
-		e.db = db
+		return newEnvOn(t, nil, nil, mysqltest.New(t), nil, opts...)
+	}
+	t.Fatalf("unknown store %q", kind)
+	return nil
+}
+
+// newEnvOn builds an env over a MySQL database (when db is set) or over the given
+// memory stores, with clk as its clock (a new one when nil): two envs on one
+// database or one pair of stores are two processes of one site.
+func newEnvOn(t testing.TB, cs comments.Store, ps privacy.Store, db *sqlx.DB, clk *clock, opts ...option) *env {
+	t.Helper()
+	e := &env{kind: "mem", clock: clk, key: []byte(strings.Repeat("k", 32)), store: cs, priv: ps, db: db}
+	if e.clock == nil {
+		e.clock = &clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
+	}
+	e.policy = mailtest.Policy()
+	e.policy.Categories = []privacy.Category{{Name: comments.Category, Description: "comments with name and address", Retention: 0}}
+	if db != nil {
 		ps, cs := privacymysql.New(db), commentsmysql.New(db)
 		require.NoError(t, ps.Migrate(context.Background()))
 		require.NoError(t, cs.Migrate(context.Background()))
-		e.store, e.priv = cs, ps
-	default:
-		t.Fatalf("unknown store %q", kind)
+		e.kind, e.store, e.priv = "mysql", cs, ps
 	}
 	e.mail = mailtest.NewHarness(t, e.policy, e.priv)
 	e.auditor = &privacy.Auditor{Log: e.priv, Now: e.clock.Now}

@@ -220,7 +220,8 @@ func describe(err error) ([]fieldError, map[string]string) {
 
 // threadPage is what the thread template shows.
 type threadPage struct {
-	View     ThreadView
+	View     ThreadView // shared with the thread cache: read only
+	List     string     // View's heading and comments as HTML (listHTML)
 	Feed     string
 	Action   string
 	Stamp    string
@@ -247,11 +248,12 @@ func findComment(ps []Public, id int64) *Public {
 }
 
 func (h *Handler) threadPage(r *http.Request, thread string, v Input, ferr error) (threadPage, error) {
-	view, err := h.svc.Thread(r.Context(), thread)
+	shown, err := h.svc.shown(r.Context(), thread)
 	if err != nil {
 		return threadPage{}, err
 	}
-	p := threadPage{View: view, Feed: h.svc.FeedURL(thread), Action: h.svc.mount + "/t/" + thread, Stamp: h.cfg.Signer.Stamp(),
+	view := shown.view
+	p := threadPage{View: view, List: shown.list, Feed: h.svc.FeedURL(thread), Action: h.svc.mount + "/t/" + thread, Stamp: h.cfg.Signer.Stamp(),
 		Values: v, Err: map[string]string{}, MaxName: MaxNameLen, MaxEmail: privacy.MaxEmailLen, MaxBody: h.svc.cfg.MaxBody, MaxLinks: h.svc.cfg.MaxLinks}
 	parent := v.ParentID
 	if parent == 0 {
@@ -296,12 +298,12 @@ type threadJSON struct {
 func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
 	thread := r.PathValue("thread")
 	if form.WantsJSON(r) {
-		view, err := h.svc.Thread(r.Context(), thread)
+		shown, err := h.svc.shown(r.Context(), thread)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		out := threadJSON{ThreadView: view}
+		out := threadJSON{ThreadView: shown.view}
 		out.Form.Timestamp, out.Form.Honeypot = h.cfg.Signer.Stamp(), form.Honeypot
 		out.Form.MaxBody, out.Form.MaxLinks = h.svc.cfg.MaxBody, h.svc.cfg.MaxLinks
 		writeJSON(w, http.StatusOK, out)

@@ -89,6 +89,15 @@ type Config struct {
 	DuplicateWindow time.Duration
 
 	Renderer *Renderer // nil: NewRenderer()
+
+	// ThreadCache bounds, in bytes, this process's cache of threads as visitors
+	// see them, keyed by thread and Store.ThreadVersion, so that showing an
+	// unchanged thread costs one indexed read instead of reading and rendering
+	// every comment. It holds only what every visitor sees (names, rendered
+	// comments), never an address. Default DefaultThreadCache; negative for none.
+	// The bytes are estimated (see CacheStats); a thread larger than the bound is
+	// rendered for each view and not cached.
+	ThreadCache int
 }
 
 // Service holds every rule about comments.
@@ -106,6 +115,7 @@ type Service struct {
 	threadURL func(string) string
 	cfg       Config
 	render    *Renderer
+	cache     *threadCache // nil when Config.ThreadCache is negative
 }
 
 // New returns a Service for cfg and registers the comment follow-up Allower on
@@ -160,6 +170,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.threadURL == nil {
 		s.threadURL = func(thread string) string { return s.base + "/t/" + thread }
+	}
+	switch {
+	case cfg.ThreadCache == 0:
+		s.cache = newThreadCache(DefaultThreadCache)
+	case cfg.ThreadCache > 0:
+		s.cache = newThreadCache(int64(cfg.ThreadCache))
 	}
 	s.site = cfg.Mailer.Policy().Operator
 	cfg.Mailer.Allow(privacy.PurposeCommentFollowUp, privacy.AllowFunc(s.allows))
@@ -544,17 +560,37 @@ type ThreadView struct {
 // order, under their ancestor at this depth.
 const maxDepth = 6
 
-// Thread returns thread's published comments as a tree, oldest first. Returns
-// ErrInvalid naming "thread" for a bad identifier.
+// Thread returns thread's published comments as a tree, oldest first; the result
+// is the caller's to modify. Returns ErrInvalid naming "thread" for a bad
+// identifier.
 func (s *Service) Thread(ctx context.Context, thread string) (ThreadView, error) {
-	if err := CheckThread(thread); err != nil {
-		return ThreadView{}, err
-	}
-	cs, err := s.store.Thread(ctx, thread)
+	e, err := s.shown(ctx, thread)
 	if err != nil {
 		return ThreadView{}, err
 	}
-	return s.tree(thread, cs), nil
+	v := e.view
+	v.Comments = clonePublic(e.view.Comments)
+	return v, nil
+}
+
+// clonePublic deep-copies ps, which may be shared with the thread cache.
+func clonePublic(ps []Public) []Public {
+	out := slices.Clone(ps)
+	for i := range out {
+		p := &out[i]
+		if p.Edited != nil {
+			e := *p.Edited
+			p.Edited = &e
+		}
+		if p.Avatar != nil {
+			a := *p.Avatar
+			p.Avatar = &a
+		}
+		if p.Replies != nil {
+			p.Replies = clonePublic(p.Replies)
+		}
+	}
+	return out
 }
 
 func (s *Service) tree(thread string, cs []Comment) ThreadView {

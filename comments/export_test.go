@@ -1,0 +1,23 @@
+package comments
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// CachedText returns all that s's thread cache holds, as text, for tests that
+// check what it keeps.
+func CachedText(s *Service) string {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	var b strings.Builder
+	for el := s.cache.lru.Front(); el != nil; el = el.Next() {
+		e := el.Value.(*shownThread)
+		<-e.ready
+		j, _ := json.Marshal(e.view)
+		b.Write(j)
+		b.WriteString(e.thread)
+		b.WriteString(e.list)
+	}
+	return b.String()
+}
