@@ -9,6 +9,8 @@ import (
 	"database/sql"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/consentkit/consentkit/internal/mysqldb"
 )
 
 type ctxKey struct{}
@@ -28,7 +30,8 @@ func Ext(ctx context.Context, db *sqlx.DB) sqlx.ExtContext {
 
 // Do runs fn inside a transaction: the one ctx already carries (fn then joins it and
 // the outer caller commits), or a new one that commits when fn returns nil and rolls
-// back otherwise.
+// back otherwise. Failures to begin or commit are translated by mysqldb.Translate;
+// fn's own errors are returned as they are.
 //
 // New transactions run at READ COMMITTED: InnoDB then takes no gap locks, which under
 // REPEATABLE READ make concurrent inserts deadlock with the outbox's
@@ -39,11 +42,12 @@ func Do(ctx context.Context, db *sqlx.DB, fn func(ctx context.Context, tx *sqlx.
 	}
 	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
-		return err
+		return mysqldb.Translate(err)
 	}
 	if err := fn(With(ctx, tx), tx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	// A connection lost at commit is ErrUnavailable (503), like any other.
+	return mysqldb.Translate(tx.Commit())
 }
