@@ -59,7 +59,7 @@ func (s *Service) ThreadURL(thread string) string { return s.threadURL(thread) }
 // carry the author's name and the sanitized HTML, never an address. Returns
 // ErrInvalid naming "thread".
 func (s *Service) Atom(ctx context.Context, thread string) ([]byte, error) {
-	shown, err := s.shown(ctx, thread)
+	shown, err := s.shown(ctx, thread, false)
 	if err != nil {
 		return nil, err
 	}

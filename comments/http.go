@@ -248,7 +248,7 @@ func findComment(ps []Public, id int64) *Public {
 }
 
 func (h *Handler) threadPage(r *http.Request, thread string, v Input, ferr error) (threadPage, error) {
-	shown, err := h.svc.shown(r.Context(), thread)
+	shown, err := h.svc.shown(r.Context(), thread, true)
 	if err != nil {
 		return threadPage{}, err
 	}
@@ -298,7 +298,7 @@ type threadJSON struct {
 func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
 	thread := r.PathValue("thread")
 	if form.WantsJSON(r) {
-		shown, err := h.svc.shown(r.Context(), thread)
+		shown, err := h.svc.shown(r.Context(), thread, false)
 		if err != nil {
 			h.fail(w, r, err)
 			return

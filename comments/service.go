@@ -564,7 +564,7 @@ const maxDepth = 6
 // is the caller's to modify. Returns ErrInvalid naming "thread" for a bad
 // identifier.
 func (s *Service) Thread(ctx context.Context, thread string) (ThreadView, error) {
-	e, err := s.shown(ctx, thread)
+	e, err := s.shown(ctx, thread, false)
 	if err != nil {
 		return ThreadView{}, err
 	}

@@ -137,14 +137,15 @@ func (s *Service) CacheStats() CacheStats {
 
 // shown returns thread as visitors see it now: from the cache when the store's
 // version of the thread is the one cached, else read from the store, rendered,
-// and cached. The result is shared; it must not be modified. Returns ErrInvalid
-// naming "thread".
-func (s *Service) shown(ctx context.Context, thread string) (*shownThread, error) {
+// and cached. Without a cache, the list's HTML is rendered only when list is set.
+// The result is shared; it must not be modified. Returns ErrInvalid naming
+// "thread".
+func (s *Service) shown(ctx context.Context, thread string, list bool) (*shownThread, error) {
 	if err := CheckThread(thread); err != nil {
 		return nil, err
 	}
 	if s.cache == nil {
-		return s.load(ctx, thread)
+		return s.load(ctx, thread, list)
 	}
 	// The version is read before the comments, so the comments are at least as
 	// new as the version they are cached under: a visitor who reads a version
@@ -155,7 +156,7 @@ func (s *Service) shown(ctx context.Context, thread string) (*shownThread, error
 	}
 	e, load := s.cache.get(thread, v)
 	if load {
-		built, err := s.load(ctx, thread)
+		built, err := s.load(ctx, thread, true)
 		if err != nil {
 			s.cache.fill(e, ThreadView{}, "", err)
 			return nil, err
@@ -171,20 +172,22 @@ func (s *Service) shown(ctx context.Context, thread string) (*shownThread, error
 	if e.err != nil {
 		// The request that loaded it failed, perhaps only because it was
 		// cancelled: this one reads for itself.
-		return s.load(ctx, thread)
+		return s.load(ctx, thread, list)
 	}
 	return e, nil
 }
 
-// load reads and renders thread without the cache.
-func (s *Service) load(ctx context.Context, thread string) (*shownThread, error) {
+// load reads thread, and renders its list when list is set, without the cache.
+func (s *Service) load(ctx context.Context, thread string, list bool) (*shownThread, error) {
 	cs, err := s.store.Thread(ctx, thread)
 	if err != nil {
 		return nil, err
 	}
 	e := &shownThread{thread: thread, view: s.tree(thread, cs)}
-	if e.list, err = listHTML(e.view); err != nil {
-		return nil, err
+	if list {
+		if e.list, err = listHTML(e.view); err != nil {
+			return nil, err
+		}
 	}
 	return e, nil
 }

@@ -9,7 +9,9 @@
 // database is restored from a backup, so a Service's cache keyed by it is never
 // stale. Whoever changes comments_comments by hand must also change the thread's
 // version (UPDATE comments_threads SET version = version + 1 WHERE thread = ...),
-// or restart the site's processes.
+// or restart the site's processes; so must a site upgrading from a version of this
+// package without comments_threads once its last old process has stopped, since
+// those change comments without changing versions.
 //
 // Methods that take a then func run it inside their transaction, passing a context
 // that carries it, so the privacy outbox (privacy/mysqlstore on the same database)
