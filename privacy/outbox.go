@@ -193,6 +193,11 @@ func (d *Dispatcher) work(ctx context.Context, owner string) {
 			continue
 		}
 		conn = d.deliver(ctx, owner, conn, items)
+		if len(items) < d.Batch {
+			// The outbox is drained: let it fill up a little rather than claim
+			// messages one by one as they trickle in.
+			d.sleep(ctx, min(idle, 20*time.Millisecond))
+		}
 	}
 }
 
