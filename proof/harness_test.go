@@ -85,7 +85,7 @@ func full() bool { return !testing.Short() && os.Getenv("CONSENTKIT_PROOF_FULL")
 // CONSENTKIT_PROOF_STRICT=1, which runs it (and sees it fail) until it is.
 func knownLimit(tb testing.TB, why string) {
 	tb.Helper()
-	if os.Getenv("CONSENTKIT_PROOF_STRICT") != "1" {
+	if !strict() {
 		tb.Skip("known limit: " + why)
 	}
 }
