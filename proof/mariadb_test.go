@@ -26,10 +26,12 @@ type mariaDB struct {
 	cmd  *exec.Cmd
 	log  *logBuffer
 	done chan struct{}
+	args []string // more mariadbd options
 }
 
 // startMariaDB creates a data directory with mariadb-install-db and starts
-// mariadbd on a free loopback port until the test ends. It skips the test when
+// mariadbd, with args added to its options, on a free loopback port until the
+// test ends. It skips the test when
 // either program is missing, unless CONSENTKIT_REQUIRE_MYSQL=1.
 func startMariaDB(tb testing.TB, args ...string) *mariaDB {
 	tb.Helper()
@@ -46,9 +48,9 @@ func startMariaDB(tb testing.TB, args ...string) *mariaDB {
 	require.NoError(tb, err)
 	tb.Cleanup(func() { os.RemoveAll(dir) })
 	_, port, _ := net.SplitHostPort(freeAddr(tb))
-	m := &mariaDB{tb: tb, dir: dir, log: &logBuffer{}}
+	m := &mariaDB{tb: tb, dir: dir, log: &logBuffer{}, args: args}
 	m.port, _ = strconv.Atoi(port)
-	install := exec.Command("mariadb-install-db", m.flags(args, true)...)
+	install := exec.Command("mariadb-install-db", m.flags(nil, true)...)
 	out, err := install.CombinedOutput()
 	require.NoError(tb, err, "mariadb-install-db: %s", out)
 	m.Start()
@@ -78,7 +80,7 @@ func (m *mariaDB) flags(extra []string, install bool) []string {
 // Start starts mariadbd on the data directory and waits until it answers.
 func (m *mariaDB) Start() {
 	m.tb.Helper()
-	m.cmd = exec.Command("mariadbd", m.flags(nil, false)...)
+	m.cmd = exec.Command("mariadbd", m.flags(m.args, false)...)
 	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
 	m.done = make(chan struct{})
 	require.NoError(m.tb, m.cmd.Start())
