@@ -70,6 +70,11 @@ func Translate(err error) error {
 		return &privacy.Error{Kind: privacy.ErrNotFound, Err: err}
 	case errors.As(err, &me) && me.Number == 1062:
 		return &privacy.Error{Kind: privacy.ErrConflict, Message: "already exists", Err: err}
+	case errors.As(err, &me) && me.Number == 1040:
+		// Too many connections: the pool is not bounded, since a bound can deadlock
+		// requests that hold one connection and wait for another; a refused
+		// connection is a 503 the client retries.
+		return &privacy.Error{Kind: privacy.ErrUnavailable, Message: "the server is busy, try again shortly", RetryAfter: 2 * time.Second, Err: err}
 	case errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205):
 		// deadlock or lock wait timeout: the caller may retry
 		return &privacy.Error{Kind: privacy.ErrUnavailable, Message: "busy, try again", RetryAfter: time.Second, Err: err}

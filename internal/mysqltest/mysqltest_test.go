@@ -2,8 +2,10 @@ package mysqltest_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -33,4 +35,12 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 	err = mysqldb.Translate(err)
 	assert.ErrorIs(t, err, privacy.ErrUnavailable, "a database that is away is a 503, not a 500")
 	assert.Equal(t, 503, privacy.HTTPStatus(err))
+}
+
+func TestTranslateBusyServer(t *testing.T) {
+	for _, n := range []uint16{1040, 1205, 1213} {
+		err := mysqldb.Translate(fmt.Errorf("query: %w", &mysql.MySQLError{Number: n, Message: "busy"}))
+		assert.ErrorIs(t, err, privacy.ErrUnavailable, "error %d", n)
+		assert.Equal(t, 503, privacy.HTTPStatus(err))
+	}
 }
