@@ -136,6 +136,11 @@ func TestSignInFlood(t *testing.T) {
 	// answering this many clients at once pays for them whatever it does.
 	budget := int64(slots)*19<<10 + 64<<10
 	conns := int64(clients) * 32
+	if !strict() {
+		// The site opens a database connection for every request in flight
+		// (TestDatabaseConnectionPool), about 20 KiB each: allowed for until fixed.
+		conns += int64(maxConns) * 24
+	}
 	assert.LessOrEqual(t, hwm, budget+conns, "peak memory %d KiB within the budget of %d hash slots, %d KiB, and %d connections, %d KiB",
 		hwm, slots, budget, clients, conns)
 	rate := float64(hashed) / took.Seconds()
@@ -144,7 +149,7 @@ func TestSignInFlood(t *testing.T) {
 	// slots left idle. BENCHMARKS.md reports the ratio.
 	assert.Greater(t, rate, limit/4, "sign-ins answered per second against the hashing limit")
 	site.Stop()
-	assert.Empty(t, site.Errors(), "nothing logged as an internal error")
+	assert.NotContains(t, site.log.String(), `msg="internal error"`, "no request failed with an internal error")
 
 	keys := make([]string, 0, len(answers))
 	for k := range answers {
@@ -163,30 +168,66 @@ func TestSignInFlood(t *testing.T) {
 // TestDatabaseConnectionLimit sends 300 sign-ins at once to a site whose MariaDB
 // allows its default 151 connections. The site opens a connection for every
 // request in flight until MariaDB refuses more ("Error 1040: Too many
-// connections"); those requests must be answered 503 with Retry-After, not 500,
-// and a site should not need more connections than it has work for.
+// connections"); those requests must be answered 503 with Retry-After, not 500.
+// (Found by TestSignInFlood: they were answered 500; fixed in
+// internal/mysqldb.Translate.)
 func TestDatabaseConnectionLimit(t *testing.T) {
 	endToEnd(t)
-	knownLimit(t, "internal/mysqldb.Open sets no SetMaxOpenConns, and Translate leaves error 1040 (too many connections) as an internal error: a burst of requests is answered 500")
 	m := startMariaDB(t)
 	dsn := m.CreateDB("site")
 	importAccounts(t, dsn, "member@example.org")
 	site := startSite(t, siteOptions{DSN: dsn})
+	statuses := signInBurst(t, site, 300)
+	for i, s := range statuses {
+		assert.Contains(t, []int{http.StatusUnauthorized, http.StatusServiceUnavailable}, s.status, "sign-in %d", i)
+		if s.status == http.StatusServiceUnavailable {
+			assert.NotEmpty(t, s.retry, "a 503 carries Retry-After")
+		}
+	}
+	assert.NotContains(t, site.log.String(), `msg="internal error"`, "no request failed with an internal error")
+}
+
+// TestDatabaseConnectionPool sends the same burst of 300 sign-ins to a site whose
+// MariaDB allows 1,000 connections, and counts the connections the site opened. It
+// hashes 2 passwords at a time (its hash slots) and each request needs the database
+// for a millisecond or two: a bounded pool serves it as fast, and a burst cannot
+// take every connection MariaDB has (other processes of the site, the operator's
+// tools) nor the memory of hundreds of connections.
+func TestDatabaseConnectionPool(t *testing.T) {
+	endToEnd(t)
+	knownLimit(t, "internal/mysqldb.Open sets no SetMaxOpenConns: the site opens a database connection for every request in flight")
+	m := startMariaDB(t, "--max-connections=1000")
+	dsn := m.CreateDB("site")
+	importAccounts(t, dsn, "member@example.org")
+	site := startSite(t, siteOptions{DSN: dsn})
+	signInBurst(t, site, 300)
+	var used int
+	require.NoError(t, openDB(t, m.DSN("")).QueryRow(`SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'MAX_USED_CONNECTIONS'`).Scan(&used))
+	assert.LessOrEqual(t, used, 64, "database connections the site opened at most")
+}
+
+type signInAnswer struct {
+	status int
+	retry  string
+}
+
+// signInBurst sends n sign-ins for unknown addresses at once, each from its own
+// address, and returns the answers.
+func signInBurst(t *testing.T, site *siteProc, n int) []signInAnswer {
+	t.Helper()
 	var wg sync.WaitGroup
-	statuses := make([]int, 300)
+	out := make([]signInAnswer, n)
 	start := make(chan struct{})
-	for i := range statuses {
+	for i := range out {
 		c := newClient(60 * time.Second)
 		wg.Go(func() {
 			<-start
 			a := postJSON(c, site.Base+"/accounts/signin", map[string]string{"email": fmt.Sprintf("nobody%d@example.org", i), "password": password}, "")
-			statuses[i] = a.Status
+			assert.NoError(t, a.Err)
+			out[i] = signInAnswer{status: a.Status, retry: a.Header.Get("Retry-After")}
 		})
 	}
 	close(start)
 	wg.Wait()
-	for i, s := range statuses {
-		assert.Contains(t, []int{http.StatusUnauthorized, http.StatusServiceUnavailable}, s, "sign-in %d", i)
-	}
-	assert.Empty(t, site.Errors(), "nothing logged as an internal error")
+	return out
 }
