@@ -166,6 +166,7 @@ func startSite(tb testing.TB, opts siteOptions) *siteProc {
 	p.cmd = exec.Command(siteBinary(tb), append(args, "serve")...)
 	p.cmd.Env = siteEnv(opts.Env)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	dieWithTest(p.cmd)
 	require.NoError(tb, p.cmd.Start())
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	tb.Cleanup(func() {
@@ -260,6 +261,7 @@ func runSite(tb testing.TB, dsn string, args ...string) string {
 	tb.Helper()
 	cmd := exec.Command(siteBinary(tb), append([]string{"-mysql", dsn, "-secret", secret, "-quiet"}, args...)...)
 	cmd.Env = siteEnv(nil)
+	dieWithTest(cmd)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

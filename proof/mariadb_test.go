@@ -82,6 +82,7 @@ func (m *mariaDB) Start() {
 	m.tb.Helper()
 	m.cmd = exec.Command("mariadbd", m.flags(m.args, false)...)
 	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
+	dieWithTest(m.cmd)
 	m.done = make(chan struct{})
 	require.NoError(m.tb, m.cmd.Start())
 	done := m.done
