@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"image"
+	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
@@ -22,8 +23,9 @@ import (
 // re-encoded, which keeps pixels only. WebP, which Go cannot encode, is decoded to
 // prove it is sound and then has its EXIF and XMP chunks removed from the RIFF
 // container and their flags cleared. Returns ErrInvalid naming "file" for anything
-// that is not one of the four types, cannot be read, or has more than maxPixels
-// pixels.
+// that is not one of the four types, cannot be read, has more than maxPixels pixels,
+// or would take more memory to decode than maxPixels 8-bit RGBA pixels (a 16-bit
+// image counts double).
 func CleanPhoto(data []byte, maxPixels int64) (contentType string, clean []byte, err error) {
 	ct := http.DetectContentType(data)
 	unreadable := privacy.Invalid("file", "the image could not be read")
@@ -44,7 +46,8 @@ func CleanPhoto(data []byte, maxPixels int64) (contentType string, clean []byte,
 	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
 		return "", nil, unreadable
 	}
-	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+	pixels := int64(cfg.Width) * int64(cfg.Height)
+	if pixels > maxPixels || pixels*bytesPerPixel(cfg.ColorModel) > maxPixels*4 {
 		return "", nil, tooBig
 	}
 	var out bytes.Buffer
@@ -208,4 +211,20 @@ func GIFFrames(b []byte) (frames int, area int64, err error) {
 			return 0, 0, errGIF
 		}
 	}
+}
+
+// bytesPerPixel is what one pixel of an image in model takes once decoded.
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	case color.Gray16Model:
+		return 2
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 4
 }

@@ -351,3 +351,18 @@ func TestResources(t *testing.T) {
 	assert.Equal(t, int64(len("private")+len("my\nnote")), used)
 	assert.Equal(t, int64(6000), quota)
 }
+
+func TestCleanPhotoCountsDecodedBytes(t *testing.T) {
+	encode := func(img image.Image) []byte {
+		var b bytes.Buffer
+		require.NoError(t, png.Encode(&b, img))
+		return b.Bytes()
+	}
+	wide := encode(image.NewRGBA64(image.Rect(0, 0, 100, 100))) // 10,000 pixels of 8 bytes
+	narrow := encode(image.NewRGBA(image.Rect(0, 0, 100, 100))) // 10,000 pixels of 4 bytes
+	_, _, err := accounts.CleanPhoto(wide, 15_000)
+	require.ErrorIs(t, err, privacy.ErrInvalid, "within the pixel limit, but twice the memory of 8-bit pixels")
+	assert.Equal(t, "file", privacy.FieldOf(err))
+	_, _, err = accounts.CleanPhoto(narrow, 15_000)
+	assert.NoError(t, err)
+}

@@ -124,8 +124,8 @@ func loadBodies(tb testing.TB) []rawBody {
 }
 
 // The image corpus: files under testdata/hostile/images, each refused by the
-// photo upload except the one named inLimitBomb, which is within the limits and
-// measures what the largest acceptable photo costs the server. They are written by
+// photo upload. inLimitBomb is within the pixel limit but decodes to 16 bits a
+// channel: TestLargestPhoto measures what it costs the server. They are written by
 // TestWriteImageCorpus with CONSENTKIT_PROOF_WRITE_CORPUS=1.
 const inLimitBomb = "png-6300x6300-rgba64.png"
 

@@ -219,9 +219,6 @@ func uploadCases(tb testing.TB, base, token string) []hostileCase {
 	entries, err := os.ReadDir("testdata/hostile/images")
 	require.NoError(tb, err)
 	for _, e := range entries {
-		if e.Name() == inLimitBomb {
-			continue
-		}
 		data, err := os.ReadFile(filepath.Join("testdata/hostile/images", e.Name()))
 		require.NoError(tb, err)
 		cases = append(cases, multi(e.Name(), func(w *multipart.Writer) {

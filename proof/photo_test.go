@@ -21,7 +21,6 @@ import (
 // a photo (twice that for the garbage collector), or be refused with a 400.
 func TestLargestPhoto(t *testing.T) {
 	endToEnd(t)
-	knownLimit(t, "accounts.CleanPhoto bounds an upload's pixels (40 million), not its decoded bytes: this 300 KB PNG of 16-bit RGBA costs the server about 620 MiB, and PhotoSlots of them decode at once")
 	dsn := mysqltest.NewDSN(t)
 	importAccounts(t, dsn, "member@example.org")
 	site := startSite(t, siteOptions{DSN: dsn})
