@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // MaxEmailLen is the longest address accepted (RFC 5321's path limit less the brackets).
@@ -25,8 +27,10 @@ func NormalizeEmail(s string) (string, error) {
 		return "", Invalid("email", "the email address is not valid UTF-8")
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			return "", Invalid("email", "the email address contains a space or control character")
+		// Format characters (zero-width space, soft hyphen, direction overrides)
+		// would make one address look like another.
+		if unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
+			return "", Invalid("email", "the email address contains a space, control or invisible character")
 		}
 	}
 	at := strings.LastIndexByte(s, '@')
@@ -38,13 +42,10 @@ func NormalizeEmail(s string) (string, error) {
 		return "", Invalid("email", "this is not an email address")
 	}
 	domain := strings.ToLower(s[at+1:])
-	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+	// IDNA registration rules: letters, digits and inner hyphens in each label, valid
+	// punycode, no empty label; an internationalised domain is kept as typed.
+	if _, err := idna.Registration.ToASCII(domain); err != nil || !strings.Contains(domain, ".") || strings.HasSuffix(domain, ".") {
 		return "", Invalid("email", "the address's domain is not valid")
-	}
-	for _, r := range domain {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r >= utf8.RuneSelf) {
-			return "", Invalid("email", "the address's domain is not valid")
-		}
 	}
 	return s[:at+1] + domain, nil
 }

@@ -65,6 +65,7 @@ func TestNormalizeEmail(t *testing.T) {
 		"  Ann.Lee@Example.ORG ":  "Ann.Lee@example.org",
 		"bob+tag@sub.example.net": "bob+tag@sub.example.net",
 		"o'neil@example.ie":       "o'neil@example.ie",
+		"ann@Bücher.example":      "ann@bücher.example",
 	}
 	for in, want := range ok {
 		got, err := privacy.NormalizeEmail(in)
@@ -75,7 +76,8 @@ func TestNormalizeEmail(t *testing.T) {
 		"ann@example.org\r\nBcc: x@example.net", "ann @example.org", "ann@exa mple.org", "a\x00@example.org",
 		"ann@example..org", "ann@.example.org", "ann@example.org.", "ann(comment)@example.org",
 		"ann@example.org,bob@example.org", string([]byte{0xff, '@', 'a', '.', 'b'}),
-		"x@" + string(make([]byte, 260)), "ann@exam_ple.org"}
+		"x@" + string(make([]byte, 260)), "ann@exam_ple.org",
+		"ann\u200b@example.org", "ann@exa\u202eelpmaxe.org", "ann@example.org\u00ad", "ann@-example-.org", "ann@xn--.org"}
 	for _, in := range bad {
 		_, err := privacy.NormalizeEmail(in)
 		require.ErrorIs(t, err, privacy.ErrInvalid, "%q", in)
