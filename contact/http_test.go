@@ -268,7 +268,7 @@ func TestFormKeepsWhatWasTyped(t *testing.T) {
 	assert.Contains(t, body, `role="alert"`)
 	assert.Contains(t, body, `<a href="#contact-email">`, "the summary links to the field")
 	assert.Regexp(t, `aria-describedby="contact-email-use contact-email-error" aria-invalid="true"`, body)
-	assert.Contains(t, body, `<strong id="contact-email-error">The email address contains a space or control character</strong>`)
+	assert.Contains(t, body, `<strong id="contact-email-error">The email address contains a space, control or invisible character</strong>`)
 	assert.Contains(t, body, `value="ann at example"`, "the address typed is kept")
 	assert.Contains(t, body, `value="Ann &#34;the great&#34; O&#39;Neil &amp; co"`, "the name is kept, escaped")
 	assert.Contains(t, body, "Line one\nLine two &amp; &lt;3</textarea>")
