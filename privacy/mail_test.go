@@ -224,3 +224,36 @@ func TestRetryGivesUpAfterMaxAge(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ok, "an expired message does not suppress the address: the failures were temporary")
 }
+
+// TestRelayClosedIdleConnection: when the relay drops a connection a worker holds
+// idle, the next message goes out over a new one at once, not after a backoff.
+func TestRelayClosedIdleConnection(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	srv, err := mailtest.Start()
+	require.NoError(t, err)
+	addr := srv.Addr
+	port, _ := strconv.Atoi(srv.Port())
+	tr, err := smtp.New(smtp.Config{Host: srv.Host(), Port: port, TLS: "none"})
+	require.NoError(t, err)
+	m := privacy.NewMailer(mailtest.Policy(), store, nil)
+	m.Allow(privacy.PurposeAccount, commenters("a@example.org", "b@example.org"))
+	d := &privacy.Dispatcher{Store: store, Transport: tr, Mailer: m, Workers: 1, Poll: 10 * time.Millisecond, MinBackoff: time.Hour}
+	dctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { d.Run(dctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	send := func(to string) {
+		_, err := m.Send(ctx, privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: to, To: privacy.Address{Email: to}, Subject: "Hi", Text: "Hi"})
+		require.NoError(t, err)
+	}
+	send("a@example.org")
+	require.Len(t, srv.Wait(1, 5*time.Second), 1)
+
+	srv.Close() // the relay restarts: the worker's connection is dead
+	srv, err = mailtest.StartAt(addr)
+	require.NoError(t, err)
+	defer srv.Close()
+	send("b@example.org")
+	require.Len(t, srv.Wait(1, 5*time.Second), 1, "delivered over a new connection without waiting the hour of backoff")
+}

@@ -250,6 +250,7 @@ func (d *Dispatcher) deliver(ctx context.Context, owner string, conn Conn, items
 				continue
 			}
 		}
+		reused := conn != nil
 		if conn == nil {
 			c, err := d.Transport.Dial(bg)
 			if err != nil {
@@ -262,6 +263,16 @@ func (d *Dispatcher) deliver(ctx context.Context, owner string, conn Conn, items
 			conn = c
 		}
 		err := conn.Send(bg, &msg)
+		if err != nil && !isPermanent(err) && reused {
+			// The relay may have closed the idle connection: redial once before
+			// counting an attempt and waiting out a backoff.
+			conn.Close()
+			conn = nil
+			if c, derr := d.Transport.Dial(bg); derr == nil {
+				conn = c
+				err = conn.Send(bg, &msg)
+			}
+		}
 		switch {
 		case err == nil:
 			sent = append(sent, it.ID)
@@ -272,8 +283,10 @@ func (d *Dispatcher) deliver(ctx context.Context, owner string, conn Conn, items
 			d.fail(bg, owner, it, err.Error())
 		default:
 			d.retry(bg, owner, it, err)
-			conn.Close()
-			conn = nil
+			if conn != nil {
+				conn.Close()
+				conn = nil
+			}
 		}
 	}
 	return conn
