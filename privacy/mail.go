@@ -77,6 +77,17 @@ type Allower interface {
 	Allows(ctx context.Context, p Purpose, subject string) (bool, error)
 }
 
+// A MessageAllower is an Allower that judges the whole message (its Purpose,
+// DataSubject and Ref), for a capability that lets a person receive one message
+// but not another for the same purpose: a pending newsletter subscriber may get the
+// double-opt-in confirmation, and nothing else. The Mailer discovers it by type
+// assertion and then calls AllowsMessage instead of Allows, at Send and again just
+// before delivery. It is given a copy of the message, so it cannot change what is sent. When ctx carries a transaction, the
+// answer must see that transaction's uncommitted rows.
+type MessageAllower interface {
+	AllowsMessage(ctx context.Context, msg *Message) (bool, error)
+}
+
 // AllowFunc adapts a function to Allower.
 type AllowFunc func(ctx context.Context, p Purpose, subject string) (bool, error)
 
@@ -257,7 +268,7 @@ func (m *Mailer) checkPolicy(ctx context.Context, msg *Message, suppression bool
 	if msg.DataSubject == "" || p.IsOperatorAddress(msg.DataSubject) {
 		return nil // mail between operator addresses concerns no one else
 	}
-	ok, err := m.allowed(ctx, msg.Purpose, msg.DataSubject)
+	ok, err := m.allowed(ctx, msg)
 	if err != nil {
 		return err
 	}
@@ -267,12 +278,20 @@ func (m *Mailer) checkPolicy(ctx context.Context, msg *Message, suppression bool
 	return nil
 }
 
-func (m *Mailer) allowed(ctx context.Context, p Purpose, subject string) (bool, error) {
+func (m *Mailer) allowed(ctx context.Context, msg *Message) (bool, error) {
+	p := msg.Purpose
 	m.mu.RLock()
 	as := m.allowers[p]
 	m.mu.RUnlock()
 	for _, a := range as {
-		ok, err := a.Allows(ctx, p, subject)
+		var ok bool
+		var err error
+		if ma, isMsg := a.(MessageAllower); isMsg {
+			c := *msg
+			ok, err = ma.AllowsMessage(ctx, &c)
+		} else {
+			ok, err = a.Allows(ctx, p, msg.DataSubject)
+		}
 		if err != nil {
 			return false, fmt.Errorf("purpose check for %s: %w", p, err)
 		}

@@ -257,3 +257,57 @@ func TestRelayClosedIdleConnection(t *testing.T) {
 	send("b@example.org")
 	require.Len(t, srv.Wait(1, 5*time.Second), 1, "delivered over a new connection without waiting the hour of backoff")
 }
+
+// refAllower allows only the message with Ref "x:confirm": a MessageAllower.
+type refAllower struct{ asked atomic.Int64 }
+
+func (a *refAllower) Allows(context.Context, privacy.Purpose, string) (bool, error) {
+	return true, nil // never consulted: AllowsMessage takes precedence
+}
+
+func (a *refAllower) AllowsMessage(_ context.Context, msg *privacy.Message) (bool, error) {
+	a.asked.Add(1)
+	return msg.Ref == "x:confirm" && msg.DataSubject == "sub@example.org", nil
+}
+
+func TestMessageAllowerJudgesRef(t *testing.T) {
+	ctx := context.Background()
+	h := mailtest.NewHarness(t, nil, nil)
+	var a refAllower
+	h.Mailer.Allow(privacy.PurposeNewsletter, &a)
+	msg := func(ref string) privacy.Message {
+		return privacy.Message{Purpose: privacy.PurposeNewsletter, DataSubject: "sub@example.org",
+			To: privacy.Address{Email: "sub@example.org"}, Subject: "About " + ref, Text: "News", Ref: ref}
+	}
+
+	t.Run("RefusedAtSend", func(t *testing.T) {
+		_, err := h.Mailer.Send(ctx, msg("campaign:1"))
+		var re *privacy.RefusalError
+		require.ErrorAs(t, err, &re)
+		assert.Equal(t, privacy.RefusedPurpose, re.Reason)
+	})
+
+	t.Run("ConfirmationDelivered", func(t *testing.T) {
+		_, err := h.Mailer.Send(ctx, msg("x:confirm"))
+		require.NoError(t, err)
+		msgs := h.Server.Wait(1, 5*time.Second)
+		require.Len(t, msgs, 1)
+		assert.Equal(t, "About x:confirm", msgs[0].Subject())
+	})
+
+	t.Run("RefusedAtDelivery", func(t *testing.T) {
+		// Enqueue straight into the outbox, past Send, so only the dispatcher's
+		// re-check stands between the message and the recipient.
+		before := len(h.Server.Messages())
+		m := msg("campaign:2")
+		m.From = privacy.Address{Email: "noreply@example.com"} // as Send would have filled it in
+		_, err := h.Store.Enqueue(ctx, &m)
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			st, _ := h.Store.OutboxStats(ctx, "campaign:2")
+			return st.Failed == 1
+		}, 5*time.Second, 20*time.Millisecond)
+		assert.Len(t, h.Server.Messages(), before, "the re-check at delivery refuses a message Send would have refused")
+	})
+	assert.Equal(t, int64(4), a.asked.Load(), "asked at each Send and each delivery, with the message")
+}
