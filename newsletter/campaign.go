@@ -280,7 +280,7 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 }
 
 // sender returns the function that enqueues c's message to one recipient. The
-// campaign mark makes Allows admit that recipient only, as the Store read it.
+// campaign mark makes AllowsMessage admit that recipient only, as the Store read it.
 func (s *Service) sender(c Campaign) (SendFunc, error) {
 	m, err := s.mailFor(c)
 	if err != nil {

@@ -13,9 +13,11 @@
 // Leaving is always possible and takes effect at once: every campaign mail carries its
 // recipient's own unsubscribe link and List-Unsubscribe / List-Unsubscribe-Post
 // headers (RFC 8058 one-click); a POST to that link unsubscribes, a GET only shows a
-// button. The preference page leaves single lists. The Service is the privacy.Allower
-// for both purposes, and the Dispatcher re-checks it just before delivery, so a
-// person who leaves between enqueue and delivery gets nothing more. Permanent
+// button. The preference page leaves single lists. The Service is the
+// privacy.MessageAllower for both purposes: a confirmed member may be mailed, a
+// pending subscriber only the confirmation (Ref ConfirmRef). The Dispatcher re-checks
+// it just before delivery, so a person who leaves between enqueue and delivery gets
+// nothing more. Permanent
 // delivery failures (suppressed by the outbox) and complaints (ReportComplaint) stop
 // all future mail to an address.
 //

@@ -64,7 +64,7 @@ type Service struct {
 }
 
 // New returns a Service and registers it with cfg.Mailer as the privacy.Allower for
-// PurposeNewsletter and PurposePromotions (see Allows). Returns an error naming what
+// PurposeNewsletter and PurposePromotions (see AllowsMessage). Returns an error naming what
 // is missing or wrong in cfg.
 func New(cfg Config) (*Service, error) {
 	var errs []error
@@ -149,23 +149,40 @@ type campaignMark struct {
 	list  List
 }
 
-// Allows implements privacy.Allower for PurposeNewsletter and PurposePromotions.
+// ConfirmRef is the Ref of every double-opt-in confirmation mail. It is the one
+// message a pending subscriber may receive (see AllowsMessage).
+const ConfirmRef = "newsletter:confirm"
+
+// Allows implements privacy.Allower for PurposeNewsletter and PurposePromotions. It
+// answers whether subject may receive any mail for p at all: a confirmed member
+// may, and a pending subscriber may while a confirmation is outstanding. The
+// Mailer asks AllowsMessage instead, which also tells the confirmation from every
+// other message. When ctx carries a transaction, its uncommitted rows are seen.
+func (s *Service) Allows(ctx context.Context, p privacy.Purpose, subject string) (bool, error) {
+	return s.allows(ctx, p, subject, ConfirmRef)
+}
+
+// AllowsMessage implements privacy.MessageAllower for PurposeNewsletter and
+// PurposePromotions; the Mailer asks it at Send and again just before delivery.
 //
-// A confirmed member of the purpose's list may be mailed. A pending subscriber may
-// be mailed only while a confirmation is outstanding, so that the confirmation mail
-// goes out; once it expires, nothing. Unsubscribed and unknown addresses are refused.
-// When ctx carries a transaction, its uncommitted rows are seen.
+// A confirmed member of the purpose's list may be mailed anything for it. A pending
+// subscriber may be mailed only the confirmation (Ref ConfirmRef), and only while it
+// is outstanding; once it expires, nothing. Unsubscribed and unknown addresses are
+// refused. When ctx carries a transaction, its uncommitted rows are seen.
 //
 // Campaign sends get a distinct, strict check: the context of a campaign batch names
 // the one recipient the Store read as a confirmed member of the list in the batch's
 // own transaction (the snapshot a query here would read, so it is not read twice),
 // and every other address is refused. The Dispatcher's re-check just before delivery
-// carries no such mark and cannot tell a campaign message from a confirmation, so it
-// admits a pending subscriber awaiting confirmation. A campaign message exists only
-// for someone confirmed when it was enqueued, so the one case this admits is a
-// member who left and asked to join again while an old campaign message of theirs
-// was still being retried.
-func (s *Service) Allows(ctx context.Context, p privacy.Purpose, subject string) (bool, error) {
+// carries no such mark and reads the subscription again, so a member who left, or
+// left and asked to join again, while a campaign message of theirs was queued or
+// being retried gets nothing.
+func (s *Service) AllowsMessage(ctx context.Context, msg *privacy.Message) (bool, error) {
+	return s.allows(ctx, msg.Purpose, msg.DataSubject, msg.Ref)
+}
+
+// allows is AllowsMessage for a message to subject with the given Ref.
+func (s *Service) allows(ctx context.Context, p privacy.Purpose, subject, ref string) (bool, error) {
 	list, ok := listFor(p)
 	if !ok {
 		return false, nil
@@ -183,8 +200,10 @@ func (s *Service) Allows(ctx context.Context, p privacy.Purpose, subject string)
 	switch {
 	case sub.Status == StatusConfirmed:
 		return true, nil
-	default:
+	case ref == ConfirmRef:
 		return sub.awaitsConfirmation(s.clock()), nil
+	default:
+		return false, nil
 	}
 }
 
@@ -295,6 +314,7 @@ func (s *Service) sendConfirmation(ctx context.Context, addr string, subs []Subs
 		Purpose: subs[0].List.Purpose(), DataSubject: addr, To: privacy.Address{Email: addr},
 		Subject: clip("Please confirm your subscription to the "+strings.Join(titles, " and ")+" of "+s.policy.Operator, privacy.MaxSubjectLen-1),
 		Text:    b.String(),
+		Ref:     ConfirmRef,
 	})
 	if errors.Is(err, privacy.ErrRefused) {
 		s.log.InfoContext(ctx, "confirmation mail refused; subscription not stored", "err", err)

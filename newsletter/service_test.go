@@ -205,6 +205,81 @@ func TestAllows(t *testing.T) {
 	assert.False(t, got, "once the confirmation expired a pending address gets nothing")
 }
 
+func TestAllowsMessage(t *testing.T) {
+	e := newEnv(t, "mem")
+	ctx := context.Background()
+	e.member(t, "member@example.org", newsletter.ListNewsletter)
+	require.NoError(t, e.svc.Subscribe(ctx, "pending@example.org", []newsletter.List{newsletter.ListNewsletter}))
+
+	for _, tc := range []struct {
+		addr    string
+		purpose privacy.Purpose
+		ref     string
+		want    bool
+	}{
+		{"member@example.org", privacy.PurposeNewsletter, "campaign:1", true},
+		{"member@example.org", privacy.PurposeNewsletter, newsletter.ConfirmRef, true},
+		{"member@example.org", privacy.PurposePromotions, "campaign:1", false},
+		{"pending@example.org", privacy.PurposeNewsletter, newsletter.ConfirmRef, true},
+		{"pending@example.org", privacy.PurposeNewsletter, "campaign:1", false},
+		{"pending@example.org", privacy.PurposeNewsletter, "", false},
+		{"pending@example.org", privacy.PurposePromotions, newsletter.ConfirmRef, false},
+		{"stranger@example.org", privacy.PurposeNewsletter, newsletter.ConfirmRef, false},
+	} {
+		got, err := e.svc.AllowsMessage(ctx, &privacy.Message{Purpose: tc.purpose, DataSubject: tc.addr, Ref: tc.ref})
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, "%s for %s ref %q", tc.addr, tc.purpose, tc.ref)
+	}
+
+	e.clock.Add(8 * 24 * time.Hour)
+	got, err := e.svc.AllowsMessage(ctx, &privacy.Message{Purpose: privacy.PurposeNewsletter, DataSubject: "pending@example.org", Ref: newsletter.ConfirmRef})
+	require.NoError(t, err)
+	assert.False(t, got, "once the confirmation expired not even a confirmation goes out")
+}
+
+// A pending subscriber gets the confirmation and nothing else, whether the other
+// message is refused at Send or only by the re-check just before delivery.
+func TestPendingGetsOnlyConfirmation(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind)
+		ctx := context.Background()
+		const pending = "pending@example.org"
+		require.NoError(t, e.svc.Subscribe(ctx, pending, []newsletter.List{newsletter.ListNewsletter}))
+		msgs := e.mails(t, pending, 1)
+		assert.Contains(t, msgs[0].Subject(), "Please confirm")
+		st, err := e.priv.OutboxStats(ctx, newsletter.ConfirmRef)
+		require.NoError(t, err)
+		assert.Equal(t, 1, st.Sent, "the confirmation carries its fixed Ref")
+
+		campaign := privacy.Message{Purpose: privacy.PurposeNewsletter, DataSubject: pending,
+			To: privacy.Address{Email: pending}, Subject: "Issue 1", Text: "News",
+			Unsubscribe: "http://127.0.0.1:8080/newsletter/unsubscribe?t=x", Ref: "campaign:901"}
+		_, err = e.mail.Mailer.Send(ctx, campaign)
+		var re *privacy.RefusalError
+		require.ErrorAs(t, err, &re, "refused at Send")
+		assert.Equal(t, privacy.RefusedPurpose, re.Reason)
+
+		// Past Send, straight into the outbox: only the re-check before delivery is left.
+		campaign.Ref = "campaign:902"
+		campaign.From = privacy.Address{Email: e.policy.SenderAddress()}
+		_, err = e.priv.Enqueue(ctx, &campaign)
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			st, err := e.priv.OutboxStats(ctx, "campaign:902")
+			return err == nil && st.Failed == 1
+		}, 10*time.Second, 10*time.Millisecond, "refused at delivery")
+		assert.Len(t, e.mail.Server.To(pending), 1, "only the confirmation reached the pending subscriber")
+
+		// Confirmed, the same message goes out.
+		_, err = e.svc.Confirm(ctx, token(t, link(t, msgs[0].Text, "confirm")))
+		require.NoError(t, err)
+		campaign.Ref = "campaign:903"
+		_, err = e.mail.Mailer.Send(ctx, campaign)
+		require.NoError(t, err)
+		e.mails(t, pending, 2)
+	})
+}
+
 func TestSyncConsents(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind)
