@@ -54,14 +54,15 @@
 // confirmation mail (purpose privacy.PurposeCommentFollowUp) whose link opens a page
 // that confirms on POST; a GET changes nothing, so a mail scanner that follows links
 // confirms nothing. Every follow-up mail, the confirmation included, carries a
-// one-click stop link (RFC 8058). The Service registers a privacy.Allower for the
-// purpose that allows an address when a live comment from it asked for follow-up,
-// it has not used the stop link, and either it confirmed or it holds an unexpired
-// pending confirmation. The pending case exists only so that the confirmation mail
-// itself can pass the guard (and the Dispatcher's re-check at delivery): at most one
-// confirmation is issued per address per ConfirmTTL, a confirmation still queued
-// when its link expires is refused at delivery, and reply notifications are sent
-// only to confirmed addresses, so the pending allowance carries no other mail.
+// one-click stop link (RFC 8058). The Service registers a privacy.MessageAllower for
+// the purpose, which the Mailer asks at Send and again at delivery. It allows a
+// message only when a live comment from the address asked for follow-up and the
+// address has not used the stop link; a reply notification (or any other message)
+// also needs the address confirmed, while the confirmation mail (Ref ConfirmRef)
+// passes with an unexpired pending request. So a pending request carries the
+// confirmation and nothing else, at most one confirmation is issued per address per
+// ConfirmTTL, and a confirmation still queued when its link expires is refused at
+// delivery.
 //
 // The stop link stops every follow-up mail to the address, a pending confirmation
 // included, and no new confirmation is sent to it; the stop page offers to resume,

@@ -224,3 +224,40 @@ func TestStopAndConfirmLinks(t *testing.T) {
 	}
 	assert.Equal(t, http.StatusBadRequest, e.postForm(t, stopPath, url.Values{"action": {"explode"}}).Code)
 }
+
+// TestPendingGetsOnlyConfirmation: while an address's request is pending, the guard
+// lets the confirmation through and refuses every other follow-up message, at Send
+// and again at delivery; once confirmed, a reply notification passes.
+func TestPendingGetsOnlyConfirmation(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, withModeration(comments.ModerateNone))
+		e.post(t, comments.Input{Name: "Ann", Email: ann, Body: "Does this work?", FollowUp: true})
+		msgs := e.mail.Server.Wait(1, wait)
+		require.Len(t, msgs, 1)
+		assert.Equal(t, "Confirm reply notifications", msgs[0].Subject())
+		assert.Equal(t, 1, e.outbox(t, comments.ConfirmRef))
+
+		note := privacy.Message{Purpose: privacy.PurposeCommentFollowUp, DataSubject: ann, To: privacy.Address{Email: ann},
+			Subject: "New reply to your comment", Text: "Bob replied.", Ref: comments.ReplyRef}
+		_, err := e.mail.Mailer.Send(ctx, note)
+		var re *privacy.RefusalError
+		require.ErrorAs(t, err, &re, "refused at Send")
+		assert.Equal(t, privacy.RefusedPurpose, re.Reason)
+
+		// Past Send, straight into the outbox: only the re-check before delivery is left.
+		note.From = privacy.Address{Email: e.policy.SenderAddress()}
+		_, err = e.priv.Enqueue(ctx, &note)
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			st, err := e.priv.OutboxStats(ctx, comments.ReplyRef)
+			return err == nil && st.Failed == 1
+		}, wait, 10*time.Millisecond, "refused at delivery")
+		assert.Len(t, e.mail.Server.To(ann), 1, "only the confirmation reached the pending address")
+
+		w := e.postForm(t, link(t, msgs[0].Text, "confirm"), url.Values{})
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		_, err = e.mail.Mailer.Send(ctx, note)
+		require.NoError(t, err, "a confirmed address gets reply notifications")
+		require.Eventually(t, func() bool { return len(e.mail.Server.To(ann)) == 2 }, wait, 10*time.Millisecond)
+	})
+}

@@ -178,7 +178,7 @@ func New(cfg Config) (*Service, error) {
 		s.cache = newThreadCache(int64(cfg.ThreadCache))
 	}
 	s.site = cfg.Mailer.Policy().Operator
-	cfg.Mailer.Allow(privacy.PurposeCommentFollowUp, privacy.AllowFunc(s.allows))
+	cfg.Mailer.Allow(privacy.PurposeCommentFollowUp, guard{s})
 	return s, nil
 }
 
@@ -187,12 +187,42 @@ func (s *Service) Renderer() *Renderer { return s.render }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-// allows is the follow-up purpose's Allower.
-func (s *Service) allows(ctx context.Context, p privacy.Purpose, subject string) (bool, error) {
+// Refs of the follow-up mail. ConfirmRef marks the one message an address awaiting
+// confirmation may receive.
+const (
+	ConfirmRef = "comments:confirm"
+	ReplyRef   = "comments:reply"
+)
+
+// guard is the follow-up purpose's privacy.MessageAllower.
+type guard struct{ s *Service }
+
+// Allows answers for the address alone: whether any follow-up mail may reach it.
+// The Mailer asks AllowsMessage instead.
+func (g guard) Allows(ctx context.Context, p privacy.Purpose, subject string) (bool, error) {
 	if p != privacy.PurposeCommentFollowUp {
 		return false, nil
 	}
-	return s.store.FollowUpAllowed(ctx, subject, s.clock())
+	return g.s.store.FollowUpAllowed(ctx, subject, g.s.clock())
+}
+
+// AllowsMessage lets the confirmation (ConfirmRef) through to an address that asked
+// for follow-up, has not stopped, and confirmed or holds an unexpired request; every
+// other message needs the address confirmed as well, so a pending request carries
+// the confirmation and nothing else.
+func (g guard) AllowsMessage(ctx context.Context, msg *privacy.Message) (bool, error) {
+	ok, err := g.Allows(ctx, msg.Purpose, msg.DataSubject)
+	if err != nil || !ok || msg.Ref == ConfirmRef {
+		return ok, err
+	}
+	sub, err := g.s.store.Subscriber(ctx, msg.DataSubject)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return sub.Active(), nil
 }
 
 // Input is a comment as a visitor sends it.
@@ -414,7 +444,7 @@ func (s *Service) requestConfirmation(ctx context.Context, email string, now tim
 				"To never receive reply notifications from us: %s\n",
 				s.siteName(), s.base+"/confirm/"+token, hours(s.cfg.ConfirmTTL), s.base+"/stop/"+stop),
 			Unsubscribe: s.base + "/stop/" + stop,
-			Ref:         "comments:confirm",
+			Ref:         ConfirmRef,
 		})
 		return err
 	})
@@ -479,7 +509,7 @@ func (s *Service) notifyReply(ctx context.Context, reply Comment) error {
 			"You get this because you asked to be emailed about replies and confirmed your address.\n"+
 			"Stop these emails: %s\n", reply.Name, s.siteName(), excerpt, s.threadURL(reply.Thread), reply.ID, stop),
 		Unsubscribe: stop,
-		Ref:         "comments:reply",
+		Ref:         ReplyRef,
 	})
 	if errors.Is(err, privacy.ErrRefused) {
 		s.log.InfoContext(ctx, "reply notification not sent", "err", err)
