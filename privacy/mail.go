@@ -82,8 +82,9 @@ type Allower interface {
 // but not another for the same purpose: a pending newsletter subscriber may get the
 // double-opt-in confirmation, and nothing else. The Mailer discovers it by type
 // assertion and then calls AllowsMessage instead of Allows, at Send and again just
-// before delivery. It is given a copy of the message, so it cannot change what is sent. When ctx carries a transaction, the
-// answer must see that transaction's uncommitted rows.
+// before delivery. It is given a copy of the message, so it cannot change what is
+// sent. When ctx carries a transaction, the answer must see that transaction's
+// uncommitted rows.
 type MessageAllower interface {
 	AllowsMessage(ctx context.Context, msg *Message) (bool, error)
 }
