@@ -3,7 +3,6 @@ package accounts
 import (
 	"bytes"
 	"embed"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"io"
@@ -232,13 +231,6 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, tit
 	h.cfg.Layout(w, r, status, title, template.HTML(buf.String()))
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 // fail answers err: JSON for API clients; for a browser, the form tmpl again with
 // the message beside the field it names and what was typed kept.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error, title, tmpl string, v url.Values) {
@@ -333,7 +325,7 @@ func (h *handler) register(w http.ResponseWriter, r *http.Request) {
 		if res.ParentalConsentRequired {
 			status = http.StatusOK
 		}
-		writeJSON(w, status, res)
+		privacy.WriteJSON(w, status, res)
 		return
 	}
 	p := h.newPage(nil)
@@ -363,7 +355,7 @@ func (h *handler) parentalRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusAccepted, map[string]string{"code": code,
+		privacy.WriteJSON(w, http.StatusAccepted, map[string]string{"code": code,
 			"message": "We have written to your parent. When they agree, register again with this code."})
 		return
 	}
@@ -401,7 +393,7 @@ func (h *handler) parentalAnswer(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) done(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 	if form.WantsJSON(r) {
-		writeJSON(w, status, map[string]string{"message": msg})
+		privacy.WriteJSON(w, status, map[string]string{"message": msg})
 		return
 	}
 	p := h.newPage(nil)
@@ -457,7 +449,7 @@ func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) session(w http.ResponseWriter, r *http.Request, status int, res SignedIn) {
 	if form.WantsJSON(r) {
-		writeJSON(w, status, res)
+		privacy.WriteJSON(w, status, res)
 		return
 	}
 	p := h.newPage(nil)
@@ -497,7 +489,7 @@ func (h *handler) signoutAll(w http.ResponseWriter, r *http.Request) {
 		privacy.WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"ended": n})
+	privacy.WriteJSON(w, http.StatusOK, map[string]int{"ended": n})
 }
 
 func (h *handler) resetPage(w http.ResponseWriter, r *http.Request) {
@@ -558,7 +550,7 @@ func (h *handler) api(w http.ResponseWriter, r *http.Request, status int, v any,
 		privacy.WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
-	writeJSON(w, status, v)
+	privacy.WriteJSON(w, status, v)
 }
 
 // meView is the signed-in member's own account.

@@ -2,7 +2,6 @@ package comments
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -124,12 +123,6 @@ func (h *Handler) tooLarge(err error) error {
 		return privacy.Invalid("body", "is longer than %d characters", h.svc.cfg.MaxBody)
 	}
 	return err
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 func (h *Handler) logInternal(r *http.Request, err error) {
@@ -306,7 +299,7 @@ func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
 		out := threadJSON{ThreadView: shown.view}
 		out.Form.Timestamp, out.Form.Honeypot = h.cfg.Signer.Stamp(), form.Honeypot
 		out.Form.MaxBody, out.Form.MaxLinks = h.svc.cfg.MaxBody, h.svc.cfg.MaxLinks
-		writeJSON(w, http.StatusOK, out)
+		privacy.WriteJSON(w, http.StatusOK, out)
 		return
 	}
 	h.showThread(w, r, http.StatusOK, thread, Input{}, nil)
@@ -399,7 +392,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		done.Status, done.ManageURL = posted.Status, out.ManageURL
 	}
 	if asJSON {
-		writeJSON(w, http.StatusCreated, out)
+		privacy.WriteJSON(w, http.StatusCreated, out)
 		return
 	}
 	title := "Comment received"
@@ -441,7 +434,7 @@ func (h *Handler) manage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusOK, m)
+		privacy.WriteJSON(w, http.StatusOK, m)
 		return
 	}
 	h.showManage(w, r, http.StatusOK, m, managePage{})
@@ -463,7 +456,7 @@ func (h *Handler) manageSubmit(w http.ResponseWriter, r *http.Request) {
 		m, err := h.svc.Edit(r.Context(), token, vals.Get("body"))
 		if err == nil {
 			if form.WantsJSON(r) {
-				writeJSON(w, http.StatusOK, m)
+				privacy.WriteJSON(w, http.StatusOK, m)
 				return
 			}
 			h.showManage(w, r, http.StatusOK, m, managePage{Message: "Your comment was saved."})
@@ -487,7 +480,7 @@ func (h *Handler) manageSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if form.WantsJSON(r) {
-			writeJSON(w, http.StatusOK, map[string]bool{"deleted": true})
+			privacy.WriteJSON(w, http.StatusOK, map[string]bool{"deleted": true})
 			return
 		}
 		h.render(w, r, http.StatusOK, "Comment deleted", "message", message{Paragraphs: []string{"Your comment was deleted."}})
@@ -502,7 +495,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]bool{"confirmed": false})
+		privacy.WriteJSON(w, http.StatusOK, map[string]bool{"confirmed": false})
 		return
 	}
 	h.render(w, r, http.StatusOK, "Confirm reply notifications", "message", message{
@@ -517,7 +510,7 @@ func (h *Handler) confirmSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]bool{"confirmed": true})
+		privacy.WriteJSON(w, http.StatusOK, map[string]bool{"confirmed": true})
 		return
 	}
 	h.render(w, r, http.StatusOK, "Confirmed", "message", message{
@@ -532,7 +525,7 @@ func (h *Handler) stop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]bool{"stopped": stopped})
+		privacy.WriteJSON(w, http.StatusOK, map[string]bool{"stopped": stopped})
 		return
 	}
 	h.showStop(w, r, stopped, "")
@@ -580,7 +573,7 @@ func (h *Handler) stopSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	stopped := action != "resume"
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]bool{"stopped": stopped})
+		privacy.WriteJSON(w, http.StatusOK, map[string]bool{"stopped": stopped})
 		return
 	}
 	done := "Done: reply notifications are stopped."
@@ -633,7 +626,7 @@ func (h *Handler) queue(w http.ResponseWriter, r *http.Request) {
 		if held == nil {
 			held = []Held{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"comments": held})
+		privacy.WriteJSON(w, http.StatusOK, map[string]any{"comments": held})
 		return
 	}
 	h.showQueue(w, r, f, queuePage{})
@@ -666,7 +659,7 @@ func (h *Handler) moderate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if form.WantsJSON(r) {
-			writeJSON(w, http.StatusOK, map[string]any{"id": id, "email": addr})
+			privacy.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "email": addr})
 			return
 		}
 		h.showQueue(w, r, QueueFilter{}, queuePage{Email: addr, EmailID: id})
@@ -679,7 +672,7 @@ func (h *Handler) moderate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"id": id, "done": action})
+		privacy.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "done": action})
 		return
 	}
 	http.Redirect(w, r, h.svc.mount+"/moderate?"+url.Values{"status": {string(StatusPending)}}.Encode(), http.StatusSeeOther)

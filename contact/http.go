@@ -212,7 +212,7 @@ type formDescriptor struct {
 
 func (h *Handler) showForm(w http.ResponseWriter, r *http.Request) {
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusOK, formDescriptor{Timestamp: h.cfg.Signer.Stamp(), Honeypot: form.Honeypot,
+		privacy.WriteJSON(w, http.StatusOK, formDescriptor{Timestamp: h.cfg.Signer.Stamp(), Honeypot: form.Honeypot,
 			Categories: h.svc.CategoryChoices(), Limits: map[string]int{"name": MaxName, "email": privacy.MaxEmailLen,
 				"subject": MaxSubject, "message": h.svc.cfg.MaxMessage, "category": MaxCategory}})
 		return
@@ -272,7 +272,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		done = submitted{Ref: req.Ref, Status: req.Status}
 	}
 	if asJSON {
-		writeJSON(w, http.StatusCreated, done)
+		privacy.WriteJSON(w, http.StatusCreated, done)
 		return
 	}
 	h.render(w, r, http.StatusOK, "Message sent", "sent", done)
@@ -309,12 +309,6 @@ func decode(r *http.Request, max int64, big string, bigChars int) (url.Values, e
 		return nil, privacy.Invalid("body", "%s", privacy.Describe(err).Error.Message)
 	}
 	return v, err
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // staffError answers a failed staff request in the format asked for.
@@ -378,7 +372,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusOK, struct {
+		privacy.WriteJSON(w, http.StatusOK, struct {
 			Requests []Request `json:"requests"`
 			Offset   int       `json:"offset"`
 			Limit    int       `json:"limit"`
@@ -424,7 +418,7 @@ func (h *Handler) showRequest(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusOK, req)
+		privacy.WriteJSON(w, http.StatusOK, req)
 		return
 	}
 	p := requestPage{Request: req, Base: mount(r), Notice: notice, Text: text}
@@ -451,7 +445,7 @@ func (h *Handler) reply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusCreated, rep)
+		privacy.WriteJSON(w, http.StatusCreated, rep)
 		return
 	}
 	h.showRequest(w, r, http.StatusOK, "Your reply was sent.", "", nil)
@@ -464,7 +458,7 @@ func (h *Handler) close(w http.ResponseWriter, r *http.Request) {
 	}
 	if form.WantsJSON(r) {
 		ref, _ := ParseRef(r.PathValue("ref"))
-		writeJSON(w, http.StatusOK, submitted{Ref: ref, Status: StatusClosed})
+		privacy.WriteJSON(w, http.StatusOK, submitted{Ref: ref, Status: StatusClosed})
 		return
 	}
 	h.showRequest(w, r, http.StatusOK, "The request is closed.", "", nil)

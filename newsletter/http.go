@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"io"
@@ -131,12 +130,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.handler.ServeHTTP(w, r)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, title, name string, data any) {
 	var b bytes.Buffer
 	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
@@ -234,7 +227,7 @@ type formDescriptor struct {
 
 func (h *Handler) showForm(w http.ResponseWriter, r *http.Request) {
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusOK, formDescriptor{Timestamp: h.cfg.Signer.Stamp(), Honeypot: form.Honeypot, Lists: Lists()})
+		privacy.WriteJSON(w, http.StatusOK, formDescriptor{Timestamp: h.cfg.Signer.Stamp(), Honeypot: form.Honeypot, Lists: Lists()})
 		return
 	}
 	h.render(w, r, http.StatusOK, "Subscribe", "subscribe", h.formPage("", nil, nil))
@@ -280,7 +273,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if asJSON {
-		writeJSON(w, http.StatusAccepted, map[string]string{"status": "confirmation-sent"})
+		privacy.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "confirmation-sent"})
 		return
 	}
 	h.render(w, r, http.StatusOK, "Check your inbox", "subscribed", nil)
@@ -324,7 +317,7 @@ func (h *Handler) showConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"lists": lists})
+		privacy.WriteJSON(w, http.StatusOK, map[string]any{"lists": lists})
 		return
 	}
 	h.render(w, r, http.StatusOK, "Confirm your subscription", "confirm", tokenPage{Token: t, Lists: titles(lists)})
@@ -342,7 +335,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"confirmed": lists})
+		privacy.WriteJSON(w, http.StatusOK, map[string]any{"confirmed": lists})
 		return
 	}
 	h.render(w, r, http.StatusOK, "You are subscribed", "confirmed", tokenPage{Lists: titles(lists)})
@@ -360,7 +353,7 @@ func (h *Handler) showUnsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"email": sub.Masked, "list": sub.List})
+		privacy.WriteJSON(w, http.StatusOK, map[string]any{"email": sub.Masked, "list": sub.List})
 		return
 	}
 	h.render(w, r, http.StatusOK, "Unsubscribe", "unsubscribe", tokenPage{Token: t, List: sub.List.Title(), Masked: sub.Masked})
@@ -382,7 +375,7 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if form.WantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"left": list})
+		privacy.WriteJSON(w, http.StatusOK, map[string]any{"left": list})
 		return
 	}
 	h.render(w, r, http.StatusOK, "You are unsubscribed", "unsubscribed", tokenPage{Token: t, List: list.Title()})
@@ -428,7 +421,7 @@ func (h *Handler) showPreferences(w http.ResponseWriter, r *http.Request) {
 				Status Status `json:"status"`
 			}{s.List, s.Status})
 		}
-		writeJSON(w, http.StatusOK, out)
+		privacy.WriteJSON(w, http.StatusOK, out)
 		return
 	}
 	h.render(w, r, http.StatusOK, "Your subscriptions", "preferences", h.preferencesPage(sub, t, ""))
@@ -454,7 +447,7 @@ func (h *Handler) savePreferences(w http.ResponseWriter, r *http.Request) {
 		if left == nil {
 			left = []List{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"left": left})
+		privacy.WriteJSON(w, http.StatusOK, map[string]any{"left": left})
 		return
 	}
 	sub, err := h.svc.Preferences(r.Context(), t)
@@ -510,7 +503,7 @@ func (h *Handler) listCampaigns(w http.ResponseWriter, r *http.Request) {
 	if cs == nil {
 		cs = []Campaign{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"campaigns": cs})
+	privacy.WriteJSON(w, http.StatusOK, map[string]any{"campaigns": cs})
 }
 
 func (h *Handler) createCampaign(w http.ResponseWriter, r *http.Request) {
@@ -528,7 +521,7 @@ func (h *Handler) createCampaign(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, c)
+	privacy.WriteJSON(w, http.StatusCreated, c)
 }
 
 func (h *Handler) getCampaign(w http.ResponseWriter, r *http.Request) {
@@ -547,7 +540,7 @@ func (h *Handler) getCampaign(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"campaign": c, "progress": p})
+	privacy.WriteJSON(w, http.StatusOK, map[string]any{"campaign": c, "progress": p})
 }
 
 func (h *Handler) updateCampaign(w http.ResponseWriter, r *http.Request) {
@@ -570,7 +563,7 @@ func (h *Handler) updateCampaign(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	privacy.WriteJSON(w, http.StatusOK, c)
 }
 
 func (h *Handler) testSend(w http.ResponseWriter, r *http.Request) {
@@ -592,7 +585,7 @@ func (h *Handler) testSend(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"status": "test-sent"})
+	privacy.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "test-sent"})
 }
 
 func (h *Handler) schedule(w http.ResponseWriter, r *http.Request) {
@@ -622,7 +615,7 @@ func (h *Handler) schedule(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	privacy.WriteJSON(w, http.StatusOK, c)
 }
 
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
@@ -640,7 +633,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	privacy.WriteJSON(w, http.StatusOK, c)
 }
 
 func (h *Handler) progress(w http.ResponseWriter, r *http.Request) {
@@ -654,7 +647,7 @@ func (h *Handler) progress(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	privacy.WriteJSON(w, http.StatusOK, p)
 }
 
 func (h *Handler) complaint(w http.ResponseWriter, r *http.Request) {
@@ -671,7 +664,7 @@ func (h *Handler) complaint(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "suppressed"})
+	privacy.WriteJSON(w, http.StatusOK, map[string]string{"status": "suppressed"})
 }
 
 var pages = template.Must(template.New("pages").Parse(`

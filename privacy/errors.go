@@ -160,8 +160,14 @@ func WriteJSONError(w http.ResponseWriter, r *http.Request, log *slog.Logger, er
 		log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	SetRetryAfter(w, err)
+	WriteJSON(w, b.Error.Status, b)
+}
+
+// WriteJSON writes v as a JSON response with status: the one way every
+// capability's JSON API answers.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(b.Error.Status)
-	_ = json.NewEncoder(w).Encode(b)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }

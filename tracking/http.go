@@ -93,14 +93,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, true, err, &in)
 			return
 		}
-		writeJSON(w, rep)
+		privacy.WriteJSON(w, http.StatusOK, rep)
 	case "/api/page":
 		rep, err := h.svc.PathSeries(r.Context(), path, q)
 		if err != nil {
 			h.fail(w, r, true, err, &in)
 			return
 		}
-		writeJSON(w, rep)
+		privacy.WriteJSON(w, http.StatusOK, rep)
 	case "/page":
 		rep, err := h.svc.PathSeries(r.Context(), path, q)
 		if err != nil {
@@ -116,12 +116,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.render(w, r, http.StatusOK, "Page views", "report", reportPage(rep, in))
 	}
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // fail answers err as JSON or as the page's form with the message beside the field.

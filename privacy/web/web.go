@@ -256,11 +256,10 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 	w.Write(data)
 }
 
+// writeJSON answers with data that is someone's own or staff-only: never cached.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	privacy.WriteJSON(w, status, v)
 }
 
 func parseTime(field, s string) (time.Time, error) {
