@@ -387,12 +387,7 @@ func (s *Service) token() (string, []byte, error) {
 		return "", nil, fmt.Errorf("random token: %w", err)
 	}
 	t := base64.RawURLEncoding.EncodeToString(b)
-	return t, hashToken(t), nil
-}
-
-func hashToken(t string) []byte {
-	sum := sha256.Sum256([]byte(t))
-	return sum[:]
+	return t, privacy.HashToken(t), nil
 }
 
 // parseToken returns the hash of a token from a URL, or ErrNotFound for a string
@@ -404,7 +399,7 @@ func parseToken(t string) ([]byte, error) {
 	if _, err := base64.RawURLEncoding.DecodeString(t); err != nil {
 		return nil, privacy.Errorf(privacy.ErrNotFound, "this link is not valid")
 	}
-	return hashToken(t), nil
+	return privacy.HashToken(t), nil
 }
 
 func (s *Service) mac(label, email string) []byte {
@@ -432,7 +427,7 @@ func (s *Service) requestConfirmation(ctx context.Context, email string, now tim
 		return err
 	}
 	stop := s.stopToken(email)
-	sub := Subscriber{Email: email, ConfirmHash: hash, ConfirmExpires: now.Add(s.cfg.ConfirmTTL), StopHash: hashToken(stop), Created: now}
+	sub := Subscriber{Email: email, ConfirmHash: hash, ConfirmExpires: now.Add(s.cfg.ConfirmTTL), StopHash: privacy.HashToken(stop), Created: now}
 	_, err = s.store.RequestConfirmation(ctx, sub, func(ctx context.Context) error {
 		_, err := s.mailer.Send(ctx, privacy.Message{
 			Purpose: privacy.PurposeCommentFollowUp, DataSubject: email, To: privacy.Address{Email: email},
