@@ -151,7 +151,8 @@ func (m *Mailer) Send(ctx context.Context, msg Message) (int64, error) {
 }
 
 // Check validates msg in place (filling From and normalising addresses) and applies
-// the purpose guard. It is what Send does before enqueueing.
+// the purpose guard, suppression included, without enqueueing anything: Send's
+// checks, for a caller that wants to know before it commits to sending.
 func (m *Mailer) Check(ctx context.Context, msg *Message) error {
 	if err := m.checkFormat(msg); err != nil {
 		return err
