@@ -37,9 +37,16 @@ const (
 	unknownLabel = 1
 )
 
-// maxLabels bounds the browser values: about fifteen families times the major
-// versions seen; a flood of made-up versions then counts as the family alone.
-const maxLabels = 2000
+// maxMajor is the largest major version taken as real: the fastest-moving
+// browsers (Chrome, Edge, Firefox) were near 145 in 2026 and gain about 13 a year.
+// A larger one counts as the family alone, so made-up versions cannot grow the
+// table: at most maxMajor+2 labels per family, and the families are the parser's
+// fixed set.
+const maxMajor = 299
+
+// maxLabels is a last bound on the table, far above what the families and
+// plausible versions can fill, so a flood never crowds out a real version.
+const maxLabels = 1 << 15
 
 func newClassifier() *classifier {
 	c := &classifier{parser: useragent.NewParser(), seed: maphash.MakeSeed(), index: map[browserKey]uint16{}}
@@ -108,17 +115,17 @@ func (c *classifier) parse(ua string) int {
 }
 
 // majorVersion returns the leading number of v, or -1 when there is none or it is
-// implausibly large.
+// above maxMajor.
 func majorVersion(v string) int32 {
 	n := int32(0)
 	i := 0
 	for ; i < len(v) && v[i] >= '0' && v[i] <= '9'; i++ {
-		if i == 4 {
+		if i == 3 {
 			return -1
 		}
 		n = n*10 + int32(v[i]-'0')
 	}
-	if i == 0 {
+	if i == 0 || n > maxMajor {
 		return -1
 	}
 	return n

@@ -1,6 +1,7 @@
 package tracking_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -156,4 +157,22 @@ func TestPathMatch(t *testing.T) {
 	noMux, err := tracking.NewPathMatcher([]string{"/"}, false)
 	require.NoError(t, err)
 	assert.Equal(t, tracking.Other, noMux.Match("/x", "GET /x"), "mux patterns only when enabled")
+}
+
+// TestClassifyFakeVersionsDoNotCrowdOutRealOnes is the audit's finding 17 (issue
+// 13): a flood of made-up browser versions filled the label table, after which a
+// real new version was counted as its family alone.
+func TestClassifyFakeVersionsDoNotCrowdOutRealOnes(t *testing.T) {
+	c := tracking.NewClassifier()
+	for v := 1000; v < 9999; v++ {
+		c.Classify("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + strconv.Itoa(v) + ".0.0.0 Safari/537.36")
+	}
+	for v := 1; v < 1000; v++ {
+		c.Classify("Mozilla/5.0 (X11; Linux x86_64; rv:" + strconv.Itoa(v) + ".0) Gecko/20100101 Firefox/" + strconv.Itoa(v) + ".0")
+	}
+	browser, bot := c.Classify("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/143.0.0.0 Safari/537.36 Edg/143.0.0.0")
+	assert.False(t, bot)
+	assert.Equal(t, "Edge 143", browser)
+	browser, _ = c.Classify("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/1234.0.0.0 Safari/537.36")
+	assert.Equal(t, "Chrome", browser, "an implausible version counts as the family alone")
 }
