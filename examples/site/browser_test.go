@@ -23,6 +23,7 @@ import (
 
 	"github.com/consentkit/consentkit/newsletter"
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/mailtest"
 )
 
 // browser starts headless Chromium, or skips (fails with
@@ -160,11 +161,11 @@ func (b *browser) check(t *testing.T) {
 
 // mailLink waits for a message to addr whose subject contains subject, and returns
 // the first link in it that contains path.
-func mailLink(t *testing.T, s *Site, addr, subject, path string) string {
+func mailLink(t *testing.T, mb *mailtest.Server, addr, subject, path string) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, m := range s.mailbox.To(addr) {
+		for _, m := range mb.To(addr) {
 			if !strings.Contains(m.Subject(), subject) {
 				continue
 			}
@@ -176,7 +177,7 @@ func mailLink(t *testing.T, s *Site, addr, subject, path string) string {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("no mail to %s about %q with a %s link; mailbox: %d messages", addr, subject, path, len(s.mailbox.Messages()))
+	t.Fatalf("no mail to %s about %q with a %s link; mailbox: %d messages", addr, subject, path, len(mb.Messages()))
 	return ""
 }
 
@@ -221,7 +222,7 @@ func TestNewcomer(t *testing.T) {
 		wait, submit(`main form`))
 	b.waitText(t, "main", "inbox")
 
-	verify := mailLink(t, s, email, "", "/accounts/verify")
+	verify := mailLink(t, s.mailbox, email, "", "/accounts/verify")
 	b.do(t, "verify",
 		chromedp.Navigate(base+"/dev/mailbox"),
 		chromedp.WaitVisible(css(`article.mail`)),
@@ -264,7 +265,7 @@ func TestNewcomer(t *testing.T) {
 		chromedp.SendKeys(css(`#newsletter-email`), email),
 		chromedp.Click(css(`#newsletter-newsletter`)),
 		wait, submit(`main form`))
-	confirm := mailLink(t, s, email, "", "/newsletter/confirm")
+	confirm := mailLink(t, s.mailbox, email, "", "/newsletter/confirm")
 	b.do(t, "confirm the subscription", chromedp.Navigate(confirm), submit(`main form`))
 	b.waitText(t, "main h1", "subscribed")
 
@@ -277,7 +278,7 @@ func TestNewcomer(t *testing.T) {
 	if _, err := s.newsletter.Schedule(editor, c.ID, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	unsubscribe := mailLink(t, s, email, "Issue 1", "/newsletter/unsubscribe")
+	unsubscribe := mailLink(t, s.mailbox, email, "Issue 1", "/newsletter/unsubscribe")
 	b.do(t, "leave the newsletter", chromedp.Navigate(unsubscribe), submit(`main form`))
 	b.waitText(t, "main h1", "unsubscribed")
 
@@ -286,7 +287,7 @@ func TestNewcomer(t *testing.T) {
 		chromedp.SendKeys(css(`#email`), email),
 		submit(`main form`))
 	b.waitText(t, "main", "on its way")
-	confirmData := mailLink(t, s, email, "data request", "/privacy/confirm")
+	confirmData := mailLink(t, s.mailbox, email, "data request", "/privacy/confirm")
 	b.do(t, "confirm the export", chromedp.Navigate(confirmData), submit(`main form`), chromedp.WaitVisible(css(`main a[download]`)))
 	export, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`fetch(document.querySelector("main a[download]").href).then(r => r.text())`, chromedp.EvalAwaitPromise))
 	if err != nil {

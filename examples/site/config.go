@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -41,7 +42,7 @@ func parseConfig(args []string) (config, []string, error) {
 	var c config
 	fs.StringVar(&c.Addr, "addr", env("CONSENTKIT_ADDR", "127.0.0.1:8080"), "listen address (CONSENTKIT_ADDR)")
 	fs.StringVar(&c.MySQL, "mysql", env("CONSENTKIT_MYSQL", ""), "MySQL DSN, e.g. root@tcp(127.0.0.1:3306)/site; empty keeps everything in memory (CONSENTKIT_MYSQL)")
-	fs.StringVar(&c.SMTP, "smtp", env("CONSENTKIT_SMTP", ""), "mail relay URL, e.g. smtp://user:pass@mail.example.com:587; empty uses the built-in dev mailbox (CONSENTKIT_SMTP)")
+	fs.StringVar(&c.SMTP, "smtp", env("CONSENTKIT_SMTP", ""), "mail relay URL, e.g. smtp://user:pass@mail.example.com:587; required with -mysql or a non-loopback -addr; empty uses the built-in dev mailbox (CONSENTKIT_SMTP)")
 	fs.StringVar(&c.Policy, "policy", env("CONSENTKIT_POLICY", ""), "JSON file with the operator's details (CONSENTKIT_POLICY)")
 	fs.StringVar(&c.Secret, "secret", env("CONSENTKIT_SECRET", ""), "at least 32 characters shared by every process of the site; random when empty (CONSENTKIT_SECRET)")
 	fs.StringVar(&c.SiteURL, "url", env("CONSENTKIT_URL", ""), "the site's absolute URL for links in mail; default http://ADDR (CONSENTKIT_URL)")
@@ -73,6 +74,37 @@ flags:
 		return c, nil, errors.New("-secret must be at least 32 characters")
 	}
 	return c, fs.Args(), nil
+}
+
+// devMailbox reports whether mail goes to the built-in dev mailbox. Its page shows
+// every message, reset links included, so only a throw-away site that only this
+// machine can reach gets one.
+func (c config) devMailbox() bool {
+	return c.SMTP == "" && c.MySQL == "" && isLoopback(c.Addr)
+}
+
+// isLoopback reports whether addr (host:port) listens on this machine only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkServe reports why c cannot serve, or nil.
+func (c config) checkServe() error {
+	if c.SMTP != "" || c.devMailbox() {
+		return nil
+	}
+	if c.MySQL != "" {
+		return errors.New("serving on -mysql needs a mail relay: pass -smtp smtp://user:pass@host:587 (the dev mailbox is for in-memory sites on 127.0.0.1 only)")
+	}
+	return fmt.Errorf("-addr %s is not a loopback address: pass -smtp smtp://user:pass@host:587, or listen on 127.0.0.1 to use the dev mailbox", c.Addr)
 }
 
 // policyFile is the operator's part of the policy, as JSON.

@@ -16,6 +16,7 @@ import (
 	"github.com/consentkit/consentkit/internal/mysqltest"
 	"github.com/consentkit/consentkit/newsletter"
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/mailtest"
 	"github.com/consentkit/consentkit/privacy/privacytest"
 )
 
@@ -23,14 +24,17 @@ import (
 // (every holder answers), erases them, and then finds their address in no table of
 // the database, while the mail guard refuses to mail them.
 func TestExportThenErase(t *testing.T) {
-	s, _ := startSite(t, config{MySQL: mysqltest.NewDSN(t)})
+	relay, err := mailtest.Start()
+	require.NoError(t, err)
+	defer relay.Close()
+	s, _ := startSite(t, config{MySQL: mysqltest.NewDSN(t), SMTP: "smtp://" + relay.Addr + "?tls=none"})
 	ctx := context.Background()
 	const who = "Everywhere@Example.org"
 
-	_, err := s.accounts.Register(ctx, accounts.RegisterInput{Email: who, Password: "a long enough password",
+	_, err = s.accounts.Register(ctx, accounts.RegisterInput{Email: who, Password: "a long enough password",
 		DisplayName: "Eve", BirthDate: "1990-01-01", Newsletter: true})
 	require.NoError(t, err)
-	verify := mailLink(t, s, who, "", "/accounts/verify")
+	verify := mailLink(t, relay, who, "", "/accounts/verify")
 	u, err := url.Parse(verify)
 	require.NoError(t, err)
 	require.NoError(t, s.accounts.Verify(ctx, u.Query().Get("token")))
@@ -53,7 +57,7 @@ func TestExportThenErase(t *testing.T) {
 	require.NoError(t, s.newsletter.Subscribe(ctx, who, []newsletter.List{"promotions"}))
 	_, err = s.newsletter.SyncConsents(ctx)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return len(s.mailbox.To(who)) >= 3 }, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return len(relay.To(who)) >= 3 }, 10*time.Second, 50*time.Millisecond)
 
 	addr, err := privacy.NormalizeEmail(who)
 	require.NoError(t, err)

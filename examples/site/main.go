@@ -1,6 +1,8 @@
 // Command site is consentkit's reference host: every capability wired into one
 // net/http server. With no flags it runs on in-memory stores and a built-in dev
-// mailbox, so `go run ./examples/site` needs no set-up at all.
+// mailbox, so `go run ./examples/site` needs no set-up at all. The dev mailbox
+// shows every message sent, so it exists only with in-memory stores on a loopback
+// address; any other site refuses to serve without -smtp.
 package main
 
 import (
@@ -52,6 +54,11 @@ func run(ctx context.Context, args []string) error {
 	}
 	if (cmd == "migrate" || cmd == "import-accounts" || cmd == "grant") && cfg.MySQL == "" {
 		return fmt.Errorf("%s needs -mysql: in-memory stores vanish when the command ends", cmd)
+	}
+	if cmd == "serve" {
+		if err := cfg.checkServe(); err != nil {
+			return err
+		}
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -206,7 +206,7 @@ func (s *Site) setupMail(ctx context.Context) error {
 			return err
 		}
 		scfg = c
-	} else {
+	} else if s.cfg.devMailbox() {
 		mb, err := mailtest.Start()
 		if err != nil {
 			return fmt.Errorf("dev mailbox: %w", err)
@@ -215,11 +215,14 @@ func (s *Site) setupMail(ctx context.Context) error {
 		port, _ := strconv.Atoi(mb.Port())
 		scfg = smtp.Config{Host: mb.Host(), Port: port, TLS: "none"}
 	}
-	smtpTr, err := smtp.New(scfg)
-	if err != nil {
-		return err
+	var tr privacy.Transport = noRelay{}
+	if scfg.Host != "" {
+		smtpTr, err := smtp.New(scfg)
+		if err != nil {
+			return err
+		}
+		tr = smtpTr
 	}
-	var tr privacy.Transport = smtpTr
 	if s.cfg.wrapTransport != nil {
 		tr = s.cfg.wrapTransport(tr)
 	}
@@ -231,9 +234,21 @@ func (s *Site) setupMail(ctx context.Context) error {
 	return nil
 }
 
+// noRelay is the transport of commands run without -smtp on a site with no dev
+// mailbox: they only enqueue mail, and serve refuses to start that way.
+type noRelay struct{}
+
+func (noRelay) Dial(context.Context) (privacy.Conn, error) {
+	return nil, errors.New("no mail relay: pass -smtp")
+}
+
 // Run serves on ln's address until ctx is done, then shuts down cleanly: requests
 // finish, tracking is flushed, outbox workers stop without losing mail.
 func (s *Site) Run(ctx context.Context, srv *http.Server, serve func() error) error {
+	if err := s.cfg.checkServe(); err != nil {
+		s.Close()
+		return err
+	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	for _, run := range []func(context.Context) error{
