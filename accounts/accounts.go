@@ -125,9 +125,12 @@ type Store interface {
 	AccountByEmail(ctx context.Context, email string) (Account, error)
 	// SetVerified marks the account verified.
 	SetVerified(ctx context.Context, id string, at time.Time) error
-	// SetPassword replaces the password hash; with revoke it also ends every session.
+	// SetPassword replaces the password hash. With revoke (a password change, not a
+	// rehash) it also ends every session and deletes every mailed token of the
+	// account, whatever its kind: a link sent before the change must not outlive it.
 	SetPassword(ctx context.Context, id, hash string, revoke bool) error
-	// SetEmail changes the address and ends every session. ErrConflict when taken.
+	// SetEmail changes the address, ends every session and deletes every mailed
+	// token of the account. ErrConflict when taken.
 	SetEmail(ctx context.Context, id, email string) error
 	// RecordFailure counts a failed sign-in at now, restarting the count when the
 	// first failure counted is older than window, and returns the updated account.

@@ -581,3 +581,24 @@ func TestNewNeedsStoreMailerConsents(t *testing.T) {
 	require.Error(t, err, "partial argon2 parameters")
 	require.False(t, errors.Is(err, privacy.ErrInvalid))
 }
+
+// TestResetKillsPendingEmailChange: Mallory, with Alice's stolen password, asks to
+// move the account to her address; Alice resets her password. The link mailed to
+// Mallory must die with the old password (audit #13 finding 1).
+func TestResetKillsPendingEmailChange(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.member("alice@example.org", "correct horse")
+	_, mallory := e.signIn("alice@example.org", "correct horse")
+	require.NoError(t, e.svc.RequestEmailChange(mallory, "mallory@evil.example", "correct horse"))
+	stolen := e.linkToken(e.mailTo("mallory@evil.example", "Confirm your new address"))
+
+	require.NoError(t, e.svc.RequestReset(ctx, "alice@example.org"))
+	require.NoError(t, e.svc.ResetPassword(ctx, e.linkToken(e.mailTo("alice@example.org", "Reset your password")), "new horse battery"))
+
+	_, err := e.svc.ConfirmEmailChange(ctx, stolen)
+	assert.ErrorIs(t, err, privacy.ErrGone, "the address-change link dies with the password")
+	a, err := e.store.AccountByEmail(ctx, "alice@example.org")
+	require.NoError(t, err)
+	assert.Equal(t, "alice@example.org", a.Email)
+}

@@ -132,6 +132,7 @@ func (s *Store) SetPassword(ctx context.Context, id, hash string, revoke bool) e
 		a.PasswordHash = hash
 		if revoke {
 			s.deleteSessions(id)
+			s.deleteTokens(id)
 		}
 		return nil
 	})
@@ -147,6 +148,7 @@ func (s *Store) SetEmail(ctx context.Context, id, email string) error {
 		a.Email = email
 		s.byEmail[email] = id
 		s.deleteSessions(id)
+		s.deleteTokens(id)
 		return nil
 	})
 }
@@ -186,15 +188,9 @@ func (s *Store) deleteAccount(id string) (int, error) {
 	if !ok {
 		return 0, notFound("account")
 	}
-	n := 1 + s.deleteSessions(id)
+	n := 1 + s.deleteSessions(id) + s.deleteTokens(id)
 	delete(s.accounts, id)
 	delete(s.byEmail, a.Email)
-	for h, t := range s.tokens {
-		if t.AccountID == id {
-			delete(s.tokens, h)
-			n++
-		}
-	}
 	for rid, r := range s.resources {
 		if r.AccountID == id {
 			delete(s.resources, rid)
@@ -339,6 +335,18 @@ func (s *Store) DeleteTokensTo(ctx context.Context, email string) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// deleteTokens removes every mailed token of the account and returns how many.
+func (s *Store) deleteTokens(accountID string) int {
+	n := 0
+	for h, t := range s.tokens {
+		if t.AccountID == accountID {
+			delete(s.tokens, h)
+			n++
+		}
+	}
+	return n
 }
 
 // PurgeTokens implements accounts.Store.

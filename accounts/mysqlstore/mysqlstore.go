@@ -196,8 +196,7 @@ func (s *Store) SetPassword(ctx context.Context, id, hash string, revoke bool) e
 			return err
 		}
 		if revoke {
-			_, err := tx.ExecContext(ctx, `DELETE FROM accounts_sessions WHERE account_id = ?`, id)
-			return tr(err)
+			return revokeAll(ctx, tx, id)
 		}
 		return nil
 	}))
@@ -209,9 +208,18 @@ func (s *Store) SetEmail(ctx context.Context, id, email string) error {
 		if err := s.exec1(ctx, "account", `UPDATE accounts_accounts SET email = ? WHERE id = ?`, email, id); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM accounts_sessions WHERE account_id = ?`, id)
-		return tr(err)
+		return revokeAll(ctx, tx, id)
 	}))
+}
+
+// revokeAll ends every session and deletes every mailed token of the account:
+// what a change of its credentials must leave behind.
+func revokeAll(ctx context.Context, tx *sqlx.Tx, id string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM accounts_sessions WHERE account_id = ?`, id); err != nil {
+		return tr(err)
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM accounts_tokens WHERE account_id = ?`, id)
+	return tr(err)
 }
 
 // RecordFailure implements accounts.Store.

@@ -20,6 +20,7 @@ func Run(t *testing.T, newStore func(t *testing.T) accounts.Store) {
 	t.Run("Failures", func(t *testing.T) { testFailures(t, newStore(t)) })
 	t.Run("Then", func(t *testing.T) { testThen(t, newStore(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore(t)) })
+	t.Run("CredentialChangeKillsTokens", func(t *testing.T) { testCredentialChange(t, newStore(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore(t)) })
 	t.Run("Roles", func(t *testing.T) { testRoles(t, newStore(t)) })
 	t.Run("Resources", func(t *testing.T) { testResources(t, newStore(t)) })
@@ -229,6 +230,62 @@ func testTokens(t *testing.T, s accounts.Store) {
 
 	err = s.CreateToken(ctx, accounts.Token{Hash: hash("orphan"), Kind: accounts.TokenReset, AccountID: id(99), Email: "x@example.org", Created: t0, Expires: t0.Add(time.Hour)}, nothing)
 	assert.ErrorIs(t, err, privacy.ErrNotFound, "a token for a missing account")
+}
+
+// testCredentialChange: a password change (not a rehash) and an address change
+// kill every mailed token of the account, whatever its kind, and no other
+// account's (audit #13 finding 1).
+func testCredentialChange(t *testing.T, s accounts.Store) {
+	ctx := context.Background()
+	a := account(1, "cred@example.org")
+	mustCreate(t, s, a)
+	b := account(2, "bystander@example.org")
+	mustCreate(t, s, b)
+	n := 0
+	mk := func(acct *accounts.Account, kind, email string) accounts.Token {
+		n++
+		tk := accounts.Token{Hash: hash(fmt.Sprintf("cred-%d", n)), Kind: kind, AccountID: acct.ID, Email: email, Created: t0, Expires: t0.Add(time.Hour)}
+		require.NoError(t, s.CreateToken(ctx, tk, nothing))
+		return tk
+	}
+	live := func(tk accounts.Token) bool {
+		ts, err := s.TokensTo(ctx, tk.Email)
+		require.NoError(t, err)
+		for _, x := range ts {
+			if x.Hash == tk.Hash {
+				return true
+			}
+		}
+		return false
+	}
+	all := func(acct *accounts.Account) []accounts.Token {
+		return []accounts.Token{mk(acct, accounts.TokenEmail, "mallory@evil.example"), mk(acct, accounts.TokenReset, acct.Email), mk(acct, accounts.TokenVerify, acct.Email)}
+	}
+
+	mine, theirs := all(a), all(b)
+	require.NoError(t, s.SetPassword(ctx, a.ID, "$sha1$"+fmt.Sprintf("%040x", 7), false))
+	for _, tk := range mine {
+		assert.True(t, live(tk), "a rehash keeps the %s token", tk.Kind)
+	}
+	require.NoError(t, s.SetPassword(ctx, a.ID, "$sha1$"+fmt.Sprintf("%040x", 8), true))
+	for _, tk := range mine {
+		assert.False(t, live(tk), "a password change kills the %s token", tk.Kind)
+		_, err := s.UseToken(ctx, tk.Hash, tk.Kind, t0)
+		assert.ErrorIs(t, err, privacy.ErrGone, "a password change kills the %s token", tk.Kind)
+	}
+	for _, tk := range theirs {
+		assert.True(t, live(tk), "another account's %s token stays", tk.Kind)
+	}
+
+	mine = all(a)
+	require.NoError(t, s.SetEmail(ctx, a.ID, "cred.new@example.org"))
+	for _, tk := range mine {
+		_, err := s.UseToken(ctx, tk.Hash, tk.Kind, t0)
+		assert.ErrorIs(t, err, privacy.ErrGone, "an address change kills the %s token", tk.Kind)
+	}
+	for _, tk := range theirs {
+		assert.True(t, live(tk), "another account's %s token stays", tk.Kind)
+	}
 }
 
 func testSessions(t *testing.T, s accounts.Store) {
