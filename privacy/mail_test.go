@@ -1,10 +1,13 @@
 package privacy_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -310,4 +313,98 @@ func TestMessageAllowerJudgesRef(t *testing.T) {
 		assert.Len(t, h.Server.Messages(), before, "the re-check at delivery refuses a message Send would have refused")
 	})
 	assert.Equal(t, int64(4), a.asked.Load(), "asked at each Send and each delivery, with the message")
+}
+
+// TestDisplayNameWithSpecials: a display name with a double quote, a backslash or
+// other specials is quoted (or encoded) so the message builds and arrives with the
+// name intact, and the recipient is not suppressed.
+func TestDisplayNameWithSpecials(t *testing.T) {
+	ctx := context.Background()
+	names := []string{`Sam 6" Jones`, `Jones, Sam (admin) <x@y>`, `Back\slash`, `Zoë "Z" Ämter`}
+	addrs := make([]string, len(names))
+	for i := range names {
+		addrs[i] = "quote" + strconv.Itoa(i) + "@example.org"
+	}
+	h := mailtest.NewHarness(t, nil, nil)
+	h.Mailer.Allow(privacy.PurposeCommentFollowUp, commenters(addrs...))
+	for i, name := range names {
+		_, err := h.Mailer.Send(ctx, privacy.Message{Purpose: privacy.PurposeCommentFollowUp, DataSubject: addrs[i],
+			To: privacy.Address{Name: name, Email: addrs[i]}, ReplyTo: privacy.Address{Name: name, Email: addrs[i]},
+			Subject: "A reply", Text: "Someone replied."})
+		require.NoError(t, err)
+	}
+	msgs := h.Server.Wait(len(names), 5*time.Second)
+	require.Len(t, msgs, len(names))
+	for i, name := range names {
+		got := h.Server.To(addrs[i])
+		require.Len(t, got, 1, "name=%q", name)
+		to, err := got[0].Header.AddressList("To")
+		require.NoError(t, err, "name=%q To=%q", name, got[0].Header.Get("To"))
+		require.Len(t, to, 1)
+		assert.Equal(t, name, to[0].Name)
+		assert.Equal(t, addrs[i], to[0].Address)
+		rt, err := got[0].Header.AddressList("Reply-To")
+		require.NoError(t, err)
+		assert.Equal(t, name, rt[0].Name)
+		suppressed, err := h.Store.Suppressed(ctx, addrs[i])
+		require.NoError(t, err)
+		assert.False(t, suppressed, "name=%q", name)
+	}
+}
+
+// TestUnbuildableMessageNotSuppressed: a message the transport cannot build is a bug,
+// not a bounce: it fails, the error is logged by message id without the address, and
+// the address stays mailable for every purpose. Only a 5xx from the relay suppresses.
+func TestUnbuildableMessageNotSuppressed(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	srv, err := mailtest.Start()
+	require.NoError(t, err)
+	defer srv.Close()
+	port, _ := strconv.Atoi(srv.Port())
+	tr, err := smtp.New(smtp.Config{Host: srv.Host(), Port: port, TLS: "none"})
+	require.NoError(t, err)
+	const bad = "bro ken@@example.org" // bypasses the Mailer's checks: only a bug could enqueue it
+	m := privacy.NewMailer(mailtest.Policy(), store, nil)
+	m.Allow(privacy.PurposeAccount, commenters(bad))
+	id, err := store.Enqueue(ctx, &privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: bad,
+		From: privacy.Address{Email: "noreply@example.com"}, To: privacy.Address{Email: bad}, Subject: "Verify", Text: "Link"})
+	require.NoError(t, err)
+
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d := &privacy.Dispatcher{Store: store, Transport: tr, Mailer: m, Log: log, Workers: 1, Poll: 10 * time.Millisecond}
+	dctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { d.Run(dctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	require.Eventually(t, func() bool {
+		st, _ := store.OutboxStats(ctx, "")
+		return st.Failed == 1
+	}, 5*time.Second, 10*time.Millisecond, "an unbuildable message fails")
+	ok, err := store.Suppressed(ctx, bad)
+	require.NoError(t, err)
+	assert.False(t, ok, "a message that cannot be built does not suppress its recipient")
+	out := logs.String()
+	assert.NotContains(t, out, "example.org", "the log names the message, never the address")
+	assert.Contains(t, out, "level=ERROR")
+	assert.Contains(t, out, "id="+strconv.FormatInt(id, 10))
+	assert.Empty(t, srv.Messages())
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

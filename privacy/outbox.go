@@ -91,6 +91,15 @@ func SuppressionKey(addr string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// BuildError is returned by a Conn for a message it could not turn into mail. That
+// is a bug in the caller or the transport, never a bounce: the Dispatcher fails the
+// message and logs its id, and does not suppress the recipient. Err may hold the
+// address, so the Dispatcher neither logs nor stores it.
+type BuildError struct{ Err error }
+
+func (e *BuildError) Error() string { return "message could not be built" }
+func (e *BuildError) Unwrap() error { return e.Err }
+
 func isPermanent(err error) bool {
 	var d *DeliveryError
 	return errors.As(err, &d) && d.Permanent
@@ -99,7 +108,7 @@ func isPermanent(err error) bool {
 // Dispatcher delivers the outbox: Workers workers each hold one connection, claim
 // batches, re-check every message against the purpose guard just before sending it,
 // retry temporary failures with exponential backoff until MaxAge, and suppress the
-// recipient of a permanent failure. Zero fields take the defaults shown.
+// recipient of a permanent failure (a relay's 5xx), never of a *BuildError. Zero fields take the defaults shown.
 type Dispatcher struct {
 	Store     OutboxStore
 	Transport Transport
@@ -263,6 +272,12 @@ func (d *Dispatcher) deliver(ctx context.Context, owner string, conn Conn, items
 			conn = c
 		}
 		err := conn.Send(bg, &msg)
+		var be *BuildError
+		if errors.As(err, &be) {
+			d.Log.Error("outbox message could not be built", "id", it.ID, "purpose", string(it.Message.Purpose))
+			d.fail(bg, owner, it, be.Error())
+			continue
+		}
 		if err != nil && !isPermanent(err) && reused {
 			// The relay may have closed the idle connection: redial once before
 			// counting an attempt and waiting out a backoff.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	netmail "net/mail"
 	"net/url"
 	"strconv"
 	"time"
@@ -120,16 +121,21 @@ type conn struct {
 	c *gosmtp.Client
 }
 
-// Send delivers msg, which must have passed privacy.Mailer's checks.
+// Send delivers msg, which must have passed privacy.Mailer's checks. It returns a
+// *privacy.BuildError when msg cannot be built, and a *privacy.DeliveryError,
+// Permanent for a 5xx reply, when the relay does not take it; neither names the address.
 func (c *conn) Send(ctx context.Context, msg *privacy.Message) error {
 	m, err := Build(msg)
 	if err != nil {
-		return &privacy.DeliveryError{Permanent: true, Err: err}
+		return &privacy.BuildError{Err: err}
 	}
 	if err := c.t.client.SendWithSMTPClient(c.c, m); err != nil {
 		var se *mail.SendError
-		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
-			return &privacy.DeliveryError{Permanent: true, Err: err}
+		if errors.As(err, &se) {
+			// go-mail's text names the recipients; the outbox logs and stores this
+			// error, so it keeps only the reason and the reply code.
+			serr := fmt.Errorf("smtp: %s (reply %d)", se.Reason, se.ErrorCode())
+			return &privacy.DeliveryError{Permanent: !se.IsTemp() && se.ErrorCode() >= 500, Err: serr}
 		}
 		return &privacy.DeliveryError{Err: err}
 	}
@@ -140,18 +146,26 @@ func (c *conn) Close() error { return c.t.client.CloseWithSMTPClient(c.c) }
 
 // Build turns a checked message into a go-mail message: one recipient, no CC or BCC,
 // plain text with an optional HTML alternative, and RFC 8058 unsubscribe headers.
+// Display names are quoted or RFC 2047-encoded by net/mail, so a name holding a
+// double quote, backslash, comma or non-ASCII letter builds and arrives intact.
 func Build(msg *privacy.Message) (*mail.Msg, error) {
 	m := mail.NewMsg()
-	if err := m.FromFormat(msg.From.Name, msg.From.Email); err != nil {
-		return nil, fmt.Errorf("from: %w", err)
+	from, err := mailbox("from", msg.From)
+	if err != nil {
+		return nil, err
 	}
-	if err := m.AddToFormat(msg.To.Name, msg.To.Email); err != nil {
-		return nil, fmt.Errorf("to: %w", err)
+	m.FromMailAddress(from)
+	to, err := mailbox("to", msg.To)
+	if err != nil {
+		return nil, err
 	}
+	m.AddToMailAddress(to)
 	if msg.ReplyTo.Email != "" {
-		if err := m.ReplyToFormat(msg.ReplyTo.Name, msg.ReplyTo.Email); err != nil {
-			return nil, fmt.Errorf("reply-to: %w", err)
+		rt, err := mailbox("reply-to", msg.ReplyTo)
+		if err != nil {
+			return nil, err
 		}
+		m.ReplyToMailAddress(rt)
 	}
 	m.Subject(msg.Subject)
 	m.SetMessageID()
@@ -169,4 +183,14 @@ func Build(msg *privacy.Message) (*mail.Msg, error) {
 		m.AddAlternativeString(mail.TypeTextHTML, msg.HTML)
 	}
 	return m, nil
+}
+
+// mailbox checks a.Email alone, so the display name, whatever it holds, can only be
+// quoted, never parsed as part of the address.
+func mailbox(field string, a privacy.Address) (*netmail.Address, error) {
+	p, err := netmail.ParseAddress(a.Email)
+	if err != nil || p.Name != "" || p.Address != a.Email {
+		return nil, fmt.Errorf("%s: not a bare address", field)
+	}
+	return &netmail.Address{Name: a.Name, Address: p.Address}, nil
 }
