@@ -73,7 +73,7 @@ const tombstone = "This comment was deleted."
 // one, both show the thread as it now is, never as they cached it before.
 func TestThreadCacheTwoProcesses(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
-		a, b := twoProcesses(t, kind, func(c *comments.Config, _ *comments.HandlerConfig) { c.Erase = comments.EraseKeepText })
+		a, b := twoProcesses(t, kind, func(c *comments.Config, _ *comments.HandlerConfig) { c.Erase, c.TrustAfter = comments.EraseKeepText, 1 })
 		texts := []string{"Annabel"}
 		// expect checks that both processes show exactly the texts in want.
 		expect := func(step string, want ...string) {

@@ -135,8 +135,11 @@ type Store interface {
 	// StatusDeleted tombstone with no name, address, text or manage hash. Returns
 	// ErrNotFound.
 	DeleteComment(ctx context.Context, id int64) error
-	// HasApproved reports whether email wrote a comment that is approved.
-	HasApproved(ctx context.Context, email string) (bool, error)
+	// Approved returns how many of email's comments are approved.
+	Approved(ctx context.Context, email string) (int, error)
+	// ThreadSize returns how many of thread's comments are pending or approved, and
+	// the bytes of their HTML.
+	ThreadSize(ctx context.Context, thread string) (n int, html int64, err error)
 	// Duplicate reports whether q matches a stored comment.
 	Duplicate(ctx context.Context, q DuplicateQuery) (bool, error)
 	// CommentsBy returns every comment email wrote, oldest first.

@@ -27,8 +27,8 @@ type Moderation int
 
 // The moderation rules.
 const (
-	// ModerateFirst holds an address's comments until a moderator approved one of
-	// them; later comments from the address publish at once.
+	// ModerateFirst holds an address's comments until a moderator approved
+	// Config.TrustAfter of them; later comments from the address publish at once.
 	ModerateFirst Moderation = iota
 	// ModerateAll holds every comment for a moderator.
 	ModerateAll
@@ -54,6 +54,12 @@ const (
 	MaxNameLen   = 80
 	MaxThreadLen = 200
 	DefaultBody  = 10000 // characters
+	// DefaultHTML bounds a comment's rendered HTML: Markdown such as nested
+	// quotes renders to many times its length.
+	DefaultHTML       = 16 << 10 // bytes
+	DefaultThreadSize = 1000     // pending and approved comments in a thread
+	DefaultThreadHTML = 4 << 20  // bytes of their HTML
+	DefaultTrustAfter = 3
 )
 
 // Config configures a Service. Store, Mailer, Key and BaseURL are required.
@@ -79,8 +85,18 @@ type Config struct {
 	Moderation Moderation // default ModerateFirst
 	Erase      EraseMode  // default EraseRemove
 
-	MaxLinks          int           // links allowed in a comment; default 3, negative for none
-	MaxBody           int           // characters in a comment; default 10,000
+	MaxLinks int // links allowed in a comment; default 3, negative for none
+	MaxBody  int // characters in a comment; default 10,000
+	MaxHTML  int // bytes of a comment's rendered HTML; default DefaultHTML
+	// MaxThreadSize and MaxThreadHTML bound a thread's pending and approved
+	// comments, by count and by bytes of HTML; defaults DefaultThreadSize and
+	// DefaultThreadHTML. A post beyond either is refused with ErrConflict.
+	MaxThreadSize int
+	MaxThreadHTML int64
+	// TrustAfter is how many of an address's comments a moderator must have
+	// approved before, under ModerateFirst, its comments publish at once;
+	// default DefaultTrustAfter.
+	TrustAfter        int
 	EditWindow        time.Duration // how long the author may edit; default 15 minutes
 	ConfirmTTL        time.Duration // how long a confirmation link works; default 48 hours
 	RejectedRetention time.Duration // how long rejected comments are kept; default 30 days
@@ -150,6 +166,18 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultBody
+	}
+	if cfg.MaxHTML <= 0 {
+		cfg.MaxHTML = DefaultHTML
+	}
+	if cfg.MaxThreadSize <= 0 {
+		cfg.MaxThreadSize = DefaultThreadSize
+	}
+	if cfg.MaxThreadHTML <= 0 {
+		cfg.MaxThreadHTML = DefaultThreadHTML
+	}
+	if cfg.TrustAfter <= 0 {
+		cfg.TrustAfter = DefaultTrustAfter
 	}
 	s := &Service{
 		store: cfg.Store, mailer: cfg.Mailer, auditor: cfg.Auditor, log: cfg.Log, now: cfg.Now, rand: cfg.Rand,
@@ -276,6 +304,9 @@ func (s *Service) checkBody(body string) (html string, err error) {
 	if strings.TrimSpace(html) == "" {
 		return "", privacy.Invalid("body", "has no text that can be shown (HTML is not accepted; write Markdown)")
 	}
+	if len(html) > s.cfg.MaxHTML {
+		return "", privacy.Invalid("body", "is too large once shown (deeply nested quotes or lists?); shorten it or nest less")
+	}
 	if n := Links(html); n > s.cfg.MaxLinks {
 		if s.cfg.MaxLinks == 0 {
 			return "", privacy.Invalid("body", "may not contain links")
@@ -292,7 +323,8 @@ func (s *Service) checkBody(body string) (html string, err error) {
 // follow-up, so is the notification.
 //
 // Returns ErrInvalid naming the field at fault (thread, name, email, body, parent)
-// and ErrConflict naming "body" for a duplicate. Nothing is stored on error.
+// and ErrConflict naming "body" for a duplicate or naming "thread" for a thread
+// that reached Config.MaxThreadSize or MaxThreadHTML. Nothing is stored on error.
 func (s *Service) Post(ctx context.Context, in Input) (Posted, error) {
 	if err := CheckThread(in.Thread); err != nil {
 		return Posted{}, err
@@ -334,16 +366,23 @@ func (s *Service) Post(ctx context.Context, in Input) (Posted, error) {
 	if dup {
 		return Posted{}, &privacy.Error{Kind: privacy.ErrConflict, Field: "body", Message: "this comment was already posted"}
 	}
+	n, size, err := s.store.ThreadSize(ctx, in.Thread)
+	if err != nil {
+		return Posted{}, err
+	}
+	if n >= s.cfg.MaxThreadSize || size+int64(len(html)) > s.cfg.MaxThreadHTML {
+		return Posted{}, &privacy.Error{Kind: privacy.ErrConflict, Field: "thread", Message: "this page takes no more comments"}
+	}
 	status := StatusPending
 	switch s.cfg.Moderation {
 	case ModerateNone:
 		status = StatusApproved
 	case ModerateFirst:
-		known, err := s.store.HasApproved(ctx, email)
+		approved, err := s.store.Approved(ctx, email)
 		if err != nil {
 			return Posted{}, err
 		}
-		if known {
+		if approved >= s.cfg.TrustAfter {
 			status = StatusApproved
 		}
 	}

@@ -104,7 +104,7 @@ func TestPostValidation(t *testing.T) {
 func TestModerationRules(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		t.Run("FirstWaitsThenPublishes", func(t *testing.T) {
-			e := newEnv(t, kind)
+			e := newEnv(t, kind, func(c *comments.Config, _ *comments.HandlerConfig) { c.TrustAfter = 1 })
 			first := e.post(t, comments.Input{Name: "Ann", Email: ann, Body: "Hello."})
 			assert.Equal(t, comments.StatusPending, first.Status)
 			second := e.post(t, comments.Input{Name: "Ann", Email: ann, Body: "Still here."})

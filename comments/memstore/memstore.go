@@ -296,16 +296,31 @@ func (s *Store) DeleteComment(ctx context.Context, id int64) error {
 	return nil
 }
 
-// HasApproved implements comments.Store.
-func (s *Store) HasApproved(ctx context.Context, email string) (bool, error) {
+// Approved implements comments.Store.
+func (s *Store) Approved(ctx context.Context, email string) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	n := 0
 	for _, c := range s.comments {
 		if c.Email == email && c.Status == comments.StatusApproved {
-			return true, nil
+			n++
 		}
 	}
-	return false, nil
+	return n, nil
+}
+
+// ThreadSize implements comments.Store.
+func (s *Store) ThreadSize(ctx context.Context, thread string) (int, int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, size := 0, int64(0)
+	for _, c := range s.comments {
+		if c.Thread == thread && (c.Status == comments.StatusApproved || c.Status == comments.StatusPending) {
+			n++
+			size += int64(len(c.HTML))
+		}
+	}
+	return n, size, nil
 }
 
 // Duplicate implements comments.Store.

@@ -383,9 +383,21 @@ func (s *Store) exists(ctx context.Context, q string, args ...any) (bool, error)
 	return ok, nil
 }
 
-// HasApproved implements comments.Store.
-func (s *Store) HasApproved(ctx context.Context, email string) (bool, error) {
-	return s.exists(ctx, `SELECT 1 FROM comments_comments WHERE email = ? AND status = 'approved'`, email)
+// Approved implements comments.Store.
+func (s *Store) Approved(ctx context.Context, email string) (int, error) {
+	var n int
+	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &n, `SELECT COUNT(*) FROM comments_comments WHERE email = ? AND status = 'approved'`, email)
+	return n, tr(err)
+}
+
+// ThreadSize implements comments.Store.
+func (s *Store) ThreadSize(ctx context.Context, thread string) (int, int64, error) {
+	var n int
+	var size int64
+	err := sqltx.Ext(ctx, s.db).QueryRowxContext(ctx, `
+		SELECT COUNT(*), COALESCE(SUM(LENGTH(html)), 0)
+		FROM comments_comments WHERE thread = ? AND status IN ('pending', 'approved')`, thread).Scan(&n, &size)
+	return n, size, tr(err)
 }
 
 // Duplicate implements comments.Store.

@@ -215,9 +215,9 @@ func testModeration(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		s := newStore(t)
 		c := create(t, s, comment("t", "ann@example.org", comments.StatusPending))
 		err := s.SetStatus(ctx, c.ID, []comments.Status{comments.StatusPending}, comments.StatusApproved, now, func(ctx context.Context) error {
-			ok, err := s.HasApproved(ctx, "ann@example.org")
+			n, err := s.Approved(ctx, "ann@example.org")
 			require.NoError(t, err)
-			assert.True(t, ok, "then sees the new status")
+			assert.Equal(t, 1, n, "then sees the new status")
 			return errX
 		})
 		require.ErrorIs(t, err, errX)
@@ -226,18 +226,36 @@ func testModeration(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		assert.True(t, got.Moderated.IsZero())
 	})
 
-	t.Run("HasApproved", func(t *testing.T) {
+	t.Run("Approved", func(t *testing.T) {
 		s := newStore(t)
 		create(t, s, comment("t", "ann@example.org", comments.StatusPending))
 		create(t, s, comment("t", "ann@example.org", comments.StatusRejected))
-		ok, err := s.HasApproved(ctx, "ann@example.org")
+		n, err := s.Approved(ctx, "ann@example.org")
 		require.NoError(t, err)
-		assert.False(t, ok)
+		assert.Equal(t, 0, n)
 		create(t, s, comment("u", "ann@example.org", comments.StatusApproved))
-		ok, _ = s.HasApproved(ctx, "ann@example.org")
-		assert.True(t, ok)
-		ok, _ = s.HasApproved(ctx, "Ann@example.org")
-		assert.False(t, ok, "addresses compare exactly (the local part is case-sensitive)")
+		create(t, s, comment("t", "ann@example.org", comments.StatusApproved))
+		create(t, s, comment("t", "bob@example.org", comments.StatusApproved))
+		n, _ = s.Approved(ctx, "ann@example.org")
+		assert.Equal(t, 2, n, "approved comments from the address in every thread")
+		n, _ = s.Approved(ctx, "Ann@example.org")
+		assert.Equal(t, 0, n, "addresses compare exactly (the local part is case-sensitive)")
+	})
+
+	t.Run("ThreadSize", func(t *testing.T) {
+		s := newStore(t)
+		n, size, err := s.ThreadSize(ctx, "t")
+		require.NoError(t, err)
+		assert.Equal(t, 0, n)
+		assert.Zero(t, size)
+		a := create(t, s, comment("t", "ann@example.org", comments.StatusPending))
+		b := create(t, s, comment("t", "ann@example.org", comments.StatusApproved))
+		create(t, s, comment("t", "ann@example.org", comments.StatusRejected))
+		create(t, s, comment("u", "ann@example.org", comments.StatusApproved))
+		n, size, err = s.ThreadSize(ctx, "t")
+		require.NoError(t, err)
+		assert.Equal(t, 2, n, "pending and approved comments in the thread only")
+		assert.Equal(t, int64(len(a.HTML)+len(b.HTML)), size, "bytes of their HTML")
 	})
 
 	t.Run("Queue", func(t *testing.T) {
