@@ -15,10 +15,23 @@
 //     capability, which never imports this package.
 //   - P12: passwords are argon2id PHC strings, rehashed at sign-in when parameters
 //     change; legacy sha1 forms are imported and replaced at the first sign-in. A
-//     bounded number of hashes run at once, failed sign-ins are throttled per
-//     account (a growing delay, never a lockout) and per client address (memory
-//     only), and register, sign-in and reset answer alike, in about the same time,
-//     whether an address has an account or not.
+//     bounded number of hashes run at once, and register, sign-in and reset answer
+//     alike, in about the same time, whether an address has an account or not.
+//
+// Failed sign-ins are throttled, never locked out. The Handler limits each client
+// address (HandlerConfig.Limiter: 20 hashing requests a minute). On top of that,
+// the Service counts failures per address typed, with or without an account, so the
+// throttle's answers (status, message, Retry-After) never tell the two apart. After
+// Config.MaxFailures failures on an address within Config.FailureWindow, each
+// client that has failed on it waits one second, doubled with each further failure,
+// up to Config.MaxDelay, before its next try is even checked; a client that has not
+// failed on it is not held back, so whoever guesses from elsewhere cannot keep the
+// owner out. Once 16 clients have failed on one address, every client waits: a
+// guesser with many client addresses is slowed, and the owner can still reset the
+// password, which clears the count. The counts live in memory, keyed by an HMAC of
+// the address and of the client address under a key drawn at start, at most 100,000
+// addresses, and expire with the window: a site running several processes gives a
+// guesser each process's allowance.
 //
 // Registration opt-ins to the newsletter and promotions become privacy consent
 // records, written in the registration's transaction. Staff roles live here

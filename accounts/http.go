@@ -437,7 +437,8 @@ func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
 	default:
 		err = onlyFields(v, "email", "password")
 		if err == nil {
-			res, err = h.s.SignIn(r.Context(), v.Get("email"), v.Get("password"))
+			ctx := WithClient(r.Context(), form.ClientAddr(r, h.cfg.TrustedHeader))
+			res, err = h.s.SignIn(ctx, v.Get("email"), v.Get("password"))
 		}
 	}
 	if err != nil {

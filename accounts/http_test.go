@@ -514,3 +514,66 @@ func TestHTTPAuthenticateDatabaseAway(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
 	assert.True(t, reached, "anonymous requests need no look-up and pass")
 }
+
+// signinFrom signs in over JSON as the client at ip (the handler trusts X-Forwarded-For).
+func (s *server) signinFrom(ip, email, password string) resp {
+	s.t.Helper()
+	b, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	return s.do(http.MethodPost, "/accounts/signin", "", "application/json", bytes.NewReader(b),
+		"Accept", "application/json", "X-Forwarded-For", ip)
+}
+
+// The throttle answers an address with an account exactly as one without: same
+// statuses, bodies and Retry-After, try by try (audit #13 finding 8).
+func TestHTTPSignInThrottleAnswersAlike(t *testing.T) {
+	e := newEnv(t)
+	s := newServer(t, e, accounts.HandlerConfig{TrustedHeader: "X-Forwarded-For"})
+	e.member("known@example.org", "correct horse")
+	type answer struct {
+		status     int
+		body       string
+		retryAfter string
+	}
+	var known, unknown []answer
+	for range 15 {
+		k := s.signinFrom("192.0.2.1", "known@example.org", "wrong horse")
+		u := s.signinFrom("192.0.2.1", "unknown@example.org", "wrong horse")
+		known = append(known, answer{k.status, k.body, k.header.Get("Retry-After")})
+		unknown = append(unknown, answer{u.status, u.body, u.header.Get("Retry-After")})
+		e.clock.Advance(6 * time.Second)
+	}
+	assert.Equal(t, unknown, known)
+	statuses := map[int]int{}
+	for _, a := range known {
+		statuses[a.status]++
+	}
+	assert.Equal(t, map[int]int{http.StatusUnauthorized: 14, http.StatusTooManyRequests: 1}, statuses,
+		"ten free tries, then a delay that doubles (1s, 2s, 4s, 8s) against 6s between tries")
+}
+
+// An attacker's 25 wrong guesses in 180 s from one address, within the per-client
+// limit, do not keep the owner out: a source that has not failed may still sign in
+// with the right password (audit #13 finding 8).
+func TestHTTPSignInOwnerNotLockedOut(t *testing.T) {
+	e := newEnv(t)
+	lim := form.NewLimiter(20, time.Minute, 10) // the handler's default
+	lim.Now = e.clock.Now
+	s := newServer(t, e, accounts.HandlerConfig{TrustedHeader: "X-Forwarded-For", Limiter: lim})
+	e.member("owner@example.org", "correct horse")
+	statuses := map[int]int{}
+	for i := range 25 {
+		r := s.signinFrom("198.51.100.7", "owner@example.org", fmt.Sprintf("guess %d", i))
+		statuses[r.status]++
+		e.clock.Advance(180 * time.Second / 25)
+	}
+	t.Logf("attacker's answers: %v", statuses)
+	assert.Equal(t, 25, statuses[http.StatusUnauthorized]+statuses[http.StatusTooManyRequests], "%v", statuses)
+	assert.Positive(t, statuses[http.StatusTooManyRequests], "the attacker is slowed")
+
+	r := s.signinFrom("203.0.113.5", "owner@example.org", "correct horse")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	assert.Contains(t, r.body, `"token"`)
+
+	r = s.signinFrom("198.51.100.7", "owner@example.org", "correct horse")
+	assert.Equal(t, http.StatusTooManyRequests, r.status, "the attacker's source stays slowed after the owner signs in")
+}

@@ -48,8 +48,9 @@ type Config struct {
 	SessionIdle    time.Duration // 24h: a session unused this long ends
 	SessionMax     time.Duration // 30 days: a session ends this long after sign-in, used or not
 
-	MaxFailures   int           // 10 failed sign-ins ...
-	FailureWindow time.Duration // ... within 15m start a delay that doubles with each further failure
+	// Sign-in throttle, per address and source, in memory (see SignIn):
+	MaxFailures   int           // 10 failed sign-ins on one address ...
+	FailureWindow time.Duration // ... within 15m start a delay, for the sources that failed, that doubles with each further failure
 	MaxDelay      time.Duration // 15m: the delay's ceiling; there is no permanent lockout
 
 	UnverifiedRetention  time.Duration // 7 days
@@ -66,13 +67,14 @@ type Config struct {
 
 // Service keeps every rule about accounts, sessions, resources and parental consent.
 type Service struct {
-	cfg    Config
-	store  Store
-	mailer *privacy.Mailer
-	policy *privacy.Policy
-	log    *slog.Logger
-	hash   *hasher
-	photos chan struct{}
+	cfg      Config
+	store    Store
+	mailer   *privacy.Mailer
+	policy   *privacy.Policy
+	log      *slog.Logger
+	hash     *hasher
+	photos   chan struct{}
+	throttle *throttle
 }
 
 // New returns a Service and registers its Allowers on cfg.Mailer: PurposeAccount for
@@ -146,8 +148,13 @@ func New(cfg Config) (*Service, error) {
 	num(&cfg.NoteMaxLen, 20_000)
 	num(&cfg.MessageMaxLen, 2_000)
 
+	secret := make([]byte, 32)
+	if _, err := io.ReadFull(cfg.Rand, secret); err != nil {
+		return nil, fmt.Errorf("accounts: random throttle key: %w", err)
+	}
 	s := &Service{cfg: cfg, store: cfg.Store, mailer: cfg.Mailer, policy: cfg.Policy, log: cfg.Log,
-		hash: newHasher(cfg.Argon2, cfg.HashSlots, cfg.HashWait), photos: make(chan struct{}, cfg.PhotoSlots)}
+		hash: newHasher(cfg.Argon2, cfg.HashSlots, cfg.HashWait), photos: make(chan struct{}, cfg.PhotoSlots),
+		throttle: newThrottle(secret, cfg.MaxFailures, cfg.FailureWindow, cfg.MaxDelay)}
 	cfg.Mailer.Allow(privacy.PurposeAccount, privacy.AllowFunc(s.allowAccount))
 	cfg.Mailer.Allow(privacy.PurposeParentalConsent, privacy.AllowFunc(s.allowParent))
 	return s, nil

@@ -3,6 +3,7 @@ package accounts_test
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -301,8 +302,56 @@ func TestThrottlePerAccount(t *testing.T) {
 	e.clock.Advance(16 * time.Minute)
 	_, err = e.svc.SignIn(ctx, "victim@example.org", "correct horse")
 	require.NoError(t, err, "no permanent lockout")
-	a, _ := e.store.AccountByEmail(ctx, "victim@example.org")
-	assert.Zero(t, a.Failures, "a success clears the count")
+}
+
+func TestThrottleSuccessForgetsOwnFailures(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.member("typo@example.org", "correct horse")
+	for range 9 {
+		_, err := e.svc.SignIn(ctx, "typo@example.org", "corect horse")
+		require.ErrorIs(t, err, privacy.ErrUnauthorized)
+	}
+	e.signIn("typo@example.org", "correct horse")
+	for i := range 10 {
+		_, err := e.svc.SignIn(ctx, "typo@example.org", "corect horse")
+		require.ErrorIs(t, err, privacy.ErrUnauthorized, "attempt %d after the success", i+1)
+	}
+	_, err := e.svc.SignIn(ctx, "typo@example.org", "corect horse")
+	require.ErrorIs(t, err, privacy.ErrRateLimited)
+}
+
+// A source that has not failed on an address is not held back, unless so many
+// sources have failed that the throttle stopped telling them apart.
+func TestThrottleSources(t *testing.T) {
+	e := newEnv(t)
+	e.member("target@example.org", "correct horse")
+	from := func(i int) context.Context {
+		return accounts.WithClient(context.Background(), netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}))
+	}
+	for i := range 16 {
+		_, err := e.svc.SignIn(from(i), "target@example.org", "guess")
+		require.ErrorIs(t, err, privacy.ErrUnauthorized, "source %d", i)
+	}
+	_, err := e.svc.SignIn(from(3), "target@example.org", "correct horse")
+	require.ErrorIs(t, err, privacy.ErrRateLimited, "a source that failed waits")
+	_, err = e.svc.SignIn(from(100), "target@example.org", "correct horse")
+	require.ErrorIs(t, err, privacy.ErrRateLimited, "16 sources failed: every source waits")
+	e.clock.Advance(16 * time.Minute)
+	_, err = e.svc.SignIn(from(100), "target@example.org", "correct horse")
+	require.NoError(t, err, "the window ends")
+
+	// IPv6 clients count per /64.
+	v6 := func(s string) context.Context {
+		return accounts.WithClient(context.Background(), netip.MustParseAddr(s))
+	}
+	for range 10 {
+		_, _ = e.svc.SignIn(v6("2001:db8:1:2::1"), "target@example.org", "guess")
+	}
+	_, err = e.svc.SignIn(v6("2001:db8:1:2::99"), "target@example.org", "correct horse")
+	require.ErrorIs(t, err, privacy.ErrRateLimited, "same /64")
+	_, err = e.svc.SignIn(v6("2001:db8:1:3::1"), "target@example.org", "correct horse")
+	require.NoError(t, err, "another /64")
 }
 
 func TestThrottleOwnerCanReset(t *testing.T) {

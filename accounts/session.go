@@ -2,8 +2,14 @@ package accounts
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
@@ -22,14 +28,22 @@ func errCredentials() error {
 
 // SignIn checks an address and password and opens a session (P12). An unknown
 // address, a wrong password and a legacy hash all cost one argon2id hash at the
-// configured parameters, and the first two get the same answer. A stored hash that
-// is legacy sha1 or argon2id at other parameters is replaced on success.
+// configured parameters and the same store reads, with no store write, and the
+// first two get the same answer. A stored hash that is legacy sha1 or argon2id at
+// other parameters is replaced on success.
+//
+// Failures are throttled per address, whether or not it has an account, and per
+// source: the client address the handler puts in ctx (WithClient). Once an address
+// has Config.MaxFailures failures within Config.FailureWindow, a source that has
+// failed on it waits a delay that doubles with each further failure, up to
+// Config.MaxDelay; a source that has not failed on it is not held back, so the
+// owner signs in while someone else guesses.
 //
 // Returns ErrInvalid (field email or password) for malformed input, ErrUnauthorized
 // for a wrong address or password, ErrForbidden for a correct password on an
-// address not yet verified, ErrRateLimited (with RetryAfter) after
-// Config.MaxFailures failures within Config.FailureWindow, and ErrUnavailable (503,
-// with RetryAfter) when no hash slot came free before ctx's deadline.
+// address not yet verified, ErrRateLimited (with RetryAfter) while the throttle
+// holds this source back, and ErrUnavailable (503, with RetryAfter) when no hash
+// slot came free before ctx's deadline.
 func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn, error) {
 	addr, err := privacy.NormalizeEmail(email)
 	if err != nil {
@@ -38,43 +52,35 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn,
 	if err := privacy.CheckText("password", password, MaxPasswordLen, true); err != nil {
 		return SignedIn{}, err
 	}
-	a, err := s.store.AccountByEmail(ctx, addr)
-	if errors.Is(err, privacy.ErrNotFound) {
-		release, err := s.hash.acquire(ctx)
-		if err != nil {
-			return SignedIn{}, err
-		}
-		s.hash.dummy(password)
-		release()
-		return SignedIn{}, errCredentials()
-	}
-	if err != nil {
-		return SignedIn{}, err
-	}
-	if wait := s.throttled(a); wait > 0 {
+	key, src := s.throttle.keys(addr, clientFrom(ctx))
+	if wait := s.throttle.wait(key, src, s.now()); wait > 0 {
 		return SignedIn{}, &privacy.Error{Kind: privacy.ErrRateLimited, RetryAfter: wait,
 			Message: "too many failed attempts; wait a while or reset your password"}
+	}
+	a, err := s.store.AccountByEmail(ctx, addr)
+	known := err == nil
+	if err != nil && !errors.Is(err, privacy.ErrNotFound) {
+		return SignedIn{}, err
 	}
 	release, err := s.hash.acquire(ctx)
 	if err != nil {
 		return SignedIn{}, err
 	}
-	ok, rehash, err := s.hash.verify(a.PasswordHash, password)
+	ok, rehash := false, ""
+	if known {
+		ok, rehash, err = s.hash.verify(a.PasswordHash, password)
+	} else {
+		s.hash.dummy(password)
+	}
 	release()
 	if err != nil {
 		return SignedIn{}, err
 	}
 	if !ok {
-		if _, err := s.store.RecordFailure(ctx, a.ID, s.now(), s.cfg.FailureWindow); err != nil {
-			return SignedIn{}, err
-		}
+		s.throttle.fail(key, src, s.now())
 		return SignedIn{}, errCredentials()
 	}
-	if a.Failures > 0 {
-		if err := s.store.ClearFailures(ctx, a.ID); err != nil {
-			return SignedIn{}, err
-		}
-	}
+	s.throttle.succeed(key, src)
 	if rehash != "" {
 		if err := s.store.SetPassword(ctx, a.ID, rehash, false); err != nil {
 			return SignedIn{}, err
@@ -86,23 +92,168 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn,
 	return s.openSession(ctx, a.ID)
 }
 
-// throttled returns how long a must wait before the next attempt: nothing until
-// MaxFailures failures in the window, then a delay that doubles with each further
-// failure, up to MaxDelay. It never locks an account for good.
-func (s *Service) throttled(a Account) time.Duration {
-	now := s.now()
-	if a.Failures < s.cfg.MaxFailures || now.Sub(a.FailSince) > s.cfg.FailureWindow {
+type clientKey struct{}
+
+// WithClient returns ctx carrying the client address a sign-in comes from, which
+// the sign-in throttle tells sources apart by. The Handler sets it from the
+// connection or HandlerConfig.TrustedHeader; a host calling SignIn itself should
+// set it too, or every sign-in counts as one source. The address is held in
+// memory only, as a keyed hash, and never stored or logged.
+func WithClient(ctx context.Context, addr netip.Addr) context.Context {
+	return context.WithValue(ctx, clientKey{}, addr)
+}
+
+func clientFrom(ctx context.Context) netip.Addr {
+	a, _ := ctx.Value(clientKey{}).(netip.Addr)
+	if a.Is6() && !a.Is4In6() {
+		// One IPv6 client usually holds a whole /64.
+		p, _ := a.Prefix(64)
+		a = p.Addr()
+	}
+	return a
+}
+
+// Bounds on the throttle's memory.
+const (
+	throttleAddrs   = 100_000 // addresses tracked; past this the idlest half is forgotten
+	throttleSources = 16      // failed sources tracked per address; past this every source counts as failed
+)
+
+type throttleKey [16]byte
+
+// throttle counts failed sign-ins per address and, within an address, per source,
+// in memory only. Addresses and sources are keyed by an HMAC under a key drawn
+// when the Service starts, so the table holds neither, and an address without an
+// account is counted exactly like one with.
+type throttle struct {
+	secret           []byte
+	max              int
+	window, maxDelay time.Duration
+	mu               sync.Mutex
+	addrs            map[throttleKey]*failures
+}
+
+type failures struct {
+	n           int // within the window, from every source
+	since, last time.Time
+	sources     map[throttleKey]int
+}
+
+func newThrottle(secret []byte, max int, window, maxDelay time.Duration) *throttle {
+	return &throttle{secret: secret, max: max, window: window, maxDelay: maxDelay, addrs: map[throttleKey]*failures{}}
+}
+
+// keys returns the keys of an address and a source. The address is folded to
+// lower case: the throttle may group variants an account lookup tells apart, but
+// never lets a variant escape it.
+func (t *throttle) keys(addr string, src netip.Addr) (key, source throttleKey) {
+	sum := func(kind byte, b []byte) (k throttleKey) {
+		m := hmac.New(sha256.New, t.secret)
+		m.Write([]byte{kind})
+		m.Write(b)
+		copy(k[:], m.Sum(nil))
+		return k
+	}
+	b, _ := src.MarshalBinary()
+	return sum('a', []byte(strings.ToLower(addr))), sum('s', b)
+}
+
+// wait returns how long src must wait before trying the address of key again:
+// nothing until max failures in the window, nothing for a source that has not
+// failed on it (while fewer than throttleSources have), and otherwise one second
+// doubled for each failure past max, up to maxDelay, from the last failure.
+func (t *throttle) wait(key, src throttleKey, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.addrs[key]
+	if f == nil {
+		return 0
+	}
+	if now.Sub(f.since) > t.window {
+		delete(t.addrs, key)
+		return 0
+	}
+	if f.n < t.max || f.sources[src] == 0 && len(f.sources) < throttleSources {
 		return 0
 	}
 	delay := time.Second
-	for i := s.cfg.MaxFailures; i < a.Failures && delay < s.cfg.MaxDelay; i++ {
+	for i := t.max; i < f.n && delay < t.maxDelay; i++ {
 		delay *= 2
 	}
-	delay = min(delay, s.cfg.MaxDelay)
-	if until := a.LastFailure.Add(delay); until.After(now) {
+	delay = min(delay, t.maxDelay)
+	if until := f.last.Add(delay); until.After(now) {
 		return until.Sub(now)
 	}
 	return 0
+}
+
+// fail counts a failure of src on the address of key at now.
+func (t *throttle) fail(key, src throttleKey, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.addrs[key]
+	if f != nil && now.Sub(f.since) > t.window {
+		f = nil
+	}
+	if f == nil {
+		if len(t.addrs) >= throttleAddrs {
+			t.evict(now)
+		}
+		f = &failures{since: now, sources: map[throttleKey]int{}}
+		t.addrs[key] = f
+	}
+	f.n++
+	f.last = now
+	if _, ok := f.sources[src]; ok || len(f.sources) < throttleSources {
+		f.sources[src]++
+	}
+}
+
+// evict forgets addresses whose window has passed and, if that is not enough,
+// those whose last failure is older than the median. The caller holds t.mu.
+func (t *throttle) evict(now time.Time) {
+	var lasts []time.Time
+	for k, f := range t.addrs {
+		if now.Sub(f.since) > t.window {
+			delete(t.addrs, k)
+		} else {
+			lasts = append(lasts, f.last)
+		}
+	}
+	if len(t.addrs) < throttleAddrs/2 {
+		return
+	}
+	slices.SortFunc(lasts, time.Time.Compare)
+	median := lasts[len(lasts)/2]
+	for k, f := range t.addrs {
+		if !f.last.After(median) {
+			delete(t.addrs, k)
+		}
+	}
+}
+
+// succeed forgets the failures src made on the address of key: the owner's own
+// typos do not add up over time, while other sources' failures still count.
+func (t *throttle) succeed(key, src throttleKey) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.addrs[key]
+	if f == nil {
+		return
+	}
+	f.n -= f.sources[src]
+	delete(f.sources, src)
+	if f.n <= 0 {
+		delete(t.addrs, key)
+	}
+}
+
+// clear forgets every failure on addr: the owner proved it owns the address.
+func (t *throttle) clear(addr string) {
+	key, _ := t.keys(addr, netip.Addr{})
+	t.mu.Lock()
+	delete(t.addrs, key)
+	t.mu.Unlock()
 }
 
 func (s *Service) openSession(ctx context.Context, accountID string) (SignedIn, error) {
@@ -284,8 +435,8 @@ func (s *Service) RequestReset(ctx context.Context, email string) error {
 }
 
 // ResetPassword sets a new password with a mailed reset token, ends every session
-// and verifies the address (the mail reached it). It also clears the failure
-// count, so an owner can always get back in. Returns ErrInvalid (field token or
+// and verifies the address (the mail reached it). It also forgets the address's
+// failed sign-ins, so an owner can always get back in. Returns ErrInvalid (field token or
 // password), ErrGone for an unknown, used or expired token, and ErrUnavailable
 // when no hash slot came free.
 func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
@@ -302,9 +453,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 	if err := s.setPassword(ctx, t.AccountID, password); err != nil {
 		return err
 	}
-	if err := s.store.ClearFailures(ctx, t.AccountID); err != nil {
-		return err
-	}
+	s.throttle.clear(t.Email)
 	return s.store.SetVerified(ctx, t.AccountID, s.now())
 }
 
