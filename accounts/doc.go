@@ -4,7 +4,10 @@
 //     (trimmed, domain case-folded, the local part kept as typed; no
 //     provider-specific rewriting), verified by a single-use mailed link.
 //   - P2: members store photos (type sniffed, metadata such as GPS removed, size
-//     and quota bounded), notes and messages, private or shared with the community.
+//     and quota bounded: 5 MiB and 16 megapixels by default, refused by the header
+//     before any pixel is decoded, and decoded two at a time, so a burst of uploads
+//     takes a bounded amount of memory), notes and messages, private or shared
+//     with the community.
 //   - P5: a neutral age screen keeps only "13 or over", never the date; under 13
 //     nothing about the child is stored, only a parent's address in a consent
 //     request ("email plus": a link, then a delayed confirmation), deleted if the

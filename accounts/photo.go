@@ -26,30 +26,15 @@ import (
 // that is not one of the four types, cannot be read, has more than maxPixels pixels,
 // or would take more memory to decode than maxPixels 8-bit RGBA pixels (a 16-bit
 // image counts double).
+//
+// One call decodes at most about 4 x maxPixels bytes of pixels; CleanPhoto does not
+// bound how many calls run at once: Service.AddPhoto does (Config.PhotoSlots).
 func CleanPhoto(data []byte, maxPixels int64) (contentType string, clean []byte, err error) {
-	ct := http.DetectContentType(data)
+	ct, err := checkPhoto(data, maxPixels)
+	if err != nil {
+		return "", nil, err
+	}
 	unreadable := privacy.Invalid("file", "the image could not be read")
-	tooBig := privacy.Invalid("file", "the image has more than %d megapixels", maxPixels/1_000_000)
-	var cfg image.Config
-	switch ct {
-	case "image/jpeg":
-		cfg, err = jpeg.DecodeConfig(bytes.NewReader(data))
-	case "image/png":
-		cfg, err = png.DecodeConfig(bytes.NewReader(data))
-	case "image/gif":
-		cfg, err = gif.DecodeConfig(bytes.NewReader(data))
-	case "image/webp":
-		cfg, err = webp.DecodeConfig(bytes.NewReader(data))
-	default:
-		return "", nil, privacy.Invalid("file", "upload a JPEG, PNG, GIF or WebP image")
-	}
-	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
-		return "", nil, unreadable
-	}
-	pixels := int64(cfg.Width) * int64(cfg.Height)
-	if pixels > maxPixels || pixels*bytesPerPixel(cfg.ColorModel) > maxPixels*4 {
-		return "", nil, tooBig
-	}
 	var out bytes.Buffer
 	switch ct {
 	case "image/jpeg":
@@ -70,13 +55,6 @@ func CleanPhoto(data []byte, maxPixels int64) (contentType string, clean []byte,
 			return "", nil, err
 		}
 	case "image/gif":
-		_, area, err := GIFFrames(data)
-		if err != nil {
-			return "", nil, unreadable
-		}
-		if area > maxPixels {
-			return "", nil, tooBig
-		}
 		g, err := gif.DecodeAll(bytes.NewReader(data))
 		if err != nil {
 			return "", nil, unreadable
@@ -95,6 +73,45 @@ func CleanPhoto(data []byte, maxPixels int64) (contentType string, clean []byte,
 		return ct, b, nil
 	}
 	return ct, out.Bytes(), nil
+}
+
+// checkPhoto returns data's sniffed type once its header shows it to be one of
+// the four types, sound and within maxPixels (every frame of a GIF together). It
+// reads headers and block structure only: no pixel is decoded.
+func checkPhoto(data []byte, maxPixels int64) (contentType string, err error) {
+	ct := http.DetectContentType(data)
+	unreadable := privacy.Invalid("file", "the image could not be read")
+	tooBig := privacy.Invalid("file", "the image has more than %d megapixels", maxPixels/1_000_000)
+	var cfg image.Config
+	switch ct {
+	case "image/jpeg":
+		cfg, err = jpeg.DecodeConfig(bytes.NewReader(data))
+	case "image/png":
+		cfg, err = png.DecodeConfig(bytes.NewReader(data))
+	case "image/gif":
+		cfg, err = gif.DecodeConfig(bytes.NewReader(data))
+	case "image/webp":
+		cfg, err = webp.DecodeConfig(bytes.NewReader(data))
+	default:
+		return "", privacy.Invalid("file", "upload a JPEG, PNG, GIF or WebP image")
+	}
+	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
+		return "", unreadable
+	}
+	pixels := int64(cfg.Width) * int64(cfg.Height)
+	if pixels > maxPixels || pixels*bytesPerPixel(cfg.ColorModel) > maxPixels*4 {
+		return "", tooBig
+	}
+	if ct == "image/gif" {
+		_, area, err := GIFFrames(data)
+		if err != nil {
+			return "", unreadable
+		}
+		if area > maxPixels {
+			return "", tooBig
+		}
+	}
+	return ct, nil
 }
 
 var errRIFF = errors.New("webp: malformed RIFF container")

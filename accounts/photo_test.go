@@ -2,17 +2,28 @@ package accounts_test
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -365,4 +376,167 @@ func TestCleanPhotoCountsDecodedBytes(t *testing.T) {
 	assert.Equal(t, "file", privacy.FieldOf(err))
 	_, _, err = accounts.CleanPhoto(narrow, 15_000)
 	assert.NoError(t, err)
+}
+
+// flatPNG returns a w x h 8-bit RGBA PNG of one colour, written row by row so
+// that making it allocates no pixels: a 36-megapixel one is about 140 KB.
+func flatPNG(t testing.TB, w, h int) []byte {
+	t.Helper()
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
+	ihdr[8], ihdr[9] = 8, 6 // 8-bit RGBA
+	var idat bytes.Buffer
+	zw, err := zlib.NewWriterLevel(&idat, zlib.BestSpeed)
+	require.NoError(t, err)
+	row := make([]byte, 1+4*w) // filter byte "none", then transparent black
+	for range h {
+		_, err := zw.Write(row)
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	out := append([]byte("\x89PNG\r\n\x1a\n"), pngChunk("IHDR", ihdr)...)
+	out = append(out, pngChunk("IDAT", idat.Bytes())...)
+	return append(out, pngChunk("IEND", nil)...)
+}
+
+// uploadAll sends n uploads of file at once and returns the answers. It makes no
+// assertion itself, so it is safe to call with many goroutines.
+func uploadAll(t *testing.T, s *server, token string, n int, file []byte) []resp {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	fw, err := mw.CreateFormFile("file", "photo.png")
+	require.NoError(t, err)
+	_, _ = fw.Write(file)
+	require.NoError(t, mw.Close())
+	body := b.Bytes()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	out := make([]resp, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodPost, s.URL+"/accounts/me/resources", bytes.NewReader(body))
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			req.Header.Set("Accept", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			res, err := client.Do(req)
+			if err != nil {
+				out[i] = resp{status: -1, body: err.Error()}
+				return
+			}
+			defer res.Body.Close()
+			rb, _ := io.ReadAll(res.Body)
+			out[i] = resp{res.StatusCode, res.Header, string(rb)}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// vmHWM is the process's peak resident memory so far, from /proc/self/status
+// (Linux only; zero elsewhere).
+func vmHWM() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// 40 concurrent uploads of a 120 KB, 36-megapixel PNG are refused by the default
+// pixel limit, naming the field, before any is decoded, so the heap barely moves
+// (audit #13 finding 16: VmHWM went from 48 to 881 MB).
+func TestHTTPPhotoBombsRefusedConcurrently(t *testing.T) {
+	e := newEnv(t)
+	s := newServer(t, e, accounts.HandlerConfig{})
+	e.member("bomb@example.org", "correct horse")
+	tok, _ := e.signIn("bomb@example.org", "correct horse")
+	big := flatPNG(t, 6000, 6000)
+	t.Logf("a %d-megapixel PNG of %d KB", 36, len(big)>>10)
+
+	runtime.GC()
+	hwm := vmHWM()
+	stop := samplePeakHeap()
+	answers := uploadAll(t, s, tok, 40, big)
+	peak := stop()
+	t.Logf("peak live heap %.1f MiB; VmHWM %.1f -> %.1f MiB", float64(peak)/(1<<20), float64(hwm)/(1<<20), float64(vmHWM())/(1<<20))
+	for i, r := range answers {
+		require.Equal(t, http.StatusBadRequest, r.status, "upload %d: %s", i, r.body)
+		assert.Equal(t, "file", errorField(t, r), "upload %d", i)
+		assert.Contains(t, r.body, "megapixels", "upload %d", i)
+	}
+	assert.Less(t, peak, uint64(64<<20), "no upload decoded its pixels")
+}
+
+// Decodes run at most Config.PhotoSlots at once (default 2); an upload that waits
+// longer than Config.PhotoWait for a slot is answered 503 with Retry-After.
+func TestHTTPPhotoDecodesBounded(t *testing.T) {
+	e := newEnv(t)
+	s := newServer(t, e, accounts.HandlerConfig{})
+	e.member("many@example.org", "correct horse")
+	tok, _ := e.signIn("many@example.org", "correct horse")
+	var now, peak atomic.Int32
+	e.svc.OnPhotoDecode(func() {
+		n := now.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(10 * time.Millisecond)
+		now.Add(-1)
+	})
+	for i, r := range uploadAll(t, s, tok, 40, flatPNG(t, 64, 64)) {
+		require.Equal(t, http.StatusCreated, r.status, "upload %d: %s", i, r.body)
+	}
+	assert.Equal(t, int32(2), peak.Load(), "decodes at once")
+
+	busy := newEnv(t, func(c *accounts.Config) { c.PhotoWait = 20 * time.Millisecond })
+	bs := newServer(t, busy, accounts.HandlerConfig{})
+	busy.member("busy@example.org", "correct horse")
+	btok, _ := busy.signIn("busy@example.org", "correct horse")
+	release := busy.svc.HoldPhotoSlots()
+	start := time.Now()
+	r := upload(t, bs, btok, nil, flatPNG(t, 64, 64))
+	release()
+	assert.Equal(t, http.StatusServiceUnavailable, r.status, r.body)
+	assert.Equal(t, "1", r.header.Get("Retry-After"))
+	assert.Less(t, time.Since(start), 2*time.Second, "gave up at PhotoWait")
+	assert.Equal(t, http.StatusCreated, upload(t, bs, btok, nil, flatPNG(t, 64, 64)).status, "a slot came free")
+}
+
+// TestPhotoMemoryUnderCap measures 40 concurrent uploads of a 16-megapixel PNG,
+// the largest the default accepts, which are decoded Config.PhotoSlots at a time:
+// it logs the peak live heap and VmHWM for 2 slots (the default) and for 8 (the old
+// default, GOMAXPROCS, on an 8-core machine). It takes a while, so it runs only with
+// CONSENTKIT_MEMORY=1.
+func TestPhotoMemoryUnderCap(t *testing.T) {
+	if os.Getenv("CONSENTKIT_MEMORY") != "1" {
+		t.Skip("set CONSENTKIT_MEMORY=1 to measure the memory of concurrent photo decodes")
+	}
+	file := flatPNG(t, 4000, 4000)
+	for _, slots := range []int{2, 8} {
+		t.Run(fmt.Sprintf("slots=%d", slots), func(t *testing.T) {
+			e := newEnv(t, func(c *accounts.Config) { c.PhotoSlots = slots; c.PhotoWait = time.Minute })
+			s := newServer(t, e, accounts.HandlerConfig{})
+			e.member("m@example.org", "correct horse")
+			tok, _ := e.signIn("m@example.org", "correct horse")
+			runtime.GC()
+			hwm := vmHWM()
+			stop := samplePeakHeap()
+			answers := uploadAll(t, s, tok, 40, file)
+			peak := stop()
+			statuses := map[int]int{}
+			for _, r := range answers {
+				statuses[r.status]++
+			}
+			t.Logf("slots=%d: peak live heap %.1f MiB; VmHWM %.1f -> %.1f MiB; answers %v", slots,
+				float64(peak)/(1<<20), float64(hwm)/(1<<20), float64(vmHWM())/(1<<20), statuses)
+			assert.Equal(t, 40, statuses[http.StatusCreated])
+		})
+	}
 }

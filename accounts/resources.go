@@ -27,7 +27,8 @@ func checkVisibility(v string) (string, error) {
 // metadata block (EXIF with GPS, comments, XMP); WebP has its EXIF and XMP chunks
 // removed. Returns ErrUnauthorized when no one is signed in, ErrInvalid naming
 // "file" (too large, not an image, too many pixels, quota full), "title" or
-// "visibility", and ErrUnavailable when every photo slot stayed busy.
+// "visibility", and ErrUnavailable (503, with Retry-After) when no photo slot came
+// free within Config.PhotoWait or before ctx's deadline.
 func (s *Service) AddPhoto(ctx context.Context, title, visibility string, data []byte) (Resource, error) {
 	actor, err := signedIn(ctx)
 	if err != nil {
@@ -46,18 +47,39 @@ func (s *Service) AddPhoto(ctx context.Context, title, visibility string, data [
 	if len(data) == 0 {
 		return Resource{}, privacy.Invalid("file", "choose a photo to upload")
 	}
-	select {
-	case s.photos <- struct{}{}:
-	case <-ctx.Done():
-		return Resource{}, &privacy.Error{Kind: privacy.ErrUnavailable, Message: "the server is busy; try again in a moment", RetryAfter: time.Second}
+	// Refusing by the header first keeps bombs out of the queue for a slot.
+	if _, err := checkPhoto(data, s.cfg.PhotoMaxPixels); err != nil {
+		return Resource{}, err
+	}
+	release, err := s.photoSlot(ctx)
+	if err != nil {
+		return Resource{}, err
+	}
+	if s.photoHook != nil {
+		s.photoHook()
 	}
 	ct, clean, err := CleanPhoto(data, s.cfg.PhotoMaxPixels)
-	<-s.photos
+	release()
 	if err != nil {
 		return Resource{}, err
 	}
 	return s.addResource(ctx, Resource{AccountID: actor.ID, Kind: KindPhoto, Title: title, ContentType: ct, Data: clean,
 		Size: int64(len(clean)), Visibility: vis})
+}
+
+// photoSlot takes one of Config.PhotoSlots decode slots, waiting at most
+// Config.PhotoWait or until ctx is done. A decode holds up to 4 bytes for each of
+// Config.PhotoMaxPixels, so the slots bound what uploads can take at once.
+func (s *Service) photoSlot(ctx context.Context) (release func(), err error) {
+	t := time.NewTimer(s.cfg.PhotoWait)
+	defer t.Stop()
+	select {
+	case s.photos <- struct{}{}:
+		return func() { <-s.photos }, nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, &privacy.Error{Kind: privacy.ErrUnavailable, Message: "the server is busy; try again in a moment", RetryAfter: time.Second}
 }
 
 // AddText stores a note or a message for the signed-in member. Returns

@@ -57,24 +57,29 @@ type Config struct {
 	ParentalRetention    time.Duration // 14 days: an unanswered (or unused) parental request is then deleted
 	ParentalConfirmDelay time.Duration // 24h: the "email plus" confirmation follows an approval after this
 
-	PhotoMaxBytes  int64 // 5 MiB
-	PhotoMaxPixels int64 // 40 megapixels (all frames of an animated GIF together)
-	PhotoSlots     int   // photos decoded at once; runtime.GOMAXPROCS(0)
-	Quota          int64 // 50 MiB of resources per account
-	NoteMaxLen     int   // 20,000 characters
-	MessageMaxLen  int   // 2,000 characters
+	PhotoMaxBytes int64 // 5 MiB
+	// PhotoMaxPixels bounds a photo's size in pixels (all frames of an animated GIF
+	// together). Default: 16 megapixels, more than a phone camera's default 12 MP
+	// (4032 x 3024) and a 4K screen; one decode then takes at most 64 MiB.
+	PhotoMaxPixels int64
+	PhotoSlots     int           // photos decoded at once, each up to 4 x PhotoMaxPixels bytes; 2
+	PhotoWait      time.Duration // 3s: the longest an upload waits for a decode slot
+	Quota          int64         // 50 MiB of resources per account
+	NoteMaxLen     int           // 20,000 characters
+	MessageMaxLen  int           // 2,000 characters
 }
 
 // Service keeps every rule about accounts, sessions, resources and parental consent.
 type Service struct {
-	cfg      Config
-	store    Store
-	mailer   *privacy.Mailer
-	policy   *privacy.Policy
-	log      *slog.Logger
-	hash     *hasher
-	photos   chan struct{}
-	throttle *throttle
+	cfg       Config
+	store     Store
+	mailer    *privacy.Mailer
+	policy    *privacy.Policy
+	log       *slog.Logger
+	hash      *hasher
+	photos    chan struct{}
+	photoHook func() // tests: runs in the slot before each decode
+	throttle  *throttle
 }
 
 // New returns a Service and registers its Allowers on cfg.Mailer: PurposeAccount for
@@ -129,7 +134,8 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	num(&cfg.HashSlots, runtime.GOMAXPROCS(0))
-	num(&cfg.PhotoSlots, runtime.GOMAXPROCS(0))
+	num(&cfg.PhotoSlots, 2)
+	dur(&cfg.PhotoWait, 3*time.Second)
 	dur(&cfg.HashWait, 3*time.Second)
 	dur(&cfg.VerifyTTL, 24*time.Hour)
 	dur(&cfg.ResetTTL, time.Hour)
@@ -143,7 +149,7 @@ func New(cfg Config) (*Service, error) {
 	dur(&cfg.ParentalRetention, 14*24*time.Hour)
 	dur(&cfg.ParentalConfirmDelay, 24*time.Hour)
 	num64(&cfg.PhotoMaxBytes, 5<<20)
-	num64(&cfg.PhotoMaxPixels, 40_000_000)
+	num64(&cfg.PhotoMaxPixels, 16_000_000)
 	num64(&cfg.Quota, 50<<20)
 	num(&cfg.NoteMaxLen, 20_000)
 	num(&cfg.MessageMaxLen, 2_000)
