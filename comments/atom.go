@@ -11,7 +11,9 @@ import (
 	"time"
 )
 
-// FeedSize is how many comments, newest first, a thread's feed holds.
+// FeedSize is how many comments, newest first, a thread's feed holds at most;
+// fewer when their HTML would pass Config.PageHTML, as a page of the thread
+// does (audit #13 finding 4), but never none when the thread has one.
 const FeedSize = 50
 
 type atomFeed struct {
@@ -55,9 +57,9 @@ func (s *Service) FeedURL(thread string) string { return s.base + "/feed/" + thr
 // ThreadURL returns the public page of thread (Config.ThreadURL).
 func (s *Service) ThreadURL(thread string) string { return s.threadURL(thread) }
 
-// Atom returns thread's published comments, newest first, as an Atom feed. Entries
-// carry the author's name and the sanitized HTML, never an address. Returns
-// ErrInvalid naming "thread".
+// Atom returns thread's newest published comments (FeedSize), newest first, as
+// an Atom feed. Entries carry the author's name and the sanitized HTML, never an
+// address. Returns ErrInvalid or ErrNotFound naming "thread".
 func (s *Service) Atom(ctx context.Context, thread string) ([]byte, error) {
 	shown, err := s.shown(ctx, thread, false)
 	if err != nil {
@@ -88,7 +90,11 @@ func (s *Service) Atom(ctx context.Context, thread string) ([]byte, error) {
 		Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: s.FeedURL(thread)}, {Rel: "alternate", Type: "text/html", Href: page}},
 	}
 	var updated time.Time
-	for _, p := range published[:min(len(published), FeedSize)] {
+	budget := s.cfg.PageHTML
+	for i, p := range published[:min(len(published), FeedSize)] {
+		if budget -= len(p.HTML); budget < 0 && i > 0 {
+			break
+		}
 		changed := p.Created
 		if p.Edited != nil && p.Edited.After(changed) {
 			changed = *p.Edited

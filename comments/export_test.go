@@ -17,7 +17,9 @@ func CachedText(s *Service) string {
 		j, _ := json.Marshal(e.view)
 		b.Write(j)
 		b.WriteString(e.thread)
-		b.WriteString(e.list)
+		for _, pg := range e.pages {
+			b.WriteString(pg.list)
+		}
 	}
 	return b.String()
 }

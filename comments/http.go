@@ -46,7 +46,7 @@ type HandlerConfig struct {
 //
 // Routes, relative to the mount point:
 //
-//	GET  /t/{thread...}           the thread and its form (?reply=ID answers a comment); JSON: the thread and a form stamp
+//	GET  /t/{thread...}           a page of the thread (?page=N, 1 the oldest) and its form (?reply=ID answers a comment); JSON: the page, its paging and a form stamp
 //	POST /t/{thread...}           post: name, email, body, parent, follow_up, ts, website (the honeypot)
 //	GET  /feed/{thread...}        the thread's Atom feed
 //	GET  /manage/{token}          the author's page: edit (for EditWindow) and delete
@@ -213,8 +213,9 @@ func describe(err error) ([]fieldError, map[string]string) {
 
 // threadPage is what the thread template shows.
 type threadPage struct {
-	View     ThreadView // shared with the thread cache: read only
+	View     ThreadView // the page's comments, shared with the thread cache: read only
 	List     string     // View's heading and comments as HTML (listHTML)
+	Paging   Paging     // its links are relative: ?page=N
 	Feed     string
 	Action   string
 	Stamp    string
@@ -240,20 +241,62 @@ func findComment(ps []Public, id int64) *Public {
 	return nil
 }
 
-func (h *Handler) threadPage(r *http.Request, thread string, v Input, ferr error) (threadPage, error) {
+// page returns page n of shown, where n is the request's ?page= (1 when absent).
+// Returns ErrInvalid naming "page" for one that is not a number and ErrNotFound
+// naming "page" for one the thread does not have.
+func page(r *http.Request, shown *shownThread) (int, error) {
+	q := r.URL.Query().Get("page")
+	if q == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(q)
+	if err != nil || n < 1 {
+		return 0, privacy.Invalid("page", "must be a page number from 1")
+	}
+	if n > len(shown.pages) {
+		return 0, &privacy.Error{Kind: privacy.ErrNotFound, Field: "page", Message: "this page of comments does not exist"}
+	}
+	return n, nil
+}
+
+// paging describes page n of shown, its links made of prefix + "?page=N".
+func paging(shown *shownThread, n int, prefix string) Paging {
+	p := Paging{Page: n, Pages: len(shown.pages)}
+	if n > 1 {
+		p.Prev = prefix + "?page=" + strconv.Itoa(n-1)
+	}
+	if n < p.Pages {
+		p.Next = prefix + "?page=" + strconv.Itoa(n+1)
+	}
+	return p
+}
+
+// threadPage prepares the thread's page the request asks for with ?page=; when
+// lenient, as when a posted form is shown again with its errors, a bad page
+// number shows the first page rather than failing.
+func (h *Handler) threadPage(r *http.Request, thread string, v Input, ferr error, lenient bool) (threadPage, error) {
 	shown, err := h.svc.shown(r.Context(), thread, true)
 	if err != nil {
 		return threadPage{}, err
 	}
-	view := shown.view
-	p := threadPage{View: view, List: shown.list, Feed: h.svc.FeedURL(thread), Action: h.svc.mount + "/t/" + thread, Stamp: h.cfg.Signer.Stamp(),
+	n, err := page(r, shown)
+	if err != nil {
+		if !lenient {
+			return threadPage{}, err
+		}
+		n = 1
+	}
+	pg := shown.pages[n-1]
+	view := ThreadView{Thread: shown.view.Thread, Count: shown.view.Count, Comments: pg.comments}
+	p := threadPage{View: view, List: pg.list, Paging: paging(shown, n, ""), Feed: h.svc.FeedURL(thread),
+		Action: h.svc.mount + "/t/" + thread + pageQuery(n), Stamp: h.cfg.Signer.Stamp(),
 		Values: v, Err: map[string]string{}, MaxName: MaxNameLen, MaxEmail: privacy.MaxEmailLen, MaxBody: h.svc.cfg.MaxBody, MaxLinks: h.svc.cfg.MaxLinks}
 	parent := v.ParentID
 	if parent == 0 {
 		parent, _ = strconv.ParseInt(r.URL.Query().Get("reply"), 10, 64)
 	}
 	if parent > 0 {
-		if c := findComment(view.Comments, parent); c != nil && !c.Deleted {
+		if c := findComment(shown.view.Comments, parent); c != nil && !c.Deleted {
 			pc := *c
 			pc.Replies = nil
 			p.Parent = &pc
@@ -265,22 +308,25 @@ func (h *Handler) threadPage(r *http.Request, thread string, v Input, ferr error
 	return p, nil
 }
 
-// Fragment returns thread's comments and form as HTML for the host to place in its
-// own page (the page's ?reply= query picks the comment answered). The form posts
-// to the Handler at Config.BaseURL. Returns ErrInvalid naming "thread".
+// Fragment returns one page of thread's comments and the form as HTML for the
+// host to place in its own page: the page's ?page= query picks the page of
+// comments (links to the others are relative, ?page=N) and ?reply= the comment
+// answered. The form posts to the Handler at Config.BaseURL. Returns ErrInvalid
+// naming "thread" or "page", and ErrNotFound naming "thread" or "page".
 func (h *Handler) Fragment(r *http.Request, thread string) (template.HTML, error) {
-	p, err := h.threadPage(r, thread, Input{}, nil)
+	p, err := h.threadPage(r, thread, Input{}, nil, false)
 	if err != nil {
 		return "", err
 	}
 	return threadHTML(p)
 }
 
-// threadJSON is the JSON answer to GET /t/{thread}: the thread and what a script
-// needs to post to it.
+// threadJSON is the JSON answer to GET /t/{thread}: one page of the thread,
+// where the others are, and what a script needs to post to it.
 type threadJSON struct {
 	ThreadView
-	Form struct {
+	Paging Paging `json:"paging"`
+	Form   struct {
 		Timestamp string `json:"ts"`
 		Honeypot  string `json:"honeypot"`
 		MaxBody   int    `json:"max_body"`
@@ -296,7 +342,13 @@ func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
-		out := threadJSON{ThreadView: shown.view}
+		n, err := page(r, shown)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		out := threadJSON{ThreadView: ThreadView{Thread: shown.view.Thread, Count: shown.view.Count, Comments: shown.pages[n-1].comments}}
+		out.Paging = paging(shown, n, h.svc.base+"/t/"+thread)
 		out.Form.Timestamp, out.Form.Honeypot = h.cfg.Signer.Stamp(), form.Honeypot
 		out.Form.MaxBody, out.Form.MaxLinks = h.svc.cfg.MaxBody, h.svc.cfg.MaxLinks
 		privacy.WriteJSON(w, http.StatusOK, out)
@@ -306,7 +358,7 @@ func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) showThread(w http.ResponseWriter, r *http.Request, status int, thread string, v Input, ferr error) {
-	p, err := h.threadPage(r, thread, v, ferr)
+	p, err := h.threadPage(r, thread, v, ferr, ferr != nil)
 	if err == nil {
 		var page template.HTML
 		if page, err = threadHTML(p); err == nil {
@@ -343,13 +395,13 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		privacy.SetRetryAfter(w, err)
-		if errors.Is(err, privacy.ErrInvalid) && privacy.FieldOf(err) == "thread" {
+		if privacy.FieldOf(err) == "thread" {
 			h.fail(w, r, err)
 			return
 		}
 		h.showThread(w, r, privacy.HTTPStatus(err), thread, in, err)
 	}
-	if err := CheckThread(thread); err != nil {
+	if err := h.svc.checkThread(r.Context(), thread); err != nil {
 		fail(err)
 		return
 	}

@@ -82,6 +82,11 @@ type Config struct {
 	// Default: BaseURL + "/t/" + thread.
 	ThreadURL func(thread string) string
 
+	// Threads reports whether thread is one of the host's pages that take
+	// comments. A thread it refuses answers ErrNotFound naming "thread", for
+	// reading and for posting. Default: every valid identifier.
+	Threads func(ctx context.Context, thread string) bool
+
 	Moderation Moderation // default ModerateFirst
 	Erase      EraseMode  // default EraseRemove
 
@@ -96,7 +101,12 @@ type Config struct {
 	// TrustAfter is how many of an address's comments a moderator must have
 	// approved before, under ModerateFirst, its comments publish at once;
 	// default DefaultTrustAfter.
-	TrustAfter        int
+	TrustAfter int
+	// PageComments and PageHTML bound one page of a thread, served as HTML or
+	// JSON: at most PageComments comments (replies included) and PageHTML bytes of
+	// their HTML; defaults DefaultPageComments and DefaultPageHTML.
+	PageComments      int
+	PageHTML          int
 	EditWindow        time.Duration // how long the author may edit; default 15 minutes
 	ConfirmTTL        time.Duration // how long a confirmation link works; default 48 hours
 	RejectedRetention time.Duration // how long rejected comments are kept; default 30 days
@@ -178,6 +188,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.TrustAfter <= 0 {
 		cfg.TrustAfter = DefaultTrustAfter
+	}
+	if cfg.PageComments <= 0 {
+		cfg.PageComments = DefaultPageComments
+	}
+	if cfg.PageHTML <= 0 {
+		cfg.PageHTML = DefaultPageHTML
 	}
 	s := &Service{
 		store: cfg.Store, mailer: cfg.Mailer, auditor: cfg.Auditor, log: cfg.Log, now: cfg.Now, rand: cfg.Rand,
@@ -292,6 +308,18 @@ func CheckThread(thread string) error {
 	return nil
 }
 
+// checkThread validates thread and asks Config.Threads whether it takes comments.
+// Returns ErrInvalid or ErrNotFound naming "thread".
+func (s *Service) checkThread(ctx context.Context, thread string) error {
+	if err := CheckThread(thread); err != nil {
+		return err
+	}
+	if s.cfg.Threads != nil && !s.cfg.Threads(ctx, thread) {
+		return &privacy.Error{Kind: privacy.ErrNotFound, Field: "thread", Message: "this page does not exist or takes no comments"}
+	}
+	return nil
+}
+
 // checkBody validates and renders a comment body, enforcing the link cap.
 func (s *Service) checkBody(body string) (html string, err error) {
 	if err := privacy.CheckMultiline("body", body, s.cfg.MaxBody, true); err != nil {
@@ -322,11 +350,12 @@ func (s *Service) checkBody(body string) (html string, err error) {
 // comment publishes at once and replies to a confirmed commenter who asked for
 // follow-up, so is the notification.
 //
-// Returns ErrInvalid naming the field at fault (thread, name, email, body, parent)
+// Returns ErrNotFound naming "thread" for a thread Config.Threads refuses,
+// ErrInvalid naming the field at fault (thread, name, email, body, parent)
 // and ErrConflict naming "body" for a duplicate or naming "thread" for a thread
 // that reached Config.MaxThreadSize or MaxThreadHTML. Nothing is stored on error.
 func (s *Service) Post(ctx context.Context, in Input) (Posted, error) {
-	if err := CheckThread(in.Thread); err != nil {
+	if err := s.checkThread(ctx, in.Thread); err != nil {
 		return Posted{}, err
 	}
 	name := strings.TrimSpace(in.Name)

@@ -18,6 +18,11 @@ var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
 <h2 id="comments-title">{{if eq .View.Count 1}}1 comment{{else}}{{.View.Count}} comments{{end}}</h2>
 {{if .View.Comments}}<ol class="comment-list">{{else}}<p>No comments yet.</p>{{end}}{{end}}
 {{define "thread-tail"}}{{if .View.Comments}}</ol>{{end}}
+{{with .Paging}}{{if gt .Pages 1}}<nav class="comments-pages" aria-label="Pages of comments"><p>
+{{if .Prev}}<a rel="prev" href="{{.Prev}}#comments">Older comments</a>{{end}}
+<span class="comments-page">Page {{.Page}} of {{.Pages}}</span>
+{{if .Next}}<a rel="next" href="{{.Next}}#comments">Newer comments</a>{{end}}
+</p></nav>{{end}}{{end}}
 <p class="comments-feed"><a href="{{.Feed}}" type="application/atom+xml">Follow these comments (Atom feed)</a></p>
 <h2 id="comment-form-title">{{if .Parent}}Reply to {{.Parent.Name}}{{else}}Leave a comment{{end}}</h2>
 {{template "form" .}}
@@ -95,7 +100,8 @@ var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
 // a thread of a thousand comments is the page that must stay fast, and the
 // template engine's reflection cost most of its time. Every piece of text is
 // escaped here; only the stored HTML, sanitized at write, is written as is.
-func writeComments(b *bytes.Buffer, ps []Public, scratch []byte) []byte {
+// reply is the start of each reply link, up to the comment's id.
+func writeComments(b *bytes.Buffer, ps []Public, reply string, scratch []byte) []byte {
 	for i := range ps {
 		p := &ps[i]
 		scratch = strconv.AppendInt(scratch[:0], p.ID, 10)
@@ -133,7 +139,8 @@ func writeComments(b *bytes.Buffer, ps []Public, scratch []byte) []byte {
 		} else {
 			b.WriteString(`<div class="comment-body">`)
 			b.WriteString(string(p.HTML))
-			b.WriteString("</div>\n" + `<p class="comment-actions"><a href="?reply=`)
+			b.WriteString("</div>\n" + `<p class="comment-actions"><a href="`)
+			b.WriteString(reply)
 			b.Write(scratch[:id])
 			b.WriteString(`#comment-form">Reply<span class="visually-hidden"> to `)
 			template.HTMLEscape(b, []byte(p.Name))
@@ -141,7 +148,7 @@ func writeComments(b *bytes.Buffer, ps []Public, scratch []byte) []byte {
 		}
 		if len(p.Replies) > 0 {
 			b.WriteString(`<ol class="comment-replies">`)
-			scratch = writeComments(b, p.Replies, scratch)
+			scratch = writeComments(b, p.Replies, reply, scratch)
 			b.WriteString("</ol>\n")
 		}
 		b.WriteString("</article></li>\n")
@@ -149,14 +156,15 @@ func writeComments(b *bytes.Buffer, ps []Public, scratch []byte) []byte {
 	return scratch
 }
 
-// listHTML writes the part of the thread section every visitor sees alike: the
-// heading and the comments. It is cached with the thread.
-func listHTML(v ThreadView) (string, error) {
+// listHTML writes the part of page n of the thread section every visitor sees
+// alike: the heading and the page's comments, v.Comments. It is cached with the
+// thread.
+func listHTML(v ThreadView, page int) (string, error) {
 	n := 1 << 10
 	var size func([]Public)
 	size = func(ps []Public) {
 		for i := range ps {
-			n += len(ps[i].HTML) + 2*len(ps[i].Name) + 520
+			n += pageCost(&ps[i])
 			size(ps[i].Replies)
 		}
 	}
@@ -166,7 +174,12 @@ func listHTML(v ThreadView) (string, error) {
 	if err := pages.ExecuteTemplate(&b, "thread-head", threadPage{View: v}); err != nil {
 		return "", err
 	}
-	writeComments(&b, v.Comments, make([]byte, 0, 64))
+	reply := "?reply="
+	if page > 1 {
+		// Answering a comment keeps its page on screen.
+		reply = "?page=" + strconv.Itoa(page) + "&amp;reply="
+	}
+	writeComments(&b, v.Comments, reply, make([]byte, 0, 64))
 	return b.String(), nil
 }
 

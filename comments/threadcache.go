@@ -18,10 +18,12 @@ const DefaultThreadCache = 32 << 20
 const (
 	perCachedComment = 384
 	perCachedThread  = 512
+	perPagedComment  = 128 // a Public copied into a page
+	perCachedPage    = 64
 )
 
 // shownThread is one thread as every visitor sees it, at one version: the public
-// tree and the HTML of its comment list. It holds no address: it is built from
+// tree and its pages, each with the HTML of its comment list. It holds no address: it is built from
 // Store.Thread, which reads none, into Public, which has no field for one. Once
 // ready is closed it is never modified, so requests share it without copying.
 type shownThread struct {
@@ -29,7 +31,7 @@ type shownThread struct {
 	version int64
 	ready   chan struct{}
 	view    ThreadView
-	list    string // the heading and the comment list, as the thread page shows them
+	pages   []shownPage // at least one
 	err     error
 	size    int64
 	elem    *list.Element // its place in the cache; nil once out of it
@@ -74,10 +76,10 @@ func (c *threadCache) get(thread string, version int64) (e *shownThread, load bo
 
 // fill completes e, wakes those waiting on it, and makes room for it. An entry
 // that failed, or that alone exceeds the bound, leaves the cache.
-func (c *threadCache) fill(e *shownThread, view ThreadView, list string, err error) {
+func (c *threadCache) fill(e *shownThread, view ThreadView, pages []shownPage, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e.view, e.list, e.err = view, list, err
+	e.view, e.pages, e.err = view, pages, err
 	close(e.ready)
 	if e.elem == nil {
 		return // a newer version replaced it, or it was evicted, while it loaded
@@ -104,15 +106,23 @@ func (c *threadCache) remove(el *list.Element) {
 }
 
 func sizeOf(e *shownThread) int64 {
-	n := int64(perCachedThread + len(e.thread) + len(e.list))
-	var walk func(ps []Public)
-	walk = func(ps []Public) {
+	n := int64(perCachedThread + len(e.thread))
+	var walk func(ps []Public, each int64, strings bool)
+	walk = func(ps []Public, each int64, strings bool) {
 		for i := range ps {
-			n += int64(perCachedComment + len(ps[i].Name) + len(ps[i].HTML))
-			walk(ps[i].Replies)
+			n += each
+			if strings {
+				n += int64(len(ps[i].Name) + len(ps[i].HTML))
+			}
+			walk(ps[i].Replies, each, strings)
 		}
 	}
-	walk(e.view.Comments)
+	walk(e.view.Comments, perCachedComment, true)
+	for _, pg := range e.pages {
+		// A page's comments are copies of the tree's, sharing their strings.
+		n += perCachedPage + int64(len(pg.list))
+		walk(pg.comments, perPagedComment, false)
+	}
 	return n
 }
 
@@ -137,11 +147,11 @@ func (s *Service) CacheStats() CacheStats {
 
 // shown returns thread as visitors see it now: from the cache when the store's
 // version of the thread is the one cached, else read from the store, rendered,
-// and cached. Without a cache, the list's HTML is rendered only when list is set.
-// The result is shared; it must not be modified. Returns ErrInvalid naming
-// "thread".
+// and cached. Without a cache, the pages' HTML is rendered only when list is set.
+// The result is shared; it must not be modified. Returns ErrInvalid or
+// ErrNotFound naming "thread".
 func (s *Service) shown(ctx context.Context, thread string, list bool) (*shownThread, error) {
-	if err := CheckThread(thread); err != nil {
+	if err := s.checkThread(ctx, thread); err != nil {
 		return nil, err
 	}
 	if s.cache == nil {
@@ -158,10 +168,10 @@ func (s *Service) shown(ctx context.Context, thread string, list bool) (*shownTh
 	if load {
 		built, err := s.load(ctx, thread, true)
 		if err != nil {
-			s.cache.fill(e, ThreadView{}, "", err)
+			s.cache.fill(e, ThreadView{}, nil, err)
 			return nil, err
 		}
-		s.cache.fill(e, built.view, built.list, nil)
+		s.cache.fill(e, built.view, built.pages, nil)
 		return e, nil
 	}
 	select {
@@ -177,17 +187,16 @@ func (s *Service) shown(ctx context.Context, thread string, list bool) (*shownTh
 	return e, nil
 }
 
-// load reads thread, and renders its list when list is set, without the cache.
+// load reads thread and pages it, rendering the pages when list is set, without
+// the cache.
 func (s *Service) load(ctx context.Context, thread string, list bool) (*shownThread, error) {
 	cs, err := s.store.Thread(ctx, thread)
 	if err != nil {
 		return nil, err
 	}
 	e := &shownThread{thread: thread, view: s.tree(thread, cs)}
-	if list {
-		if e.list, err = listHTML(e.view); err != nil {
-			return nil, err
-		}
+	if err := s.pages(e, list); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
