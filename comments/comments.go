@@ -182,4 +182,16 @@ type Store interface {
 	// expired at or before t, and confirmed, unstopped ones with no comment left, and
 	// returns how many.
 	PurgeSubscribers(ctx context.Context, t time.Time) (int, error)
+
+	// UseStamp records that the form stamp hashing to hash posted a comment and
+	// is spent until expires. Returns ErrConflict if hash is recorded with an
+	// expiry after now. When ctx carries a transaction the record is part of it,
+	// so it is undone with the comment, and a concurrent use of the same hash
+	// waits for it and then fails.
+	UseStamp(ctx context.Context, hash []byte, expires, now time.Time) error
+	// StampUsed reports whether hash is recorded with an expiry after now.
+	StampUsed(ctx context.Context, hash []byte, now time.Time) (bool, error)
+	// PurgeStamps removes the records that expired at or before t and returns
+	// how many.
+	PurgeStamps(ctx context.Context, t time.Time) (int, error)
 }

@@ -37,6 +37,15 @@
 // cache's estimated bytes (32 MiB by default), dropping the thread shown least
 // recently first; CacheStats reports its use.
 //
+// # Size
+//
+// What a thread stores and serves is bounded, so that a flood of comments cannot
+// exhaust memory: a comment's rendered HTML (MaxHTML, 16 KiB), a thread's comments
+// (MaxThreadSize, 1,000, and MaxThreadHTML, 4 MiB of HTML), one page of a thread
+// as HTML or JSON (PageComments, 50, and PageHTML, 128 KiB of comment HTML; pages
+// link to their neighbours and JSON carries Paging), and the feed (the newest
+// FeedSize, 50, within PageHTML).
+//
 // # Moderation
 //
 // By default (ModerateFirst) the first comment from an address waits for a
@@ -79,7 +88,9 @@
 // # Spam
 //
 // The handler refuses a filled honeypot (answered as a success, nothing stored), a
-// missing, forged or too-fresh form stamp (form.Signer), and, by default, more than
+// missing, forged or too-fresh form stamp (form.Signer), a stamp that already posted
+// a comment (each served form has its own; the store keeps a spent one's hash
+// until it expires, so every process refuses it), and, by default, more than
 // 10 comments an hour after a burst of 5 from one client address (form.Limiter,
 // memory only; the address is never stored or logged). The Service refuses more than MaxLinks links in a comment, the
 // same text twice from one address in one thread, and the same text posted anywhere

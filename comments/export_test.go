@@ -3,7 +3,18 @@ package comments
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/consentkit/consentkit/privacy/form"
 )
+
+// Stamp returns a comment form stamp of h whose time signer signed.
+func Stamp(h *Handler, signer *form.Signer) string {
+	s, err := h.stampWith(signer)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
 
 // CachedText returns all that s's thread cache holds, as text, for tests that
 // check what it keeps.

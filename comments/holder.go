@@ -100,12 +100,18 @@ func (s *Service) Erase(ctx context.Context, subject string) (privacy.Erasure, e
 }
 
 // Purge implements privacy.Purger: rejected comments RejectedRetention after their
-// rejection, and follow-up requests never confirmed once they expired.
+// rejection, follow-up requests never confirmed once they expired, and the
+// records of spent form stamps once the stamps expired.
 func (s *Service) Purge(ctx context.Context, now time.Time) (int, error) {
 	n, err := s.store.PurgeRejected(ctx, now.Add(-s.cfg.RejectedRetention))
 	if err != nil {
 		return n, err
 	}
 	m, err := s.store.PurgeSubscribers(ctx, now)
+	if err != nil {
+		return n + m, err
+	}
+	// Stamps are no personal data and not counted as purged records.
+	_, err = s.store.PurgeStamps(ctx, now)
 	return n + m, err
 }

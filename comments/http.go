@@ -286,10 +286,14 @@ func (h *Handler) threadPage(r *http.Request, thread string, v Input, ferr error
 		}
 		n = 1
 	}
+	stamp, err := h.stamp()
+	if err != nil {
+		return threadPage{}, err
+	}
 	pg := shown.pages[n-1]
 	view := ThreadView{Thread: shown.view.Thread, Count: shown.view.Count, Comments: pg.comments}
 	p := threadPage{View: view, List: pg.list, Paging: paging(shown, n, ""), Feed: h.svc.FeedURL(thread),
-		Action: h.svc.mount + "/t/" + thread + pageQuery(n), Stamp: h.cfg.Signer.Stamp(),
+		Action: h.svc.mount + "/t/" + thread + pageQuery(n), Stamp: stamp,
 		Values: v, Err: map[string]string{}, MaxName: MaxNameLen, MaxEmail: privacy.MaxEmailLen, MaxBody: h.svc.cfg.MaxBody, MaxLinks: h.svc.cfg.MaxLinks}
 	parent := v.ParentID
 	if parent == 0 {
@@ -349,7 +353,11 @@ func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
 		}
 		out := threadJSON{ThreadView: ThreadView{Thread: shown.view.Thread, Count: shown.view.Count, Comments: shown.pages[n-1].comments}}
 		out.Paging = paging(shown, n, h.svc.base+"/t/"+thread)
-		out.Form.Timestamp, out.Form.Honeypot = h.cfg.Signer.Stamp(), form.Honeypot
+		if out.Form.Timestamp, err = h.stamp(); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		out.Form.Honeypot = form.Honeypot
 		out.Form.MaxBody, out.Form.MaxLinks = h.svc.cfg.MaxBody, h.svc.cfg.MaxLinks
 		privacy.WriteJSON(w, http.StatusOK, out)
 		return
@@ -425,7 +433,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		// A bot is told it succeeded, so it learns nothing; nothing is stored or sent.
 		out.Status = StatusPending
 	} else {
-		if err := h.cfg.Signer.Check(vals.Get(form.TimestampField)); err != nil {
+		if in.stamp, in.stampExpires, err = h.checkStamp(r.Context(), vals.Get(form.TimestampField)); err != nil {
 			fail(err)
 			return
 		}

@@ -43,7 +43,7 @@ func TestThreadPage(t *testing.T) {
 	assert.Contains(t, page, `raw &amp; &#39;quotes&#39;`, "raw HTML from a comment is dropped, text is escaped")
 	assert.Contains(t, page, `action="/comments/t/`+topic+`"`)
 	assert.Contains(t, page, `href="https://blog.example.com/comments/feed/`+topic+`"`)
-	assert.Regexp(t, `<input type="hidden" name="ts" value="[A-Za-z0-9_-]+">`, page)
+	assert.Regexp(t, `<input type="hidden" name="ts" value="[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+">`, page)
 	assert.Contains(t, page, `<p class="hp" hidden>`)
 	for _, id := range []string{"cf-name", "cf-email", "cf-body", "cf-follow", "cf-website"} {
 		assert.Contains(t, page, `<label for="`+id+`"`, "every input has a label")

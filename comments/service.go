@@ -277,6 +277,11 @@ type Input struct {
 	Email    string `json:"email"`
 	Body     string `json:"body"`
 	FollowUp bool   `json:"follow_up"`
+
+	// stamp, set by the Handler, is the hash of the form stamp the comment came
+	// with, spent with the comment until stampExpires.
+	stamp        []byte
+	stampExpires time.Time
 }
 
 // Posted is the answer to a posted comment. ManageToken is shown to the author once
@@ -353,7 +358,9 @@ func (s *Service) checkBody(body string) (html string, err error) {
 // Returns ErrNotFound naming "thread" for a thread Config.Threads refuses,
 // ErrInvalid naming the field at fault (thread, name, email, body, parent)
 // and ErrConflict naming "body" for a duplicate or naming "thread" for a thread
-// that reached Config.MaxThreadSize or MaxThreadHTML. Nothing is stored on error.
+// that reached Config.MaxThreadSize or MaxThreadHTML; posted through the
+// Handler, ErrInvalid naming "ts" for a form that already posted a comment.
+// Nothing is stored on error.
 func (s *Service) Post(ctx context.Context, in Input) (Posted, error) {
 	if err := s.checkThread(ctx, in.Thread); err != nil {
 		return Posted{}, err
@@ -424,6 +431,15 @@ func (s *Service) Post(ctx context.Context, in Input) (Posted, error) {
 		Digest: digest, Status: status, FollowUp: in.FollowUp, Hue: s.hue(email), Manage: hash, Created: now,
 	}
 	err = s.store.CreateComment(ctx, &c, func(ctx context.Context) error {
+		// First, so that a stamp spent meanwhile by a concurrent post leaves
+		// nothing to undo.
+		if in.stamp != nil {
+			if err := s.store.UseStamp(ctx, in.stamp, in.stampExpires, now); errors.Is(err, privacy.ErrConflict) {
+				return errStampUsed()
+			} else if err != nil {
+				return err
+			}
+		}
 		if c.FollowUp {
 			if err := s.requestConfirmation(ctx, email, now); err != nil {
 				return err

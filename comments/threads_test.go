@@ -2,13 +2,21 @@ package comments_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/consentkit/consentkit/comments"
+	"github.com/consentkit/consentkit/privacy/form"
 )
 
 // Audit #13 finding 16: comments were accepted on any thread id.
@@ -32,3 +40,86 @@ func TestUnknownThreadNotFound(t *testing.T) {
 	assert.Zero(t, th.Count)
 	require.Equal(t, http.StatusOK, e.postForm(t, threadPath, e.form("Ann", ann, "Hello")).Code)
 }
+
+// Audit #13 finding 16: one form stamp was reused for 100 comments.
+func TestStampSingleUse(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, withModeration(comments.ModerateNone))
+		w := e.get(t, threadPath, "application/json")
+		require.Equal(t, http.StatusOK, w.Code)
+		var got struct {
+			Form struct {
+				TS string `json:"ts"`
+			} `json:"form"`
+		}
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got))
+		e.clock.Add(time.Minute)
+		post := func(body string) *httptest.ResponseRecorder {
+			return e.postForm(t, threadPath, url.Values{"name": {"Ann"}, "email": {ann}, "body": {body}, "ts": {got.Form.TS}})
+		}
+		assert.Equal(t, http.StatusBadRequest, post("").Code, "an invalid comment")
+		assert.Equal(t, http.StatusOK, post("First").Code, "does not use up the stamp")
+		for i := range 3 {
+			w := post(fmt.Sprintf("Again %d", i))
+			assert.Equal(t, http.StatusBadRequest, w.Code, "a used stamp")
+			assert.Contains(t, w.Body.String(), "reload the page to write another")
+			assert.Contains(t, w.Body.String(), "Again", "the comment is kept in the form")
+		}
+		w = e.postJSON(t, threadPath, `{"name":"Ann","email":"`+ann+`","body":"By script","ts":"`+got.Form.TS+`"}`)
+		assert.Equal(t, http.StatusBadRequest, w.Code)
+		assert.Equal(t, "ts", privacyField(t, w.Body.Bytes()))
+
+		// A second process on the same store refuses the spent stamp too.
+		other := newEnvOn(t, e.store, e.priv, e.db, e.clock, withModeration(comments.ModerateNone))
+		w = other.postForm(t, threadPath, url.Values{"name": {"Ann"}, "email": {ann}, "body": {"Elsewhere"}, "ts": {got.Form.TS}})
+		assert.Equal(t, http.StatusBadRequest, w.Code, "spent in another process")
+
+		th, _ := e.svc.Thread(ctx, topic)
+		assert.Equal(t, 1, th.Count)
+		assert.Equal(t, http.StatusOK, e.postForm(t, threadPath, e.form("Ann", ann, "With a new form")).Code)
+
+		// Once the stamp expired the record goes and the stamp is refused as old.
+		e.clock.Add(25 * time.Hour)
+		_, err := e.svc.Purge(ctx, e.clock.Now())
+		require.NoError(t, err)
+		w = post("Much later")
+		assert.Equal(t, http.StatusBadRequest, w.Code)
+		assert.Contains(t, w.Body.String(), "has expired")
+	})
+}
+
+func TestStampPerForm(t *testing.T) {
+	e := newEnv(t, "mem", withModeration(comments.ModerateNone))
+	stamps := map[string]bool{}
+	for range 5 {
+		w := e.get(t, threadPath, "")
+		m := stampRE.FindStringSubmatch(w.Body.String())
+		require.NotNil(t, m)
+		stamps[m[1]] = true
+	}
+	assert.Len(t, stamps, 5, "forms served in one second get their own stamps")
+	e.clock.Add(time.Minute)
+	for s := range stamps {
+		v := e.form("Ann", ann, "Posted with "+s[len(s)-6:])
+		v.Set("ts", s)
+		assert.Equal(t, http.StatusOK, e.postForm(t, threadPath, v).Code)
+		break
+	}
+
+	old := (&form.Signer{Key: e.key, Now: func() time.Time { return e.clock.Now().Add(-2 * time.Minute) }}).Stamp()
+	fresh := e.stamp()
+	signed, tail, _ := strings.Cut(fresh, ".")
+	for name, ts := range map[string]string{
+		"SignerStampAlone": old,
+		"NonceAltered":     signed + "." + strings.Repeat("A", 4) + tail[4:],
+		"NonceMoved":       old + "." + tail,
+	} {
+		v := e.form("Ann", ann, "Forged "+name)
+		v.Set("ts", ts)
+		w := e.postForm(t, threadPath, v)
+		assert.Equal(t, http.StatusBadRequest, w.Code, name)
+		assert.Contains(t, w.Body.String(), "reload the page", name)
+	}
+}
+
+var stampRE = regexp.MustCompile(`name="ts" value="([^"]+)"`)

@@ -23,6 +23,10 @@ type Store struct {
 	// last changed, so a version is never reused, even by another thread.
 	versions map[string]int64
 	changes  int64
+	// stamps holds spent form stamps until they expire; expired ones are swept
+	// whenever it doubles, so it holds about the stamps spent in their validity.
+	stamps     map[string]time.Time
+	stampSweep int
 }
 
 var _ comments.Store = (*Store)(nil)
@@ -30,7 +34,7 @@ var _ comments.Store = (*Store)(nil)
 // New returns an empty store.
 func New() *Store {
 	return &Store{comments: map[int64]*comments.Comment{}, byThread: map[string][]int64{}, subs: map[string]*comments.Subscriber{},
-		versions: map[string]int64{}}
+		versions: map[string]int64{}, stamps: map[string]time.Time{}, stampSweep: 1024}
 }
 
 // changed records a change to what Thread returns for thread; the caller holds mu.
@@ -542,4 +546,46 @@ func (s *Store) wrote(email string) bool {
 		}
 	}
 	return false
+}
+
+// UseStamp implements comments.Store.
+func (s *Store) UseStamp(ctx context.Context, hash []byte, expires, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if exp, ok := s.stamps[string(hash)]; ok && exp.After(now) {
+		return privacy.Errorf(privacy.ErrConflict, "form stamp already used")
+	}
+	s.stamps[string(hash)] = expires
+	if len(s.stamps) >= s.stampSweep {
+		s.purgeStamps(now)
+		s.stampSweep = max(1024, 2*len(s.stamps))
+	}
+	return nil
+}
+
+// StampUsed implements comments.Store.
+func (s *Store) StampUsed(ctx context.Context, hash []byte, now time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.stamps[string(hash)]
+	return ok && exp.After(now), nil
+}
+
+// PurgeStamps implements comments.Store.
+func (s *Store) PurgeStamps(ctx context.Context, t time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.purgeStamps(t), nil
+}
+
+// purgeStamps removes stamps expired at t; the caller holds mu.
+func (s *Store) purgeStamps(t time.Time) int {
+	n := 0
+	for h, exp := range s.stamps {
+		if !exp.After(t) {
+			delete(s.stamps, h)
+			n++
+		}
+	}
+	return n
 }

@@ -631,3 +631,29 @@ func (s *Store) PurgeSubscribers(ctx context.Context, t time.Time) (int, error) 
 		  (confirmed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM comments_comments c WHERE c.email = comments_subscribers.email)))`, t)
 	return int(n), err
 }
+
+// UseStamp implements comments.Store. The row of a stamp that expired is
+// replaced, so a hash is refused only while it is spent.
+func (s *Store) UseStamp(ctx context.Context, hash []byte, expires, now time.Time) error {
+	return s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM comments_stamps WHERE hash = ? AND expires_at <= ?`, hash, now); err != nil {
+			return tr(err)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO comments_stamps (hash, expires_at) VALUES (?, ?)`, hash, expires)
+		if errors.Is(tr(err), privacy.ErrConflict) {
+			return privacy.Errorf(privacy.ErrConflict, "form stamp already used")
+		}
+		return tr(err)
+	})
+}
+
+// StampUsed implements comments.Store.
+func (s *Store) StampUsed(ctx context.Context, hash []byte, now time.Time) (bool, error) {
+	return s.exists(ctx, `SELECT 1 FROM comments_stamps WHERE hash = ? AND expires_at > ?`, hash, now)
+}
+
+// PurgeStamps implements comments.Store.
+func (s *Store) PurgeStamps(ctx context.Context, t time.Time) (int, error) {
+	n, err := s.exec(ctx, `DELETE FROM comments_stamps WHERE expires_at <= ?`, t)
+	return int(n), err
+}

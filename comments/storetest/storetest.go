@@ -26,6 +26,74 @@ func Run(t *testing.T, newStore func(t *testing.T) comments.Store) {
 	t.Run("Subscribers", func(t *testing.T) { testSubscribers(t, newStore) })
 	t.Run("FollowUpAllowed", func(t *testing.T) { testAllowed(t, newStore) })
 	t.Run("ThreadVersion", func(t *testing.T) { testThreadVersion(t, newStore) })
+	t.Run("Stamps", func(t *testing.T) { testStamps(t, newStore) })
+}
+
+func testStamps(t *testing.T, newStore func(t *testing.T) comments.Store) {
+	until := now.Add(24 * time.Hour)
+	t.Run("SpentUntilExpiry", func(t *testing.T) {
+		s := newStore(t)
+		h := hash("stamp one")
+		used, err := s.StampUsed(ctx, h, now)
+		require.NoError(t, err)
+		assert.False(t, used, "before use")
+		require.NoError(t, s.UseStamp(ctx, h, until, now))
+		used, err = s.StampUsed(ctx, h, now)
+		require.NoError(t, err)
+		assert.True(t, used, "after use")
+		assert.ErrorIs(t, s.UseStamp(ctx, h, until, now.Add(time.Hour)), privacy.ErrConflict, "used twice")
+		used, err = s.StampUsed(ctx, hash("stamp two"), now)
+		require.NoError(t, err)
+		assert.False(t, used, "another stamp")
+		used, err = s.StampUsed(ctx, h, until)
+		require.NoError(t, err)
+		assert.False(t, used, "once expired")
+		require.NoError(t, s.UseStamp(ctx, h, until.Add(time.Hour), until), "an expired record does not block")
+		assert.ErrorIs(t, s.UseStamp(ctx, h, until.Add(time.Hour), until), privacy.ErrConflict)
+	})
+	t.Run("Purge", func(t *testing.T) {
+		s := newStore(t)
+		require.NoError(t, s.UseStamp(ctx, hash("old"), now.Add(time.Minute), now))
+		require.NoError(t, s.UseStamp(ctx, hash("new"), until, now))
+		n, err := s.PurgeStamps(ctx, now.Add(time.Minute))
+		require.NoError(t, err)
+		assert.Equal(t, 1, n)
+		used, err := s.StampUsed(ctx, hash("new"), now.Add(time.Minute))
+		require.NoError(t, err)
+		assert.True(t, used, "an unexpired record is kept")
+	})
+	t.Run("ConcurrentUsesOneWins", func(t *testing.T) {
+		s := newStore(t)
+		var wg sync.WaitGroup
+		var ok, conflict atomic.Int64
+		for range 8 {
+			wg.Go(func() {
+				err := s.UseStamp(ctx, hash("raced"), until, now)
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, privacy.ErrConflict):
+					conflict.Add(1)
+				default:
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, int64(1), ok.Load())
+		assert.Equal(t, int64(7), conflict.Load())
+	})
+	t.Run("InsideCreate", func(t *testing.T) {
+		s := newStore(t)
+		c := comment("stamped", "ann@example.org", comments.StatusApproved)
+		require.NoError(t, s.CreateComment(ctx, c, func(ctx context.Context) error { return s.UseStamp(ctx, hash("in create"), until, now) }))
+		c2 := comment("stamped", "ann@example.org", comments.StatusApproved)
+		err := s.CreateComment(ctx, c2, func(ctx context.Context) error { return s.UseStamp(ctx, hash("in create"), until, now) })
+		assert.ErrorIs(t, err, privacy.ErrConflict)
+		cs, err := s.Thread(ctx, "stamped")
+		require.NoError(t, err)
+		assert.Equal(t, []int64{c.ID}, ids(cs), "the second comment is not stored")
+	})
 }
 
 var (
