@@ -15,9 +15,10 @@ type Store interface {
 	AccessLog
 	RightsStore
 	DisclosureStore
-	// Pseudonymize replaces subject by pseudonym in the access log and the
-	// disclosure register, which are kept for accountability after an erasure, and
-	// returns how many records it changed.
+	// Pseudonymize replaces the address subject by pseudonym in the access log and
+	// the disclosure register, which are kept for accountability after an erasure,
+	// wherever it names the person read about and wherever it names the staff member
+	// who read, and returns how many records it changed.
 	Pseudonymize(ctx context.Context, subject, pseudonym string) (int, error)
 }
 
@@ -59,7 +60,8 @@ func (k *KernelHolder) Export(ctx context.Context, subject string) (any, error) 
 
 // Erase implements Eraser: consent records and queued or logged mail are removed; the
 // access log and disclosure register keep their entries with the address replaced
-// by a pseudonym.
+// by a pseudonym, both where the person was read about and where they, as staff,
+// did the reading.
 func (k *KernelHolder) Erase(ctx context.Context, subject string) (Erasure, error) {
 	var e Erasure
 	n, err := k.Store.EraseConsents(ctx, subject)

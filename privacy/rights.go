@@ -56,6 +56,9 @@ type RightsStore interface {
 	UpdateRequest(ctx context.Context, r *RightsRequest) error
 	// DeleteRequest removes request id; it is not an error if it is already gone.
 	DeleteRequest(ctx context.Context, id int64) error
+	// EraseRequests removes every request of subject, confirmed or not, and returns
+	// how many it removed.
+	EraseRequests(ctx context.Context, subject string) (int, error)
 	// HasRequest reports whether subject has a request created at or after since.
 	HasRequest(ctx context.Context, subject string, since time.Time) (bool, error)
 	// PurgeRequests removes requests created before t.
@@ -188,8 +191,10 @@ func (rt *Rights) Confirm(ctx context.Context, token string) (Outcome, error) {
 		}
 		return Outcome{Kind: RequestExport, DownloadToken: dl, DownloadBy: r.DownloadBy}, nil
 	default:
-		// The request row names the subject: remove it first so nothing of them remains.
-		if err := rt.Store.DeleteRequest(ctx, r.ID); err != nil {
+		// Every request row names the subject, this one and any other still pending:
+		// remove them first so nothing of them remains, whether or not Rights is
+		// registered as a holder.
+		if _, err := rt.Store.EraseRequests(ctx, r.Subject); err != nil {
 			return Outcome{}, err
 		}
 		res, err := rt.Registry.Erase(ctx, r.Subject)
@@ -246,6 +251,14 @@ func (rt *Rights) HolderName() string { return "data-requests" }
 
 // Categories implements Holder.
 func (rt *Rights) Categories() []string { return []string{"data-requests"} }
+
+// Erase implements Eraser: every request of the subject, pending or confirmed, is
+// removed, so an erasure that does not come from a request (a deleted account)
+// leaves none behind either.
+func (rt *Rights) Erase(ctx context.Context, subject string) (Erasure, error) {
+	n, err := rt.Store.EraseRequests(ctx, subject)
+	return Erasure{Removed: n}, err
+}
 
 // Purge implements Purger: requests not confirmed in time are removed.
 func (rt *Rights) Purge(ctx context.Context, now time.Time) (int, error) {

@@ -220,3 +220,56 @@ func TestRetentionOneAtATime(t *testing.T) {
 	unlock()
 	assert.Equal(t, 1, p.runs)
 }
+
+// TestRightsEraseLeavesNoAddress erases a person who is also a staff member and who
+// has another request pending: the access records they wrote stay, naming a
+// pseudonym as actor, and no request of theirs is left (audit #13 finding 12).
+func TestRightsEraseLeavesNoAddress(t *testing.T) {
+	ctx := context.Background()
+	e := newRightsEnv(t)
+	e.reg.Register(e.rights)
+	auditor := &privacy.Auditor{Log: e.store}
+	staff := privacy.WithActor(ctx, privacy.Actor{ID: "9", Email: "ann@example.org", Roles: []privacy.Role{privacy.RoleSupport}})
+	for range 6 {
+		require.NoError(t, auditor.Record(staff, privacy.RoleSupport, "bob@example.org", "contact request", "answering"))
+	}
+	require.NoError(t, e.rights.Ask(ctx, "ann@example.org", privacy.RequestExport))
+	require.NoError(t, e.rights.Ask(ctx, "ann@example.org", privacy.RequestErase))
+	msgs := e.h.Server.Wait(2, 5*time.Second)
+	require.Len(t, msgs, 2)
+	out, err := e.rights.Confirm(ctx, tokenFrom(t, msgs[1]))
+	require.NoError(t, err)
+	require.Equal(t, privacy.RequestErase, out.Kind)
+
+	acc, err := e.store.ListAccess(ctx, privacy.AccessFilter{})
+	require.NoError(t, err)
+	require.Len(t, acc, 6, "the audit rows themselves are kept")
+	for _, a := range acc {
+		assert.Regexp(t, `^erased-[0-9a-f]{24}$`, a.Actor, "ID=%d", a.ID)
+		assert.Equal(t, "bob@example.org", a.Subject, "ID=%d", a.ID)
+	}
+	pending, err := e.store.HasRequest(ctx, "ann@example.org", time.Time{})
+	require.NoError(t, err)
+	assert.False(t, pending, "the unconfirmed export request is erased too")
+	_, err = e.rights.Pending(ctx, tokenFrom(t, msgs[0]))
+	assert.ErrorIs(t, err, privacy.ErrGone)
+}
+
+// TestAccountErasureRemovesPendingRequests erases through the registry alone, as
+// deleting an account does: Rights is an Eraser of the requests it holds.
+func TestAccountErasureRemovesPendingRequests(t *testing.T) {
+	ctx := context.Background()
+	e := newRightsEnv(t)
+	e.reg.Register(e.rights)
+	require.NoError(t, e.rights.Ask(ctx, "ann@example.org", privacy.RequestExport))
+	res, err := e.reg.Erase(ctx, "ann@example.org")
+	require.NoError(t, err)
+	removed := map[string]int{}
+	for _, r := range res {
+		removed[r.Holder] = r.Removed
+	}
+	assert.Equal(t, 1, removed["data-requests"])
+	pending, err := e.store.HasRequest(ctx, "ann@example.org", time.Time{})
+	require.NoError(t, err)
+	assert.False(t, pending)
+}

@@ -332,6 +332,20 @@ func (s *Store) HasRequest(ctx context.Context, subject string, since time.Time)
 	return r != nil, nil
 }
 
+// EraseRequests implements privacy.RightsStore.
+func (s *Store) EraseRequests(ctx context.Context, subject string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, r := range s.requests {
+		if r.Subject == subject {
+			delete(s.requests, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // PurgeRequests implements privacy.RightsStore.
 func (s *Store) PurgeRequests(ctx context.Context, t time.Time) (int, error) {
 	s.mu.Lock()
@@ -394,16 +408,25 @@ func (s *Store) Pseudonymize(ctx context.Context, subject, pseudonym string) (in
 	defer s.mu.Unlock()
 	n := 0
 	for i := range s.access {
-		if s.access[i].Subject == subject {
-			s.access[i].Subject = pseudonym
+		a := &s.access[i]
+		if a.Subject == subject || a.Actor == subject {
+			a.Subject, a.Actor = swap(a.Subject, subject, pseudonym), swap(a.Actor, subject, pseudonym)
 			n++
 		}
 	}
 	for i := range s.disclosed {
-		if s.disclosed[i].Subject == subject {
-			s.disclosed[i].Subject = pseudonym
+		d := &s.disclosed[i]
+		if d.Subject == subject || d.Actor == subject {
+			d.Subject, d.Actor = swap(d.Subject, subject, pseudonym), swap(d.Actor, subject, pseudonym)
 			n++
 		}
 	}
 	return n, nil
+}
+
+func swap(v, from, to string) string {
+	if v == from {
+		return to
+	}
+	return v
 }

@@ -346,6 +346,12 @@ func (s *Store) HasRequest(ctx context.Context, subject string, since time.Time)
 	return n > 0, tr(err)
 }
 
+// EraseRequests implements privacy.RightsStore.
+func (s *Store) EraseRequests(ctx context.Context, subject string) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_requests WHERE subject = ?`, subject)
+	return affected(res, err)
+}
+
 // PurgeRequests implements privacy.RightsStore.
 func (s *Store) PurgeRequests(ctx context.Context, t time.Time) (int, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_requests WHERE created_at < ?`, t)
@@ -397,7 +403,9 @@ func (s *Store) ListDisclosures(ctx context.Context, subject string, limit int) 
 func (s *Store) Pseudonymize(ctx context.Context, subject, pseudonym string) (int, error) {
 	total := 0
 	for _, table := range []string{"privacy_access", "privacy_disclosures"} {
-		res, err := s.db.ExecContext(ctx, `UPDATE `+table+` SET subject = ? WHERE subject = ?`, pseudonym, subject)
+		res, err := s.db.ExecContext(ctx, `UPDATE `+table+`
+			SET subject = IF(subject = ?, ?, subject), actor = IF(actor = ?, ?, actor)
+			WHERE subject = ? OR actor = ?`, subject, pseudonym, subject, pseudonym, subject, subject)
 		n, err := affected(res, err)
 		if err != nil {
 			return total, err

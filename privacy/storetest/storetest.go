@@ -302,6 +302,23 @@ func testRights(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 	_, err = s.RequestByToken(ctx, h2)
 	require.NoError(t, err)
 
+	t.Run("EraseRequests", func(t *testing.T) {
+		s := newStore(t)
+		for i, subj := range []string{"e@example.org", "e@example.org", "f@example.org"} {
+			_, h := privacy.NewToken()
+			require.NoError(t, s.CreateRequest(ctx, &privacy.RightsRequest{Kind: privacy.RequestExport, Subject: subj, TokenHash: h, Created: at.Add(time.Duration(i) * time.Minute)}))
+		}
+		n, err := s.EraseRequests(ctx, "e@example.org")
+		require.NoError(t, err)
+		assert.Equal(t, 2, n)
+		ok, err := s.HasRequest(ctx, "e@example.org", time.Time{})
+		require.NoError(t, err)
+		assert.False(t, ok)
+		ok, err = s.HasRequest(ctx, "f@example.org", time.Time{})
+		require.NoError(t, err)
+		assert.True(t, ok, "another person's request stays")
+	})
+
 	for _, k := range []privacy.RequestKind{privacy.RequestExport, privacy.RequestErase} {
 		require.NoError(t, s.AppendRightsEvent(ctx, &privacy.RightsEvent{Kind: k, Holders: 3, Records: 7, At: at}))
 	}
@@ -342,4 +359,28 @@ func testDisclosures(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 	acc, err := s.ListAccess(ctx, privacy.AccessFilter{Subject: "a@example.org"})
 	require.NoError(t, err)
 	assert.Empty(t, acc)
+
+	t.Run("ActorPseudonymized", func(t *testing.T) {
+		s := newStore(t)
+		for range 2 {
+			require.NoError(t, s.RecordAccess(ctx, privacy.Access{ActorID: "7", Actor: "staff@example.org", Role: privacy.RoleSupport,
+				Subject: "c@example.org", What: "contact request", Why: "answering", At: at}))
+		}
+		require.NoError(t, s.AppendDisclosure(ctx, &privacy.Disclosure{Subject: "c@example.org", Basis: privacy.BasisSafety,
+			Reference: "Ticket 10", Requester: "Police", ActorID: "7", Actor: "staff@example.org", At: at}))
+		n, err := s.Pseudonymize(ctx, "staff@example.org", "erased-def")
+		require.NoError(t, err)
+		assert.Equal(t, 3, n, "two access records and one disclosure name the address as actor")
+		acc, err := s.ListAccess(ctx, privacy.AccessFilter{})
+		require.NoError(t, err)
+		require.Len(t, acc, 2, "the records themselves are kept")
+		for _, a := range acc {
+			assert.Equal(t, "erased-def", a.Actor)
+			assert.Equal(t, "c@example.org", a.Subject, "the other person's reference stays")
+		}
+		ds, err := s.ListDisclosures(ctx, "c@example.org", 10)
+		require.NoError(t, err)
+		require.Len(t, ds, 1)
+		assert.Equal(t, "erased-def", ds[0].Actor)
+	})
 }
