@@ -18,8 +18,9 @@
 // pending subscriber only the confirmation (Ref ConfirmRef). The Dispatcher re-checks
 // it just before delivery, so a person who leaves between enqueue and delivery gets
 // nothing more. Permanent
-// delivery failures (suppressed by the outbox) and complaints (ReportComplaint) stop
-// all future mail to an address.
+// delivery failures (suppressed by the outbox) and complaints (ReportComplaint; from
+// staff, RelayComplaint: admins only, recorded in the access log) stop all future
+// mail to an address.
 //
 // Campaigns (privacy.RoleEditor) are written in Markdown, rendered to HTML with a
 // plain-text alternative; images, raw HTML, tracking pixels and link rewriting do not

@@ -189,6 +189,8 @@ func (e *env) do(t testing.TB, method, target, contentType, body string, hdr ...
 		r = r.WithContext(editor())
 	case "moderator":
 		r = r.WithContext(privacy.WithActor(r.Context(), privacy.Actor{ID: "m1", Roles: []privacy.Role{privacy.RoleModerator}}))
+	case "admin":
+		r = r.WithContext(privacy.WithActor(r.Context(), privacy.Actor{ID: "a1", Email: "boss@example.com", Roles: []privacy.Role{privacy.RoleAdmin}}))
 	}
 	w := httptest.NewRecorder()
 	e.handler.ServeHTTP(w, r)

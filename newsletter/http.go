@@ -63,10 +63,11 @@ type HandlerConfig struct {
 //	POST /api/campaigns/{id}/schedule  staff: at (RFC 3339; empty sends now)
 //	POST /api/campaigns/{id}/cancel    staff
 //	GET  /api/campaigns/{id}/progress  staff: queued, sent, failed, total
-//	POST /api/complaints           staff: email (a spam complaint: leave every list, suppress)
+//	POST /api/complaints           admin: email (a spam complaint: leave every list, suppress; audited)
 //
 // Staff routes need an actor with privacy.RoleEditor in the request context (the
-// host's sign-in middleware puts it there). No route lists or exports subscribers.
+// host's sign-in middleware puts it there); complaints, which stop all mail to an
+// address, need privacy.RoleAdmin. No route lists or exports subscribers.
 // Every POST and PUT from another origin is refused (http.CrossOriginProtection); a
 // mail provider's one-click POST carries no Origin and passes. No response sets a
 // cookie, and none may be cached or leak its link's token in a Referer.
@@ -651,7 +652,7 @@ func (h *Handler) progress(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) complaint(w http.ResponseWriter, r *http.Request) {
-	if err := privacy.Require(r.Context(), privacy.RoleEditor); err != nil {
+	if err := privacy.Require(r.Context(), privacy.RoleAdmin); err != nil {
 		h.apiError(w, r, err)
 		return
 	}
@@ -660,7 +661,7 @@ func (h *Handler) complaint(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	if err := h.svc.ReportComplaint(r.Context(), v.Get("email")); err != nil {
+	if err := h.svc.RelayComplaint(r.Context(), v.Get("email")); err != nil {
 		h.apiError(w, r, err)
 		return
 	}

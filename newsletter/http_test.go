@@ -250,7 +250,7 @@ func TestStaffAPI(t *testing.T) {
 
 	code, _ = api("POST", "/complaints", `{"email":"ann@example.org"}`, "moderator")
 	assert.Equal(t, http.StatusForbidden, code)
-	code, _ = api("POST", "/complaints", `{"email":"ann@example.org"}`, "editor")
+	code, _ = api("POST", "/complaints", `{"email":"ann@example.org"}`, "admin")
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, newsletter.StatusUnsubscribed, e.status(t, ann, newsletter.ListNewsletter))
 
@@ -269,4 +269,39 @@ func jsonString(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestComplaintNeedsAdminAndIsAudited: a staff-relayed complaint suppresses every mail
+// to an address, so only an admin may relay one, and each is on the record: who,
+// what, about whom (audit #13 finding 14).
+func TestComplaintNeedsAdminAndIsAudited(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind)
+		ctx := context.Background()
+		e.member(t, ann, newsletter.ListNewsletter)
+		complain := func(actor string) int {
+			t.Helper()
+			return e.do(t, http.MethodPost, "/newsletter/api/complaints", "application/json", `{"email":"ann@example.org"}`, "X-Test-Actor", actor).Code
+		}
+		for _, actor := range []string{"", "editor", "moderator"} {
+			assert.Contains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, complain(actor), "actor %q", actor)
+		}
+		assert.Equal(t, newsletter.StatusConfirmed, e.status(t, ann, newsletter.ListNewsletter), "a refused complaint changes nothing")
+		ok, err := e.priv.Suppressed(ctx, ann)
+		require.NoError(t, err)
+		assert.False(t, ok)
+		acc, err := e.priv.ListAccess(ctx, privacy.AccessFilter{Subject: ann})
+		require.NoError(t, err)
+		assert.Empty(t, acc, "a refused complaint is not recorded as done")
+
+		require.Equal(t, http.StatusOK, complain("admin"))
+		assert.Equal(t, newsletter.StatusUnsubscribed, e.status(t, ann, newsletter.ListNewsletter))
+		acc, err = e.priv.ListAccess(ctx, privacy.AccessFilter{Subject: ann})
+		require.NoError(t, err)
+		require.Len(t, acc, 1)
+		assert.Equal(t, "a1", acc[0].ActorID)
+		assert.Equal(t, "boss@example.com", acc[0].Actor)
+		assert.Equal(t, privacy.RoleAdmin, acc[0].Role)
+		assert.Contains(t, acc[0].What, "complaint")
+	})
 }

@@ -24,8 +24,12 @@ type Config struct {
 	Outbox privacy.OutboxStore
 	// Consents records every opt-in and withdrawal, and is read by SyncConsents.
 	Consents *privacy.Consents
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Auditor records every complaint a staff member relays (RelayComplaint).
+	// Default: an Auditor over Outbox, when Outbox is also a privacy.AccessLog (as
+	// the kernel's stores are); New fails when there is neither.
+	Auditor *privacy.Auditor
+	Log     *slog.Logger
+	Now     func() time.Time
 	// Secret signs unsubscribe links and the forms' timestamps: at least 32 random
 	// bytes, the same in every process of the site. Changing it breaks the
 	// unsubscribe links of every mail already sent.
@@ -52,6 +56,7 @@ type Service struct {
 	mailer   *privacy.Mailer
 	outbox   privacy.OutboxStore
 	consents *privacy.Consents
+	auditor  *privacy.Auditor
 	policy   *privacy.Policy
 	log      *slog.Logger
 	now      func() time.Time
@@ -83,11 +88,18 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.Secret) < 32 {
 		errs = append(errs, errors.New("newsletter: Config.Secret must hold at least 32 random bytes"))
 	}
+	if cfg.Auditor == nil {
+		if log, ok := cfg.Outbox.(privacy.AccessLog); ok {
+			cfg.Auditor = &privacy.Auditor{Log: log, Now: cfg.Now}
+		} else if cfg.Outbox != nil {
+			errs = append(errs, errors.New("newsletter: Config.Auditor is required when Config.Outbox is not an access log"))
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	s := &Service{
-		store: cfg.Store, mailer: cfg.Mailer, outbox: cfg.Outbox, consents: cfg.Consents,
+		store: cfg.Store, mailer: cfg.Mailer, outbox: cfg.Outbox, consents: cfg.Consents, auditor: cfg.Auditor,
 		policy: cfg.Mailer.Policy(), log: cfg.Log, now: cfg.Now,
 		tokens: tokenSigner{key: cfg.Secret}, secret: cfg.Secret,
 		confirmTTL: cfg.ConfirmTTL, resendAfter: cfg.ResendAfter, poll: cfg.Poll,
@@ -496,6 +508,25 @@ func (s *Service) ReportComplaint(ctx context.Context, addr string) error {
 		return s.outbox.Suppress(ctx, addr, "complaint", s.clock())
 	})
 	return err
+}
+
+// RelayComplaint is ReportComplaint done by a staff member, who relays a complaint
+// received some other way. It stops all mail to the address, so the actor in ctx
+// must be an admin, and the act is recorded in the access log (actor, what, about
+// whom) before it is done. Returns ErrUnauthorized or ErrForbidden, changing and
+// recording nothing, for anyone else, and ErrInvalid naming "email".
+func (s *Service) RelayComplaint(ctx context.Context, addr string) error {
+	if err := privacy.Require(ctx, privacy.RoleAdmin); err != nil {
+		return err
+	}
+	addr, err := privacy.NormalizeEmail(addr)
+	if err != nil {
+		return err
+	}
+	if err := s.auditor.Record(ctx, privacy.RoleAdmin, addr, "newsletter complaint: left every list, all mail suppressed", "spam complaint relayed by staff"); err != nil {
+		return err
+	}
+	return s.ReportComplaint(ctx, addr)
 }
 
 // leave unsubscribes addr from lists and records the withdrawals; also runs in the

@@ -540,6 +540,7 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 		{"NoMailer", func(c *newsletter.Config) { c.Mailer = nil }},
 		{"NoOutbox", func(c *newsletter.Config) { c.Outbox = nil }},
 		{"NoConsents", func(c *newsletter.Config) { c.Consents = nil }},
+		{"NoAuditor", func(c *newsletter.Config) { c.Outbox = struct{ privacy.OutboxStore }{ps} }},
 		{"ShortSecret", func(c *newsletter.Config) { c.Secret = []byte("short") }},
 		{"RelativeBaseURL", func(c *newsletter.Config) { c.BaseURL = "/newsletter" }},
 		{"BaseURLWithQuery", func(c *newsletter.Config) { c.BaseURL = "https://example.com/n?x=1" }},

@@ -53,6 +53,10 @@ type Config struct {
 //	POST /staff/disclosures admin: subject, basis, reference, requester, note; answers the export
 //	GET  /staff/consents    admin: ?subject's consent history
 //	GET  /staff/requests    admin or support: completed data requests (no addresses)
+//
+// Every staff answer that names people is recorded in the access log first: the
+// consent history once, the access log and the disclosure register once for every
+// address they show.
 type Handler struct {
 	cfg Config
 	h   http.Handler
@@ -307,6 +311,14 @@ func (h *Handler) access(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	subjects := make([]string, len(recs))
+	for i, a := range recs {
+		subjects[i] = a.Subject
+	}
+	if err := h.audit(r, subjects, "access log"); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	if q.Get("format") != "csv" {
 		writeJSON(w, http.StatusOK, map[string]any{"access": recs})
 		return
@@ -319,6 +331,24 @@ func (h *Handler) access(w http.ResponseWriter, r *http.Request) {
 		cw.Write([]string{strconv.FormatInt(a.ID, 10), a.At.Format(time.RFC3339), a.ActorID, csvSafe(a.Actor), string(a.Role), csvSafe(a.Subject), csvSafe(a.What), csvSafe(a.Why)})
 	}
 	cw.Flush()
+}
+
+// audit records, before a staff list is answered, one admin read of what for each
+// address the list shows (P11): the list names people, so showing it is a read of
+// their data like any other.
+func (h *Handler) audit(r *http.Request, subjects []string, what string) error {
+	a := privacy.Auditor{Log: h.cfg.Store}
+	seen := map[string]bool{}
+	for _, s := range subjects {
+		if s == "" || seen[s] {
+			continue
+		}
+		seen[s] = true
+		if err := a.Record(r.Context(), privacy.RoleAdmin, s, what, "admin review"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // csvSafe keeps a spreadsheet from reading a cell as a formula.
@@ -337,6 +367,14 @@ func (h *Handler) disclosures(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := h.cfg.Disclosures.List(r.Context(), r.URL.Query().Get("subject"), n)
 	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	subjects := make([]string, len(list))
+	for i, d := range list {
+		subjects[i] = d.Subject
+	}
+	if err := h.audit(r, subjects, "disclosure register"); err != nil {
 		h.fail(w, r, err)
 		return
 	}

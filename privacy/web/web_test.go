@@ -191,7 +191,7 @@ func TestStaffAPI(t *testing.T) {
 	w = e.do(as(httptest.NewRequest("GET", "/staff/access?format=csv", nil), privacy.RoleAdmin))
 	require.Equal(t, 200, w.Code)
 	lines := strings.Split(strings.TrimSpace(w.Body.String()), "\n")
-	require.Len(t, lines, 3, "header, the disclosure export, the consent history read")
+	require.Len(t, lines, 4, "header, the disclosure export, the register view, the consent history read")
 	assert.Contains(t, w.Body.String(), "consent history")
 	assert.Contains(t, w.Body.String(), "export for disclosure")
 
@@ -200,4 +200,50 @@ func TestStaffAPI(t *testing.T) {
 	assert.Contains(t, w.Body.String(), `"field":"since"`)
 	w = e.do(as(httptest.NewRequest("GET", "/staff/requests", nil), privacy.RoleSupport))
 	assert.Equal(t, 200, w.Code)
+}
+
+// TestStaffListsAreAudited: the register and the access log show addresses, so each
+// view of them is a staff read on the record for every address shown (P11; audit
+// #13 finding 14).
+func TestStaffListsAreAudited(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, e.store.AppendDisclosure(ctx, &privacy.Disclosure{Subject: "ann@example.org", Basis: privacy.BasisSafety,
+		Reference: "Ticket 9", Requester: "Police", ActorID: "1", Actor: "boss@example.com", At: at}))
+	require.NoError(t, e.store.RecordAccess(ctx, privacy.Access{ActorID: "2", Actor: "help@example.com", Role: privacy.RoleSupport,
+		Subject: "bob@example.org", What: "contact request", Why: "answering", At: at}))
+
+	reads := func(subject, what string) int {
+		t.Helper()
+		acc, err := e.store.ListAccess(ctx, privacy.AccessFilter{Subject: subject})
+		require.NoError(t, err)
+		n := 0
+		for _, a := range acc {
+			if a.What == what {
+				assert.Equal(t, "boss@example.com", a.Actor)
+				assert.Equal(t, privacy.RoleAdmin, a.Role)
+				n++
+			}
+		}
+		return n
+	}
+
+	assert.Equal(t, 403, e.do(as(httptest.NewRequest("GET", "/staff/disclosures", nil), privacy.RoleSupport)).Code)
+	assert.Zero(t, reads("ann@example.org", "disclosure register"), "a refused read records nothing")
+	w := e.do(as(httptest.NewRequest("GET", "/staff/disclosures", nil), privacy.RoleAdmin))
+	require.Equal(t, 200, w.Code)
+	assert.Contains(t, w.Body.String(), "ann@example.org")
+	assert.Equal(t, 1, reads("ann@example.org", "disclosure register"))
+
+	w = e.do(as(httptest.NewRequest("GET", "/staff/access?subject=bob@example.org", nil), privacy.RoleAdmin))
+	require.Equal(t, 200, w.Code)
+	assert.Contains(t, w.Body.String(), "bob@example.org")
+	assert.Equal(t, 1, reads("bob@example.org", "access log"))
+	assert.Zero(t, reads("ann@example.org", "access log"), "only the addresses shown")
+
+	w = e.do(as(httptest.NewRequest("GET", "/staff/access?format=csv", nil), privacy.RoleAdmin))
+	require.Equal(t, 200, w.Code)
+	assert.Equal(t, 1, reads("ann@example.org", "access log"), "each address shown once, whatever its number of rows")
+	assert.Equal(t, 2, reads("bob@example.org", "access log"))
 }
