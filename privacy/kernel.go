@@ -89,11 +89,17 @@ func (k *KernelHolder) Pseudonym(subject string) string {
 	return "erased-" + hex.EncodeToString(m.Sum(nil)[:12])
 }
 
-// Purge implements Purger: sent and failed mail older than MailRetention is removed.
+// Purge implements Purger: sent and failed mail older than MailRetention is removed,
+// and so are the mail limit counters whose window has ended.
 func (k *KernelHolder) Purge(ctx context.Context, now time.Time) (int, error) {
 	r := k.MailRetention
 	if r <= 0 {
 		r = 30 * 24 * time.Hour
 	}
-	return k.Store.PurgeOutbox(ctx, now.Add(-r))
+	n, err := k.Store.PurgeOutbox(ctx, now.Add(-r))
+	if err != nil {
+		return n, err
+	}
+	c, err := k.Store.PurgeMailCounts(ctx, now)
+	return n + c, err
 }

@@ -99,7 +99,9 @@ func (f AllowFunc) Allows(ctx context.Context, p Purpose, subject string) (bool,
 
 // Mailer is the purpose-bound mailer (P8, P9). Send checks a message against the
 // policy and enqueues it in the durable outbox; the Dispatcher checks it again just
-// before delivery.
+// before delivery. Send also bounds how much mail of the purposes anyone can trigger
+// reaches one address (MailLimits: by default 3 per address per 24 hours for each of
+// account, parental-consent and data-rights mail).
 type Mailer struct {
 	policy *Policy
 	store  OutboxStore
@@ -107,6 +109,7 @@ type Mailer struct {
 
 	mu       sync.RWMutex
 	allowers map[Purpose][]Allower
+	limits   MailLimits
 
 	refusals sync.Map // reason -> *atomic.Int64
 }
@@ -116,7 +119,9 @@ func NewMailer(policy *Policy, store OutboxStore, log *slog.Logger) *Mailer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Mailer{policy: policy, store: store, log: log, allowers: map[Purpose][]Allower{}}
+	m := &Mailer{policy: policy, store: store, log: log, allowers: map[Purpose][]Allower{}}
+	m.SetLimits(MailLimits{})
+	return m
 }
 
 // Policy returns the policy the mailer enforces.
@@ -134,6 +139,8 @@ func (m *Mailer) Allow(p Purpose, a Allower) {
 // MySQL store opened it), the message is enqueued in it and is sent only if it commits.
 // Returns ErrInvalid (naming the field) for a malformed message and a *RefusalError
 // (ErrRefused, ErrForbidden) for one the policy does not allow; nothing is enqueued then.
+// A message over its recipient's limit (see MailLimits) is not enqueued either, but
+// Send then returns id 0 and no error, so that no visitor can tell.
 func (m *Mailer) Send(ctx context.Context, msg Message) (int64, error) {
 	if err := m.checkFormat(&msg); err != nil {
 		return 0, err
@@ -141,6 +148,14 @@ func (m *Mailer) Send(ctx context.Context, msg Message) (int64, error) {
 	// The store refuses a suppressed recipient as it inserts.
 	if err := m.checkPolicy(ctx, &msg, false); err != nil {
 		return 0, err
+	}
+	switch over, err := m.overLimit(ctx, &msg); {
+	case err != nil:
+		return 0, err
+	case over:
+		m.count(LimitedRecipient)
+		m.log.WarnContext(ctx, "mail over the recipient's limit, not sent", "purpose", string(msg.Purpose))
+		return 0, nil
 	}
 	id, err := m.store.Enqueue(ctx, &msg)
 	var re *RefusalError
@@ -170,9 +185,13 @@ func (m *Mailer) Refusals() map[string]int64 {
 	return out
 }
 
-func (m *Mailer) refuse(ctx context.Context, reason string, p Purpose) error {
+func (m *Mailer) count(reason string) {
 	c, _ := m.refusals.LoadOrStore(reason, new(atomic.Int64))
 	c.(*atomic.Int64).Add(1)
+}
+
+func (m *Mailer) refuse(ctx context.Context, reason string, p Purpose) error {
+	m.count(reason)
 	m.log.WarnContext(ctx, "mail refused", "reason", reason, "purpose", string(p))
 	return &RefusalError{Reason: reason, Purpose: p}
 }

@@ -60,6 +60,13 @@ type OutboxStore interface {
 	// EraseOutbox removes every message concerning subject or sent to it, except the
 	// suppression entry, which is kept so the address is never mailed again.
 	EraseOutbox(ctx context.Context, subject string) (int, error)
+	// CountMail adds one to the mail counter key (a MailLimitKey) and returns its
+	// count, this message included. A counter whose window ended at or before now
+	// starts again at one, with a window ending at now+window. One call is atomic
+	// across every process on the store, and joins the transaction in ctx, if any.
+	CountMail(ctx context.Context, key string, now time.Time, window time.Duration) (int, error)
+	// PurgeMailCounts removes the counters whose window ended at or before t.
+	PurgeMailCounts(ctx context.Context, t time.Time) (int, error)
 }
 
 // A Transport opens connections to a mail relay.

@@ -113,6 +113,7 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 
 	s.policy.Categories = categories()
 	s.mailer = privacy.NewMailer(s.policy, s.store, log)
+	s.mailer.SetLimits(privacy.MailLimits{Key: key("mail-limit")})
 	s.registry = &privacy.Registry{}
 	auditor := &privacy.Auditor{Log: s.store}
 	consents := &privacy.Consents{Store: s.store, Policy: s.policy}

@@ -25,6 +25,12 @@ type Store struct {
 	requests   map[int64]privacy.RightsRequest
 	events     []privacy.RightsEvent
 	disclosed  []privacy.Disclosure
+	counts     map[string]*mailCount
+}
+
+type mailCount struct {
+	n    int
+	ends time.Time
 }
 
 type entry struct {
@@ -41,7 +47,8 @@ var _ privacy.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{outbox: map[int64]*entry{}, suppressed: map[string]string{}, requests: map[int64]privacy.RightsRequest{}}
+	return &Store{outbox: map[int64]*entry{}, suppressed: map[string]string{}, requests: map[int64]privacy.RightsRequest{},
+		counts: map[string]*mailCount{}}
 }
 
 func (s *Store) id() int64 { s.nextID++; return s.nextID }
@@ -197,6 +204,33 @@ func (s *Store) EraseOutbox(ctx context.Context, subject string) (int, error) {
 	for id, e := range s.outbox {
 		if e.item.Message.DataSubject == subject || e.item.Message.To.Email == subject {
 			delete(s.outbox, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// CountMail implements privacy.OutboxStore.
+func (s *Store) CountMail(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.counts[key]
+	if c == nil || !c.ends.After(now) {
+		c = &mailCount{ends: now.Add(window)}
+		s.counts[key] = c
+	}
+	c.n++
+	return c.n, nil
+}
+
+// PurgeMailCounts implements privacy.OutboxStore.
+func (s *Store) PurgeMailCounts(ctx context.Context, t time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, c := range s.counts {
+		if !c.ends.After(t) {
+			delete(s.counts, k)
 			n++
 		}
 	}

@@ -219,6 +219,29 @@ func (s *Store) EraseOutbox(ctx context.Context, subject string) (int, error) {
 	return affected(res, err)
 }
 
+// CountMail implements privacy.OutboxStore. One upsert both counts and reads the
+// count back (through LAST_INSERT_ID(expr), which the statement's result carries),
+// so two processes counting at once each see their own number.
+func (s *Store) CountMail(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx,
+		`INSERT INTO privacy_mail_counts (key_hash, sent, ends_at) VALUES (?, LAST_INSERT_ID(1), ?)
+		 ON DUPLICATE KEY UPDATE
+		   sent = LAST_INSERT_ID(IF(ends_at <= ?, 1, LEAST(sent + 1, 1000000))),
+		   ends_at = IF(ends_at <= ?, VALUES(ends_at), ends_at)`,
+		key, now.Add(window), now, now)
+	if err != nil {
+		return 0, tr(err)
+	}
+	n, err := res.LastInsertId()
+	return int(n), err
+}
+
+// PurgeMailCounts implements privacy.OutboxStore.
+func (s *Store) PurgeMailCounts(ctx context.Context, t time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_mail_counts WHERE ends_at <= ?`, t)
+	return affected(res, err)
+}
+
 // AppendConsent implements privacy.ConsentStore.
 func (s *Store) AppendConsent(ctx context.Context, c *privacy.Consent) error {
 	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx,

@@ -24,6 +24,65 @@ func Run(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 	t.Run("AccessLog", func(t *testing.T) { testAccess(t, newStore) })
 	t.Run("Rights", func(t *testing.T) { testRights(t, newStore) })
 	t.Run("Disclosures", func(t *testing.T) { testDisclosures(t, newStore) })
+	t.Run("MailCounts", func(t *testing.T) { testMailCounts(t, newStore) })
+}
+
+func testMailCounts(t *testing.T, newStore func(t *testing.T) privacy.Store) {
+	ctx := context.Background()
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	a := privacy.MailLimitKey(nil, privacy.PurposeAccount, "a@example.org")
+	b := privacy.MailLimitKey(nil, privacy.PurposeAccount, "b@example.org")
+
+	t.Run("CountAndExpire", func(t *testing.T) {
+		s := newStore(t)
+		for i := 1; i <= 4; i++ {
+			n, err := s.CountMail(ctx, a, at.Add(time.Duration(i-1)*time.Minute), 24*time.Hour)
+			require.NoError(t, err)
+			assert.Equal(t, i, n)
+		}
+		n, err := s.CountMail(ctx, b, at, 24*time.Hour)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "each key counts alone")
+		n, err = s.CountMail(ctx, a, at.Add(24*time.Hour), 24*time.Hour)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "the window runs from the first count, not the latest: it ended")
+		n, err = s.CountMail(ctx, a, at.Add(25*time.Hour), 24*time.Hour)
+		require.NoError(t, err)
+		assert.Equal(t, 2, n)
+
+		purged, err := s.PurgeMailCounts(ctx, at.Add(24*time.Hour))
+		require.NoError(t, err)
+		assert.Equal(t, 1, purged, "b's window ended; a's second one has not")
+		n, err = s.CountMail(ctx, b, at.Add(24*time.Hour+time.Second), time.Hour)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n)
+		purged, err = s.PurgeMailCounts(ctx, at.Add(48*time.Hour))
+		require.NoError(t, err)
+		assert.Equal(t, 2, purged)
+	})
+
+	t.Run("ConcurrentCountsDistinct", func(t *testing.T) {
+		s := newStore(t)
+		var mu sync.Mutex
+		seen := map[int]bool{}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for range 10 {
+					n, err := s.CountMail(ctx, a, at, time.Hour)
+					if !assert.NoError(t, err) {
+						return
+					}
+					mu.Lock()
+					assert.False(t, seen[n], "count %d seen twice", n)
+					seen[n] = true
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		assert.Len(t, seen, 80)
+	})
 }
 
 func msg(to string, ref string) *privacy.Message {

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -47,7 +48,7 @@ type env struct {
 	data  notes
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 	store := memstore.New()
 	h := mailtest.NewHarness(t, nil, store)
 	reg := &privacy.Registry{}
@@ -56,8 +57,12 @@ func newEnv(t *testing.T) *env {
 	reg.Register(&privacy.KernelHolder{Store: store})
 	rights := &privacy.Rights{Store: store, Registry: reg, Mailer: h.Mailer, BaseURL: "http://127.0.0.1:8080/privacy/confirm"}
 	h.Mailer.Allow(privacy.PurposeDataRights, rights)
-	hd, err := web.New(web.Config{Policy: mailtest.Policy(), Features: privacy.Features{Comments: true}, Rights: rights,
-		Disclosures: &privacy.Disclosures{Store: store, Registry: reg, Auditor: &privacy.Auditor{Log: store}}, Store: store})
+	cfg := web.Config{Policy: mailtest.Policy(), Features: privacy.Features{Comments: true}, Rights: rights,
+		Disclosures: &privacy.Disclosures{Store: store, Registry: reg, Auditor: &privacy.Auditor{Log: store}}, Store: store}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	hd, err := web.New(cfg)
 	require.NoError(t, err)
 	return &env{h: hd, mail: h, store: store, data: data}
 }
@@ -246,4 +251,29 @@ func TestStaffListsAreAudited(t *testing.T) {
 	require.Equal(t, 200, w.Code)
 	assert.Equal(t, 1, reads("ann@example.org", "access log"), "each address shown once, whatever its number of rows")
 	assert.Equal(t, 2, reads("bob@example.org", "access log"))
+}
+
+// TestDataRequestMailBombing: 100 data requests for one address, each from a fresh
+// client address, mail it at most 3 times, and each is answered alike (audit #13
+// finding 5).
+func TestDataRequestMailBombing(t *testing.T) {
+	e := newEnv(t, func(c *web.Config) { c.TrustedHeader = "X-Forwarded-For" })
+	var first string
+	for i := range 100 {
+		kind := []string{"export", "erase"}[i%2]
+		r := postForm("/request", url.Values{"email": {"stranger@example.org"}, "kind": {kind}})
+		r.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.%d.%d", i/250, i%250+1))
+		w := e.do(r)
+		require.Equal(t, http.StatusAccepted, w.Code, "request %d: %s", i, w.Body.String())
+		if i == 0 {
+			first = w.Body.String()
+		}
+		assert.Equal(t, first, w.Body.String(), "request %d is answered like the first", i)
+	}
+	require.Eventually(t, func() bool {
+		e.mail.Dispatcher.Wake()
+		st, err := e.store.OutboxStats(context.Background(), "")
+		return err == nil && st.Queued == 0
+	}, 10*time.Second, 10*time.Millisecond)
+	assert.Len(t, e.mail.Server.To("stranger@example.org"), 3)
 }

@@ -1,0 +1,102 @@
+package privacy
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
+	"time"
+)
+
+// LimitedRecipient is the Refusals reason under which Send counts a message it
+// dropped because its recipient had already had MailLimits.PerPurpose messages of
+// its purpose in the window.
+const LimitedRecipient = "limit"
+
+// MailLimits bounds the mail anyone can make the site send to one address, so that a
+// form that mails whatever address it is given (sign-up, password reset, a parent's
+// consent, a data request, an address change) cannot be used to flood a stranger's
+// inbox, however many client addresses the requests come from and however many
+// processes serve them.
+//
+// For each limited purpose, at most PerPurpose[purpose] messages are queued to one
+// recipient in one Window, which starts with the first of them. A message over the
+// limit is not queued, and Send answers as if it were, so the visitor who caused it
+// learns nothing about the address; it is counted in Refusals under
+// LimitedRecipient and logged without the address. Mail to operator addresses is
+// never limited, and neither are the purposes a person opted in to and that stop
+// when they leave (newsletter, promotions, comment follow-up, whose confirmations
+// are sent once by their capability) or support answers, which staff write.
+//
+// The counters are kept in the outbox store (CountMail), shared by every process on
+// it, as keyed hashes of purpose and address that are removed by the kernel holder's
+// Purge once their window ended. The count joins the transaction ctx carries, as the
+// message does.
+type MailLimits struct {
+	// PerPurpose is the most messages a purpose may queue to one address in one
+	// Window; purposes not in it are not limited. Default: DefaultMailLimits.
+	PerPurpose map[Purpose]int
+	// Window is how long a counter runs (default 24h).
+	Window time.Duration
+	// Key keys the hash under which a counter is stored: at least 32 random bytes,
+	// the same in every process. Without it the counter is stored under an unkeyed
+	// SHA-256, as the suppression list is.
+	Key []byte
+	// Now is the clock windows are measured by (default time.Now).
+	Now func() time.Time
+}
+
+// DefaultMailLimits is 3 messages per address per 24 hours for each of account mail
+// (a sign-up confirmation, "you already have an account", a password reset, the
+// confirmation of a new address), parental-consent mail and data-rights mail.
+func DefaultMailLimits() map[Purpose]int {
+	return map[Purpose]int{PurposeAccount: 3, PurposeParentalConsent: 3, PurposeDataRights: 3}
+}
+
+// SetLimits replaces the mailer's limits (by default DefaultMailLimits per 24 hours,
+// unkeyed). A nil PerPurpose keeps the defaults; an empty one limits nothing.
+func (m *Mailer) SetLimits(l MailLimits) {
+	if l.PerPurpose == nil {
+		l.PerPurpose = DefaultMailLimits()
+	}
+	l.PerPurpose = maps.Clone(l.PerPurpose)
+	if l.Window <= 0 {
+		l.Window = 24 * time.Hour
+	}
+	m.mu.Lock()
+	m.limits = l
+	m.mu.Unlock()
+}
+
+// MailLimitKey is the form in which the counter of purpose p's mail to addr is
+// stored: HMAC-SHA-256 under key, or SHA-256 without one, in hex.
+func MailLimitKey(key []byte, p Purpose, addr string) string {
+	var sum []byte
+	msg := []byte(string(p) + "\x00" + addr)
+	if len(key) > 0 {
+		h := hmac.New(sha256.New, key)
+		h.Write(msg)
+		sum = h.Sum(nil)
+	} else {
+		s := sha256.Sum256(append([]byte("consentkit mail limit\x00"), msg...))
+		sum = s[:]
+	}
+	return hex.EncodeToString(sum)
+}
+
+// overLimit counts msg against its recipient's limit and reports whether it is over.
+func (m *Mailer) overLimit(ctx context.Context, msg *Message) (bool, error) {
+	m.mu.RLock()
+	l := m.limits
+	m.mu.RUnlock()
+	limit, ok := l.PerPurpose[msg.Purpose]
+	if !ok || m.policy.IsOperatorAddress(msg.To.Email) {
+		return false, nil
+	}
+	n, err := m.store.CountMail(ctx, MailLimitKey(l.Key, msg.Purpose, msg.To.Email), nowOr(l.Now), l.Window)
+	if err != nil {
+		return false, err
+	}
+	return n > limit, nil
+}
