@@ -62,8 +62,8 @@ type writer struct {
 
 // writers are the visitor writes the fault tests send: a contact request, a
 // comment and a newsletter subscription, each from its own address (the site
-// limits each address to a few).
-func writers(base, stamp, prefix string) []writer {
+// limits each address to a few). A comment takes a stamp of its own.
+func writers(base, stamp string, comments *commentStamps, prefix string) []writer {
 	return []writer{
 		{"contact", http.StatusCreated, func(c *http.Client, n int) (answer, string) {
 			a := postJSON(c, base+"/contact/", map[string]string{"email": fmt.Sprintf("%s-contact%05d@example.org", prefix, n),
@@ -75,8 +75,12 @@ func writers(base, stamp, prefix string) []writer {
 			return a, v.Ref
 		}},
 		{"comment", http.StatusCreated, func(c *http.Client, n int) (answer, string) {
-			a := postJSON(c, base+"/comments/t/2026-03-01-hello", map[string]string{"name": fmt.Sprintf("Reader %d", n),
-				"email": fmt.Sprintf("%s-comment%05d@example.org", prefix, n), "body": fmt.Sprintf("Comment number %d.", n), "ts": stamp}, "")
+			ts := comments.next()
+			a := postJSON(c, base+"/comments/t/"+commentThread, map[string]string{"name": fmt.Sprintf("Reader %d", n),
+				"email": fmt.Sprintf("%s-comment%05d@example.org", prefix, n), "body": fmt.Sprintf("Comment number %d.", n), "ts": ts}, "")
+			if a.Status != http.StatusCreated {
+				comments.putBack(ts)
+			}
 			var v struct {
 				Comment struct {
 					ID int64 `json:"id"`
@@ -110,13 +114,14 @@ func TestDatabaseRestart(t *testing.T) {
 	importAccounts(t, dsn, "member@example.org")
 	site := startSite(t, siteOptions{DSN: dsn, Relay: relay})
 	token := signIn(t, site.Base, "member@example.org")
+	comments := fetchCommentStamps(t, site.Base, 1000)
 	stamp := formStamp(t, site.Base)
 
 	var rec recorder
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var seq atomic.Int64
-	for _, w := range writers(site.Base, stamp, "db") {
+	for _, w := range writers(site.Base, stamp, comments, "db") {
 		for range 2 {
 			wg.Go(func() {
 				for {

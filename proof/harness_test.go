@@ -120,7 +120,7 @@ func (b *logBuffer) String() string {
 // siteOptions says how to start a site process.
 type siteOptions struct {
 	DSN   string           // -mysql
-	Relay *mailtest.Server // -smtp; nil uses the site's dev mailbox
+	Relay *mailtest.Server // -smtp; nil uses the dev mailbox, or a relay of its own with DSN
 	Addr  string           // -addr; empty picks a free port
 	Env   []string         // more environment, e.g. GOMAXPROCS=2
 }
@@ -158,6 +158,12 @@ func startSite(tb testing.TB, opts siteOptions) *siteProc {
 	args := []string{"-addr", opts.Addr, "-url", "http://" + opts.Addr, "-secret", secret, "-quiet"}
 	if opts.DSN != "" {
 		args = append(args, "-mysql", opts.DSN)
+		if opts.Relay == nil { // a MySQL site refuses to serve without a relay
+			relay, err := mailtest.Start()
+			require.NoError(tb, err)
+			tb.Cleanup(func() { _ = relay.Close() })
+			opts.Relay = relay
+		}
 	}
 	if opts.Relay != nil {
 		args = append(args, "-smtp", "smtp://"+opts.Relay.Addr+"?tls=none")
@@ -426,6 +432,68 @@ func formStamp(tb testing.TB, base string) string {
 	require.NotEmpty(tb, f.TS)
 	time.Sleep(3100 * time.Millisecond)
 	return f.TS
+}
+
+// commentThread is the post whose comment thread the proofs write to.
+const commentThread = "2026-03-01-hello"
+
+// commentStamps is a supply of comment form stamps: each is good for one
+// comment, so a proof that writes many comments fetches them beforehand.
+type commentStamps struct {
+	mu   sync.Mutex
+	list []string
+}
+
+// fetchCommentStamps fetches n comment form stamps from the thread's JSON,
+// eight at a time, and waits until they are old enough to post.
+func fetchCommentStamps(tb testing.TB, base string, n int) *commentStamps {
+	tb.Helper()
+	s := &commentStamps{list: make([]string, n)}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			a := do(newClient(10*time.Second), request{Method: "GET", URL: base + "/comments/t/" + commentThread, Accept: "application/json"})
+			var f struct {
+				Form struct {
+					TS string `json:"ts"`
+				} `json:"form"`
+			}
+			if a.Err == nil && a.Status == http.StatusOK && json.Unmarshal(a.Body, &f) == nil {
+				s.list[i] = f.Form.TS
+			}
+		})
+	}
+	wg.Wait()
+	for i, ts := range s.list {
+		require.NotEmpty(tb, ts, "comment stamp %d", i)
+	}
+	time.Sleep(3100 * time.Millisecond)
+	return s
+}
+
+// next returns an unused stamp, or "" once all are used (the comment is then
+// refused naming ts, which the proof reports).
+func (s *commentStamps) next() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.list) == 0 {
+		return ""
+	}
+	ts := s.list[len(s.list)-1]
+	s.list = s.list[:len(s.list)-1]
+	return ts
+}
+
+// putBack returns a stamp whose comment was not accepted: it is still unused.
+func (s *commentStamps) putBack(ts string) {
+	if ts != "" {
+		s.mu.Lock()
+		s.list = append(s.list, ts)
+		s.mu.Unlock()
+	}
 }
 
 // signIn signs in over the JSON API and returns the bearer token.

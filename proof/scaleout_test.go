@@ -44,6 +44,7 @@ func TestTwoProcessesUnderLoad(t *testing.T) {
 	sites := []*siteProc{startSite(t, siteOptions{DSN: dsn, Relay: relays[0]}), startSite(t, siteOptions{DSN: dsn, Relay: relays[1]})}
 	token := signIn(t, sites[0].Base, "editor@example.com")
 	stamp := formStamp(t, sites[1].Base) // a stamp from one process is good on the other: one secret
+	comments := fetchCommentStamps(t, sites[1].Base, writes)
 
 	began := time.Now()
 	id := campaign(t, sites[0].Base, token, "Scale issue")
@@ -54,7 +55,7 @@ func TestTwoProcessesUnderLoad(t *testing.T) {
 		answered int
 	)
 	for i := range writes {
-		for _, w := range writers(sites[i%2].Base, stamp, fmt.Sprintf("p%d", i%2)) {
+		for _, w := range writers(sites[i%2].Base, stamp, comments, fmt.Sprintf("p%d", i%2)) {
 			wg.Go(func() {
 				a, ref := w.write(newClient(30*time.Second), i)
 				if assert.NoError(t, a.Err) && assert.Equal(t, w.ok, a.Status, "%s %d: %s", w.kind, i, a) {
