@@ -47,12 +47,15 @@ const (
 
 // Token is a single-use mailed token. Only the SHA-256 of its value is stored.
 type Token struct {
-	Hash      string    `db:"hash"`
-	Kind      string    `db:"kind"`
-	AccountID string    `db:"account_id"`
-	Email     string    `db:"email"` // the address the token was sent to
-	Created   time.Time `db:"created_at"`
-	Expires   time.Time `db:"expires_at"`
+	Hash      string `db:"hash"`
+	Kind      string `db:"kind"`
+	AccountID string `db:"account_id"`
+	Email     string `db:"email"` // the address the token was sent to
+	// PasswordHash, on a verification token, is the password chosen with the
+	// registration it was mailed for: following the link sets it.
+	PasswordHash string    `db:"password_hash"`
+	Created      time.Time `db:"created_at"`
+	Expires      time.Time `db:"expires_at"`
 }
 
 // Session is a signed-in session. Only the SHA-256 of its bearer token is stored.

@@ -162,14 +162,11 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResul
 	if err != nil {
 		return RegisterResult{}, err
 	}
-	vt := &Token{Hash: hash, Kind: TokenVerify, AccountID: a.ID, Email: email, Created: now, Expires: now.Add(s.cfg.VerifyTTL)}
+	vt := &Token{Hash: hash, Kind: TokenVerify, AccountID: a.ID, Email: email, PasswordHash: a.PasswordHash, Created: now, Expires: now.Add(s.cfg.VerifyTTL)}
 	err = s.store.CreateAccount(ctx, &a, vt, func(ctx context.Context) error {
 		// The mail goes first: it is what the guard may refuse, and a memory consent
 		// store, unlike the MySQL one, cannot take a record back.
-		err := s.send(ctx, privacy.PurposeAccount, email, "Confirm your address",
-			fmt.Sprintf("Please confirm your address to finish creating your account:\n\n%s\n\nThe link works once, for %s. If you did not ask for an account, ignore this message: the registration is deleted after %s.",
-				s.link("/verify", token), human(s.cfg.VerifyTTL), human(s.cfg.UnverifiedRetention)))
-		if err != nil {
+		if err := s.sendVerify(ctx, email, token); err != nil {
 			return err
 		}
 		for _, o := range []struct {
@@ -190,7 +187,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResul
 		return nil
 	})
 	if errors.Is(err, privacy.ErrConflict) {
-		err = s.registeredAgain(ctx, email)
+		err = s.registeredAgain(ctx, email, a.PasswordHash)
 	}
 	if err != nil {
 		return RegisterResult{}, err
@@ -198,9 +195,11 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResul
 	return RegisterResult{Pending: true, Message: pendingMessage}, nil
 }
 
-// registeredAgain answers a registration for an address that has an account: a new
-// verification link when it was never verified, a note otherwise.
-func (s *Service) registeredAgain(ctx context.Context, email string) error {
+// registeredAgain answers a registration for an address that has an account: a
+// note when it is verified; otherwise the mail a new registration gets, with a link
+// that sets passwordHash, the password of this registration. Whoever registered
+// first never gets to choose the password of an address they cannot read.
+func (s *Service) registeredAgain(ctx context.Context, email, passwordHash string) error {
 	a, err := s.store.AccountByEmail(ctx, email)
 	if err != nil {
 		return err
@@ -214,15 +213,23 @@ func (s *Service) registeredAgain(ctx context.Context, email string) error {
 		return err
 	}
 	now := s.now()
-	return s.store.CreateToken(ctx, Token{Hash: hash, Kind: TokenVerify, AccountID: a.ID, Email: email, Created: now, Expires: now.Add(s.cfg.VerifyTTL)},
-		func(ctx context.Context) error {
-			return s.send(ctx, privacy.PurposeAccount, email, "Confirm your address",
-				fmt.Sprintf("Please confirm your address to finish creating your account:\n\n%s\n\nThe link works once, for %s. The password is the one chosen when the account was first registered; if you do not know it, reset it after confirming.",
-					s.link("/verify", token), human(s.cfg.VerifyTTL)))
-		})
+	return s.store.CreateToken(ctx, Token{Hash: hash, Kind: TokenVerify, AccountID: a.ID, Email: email, PasswordHash: passwordHash, Created: now, Expires: now.Add(s.cfg.VerifyTTL)},
+		func(ctx context.Context) error { return s.sendVerify(ctx, email, token) })
 }
 
-// Verify confirms an account's address with the mailed token. Returns ErrInvalid
+// sendVerify mails a verification link. A first and a repeated registration get
+// the same text, so the mail does not tell that the address was registered before.
+func (s *Service) sendVerify(ctx context.Context, email, token string) error {
+	return s.send(ctx, privacy.PurposeAccount, email, "Confirm your address",
+		fmt.Sprintf("Please confirm your address to finish creating your account:\n\n%s\n\nThe link works once, for %s, and sets the password chosen with this registration. If you did not ask for an account, ignore this message: an unconfirmed registration is deleted within %s.",
+			s.link("/verify", token), human(s.cfg.VerifyTTL), human(s.cfg.UnverifiedRetention)))
+}
+
+// Verify confirms an account's address with the mailed token and sets the password
+// of the registration that token was mailed for: each registration of an address
+// not yet verified mails its own link, and the one followed decides the password,
+// so someone who registered an address they cannot read never holds its account
+// (audit #13 finding 2). Every other link of the account dies. Returns ErrInvalid
 // (field "token") for a malformed token and ErrGone for one that is unknown,
 // expired or already used.
 func (s *Service) Verify(ctx context.Context, token string) error {
@@ -233,7 +240,14 @@ func (s *Service) Verify(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	err = s.store.SetVerified(ctx, t.AccountID, s.now())
+	if t.PasswordHash != "" {
+		// The password of the registration whose link was followed wins; the
+		// revocation discards every other pending registration's link.
+		err = s.store.SetPassword(ctx, t.AccountID, t.PasswordHash, true)
+	}
+	if err == nil {
+		err = s.store.SetVerified(ctx, t.AccountID, s.now())
+	}
 	if errors.Is(err, privacy.ErrNotFound) {
 		return privacy.Errorf(privacy.ErrGone, "this account no longer exists; register again")
 	}

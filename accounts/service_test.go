@@ -651,3 +651,47 @@ func TestResetKillsPendingEmailChange(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "alice@example.org", a.Email)
 }
+
+// TestPreRegistrationHijack: Mallory registers frank@ with her password and never
+// verifies; Frank registers with his own and follows his link. The account must
+// end up with Frank's password, and Mallory's link must be gone (audit #13 finding 2).
+func TestPreRegistrationHijack(t *testing.T) {
+	t.Run("Memory", func(t *testing.T) { preRegistrationHijack(t, newEnv(t)) })
+	t.Run("MySQL", func(t *testing.T) { e, _ := newMySQLEnv(t); preRegistrationHijack(t, e) })
+}
+
+func preRegistrationHijack(t *testing.T, e *env) {
+	ctx := context.Background()
+	const frank = "frank@example.org"
+	_, err := e.svc.Register(ctx, accounts.RegisterInput{Email: frank, Password: "mallory's pass", BirthDate: "1990-01-01"})
+	require.NoError(t, err)
+	mallorysLink := e.linkToken(e.mailTo(frank, "Confirm your address"))
+	_, err = e.svc.Register(ctx, accounts.RegisterInput{Email: frank, Password: "frank's own pass", BirthDate: "1990-01-01"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(e.mail.Server.To(frank)) == 2 }, 5*time.Second, 10*time.Millisecond)
+	franksLink := e.linkToken(e.mail.Server.To(frank)[1])
+
+	require.NoError(t, e.svc.Verify(ctx, franksLink))
+	_, err = e.svc.SignIn(ctx, frank, "mallory's pass")
+	assert.ErrorIs(t, err, privacy.ErrUnauthorized, "Mallory's password must not sign in")
+	e.signIn(frank, "frank's own pass")
+	assert.ErrorIs(t, e.svc.Verify(ctx, mallorysLink), privacy.ErrGone, "the other registration's link is gone")
+}
+
+// TestRegisterAgainSameMail: a repeat registration of an unverified address gets
+// the very mail a new registration gets, so the mail does not tell that the
+// address was registered before.
+func TestRegisterAgainSameMail(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	in := accounts.RegisterInput{Email: "twice@example.org", Password: "correct horse", BirthDate: "1990-01-01"}
+	for range 2 {
+		_, err := e.svc.Register(ctx, in)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return len(e.mail.Server.To("twice@example.org")) == 2 }, 5*time.Second, 10*time.Millisecond)
+	ms := e.mail.Server.To("twice@example.org")
+	first, again := ms[0], ms[1]
+	assert.Equal(t, first.Subject(), again.Subject())
+	assert.Equal(t, tokenRE.ReplaceAllString(first.Text, "token=X"), tokenRE.ReplaceAllString(again.Text, "token=X"))
+}

@@ -143,8 +143,8 @@ func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *
 }
 
 func insertToken(ctx context.Context, x sqlx.ExtContext, t accounts.Token) error {
-	_, err := x.ExecContext(ctx, `INSERT INTO accounts_tokens (hash, kind, account_id, email, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		t.Hash, t.Kind, t.AccountID, t.Email, t.Created.UTC(), t.Expires.UTC())
+	_, err := x.ExecContext(ctx, `INSERT INTO accounts_tokens (hash, kind, account_id, email, password_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.Hash, t.Kind, t.AccountID, t.Email, t.PasswordHash, t.Created.UTC(), t.Expires.UTC())
 	if isFK(err) {
 		return notFound("account")
 	}
@@ -346,6 +346,8 @@ func (s *Store) CreateToken(ctx context.Context, t accounts.Token, then func(ctx
 	}))
 }
 
+const tokenCols = `hash, kind, account_id, email, password_hash, created_at, expires_at`
+
 func gone() error {
 	return privacy.Errorf(privacy.ErrGone, "this link has expired or was already used")
 }
@@ -354,7 +356,7 @@ func gone() error {
 func (s *Store) UseToken(ctx context.Context, hash, kind string, now time.Time) (accounts.Token, error) {
 	var t accounts.Token
 	err := sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
-		err := tx.GetContext(ctx, &t, `SELECT hash, kind, account_id, email, created_at, expires_at FROM accounts_tokens WHERE hash = ? AND kind = ? FOR UPDATE`, hash, kind)
+		err := tx.GetContext(ctx, &t, `SELECT `+tokenCols+` FROM accounts_tokens WHERE hash = ? AND kind = ? FOR UPDATE`, hash, kind)
 		if errors.Is(err, sql.ErrNoRows) {
 			return gone()
 		}
@@ -386,7 +388,7 @@ func (s *Store) TokenFor(ctx context.Context, kind, email string, now time.Time)
 // TokensTo implements accounts.Store.
 func (s *Store) TokensTo(ctx context.Context, email string) ([]accounts.Token, error) {
 	var out []accounts.Token
-	err := sqlx.SelectContext(ctx, s.ext(ctx), &out, `SELECT hash, kind, account_id, email, created_at, expires_at FROM accounts_tokens WHERE email = ? ORDER BY created_at`, email)
+	err := sqlx.SelectContext(ctx, s.ext(ctx), &out, `SELECT `+tokenCols+` FROM accounts_tokens WHERE email = ? ORDER BY created_at`, email)
 	for i := range out {
 		out[i].Created, out[i].Expires = out[i].Created.UTC(), out[i].Expires.UTC()
 	}

@@ -21,6 +21,7 @@ func Run(t *testing.T, newStore func(t *testing.T) accounts.Store) {
 	t.Run("Then", func(t *testing.T) { testThen(t, newStore(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore(t)) })
 	t.Run("CredentialChangeKillsTokens", func(t *testing.T) { testCredentialChange(t, newStore(t)) })
+	t.Run("VerifyTokenCarriesPassword", func(t *testing.T) { testTokenPassword(t, newStore(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore(t)) })
 	t.Run("Roles", func(t *testing.T) { testRoles(t, newStore(t)) })
 	t.Run("Resources", func(t *testing.T) { testResources(t, newStore(t)) })
@@ -286,6 +287,37 @@ func testCredentialChange(t *testing.T, s accounts.Store) {
 	for _, tk := range theirs {
 		assert.True(t, live(tk), "another account's %s token stays", tk.Kind)
 	}
+}
+
+// testTokenPassword: a verification token keeps the password hash of the
+// registration it was mailed for, so following it can set that password (audit
+// #13 finding 2).
+func testTokenPassword(t *testing.T, s accounts.Store) {
+	ctx := context.Background()
+	a := account(1, "frank@example.org")
+	first := &accounts.Token{Hash: hash("first"), Kind: accounts.TokenVerify, AccountID: a.ID, Email: a.Email,
+		PasswordHash: "$sha1$" + fmt.Sprintf("%040x", 1), Created: t0, Expires: t0.Add(time.Hour)}
+	require.NoError(t, s.CreateAccount(ctx, a, first, nothing))
+	ts, err := s.TokensTo(ctx, a.Email)
+	require.NoError(t, err)
+	require.Len(t, ts, 1)
+	assert.Equal(t, first.PasswordHash, ts[0].PasswordHash)
+	got, err := s.UseToken(ctx, first.Hash, accounts.TokenVerify, t0)
+	require.NoError(t, err)
+	assert.Equal(t, first.PasswordHash, got.PasswordHash, "the token created with the account")
+
+	again := accounts.Token{Hash: hash("again"), Kind: accounts.TokenVerify, AccountID: a.ID, Email: a.Email,
+		PasswordHash: "$sha1$" + fmt.Sprintf("%040x", 2), Created: t0, Expires: t0.Add(time.Hour)}
+	require.NoError(t, s.CreateToken(ctx, again, nothing))
+	got, err = s.UseToken(ctx, again.Hash, accounts.TokenVerify, t0)
+	require.NoError(t, err)
+	assert.Equal(t, again.PasswordHash, got.PasswordHash, "a token created later")
+
+	plain := accounts.Token{Hash: hash("plain"), Kind: accounts.TokenReset, AccountID: a.ID, Email: a.Email, Created: t0, Expires: t0.Add(time.Hour)}
+	require.NoError(t, s.CreateToken(ctx, plain, nothing))
+	got, err = s.UseToken(ctx, plain.Hash, accounts.TokenReset, t0)
+	require.NoError(t, err)
+	assert.Empty(t, got.PasswordHash, "other tokens carry none")
 }
 
 func testSessions(t *testing.T, s accounts.Store) {
