@@ -154,7 +154,9 @@ type Store interface {
 	// Staff returns every account holding a role, by email.
 	Staff(ctx context.Context) ([]Account, error)
 
-	// CreateToken stores t, then runs then.
+	// CreateToken stores t, deleting the account's earlier tokens of t's kind (only
+	// the newest reset, verification or address-change link works), then runs then;
+	// if then fails the earlier tokens are kept.
 	CreateToken(ctx context.Context, t Token, then func(ctx context.Context) error) error
 	// UseToken deletes and returns the token of that hash and kind. ErrGone when
 	// there is none or it expired before now.

@@ -695,3 +695,29 @@ func TestRegisterAgainSameMail(t *testing.T) {
 	assert.Equal(t, first.Subject(), again.Subject())
 	assert.Equal(t, tokenRE.ReplaceAllString(first.Text, "token=X"), tokenRE.ReplaceAllString(again.Text, "token=X"))
 }
+
+// TestNewerResetKillsOlder: of two reset links, only the newer works (audit #13
+// finding 7).
+func TestNewerResetKillsOlder(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.member("twice.reset@example.org", "correct horse")
+	require.NoError(t, e.svc.RequestReset(ctx, "twice.reset@example.org"))
+	first := e.linkToken(e.mailTo("twice.reset@example.org", "Reset your password"))
+	require.NoError(t, e.svc.RequestReset(ctx, "twice.reset@example.org"))
+	var second string
+	require.Eventually(t, func() bool {
+		e.mail.Dispatcher.Wake()
+		for _, m := range e.mail.Server.To("twice.reset@example.org") {
+			if tok := e.linkToken(m); strings.Contains(m.Subject(), "Reset") && tok != first {
+				second = tok
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond)
+
+	assert.ErrorIs(t, e.svc.ResetPassword(ctx, first, "first new pass"), privacy.ErrGone, "the older link died with the newer request")
+	require.NoError(t, e.svc.ResetPassword(ctx, second, "second new pass"))
+	e.signIn("twice.reset@example.org", "second new pass")
+}

@@ -271,11 +271,23 @@ func (s *Store) CreateToken(ctx context.Context, t accounts.Token, then func(ctx
 		s.mu.Unlock()
 		return privacy.Errorf(privacy.ErrConflict, "token exists")
 	}
+	var replaced []accounts.Token
+	for h, x := range s.tokens {
+		if x.AccountID == t.AccountID && x.Kind == t.Kind {
+			replaced = append(replaced, x)
+			delete(s.tokens, h)
+		}
+	}
 	s.tokens[t.Hash] = t
 	s.mu.Unlock()
 	if err := then(ctx); err != nil {
 		s.mu.Lock()
 		delete(s.tokens, t.Hash)
+		if _, ok := s.accounts[t.AccountID]; ok {
+			for _, x := range replaced {
+				s.tokens[x.Hash] = x
+			}
+		}
 		s.mu.Unlock()
 		return err
 	}

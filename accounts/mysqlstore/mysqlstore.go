@@ -339,6 +339,9 @@ func (s *Store) Staff(ctx context.Context) ([]accounts.Account, error) {
 // CreateToken implements accounts.Store.
 func (s *Store) CreateToken(ctx context.Context, t accounts.Token, then func(ctx context.Context) error) error {
 	return tr(sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM accounts_tokens WHERE account_id = ? AND kind = ?`, t.AccountID, t.Kind); err != nil {
+			return tr(err)
+		}
 		if err := insertToken(ctx, tx, t); err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ func Run(t *testing.T, newStore func(t *testing.T) accounts.Store) {
 	t.Run("Then", func(t *testing.T) { testThen(t, newStore(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore(t)) })
 	t.Run("CredentialChangeKillsTokens", func(t *testing.T) { testCredentialChange(t, newStore(t)) })
+	t.Run("NewerTokenReplacesOlder", func(t *testing.T) { testNewerToken(t, newStore(t)) })
 	t.Run("VerifyTokenCarriesPassword", func(t *testing.T) { testTokenPassword(t, newStore(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore(t)) })
 	t.Run("Roles", func(t *testing.T) { testRoles(t, newStore(t)) })
@@ -184,16 +185,21 @@ func testThen(t *testing.T, s accounts.Store) {
 
 func testTokens(t *testing.T, s accounts.Store) {
 	ctx := context.Background()
-	a := account(1, "tok@example.org")
+	a, b := account(1, "tok@example.org"), account(2, "tok2@example.org")
 	mustCreate(t, s, a)
-	mk := func(name, kind, email string, ttl time.Duration) accounts.Token {
-		tk := accounts.Token{Hash: hash(name), Kind: kind, AccountID: a.ID, Email: email, Created: t0, Expires: t0.Add(ttl)}
+	mustCreate(t, s, b)
+	mkFor := func(acct *accounts.Account, name, kind, email string, ttl time.Duration) accounts.Token {
+		tk := accounts.Token{Hash: hash(name), Kind: kind, AccountID: acct.ID, Email: email, Created: t0, Expires: t0.Add(ttl)}
 		require.NoError(t, s.CreateToken(ctx, tk, nothing))
 		return tk
 	}
+	mk := func(name, kind, email string, ttl time.Duration) accounts.Token {
+		return mkFor(a, name, kind, email, ttl)
+	}
 	reset := mk("reset", accounts.TokenReset, a.Email, time.Hour)
 	change := mk("change", accounts.TokenEmail, "new@example.org", time.Hour)
-	old := mk("old", accounts.TokenReset, a.Email, time.Minute)
+	// Another account's: a second reset token of a would replace the first.
+	old := mkFor(b, "old", accounts.TokenReset, b.Email, time.Minute)
 
 	ok, err := s.TokenFor(ctx, accounts.TokenEmail, "new@example.org", t0)
 	require.NoError(t, err)
@@ -287,6 +293,49 @@ func testCredentialChange(t *testing.T, s accounts.Store) {
 	for _, tk := range theirs {
 		assert.True(t, live(tk), "another account's %s token stays", tk.Kind)
 	}
+}
+
+// testNewerToken: creating a token deletes the account's earlier tokens of the
+// same kind and nothing else, and a failed then keeps them (audit #13 finding 7).
+func testNewerToken(t *testing.T, s accounts.Store) {
+	ctx := context.Background()
+	a, b := account(1, "newer@example.org"), account(2, "other@example.org")
+	mustCreate(t, s, a)
+	mustCreate(t, s, b)
+	mk := func(name string, acct *accounts.Account, kind, email string) accounts.Token {
+		tk := accounts.Token{Hash: hash(name), Kind: kind, AccountID: acct.ID, Email: email, Created: t0, Expires: t0.Add(time.Hour)}
+		require.NoError(t, s.CreateToken(ctx, tk, nothing))
+		return tk
+	}
+	live := func(tk accounts.Token) bool {
+		ts, err := s.TokensTo(ctx, tk.Email)
+		require.NoError(t, err)
+		for _, x := range ts {
+			if x.Hash == tk.Hash {
+				return true
+			}
+		}
+		return false
+	}
+	old := mk("old-reset", a, accounts.TokenReset, a.Email)
+	verify := mk("verify", a, accounts.TokenVerify, a.Email)
+	change := mk("change", a, accounts.TokenEmail, "elsewhere@example.org")
+	theirs := mk("their-reset", b, accounts.TokenReset, b.Email)
+
+	boom := errors.New("mail refused")
+	failed := accounts.Token{Hash: hash("failed-reset"), Kind: accounts.TokenReset, AccountID: a.ID, Email: a.Email, Created: t0, Expires: t0.Add(time.Hour)}
+	require.ErrorIs(t, s.CreateToken(ctx, failed, func(context.Context) error { return boom }), boom)
+	assert.True(t, live(old), "a failed then keeps the earlier token")
+	assert.False(t, live(failed))
+
+	newer := mk("new-reset", a, accounts.TokenReset, a.Email)
+	_, err := s.UseToken(ctx, old.Hash, accounts.TokenReset, t0)
+	assert.ErrorIs(t, err, privacy.ErrGone, "the earlier token of the kind is gone")
+	for _, tk := range []accounts.Token{newer, verify, change, theirs} {
+		assert.True(t, live(tk), "the %s token %s stays", tk.Kind, tk.Hash[:8])
+	}
+	_, err = s.UseToken(ctx, newer.Hash, accounts.TokenReset, t0)
+	require.NoError(t, err)
 }
 
 // testTokenPassword: a verification token keeps the password hash of the
