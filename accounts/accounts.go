@@ -14,7 +14,8 @@ const (
 	AgeUnknown = "imported"         // imported from a legacy site that did not ask
 )
 
-// Account is a member: one account per normalised email address (P1).
+// Account is a member: one account per email address (P1), addresses compared by
+// privacy.AddressKey, so Zed@example.org and zed@example.org are one account.
 type Account struct {
 	ID           string    `json:"id" db:"id"`
 	Email        string    `json:"email" db:"email"`
@@ -116,6 +117,9 @@ type ParentalRequest struct {
 // Store keeps accounts, sessions, tokens, resources and parental consent requests.
 // Methods that cause mail take then, run inside the store's transaction with a ctx
 // carrying it: if then fails, nothing the method did is kept.
+//
+// Every look-up by address compares privacy.AddressKey (case-insensitively), and
+// an account's address is unique under it; addresses are kept as given.
 //
 // Unless stated otherwise, a missing row is ErrNotFound.
 type Store interface {

@@ -721,3 +721,21 @@ func TestNewerResetKillsOlder(t *testing.T) {
 	require.NoError(t, e.svc.ResetPassword(ctx, second, "second new pass"))
 	e.signIn("twice.reset@example.org", "second new pass")
 }
+
+// TestAddressCaseIsOneAccount: Zed@ and zed@ are one address (P1), so the second
+// registration gets what any registration of a taken address gets (audit #13
+// finding 10).
+func TestAddressCaseIsOneAccount(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	zed := e.member("Zed@example.org", "correct horse")
+	res, err := e.svc.Register(ctx, accounts.RegisterInput{Email: "zed@example.org", Password: "another pass", BirthDate: "1990-01-01"})
+	require.NoError(t, err)
+	assert.Equal(t, accounts.RegisterResult{Pending: true, Message: res.Message}, res, "the same answer as for a new address")
+	e.mailTo("zed@example.org", "You already have an account")
+	a, err := e.store.AccountByEmail(ctx, "zed@example.org")
+	require.NoError(t, err)
+	assert.Equal(t, zed.ID, a.ID, "one account")
+	assert.Equal(t, zed.PasswordHash, a.PasswordHash, "the password is not replaced")
+	e.signIn("ZED@example.org", "correct horse")
+}

@@ -473,7 +473,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, newEmail, password str
 	if err != nil {
 		return err
 	}
-	if addr == a.Email {
+	if privacy.AddressKey(addr) == privacy.AddressKey(a.Email) {
 		return privacy.Invalid("email", "this is already your address")
 	}
 	if err := s.checkCurrent(ctx, a, "password", password); err != nil {

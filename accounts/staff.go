@@ -41,7 +41,7 @@ func (s *Service) Revoke(ctx context.Context, email string, role privacy.Role) e
 	if err := privacy.Require(ctx, privacy.RoleAdmin); err != nil {
 		return err
 	}
-	if addr, err := privacy.NormalizeEmail(email); err == nil && role == privacy.RoleAdmin && addr == privacy.ActorFrom(ctx).Email {
+	if addr, err := privacy.NormalizeEmail(email); err == nil && role == privacy.RoleAdmin && privacy.AddressKey(addr) == privacy.AddressKey(privacy.ActorFrom(ctx).Email) {
 		return privacy.Errorf(privacy.ErrConflict, "another admin must take the admin role from you")
 	}
 	return s.RevokeRole(ctx, email, role)

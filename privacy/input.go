@@ -50,6 +50,18 @@ func NormalizeEmail(s string) (string, error) {
 	return s[:at+1] + domain, nil
 }
 
+// AddressKey is the form in which two addresses are compared: addr (as
+// NormalizeEmail returns it) lower-cased whole, local part included. One person
+// types Zed@example.org one day and zed@example.org the next, and P1 (one address,
+// one account), export and erasure must treat both as the same address; mailbox
+// providers that treat the local part's case as significant are too rare to be
+// worth two accounts for one person. Stores look addresses up, and hold them
+// unique, by this key; they keep and mail the address as typed.
+//
+// SQL stores compare LOWER() of the stored address with LOWER() of the one asked
+// for; the database's case folding agrees with this one on every ASCII address.
+func AddressKey(addr string) string { return strings.ToLower(addr) }
+
 // CheckText validates one line of untrusted text: valid UTF-8, no control characters
 // (so it is safe in a mail header), at most max characters, and present when required.
 // The error names field.

@@ -92,9 +92,10 @@ func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // SuppressionKey is the form in which a suppressed address is stored: its SHA-256,
 // so the suppression list, which outlives an erasure to keep the promise never to
-// mail the address again, does not hold the address itself.
+// mail the address again, does not hold the address itself. It hashes
+// AddressKey(addr): a bounce for Zed@ suppresses zed@ too.
 func SuppressionKey(addr string) string {
-	h := sha256.Sum256([]byte(addr))
+	h := sha256.Sum256([]byte(AddressKey(addr)))
 	return hex.EncodeToString(h[:])
 }
 

@@ -15,7 +15,7 @@ import (
 type Store struct {
 	mu        sync.Mutex
 	accounts  map[string]*accounts.Account // by id
-	byEmail   map[string]string            // email -> id
+	byEmail   map[string]string            // privacy.AddressKey(email) -> id
 	tokens    map[string]accounts.Token
 	sessions  map[string]accounts.Session
 	resources map[string]accounts.Resource
@@ -30,6 +30,8 @@ func New() *Store {
 		sessions: map[string]accounts.Session{}, resources: map[string]accounts.Resource{}, parental: map[string]accounts.ParentalRequest{}}
 }
 
+func sameAddress(a, b string) bool { return privacy.AddressKey(a) == privacy.AddressKey(b) }
+
 func notFound(what string) error { return privacy.Errorf(privacy.ErrNotFound, "no such %s", what) }
 
 func clone(a *accounts.Account) accounts.Account {
@@ -42,7 +44,7 @@ func clone(a *accounts.Account) accounts.Account {
 // CreateAccount implements accounts.Store.
 func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *accounts.Token, then func(ctx context.Context) error) error {
 	s.mu.Lock()
-	if _, ok := s.byEmail[a.Email]; ok {
+	if _, ok := s.byEmail[privacy.AddressKey(a.Email)]; ok {
 		s.mu.Unlock()
 		return privacy.Errorf(privacy.ErrConflict, "an account has this address")
 	}
@@ -66,7 +68,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *
 	c.Roles = slices.Clone(a.Roles)
 	c.ParentalRequest = ""
 	s.accounts[a.ID] = &c
-	s.byEmail[a.Email] = a.ID
+	s.byEmail[privacy.AddressKey(a.Email)] = a.ID
 	if verify != nil {
 		s.tokens[verify.Hash] = *verify
 	}
@@ -74,7 +76,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *
 	if err := then(ctx); err != nil {
 		s.mu.Lock()
 		delete(s.accounts, a.ID)
-		delete(s.byEmail, a.Email)
+		delete(s.byEmail, privacy.AddressKey(a.Email))
 		if verify != nil {
 			delete(s.tokens, verify.Hash)
 		}
@@ -104,7 +106,7 @@ func (s *Store) AccountByID(ctx context.Context, id string) (accounts.Account, e
 func (s *Store) AccountByEmail(ctx context.Context, email string) (accounts.Account, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id, ok := s.byEmail[email]
+	id, ok := s.byEmail[privacy.AddressKey(email)]
 	if !ok {
 		return accounts.Account{}, notFound("account")
 	}
@@ -141,12 +143,12 @@ func (s *Store) SetPassword(ctx context.Context, id, hash string, revoke bool) e
 // SetEmail implements accounts.Store.
 func (s *Store) SetEmail(ctx context.Context, id, email string) error {
 	return s.update(id, func(a *accounts.Account) error {
-		if other, ok := s.byEmail[email]; ok && other != id {
+		if other, ok := s.byEmail[privacy.AddressKey(email)]; ok && other != id {
 			return privacy.Errorf(privacy.ErrConflict, "an account has this address")
 		}
-		delete(s.byEmail, a.Email)
+		delete(s.byEmail, privacy.AddressKey(a.Email))
 		a.Email = email
-		s.byEmail[email] = id
+		s.byEmail[privacy.AddressKey(email)] = id
 		s.deleteSessions(id)
 		s.deleteTokens(id)
 		return nil
@@ -190,7 +192,7 @@ func (s *Store) deleteAccount(id string) (int, error) {
 	}
 	n := 1 + s.deleteSessions(id) + s.deleteTokens(id)
 	delete(s.accounts, id)
-	delete(s.byEmail, a.Email)
+	delete(s.byEmail, privacy.AddressKey(a.Email))
 	for rid, r := range s.resources {
 		if r.AccountID == id {
 			delete(s.resources, rid)
@@ -212,7 +214,7 @@ func (s *Store) AccountsByParent(ctx context.Context, parent string) ([]accounts
 	defer s.mu.Unlock()
 	var out []accounts.Account
 	for _, a := range s.accounts {
-		if a.ParentEmail == parent {
+		if sameAddress(a.ParentEmail, parent) {
 			out = append(out, clone(a))
 		}
 	}
@@ -314,7 +316,7 @@ func (s *Store) TokenFor(ctx context.Context, kind, email string, now time.Time)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range s.tokens {
-		if t.Kind == kind && t.Email == email && now.Before(t.Expires) {
+		if t.Kind == kind && sameAddress(t.Email, email) && now.Before(t.Expires) {
 			return true, nil
 		}
 	}
@@ -327,7 +329,7 @@ func (s *Store) TokensTo(ctx context.Context, email string) ([]accounts.Token, e
 	defer s.mu.Unlock()
 	var out []accounts.Token
 	for _, t := range s.tokens {
-		if t.Email == email {
+		if sameAddress(t.Email, email) {
 			out = append(out, t)
 		}
 	}
@@ -341,7 +343,7 @@ func (s *Store) DeleteTokensTo(ctx context.Context, email string) (int, error) {
 	defer s.mu.Unlock()
 	n := 0
 	for h, t := range s.tokens {
-		if t.Email == email {
+		if sameAddress(t.Email, email) {
 			delete(s.tokens, h)
 			n++
 		}
@@ -674,7 +676,7 @@ func (s *Store) ParentalFor(ctx context.Context, parent string) ([]accounts.Pare
 	defer s.mu.Unlock()
 	var out []accounts.ParentalRequest
 	for _, p := range s.parental {
-		if p.ParentEmail == parent {
+		if sameAddress(p.ParentEmail, parent) {
 			out = append(out, p)
 		}
 	}

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"errors"
+	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -33,10 +35,39 @@ var _ accounts.Store = (*Store)(nil)
 func New(db *sqlx.DB) *Store { return &Store{db: db} }
 
 // Migrate creates or updates the store's tables. It is safe to call from several
-// processes at once.
+// processes at once. It refuses, naming their account ids, while accounts exist
+// whose addresses differ only in case: one of each must be merged into the other
+// or deleted before addresses can compare case-insensitively (migration 00003).
 func (s *Store) Migrate(ctx context.Context) error {
+	if err := s.checkCaseDuplicates(ctx); err != nil {
+		return err
+	}
 	sub, _ := fs.Sub(migrations, "migrations")
 	return migrate.Up(ctx, s.db.DB, sub, "accounts_migrations")
+}
+
+// checkCaseDuplicates fails when accounts_accounts predates migration 00003 and
+// holds addresses that differ only in case. It names ids, never addresses, since
+// the error is likely to be logged.
+func (s *Store) checkCaseDuplicates(ctx context.Context) error {
+	var n int
+	err := s.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM information_schema.columns
+		WHERE table_schema = DATABASE() AND table_name = 'accounts_accounts' AND column_name IN ('id', 'email_key')`)
+	if err != nil || n != 1 {
+		return tr(err) // no table yet, or already migrated
+	}
+	var groups []string
+	err = s.db.SelectContext(ctx, &groups, `SELECT GROUP_CONCAT(id ORDER BY created_at, id SEPARATOR ' ') FROM accounts_accounts
+		GROUP BY LOWER(email) HAVING COUNT(*) > 1 ORDER BY MIN(created_at)`)
+	if err != nil {
+		return tr(err)
+	}
+	if len(groups) > 0 {
+		return fmt.Errorf("migrate accounts_migrations: addresses now compare case-insensitively, and %d of them have more than one account, differing only in case; "+
+			"merge or delete all but one account of each, then migrate again. Account ids, one group per address, oldest first: [%s]",
+			len(groups), strings.Join(groups, "] ["))
+	}
+	return nil
 }
 
 func tr(err error) error { return mysqldb.Translate(err) }
@@ -164,7 +195,7 @@ func (s *Store) AccountByID(ctx context.Context, id string) (accounts.Account, e
 
 // AccountByEmail implements accounts.Store.
 func (s *Store) AccountByEmail(ctx context.Context, email string) (accounts.Account, error) {
-	return s.accountWhere(ctx, `a.email = ?`, email)
+	return s.accountWhere(ctx, `a.email_key = LOWER(?)`, email)
 }
 
 func (s *Store) exec1(ctx context.Context, what, q string, args ...any) error {
@@ -309,7 +340,7 @@ func (s *Store) accountsWhere(ctx context.Context, q string, args ...any) ([]acc
 
 // AccountsByParent implements accounts.Store.
 func (s *Store) AccountsByParent(ctx context.Context, parent string) ([]accounts.Account, error) {
-	return s.accountsWhere(ctx, `SELECT `+accountCols+` FROM accounts_accounts a WHERE a.parent_email = ? ORDER BY a.id`, parent)
+	return s.accountsWhere(ctx, `SELECT `+accountCols+` FROM accounts_accounts a WHERE a.parent_key = LOWER(?) ORDER BY a.id`, parent)
 }
 
 // PurgeUnverified implements accounts.Store.
@@ -384,14 +415,14 @@ func (s *Store) UseToken(ctx context.Context, hash, kind string, now time.Time) 
 // TokenFor implements accounts.Store.
 func (s *Store) TokenFor(ctx context.Context, kind, email string, now time.Time) (bool, error) {
 	var n int
-	err := sqlx.GetContext(ctx, s.ext(ctx), &n, `SELECT COUNT(*) FROM accounts_tokens WHERE email = ? AND kind = ? AND expires_at > ?`, email, kind, now.UTC())
+	err := sqlx.GetContext(ctx, s.ext(ctx), &n, `SELECT COUNT(*) FROM accounts_tokens WHERE email_key = LOWER(?) AND kind = ? AND expires_at > ?`, email, kind, now.UTC())
 	return n > 0, tr(err)
 }
 
 // TokensTo implements accounts.Store.
 func (s *Store) TokensTo(ctx context.Context, email string) ([]accounts.Token, error) {
 	var out []accounts.Token
-	err := sqlx.SelectContext(ctx, s.ext(ctx), &out, `SELECT `+tokenCols+` FROM accounts_tokens WHERE email = ? ORDER BY created_at`, email)
+	err := sqlx.SelectContext(ctx, s.ext(ctx), &out, `SELECT `+tokenCols+` FROM accounts_tokens WHERE email_key = LOWER(?) ORDER BY created_at`, email)
 	for i := range out {
 		out[i].Created, out[i].Expires = out[i].Created.UTC(), out[i].Expires.UTC()
 	}
@@ -400,7 +431,7 @@ func (s *Store) TokensTo(ctx context.Context, email string) ([]accounts.Token, e
 
 // DeleteTokensTo implements accounts.Store.
 func (s *Store) DeleteTokensTo(ctx context.Context, email string) (int, error) {
-	return affected(s.ext(ctx).ExecContext(ctx, `DELETE FROM accounts_tokens WHERE email = ?`, email))
+	return affected(s.ext(ctx).ExecContext(ctx, `DELETE FROM accounts_tokens WHERE email_key = LOWER(?)`, email))
 }
 
 // PurgeTokens implements accounts.Store.
@@ -665,7 +696,7 @@ func (s *Store) ConfirmParental(ctx context.Context, id string, at time.Time, to
 
 // ParentalFor implements accounts.Store.
 func (s *Store) ParentalFor(ctx context.Context, parent string) ([]accounts.ParentalRequest, error) {
-	return s.parentals(ctx, `WHERE parent_email = ? ORDER BY created_at`, parent)
+	return s.parentals(ctx, `WHERE parent_key = LOWER(?) ORDER BY created_at`, parent)
 }
 
 // PurgeParental implements accounts.Store.

@@ -3,11 +3,13 @@ package mysqlstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/consentkit/consentkit/accounts"
@@ -71,4 +73,42 @@ func TestThenJoinsPrivacyStores(t *testing.T) {
 	require.Len(t, hist, 1)
 	stats, _ = priv.OutboxStats(ctx, "")
 	require.Equal(t, 1, stats.Queued)
+}
+
+// TestMigrateRefusesCaseDuplicates: a database from before addresses compared
+// case-insensitively may hold Zed@ and zed@ as two accounts; Migrate must stop and
+// name them rather than fail on the unique key or pick one.
+func TestMigrateRefusesCaseDuplicates(t *testing.T) {
+	ctx := context.Background()
+	db := mysqltest.New(t)
+	st := mysqlstore.New(db)
+	require.NoError(t, st.Migrate(ctx))
+	// Back to the schema before migration 00003.
+	for _, q := range []string{
+		`ALTER TABLE accounts_parental DROP KEY by_parent, DROP COLUMN parent_key, ADD KEY by_parent (parent_email)`,
+		`ALTER TABLE accounts_tokens DROP KEY by_email, DROP COLUMN email_key, ADD KEY by_email (email, kind)`,
+		`ALTER TABLE accounts_accounts DROP KEY by_parent, DROP KEY by_email, DROP COLUMN parent_key, DROP COLUMN email_key, ADD UNIQUE KEY by_email (email), ADD KEY by_parent (parent_email)`,
+		`DELETE FROM accounts_migrations WHERE version_id = 3`,
+	} {
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err, q)
+	}
+	now := time.Now().UTC()
+	for i, e := range []string{"Zed@example.org", "zed@example.org", "amy@example.org"} {
+		_, err := db.ExecContext(ctx, `INSERT INTO accounts_accounts (id, email, password_hash, age_screen, created_at) VALUES (?, ?, 'x', ?, ?)`,
+			fmt.Sprintf("%032x", i+1), e, accounts.AgeOver13, now.Add(time.Duration(i)*time.Second))
+		require.NoError(t, err)
+	}
+	err := st.Migrate(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("[%032x %032x]", 1, 2), "the error names both accounts")
+	assert.NotContains(t, err.Error(), "zed@", "and no address")
+	assert.NotContains(t, err.Error(), fmt.Sprintf("%032x", 3))
+
+	_, err = db.ExecContext(ctx, `DELETE FROM accounts_accounts WHERE id = ?`, fmt.Sprintf("%032x", 2))
+	require.NoError(t, err)
+	require.NoError(t, st.Migrate(ctx), "once merged, the migration runs")
+	a, err := st.AccountByEmail(ctx, "ZED@example.org")
+	require.NoError(t, err)
+	assert.Equal(t, "Zed@example.org", a.Email)
 }

@@ -23,6 +23,7 @@ func Run(t *testing.T, newStore func(t *testing.T) accounts.Store) {
 	t.Run("CredentialChangeKillsTokens", func(t *testing.T) { testCredentialChange(t, newStore(t)) })
 	t.Run("NewerTokenReplacesOlder", func(t *testing.T) { testNewerToken(t, newStore(t)) })
 	t.Run("VerifyTokenCarriesPassword", func(t *testing.T) { testTokenPassword(t, newStore(t)) })
+	t.Run("AddressesIgnoreCase", func(t *testing.T) { testAddressCase(t, newStore(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore(t)) })
 	t.Run("Roles", func(t *testing.T) { testRoles(t, newStore(t)) })
 	t.Run("Resources", func(t *testing.T) { testResources(t, newStore(t)) })
@@ -64,8 +65,9 @@ func testAccounts(t *testing.T, s accounts.Store) {
 	assert.False(t, got.Verified)
 	assert.Equal(t, []privacy.Role{privacy.RoleSupport}, got.Roles)
 
-	_, err = s.AccountByEmail(ctx, "ann@example.org")
-	assert.ErrorIs(t, err, privacy.ErrNotFound, "the local part is case-sensitive: addresses are compared exactly")
+	got, err = s.AccountByEmail(ctx, "ann@example.org")
+	require.NoError(t, err, "addresses compare case-insensitively (privacy.AddressKey)")
+	assert.Equal(t, "Ann@example.org", got.Email, "and are kept as typed")
 	_, err = s.AccountByID(ctx, id(99))
 	assert.ErrorIs(t, err, privacy.ErrNotFound)
 
@@ -104,6 +106,56 @@ func testAccounts(t *testing.T, s accounts.Store) {
 	assert.ErrorIs(t, err, privacy.ErrNotFound)
 	mustCreate(t, s, account(4, "Ann@example.org")) // the old address is free again
 	assert.ErrorIs(t, s.SetEmail(ctx, id(99), "x@example.org"), privacy.ErrNotFound)
+}
+
+// testAddressCase: every look-up by address compares privacy.AddressKey, and one
+// address has one account whatever its case (audit #13 finding 10).
+func testAddressCase(t *testing.T, s accounts.Store) {
+	ctx := context.Background()
+	zed := account(1, "Zed@example.org")
+	vt := &accounts.Token{Hash: hash("zed-verify"), Kind: accounts.TokenVerify, AccountID: zed.ID, Email: zed.Email, Created: t0, Expires: t0.Add(time.Hour)}
+	require.NoError(t, s.CreateAccount(ctx, zed, vt, nothing))
+	assert.ErrorIs(t, s.CreateAccount(ctx, account(2, "zed@example.org"), nil, nothing), privacy.ErrConflict, "one address, one account")
+	assert.ErrorIs(t, s.CreateAccount(ctx, account(3, "ZED@EXAMPLE.ORG"), nil, nothing), privacy.ErrConflict)
+	for _, e := range []string{"zed@example.org", "ZED@example.org", "Zed@example.org"} {
+		got, err := s.AccountByEmail(ctx, e)
+		require.NoError(t, err, e)
+		assert.Equal(t, zed.ID, got.ID, e)
+		assert.Equal(t, "Zed@example.org", got.Email, "kept as typed")
+	}
+
+	ok, err := s.TokenFor(ctx, accounts.TokenVerify, "zed@example.org", t0)
+	require.NoError(t, err)
+	assert.True(t, ok, "TokenFor")
+	ts, err := s.TokensTo(ctx, "ZED@example.org")
+	require.NoError(t, err)
+	assert.Len(t, ts, 1, "TokensTo")
+
+	amy := account(4, "amy@example.org")
+	mustCreate(t, s, amy)
+	assert.ErrorIs(t, s.SetEmail(ctx, amy.ID, "zED@example.org"), privacy.ErrConflict, "SetEmail to another spelling of a taken address")
+	require.NoError(t, s.SetEmail(ctx, amy.ID, "Amy@example.org"), "a member may fix the case of their own address")
+	got, err := s.AccountByEmail(ctx, "amy@example.org")
+	require.NoError(t, err)
+	assert.Equal(t, "Amy@example.org", got.Email)
+
+	require.NoError(t, s.CreateToken(ctx, accounts.Token{Hash: hash("zed-reset"), Kind: accounts.TokenReset, AccountID: zed.ID, Email: zed.Email, Created: t0, Expires: t0.Add(time.Hour)}, nothing))
+	n, err := s.DeleteTokensTo(ctx, "zed@EXAMPLE.org")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "DeleteTokensTo")
+
+	p := accounts.ParentalRequest{ID: id(10), ParentEmail: "Mum@example.org", TokenHash: hash("case-pt"), CodeHash: hash("case-pc"), Created: t0}
+	require.NoError(t, s.CreateParental(ctx, p, nothing))
+	ps, err := s.ParentalFor(ctx, "mum@example.org")
+	require.NoError(t, err)
+	assert.Len(t, ps, 1, "ParentalFor")
+	require.NoError(t, s.ApproveParental(ctx, p.ID, t0))
+	kid := account(11, "kid@example.org")
+	kid.AgeScreen, kid.ParentEmail, kid.ParentalRequest = accounts.AgeConsent, p.ParentEmail, p.ID
+	require.NoError(t, s.CreateAccount(ctx, kid, nil, nothing))
+	kids, err := s.AccountsByParent(ctx, "MUM@example.org")
+	require.NoError(t, err)
+	assert.Len(t, kids, 1, "AccountsByParent")
 }
 
 func testFailures(t *testing.T, s accounts.Store) {

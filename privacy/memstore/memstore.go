@@ -45,6 +45,9 @@ type entry struct {
 
 var _ privacy.Store = (*Store)(nil)
 
+// same compares two addresses as every look-up by address does.
+func same(a, b string) bool { return privacy.AddressKey(a) == privacy.AddressKey(b) }
+
 // New returns an empty store.
 func New() *Store {
 	return &Store{outbox: map[int64]*entry{}, suppressed: map[string]string{}, requests: map[int64]privacy.RightsRequest{},
@@ -202,7 +205,7 @@ func (s *Store) EraseOutbox(ctx context.Context, subject string) (int, error) {
 	defer s.mu.Unlock()
 	n := 0
 	for id, e := range s.outbox {
-		if e.item.Message.DataSubject == subject || e.item.Message.To.Email == subject {
+		if same(e.item.Message.DataSubject, subject) || same(e.item.Message.To.Email, subject) {
 			delete(s.outbox, id)
 			n++
 		}
@@ -252,7 +255,7 @@ func (s *Store) ConsentHistory(ctx context.Context, subject string) ([]privacy.C
 	defer s.mu.Unlock()
 	var out []privacy.Consent
 	for _, c := range s.consents {
-		if c.Subject == subject {
+		if same(c.Subject, subject) {
 			out = append(out, c)
 		}
 	}
@@ -277,7 +280,7 @@ func (s *Store) EraseConsents(ctx context.Context, subject string) (int, error) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	before := len(s.consents)
-	s.consents = slices.DeleteFunc(s.consents, func(c privacy.Consent) bool { return c.Subject == subject })
+	s.consents = slices.DeleteFunc(s.consents, func(c privacy.Consent) bool { return same(c.Subject, subject) })
 	return before - len(s.consents), nil
 }
 
@@ -301,7 +304,7 @@ func (s *Store) ListAccess(ctx context.Context, f privacy.AccessFilter) ([]priva
 	var out []privacy.Access
 	for i := len(s.access) - 1; i >= 0 && len(out) < limit; i-- {
 		a := s.access[i]
-		if (f.ActorID == "" || a.ActorID == f.ActorID) && (f.Subject == "" || a.Subject == f.Subject) &&
+		if (f.ActorID == "" || a.ActorID == f.ActorID) && (f.Subject == "" || same(a.Subject, f.Subject)) &&
 			(f.Since.IsZero() || !a.At.Before(f.Since)) && (f.Until.IsZero() || a.At.Before(f.Until)) {
 			out = append(out, a)
 		}
@@ -362,7 +365,7 @@ func (s *Store) DeleteRequest(ctx context.Context, id int64) error {
 
 // HasRequest implements privacy.RightsStore.
 func (s *Store) HasRequest(ctx context.Context, subject string, since time.Time) (bool, error) {
-	r, _ := s.findRequest(func(r privacy.RightsRequest) bool { return r.Subject == subject && !r.Created.Before(since) })
+	r, _ := s.findRequest(func(r privacy.RightsRequest) bool { return same(r.Subject, subject) && !r.Created.Before(since) })
 	return r != nil, nil
 }
 
@@ -429,7 +432,7 @@ func (s *Store) ListDisclosures(ctx context.Context, subject string, limit int) 
 	defer s.mu.Unlock()
 	var out []privacy.Disclosure
 	for i := len(s.disclosed) - 1; i >= 0 && len(out) < limit; i-- {
-		if subject == "" || s.disclosed[i].Subject == subject {
+		if subject == "" || same(s.disclosed[i].Subject, subject) {
 			out = append(out, s.disclosed[i])
 		}
 	}
@@ -443,14 +446,14 @@ func (s *Store) Pseudonymize(ctx context.Context, subject, pseudonym string) (in
 	n := 0
 	for i := range s.access {
 		a := &s.access[i]
-		if a.Subject == subject || a.Actor == subject {
+		if same(a.Subject, subject) || same(a.Actor, subject) {
 			a.Subject, a.Actor = swap(a.Subject, subject, pseudonym), swap(a.Actor, subject, pseudonym)
 			n++
 		}
 	}
 	for i := range s.disclosed {
 		d := &s.disclosed[i]
-		if d.Subject == subject || d.Actor == subject {
+		if same(d.Subject, subject) || same(d.Actor, subject) {
 			d.Subject, d.Actor = swap(d.Subject, subject, pseudonym), swap(d.Actor, subject, pseudonym)
 			n++
 		}
@@ -459,7 +462,7 @@ func (s *Store) Pseudonymize(ctx context.Context, subject, pseudonym string) (in
 }
 
 func swap(v, from, to string) string {
-	if v == from {
+	if same(v, from) {
 		return to
 	}
 	return v

@@ -11,8 +11,10 @@ package mysqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -63,8 +65,8 @@ func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error
 	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx,
 		`INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at)
 		 SELECT ?, ?, ?, ?, ?, ?, ? FROM DUAL
-		 WHERE NOT EXISTS (SELECT 1 FROM privacy_suppression WHERE address_hash = ?)`,
-		msg.Purpose, msg.DataSubject, msg.To.Email, msg.Ref, body, now, now, privacy.SuppressionKey(msg.To.Email))
+		 WHERE NOT EXISTS (SELECT 1 FROM privacy_suppression WHERE address_hash IN (?, ?))`,
+		msg.Purpose, msg.DataSubject, msg.To.Email, msg.Ref, body, now, now, privacy.SuppressionKey(msg.To.Email), legacyKey(msg.To.Email))
 	if err != nil {
 		return 0, tr(err)
 	}
@@ -166,6 +168,13 @@ func (s *Store) Release(ctx context.Context, owner string, ids []int64) error {
 	return tr(err)
 }
 
+// legacyKey is how an address was hashed before SuppressionKey lower-cased it:
+// rows suppressed then still count, for the spelling they were suppressed under.
+func legacyKey(addr string) string {
+	h := sha256.Sum256([]byte(addr))
+	return hex.EncodeToString(h[:])
+}
+
 // Suppress implements privacy.OutboxStore.
 func (s *Store) Suppress(ctx context.Context, addr, reason string, now time.Time) error {
 	_, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `INSERT INTO privacy_suppression (address_hash, reason, created_at) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE reason = VALUES(reason)`,
@@ -176,7 +185,7 @@ func (s *Store) Suppress(ctx context.Context, addr, reason string, now time.Time
 // Suppressed implements privacy.OutboxStore.
 func (s *Store) Suppressed(ctx context.Context, addr string) (bool, error) {
 	var n int
-	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &n, `SELECT COUNT(*) FROM privacy_suppression WHERE address_hash = ?`, privacy.SuppressionKey(addr))
+	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &n, `SELECT COUNT(*) FROM privacy_suppression WHERE address_hash IN (?, ?)`, privacy.SuppressionKey(addr), legacyKey(addr))
 	return n > 0, tr(err)
 }
 
@@ -215,7 +224,7 @@ func (s *Store) PurgeOutbox(ctx context.Context, t time.Time) (int, error) {
 
 // EraseOutbox implements privacy.OutboxStore.
 func (s *Store) EraseOutbox(ctx context.Context, subject string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_outbox WHERE subject = ? OR recipient = ?`, subject, subject)
+	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_outbox WHERE subject_key = LOWER(?) OR recipient_key = LOWER(?)`, subject, subject)
 	return affected(res, err)
 }
 
@@ -257,7 +266,7 @@ func (s *Store) AppendConsent(ctx context.Context, c *privacy.Consent) error {
 // ConsentHistory implements privacy.ConsentStore.
 func (s *Store) ConsentHistory(ctx context.Context, subject string) ([]privacy.Consent, error) {
 	var out []privacy.Consent
-	err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &out, `SELECT * FROM privacy_consent WHERE subject = ? ORDER BY id`, subject)
+	err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &out, `SELECT * FROM privacy_consent WHERE subject_key = LOWER(?) ORDER BY id`, subject)
 	return out, tr(err)
 }
 
@@ -270,7 +279,7 @@ func (s *Store) ConsentsAfter(ctx context.Context, after int64, limit int) ([]pr
 
 // EraseConsents implements privacy.ConsentStore.
 func (s *Store) EraseConsents(ctx context.Context, subject string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_consent WHERE subject = ?`, subject)
+	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_consent WHERE subject_key = LOWER(?)`, subject)
 	return affected(res, err)
 }
 
@@ -290,7 +299,7 @@ func (s *Store) ListAccess(ctx context.Context, f privacy.AccessFilter) ([]priva
 		where, args = append(where, "actor_id = ?"), append(args, f.ActorID)
 	}
 	if f.Subject != "" {
-		where, args = append(where, "subject = ?"), append(args, f.Subject)
+		where, args = append(where, "subject_key = LOWER(?)"), append(args, f.Subject)
 	}
 	if !f.Since.IsZero() {
 		where, args = append(where, "at >= ?"), append(args, f.Since)
@@ -365,7 +374,7 @@ func (s *Store) DeleteRequest(ctx context.Context, id int64) error {
 // HasRequest implements privacy.RightsStore.
 func (s *Store) HasRequest(ctx context.Context, subject string, since time.Time) (bool, error) {
 	var n int
-	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &n, `SELECT COUNT(*) FROM privacy_requests WHERE subject = ? AND created_at >= ?`, subject, since)
+	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &n, `SELECT COUNT(*) FROM privacy_requests WHERE subject_key = LOWER(?) AND created_at >= ?`, subject, since)
 	return n > 0, tr(err)
 }
 
@@ -417,7 +426,7 @@ func (s *Store) ListDisclosures(ctx context.Context, subject string, limit int) 
 	if subject == "" {
 		err = s.db.SelectContext(ctx, &out, `SELECT * FROM privacy_disclosures ORDER BY id DESC LIMIT ?`, limit)
 	} else {
-		err = s.db.SelectContext(ctx, &out, `SELECT * FROM privacy_disclosures WHERE subject = ? ORDER BY id DESC LIMIT ?`, subject, limit)
+		err = s.db.SelectContext(ctx, &out, `SELECT * FROM privacy_disclosures WHERE subject_key = LOWER(?) ORDER BY id DESC LIMIT ?`, subject, limit)
 	}
 	return out, tr(err)
 }
@@ -427,8 +436,8 @@ func (s *Store) Pseudonymize(ctx context.Context, subject, pseudonym string) (in
 	total := 0
 	for _, table := range []string{"privacy_access", "privacy_disclosures"} {
 		res, err := s.db.ExecContext(ctx, `UPDATE `+table+`
-			SET subject = IF(subject = ?, ?, subject), actor = IF(actor = ?, ?, actor)
-			WHERE subject = ? OR actor = ?`, subject, pseudonym, subject, pseudonym, subject, subject)
+			SET subject = IF(subject_key = LOWER(?), ?, subject), actor = IF(actor_key = LOWER(?), ?, actor)
+			WHERE subject_key = LOWER(?) OR actor_key = LOWER(?)`, subject, pseudonym, subject, pseudonym, subject, subject)
 		n, err := affected(res, err)
 		if err != nil {
 			return total, err

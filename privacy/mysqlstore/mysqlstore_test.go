@@ -2,6 +2,8 @@ package mysqlstore_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
@@ -40,4 +42,24 @@ func TestLockerOneHolder(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok, "released locks can be taken again")
 	unlock2()
+}
+
+// TestLegacySuppressionStillCounts: a row suppressed before SuppressionKey
+// lower-cased the address (the hash of the address as typed) still stops mail to
+// that spelling.
+func TestLegacySuppressionStillCounts(t *testing.T) {
+	ctx := context.Background()
+	db := mysqltest.New(t)
+	s := mysqlstore.New(db)
+	require.NoError(t, s.Migrate(ctx))
+	h := sha256.Sum256([]byte("Old.Bounce@example.org"))
+	_, err := db.ExecContext(ctx, `INSERT INTO privacy_suppression (address_hash, reason, created_at) VALUES (?, '550', NOW())`, hex.EncodeToString(h[:]))
+	require.NoError(t, err)
+	ok, err := s.Suppressed(ctx, "Old.Bounce@example.org")
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, err = s.Enqueue(ctx, &privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: "Old.Bounce@example.org",
+		From: privacy.Address{Email: "noreply@example.com"}, To: privacy.Address{Email: "Old.Bounce@example.org"}, Subject: "s", Text: "t"})
+	var re *privacy.RefusalError
+	require.ErrorAs(t, err, &re)
 }

@@ -25,6 +25,7 @@ func Run(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 	t.Run("Rights", func(t *testing.T) { testRights(t, newStore) })
 	t.Run("Disclosures", func(t *testing.T) { testDisclosures(t, newStore) })
 	t.Run("MailCounts", func(t *testing.T) { testMailCounts(t, newStore) })
+	t.Run("AddressesIgnoreCase", func(t *testing.T) { testAddressCase(t, newStore(t)) })
 }
 
 func testMailCounts(t *testing.T, newStore func(t *testing.T) privacy.Store) {
@@ -83,6 +84,57 @@ func testMailCounts(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 		wg.Wait()
 		assert.Len(t, seen, 80)
 	})
+}
+
+// testAddressCase: every look-up by address compares privacy.AddressKey, so export
+// and erasure find Zed@'s rows when asked about zed@, and a bounce for one
+// spelling suppresses every other (audit #13 finding 10).
+func testAddressCase(t *testing.T, s privacy.Store) {
+	ctx := context.Background()
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, s.AppendConsent(ctx, &privacy.Consent{Subject: "Zed@example.org", Purpose: privacy.PurposeNewsletter, Granted: true,
+		PolicyVersion: "1", Source: "form", At: at}))
+	hist, err := s.ConsentHistory(ctx, "zed@example.org")
+	require.NoError(t, err)
+	require.Len(t, hist, 1, "ConsentHistory")
+	assert.Equal(t, "Zed@example.org", hist[0].Subject, "kept as typed")
+
+	_, h := privacy.NewToken()
+	require.NoError(t, s.CreateRequest(ctx, &privacy.RightsRequest{Kind: privacy.RequestExport, Subject: "Zed@example.org", TokenHash: h, Created: at}))
+	ok, err := s.HasRequest(ctx, "ZED@example.org", at)
+	require.NoError(t, err)
+	assert.True(t, ok, "HasRequest")
+
+	require.NoError(t, s.AppendDisclosure(ctx, &privacy.Disclosure{Subject: "Zed@example.org", Basis: privacy.BasisSafety,
+		Reference: "Ticket 1", Requester: "Police", ActorID: "1", Actor: "boss@example.com", At: at}))
+	ds, err := s.ListDisclosures(ctx, "zed@example.org", 10)
+	require.NoError(t, err)
+	assert.Len(t, ds, 1, "ListDisclosures")
+	require.NoError(t, s.RecordAccess(ctx, privacy.Access{ActorID: "1", Actor: "boss@example.com", Role: privacy.RoleAdmin,
+		Subject: "Zed@example.org", What: "export", Why: "request", At: at}))
+	acc, err := s.ListAccess(ctx, privacy.AccessFilter{Subject: "zED@example.org"})
+	require.NoError(t, err)
+	assert.Len(t, acc, 1, "ListAccess")
+	n, err := s.Pseudonymize(ctx, "zed@example.org", "erased-zed")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "Pseudonymize")
+
+	_, err = s.Enqueue(ctx, msg("Zed@example.org", ""))
+	require.NoError(t, err)
+	n, err = s.EraseOutbox(ctx, "zed@example.org")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "EraseOutbox")
+	n, err = s.EraseConsents(ctx, "ZED@EXAMPLE.ORG")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "EraseConsents")
+
+	require.NoError(t, s.Suppress(ctx, "Bounce@example.org", "550", at))
+	ok, err = s.Suppressed(ctx, "bounce@example.org")
+	require.NoError(t, err)
+	assert.True(t, ok, "Suppressed")
+	_, err = s.Enqueue(ctx, msg("BOUNCE@example.org", ""))
+	var re *privacy.RefusalError
+	assert.ErrorAs(t, err, &re, "Enqueue refuses another spelling of a suppressed address")
 }
 
 func msg(to string, ref string) *privacy.Message {
