@@ -556,3 +556,27 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 	_, err := newsletter.New(ok)
 	assert.NoError(t, err)
 }
+
+// TestCaseVariantsAreOneSubscriber: twenty spellings of one address are one
+// subscriber and get one confirmation, not twenty (audit #13 finding 10).
+func TestCaseVariantsAreOneSubscriber(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind)
+		ctx := context.Background()
+		for i := range 20 {
+			local := []byte("zedzed")
+			for b := range local {
+				if i&(1<<b) != 0 {
+					local[b] -= 'a' - 'A'
+				}
+			}
+			require.NoError(t, e.svc.Subscribe(ctx, string(local)+"@example.org", []newsletter.List{newsletter.ListNewsletter}))
+		}
+		e.settle(t)
+		assert.Equal(t, 1, len(e.mail.Server.Messages()), "one confirmation")
+		subs, err := e.store.Subscriptions(ctx, "ZEDZED@example.org")
+		require.NoError(t, err)
+		require.Len(t, subs, 1, "one subscriber")
+		assert.Equal(t, "zedzed@example.org", subs[0].Email, "kept as first typed")
+	})
+}

@@ -37,6 +37,9 @@ func New() *Store {
 
 func notFound(what string) error { return privacy.Errorf(privacy.ErrNotFound, "%s not found", what) }
 
+// same compares two addresses as every look-up by address does.
+func same(a, b string) bool { return privacy.AddressKey(a) == privacy.AddressKey(b) }
+
 func cloneSub(s newsletter.Subscription) newsletter.Subscription {
 	s.ConfirmHash = bytes.Clone(s.ConfirmHash)
 	return s
@@ -47,7 +50,7 @@ func (s *Store) Subscription(ctx context.Context, email string, list newsletter.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, sub := range s.subs {
-		if sub.Email == email && sub.List == list {
+		if same(sub.Email, email) && sub.List == list {
 			return cloneSub(*sub), nil
 		}
 	}
@@ -57,7 +60,7 @@ func (s *Store) Subscription(ctx context.Context, email string, list newsletter.
 func (s *Store) byEmail(email string) []newsletter.Subscription {
 	var out []newsletter.Subscription
 	for _, sub := range s.subs {
-		if sub.Email == email {
+		if same(sub.Email, email) {
 			out = append(out, cloneSub(*sub))
 		}
 	}
@@ -111,14 +114,14 @@ func (s *Store) UpdateSubscriptions(ctx context.Context, email string, decide fu
 	var inserted []int64
 	for i := range out {
 		sub := cloneSub(out[i])
-		if sub.Email != email || !sub.List.Valid() {
+		if !same(sub.Email, email) || !sub.List.Valid() {
 			s.mu.Unlock()
 			s.undo(before, inserted)
 			return nil, privacy.Invalid("subscription", "belongs to another address or list")
 		}
 		if sub.ID == 0 {
 			for _, x := range s.subs {
-				if x.Email == email && x.List == sub.List {
+				if same(x.Email, email) && x.List == sub.List {
 					s.mu.Unlock()
 					s.undo(before, inserted)
 					return nil, privacy.Errorf(privacy.ErrConflict, "already subscribed")
@@ -169,7 +172,7 @@ func (s *Store) EraseSubscriptions(ctx context.Context, email string) (int, erro
 	defer s.mu.Unlock()
 	n := 0
 	for id, sub := range s.subs {
-		if sub.Email == email {
+		if same(sub.Email, email) {
 			delete(s.subs, id)
 			n++
 		}

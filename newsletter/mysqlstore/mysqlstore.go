@@ -94,7 +94,7 @@ func nb(b []byte) any {
 // carries, so the purpose check of a mail enqueued in a change sees that change.
 func (s *Store) Subscription(ctx context.Context, email string, list newsletter.List) (newsletter.Subscription, error) {
 	var r subRow
-	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &r, `SELECT `+subCols+` FROM newsletter_subscriptions WHERE email = ? AND list = ?`, email, list)
+	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &r, `SELECT `+subCols+` FROM newsletter_subscriptions WHERE email_key = LOWER(?) AND list = ?`, email, list)
 	if err != nil {
 		return newsletter.Subscription{}, tr(err)
 	}
@@ -104,7 +104,7 @@ func (s *Store) Subscription(ctx context.Context, email string, list newsletter.
 // Subscriptions implements newsletter.Store.
 func (s *Store) Subscriptions(ctx context.Context, email string) ([]newsletter.Subscription, error) {
 	var rows []subRow
-	err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &rows, `SELECT `+subCols+` FROM newsletter_subscriptions WHERE email = ? ORDER BY list`, email)
+	err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &rows, `SELECT `+subCols+` FROM newsletter_subscriptions WHERE email_key = LOWER(?) ORDER BY list`, email)
 	return subs(rows), tr(err)
 }
 
@@ -145,7 +145,7 @@ func (s *Store) UpdateSubscriptions(ctx context.Context, email string, decide fu
 	for attempt := 0; attempt < 3; attempt++ {
 		err = sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
 			var rows []subRow
-			if err := tx.SelectContext(ctx, &rows, `SELECT `+subCols+` FROM newsletter_subscriptions WHERE email = ? ORDER BY list FOR UPDATE`, email); err != nil {
+			if err := tx.SelectContext(ctx, &rows, `SELECT `+subCols+` FROM newsletter_subscriptions WHERE email_key = LOWER(?) ORDER BY list FOR UPDATE`, email); err != nil {
 				return err
 			}
 			o, err := decide(subs(rows))
@@ -174,7 +174,7 @@ func (s *Store) UpdateSubscriptions(ctx context.Context, email string, decide fu
 }
 
 func (s *Store) write(ctx context.Context, tx *sqlx.Tx, email string, sub *newsletter.Subscription) error {
-	if sub.Email != email || !sub.List.Valid() {
+	if privacy.AddressKey(sub.Email) != privacy.AddressKey(email) || !sub.List.Valid() {
 		return privacy.Invalid("subscription", "belongs to another address or list")
 	}
 	if sub.ID == 0 {
@@ -189,7 +189,7 @@ func (s *Store) write(ctx context.Context, tx *sqlx.Tx, email string, sub *newsl
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE newsletter_subscriptions SET status = ?, source = ?, policy_version = ?, confirmed_at = ?, left_at = ?,
-		confirm_hash = ?, confirm_sent_at = ?, confirm_expires = ? WHERE id = ? AND email = ?`,
+		confirm_hash = ?, confirm_sent_at = ?, confirm_expires = ? WHERE id = ? AND email_key = LOWER(?)`,
 		sub.Status, sub.Source, sub.PolicyVersion, nt(sub.ConfirmedAt), nt(sub.LeftAt),
 		nb(sub.ConfirmHash), nt(sub.ConfirmSentAt), nt(sub.ConfirmExpires), sub.ID, email)
 	return err
@@ -197,7 +197,7 @@ func (s *Store) write(ctx context.Context, tx *sqlx.Tx, email string, sub *newsl
 
 // EraseSubscriptions implements newsletter.Store.
 func (s *Store) EraseSubscriptions(ctx context.Context, email string) (int, error) {
-	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM newsletter_subscriptions WHERE email = ?`, email)
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM newsletter_subscriptions WHERE email_key = LOWER(?)`, email)
 	return affected(res, err)
 }
 

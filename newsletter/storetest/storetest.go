@@ -21,6 +21,45 @@ func Run(t *testing.T, newStore func(t *testing.T) newsletter.Store) {
 	t.Run("Campaigns", func(t *testing.T) { testCampaigns(t, newStore) })
 	t.Run("EnqueueBatch", func(t *testing.T) { testEnqueueBatch(t, newStore) })
 	t.Run("SyncCursor", func(t *testing.T) { testSyncCursor(t, newStore) })
+	t.Run("AddressesIgnoreCase", func(t *testing.T) { testAddressCase(t, newStore(t)) })
+}
+
+// testAddressCase: every look-up by address compares privacy.AddressKey, and an
+// address has one subscription per list whatever its case (audit #13 finding 10).
+func testAddressCase(t *testing.T, s newsletter.Store) {
+	ctx := context.Background()
+	first := put(t, s, "Zed@example.org", pending("Zed@example.org", newsletter.ListNewsletter, hash(7)))[0]
+	got, err := s.Subscription(ctx, "zed@example.org", newsletter.ListNewsletter)
+	require.NoError(t, err, "Subscription")
+	assert.Equal(t, first.ID, got.ID)
+	assert.Equal(t, "Zed@example.org", got.Email, "kept as typed")
+	all, err := s.Subscriptions(ctx, "ZED@example.org")
+	require.NoError(t, err)
+	assert.Len(t, all, 1, "Subscriptions")
+
+	var seen []newsletter.Subscription
+	out, err := s.UpdateSubscriptions(ctx, "zEd@example.org", func(cur []newsletter.Subscription) ([]newsletter.Subscription, error) {
+		seen = cur
+		if len(cur) == 0 {
+			return nil, nil
+		}
+		cur[0].Status, cur[0].ConfirmedAt = newsletter.StatusConfirmed, now
+		return cur[:1], nil
+	}, nil)
+	require.NoError(t, err)
+	require.Len(t, seen, 1, "UpdateSubscriptions sees the row of another spelling")
+	require.Len(t, out, 1)
+	got, _ = s.SubscriptionByID(ctx, first.ID)
+	assert.Equal(t, newsletter.StatusConfirmed, got.Status, "and may write it")
+
+	_, err = s.UpdateSubscriptions(ctx, "zed@example.org", func([]newsletter.Subscription) ([]newsletter.Subscription, error) {
+		return []newsletter.Subscription{pending("zed@example.org", newsletter.ListNewsletter, hash(8))}, nil
+	}, nil)
+	assert.ErrorIs(t, err, privacy.ErrConflict, "a second row for the list under another spelling")
+
+	n, err := s.EraseSubscriptions(ctx, "ZED@EXAMPLE.ORG")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "EraseSubscriptions")
 }
 
 var now = time.Date(2026, 11, 5, 10, 0, 0, 0, time.UTC)
