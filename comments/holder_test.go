@@ -156,3 +156,20 @@ func (e *env) assertForgotten(t *testing.T, values ...string) {
 	}
 	assert.NoError(t, privacytest.CheckTables(ctx, e.db.DB, values, "comments_comments", "comments_subscribers"))
 }
+
+// TestExportAnyCase: the export for zed@ holds what Zed@ wrote (audit #13
+// finding 10).
+func TestExportAnyCase(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, withModeration(comments.ModerateNone))
+		e.post(t, comments.Input{Name: "Zed", Email: "Zed@example.org", Body: "Capital"})
+		e.post(t, comments.Input{Thread: "other", Name: "Zed", Email: "zed@example.org", Body: "Small"})
+		out, err := e.svc.Export(ctx, "zed@example.org")
+		require.NoError(t, err)
+		x, ok := out.(comments.Export)
+		require.True(t, ok, "%T", out)
+		require.Len(t, x.Comments, 2)
+		assert.Equal(t, "Capital", x.Comments[0].Body)
+		assert.Equal(t, "Zed@example.org", x.Comments[0].Email, "as typed")
+	})
+}

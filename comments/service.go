@@ -563,7 +563,7 @@ func (s *Service) notifyReply(ctx context.Context, reply Comment) error {
 	if err != nil {
 		return err
 	}
-	if !p.FollowUp || p.Email == "" || p.Email == reply.Email || p.Status != StatusApproved {
+	if !p.FollowUp || p.Email == "" || privacy.AddressKey(p.Email) == privacy.AddressKey(reply.Email) || p.Status != StatusApproved {
 		return nil
 	}
 	sub, err := s.store.Subscriber(ctx, p.Email)

@@ -306,7 +306,7 @@ func (s *Store) Approved(ctx context.Context, email string) (int, error) {
 	defer s.mu.Unlock()
 	n := 0
 	for _, c := range s.comments {
-		if c.Email == email && c.Status == comments.StatusApproved {
+		if same(c.Email, email) && c.Status == comments.StatusApproved {
 			n++
 		}
 	}
@@ -335,7 +335,7 @@ func (s *Store) Duplicate(ctx context.Context, q comments.DuplicateQuery) (bool,
 		if c.Status == comments.StatusDeleted || c.Digest != q.Digest {
 			continue
 		}
-		if c.Thread == q.Thread && c.Email == q.Email || !q.Since.IsZero() && !c.Created.Before(q.Since) {
+		if c.Thread == q.Thread && same(c.Email, q.Email) || !q.Since.IsZero() && !c.Created.Before(q.Since) {
 			return true, nil
 		}
 	}
@@ -346,14 +346,14 @@ func (s *Store) Duplicate(ctx context.Context, q comments.DuplicateQuery) (bool,
 func (s *Store) CommentsBy(ctx context.Context, email string) ([]comments.Comment, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sorted(func(c *comments.Comment) bool { return c.Email == email }), nil
+	return s.sorted(func(c *comments.Comment) bool { return same(c.Email, email) }), nil
 }
 
 // EraseCommenter implements comments.Store.
 func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool) (removed, kept int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	mine := s.sorted(func(c *comments.Comment) bool { return c.Email == email })
+	mine := s.sorted(func(c *comments.Comment) bool { return same(c.Email, email) })
 	// Newest first, so a reply is gone before its parent asks whether it has replies.
 	for i := len(mine) - 1; i >= 0; i-- {
 		c := s.comments[mine[i].ID]
@@ -366,9 +366,7 @@ func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool)
 		s.del(c)
 		removed++
 	}
-	if _, ok := s.subs[email]; ok {
-		delete(s.subs, email)
-	}
+	delete(s.subs, privacy.AddressKey(email))
 	return removed, kept, nil
 }
 
@@ -385,10 +383,15 @@ func (s *Store) PurgeRejected(ctx context.Context, t time.Time) (int, error) {
 	return len(old), nil
 }
 
+// same compares two addresses as every look-up by address does; subs is keyed
+// by privacy.AddressKey.
+func same(a, b string) bool { return privacy.AddressKey(a) == privacy.AddressKey(b) }
+
 // RequestConfirmation implements comments.Store.
 func (s *Store) RequestConfirmation(ctx context.Context, sub comments.Subscriber, then func(ctx context.Context) error) (bool, error) {
 	s.mu.Lock()
-	prev, existed := s.subs[sub.Email]
+	key := privacy.AddressKey(sub.Email)
+	prev, existed := s.subs[key]
 	var before comments.Subscriber
 	if existed {
 		if !prev.Confirmed.IsZero() || !prev.Stopped.IsZero() || prev.Pending(sub.Created) {
@@ -399,7 +402,10 @@ func (s *Store) RequestConfirmation(ctx context.Context, sub comments.Subscriber
 	}
 	next := cloneSub(&sub)
 	next.Confirmed, next.Stopped = time.Time{}, time.Time{}
-	s.subs[sub.Email] = &next
+	if existed {
+		next.Email = prev.Email // kept as first typed
+	}
+	s.subs[key] = &next
 	s.mu.Unlock()
 	if then == nil {
 		return true, nil
@@ -407,9 +413,9 @@ func (s *Store) RequestConfirmation(ctx context.Context, sub comments.Subscriber
 	if err := then(ctx); err != nil {
 		s.mu.Lock()
 		if existed {
-			s.subs[sub.Email] = &before
+			s.subs[key] = &before
 		} else {
-			delete(s.subs, sub.Email)
+			delete(s.subs, key)
 		}
 		s.mu.Unlock()
 		return false, err
@@ -468,7 +474,7 @@ func (s *Store) SetStopped(ctx context.Context, hash []byte, stopped bool, now t
 func (s *Store) Subscriber(ctx context.Context, email string) (comments.Subscriber, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	x, ok := s.subs[email]
+	x, ok := s.subs[privacy.AddressKey(email)]
 	if !ok {
 		return comments.Subscriber{}, noSubscriber()
 	}
@@ -501,7 +507,7 @@ func (s *Store) SubscriberByStop(ctx context.Context, hash []byte) (comments.Sub
 // holds mu.
 func (s *Store) asked(email string) bool {
 	for _, c := range s.comments {
-		if c.Email == email && c.FollowUp && (c.Status == comments.StatusPending || c.Status == comments.StatusApproved) {
+		if same(c.Email, email) && c.FollowUp && (c.Status == comments.StatusPending || c.Status == comments.StatusApproved) {
 			return true
 		}
 	}
@@ -512,7 +518,7 @@ func (s *Store) asked(email string) bool {
 func (s *Store) FollowUpAllowed(ctx context.Context, email string, now time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	x, ok := s.subs[email]
+	x, ok := s.subs[privacy.AddressKey(email)]
 	if !ok || !x.Stopped.IsZero() || x.Confirmed.IsZero() && !x.Pending(now) {
 		return false, nil
 	}
@@ -524,14 +530,14 @@ func (s *Store) PurgeSubscribers(ctx context.Context, t time.Time) (int, error) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for email, x := range s.subs {
+	for key, x := range s.subs {
 		if !x.Stopped.IsZero() {
 			continue // the stop is kept so it is honoured
 		}
 		expired := x.Confirmed.IsZero() && !x.ConfirmExpires.After(t)
-		orphan := !x.Confirmed.IsZero() && !s.wrote(email)
+		orphan := !x.Confirmed.IsZero() && !s.wrote(key)
 		if expired || orphan {
-			delete(s.subs, email)
+			delete(s.subs, key)
 			n++
 		}
 	}
@@ -541,7 +547,7 @@ func (s *Store) PurgeSubscribers(ctx context.Context, t time.Time) (int, error) 
 // wrote reports whether any comment by email is stored; the caller holds mu.
 func (s *Store) wrote(email string) bool {
 	for _, c := range s.comments {
-		if c.Email == email {
+		if same(c.Email, email) {
 			return true
 		}
 	}

@@ -386,7 +386,7 @@ func (s *Store) exists(ctx context.Context, q string, args ...any) (bool, error)
 // Approved implements comments.Store.
 func (s *Store) Approved(ctx context.Context, email string) (int, error) {
 	var n int
-	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &n, `SELECT COUNT(*) FROM comments_comments WHERE email = ? AND status = 'approved'`, email)
+	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &n, `SELECT COUNT(*) FROM comments_comments WHERE email_key = LOWER(?) AND status = 'approved'`, email)
 	return n, tr(err)
 }
 
@@ -403,16 +403,16 @@ func (s *Store) ThreadSize(ctx context.Context, thread string) (int, int64, erro
 // Duplicate implements comments.Store.
 func (s *Store) Duplicate(ctx context.Context, q comments.DuplicateQuery) (bool, error) {
 	if q.Since.IsZero() {
-		return s.exists(ctx, `SELECT 1 FROM comments_comments WHERE digest = ? AND status <> 'deleted' AND thread = ? AND email = ?`,
+		return s.exists(ctx, `SELECT 1 FROM comments_comments WHERE digest = ? AND status <> 'deleted' AND thread = ? AND email_key = LOWER(?)`,
 			q.Digest, q.Thread, q.Email)
 	}
-	return s.exists(ctx, `SELECT 1 FROM comments_comments WHERE digest = ? AND status <> 'deleted' AND ((thread = ? AND email = ?) OR created_at >= ?)`,
+	return s.exists(ctx, `SELECT 1 FROM comments_comments WHERE digest = ? AND status <> 'deleted' AND ((thread = ? AND email_key = LOWER(?)) OR created_at >= ?)`,
 		q.Digest, q.Thread, q.Email, q.Since)
 }
 
 // CommentsBy implements comments.Store.
 func (s *Store) CommentsBy(ctx context.Context, email string) ([]comments.Comment, error) {
-	return s.many(ctx, `WHERE email = ? ORDER BY id`, email)
+	return s.many(ctx, `WHERE email_key = LOWER(?) ORDER BY id`, email)
 }
 
 // EraseCommenter implements comments.Store.
@@ -421,7 +421,7 @@ func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool)
 		removed, kept = 0, 0
 		var rows []locked
 		// Newest first, so a reply is gone before its parent asks whether it has replies.
-		if err := tx.SelectContext(ctx, &rows, `SELECT id, thread, status FROM comments_comments WHERE email = ? ORDER BY id DESC FOR UPDATE`, email); err != nil {
+		if err := tx.SelectContext(ctx, &rows, `SELECT id, thread, status FROM comments_comments WHERE email_key = LOWER(?) ORDER BY id DESC FOR UPDATE`, email); err != nil {
 			return tr(err)
 		}
 		var threads []string
@@ -443,7 +443,7 @@ func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool)
 			}
 			removed++
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM comments_subscribers WHERE email = ?`, email); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM comments_subscribers WHERE email_key = LOWER(?)`, email); err != nil {
 			return tr(err)
 		}
 		return touch(ctx, tx, threads...)
@@ -524,14 +524,14 @@ func (s *Store) RequestConfirmation(ctx context.Context, sub comments.Subscriber
 			return tr(err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			cur, err := getSub(ctx, tx, `email = ? FOR UPDATE`, sub.Email)
+			cur, err := getSub(ctx, tx, `email_key = LOWER(?) FOR UPDATE`, sub.Email)
 			if err != nil {
 				return err
 			}
 			if !cur.Confirmed.IsZero() || !cur.Stopped.IsZero() || cur.Pending(sub.Created) {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE comments_subscribers SET confirm_hash = ?, confirm_expires = ?, stop_hash = ?, created_at = ? WHERE email = ?`,
+			if _, err := tx.ExecContext(ctx, `UPDATE comments_subscribers SET confirm_hash = ?, confirm_expires = ?, stop_hash = ?, created_at = ? WHERE email_key = LOWER(?)`,
 				sub.ConfirmHash, sub.ConfirmExpires, sub.StopHash, sub.Created, sub.Email); err != nil {
 				return tr(err)
 			}
@@ -599,7 +599,7 @@ func (s *Store) SetStopped(ctx context.Context, hash []byte, stopped bool, now t
 
 // Subscriber implements comments.Store.
 func (s *Store) Subscriber(ctx context.Context, email string) (comments.Subscriber, error) {
-	return getSub(ctx, sqltx.Ext(ctx, s.db), `email = ?`, email)
+	return getSub(ctx, sqltx.Ext(ctx, s.db), `email_key = LOWER(?)`, email)
 }
 
 // SubscriberByConfirm implements comments.Store.
@@ -617,10 +617,10 @@ func (s *Store) SubscriberByStop(ctx context.Context, hash []byte) (comments.Sub
 func (s *Store) FollowUpAllowed(ctx context.Context, email string, now time.Time) (bool, error) {
 	return s.exists(ctx, strings.TrimSpace(`
 		SELECT 1 FROM comments_subscribers s
-		WHERE s.email = ? AND s.stopped_at IS NULL
+		WHERE s.email_key = LOWER(?) AND s.stopped_at IS NULL
 		  AND (s.confirmed_at IS NOT NULL OR (s.confirm_hash IS NOT NULL AND s.confirm_expires > ?))
 		  AND EXISTS (SELECT 1 FROM comments_comments c
-		              WHERE c.email = s.email AND c.follow_up AND c.status IN ('pending', 'approved'))`), email, now)
+		              WHERE c.email_key = s.email_key AND c.follow_up AND c.status IN ('pending', 'approved'))`), email, now)
 }
 
 // PurgeSubscribers implements comments.Store.
@@ -628,7 +628,7 @@ func (s *Store) PurgeSubscribers(ctx context.Context, t time.Time) (int, error) 
 	n, err := s.exec(ctx, `DELETE FROM comments_subscribers
 		WHERE stopped_at IS NULL AND (
 		  (confirmed_at IS NULL AND confirm_expires <= ?) OR
-		  (confirmed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM comments_comments c WHERE c.email = comments_subscribers.email)))`, t)
+		  (confirmed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM comments_comments c WHERE c.email_key = comments_subscribers.email_key)))`, t)
 	return int(n), err
 }
 

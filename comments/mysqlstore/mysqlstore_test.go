@@ -2,7 +2,9 @@ package mysqlstore_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
@@ -23,4 +25,48 @@ func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
 
 func TestMigrateTwiceAndConcurrently(t *testing.T) {
 	mysqltest.CheckMigrate(t, func(ctx context.Context, db *sqlx.DB) error { return mysqlstore.New(db).Migrate(ctx) }, "comments_migrations")
+}
+
+// TestMigrateMergesCaseDuplicates: follow-up records from before addresses
+// compared case-insensitively are merged into one per address, and a stop under
+// any spelling stays honoured.
+func TestMigrateMergesCaseDuplicates(t *testing.T) {
+	ctx := context.Background()
+	db := mysqltest.New(t)
+	st := mysqlstore.New(db)
+	require.NoError(t, st.Migrate(ctx))
+	// Back to the schema before migration 00003.
+	for _, q := range []string{
+		`ALTER TABLE comments_subscribers DROP KEY by_email_key, DROP COLUMN email_key`,
+		`ALTER TABLE comments_comments DROP KEY by_email, DROP COLUMN email_key, ADD KEY by_email (email, status)`,
+		`DELETE FROM comments_migrations WHERE version_id = 3`,
+	} {
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err, q)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, r := range []struct {
+		email     string
+		confirmed any
+		stopped   any
+	}{
+		{"zed@example.org", t0, nil},
+		{"Zed@example.org", t0, t0.Add(time.Hour)},
+		{"amy@example.org", nil, nil},
+		{"Amy@example.org", t0, nil},
+	} {
+		_, err := db.ExecContext(ctx, `INSERT INTO comments_subscribers (email, confirm_expires, confirmed_at, stopped_at, stop_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			r.email, t0, r.confirmed, r.stopped, []byte(fmt.Sprintf("%032d", i)), t0.Add(time.Duration(i)*time.Minute))
+		require.NoError(t, err)
+	}
+	require.NoError(t, st.Migrate(ctx))
+	var n int
+	require.NoError(t, db.GetContext(ctx, &n, `SELECT COUNT(*) FROM comments_subscribers`))
+	require.Equal(t, 2, n, "one record per address")
+	zed, err := st.Subscriber(ctx, "zed@example.org")
+	require.NoError(t, err)
+	require.False(t, zed.Stopped.IsZero(), "the stop is kept")
+	amy, err := st.Subscriber(ctx, "amy@example.org")
+	require.NoError(t, err)
+	require.Equal(t, "Amy@example.org", amy.Email, "else the confirmed record")
 }

@@ -27,6 +27,7 @@ func Run(t *testing.T, newStore func(t *testing.T) comments.Store) {
 	t.Run("FollowUpAllowed", func(t *testing.T) { testAllowed(t, newStore) })
 	t.Run("ThreadVersion", func(t *testing.T) { testThreadVersion(t, newStore) })
 	t.Run("Stamps", func(t *testing.T) { testStamps(t, newStore) })
+	t.Run("AddressesIgnoreCase", func(t *testing.T) { testAddressCase(t, newStore(t)) })
 }
 
 func testStamps(t *testing.T, newStore func(t *testing.T) comments.Store) {
@@ -94,6 +95,7 @@ func testStamps(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		require.NoError(t, err)
 		assert.Equal(t, []int64{c.ID}, ids(cs), "the second comment is not stored")
 	})
+
 }
 
 var (
@@ -307,7 +309,7 @@ func testModeration(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		n, _ = s.Approved(ctx, "ann@example.org")
 		assert.Equal(t, 2, n, "approved comments from the address in every thread")
 		n, _ = s.Approved(ctx, "Ann@example.org")
-		assert.Equal(t, 0, n, "addresses compare exactly (the local part is case-sensitive)")
+		assert.Equal(t, 2, n, "addresses compare case-insensitively (privacy.AddressKey)")
 	})
 
 	t.Run("ThreadSize", func(t *testing.T) {
@@ -457,6 +459,37 @@ func testErase(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		_, err = s.Comment(ctx, cs[1].ID)
 		assert.ErrorIs(t, err, privacy.ErrNotFound)
 	})
+}
+
+// testAddressCase: every look-up by address compares privacy.AddressKey, and an
+// address has one follow-up record whatever its case (audit #13 finding 10).
+func testAddressCase(t *testing.T, s comments.Store) {
+	c := create(t, s, comment("t", "Zed@example.org", comments.StatusApproved))
+	mine, err := s.CommentsBy(ctx, "zed@example.org")
+	require.NoError(t, err)
+	require.Len(t, mine, 1, "CommentsBy")
+	assert.Equal(t, "Zed@example.org", mine[0].Email, "kept as typed")
+	dup, err := s.Duplicate(ctx, comments.DuplicateQuery{Thread: "t", Email: "ZED@example.org", Digest: c.Digest})
+	require.NoError(t, err)
+	assert.True(t, dup, "Duplicate")
+
+	create(t, s, comment("u", "Zed@example.org", comments.StatusPending))
+	ok, err := s.RequestConfirmation(ctx, sub("Zed@example.org", "z1", now.Add(time.Hour)), nil)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = s.RequestConfirmation(ctx, sub("zed@example.org", "z2", now.Add(time.Hour)), nil)
+	require.NoError(t, err)
+	assert.False(t, ok, "another spelling is the same pending record")
+	got, err := s.Subscriber(ctx, "zED@example.org")
+	require.NoError(t, err, "Subscriber")
+	assert.Equal(t, "Zed@example.org", got.Email)
+	assert.Equal(t, hash("confirmz1"), got.ConfirmHash)
+
+	removed, kept, err := s.EraseCommenter(ctx, "zed@EXAMPLE.org", false)
+	require.NoError(t, err)
+	assert.Equal(t, 2, removed+kept, "EraseCommenter")
+	_, err = s.Subscriber(ctx, "Zed@example.org")
+	assert.ErrorIs(t, err, privacy.ErrNotFound, "EraseCommenter removes the follow-up record")
 }
 
 func sub(email, token string, expires time.Time) comments.Subscriber {

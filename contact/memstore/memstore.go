@@ -12,7 +12,6 @@ import (
 	"context"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -206,8 +205,8 @@ func (s *Store) Purge(ctx context.Context, t time.Time) (int, error) {
 	return s.remove(func(r *contact.Request) bool { return r.Status == contact.StatusClosed && r.Closed.Before(t) }), nil
 }
 
-// sameAddress matches addresses as contact/mysqlstore does, by lower-case form.
-func sameAddress(a, b string) bool { return strings.ToLower(a) == strings.ToLower(b) }
+// sameAddress matches addresses as every look-up by address does.
+func sameAddress(a, b string) bool { return privacy.AddressKey(a) == privacy.AddressKey(b) }
 
 func (s *Store) remove(match func(*contact.Request) bool) int {
 	s.mu.Lock()

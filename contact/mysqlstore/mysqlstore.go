@@ -13,7 +13,6 @@ import (
 	"embed"
 	"errors"
 	"io/fs"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -86,7 +85,7 @@ func (s *Store) Create(ctx context.Context, r *contact.Request, then func(ctx co
 		res, err := tx.ExecContext(ctx, `INSERT INTO contact_requests
 			(ref, name, email, email_lc, subject, message, category, status, ack_sent, created_at, updated_at, closed_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Ref, r.Name, r.Email, strings.ToLower(r.Email), r.Subject, r.Message, r.Category, r.Status, r.AckSent,
+			r.Ref, r.Name, r.Email, privacy.AddressKey(r.Email), r.Subject, r.Message, r.Category, r.Status, r.AckSent,
 			r.Created, r.Updated, closed)
 		if err != nil {
 			return tr(err)
@@ -243,7 +242,7 @@ func (s *Store) AckedSince(ctx context.Context, email string, since time.Time) (
 	var ok bool
 	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &ok,
 		`SELECT EXISTS (SELECT 1 FROM contact_requests WHERE email_lc = ? AND ack_sent AND created_at >= ?)`,
-		strings.ToLower(email), since)
+		privacy.AddressKey(email), since)
 	return ok, tr(err)
 }
 
@@ -251,7 +250,7 @@ func (s *Store) AckedSince(ctx context.Context, email string, since time.Time) (
 func (s *Store) ByEmail(ctx context.Context, email string) ([]contact.Request, error) {
 	var rows []row
 	if err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &rows,
-		`SELECT `+columns+` FROM contact_requests r WHERE r.email_lc = ? ORDER BY r.id`, strings.ToLower(email)); err != nil {
+		`SELECT `+columns+` FROM contact_requests r WHERE r.email_lc = ? ORDER BY r.id`, privacy.AddressKey(email)); err != nil {
 		return nil, tr(err)
 	}
 	ids := make([]int64, len(rows))
@@ -273,7 +272,7 @@ func (s *Store) ByEmail(ctx context.Context, email string) ([]contact.Request, e
 
 // EraseEmail implements contact.Store. Replies go with their request (ON DELETE CASCADE).
 func (s *Store) EraseEmail(ctx context.Context, email string) (int, error) {
-	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM contact_requests WHERE email_lc = ?`, strings.ToLower(email))
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM contact_requests WHERE email_lc = ?`, privacy.AddressKey(email))
 	return affected(res, err)
 }
 
