@@ -1,6 +1,8 @@
 // Package accounts keeps the policy's promises about members:
 //
-//   - P1: an account is created from an email address, one address one account
+//   - P1: an account is created from an email address, one address one account;
+//     addresses compare case-insensitively (privacy.AddressKey), so Zed@ and zed@
+//     are one account, and mail goes to the address as it was typed
 //     (trimmed, domain case-folded, the local part kept as typed; no
 //     provider-specific rewriting), verified by a single-use mailed link.
 //   - P2: members store photos (type sniffed, metadata such as GPS removed, size

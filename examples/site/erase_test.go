@@ -52,7 +52,8 @@ func TestExportThenErase(t *testing.T) {
 	_, err = s.contact.Get(support, req.Ref)
 	require.NoError(t, err)
 
-	_, err = s.comments.Post(ctx, comments.Input{Thread: "2026-03-01-hello", Name: "Eve", Email: who, Body: "Hello there."})
+	// Another spelling of the address: still the same person (audit #13 finding 10).
+	_, err = s.comments.Post(ctx, comments.Input{Thread: "2026-03-01-hello", Name: "Eve", Email: strings.ToLower(who), Body: "Hello there."})
 	require.NoError(t, err)
 	require.NoError(t, s.newsletter.Subscribe(ctx, who, []newsletter.List{"promotions"}))
 	_, err = s.newsletter.SyncConsents(ctx)
@@ -66,6 +67,9 @@ func TestExportThenErase(t *testing.T) {
 	for _, h := range []string{"accounts", "contact", "comments", "newsletter", "privacy"} {
 		assert.NotNil(t, exp[h], "the export names holder %s", h)
 	}
+	mine, ok := exp["comments"].(comments.Export)
+	require.True(t, ok, "%T", exp["comments"])
+	assert.Len(t, mine.Comments, 1, "the comment posted under another spelling is exported")
 
 	erased, err := s.registry.Erase(ctx, addr)
 	require.NoError(t, err)
