@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -143,9 +142,8 @@ func newThrottle(secret []byte, max int, window, maxDelay time.Duration) *thrott
 	return &throttle{secret: secret, max: max, window: window, maxDelay: maxDelay, addrs: map[throttleKey]*failures{}}
 }
 
-// keys returns the keys of an address and a source. The address is folded to
-// lower case: the throttle may group variants an account lookup tells apart, but
-// never lets a variant escape it.
+// keys returns the keys of an address and a source. The address is keyed by
+// privacy.AddressKey, as accounts are, so no spelling of it escapes the throttle.
 func (t *throttle) keys(addr string, src netip.Addr) (key, source throttleKey) {
 	sum := func(kind byte, b []byte) (k throttleKey) {
 		m := hmac.New(sha256.New, t.secret)
@@ -155,7 +153,7 @@ func (t *throttle) keys(addr string, src netip.Addr) (key, source throttleKey) {
 		return k
 	}
 	b, _ := src.MarshalBinary()
-	return sum('a', []byte(strings.ToLower(addr))), sum('s', b)
+	return sum('a', []byte(privacy.AddressKey(addr))), sum('s', b)
 }
 
 // wait returns how long src must wait before trying the address of key again:

@@ -70,10 +70,11 @@ func (m *Mailer) SetLimits(l MailLimits) {
 }
 
 // MailLimitKey is the form in which the counter of purpose p's mail to addr is
-// stored: HMAC-SHA-256 under key, or SHA-256 without one, in hex.
+// stored: HMAC-SHA-256 under key, or SHA-256 without one, in hex, of p and
+// AddressKey(addr), so every spelling of an address shares one count.
 func MailLimitKey(key []byte, p Purpose, addr string) string {
 	var sum []byte
-	msg := []byte(string(p) + "\x00" + addr)
+	msg := []byte(string(p) + "\x00" + AddressKey(addr))
 	if len(key) > 0 {
 		h := hmac.New(sha256.New, key)
 		h.Write(msg)
