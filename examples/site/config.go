@@ -31,6 +31,9 @@ type config struct {
 	wrapTransport func(privacy.Transport) privacy.Transport
 }
 
+// minSecret is the shortest -secret accepted; `openssl rand -hex 32` makes one of 64.
+const minSecret = 32
+
 func parseConfig(args []string) (config, []string, error) {
 	fs := flag.NewFlagSet("site", flag.ContinueOnError)
 	env := func(name, def string) string {
@@ -44,7 +47,7 @@ func parseConfig(args []string) (config, []string, error) {
 	fs.StringVar(&c.MySQL, "mysql", env("CONSENTKIT_MYSQL", ""), "MySQL DSN, e.g. root@tcp(127.0.0.1:3306)/site; empty keeps everything in memory (CONSENTKIT_MYSQL)")
 	fs.StringVar(&c.SMTP, "smtp", env("CONSENTKIT_SMTP", ""), "mail relay URL, e.g. smtp://user:pass@mail.example.com:587; required with -mysql or a non-loopback -addr; empty uses the built-in dev mailbox (CONSENTKIT_SMTP)")
 	fs.StringVar(&c.Policy, "policy", env("CONSENTKIT_POLICY", ""), "JSON file with the operator's details (CONSENTKIT_POLICY)")
-	fs.StringVar(&c.Secret, "secret", env("CONSENTKIT_SECRET", ""), "at least 32 characters shared by every process of the site; random when empty (CONSENTKIT_SECRET)")
+	fs.StringVar(&c.Secret, "secret", env("CONSENTKIT_SECRET", ""), "at least 32 characters (make one with `openssl rand -hex 32`), the same for every process of the site; required to serve with -mysql; random when empty (CONSENTKIT_SECRET)")
 	fs.StringVar(&c.SiteURL, "url", env("CONSENTKIT_URL", ""), "the site's absolute URL for links in mail; default http://ADDR (CONSENTKIT_URL)")
 	fs.BoolVar(&c.Tracking, "tracking", env("CONSENTKIT_TRACKING", "true") == "true", "tally aggregate page views (CONSENTKIT_TRACKING)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "log only warnings and errors")
@@ -70,8 +73,8 @@ flags:
 		c.SiteURL = "http://" + c.Addr
 	}
 	c.SiteURL = strings.TrimSuffix(c.SiteURL, "/")
-	if c.Secret != "" && len(c.Secret) < 32 {
-		return c, nil, errors.New("-secret must be at least 32 characters")
+	if c.Secret != "" && len(c.Secret) < minSecret {
+		return c, nil, fmt.Errorf("-secret is %d characters, it needs at least %d: make one with `openssl rand -hex 32`", len(c.Secret), minSecret)
 	}
 	return c, fs.Args(), nil
 }
@@ -98,6 +101,11 @@ func isLoopback(addr string) bool {
 
 // checkServe reports why c cannot serve, or nil.
 func (c config) checkServe() error {
+	if c.MySQL != "" && c.Secret == "" {
+		return errors.New("serving on -mysql needs -secret (or CONSENTKIT_SECRET): unsubscribe links, form stamps and pseudonyms are signed with it, " +
+			"and a random one made at start-up would break every link mailed before a restart. Make one with `openssl rand -hex 32`, " +
+			"keep it, and give every process of the site the same")
+	}
 	if c.SMTP != "" || c.devMailbox() {
 		return nil
 	}

@@ -76,11 +76,10 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 	s := &Site{cfg: cfg, log: log, policy: policy}
 	secret := []byte(cfg.Secret)
 	if len(secret) == 0 {
+		// Only an in-memory site serves this way (checkServe): its links die with it
+		// anyway. The commands sign nothing that outlives them.
 		secret = make([]byte, 32)
 		rand.Read(secret)
-		if cfg.MySQL != "" {
-			log.Warn("no -secret given: form stamps, unsubscribe links and pseudonyms will not survive a restart or match other processes")
-		}
 	}
 	key := func(use string) []byte {
 		h := sha256.Sum256(append([]byte(use+"\x00"), secret...))

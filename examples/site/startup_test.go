@@ -39,3 +39,40 @@ func TestDevMailboxOnlyOnLoopback(t *testing.T) {
 		assert.NoError(t, serveFor(t, time.Second, "-addr", "127.0.0.1:0"))
 	})
 }
+
+// TestPersistentSiteNeedsSecret: unsubscribe links and form stamps are signed with
+// -secret, so a MySQL site that made one up at start-up would answer 410 to every
+// link mailed before its last restart. It refuses to serve without one; the
+// one-off commands sign nothing and run without it.
+func TestPersistentSiteNeedsSecret(t *testing.T) {
+	t.Setenv("CONSENTKIT_SECRET", "")
+	dsn := mysqltest.NewDSN(t)
+	relay := "smtp://127.0.0.1:1?tls=none" // never dialled: no mail is sent
+	t.Run("ServeWithoutSecret", func(t *testing.T) {
+		err := serveFor(t, 2*time.Second, "-mysql", dsn, "-smtp", relay, "-addr", "127.0.0.1:0")
+		require.Error(t, err, "a MySQL site served with a random secret")
+		assert.ErrorContains(t, err, "-secret")
+		assert.ErrorContains(t, err, "openssl rand -hex 32")
+		assert.ErrorContains(t, err, "restart")
+	})
+	t.Run("SecretFromEnvironment", func(t *testing.T) {
+		t.Setenv("CONSENTKIT_SECRET", startupSecret)
+		assert.NoError(t, serveFor(t, time.Second, "-mysql", dsn, "-smtp", relay, "-addr", "127.0.0.1:0"))
+	})
+	t.Run("CommandsWithoutSecret", func(t *testing.T) {
+		ctx := context.Background()
+		require.NoError(t, run(ctx, []string{"-quiet", "-mysql", dsn, "migrate"}))
+		err := run(ctx, []string{"-quiet", "-mysql", dsn, "grant", "nobody@example.org", "admin"})
+		require.Error(t, err, "a role for no account is refused")
+		assert.NotContains(t, err.Error(), "-secret", "grant runs without -secret")
+	})
+	t.Run("ShortSecret", func(t *testing.T) {
+		for _, secret := range []string{"tooshort", "0123456789abcdef0123456789abcde"} {
+			_, _, err := parseConfig([]string{"-secret", secret})
+			require.Error(t, err, "-secret %q", secret)
+			assert.ErrorContains(t, err, "32")
+			assert.ErrorContains(t, err, "openssl rand -hex 32")
+			assert.NotContains(t, err.Error(), secret, "the error repeats the secret")
+		}
+	})
+}
