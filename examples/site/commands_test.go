@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,7 +20,9 @@ func TestCommands(t *testing.T) {
 	ctx := context.Background()
 	dsn := mysqltest.NewDSN(t)
 	base := []string{"-mysql", dsn, "-secret", "commands test secret, commands test secret", "-quiet", "-addr", "127.0.0.1:0"}
-	cmd := func(args ...string) error { return run(ctx, append(append([]string{}, base...), args...)) }
+	cmd := func(args ...string) error {
+		return run(ctx, append(append([]string{}, base...), args...), io.Discard, io.Discard)
+	}
 
 	require.NoError(t, cmd("migrate"))
 	require.NoError(t, cmd("migrate"), "migrating twice is harmless")
@@ -36,9 +39,9 @@ func TestCommands(t *testing.T) {
 	require.NoError(t, cmd("export", "old@example.org"))
 	require.NoError(t, cmd("purge"))
 
-	assert.Error(t, run(ctx, []string{"grant", "old@example.org", "admin"}), "grant without -mysql would vanish")
-	assert.Error(t, run(ctx, []string{"frobnicate"}), "unknown command")
-	assert.Error(t, run(ctx, []string{"-policy", filepath.Join(t.TempDir(), "missing.json"), "purge"}))
+	assert.Error(t, run(ctx, []string{"grant", "old@example.org", "admin"}, io.Discard, io.Discard), "grant without -mysql would vanish")
+	assert.Error(t, run(ctx, []string{"frobnicate"}, io.Discard, io.Discard), "unknown command")
+	assert.Error(t, run(ctx, []string{"-policy", filepath.Join(t.TempDir(), "missing.json"), "purge"}, io.Discard, io.Discard))
 }
 
 func TestPolicyFile(t *testing.T) {

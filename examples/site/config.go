@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -31,25 +32,26 @@ type config struct {
 	wrapTransport func(privacy.Transport) privacy.Transport
 }
 
+// envVars names the environment variable of each flag that has one.
+var envVars = map[string]string{
+	"addr": "CONSENTKIT_ADDR", "mysql": "CONSENTKIT_MYSQL", "smtp": "CONSENTKIT_SMTP", "policy": "CONSENTKIT_POLICY",
+	"secret": "CONSENTKIT_SECRET", "url": "CONSENTKIT_URL", "tracking": "CONSENTKIT_TRACKING",
+}
+
 // minSecret is the shortest -secret accepted; `openssl rand -hex 32` makes one of 64.
 const minSecret = 32
 
-func parseConfig(args []string) (config, []string, error) {
+func parseConfig(args []string, output io.Writer) (config, []string, error) {
 	fs := flag.NewFlagSet("site", flag.ContinueOnError)
-	env := func(name, def string) string {
-		if v, ok := os.LookupEnv(name); ok {
-			return v
-		}
-		return def
-	}
+	fs.SetOutput(output)
 	var c config
-	fs.StringVar(&c.Addr, "addr", env("CONSENTKIT_ADDR", "127.0.0.1:8080"), "listen address (CONSENTKIT_ADDR)")
-	fs.StringVar(&c.MySQL, "mysql", env("CONSENTKIT_MYSQL", ""), "MySQL DSN, e.g. root@tcp(127.0.0.1:3306)/site; empty keeps everything in memory (CONSENTKIT_MYSQL)")
-	fs.StringVar(&c.SMTP, "smtp", env("CONSENTKIT_SMTP", ""), "mail relay URL, e.g. smtp://user:pass@mail.example.com:587; required with -mysql or a non-loopback -addr; empty uses the built-in dev mailbox (CONSENTKIT_SMTP)")
-	fs.StringVar(&c.Policy, "policy", env("CONSENTKIT_POLICY", ""), "JSON file with the operator's details (CONSENTKIT_POLICY)")
-	fs.StringVar(&c.Secret, "secret", env("CONSENTKIT_SECRET", ""), "at least 32 characters (make one with `openssl rand -hex 32`), the same for every process of the site; required to serve with -mysql; random when empty (CONSENTKIT_SECRET)")
-	fs.StringVar(&c.SiteURL, "url", env("CONSENTKIT_URL", ""), "the site's absolute URL for links in mail; default http://ADDR (CONSENTKIT_URL)")
-	fs.BoolVar(&c.Tracking, "tracking", env("CONSENTKIT_TRACKING", "true") == "true", "tally aggregate page views (CONSENTKIT_TRACKING)")
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (CONSENTKIT_ADDR)")
+	fs.StringVar(&c.MySQL, "mysql", "", "MySQL DSN, e.g. root@tcp(127.0.0.1:3306)/site; empty keeps everything in memory (CONSENTKIT_MYSQL)")
+	fs.StringVar(&c.SMTP, "smtp", "", "mail relay URL, e.g. smtp://user:pass@mail.example.com:587; required with -mysql or a non-loopback -addr; empty uses the built-in dev mailbox (CONSENTKIT_SMTP)")
+	fs.StringVar(&c.Policy, "policy", "", "JSON file with the operator's details (CONSENTKIT_POLICY)")
+	fs.StringVar(&c.Secret, "secret", "", "at least 32 characters (make one with: openssl rand -hex 32), the same for every process of the site; required to serve with -mysql; random when empty (CONSENTKIT_SECRET)")
+	fs.StringVar(&c.SiteURL, "url", "", "the site's absolute URL for links in mail; default http://ADDR (CONSENTKIT_URL)")
+	fs.BoolVar(&c.Tracking, "tracking", true, "tally aggregate page views (CONSENTKIT_TRACKING)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "log only warnings and errors")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: site [flags] [command]
@@ -68,6 +70,17 @@ flags:
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
+	}
+	// The environment is read after the flags rather than as their defaults, so
+	// that -h never prints a password or the secret taken from it.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for name, env := range envVars {
+		if v, ok := os.LookupEnv(env); ok && !given[name] {
+			if err := fs.Set(name, v); err != nil {
+				return c, nil, fmt.Errorf("%s: %w", env, err)
+			}
+		}
 	}
 	if c.SiteURL == "" {
 		c.SiteURL = "http://" + c.Addr

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,7 +26,7 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:]); err != nil {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "site:", err)
 		}
@@ -33,16 +34,27 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string) error {
-	cfg, rest, err := parseConfig(args)
+// run runs the command in args; export writes to stdout, everything else (logs,
+// progress, the start-up line) to stderr.
+// No password nor -secret is ever printed: the start-up line and errors mask them,
+// and whatever else reaches stderr or the returned error is masked on the way.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	cfg, rest, err := parseConfig(args, stderr)
 	if err != nil {
 		return err
 	}
+	redact := cfg.redactor()
+	stderr = redactingWriter{stderr, redact}
+	defer func() {
+		if err != nil {
+			err = &redactedError{redact.Replace(err.Error())}
+		}
+	}()
 	level := slog.LevelInfo
 	if cfg.Quiet {
 		level = slog.LevelWarn
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(stderr, level)
 	cmd := "serve"
 	if len(rest) > 0 {
 		cmd, rest = rest[0], rest[1:]
@@ -68,7 +80,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, s, cfg, log)
+		return serve(ctx, s, cfg, log, stderr)
 	case "migrate":
 		s.Close()
 		log.Info("migrations applied")
@@ -84,7 +96,7 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(data)
 	case "grant":
@@ -96,11 +108,11 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	default: // import-accounts
 		defer s.Close()
-		return importAccounts(ctx, s, rest[0])
+		return importAccounts(ctx, s, rest[0], stderr)
 	}
 }
 
-func serve(ctx context.Context, s *Site, cfg config, log *slog.Logger) error {
+func serve(ctx context.Context, s *Site, cfg config, log *slog.Logger, stderr io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		s.Close()
@@ -111,16 +123,16 @@ func serve(ctx context.Context, s *Site, cfg config, log *slog.Logger) error {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	store, mail := "memory", "dev mailbox at http://"+ln.Addr().String()+"/dev/mailbox"
 	if cfg.MySQL != "" {
-		store = "MySQL"
+		store = "MySQL " + redactDSN(cfg.MySQL)
 	}
 	if cfg.SMTP != "" {
-		mail = "relay " + cfg.SMTP
+		mail = "relay " + redactURL(cfg.SMTP)
 	}
-	fmt.Fprintf(os.Stderr, "consentkit reference site: open http://%s/ (stores: %s; mail: %s)\n", ln.Addr(), store, mail)
+	fmt.Fprintf(stderr, "consentkit reference site: open http://%s/ (stores: %s; mail: %s)\n", ln.Addr(), store, mail)
 	return s.Run(ctx, srv, func() error { return srv.Serve(ln) })
 }
 
-func importAccounts(ctx context.Context, s *Site, path string) error {
+func importAccounts(ctx context.Context, s *Site, path string, stderr io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -134,12 +146,12 @@ func importAccounts(ctx context.Context, s *Site, path string) error {
 	report, err := s.accounts.ImportLegacy(ctx, accts, func(done, total int) {
 		const width = 40
 		filled := width * done / max(total, 1)
-		fmt.Fprintf(os.Stderr, "\r[%-*s] %d/%d", width, strings.Repeat("#", filled), done, total)
+		fmt.Fprintf(stderr, "\r[%-*s] %d/%d", width, strings.Repeat("#", filled), done, total)
 	})
-	fmt.Fprintln(os.Stderr)
+	fmt.Fprintln(stderr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "imported %+v in %s\n", report, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stderr, "imported %+v in %s\n", report, time.Since(start).Round(time.Millisecond))
 	return nil
 }

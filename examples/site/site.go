@@ -95,7 +95,7 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 	)
 	if cfg.MySQL != "" {
 		if s.db, err = privacysql.Open(ctx, cfg.MySQL); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("-mysql %s: %w", redactDSN(cfg.MySQL), err)
 		}
 		ps := privacysql.New(s.db)
 		a, c, cm, n, t := accountssql.New(s.db), contactsql.New(s.db), commentssql.New(s.db), newslettersql.New(s.db), trackingsql.New(s.db)
@@ -202,8 +202,8 @@ func (s *Site) setupMail(ctx context.Context) error {
 	var scfg smtp.Config
 	if s.cfg.SMTP != "" {
 		c, err := smtp.ParseURL(s.cfg.SMTP)
-		if err != nil {
-			return err
+		if err != nil { // its text quotes the URL, password and all
+			return fmt.Errorf("-smtp %s: want smtp://[user:pass@]host[:port][?tls=mandatory|opportunistic|none]", redactURL(s.cfg.SMTP))
 		}
 		scfg = c
 	} else if s.cfg.devMailbox() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ func serveFor(t *testing.T, d time.Duration, args ...string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	return run(ctx, append(append([]string{"-quiet"}, args...), "serve"))
+	return run(ctx, append(append([]string{"-quiet"}, args...), "serve"), io.Discard, io.Discard)
 }
 
 // TestDevMailboxOnlyOnLoopback: the dev mailbox shows every reset link, so a site
@@ -61,14 +62,14 @@ func TestPersistentSiteNeedsSecret(t *testing.T) {
 	})
 	t.Run("CommandsWithoutSecret", func(t *testing.T) {
 		ctx := context.Background()
-		require.NoError(t, run(ctx, []string{"-quiet", "-mysql", dsn, "migrate"}))
-		err := run(ctx, []string{"-quiet", "-mysql", dsn, "grant", "nobody@example.org", "admin"})
+		require.NoError(t, run(ctx, []string{"-quiet", "-mysql", dsn, "migrate"}, io.Discard, io.Discard))
+		err := run(ctx, []string{"-quiet", "-mysql", dsn, "grant", "nobody@example.org", "admin"}, io.Discard, io.Discard)
 		require.Error(t, err, "a role for no account is refused")
 		assert.NotContains(t, err.Error(), "-secret", "grant runs without -secret")
 	})
 	t.Run("ShortSecret", func(t *testing.T) {
 		for _, secret := range []string{"tooshort", "0123456789abcdef0123456789abcde"} {
-			_, _, err := parseConfig([]string{"-secret", secret})
+			_, _, err := parseConfig([]string{"-secret", secret}, io.Discard)
 			require.Error(t, err, "-secret %q", secret)
 			assert.ErrorContains(t, err, "32")
 			assert.ErrorContains(t, err, "openssl rand -hex 32")
