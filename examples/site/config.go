@@ -24,6 +24,7 @@ type config struct {
 	SiteURL  string // absolute URL of the site, for links in mail; default http://Addr
 	Tracking bool
 	Quiet    bool
+	MaxConns int // connections held at once; lowered to what the open-file limit allows
 
 	// FormMinAge is how soon after a form is served it may be sent (default 3s);
 	// tests shorten it.
@@ -35,7 +36,7 @@ type config struct {
 // envVars names the environment variable of each flag that has one.
 var envVars = map[string]string{
 	"addr": "CONSENTKIT_ADDR", "mysql": "CONSENTKIT_MYSQL", "smtp": "CONSENTKIT_SMTP", "policy": "CONSENTKIT_POLICY",
-	"secret": "CONSENTKIT_SECRET", "url": "CONSENTKIT_URL", "tracking": "CONSENTKIT_TRACKING",
+	"secret": "CONSENTKIT_SECRET", "url": "CONSENTKIT_URL", "tracking": "CONSENTKIT_TRACKING", "max-conns": "CONSENTKIT_MAX_CONNS",
 }
 
 // minSecret is the shortest -secret accepted; `openssl rand -hex 32` makes one of 64.
@@ -52,6 +53,7 @@ func parseConfig(args []string, output io.Writer) (config, []string, error) {
 	fs.StringVar(&c.Secret, "secret", "", "at least 32 characters (make one with: openssl rand -hex 32), the same for every process of the site; required to serve with -mysql; random when empty (CONSENTKIT_SECRET)")
 	fs.StringVar(&c.SiteURL, "url", "", "the site's absolute URL for links in mail; default http://ADDR (CONSENTKIT_URL)")
 	fs.BoolVar(&c.Tracking, "tracking", true, "tally aggregate page views (CONSENTKIT_TRACKING)")
+	fs.IntVar(&c.MaxConns, "max-conns", 4096, "most client connections held at once, at most 80% of the open-file limit; near it, idle ones are closed (CONSENTKIT_MAX_CONNS)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "log only warnings and errors")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: site [flags] [command]
@@ -88,6 +90,9 @@ flags:
 	c.SiteURL = strings.TrimSuffix(c.SiteURL, "/")
 	if c.Secret != "" && len(c.Secret) < minSecret {
 		return c, nil, fmt.Errorf("-secret is %d characters, it needs at least %d: make one with `openssl rand -hex 32`", len(c.Secret), minSecret)
+	}
+	if c.MaxConns < 1 {
+		return c, nil, fmt.Errorf("-max-conns %d: the site needs at least one connection", c.MaxConns)
 	}
 	return c, fs.Args(), nil
 }

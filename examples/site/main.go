@@ -119,8 +119,14 @@ func serve(ctx context.Context, s *Site, cfg config, log *slog.Logger, stderr io
 		return err
 	}
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		WriteTimeout: time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	maxConns := connLimit(cfg.MaxConns)
+	if maxConns < cfg.MaxConns {
+		files, _ := openFileLimit()
+		log.Info("-max-conns lowered to 80% of the open-file limit", "max_conns", maxConns, "open_files", files)
+	}
+	ln = guardConns(ctx, srv, ln, maxConns, log)
 	store, mail := "memory", "dev mailbox at http://"+ln.Addr().String()+"/dev/mailbox"
 	if cfg.MySQL != "" {
 		store = "MySQL " + redactDSN(cfg.MySQL)
