@@ -151,6 +151,16 @@ func posts() []post {
 	return out
 }
 
+// hasPost reports whether slug names a post: only posts take comments.
+func hasPost(slug string) bool {
+	name := "posts/" + slug + ".md"
+	if !fs.ValidPath(name) {
+		return false
+	}
+	_, err := fs.Stat(assets, name)
+	return err == nil
+}
+
 func (s *Site) blogIndex(w http.ResponseWriter, r *http.Request) {
 	s.page(w, r, http.StatusOK, "Blog", "blog.html", map[string]any{"Posts": posts()})
 }

@@ -126,7 +126,8 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 		return nil, err
 	}
 	if s.comments, err = comments.New(comments.Config{Store: cms, Mailer: s.mailer, Auditor: auditor, Log: log, Key: key("comments"),
-		BaseURL: cfg.SiteURL + "/comments", ThreadURL: func(thread string) string { return cfg.SiteURL + "/blog/" + thread }}); err != nil {
+		BaseURL: cfg.SiteURL + "/comments", ThreadURL: func(thread string) string { return cfg.SiteURL + "/blog/" + thread },
+		Threads: func(_ context.Context, thread string) bool { return hasPost(thread) }}); err != nil {
 		return nil, err
 	}
 	if s.newsletter, err = newsletter.New(newsletter.Config{Store: ns, Mailer: s.mailer, Outbox: s.store, Consents: consents, Log: log,

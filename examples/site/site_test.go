@@ -218,3 +218,28 @@ func TestGoRunServesQuickly(t *testing.T) {
 	}
 	t.Fatal("the home page was not served within 10 seconds")
 }
+
+// TestCommentsOnlyOnPosts: only the site's posts take comments; a made-up thread
+// id is 404 for the page, the feed and a post, and nothing is stored (audit #13
+// finding 16).
+func TestCommentsOnlyOnPosts(t *testing.T) {
+	s, base := startSite(t, config{})
+	c := &client{t: t, base: base, http: &http.Client{Timeout: 10 * time.Second}}
+	for _, thread := range []string{"no-such-post", "2026-03-01-hellox"} {
+		code, _ := c.get("/comments/t/" + thread)
+		assert.Equal(t, http.StatusNotFound, code, thread)
+		code, _ = c.get("/comments/feed/" + thread)
+		assert.Equal(t, http.StatusNotFound, code, thread)
+		code, body := c.submit("/blog/2026-03-01-hello", "/comments/t/"+thread, url.Values{"name": {"Eve"},
+			"email": {"eve@example.org"}, "body": {"Anyone here?"}})
+		assert.Equal(t, http.StatusNotFound, code, thread)
+		assert.Contains(t, body, "takes no comments", thread)
+		th, err := s.comments.Thread(context.Background(), thread)
+		if err == nil {
+			assert.Zero(t, th.Count, thread)
+		}
+	}
+	code, _ := c.submit("/blog/2026-03-01-hello", "/comments/t/2026-03-01-hello", url.Values{"name": {"Ann"},
+		"email": {"ann@example.org"}, "body": {"Nice post."}})
+	assert.Less(t, code, 300, "a real post still takes comments")
+}
