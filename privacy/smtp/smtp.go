@@ -35,10 +35,16 @@ type Config struct {
 }
 
 // ParseURL reads a relay URL such as smtp://user:pass@mail.example.com:587?tls=mandatory.
+// Its errors never hold the password: they show the URL redacted, or not at all
+// when it does not parse.
 func ParseURL(s string) (Config, error) {
+	const want = "want smtp://[user:pass@]host[:port][?tls=mandatory|opportunistic|none]"
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || (u.Scheme != "smtp" && u.Scheme != "smtps") {
-		return Config{}, fmt.Errorf("smtp url %q: want smtp://[user:pass@]host[:port][?tls=mandatory|opportunistic|none]", s)
+	if err != nil {
+		return Config{}, errors.New("smtp url: not a URL; " + want)
+	}
+	if u.Host == "" || (u.Scheme != "smtp" && u.Scheme != "smtps") {
+		return Config{}, fmt.Errorf("smtp url %q: %s", u.Redacted(), want)
 	}
 	cfg := Config{Host: u.Hostname(), TLS: u.Query().Get("tls")}
 	if u.Scheme == "smtps" {
