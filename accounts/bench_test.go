@@ -37,7 +37,9 @@ func BenchmarkHash(b *testing.B) {
 // BenchmarkSignInLoad sends 200 concurrent sign-ins to the handler over loopback,
 // at the default argon2 parameters and hash slots (GOMAXPROCS), and reports:
 // throughput against the hashing limit (slots / hash time, measured in the same
-// run), peak heap against the budget slots x 19 MiB + 64 MiB, and the answers.
+// run), peak heap against the budget slots x 2 x 19 MiB + 64 MiB (x/crypto's
+// argon2 allocates each hash's memory afresh, and as much again may wait for the
+// collector), and the answers.
 // Run it with: go test -run '^$' -bench SignInLoad -benchtime 1x ./accounts/
 func BenchmarkSignInLoad(b *testing.B) {
 	const clients = 200
@@ -122,7 +124,7 @@ func BenchmarkSignInLoad(b *testing.B) {
 
 		ok := statuses[http.StatusOK]
 		throughput := float64(ok) / lastOK.Sub(start).Seconds()
-		budget := uint64(slots)*19<<20 + 64<<20
+		budget := uint64(slots)*2*19<<20 + 64<<20
 		b.ReportMetric(hashTime.Seconds()*1000, "hash-ms")
 		b.ReportMetric(limit, "limit-signins/s")
 		b.ReportMetric(throughput, "signins/s")

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/consentkit/consentkit/accounts/internal/argon2"
+	"golang.org/x/crypto/argon2"
 
 	"github.com/consentkit/consentkit/privacy"
 )
