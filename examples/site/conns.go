@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"golang.org/x/net/netutil"
 )
 
 // pressureGrace is how long, while the site is near its connection cap, a
@@ -56,7 +54,58 @@ func guardConns(ctx context.Context, srv *http.Server, ln net.Listener, max int,
 	g := &connGuard{srv: srv, max: max, log: log, conns: map[net.Conn]connState{}}
 	srv.ConnState = g.track
 	go g.run(ctx)
-	return netutil.LimitListener(ln, max)
+	return &limitListener{Listener: ln, slots: make(chan struct{}, max), done: make(chan struct{})}
+}
+
+// limitListener accepts at most cap(slots) connections at once: Accept waits for
+// one to close. It is netutil.LimitListener but for its connections, which keep
+// the TCP connection's CloseWrite: net/http half-closes a connection it refuses
+// (a header over MaxHeaderBytes, say) so the client reads the answer, and without
+// CloseWrite the client gets a reset instead.
+type limitListener struct {
+	net.Listener
+	slots     chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: sync.OnceFunc(func() { <-l.slots })}, nil
+}
+
+func (l *limitListener) Close() error {
+	err := l.Listener.Close()
+	l.closeOnce.Do(func() { close(l.done) })
+	return err
+}
+
+type limitConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.release()
+	return err
+}
+
+// CloseWrite half-closes the connection when it can.
+func (c *limitConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }
 
 func (g *connGuard) track(c net.Conn, state http.ConnState) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,4 +86,63 @@ func TestMaxConns(t *testing.T) {
 	base := startRun(t, "-quiet", "-max-conns", "8")
 	holdConns(t, base, 4, 12)
 	requestWithin(t, base, 5*time.Second)
+}
+
+// TestHeaderTooLargeAnswered: a request whose header passes MaxHeaderBytes gets
+// its 431, not a connection reset. net/http half-closes such a connection and
+// waits before closing it, so the client reads the answer while it still writes;
+// a connection wrapper without CloseWrite turned that into a close with unread
+// data, which the kernel answers with a reset.
+func TestHeaderTooLargeAnswered(t *testing.T) {
+	base := startRun(t, "-quiet")
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range 3 {
+		resp, err := client.Get(base + "comments/manage/" + strings.Repeat("%C3%A9", 100_001))
+		require.NoError(t, err, "the answer to an oversized header")
+		resp.Body.Close()
+		require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode)
+	}
+}
+
+// TestLimitListener: at most max connections are accepted at once, closing one
+// frees its slot, closing the listener ends a waiting Accept, and an accepted
+// connection can still be half-closed (net/http's refusals rely on it; without
+// it proof's TestHostileInput saw resets instead of 431s).
+func TestLimitListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	l := &limitListener{Listener: ln, slots: make(chan struct{}, 2), done: make(chan struct{})}
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	for range 3 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		defer c.Close()
+	}
+	first, second := <-accepted, <-accepted
+	select {
+	case <-accepted:
+		t.Fatal("a third connection was accepted past the cap of 2")
+	case <-time.After(200 * time.Millisecond):
+	}
+	_, ok := first.(interface{ CloseWrite() error })
+	require.True(t, ok, "an accepted connection keeps CloseWrite")
+	require.NoError(t, first.(interface{ CloseWrite() error }).CloseWrite())
+	require.NoError(t, first.Close())
+	third := <-accepted
+	require.NotNil(t, third, "closing one frees its slot")
+	require.NoError(t, l.Close())
+	_, open := <-accepted
+	require.False(t, open, "Accept ends when the listener closes")
+	second.Close()
+	third.Close()
 }
