@@ -25,7 +25,15 @@ func TestClassify(t *testing.T) {
 		{safari, "Safari 17", false},
 		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.51", "Edge 124", false},
 		{"Mozilla/5.0", tracking.Unknown, false},
-		{"w3m/0.5.3", tracking.Unknown, false},
+		{"w3m/0.5.3", "", true}, // no Mozilla token, no system named, no rule knows it: a tool
+		{"Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36", "Samsung Internet 26", false},
+		{"Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko", "Internet Explorer 11", false},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 OPR/116.0.0.0", "Opera 116", false},
+		{"Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/131.0.0.0 Mobile Safari/537.36", "Android WebView 131", false},
+		{"Mozilla/5.0 (compatible; GPTBot/1.2; +https://openai.com/gptbot)", "", true},
+		{"Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; +claudebot@anthropic.com)", "", true},
+		{"okhttp/4.12.0", "", true},
+		{"axios/1.6.8", "", true},
 		{"", "", true},
 		{"   ", "", true},
 		{googlebot, "", true},
@@ -53,8 +61,10 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// TestClassifyBrowsersAreNotBots runs the parser's own corpus of real user agents
-// through the classifier: the extra bot tokens must not catch a person's browser.
+// TestClassifyBrowsersAreNotBots runs go-useragent's corpus of real user agents
+// through the classifier: the bot rules must not catch a person's browser. (Its
+// family names are go-useragent's, not the ones tracking shows; the families are
+// measured in TestClassifyCorpora.)
 func TestClassifyBrowsersAreNotBots(t *testing.T) {
 	c := tracking.NewClassifier()
 	checked := 0
@@ -62,11 +72,8 @@ func TestClassifyBrowsersAreNotBots(t *testing.T) {
 		if tc.ExpectedDevice == agents.DeviceBot || tc.ExpectedBrowser == "" {
 			continue
 		}
-		browser, bot := c.Classify(tc.UserAgent)
-		if !assert.False(t, bot, "%s: %q", tc.Name, tc.UserAgent) {
-			continue
-		}
-		assert.True(t, strings.HasPrefix(browser, string(tc.ExpectedBrowser)), "%s: got %q, want %s", tc.Name, browser, tc.ExpectedBrowser)
+		_, bot := c.Classify(tc.UserAgent)
+		assert.False(t, bot, "%s: %q", tc.Name, tc.UserAgent)
 		checked++
 	}
 	require.Greater(t, checked, 50, "the corpus was read")

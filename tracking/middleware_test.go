@@ -73,7 +73,7 @@ func TestTrackerCounts(t *testing.T) {
 		"example.net": 5, "example.co.uk": 1, "example.org": 1, tracking.Unresolved: 1,
 	}, totals(t, store, tracking.Domains))
 	assert.Equal(t, map[string]int64{
-		"Firefox 128": 3, "Chrome 124": 3, "Safari 17": 1, tracking.Unknown: 1,
+		"Firefox 128": 3, "Chrome 124": 3, "Safari 17": 1, "NCSA Mosaic 2": 1,
 	}, totals(t, store, tracking.Browsers))
 	assert.Equal(t, map[string]int64{
 		"text/html": 5, "image/png": 1, "application/json": 1, tracking.NoType: 1,
