@@ -4,8 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/medama-io/go-useragent"
 
 	"github.com/consentkit/consentkit/tracking"
 	"github.com/consentkit/consentkit/tracking/memstore"
@@ -131,4 +134,82 @@ func TestMiddlewareAllocations(t *testing.T) {
 	if allocs > 1 {
 		t.Fatalf("%.1f allocations per request, want 1 (the wrapper)", allocs)
 	}
+}
+
+// BenchmarkClassify compares the parsers on the shared corpora (see corpus_test.go):
+// the cost of one distinct string (parsed without cache, as the classifier goroutine
+// does once per string), the cost of a remembered one, and the accuracy figures of
+// TestClassifyCorpora as metrics: family-% and major-% of the browser strings,
+// bots-% of the browser strings counted as bots, human-% of the crawler instances
+// counted as page views.
+func BenchmarkClassify(b *testing.B) {
+	cases, crawlers := loadCorpora(b)
+	var uas []string
+	for _, c := range cases {
+		uas = append(uas, c.UA)
+	}
+	uas = append(uas, crawlers...)
+	report := func(b *testing.B, f corpusFigures) {
+		b.ReportMetric(pct(f.familyOK, f.browsers), "family-%")
+		b.ReportMetric(pct(f.majorOK, f.familyOK), "major-%")
+		b.ReportMetric(pct(f.browserBots, f.browsers), "bots-%")
+		b.ReportMetric(pct(f.crawlerHuman, f.crawlers), "human-%")
+	}
+	b.Run("uap-go", func(b *testing.B) {
+		c := tracking.NewClassifier()
+		f := measure(cases, crawlers, c.Parse)
+		i := 0
+		for b.Loop() {
+			c.Parse(uas[i%len(uas)])
+			i++
+		}
+		report(b, f)
+	})
+	b.Run("go-useragent", func(b *testing.B) {
+		p := useragent.NewParser()
+		f := measure(cases, crawlers, func(ua string) (string, bool) { return goUserAgentLabel(p, ua) })
+		i := 0
+		for b.Loop() {
+			goUserAgentLabel(p, uas[i%len(uas)])
+			i++
+		}
+		report(b, f)
+	})
+	b.Run("cached", func(b *testing.B) {
+		c := tracking.NewClassifier()
+		for _, ua := range uas[:256] {
+			c.Classify(ua)
+		}
+		i := 0
+		for b.Loop() {
+			c.Classify(uas[i&255])
+			i++
+		}
+	})
+}
+
+// goUserAgentLabel is the label tracking stored with go-useragent before issue 16:
+// its family and major version, or a bot by its own judgement or by a token.
+func goUserAgentLabel(p *useragent.Parser, ua string) (string, bool) {
+	if len(ua) > 1024 || strings.TrimSpace(ua) == "" {
+		return "", true
+	}
+	a := p.Parse(ua)
+	lower := strings.ToLower(ua)
+	for _, t := range []string{"spider", "crawl", "python", "wget", "scrapy", "libwww", "httpclient", "http-client", "+http", "headless", "lighthouse", "monitor", "preview", "fetch"} {
+		if strings.Contains(lower, t) {
+			return "", true
+		}
+	}
+	if a.IsBot() {
+		return "", true
+	}
+	if a.Browser() == "" {
+		return tracking.Unknown, false
+	}
+	label := string(a.Browser())
+	if v, _, _ := strings.Cut(a.BrowserVersion(), "."); v != "" && len(v) <= 3 && strings.Trim(v, "0123456789") == "" {
+		label += " " + strings.TrimLeft(v, "0")
+	}
+	return label, false
 }

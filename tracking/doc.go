@@ -15,11 +15,15 @@
 //     grow the table (TrackerConfig.Paths, TrackerConfig.MuxPatterns);
 //   - the visitor's domain: reverse DNS of the client address reduced to the domain
 //     registered under an ICANN public suffix ("example.net"), or "(unresolved)";
-//   - the browser family and major version ("Firefox 128"), or "(unknown)";
+//   - the browser family and major version under the name the browser goes by
+//     ("Chrome 131", "Samsung Internet 26", "Android WebView 131", "Instagram
+//     in-app"), or "(unknown)";
 //   - the response's media type, without parameters ("text/html").
 //
 // Bots and prefetches (by user agent and by the Sec-Purpose, Purpose, X-Purpose and
-// X-Moz headers) are counted as one daily total and left out of every other figure.
+// X-Moz headers) are counted as one daily total and left out of every other figure:
+// crawlers, AI crawlers, monitoring and testing agents, headless browsers, HTTP
+// libraries and command-line tools.
 //
 // No IP address, user-agent string, account id, cookie or per-visitor identifier —
 // hashed or not — is stored in any table, written to any log line or shown in any
@@ -28,7 +32,11 @@
 // by network (the /24 of an IPv4 address, the /48 of an IPv6 one), never by address,
 // and the address handed to a lookup is dropped as soon as it returns. Behind a proxy,
 // the address comes only from TrackerConfig.TrustedHeader. User agents are parsed
-// once per distinct string; what is remembered is which label a keyed hash of the
+// once per distinct string, with uap-core's rules (the ua-parser project's, through
+// uap-go) and signs of automation, by a goroutine off the request path: a hit with a
+// user agent not seen before waits there, in memory, until it is known to be a
+// person's or a bot's (at most 4,096 hits wait; past that, a flood of distinct user
+// agents counts as bots). What is remembered is which label a keyed hash of the
 // string stands for, not the string.
 //
 // # Counting and durability

@@ -33,3 +33,12 @@ func (m PathMatcher) Match(path, muxPattern string) string {
 
 // NormMIME normalises a Content-Type value.
 func NormMIME(raw string) (string, bool) { return normMIME(raw) }
+
+// Parse classifies ua without the cache: what one distinct string costs.
+func (c Classifier) Parse(ua string) (string, bool) {
+	id := uint32(c.c.parse(ua))
+	if id == botLabel {
+		return "", true
+	}
+	return c.c.name(id), false
+}

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"runtime"
 	"slices"
@@ -87,10 +88,33 @@ type Tracker struct {
 	carry   map[countKey]int64 // counts a failed flush keeps for the next
 	noType  uint32             // the id of NoType
 
+	// Hits from user agents not yet classified, for the classifier goroutine.
+	pending     chan pendingHit
+	stopParsing chan struct{}
+	parsed      chan struct{} // closed when the classifier goroutine has stopped
+
 	stop      chan struct{}
 	flusher   sync.WaitGroup
 	closeOnce sync.Once
 }
+
+// pendingHit is a page view whose user agent is still to be parsed: what it counts
+// once it is known to be a person's. The user agent and the address are held only
+// until then, in memory.
+type pendingHit struct {
+	ua         string
+	hash       uint64
+	addr       netip.Addr
+	now        int64
+	hour       int32
+	path, mime uint32
+	barrier    chan struct{} // instead of a hit: closed once the hits before it are counted
+}
+
+// pendingHits bounds the hits waiting for their user agent to be parsed. Past it, a
+// hit counts as a bot's: only a flood of distinct user agents, faster than they can
+// be parsed (a few thousand a second), fills it, and people do not send floods.
+const pendingHits = 4096
 
 // The dimensions as small integers for the in-memory keys.
 const (
@@ -152,6 +176,10 @@ func NewTracker(cfg TrackerConfig) (*Tracker, error) {
 		mimeVals: newValueTable(Other),
 		carry:    map[countKey]int64{},
 		stop:     make(chan struct{}),
+
+		pending:     make(chan pendingHit, pendingHits),
+		stopParsing: make(chan struct{}),
+		parsed:      make(chan struct{}),
 	}
 	if cfg.Now == nil {
 		// Reading the clock costs a tenth of the counting path on some virtual
@@ -181,6 +209,7 @@ func NewTracker(cfg TrackerConfig) (*Tracker, error) {
 
 	every := cmp.Or(cfg.FlushEvery, 10*time.Second)
 	t.flusher.Go(func() { t.flushLoop(every) })
+	go t.parseLoop()
 	return t, nil
 }
 
@@ -226,12 +255,13 @@ func (t *Tracker) count(r *http.Request, rec *recorder) {
 	if v := r.Header["User-Agent"]; len(v) > 0 {
 		ua = v[0]
 	}
-	browser, bot := t.classify.classify(ua)
-	if bot || isPrefetch(r.Header) {
-		s := &t.shards[rand.Uint32()&t.mask]
-		s.mu.Lock()
-		s.m[hitKey(hour, dimBots, 0)]++
-		s.mu.Unlock()
+	if isPrefetch(r.Header) {
+		t.countBot(hour)
+		return
+	}
+	browser, hash, known := t.classify.lookup(ua)
+	if known && browser == botLabel {
+		t.countBot(hour)
 		return
 	}
 	path := t.paths.match(r.URL.Path, r.Pattern)
@@ -239,7 +269,28 @@ func (t *Tracker) count(r *http.Request, rec *recorder) {
 	if rec.ctype != "" {
 		mime = t.mimes.get(rec.ctype)
 	}
-	domain, deferred := t.domains.domain(form.ClientAddr(r, t.trustedHeader), hour, now)
+	addr := form.ClientAddr(r, t.trustedHeader)
+	if !known {
+		// Parsing takes longer than serving a page; the classifier goroutine does it.
+		select {
+		case t.pending <- pendingHit{ua: ua, hash: hash, addr: addr, now: now, hour: hour, path: path, mime: mime}:
+		default:
+			t.countBot(hour)
+		}
+		return
+	}
+	t.countView(hour, now, addr, path, browser, mime)
+}
+
+func (t *Tracker) countBot(hour int32) {
+	s := &t.shards[rand.Uint32()&t.mask]
+	s.mu.Lock()
+	s.m[hitKey(hour, dimBots, 0)]++
+	s.mu.Unlock()
+}
+
+func (t *Tracker) countView(hour int32, now int64, addr netip.Addr, path, browser, mime uint32) {
+	domain, deferred := t.domains.domain(addr, hour, now)
 
 	// One shard, chosen at random so that concurrent requests rarely meet on a lock.
 	s := &t.shards[rand.Uint32()&t.mask]
@@ -251,6 +302,65 @@ func (t *Tracker) count(r *http.Request, rec *recorder) {
 		s.m[hitKey(hour, dimDomain, domain)]++
 	}
 	s.mu.Unlock()
+}
+
+// parseLoop classifies the user agents of pending hits and counts the hits, until
+// Close; then it counts what is still pending and stops.
+func (t *Tracker) parseLoop() {
+	defer close(t.parsed)
+	for {
+		select {
+		case p := <-t.pending:
+			t.countPending(p)
+		case <-t.stopParsing:
+			t.drainPending()
+			return
+		}
+	}
+}
+
+func (t *Tracker) drainPending() {
+	for {
+		select {
+		case p := <-t.pending:
+			t.countPending(p)
+		default:
+			return
+		}
+	}
+}
+
+func (t *Tracker) countPending(p pendingHit) {
+	if p.barrier != nil {
+		close(p.barrier)
+		return
+	}
+	if browser := t.classify.resolve(p.ua, p.hash); browser == botLabel {
+		t.countBot(p.hour)
+	} else {
+		t.countView(p.hour, p.now, p.addr, p.path, browser, p.mime)
+	}
+}
+
+// settlePending waits until the hits pending before it are counted.
+func (t *Tracker) settlePending(ctx context.Context) {
+	b := make(chan struct{})
+	select {
+	case t.pending <- pendingHit{barrier: b}:
+		select {
+		case <-b:
+		case <-t.parsed:
+		case <-ctx.Done():
+		}
+	case <-t.parsed:
+	case <-ctx.Done():
+	}
+	select {
+	case <-t.parsed:
+		// Hits counted after Close are counted here.
+		t.drainPending()
+	default:
+	}
 }
 
 func (t *Tracker) addDomainHits(domain uint32, hits []hourCount) {
@@ -299,6 +409,7 @@ func (t *Tracker) flushLoop(every time.Duration) {
 func (t *Tracker) Flush(ctx context.Context) error {
 	t.flushMu.Lock()
 	defer t.flushMu.Unlock()
+	t.settlePending(ctx)
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
@@ -373,6 +484,8 @@ func (t *Tracker) Close(ctx context.Context) error {
 	t.closeOnce.Do(func() {
 		close(t.stop)
 		t.flusher.Wait()
+		close(t.stopParsing)
+		<-t.parsed
 		t.domains.close(ctx)
 	})
 	return t.Flush(ctx)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -385,4 +386,22 @@ func TestNewTrackerErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// TestTrackerParsesUserAgentsInTheBackground: a user agent not seen before is parsed
+// off the request path, and its hit is counted by the next Flush all the same, as a
+// view or as a bot.
+func TestTrackerParsesUserAgentsInTheBackground(t *testing.T) {
+	tr, store := newTracker(t, tracking.TrackerConfig{Paths: []string{"/"}, Resolver: newResolver(nil)})
+	h := tr.Handler(site())
+	for v := 100; v < 150; v++ {
+		get(h, "/", "192.0.2.1:1", fmt.Sprintf("Mozilla/5.0 (X11; Linux x86_64; rv:%d.0) Gecko/20100101 Firefox/%d.0", v, v))
+		get(h, "/", "192.0.2.1:1", fmt.Sprintf("ExampleBot/%d.0 (+https://bot.example)", v))
+	}
+	require.NoError(t, tr.Flush(context.Background()))
+	assert.Equal(t, map[string]int64{"/": 50}, totals(t, store, tracking.Paths))
+	assert.Equal(t, map[string]int64{"": 50}, totals(t, store, tracking.Bots))
+	browsers := totals(t, store, tracking.Browsers)
+	assert.Len(t, browsers, 50)
+	assert.EqualValues(t, 1, browsers["Firefox 128"])
 }
