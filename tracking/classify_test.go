@@ -166,6 +166,37 @@ func TestPathMatch(t *testing.T) {
 	assert.Equal(t, tracking.Other, noMux.Match("/x", "GET /x"), "mux patterns only when enabled")
 }
 
+// TestPathMatchByPath is issue 16's path labels: the pages of a ByPath pattern count
+// under their own path, up to MaxPaths of them; then, and for a path no store can
+// hold, under the pattern.
+func TestPathMatchByPath(t *testing.T) {
+	m, err := tracking.NewPathMatcherByPath([]string{"/", "/blog/{slug}", "/docs/{rest...}"}, []string{"/blog/{slug}"}, 3, true)
+	require.Error(t, err, "a pattern in both lists")
+	assert.Contains(t, err.Error(), "listed twice")
+
+	m, err = tracking.NewPathMatcherByPath([]string{"/", "/docs/{rest...}"}, []string{"/blog/{slug}"}, 3, true)
+	require.NoError(t, err)
+	for _, tc := range []struct{ path, mux, want string }{
+		{"/", "", "/"},
+		{"/blog/first", "GET /blog/{slug}", "/blog/first"},
+		{"/blog/second", "GET /blog/{slug}", "/blog/second"},
+		{"/blog/first", "", "/blog/first"},
+		{"/blog/third", "", "/blog/third"},
+		{"/blog/fourth", "", "/blog/{slug}"},                      // past MaxPaths
+		{"/blog/" + strings.Repeat("x", 300), "", "/blog/{slug}"}, // too long to store
+		{"/blog/second", "", "/blog/second"},                      // still counted by name
+		{"/blog/a/b", "", tracking.Other},
+		{"/docs/a/b", "", "/docs/{rest...}"},
+	} {
+		assert.Equal(t, tc.want, m.Match(tc.path, tc.mux), "path %q", tc.path)
+	}
+
+	for _, bad := range [][]string{{"/blog"}, {"blog/{slug}"}, {"/blog/{slug}", "/blog/{slug}"}} {
+		_, err := tracking.NewPathMatcherByPath(nil, bad, 10, false)
+		assert.Error(t, err, "%q", bad)
+	}
+}
+
 // TestClassifyFakeVersionsDoNotCrowdOutRealOnes is the audit's finding 17 (issue
 // 13): a flood of made-up browser versions filled the label table, after which a
 // real new version was counted as its family alone.

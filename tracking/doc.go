@@ -10,9 +10,11 @@
 // successful GET (any 2xx but 204, 205 and 206) it adds one to four counters, each in
 // a table of its own, so no combination of values can single a visitor out:
 //
-//   - the path, as an allow-listed path or the pattern it matches ("/blog/{slug}");
-//     the query is dropped and any other path counts as "(other)", so visitors cannot
-//     grow the table (TrackerConfig.Paths, TrackerConfig.MuxPatterns);
+//   - the path, as an allow-listed path or the pattern it matches ("/blog/{slug}"),
+//     or, for the patterns the host lists in TrackerConfig.ByPath, the page's own
+//     path ("/blog/hello-world", at most TrackerConfig.MaxPaths of them); the query
+//     is dropped and any other path counts as "(other)", so visitors cannot grow the
+//     table (TrackerConfig.Paths, TrackerConfig.MuxPatterns);
 //   - the visitor's domain: reverse DNS of the client address reduced to the domain
 //     registered under an ICANN public suffix ("example.net"), or "(unresolved)";
 //   - the browser family and major version under the name the browser goes by

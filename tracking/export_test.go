@@ -22,7 +22,13 @@ type PathMatcher struct{ m *pathMatcher }
 
 // NewPathMatcher parses paths as NewTracker does.
 func NewPathMatcher(paths []string, mux bool) (PathMatcher, error) {
-	m, err := newPathMatcher(paths, mux)
+	m, err := newPathMatcher(paths, nil, 0, mux)
+	return PathMatcher{m}, err
+}
+
+// NewPathMatcherByPath parses paths and byPath as NewTracker does.
+func NewPathMatcherByPath(paths, byPath []string, maxPaths int, mux bool) (PathMatcher, error) {
+	m, err := newPathMatcher(paths, byPath, maxPaths, mux)
 	return PathMatcher{m}, err
 }
 

@@ -44,6 +44,17 @@ type TrackerConfig struct {
 	// that served it (Request.Pattern, without its method), when the wrapped handler is
 	// a ServeMux or runs one on the same request.
 	MuxPatterns bool
+	// ByPath lists patterns, written as in Paths ("/blog/{slug}"), whose pages count
+	// under their own path ("/blog/hello-world") instead of the pattern. List only
+	// patterns whose pages are public and name no person (blog posts, not profiles).
+	// At most MaxPaths paths are counted by name; past that, and for a path no store
+	// can hold, the pattern counts. Only successful responses count, so a path the
+	// site answers with 404 never enters the table, and reports merge paths seen
+	// fewer than k times into "(other)". ByPath is tried after the exact Paths and
+	// before the patterns of Paths.
+	ByPath []string
+	// MaxPaths bounds the paths ByPath counts by name. Default: 1,000.
+	MaxPaths int
 
 	// TrustedHeader names the header a trusted reverse proxy puts the client address in
 	// (e.g. "X-Forwarded-For"; the last address is used). Empty: the connection's
@@ -163,7 +174,10 @@ func NewTracker(cfg TrackerConfig) (*Tracker, error) {
 	if cfg.Lookups < 0 || cfg.CacheSize < 0 {
 		return nil, errors.New("tracking: TrackerConfig.Lookups and CacheSize must not be negative")
 	}
-	paths, err := newPathMatcher(cfg.Paths, cfg.MuxPatterns)
+	if cfg.MaxPaths < 0 {
+		return nil, errors.New("tracking: TrackerConfig.MaxPaths must not be negative")
+	}
+	paths, err := newPathMatcher(cfg.Paths, cfg.ByPath, cmp.Or(cfg.MaxPaths, 1000), cfg.MuxPatterns)
 	if err != nil {
 		return nil, err
 	}

@@ -405,3 +405,24 @@ func TestTrackerParsesUserAgentsInTheBackground(t *testing.T) {
 	assert.Len(t, browsers, 50)
 	assert.EqualValues(t, 1, browsers["Firefox 128"])
 }
+
+// TestTrackerByPath counts the posts of a ByPath pattern one by one through the
+// middleware, with the site's own mux, and a post the site does not have not at all.
+func TestTrackerByPath(t *testing.T) {
+	tr, store := newTracker(t, tracking.TrackerConfig{MuxPatterns: true, ByPath: []string{"/blog/{slug}"}, Resolver: newResolver(nil)})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /blog/{slug}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("slug") == "missing" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte("<p>post</p>"))
+	})
+	mux.HandleFunc("GET /about", func(w http.ResponseWriter, r *http.Request) {})
+	h := tr.Handler(mux)
+	for _, p := range []string{"/blog/one", "/blog/two", "/blog/one", "/blog/missing", "/about"} {
+		get(h, p, "192.0.2.1:1", firefox)
+	}
+	require.NoError(t, tr.Flush(context.Background()))
+	assert.Equal(t, map[string]int64{"/blog/one": 2, "/blog/two": 1, "/about": 1}, totals(t, store, tracking.Paths))
+}

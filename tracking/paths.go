@@ -14,6 +14,8 @@ type pathMatcher struct {
 	exact    map[string]uint32
 	patterns []pathPattern
 	mux      *interner // r.Pattern of the host's ServeMux, when enabled
+	byPath   []pathPattern
+	real     *interner // the paths byPath counts by name, at most maxPaths
 }
 
 type segKind uint8
@@ -34,10 +36,29 @@ type pathPattern struct {
 	segs []segment
 }
 
-// newPathMatcher parses the configured paths; errors name the field "Paths".
-func newPathMatcher(paths []string, mux bool) (*pathMatcher, error) {
+// newPathMatcher parses the configured paths; errors name the field "Paths" or
+// "ByPath".
+func newPathMatcher(paths, byPath []string, maxPaths int, mux bool) (*pathMatcher, error) {
 	m := &pathMatcher{vals: newValueTable(Other), exact: map[string]uint32{}}
 	seen := map[string]bool{}
+	for _, p := range byPath {
+		if seen[p] {
+			return nil, fmt.Errorf("tracking: ByPath: %q is listed twice", p)
+		}
+		seen[p] = true
+		pat, err := parsePattern(p)
+		if err != nil {
+			return nil, fmt.Errorf("tracking: ByPath: %q: %w", p, err)
+		}
+		if pat == nil {
+			return nil, fmt.Errorf("tracking: ByPath: %q has no wildcard: list it in Paths", p)
+		}
+		pat.id = m.vals.add(p)
+		m.byPath = append(m.byPath, *pat)
+	}
+	if len(byPath) > 0 {
+		m.real = newInterner(maxPaths, normRealPath, m.vals)
+	}
 	for _, p := range paths {
 		if seen[p] {
 			return nil, fmt.Errorf("tracking: Paths: %q is listed twice", p)
@@ -120,6 +141,15 @@ func (m *pathMatcher) match(path, muxPattern string) uint32 {
 	if id, ok := m.exact[path]; ok {
 		return id
 	}
+	for i := range m.byPath {
+		if m.byPath[i].match(path) {
+			if id := m.real.get(path); id != m.other {
+				return id
+			}
+			// Past maxPaths, or a path no store could hold: the pattern counts.
+			return m.byPath[i].id
+		}
+	}
 	for i := range m.patterns {
 		if m.patterns[i].match(path) {
 			return m.patterns[i].id
@@ -155,6 +185,14 @@ func (p *pathPattern) match(path string) bool {
 		}
 	}
 	return done
+}
+
+// normRealPath keeps a path a store can hold as it is.
+func normRealPath(p string) (string, bool) {
+	if checkValue(p) != nil || p == Other {
+		return "", false
+	}
+	return strings.Clone(p), true
 }
 
 // normMuxPattern drops the method from a ServeMux pattern ("GET /blog/{slug}").
