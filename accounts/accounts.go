@@ -162,6 +162,9 @@ type Store interface {
 	// the newest reset, verification or address-change link works), then runs then;
 	// if then fails the earlier tokens are kept.
 	CreateToken(ctx context.Context, t Token, then func(ctx context.Context) error) error
+	// Token returns the token of that hash and kind without using it. ErrGone when
+	// there is none or it expired before now.
+	Token(ctx context.Context, hash, kind string, now time.Time) (Token, error)
 	// UseToken deletes and returns the token of that hash and kind. ErrGone when
 	// there is none or it expired before now.
 	UseToken(ctx context.Context, hash, kind string, now time.Time) (Token, error)

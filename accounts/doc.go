@@ -4,7 +4,14 @@
 //     addresses compare case-insensitively (privacy.AddressKey), so Zed@ and zed@
 //     are one account, and mail goes to the address as it was typed
 //     (trimmed, domain case-folded, the local part kept as typed; no
-//     provider-specific rewriting), verified by a single-use mailed link.
+//     provider-specific rewriting), verified by a single-use mailed link that
+//     asks for the password chosen with the registration that mailed it. Each
+//     registration of an address not yet verified mails its own link and only the
+//     newest works, so the newest mail may come from someone who registered the
+//     address after its owner: asking for the password means that link confirms
+//     nothing for the owner, who registers again, and whoever registered without
+//     reading the address never holds its account. A link mailed before migration
+//     00002 carries no password and confirms without one.
 //   - P2: members store photos (type sniffed, metadata such as GPS removed, size
 //     and quota bounded: 5 MiB and 16 megapixels by default, refused by the header
 //     before any pixel is decoded, and decoded two at a time, so a burst of uploads

@@ -39,7 +39,7 @@ func Example() {
 	items, _ := priv.Claim(ctx, "example", 10, time.Now().Add(time.Second), time.Minute)
 	token := regexp.MustCompile(`token=([\w-]+)`).FindStringSubmatch(items[0].Message.Text)[1]
 	fmt.Println(items[0].Message.Purpose, items[0].Message.To.Email)
-	fmt.Println(svc.Verify(ctx, token))
+	fmt.Println(svc.Verify(ctx, token, "correct horse"))
 
 	in, err := svc.SignIn(ctx, "ann@example.org", "correct horse")
 	fmt.Println(len(in.Token), err)

@@ -102,7 +102,7 @@ func (e *env) member(email, password string) accounts.Account {
 	ctx := context.Background()
 	_, err := e.svc.Register(ctx, accounts.RegisterInput{Email: email, Password: password, DisplayName: "M", BirthDate: "1990-01-01"})
 	require.NoError(e.t, err)
-	require.NoError(e.t, e.svc.Verify(ctx, e.linkToken(e.mailTo(email, "Confirm your address"))))
+	require.NoError(e.t, e.svc.Verify(ctx, e.linkToken(e.mailTo(email, "Confirm your address")), password))
 	a, err := e.store.AccountByEmail(ctx, email)
 	require.NoError(e.t, err)
 	return a

@@ -26,8 +26,8 @@ var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 // HandlerConfig configures the HTTP handler. Every field is optional.
 type HandlerConfig struct {
 	Layout form.Layout // wraps every page; form.Plain
-	// Limiter bounds register, sign-in, reset and parental requests per client
-	// address, in memory only. Default: 20 a minute, bursts of 10.
+	// Limiter bounds register, verify, sign-in, reset and parental requests per
+	// client address, in memory only. Default: 20 a minute, bursts of 10.
 	Limiter *form.Limiter
 	// TrustedHeader names the proxy header holding the client address
 	// (e.g. "X-Forwarded-For"); empty trusts the connection's address.
@@ -53,7 +53,7 @@ type handler struct {
 //	GET|POST /register                 register (form or JSON); under 13 asks for a parent's address
 //	POST     /parental/request         parent_email -> the child's code
 //	GET|POST /parental?token= · /parental/answer   a parent approves or refuses
-//	GET|POST /verify                   confirm an address (token)
+//	GET|POST /verify                   confirm an address (token, and the password chosen when registering)
 //	GET|POST /signin                   -> {"token", "expires"}
 //	POST     /signout, /signout/all    end this session, or every one
 //	GET|POST /reset, /reset/confirm    password reset by mail
@@ -90,17 +90,17 @@ func (s *Service) Handler(cfg HandlerConfig) http.Handler {
 	m.HandleFunc("POST /parental/request", h.limited(h.parentalRequest))
 	m.HandleFunc("GET /parental", h.parentalPage)
 	m.HandleFunc("POST /parental/answer", h.parentalAnswer)
-	m.HandleFunc("GET /verify", h.tokenPage("/verify", "Confirm your address", "Confirm your address to finish creating your account.", "Confirm", false))
-	m.HandleFunc("POST /verify", h.verify)
+	m.HandleFunc("GET /verify", h.tokenPage(verifyForm))
+	m.HandleFunc("POST /verify", h.limited(h.verify))
 	m.HandleFunc("GET /signin", h.signinPage)
 	m.HandleFunc("POST /signin", h.limited(h.signin))
 	m.HandleFunc("POST /signout", h.signout)
 	m.HandleFunc("POST /signout/all", h.signoutAll)
 	m.HandleFunc("GET /reset", h.resetPage)
 	m.HandleFunc("POST /reset", h.limited(h.reset))
-	m.HandleFunc("GET /reset/confirm", h.tokenPage("/reset/confirm", "Choose a new password", "Choose a new password. You will be signed out everywhere.", "Set password", true))
+	m.HandleFunc("GET /reset/confirm", h.tokenPage(resetForm))
 	m.HandleFunc("POST /reset/confirm", h.limited(h.resetConfirm))
-	m.HandleFunc("GET /email/confirm", h.tokenPage("/email/confirm", "Confirm your new address", "Confirm that your account should use this address from now on.", "Confirm", false))
+	m.HandleFunc("GET /email/confirm", h.tokenPage(emailForm))
 	m.HandleFunc("POST /email/confirm", h.emailConfirm)
 	m.HandleFunc("GET /me", h.me)
 	m.HandleFunc("GET /me/export", h.export)
@@ -178,16 +178,17 @@ func (h *handler) limited(next http.HandlerFunc) http.HandlerFunc {
 
 // page is what every template receives.
 type page struct {
-	Base         string
-	Values       url.Values
-	Errors       map[string]string
-	Error        string
-	Stamp        string
-	Token        string
-	Message      string
-	Action       string
-	Button       string
-	NeedPassword bool
+	Base    string
+	Values  url.Values
+	Errors  map[string]string
+	Error   string
+	Stamp   string
+	Token   string
+	Message string
+	Action  string
+	Button  string
+	// PasswordLabel, when set, adds a password field labelled so to a token form.
+	PasswordLabel, PasswordAuto string
 }
 
 type field struct {
@@ -401,23 +402,60 @@ func (h *handler) done(w http.ResponseWriter, r *http.Request, status int, title
 	h.render(w, r, status, title, "message", p)
 }
 
+// tokenForm is the page a mailed link opens: a button, and for some a password.
+type tokenForm struct {
+	action, title, message, button string
+	passwordLabel, passwordAuto    string // no password field when empty
+}
+
+var (
+	verifyForm = tokenForm{action: "/verify", title: "Confirm your address", button: "Confirm",
+		message:       "Confirm your address to finish creating your account.",
+		passwordLabel: "The password you chose when you registered", passwordAuto: "current-password"}
+	resetForm = tokenForm{action: "/reset/confirm", title: "Choose a new password", button: "Set password",
+		message:       "Choose a new password. You will be signed out everywhere.",
+		passwordLabel: "New password (at least 8 characters)", passwordAuto: "new-password"}
+	emailForm = tokenForm{action: "/email/confirm", title: "Confirm your new address", button: "Confirm",
+		message: "Confirm that your account should use this address from now on."}
+)
+
 // tokenPage shows a button for a mailed link: following the link changes nothing,
 // so a mail scanner that fetches links does not use them up.
-func (h *handler) tokenPage(action, title, msg, button string, password bool) http.HandlerFunc {
+func (h *handler) tokenPage(f tokenForm) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p := h.newPage(nil)
-		p.Token, p.Action, p.Message, p.Button, p.NeedPassword = r.URL.Query().Get("token"), action, msg, button, password
-		h.render(w, r, http.StatusOK, title, "token-form", p)
+		h.renderToken(w, r, http.StatusOK, f, r.URL.Query().Get("token"), "")
 	}
+}
+
+// renderToken renders f for token, with passwordErr beside the password field.
+func (h *handler) renderToken(w http.ResponseWriter, r *http.Request, status int, f tokenForm, token, passwordErr string) {
+	p := h.newPage(nil)
+	p.Token, p.Action, p.Message, p.Button = token, f.action, f.message, f.button
+	p.PasswordLabel, p.PasswordAuto = f.passwordLabel, f.passwordAuto
+	if passwordErr != "" {
+		p.Errors["password"] = passwordErr
+	}
+	h.render(w, r, status, f.title, "token-form", p)
+}
+
+// failToken answers err for a token form: for a browser, a refused password shows
+// the form again with the message beside the field, as the link still works;
+// anything else, the message alone.
+func (h *handler) failToken(w http.ResponseWriter, r *http.Request, f tokenForm, v url.Values, err error) {
+	if f.passwordLabel == "" || privacy.FieldOf(err) != "password" || form.WantsJSON(r) {
+		h.fail(w, r, err, f.title, "message", v)
+		return
+	}
+	h.renderToken(w, r, http.StatusBadRequest, f, v.Get("token"), privacy.Describe(err).Error.Message)
 }
 
 func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 	v, err := form.Decode(r, 0)
 	if err == nil {
-		err = h.s.Verify(r.Context(), v.Get("token"))
+		err = h.s.Verify(r.Context(), v.Get("token"), v.Get("password"))
 	}
 	if err != nil {
-		h.fail(w, r, err, "Confirm your address", "message", v)
+		h.failToken(w, r, verifyForm, v, err)
 		return
 	}
 	h.done(w, r, http.StatusOK, "Address confirmed", "Your address is confirmed. You can sign in now.")
@@ -519,14 +557,7 @@ func (h *handler) resetConfirm(w http.ResponseWriter, r *http.Request) {
 		err = h.s.ResetPassword(r.Context(), v.Get("token"), v.Get("password"))
 	}
 	if err != nil {
-		if privacy.FieldOf(err) == "password" && !form.WantsJSON(r) {
-			p := h.newPage(v)
-			p.Token, p.Action, p.Button, p.NeedPassword = v.Get("token"), "/reset/confirm", "Set password", true
-			p.Errors["password"] = privacy.Describe(err).Error.Message
-			h.render(w, r, http.StatusBadRequest, "Choose a new password", "token-form", p)
-			return
-		}
-		h.fail(w, r, err, "Choose a new password", "message", v)
+		h.failToken(w, r, resetForm, v, err)
 		return
 	}
 	h.done(w, r, http.StatusOK, "Password changed", "Your password is changed and every session was ended. Sign in with the new password.")

@@ -149,11 +149,21 @@ func TestHTTPRegisterForm(t *testing.T) {
 	a, _ := e.store.AccountByEmail(t.Context(), "ann@example.org")
 	assert.False(t, a.Verified, "following the link changes nothing: a mail scanner cannot use it up")
 	assert.Contains(t, landing.body, `action="/accounts/verify"`)
-	done := s.form("/accounts/verify", url.Values{"token": {tok}})
+	assert.Contains(t, landing.body, `<label for="password">The password you chose when you registered</label>`)
+	assert.Contains(t, landing.body, `name="password" type="password" autocomplete="current-password" required`)
+	wrong := s.form("/accounts/verify", url.Values{"token": {tok}, "password": {"wrong horse"}})
+	assert.Equal(t, http.StatusBadRequest, wrong.status)
+	assert.Contains(t, wrong.body, `id="password-error"`, "the message sits beside the field")
+	assert.Contains(t, wrong.body, "not the password chosen with this registration")
+	assert.Contains(t, wrong.body, `name="token" value="`+tok+`"`, "the form is shown again to retry")
+	assert.NotContains(t, wrong.body, "wrong horse", "a password is never echoed")
+	a, _ = e.store.AccountByEmail(t.Context(), "ann@example.org")
+	assert.False(t, a.Verified)
+	done := s.form("/accounts/verify", url.Values{"token": {tok}, "password": {"correct horse"}})
 	assert.Equal(t, http.StatusOK, done.status)
 	a, _ = e.store.AccountByEmail(t.Context(), "ann@example.org")
 	assert.True(t, a.Verified)
-	again := s.form("/accounts/verify", url.Values{"token": {tok}})
+	again := s.form("/accounts/verify", url.Values{"token": {tok}, "password": {"correct horse"}})
 	assert.Equal(t, http.StatusGone, again.status)
 
 	signin := s.form("/accounts/signin", url.Values{"email": {"ann@example.org"}, "password": {"correct horse"}})
@@ -254,6 +264,39 @@ func TestHTTPCrossOriginRefused(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, r.status)
 	_, err := e.store.AccountByEmail(t.Context(), "x@example.org")
 	assert.ErrorIs(t, err, privacy.ErrNotFound)
+}
+
+// TestHTTPVerifyJSON: a JSON client confirms with the token and the password; a
+// refused password is a 400 naming the field and leaves the link working.
+func TestHTTPVerifyJSON(t *testing.T) {
+	e := newEnv(t)
+	s := newServer(t, e, accounts.HandlerConfig{})
+	_, err := e.svc.Register(t.Context(), accounts.RegisterInput{Email: "jay@example.org", Password: "correct horse", BirthDate: "1990-01-01"})
+	require.NoError(t, err)
+	tok := e.linkToken(e.mailTo("jay@example.org", "Confirm"))
+
+	wrong := s.json(http.MethodPost, "/accounts/verify", "", map[string]any{"token": tok, "password": "wrong horse"})
+	assert.Equal(t, http.StatusBadRequest, wrong.status)
+	assert.Equal(t, "password", errorField(t, wrong))
+	missing := s.json(http.MethodPost, "/accounts/verify", "", map[string]any{"token": tok})
+	assert.Equal(t, http.StatusBadRequest, missing.status)
+	assert.Equal(t, "password", errorField(t, missing))
+	ok := s.json(http.MethodPost, "/accounts/verify", "", map[string]any{"token": tok, "password": "correct horse"})
+	require.Equal(t, http.StatusOK, ok.status, ok.body)
+	e.signIn("jay@example.org", "correct horse")
+}
+
+// TestHTTPVerifyLimited: confirming checks a password, so it counts against the
+// per-client limit like a sign-in.
+func TestHTTPVerifyLimited(t *testing.T) {
+	e := newEnv(t)
+	s := newServer(t, e, accounts.HandlerConfig{Limiter: form.NewLimiter(1, time.Hour, 2)})
+	var last resp
+	for range 3 {
+		last = s.json(http.MethodPost, "/accounts/verify", "", map[string]any{"token": strings.Repeat("A", 43), "password": "guess"})
+	}
+	assert.Equal(t, http.StatusTooManyRequests, last.status)
+	assert.NotEmpty(t, last.header.Get("Retry-After"))
 }
 
 func TestHTTPRateLimitPerClient(t *testing.T) {

@@ -221,29 +221,47 @@ func (s *Service) registeredAgain(ctx context.Context, email, passwordHash strin
 // the same text, so the mail does not tell that the address was registered before.
 func (s *Service) sendVerify(ctx context.Context, email, token string) error {
 	return s.send(ctx, privacy.PurposeAccount, email, "Confirm your address",
-		fmt.Sprintf("Please confirm your address to finish creating your account:\n\n%s\n\nThe link works once, for %s, and sets the password chosen with this registration. If you did not ask for an account, ignore this message: an unconfirmed registration is deleted within %s.",
+		fmt.Sprintf("Please confirm your address to finish creating your account:\n\n%s\n\nThe link asks for the password you chose when you registered, and works once, for %s. If it does not take your password, someone else registered this address after you: register again. If you did not ask for an account, ignore this message: an unconfirmed registration is deleted within %s.",
 			s.link("/verify", token), human(s.cfg.VerifyTTL), human(s.cfg.UnverifiedRetention)))
 }
 
-// Verify confirms an account's address with the mailed token and sets the password
-// of the registration that token was mailed for: each registration of an address
-// not yet verified mails its own link, and the one followed decides the password,
-// so someone who registered an address they cannot read never holds its account
-// (audit #13 finding 2). Every other link of the account dies. Returns ErrInvalid
-// (field "token") for a malformed token and ErrGone for one that is unknown,
-// expired or already used.
-func (s *Service) Verify(ctx context.Context, token string) error {
+// Verify confirms an account's address with the mailed token and the password
+// chosen with the registration that token was mailed for, and sets that password:
+// each registration of an address not yet verified mails its own link, and only
+// the newest works. Asking for the password means the link in the inbox confirms
+// nothing for its reader unless they chose it: when someone registered the
+// address after its owner, the newest mail is theirs, and the owner following it
+// with his own password is refused, so he registers again (audit #13 finding 2).
+// Every other link of the account dies once one is used.
+//
+// A token made before migration 00002 carries no password and confirms without
+// one, as it did; such a token expires within Config.VerifyTTL.
+//
+// Returns ErrInvalid (field "token") for a malformed token, ErrGone for one that
+// is unknown, expired or already used, ErrInvalid (field "password") for a
+// password other than the registration's, which leaves the token usable, and
+// ErrUnavailable when no hash slot came free before ctx's deadline.
+func (s *Service) Verify(ctx context.Context, token, password string) error {
 	if err := checkToken("token", token); err != nil {
 		return err
 	}
-	t, err := s.store.UseToken(ctx, hashToken(token), TokenVerify, s.now())
+	hash := hashToken(token)
+	t, err := s.store.Token(ctx, hash, TokenVerify, s.now())
 	if err != nil {
 		return err
 	}
-	if t.PasswordHash != "" {
-		// The password of the registration whose link was followed wins; the
-		// revocation discards every other pending registration's link.
-		err = s.store.SetPassword(ctx, t.AccountID, t.PasswordHash, true)
+	passwordHash := t.PasswordHash
+	if passwordHash != "" {
+		if passwordHash, err = s.registrationPassword(ctx, passwordHash, password); err != nil {
+			return err
+		}
+	}
+	if t, err = s.store.UseToken(ctx, hash, TokenVerify, s.now()); err != nil {
+		return err
+	}
+	if passwordHash != "" {
+		// The revocation discards every other pending registration's link.
+		err = s.store.SetPassword(ctx, t.AccountID, passwordHash, true)
 	}
 	if err == nil {
 		err = s.store.SetVerified(ctx, t.AccountID, s.now())
@@ -252,6 +270,34 @@ func (s *Service) Verify(ctx context.Context, token string) error {
 		return privacy.Errorf(privacy.ErrGone, "this account no longer exists; register again")
 	}
 	return err
+}
+
+// registrationPassword checks password against stored, the hash a registration
+// chose, and returns the hash to keep: stored, or its replacement when the
+// argon2 parameters changed since. Returns ErrInvalid (field "password") when it
+// does not match, and ErrUnavailable when no hash slot came free.
+func (s *Service) registrationPassword(ctx context.Context, stored, password string) (string, error) {
+	if password == "" {
+		return "", privacy.Invalid("password", "enter the password you chose when you registered")
+	}
+	if err := privacy.CheckText("password", password, MaxPasswordLen, true); err != nil {
+		return "", err
+	}
+	release, err := s.hash.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	ok, rehash, err := s.hash.verify(stored, password)
+	release()
+	switch {
+	case err != nil:
+		return "", err
+	case !ok:
+		return "", privacy.Invalid("password", "this is not the password chosen with this registration; if you did not register, ignore the mail, or register again")
+	case rehash != "":
+		return rehash, nil
+	}
+	return stored, nil
 }
 
 func human(d time.Duration) string {

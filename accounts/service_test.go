@@ -2,6 +2,8 @@ package accounts_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/netip"
 	"strings"
@@ -33,8 +35,8 @@ func TestRegisterVerifySignIn(t *testing.T) {
 	m := e.mailTo("Ann@example.org", "Confirm your address")
 	assert.Contains(t, m.Text, "http://127.0.0.1:8080/accounts/verify?token=")
 	tok := e.linkToken(m)
-	require.NoError(t, e.svc.Verify(ctx, tok))
-	assert.ErrorIs(t, e.svc.Verify(ctx, tok), privacy.ErrGone, "single use")
+	require.NoError(t, e.svc.Verify(ctx, tok, "correct horse"))
+	assert.ErrorIs(t, e.svc.Verify(ctx, tok, "correct horse"), privacy.ErrGone, "single use")
 
 	in, err := e.svc.SignIn(ctx, "Ann@example.org", "correct horse")
 	require.NoError(t, err)
@@ -57,8 +59,8 @@ func TestVerifyTokenExpires(t *testing.T) {
 	require.NoError(t, err)
 	tok := e.linkToken(e.mailTo("late@example.org", "Confirm"))
 	e.clock.Advance(24*time.Hour + time.Second)
-	assert.ErrorIs(t, e.svc.Verify(ctx, tok), privacy.ErrGone)
-	assert.ErrorIs(t, e.svc.Verify(ctx, "short"), privacy.ErrInvalid)
+	assert.ErrorIs(t, e.svc.Verify(ctx, tok, "correct horse"), privacy.ErrGone)
+	assert.ErrorIs(t, e.svc.Verify(ctx, "short", "correct horse"), privacy.ErrInvalid)
 }
 
 func TestRegisterInvalid(t *testing.T) {
@@ -157,7 +159,7 @@ func TestRegisterAgainBeforeVerifying(t *testing.T) {
 	for _, m := range e.mail.Server.To("again@example.org") {
 		assert.Equal(t, "Confirm your address", m.Subject())
 	}
-	require.NoError(t, e.svc.Verify(ctx, e.linkToken(e.mail.Server.To("again@example.org")[1])))
+	require.NoError(t, e.svc.Verify(ctx, e.linkToken(e.mail.Server.To("again@example.org")[1]), "correct horse"))
 }
 
 func TestPurgeUnverified(t *testing.T) {
@@ -369,9 +371,13 @@ func TestThrottleOwnerCanReset(t *testing.T) {
 func TestHashSlotsBoundConcurrency(t *testing.T) {
 	e := newEnv(t, func(c *accounts.Config) { c.HashSlots = 1; c.HashWait = 50 * time.Millisecond })
 	e.member("busy@example.org", "correct horse")
+	_, err := e.svc.Register(context.Background(), accounts.RegisterInput{Email: "pending@example.org", Password: "correct horse", BirthDate: "1990-01-01"})
+	require.NoError(t, err)
+	pending := e.linkToken(e.mailTo("pending@example.org", "Confirm"))
 	release := e.svc.HoldHashSlot()
+	require.ErrorIs(t, e.svc.Verify(context.Background(), pending, "correct horse"), privacy.ErrUnavailable, "checking the registration's password takes a slot")
 	start := time.Now()
-	_, err := e.svc.SignIn(context.Background(), "busy@example.org", "correct horse")
+	_, err = e.svc.SignIn(context.Background(), "busy@example.org", "correct horse")
 	require.ErrorIs(t, err, privacy.ErrUnavailable)
 	assert.Equal(t, 503, privacy.HTTPStatus(err))
 	var pe *privacy.Error
@@ -391,6 +397,7 @@ func TestHashSlotsBoundConcurrency(t *testing.T) {
 	release()
 	_, err = e.svc.SignIn(context.Background(), "busy@example.org", "correct horse")
 	require.NoError(t, err)
+	require.NoError(t, e.svc.Verify(context.Background(), pending, "correct horse"), "a busy server did not use the link")
 }
 
 func TestSessionsExpire(t *testing.T) {
@@ -582,7 +589,7 @@ func TestDeleteMeAndExport(t *testing.T) {
 	ctx := context.Background()
 	_, err := e.svc.Register(ctx, accounts.RegisterInput{Email: "leaving@example.org", Password: "correct horse", BirthDate: "1990-01-01", Newsletter: true})
 	require.NoError(t, err)
-	require.NoError(t, e.svc.Verify(ctx, e.linkToken(e.mailTo("leaving@example.org", "Confirm"))))
+	require.NoError(t, e.svc.Verify(ctx, e.linkToken(e.mailTo("leaving@example.org", "Confirm")), "correct horse"))
 	tok, me := e.signIn("leaving@example.org", "correct horse")
 	_, err = e.svc.AddText(me, accounts.KindNote, "diary", "dear diary", accounts.Private)
 	require.NoError(t, err)
@@ -660,22 +667,114 @@ func TestPreRegistrationHijack(t *testing.T) {
 	t.Run("MySQL", func(t *testing.T) { e, _ := newMySQLEnv(t); preRegistrationHijack(t, e) })
 }
 
+const frank = "frank@example.org"
+
+// registerFrank registers frank@ with password and returns the link it mailed.
+func registerFrank(t *testing.T, e *env, password string) string {
+	t.Helper()
+	before := len(e.mail.Server.To(frank))
+	_, err := e.svc.Register(context.Background(), accounts.RegisterInput{Email: frank, Password: password, BirthDate: "1990-01-01"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(e.mail.Server.To(frank)) == before+1 }, 5*time.Second, 10*time.Millisecond)
+	return e.linkToken(e.mail.Server.To(frank)[before])
+}
+
 func preRegistrationHijack(t *testing.T, e *env) {
 	ctx := context.Background()
-	const frank = "frank@example.org"
-	_, err := e.svc.Register(ctx, accounts.RegisterInput{Email: frank, Password: "mallory's pass", BirthDate: "1990-01-01"})
-	require.NoError(t, err)
-	mallorysLink := e.linkToken(e.mailTo(frank, "Confirm your address"))
-	_, err = e.svc.Register(ctx, accounts.RegisterInput{Email: frank, Password: "frank's own pass", BirthDate: "1990-01-01"})
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return len(e.mail.Server.To(frank)) == 2 }, 5*time.Second, 10*time.Millisecond)
-	franksLink := e.linkToken(e.mail.Server.To(frank)[1])
+	mallorysLink := registerFrank(t, e, "mallory's pass")
+	franksLink := registerFrank(t, e, "frank's own pass")
 
-	require.NoError(t, e.svc.Verify(ctx, franksLink))
-	_, err = e.svc.SignIn(ctx, frank, "mallory's pass")
+	require.NoError(t, e.svc.Verify(ctx, franksLink, "frank's own pass"))
+	_, err := e.svc.SignIn(ctx, frank, "mallory's pass")
 	assert.ErrorIs(t, err, privacy.ErrUnauthorized, "Mallory's password must not sign in")
 	e.signIn(frank, "frank's own pass")
-	assert.ErrorIs(t, e.svc.Verify(ctx, mallorysLink), privacy.ErrGone, "the other registration's link is gone")
+	assert.ErrorIs(t, e.svc.Verify(ctx, mallorysLink, "mallory's pass"), privacy.ErrGone, "the other registration's link is gone")
+}
+
+// TestRegisteredAgainAfterOwner: Mallory registers frank@ again after Frank did,
+// so the newest "Confirm your address" mail in Frank's inbox is hers and his own
+// link is dead. Following hers with his password is refused and changes nothing;
+// her link confirms with her password only, which she cannot use without Frank's
+// mail; Frank registering again and confirming gets the account with his password
+// alone (audit #13 finding 2).
+func TestRegisteredAgainAfterOwner(t *testing.T) {
+	t.Run("Memory", func(t *testing.T) { registeredAgainAfterOwner(t, newEnv(t)) })
+	t.Run("MySQL", func(t *testing.T) { e, _ := newMySQLEnv(t); registeredAgainAfterOwner(t, e) })
+}
+
+func registeredAgainAfterOwner(t *testing.T, e *env) {
+	ctx := context.Background()
+	// Four registrations mail frank@ four times; by default the third is the last
+	// in a day, and Frank would register again the next day.
+	e.mail.Mailer.SetLimits(privacy.MailLimits{PerPurpose: map[privacy.Purpose]int{privacy.PurposeAccount: 10}})
+	registerFrank(t, e, "mallory's pass")
+	franksLink := registerFrank(t, e, "frank's own pass")
+	mallorysLink := registerFrank(t, e, "mallory's pass")
+	assert.ErrorIs(t, e.svc.Verify(ctx, franksLink, "frank's own pass"), privacy.ErrGone, "a newer registration replaced Frank's link")
+	before, err := e.store.AccountByEmail(ctx, frank)
+	require.NoError(t, err)
+
+	err = e.svc.Verify(ctx, mallorysLink, "frank's own pass")
+	require.ErrorIs(t, err, privacy.ErrInvalid)
+	assert.Equal(t, 400, privacy.HTTPStatus(err))
+	assert.Equal(t, "password", privacy.FieldOf(err))
+	assert.Contains(t, err.Error(), "not the password chosen with this registration")
+	after, err := e.store.AccountByEmail(ctx, frank)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "a refused confirmation changes nothing")
+	for _, pw := range []string{"mallory's pass", "frank's own pass"} {
+		_, err = e.svc.SignIn(ctx, frank, pw)
+		assert.Error(t, err, "%s: the address is still unconfirmed", pw)
+	}
+	ts, err := e.store.TokensTo(ctx, frank)
+	require.NoError(t, err)
+	assert.Len(t, ts, 1, "a refused confirmation does not use the link")
+
+	franksLink = registerFrank(t, e, "frank's own pass")
+	assert.ErrorIs(t, e.svc.Verify(ctx, mallorysLink, "mallory's pass"), privacy.ErrGone, "Frank's new registration replaced Mallory's link")
+	require.NoError(t, e.svc.Verify(ctx, franksLink, "frank's own pass"))
+	e.signIn(frank, "frank's own pass")
+	_, err = e.svc.SignIn(ctx, frank, "mallory's pass")
+	assert.ErrorIs(t, err, privacy.ErrUnauthorized, "only Frank's password signs in")
+}
+
+// TestVerifyWrongPasswordKeepsLink: a wrong password neither uses the link nor
+// confirms the address, and the right one then works; the only link Mallory's
+// registration sent confirms with her password (she cannot read it, so that is
+// no hijack).
+func TestVerifyWrongPasswordKeepsLink(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	link := registerFrank(t, e, "mallory's pass")
+	for _, pw := range []string{"frank's own pass", "", "mallory's pas"} {
+		err := e.svc.Verify(ctx, link, pw)
+		assert.ErrorIs(t, err, privacy.ErrInvalid, "%q", pw)
+		assert.Equal(t, "password", privacy.FieldOf(err), "%q", pw)
+	}
+	a, err := e.store.AccountByEmail(ctx, frank)
+	require.NoError(t, err)
+	assert.False(t, a.Verified)
+	require.NoError(t, e.svc.Verify(ctx, link, "mallory's pass"))
+	e.signIn(frank, "mallory's pass")
+	assert.ErrorIs(t, e.svc.Verify(ctx, link, "mallory's pass"), privacy.ErrGone, "single use")
+}
+
+// TestVerifyLegacyToken: a verification token made before migration 00002 carries
+// no password; it confirms without one, as it did, and keeps the account's password.
+func TestVerifyLegacyToken(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, err := e.svc.Register(ctx, accounts.RegisterInput{Email: "old@example.org", Password: "correct horse", BirthDate: "1990-01-01"})
+	require.NoError(t, err)
+	a, err := e.store.AccountByEmail(ctx, "old@example.org")
+	require.NoError(t, err)
+	legacy := strings.Repeat("A", 43)
+	sum := sha256.Sum256([]byte(legacy))
+	require.NoError(t, e.store.CreateToken(ctx, accounts.Token{Hash: hex.EncodeToString(sum[:]), Kind: accounts.TokenVerify, AccountID: a.ID,
+		Email: a.Email, Created: e.clock.Now(), Expires: e.clock.Now().Add(time.Hour)}, func(context.Context) error { return nil }))
+
+	require.NoError(t, e.svc.Verify(ctx, legacy, ""))
+	e.signIn("old@example.org", "correct horse")
 }
 
 // TestRegisterAgainSameMail: a repeat registration of an unverified address gets

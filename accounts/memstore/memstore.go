@@ -296,6 +296,17 @@ func (s *Store) CreateToken(ctx context.Context, t accounts.Token, then func(ctx
 	return nil
 }
 
+// Token implements accounts.Store.
+func (s *Store) Token(ctx context.Context, hash, kind string, now time.Time) (accounts.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokens[hash]
+	if !ok || t.Kind != kind || !now.Before(t.Expires) {
+		return accounts.Token{}, privacy.Errorf(privacy.ErrGone, "this link has expired or was already used")
+	}
+	return t, nil
+}
+
 // UseToken implements accounts.Store.
 func (s *Store) UseToken(ctx context.Context, hash, kind string, now time.Time) (accounts.Token, error) {
 	s.mu.Lock()

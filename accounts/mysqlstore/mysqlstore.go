@@ -386,6 +386,23 @@ func gone() error {
 	return privacy.Errorf(privacy.ErrGone, "this link has expired or was already used")
 }
 
+// Token implements accounts.Store.
+func (s *Store) Token(ctx context.Context, hash, kind string, now time.Time) (accounts.Token, error) {
+	var t accounts.Token
+	err := sqlx.GetContext(ctx, s.ext(ctx), &t, `SELECT `+tokenCols+` FROM accounts_tokens WHERE hash = ? AND kind = ?`, hash, kind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return accounts.Token{}, gone()
+	}
+	if err != nil {
+		return accounts.Token{}, tr(err)
+	}
+	t.Created, t.Expires = t.Created.UTC(), t.Expires.UTC()
+	if !now.Before(t.Expires) {
+		return accounts.Token{}, gone()
+	}
+	return t, nil
+}
+
 // UseToken implements accounts.Store.
 func (s *Store) UseToken(ctx context.Context, hash, kind string, now time.Time) (accounts.Token, error) {
 	var t accounts.Token

@@ -23,6 +23,7 @@ func Run(t *testing.T, newStore func(t *testing.T) accounts.Store) {
 	t.Run("CredentialChangeKillsTokens", func(t *testing.T) { testCredentialChange(t, newStore(t)) })
 	t.Run("NewerTokenReplacesOlder", func(t *testing.T) { testNewerToken(t, newStore(t)) })
 	t.Run("VerifyTokenCarriesPassword", func(t *testing.T) { testTokenPassword(t, newStore(t)) })
+	t.Run("TokenLooksWithoutUsing", func(t *testing.T) { testTokenLook(t, newStore(t)) })
 	t.Run("AddressesIgnoreCase", func(t *testing.T) { testAddressCase(t, newStore(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore(t)) })
 	t.Run("Roles", func(t *testing.T) { testRoles(t, newStore(t)) })
@@ -419,6 +420,38 @@ func testTokenPassword(t *testing.T, s accounts.Store) {
 	got, err = s.UseToken(ctx, plain.Hash, accounts.TokenReset, t0)
 	require.NoError(t, err)
 	assert.Empty(t, got.PasswordHash, "other tokens carry none")
+}
+
+// testTokenLook: Token returns a live token without using it, so a confirmation
+// refused for a wrong password leaves the link working, and answers ErrGone
+// exactly when UseToken would.
+func testTokenLook(t *testing.T, s accounts.Store) {
+	ctx := context.Background()
+	a := account(1, "look@example.org")
+	verify := &accounts.Token{Hash: hash("look"), Kind: accounts.TokenVerify, AccountID: a.ID, Email: a.Email,
+		PasswordHash: "$sha1$" + fmt.Sprintf("%040x", 7), Created: t0, Expires: t0.Add(time.Hour)}
+	require.NoError(t, s.CreateAccount(ctx, a, verify, nothing))
+
+	for range 2 {
+		got, err := s.Token(ctx, verify.Hash, accounts.TokenVerify, t0)
+		require.NoError(t, err)
+		assert.Equal(t, a.ID, got.AccountID)
+		assert.Equal(t, a.Email, got.Email)
+		assert.Equal(t, verify.PasswordHash, got.PasswordHash)
+		assert.True(t, got.Expires.Equal(verify.Expires), "Expires=%v, want %v", got.Expires, verify.Expires)
+	}
+	_, err := s.Token(ctx, verify.Hash, accounts.TokenReset, t0)
+	assert.ErrorIs(t, err, privacy.ErrGone, "a token of another kind does not count")
+	_, err = s.Token(ctx, hash("unknown"), accounts.TokenVerify, t0)
+	assert.ErrorIs(t, err, privacy.ErrGone, "unknown")
+	_, err = s.Token(ctx, verify.Hash, accounts.TokenVerify, t0.Add(time.Hour))
+	assert.ErrorIs(t, err, privacy.ErrGone, "expired")
+
+	got, err := s.UseToken(ctx, verify.Hash, accounts.TokenVerify, t0)
+	require.NoError(t, err, "looking did not use it")
+	assert.Equal(t, verify.PasswordHash, got.PasswordHash)
+	_, err = s.Token(ctx, verify.Hash, accounts.TokenVerify, t0)
+	assert.ErrorIs(t, err, privacy.ErrGone, "used")
 }
 
 func testSessions(t *testing.T, s accounts.Store) {

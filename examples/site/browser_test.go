@@ -227,6 +227,7 @@ func TestNewcomer(t *testing.T) {
 		chromedp.Navigate(base+"/dev/mailbox"),
 		chromedp.WaitVisible(css(`article.mail`)),
 		chromedp.Navigate(verify),
+		chromedp.SendKeys(css(`#password`), password),
 		submit(`main form`))
 	b.waitText(t, "main", "confirmed")
 

@@ -37,7 +37,7 @@ func TestExportThenErase(t *testing.T) {
 	verify := mailLink(t, relay, who, "", "/accounts/verify")
 	u, err := url.Parse(verify)
 	require.NoError(t, err)
-	require.NoError(t, s.accounts.Verify(ctx, u.Query().Get("token")))
+	require.NoError(t, s.accounts.Verify(ctx, u.Query().Get("token"), "a long enough password"))
 	signed, err := s.accounts.SignIn(ctx, who, "a long enough password")
 	require.NoError(t, err)
 	actor, err := s.accounts.Actor(ctx, signed.Token)
