@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,9 +19,28 @@ const startupSecret = "startup test secret, startup test secret"
 // serves until then and returns nil.
 func serveFor(t *testing.T, d time.Duration, args ...string) error {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	// d is how long the site serves once it has said so: a start-up slowed by a
+	// busy machine (migrations, say) does not count against it.
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	return run(ctx, append(append([]string{"-quiet"}, args...), "serve"), io.Discard, io.Discard)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, append(append([]string{"-quiet"}, args...), "serve"), &out, &out) }()
+	deadline := time.After(60 * time.Second)
+	for !strings.Contains(out.String(), "open http://") {
+		select {
+		case err := <-done:
+			return err
+		case <-deadline:
+			cancel()
+			<-done
+			t.Fatalf("the site neither served nor failed within 60 s: %s", &out)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	time.Sleep(d)
+	cancel()
+	return <-done
 }
 
 // TestDevMailboxOnlyOnLoopback: the dev mailbox shows every reset link, so a site
