@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -120,16 +121,39 @@ func TestRegistrationOptIns(t *testing.T) {
 	assert.Empty(t, hist, "unchecked boxes record nothing")
 }
 
-func TestRegistrationRollsBackWhenMailRefused(t *testing.T) {
+// Audit #13 finding 6: a member whose address bounced was answered 403 for a reset
+// (an unknown address 202), which told anyone the address had an account. Account
+// mail is a purpose any visitor can send to any address, so a suppressed recipient
+// is answered like any other: the same status and body, and no mail.
+func TestSuppressedAddressAnsweredAlike(t *testing.T) {
 	e := newEnv(t)
+	s := newServer(t, e, accounts.HandlerConfig{})
 	ctx := context.Background()
+	e.member("bounced@example.org", "correct horse")
+	had := len(e.mail.Server.To("bounced@example.org")) // the member's own confirmation
 	require.NoError(t, e.priv.Suppress(ctx, "bounced@example.org", "550", time.Now()))
-	_, err := e.svc.Register(ctx, accounts.RegisterInput{Email: "bounced@example.org", Password: "correct horse", BirthDate: "1990-01-01", Promotions: true})
-	require.ErrorIs(t, err, privacy.ErrRefused)
-	_, err = e.store.AccountByEmail(ctx, "bounced@example.org")
-	assert.ErrorIs(t, err, privacy.ErrNotFound, "no account without its verification mail")
-	hist, _ := e.priv.ConsentHistory(ctx, "bounced@example.org")
-	assert.Empty(t, hist, "no consent record either")
+	require.NoError(t, e.priv.Suppress(ctx, "gone@example.org", "550", time.Now()))
+	for _, tc := range []struct {
+		path string
+		body func(addr string) map[string]any
+	}{
+		{"/accounts/reset", func(a string) map[string]any { return map[string]any{"email": a} }},
+		{"/accounts/register", func(a string) map[string]any {
+			return map[string]any{"email": a, "password": "another horse", "birth_date": "1990-01-01"}
+		}},
+	} {
+		suppressed := s.json(http.MethodPost, tc.path, "", tc.body("bounced@example.org"))
+		unknown := s.json(http.MethodPost, tc.path, "", tc.body("nobody@example.org"))
+		suppressedNew := s.json(http.MethodPost, tc.path, "", tc.body("gone@example.org"))
+		assert.Equal(t, unknown.status, suppressed.status, "%s: a suppressed member", tc.path)
+		assert.Equal(t, unknown.body, suppressed.body, "%s: a suppressed member", tc.path)
+		assert.Equal(t, unknown.status, suppressedNew.status, "%s: a suppressed stranger", tc.path)
+		assert.Equal(t, unknown.body, suppressedNew.body, "%s: a suppressed stranger", tc.path)
+	}
+	e.mailTo("nobody@example.org", "Confirm your address")
+	assert.Len(t, e.mail.Server.To("bounced@example.org"), had, "no mail to a suppressed member")
+	assert.Empty(t, e.mail.Server.To("gone@example.org"), "no mail to a suppressed stranger")
+	e.signIn("bounced@example.org", "correct horse")
 }
 
 func TestRegisterExistingAddress(t *testing.T) {

@@ -140,7 +140,8 @@ func (m *Mailer) Allow(p Purpose, a Allower) {
 // Returns ErrInvalid (naming the field) for a malformed message and a *RefusalError
 // (ErrRefused, ErrForbidden) for one the policy does not allow; nothing is enqueued then.
 // A message over its recipient's limit (see MailLimits) is not enqueued either, but
-// Send then returns id 0 and no error, so that no visitor can tell.
+// Send then returns id 0 and no error, so that no visitor can tell; so is a message
+// of a limited purpose to a suppressed recipient (counted as RefusedSuppressed).
 func (m *Mailer) Send(ctx context.Context, msg Message) (int64, error) {
 	if err := m.checkFormat(&msg); err != nil {
 		return 0, err
@@ -160,7 +161,14 @@ func (m *Mailer) Send(ctx context.Context, msg Message) (int64, error) {
 	id, err := m.store.Enqueue(ctx, &msg)
 	var re *RefusalError
 	if errors.As(err, &re) {
-		return 0, m.refuse(ctx, re.Reason, msg.Purpose)
+		err = m.refuse(ctx, re.Reason, msg.Purpose)
+		if re.Reason == RefusedSuppressed && m.limited(msg.Purpose) {
+			// A visitor can make the site mail any address for this purpose:
+			// answering otherwise would tell them the address is a member's
+			// that bounced or complained (audit #13 finding 6).
+			return 0, nil
+		}
+		return 0, err
 	}
 	return id, err
 }

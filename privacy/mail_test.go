@@ -176,6 +176,14 @@ func TestSuppressionAfterPermanentFailure(t *testing.T) {
 		ok, _ := h.Store.Suppressed(ctx, "gone@example.org")
 		return ok
 	}, 5*time.Second, 20*time.Millisecond)
+	// Account mail is a limited purpose, which any visitor can send to any
+	// address: the refusal is counted, not told (audit #13 finding 6).
+	id, err := h.Mailer.Send(ctx, m)
+	require.NoError(t, err)
+	assert.Zero(t, id, "nothing queued")
+	assert.Equal(t, int64(1), h.Mailer.Refusals()[privacy.RefusedSuppressed])
+	// Unlimited, the purpose gets the refusal itself.
+	h.Mailer.SetLimits(privacy.MailLimits{PerPurpose: map[privacy.Purpose]int{}})
 	_, err = h.Mailer.Send(ctx, m)
 	var re *privacy.RefusalError
 	require.True(t, errors.As(err, &re))

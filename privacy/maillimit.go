@@ -24,7 +24,8 @@ const LimitedRecipient = "limit"
 // recipient in one Window, which starts with the first of them. A message over the
 // limit is not queued, and Send answers as if it were, so the visitor who caused it
 // learns nothing about the address; it is counted in Refusals under
-// LimitedRecipient and logged without the address. Mail to operator addresses is
+// LimitedRecipient and logged without the address. A message of a limited purpose
+// to a suppressed address is dropped the same way (counted as RefusedSuppressed). Mail to operator addresses is
 // never limited, and neither are the purposes a person opted in to and that stop
 // when they leave (newsletter, promotions, comment follow-up, whose confirmations
 // are sent once by their capability) or support answers, which staff write.
@@ -84,6 +85,15 @@ func MailLimitKey(key []byte, p Purpose, addr string) string {
 		sum = s[:]
 	}
 	return hex.EncodeToString(sum)
+}
+
+// limited reports whether p is a limited purpose: one a visitor can make the site
+// send to any address, so Send answers alike whatever becomes of the message.
+func (m *Mailer) limited(p Purpose) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	_, ok := m.limits.PerPurpose[p]
+	return ok
 }
 
 // overLimit counts msg against its recipient's limit and reports whether it is over.
