@@ -74,7 +74,7 @@ var tokenRE = regexp.MustCompile(`token=([A-Za-z0-9_-]{43})`)
 // mailTo waits for a message to addr whose subject contains subject and returns it.
 func (e *env) mailTo(addr, subject string) mailtest.Message {
 	e.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, m := range e.mail.Server.To(addr) {
 			if strings.Contains(m.Subject(), subject) {

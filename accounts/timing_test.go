@@ -57,7 +57,7 @@ func TestEnumerationTiming(t *testing.T) {
 					return time.Since(start), r
 				}, round)
 				t.Logf("round %d: median known %v, unknown %v, ratio %.3f", round, mk, mu, ratio)
-				if ratio <= 1.2 || round == 3 {
+				if ratio <= 1.2 || round == 5 {
 					assert.LessOrEqual(t, ratio, 1.2, "known %v vs unknown %v", mk, mu)
 					return
 				}

@@ -48,6 +48,7 @@ func startMariaDB(tb testing.TB, args ...string) *mariaDB {
 	require.NoError(tb, err)
 	tb.Cleanup(func() { os.RemoveAll(dir) })
 	_, port, _ := net.SplitHostPort(freeAddr(tb))
+	require.NoError(tb, os.Mkdir(filepath.Join(dir, "tmp"), 0o700))
 	m := &mariaDB{tb: tb, dir: dir, log: &logBuffer{}, args: args}
 	m.port, _ = strconv.Atoi(port)
 	install := exec.Command("mariadb-install-db", m.flags(nil, true)...)
@@ -63,7 +64,9 @@ func startMariaDB(tb testing.TB, args ...string) *mariaDB {
 }
 
 func (m *mariaDB) flags(extra []string, install bool) []string {
-	f := []string{"--no-defaults", "--datadir=" + filepath.Join(m.dir, "data")}
+	// A tmpdir of its own: servers started at once by parallel test runs
+	// otherwise share /tmp and fail on each other's temporary tables.
+	f := []string{"--no-defaults", "--datadir=" + filepath.Join(m.dir, "data"), "--tmpdir=" + filepath.Join(m.dir, "tmp")}
 	if install {
 		f = append(f, "--auth-root-authentication-method=normal", "--skip-test-db")
 	} else {
