@@ -61,11 +61,12 @@ func TestMailBombingStrangers(t *testing.T) {
 	} {
 		for _, procs := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/%dprocess", tc.name, procs), func(t *testing.T) {
-				es, servers := sites(t, procs)
 				token := ""
-				if tc.setup != nil {
-					token = tc.setup(t, es[0])
-				}
+				es, servers := sites(t, procs, func(e *env) {
+					if tc.setup != nil {
+						token = tc.setup(t, e)
+					}
+				})
 				before := delivered(t, es, victim)
 				var first resp
 				for i := range 100 {
@@ -92,16 +93,22 @@ func TestMailBombingStrangers(t *testing.T) {
 
 // sites starts n sites: one over memory stores, or n processes' worth of Services,
 // handlers, mailers and dispatchers over one MySQL database. Each handler limits
-// clients to 5 requests an hour, as a real site would.
-func sites(t *testing.T, n int) ([]*env, []*server) {
+// clients to 5 requests an hour, as a real site would. setup runs on the first
+// before the others start, so that the mail it waits for is delivered by the
+// first's dispatcher to the first's mail server, not claimed by another's.
+func sites(t *testing.T, n int, setup func(*env)) ([]*env, []*server) {
 	t.Helper()
 	var es []*env
 	if n == 1 {
 		es = append(es, newEnv(t))
+		setup(es[0])
 	} else {
 		ctx := context.Background()
 		dsn := mysqltest.NewDSN(t)
-		for range n {
+		for i := range n {
+			if i == 1 {
+				setup(es[0])
+			}
 			db, err := mysqldb.Open(ctx, dsn)
 			require.NoError(t, err)
 			t.Cleanup(func() { db.Close() })
