@@ -257,7 +257,9 @@ func TestNewcomer(t *testing.T) {
 		chromedp.SendKeys(css(`#cf-email`), email),
 		chromedp.SendKeys(css(`#cf-body`), "A site **without** cookies, at last."),
 		wait, submit(`#comment-form`))
-	if strings.Contains(b.waitText(t, "main", "moderat"), email) {
+	// The answer's own words: the form's note also mentions a moderator, and
+	// waiting for that let the next step navigate away from the post in flight.
+	if strings.Contains(b.waitText(t, "main", "will appear once a moderator"), email) {
 		t.Fatal("the commenter's address is shown after posting")
 	}
 
