@@ -127,6 +127,27 @@ func (e *env) settle(t testing.TB) {
 	}, 10*time.Second, 10*time.Millisecond)
 }
 
+// sent waits until the outbox counts n messages with ref as sent. The SMTP server
+// holds a message before the Dispatcher marks its row sent (it marks a whole batch
+// once the batch is through), so a message in the server's inbox does not yet mean
+// a row marked sent.
+func (e *env) sent(t testing.TB, ref string, n int, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := e.priv.OutboxStats(context.Background(), ref)
+		require.NoError(t, err)
+		if st.Sent >= n {
+			require.Equal(t, n, st.Sent, "%s: Ref=%q sent", msg, ref)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: outbox for Ref=%q is %+v, want %d sent", msg, ref, st, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 var linkRe = regexp.MustCompile(`http://127\.0\.0\.1:8080(/newsletter/[a-z]+\?t=[A-Za-z0-9_-]+)`)
 
 // link returns the path of the first link to page in text.

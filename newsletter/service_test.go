@@ -247,14 +247,12 @@ func TestPendingGetsOnlyConfirmation(t *testing.T) {
 		require.NoError(t, e.svc.Subscribe(ctx, pending, []newsletter.List{newsletter.ListNewsletter}))
 		msgs := e.mails(t, pending, 1)
 		assert.Contains(t, msgs[0].Subject(), "Please confirm")
-		st, err := e.priv.OutboxStats(ctx, newsletter.ConfirmRef)
-		require.NoError(t, err)
-		assert.Equal(t, 1, st.Sent, "the confirmation carries its fixed Ref")
+		e.sent(t, newsletter.ConfirmRef, 1, "the confirmation carries its fixed Ref")
 
 		campaign := privacy.Message{Purpose: privacy.PurposeNewsletter, DataSubject: pending,
 			To: privacy.Address{Email: pending}, Subject: "Issue 1", Text: "News",
 			Unsubscribe: "http://127.0.0.1:8080/newsletter/unsubscribe?t=x", Ref: "campaign:901"}
-		_, err = e.mail.Mailer.Send(ctx, campaign)
+		_, err := e.mail.Mailer.Send(ctx, campaign)
 		var re *privacy.RefusalError
 		require.ErrorAs(t, err, &re, "refused at Send")
 		assert.Equal(t, privacy.RefusedPurpose, re.Reason)
