@@ -22,7 +22,8 @@
 //     request ("email plus": a link, then a delayed confirmation), deleted if the
 //     parent does not answer within 14 days.
 //   - P7: no cookie, ever. A session is an opaque bearer token (256 bits from
-//     crypto/rand) of which only the SHA-256 is stored, with idle and absolute
+//     privacy.TokenMaker over Config.Rand, crypto/rand unless a test injects
+//     another reader) of which only the SHA-256 is stored, with idle and absolute
 //     expiry; Service.Authenticate turns it into a privacy.Actor for every other
 //     capability, which never imports this package.
 //   - P12: passwords are argon2id PHC strings, rehashed at sign-in when parameters

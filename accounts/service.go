@@ -3,8 +3,6 @@ package accounts
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -187,20 +185,20 @@ func (s *Service) allowParent(ctx context.Context, _ privacy.Purpose, subject st
 	return len(ps) > 0, err
 }
 
-// newToken returns a random bearer or mail token (256 bits) and its stored hash.
+// newToken returns a random bearer or mail token (256 bits) and its stored hash,
+// made by the kernel's TokenMaker over Config.Rand.
 func (s *Service) newToken() (token, hash string, err error) {
-	b := make([]byte, 32)
-	if _, err := io.ReadFull(s.cfg.Rand, b); err != nil {
-		return "", "", fmt.Errorf("accounts: random token: %w", err)
+	token, h, err := privacy.TokenMaker{Rand: s.cfg.Rand}.New()
+	if err != nil {
+		return "", "", fmt.Errorf("accounts: %w", err)
 	}
-	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, hashToken(token), nil
+	return token, hex.EncodeToString(h), nil
 }
 
-// hashToken is the stored form of a token: only this reaches the database.
+// hashToken is the stored form of a token, and only this reaches the database:
+// privacy.HashToken, hex-encoded for the text columns accounts has always kept it in.
 func hashToken(token string) string {
-	h := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(h[:])
+	return hex.EncodeToString(privacy.HashToken(token))
 }
 
 func (s *Service) newID() (string, error) {
@@ -213,10 +211,7 @@ func (s *Service) newID() (string, error) {
 
 // checkToken rejects a token that cannot be one of ours before any store look-up.
 func checkToken(field, token string) error {
-	if len(token) != 43 {
-		return privacy.Invalid(field, "the link is incomplete; copy the whole link from the message")
-	}
-	if _, err := base64.RawURLEncoding.DecodeString(token); err != nil {
+	if _, ok := (privacy.TokenMaker{}).Hash(token); !ok {
 		return privacy.Invalid(field, "the link is incomplete; copy the whole link from the message")
 	}
 	return nil

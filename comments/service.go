@@ -464,26 +464,20 @@ func Digest(body string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// token returns a new random token and its SHA-256.
+// token returns a new random token (256 bits) and the hash to store, made by the
+// kernel's TokenMaker over Config.Rand.
 func (s *Service) token() (string, []byte, error) {
-	b := make([]byte, 32)
-	if _, err := io.ReadFull(s.rand, b); err != nil {
-		return "", nil, fmt.Errorf("random token: %w", err)
-	}
-	t := base64.RawURLEncoding.EncodeToString(b)
-	return t, privacy.HashToken(t), nil
+	return privacy.TokenMaker{Rand: s.rand}.New()
 }
 
 // parseToken returns the hash of a token from a URL, or ErrNotFound for a string
 // that cannot be one of ours.
 func parseToken(t string) ([]byte, error) {
-	if len(t) != 43 {
+	h, ok := privacy.TokenMaker{}.Hash(t)
+	if !ok {
 		return nil, privacy.Errorf(privacy.ErrNotFound, "this link is not valid")
 	}
-	if _, err := base64.RawURLEncoding.DecodeString(t); err != nil {
-		return nil, privacy.Errorf(privacy.ErrNotFound, "this link is not valid")
-	}
-	return privacy.HashToken(t), nil
+	return h, nil
 }
 
 func (s *Service) mac(label, email string) []byte {

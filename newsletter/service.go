@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -30,6 +31,9 @@ type Config struct {
 	Auditor *privacy.Auditor
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Rand supplies the confirmation tokens (128 bits each, made by a
+	// privacy.TokenMaker); nil means crypto/rand.
+	Rand io.Reader
 	// Secret signs unsubscribe links and the forms' timestamps: at least 32 random
 	// bytes, the same in every process of the site. Changing it breaks the
 	// unsubscribe links of every mail already sent.
@@ -61,6 +65,7 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	tokens   tokenSigner
+	confirm  privacy.TokenMaker
 	secret   []byte
 	base     string
 
@@ -101,7 +106,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		store: cfg.Store, mailer: cfg.Mailer, outbox: cfg.Outbox, consents: cfg.Consents, auditor: cfg.Auditor,
 		policy: cfg.Mailer.Policy(), log: cfg.Log, now: cfg.Now,
-		tokens: tokenSigner{key: cfg.Secret}, secret: cfg.Secret,
+		tokens: tokenSigner{key: cfg.Secret}, confirm: confirmTokens(cfg.Rand), secret: cfg.Secret,
 		confirmTTL: cfg.ConfirmTTL, resendAfter: cfg.ResendAfter, poll: cfg.Poll,
 		batch: cfg.BatchSize, syncBatch: cfg.SyncBatch, maxQueued: cfg.MaxQueued,
 	}
@@ -258,8 +263,11 @@ func (s *Service) Subscribe(ctx context.Context, email string, lists []List) err
 
 func (s *Service) subscribe(ctx context.Context, addr string, lists []List, source string, record bool) error {
 	now := s.clock()
-	token, hash := newConfirmToken()
-	_, err := s.store.UpdateSubscriptions(ctx, addr, func(cur []Subscription) ([]Subscription, error) {
+	token, hash, err := s.confirm.New()
+	if err != nil {
+		return fmt.Errorf("newsletter: %w", err)
+	}
+	_, err = s.store.UpdateSubscriptions(ctx, addr, func(cur []Subscription) ([]Subscription, error) {
 		var out []Subscription
 		for _, l := range lists {
 			i := slices.IndexFunc(cur, func(x Subscription) bool { return x.List == l })
@@ -349,7 +357,7 @@ func (s *Service) url(path, token string) (string, error) {
 // confirming them (what the confirm page shows on GET). Returns ErrInvalid naming "t"
 // for a malformed token and ErrGone for one that is unknown, expired or used.
 func (s *Service) PendingConfirmation(ctx context.Context, token string) ([]List, error) {
-	hash, ok := parseConfirmToken(token)
+	hash, ok := s.confirm.Hash(token)
 	if !ok {
 		return nil, privacy.Invalid("t", "this link is not complete; copy the whole link from the mail")
 	}
@@ -374,7 +382,7 @@ func (s *Service) PendingConfirmation(ctx context.Context, token string) ([]List
 // a consent record per list. Returns the lists confirmed; ErrInvalid naming "t" for a
 // malformed token; ErrGone for one that is unknown, expired or used.
 func (s *Service) Confirm(ctx context.Context, token string) ([]List, error) {
-	hash, ok := parseConfirmToken(token)
+	hash, ok := s.confirm.Hash(token)
 	if !ok {
 		return nil, privacy.Invalid("t", "this link is not complete; copy the whole link from the mail")
 	}

@@ -2,11 +2,13 @@ package newsletter
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"io"
 	"strconv"
+
+	"github.com/consentkit/consentkit/privacy"
 )
 
 const (
@@ -15,30 +17,12 @@ const (
 	unsubTokenLen   = 8 + macLen
 )
 
-// newConfirmToken returns a random token to mail and the hash to store.
-func newConfirmToken() (token string, hash []byte) {
-	b := make([]byte, confirmTokenLen)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, hashToken(b)
-}
-
-func hashToken(raw []byte) []byte {
-	h := sha256.Sum256(raw)
-	return h[:]
-}
-
-// parseConfirmToken returns the hash of a mailed confirmation token, or false if s
-// cannot be one.
-func parseConfirmToken(s string) ([]byte, bool) {
-	if len(s) != base64.RawURLEncoding.EncodedLen(confirmTokenLen) {
-		return nil, false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != confirmTokenLen {
-		return nil, false
-	}
-	return hashToken(b), true
+// confirmTokens makes the mailed confirmation tokens from rnd. Their rows hold the
+// SHA-256 of the token's 16 random bytes, not of its text, as they have since the
+// first release: HashRaw keeps every stored confirmation and every link already
+// mailed working.
+func confirmTokens(rnd io.Reader) privacy.TokenMaker {
+	return privacy.TokenMaker{Rand: rnd, Size: confirmTokenLen, HashRaw: true}
 }
 
 // An unsubscribe token names a subscription and is signed with the site's secret

@@ -2,11 +2,9 @@ package privacy
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"time"
 )
@@ -79,6 +77,9 @@ type Rights struct {
 	Registry *Registry
 	Mailer   *Mailer
 	Now      func() time.Time
+	// Rand supplies the confirmation and download tokens (see TokenMaker); nil
+	// means crypto/rand.
+	Rand io.Reader
 	// BaseURL is the absolute URL the confirmation link starts with, e.g.
 	// "https://example.com/privacy/confirm".
 	BaseURL string
@@ -90,6 +91,8 @@ type Rights struct {
 }
 
 func (rt *Rights) now() time.Time { return nowOr(rt.Now) }
+
+func (rt *Rights) tokens() TokenMaker { return TokenMaker{Rand: rt.Rand} }
 
 func (rt *Rights) confirmWithin() time.Duration {
 	if rt.ConfirmWithin > 0 {
@@ -107,20 +110,6 @@ func (rt *Rights) Allows(ctx context.Context, p Purpose, subject string) (bool, 
 	return rt.Store.HasRequest(ctx, subject, rt.now().Add(-rt.confirmWithin()))
 }
 
-// NewToken returns a random token of 256 bits and the SHA-256 hash to store for it.
-func NewToken() (token string, hash []byte) {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, HashToken(token)
-}
-
-// HashToken returns the SHA-256 of token, the form in which tokens are stored.
-func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
-
 // Ask records a request of kind for the address and mails the confirmation link.
 // The answer is the same whether or not the site holds anything about the address.
 // Returns ErrInvalid for a bad address or kind.
@@ -132,7 +121,10 @@ func (rt *Rights) Ask(ctx context.Context, email string, kind RequestKind) error
 	if kind != RequestExport && kind != RequestErase {
 		return Invalid("kind", "choose export or erase")
 	}
-	token, hash := NewToken()
+	token, hash, err := rt.tokens().New()
+	if err != nil {
+		return err
+	}
 	r := &RightsRequest{Kind: kind, Subject: addr, TokenHash: hash, Created: rt.now()}
 	if err := rt.Store.CreateRequest(ctx, r); err != nil {
 		return err
@@ -183,7 +175,10 @@ func (rt *Rights) Confirm(ctx context.Context, token string) (Outcome, error) {
 	}
 	switch r.Kind {
 	case RequestExport:
-		dl, hash := NewToken()
+		dl, hash, err := rt.tokens().New()
+		if err != nil {
+			return Outcome{}, err
+		}
 		r.Confirmed, r.DownloadHash = true, hash
 		r.DownloadBy = rt.now().Add(rt.downloadWithin())
 		if err := rt.Store.UpdateRequest(ctx, r); err != nil {
