@@ -26,6 +26,12 @@
 //     another reader) of which only the SHA-256 is stored, with idle and absolute
 //     expiry; Service.Authenticate turns it into a privacy.Actor for every other
 //     capability, which never imports this package.
+//   - P8: mail goes out only for the account itself (confirming an address,
+//     resetting a password, changing the address) under privacy.PurposeAccount,
+//     and to a parent only under privacy.PurposeParentalConsent while a request of
+//     theirs is on file.
+//   - P11: staff roles are granted here; only an admin reads the staff list, and
+//     each read is recorded by Config.Auditor when one is set.
 //   - P12: passwords are argon2id PHC strings, rehashed at sign-in when parameters
 //     change; legacy sha1 forms are imported and replaced at the first sign-in. A
 //     bounded number of hashes run at once, and register, sign-in and reset answer

@@ -1,7 +1,9 @@
 // Package comments is a blog comment engine that keeps promise P4 — a comment needs
 // a name and an email address, and the address is never shown — together with P7
 // (no cookies), P8 and P9 (the address is mailed only for comment follow-up, only
-// after the commenter confirmed it, and never shared).
+// after the commenter confirmed it, and never shared), P11 (a moderator reads an
+// address only through the privacy.Auditor) and P14 (reading a thread collects
+// nothing).
 //
 // Comments are rendered on the server: a thread page with its form works without
 // JavaScript and sets no cookie, and the same routes answer JSON to a client that

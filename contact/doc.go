@@ -1,7 +1,8 @@
 // Package contact is a contact form whose address is used only to answer (P3, P8,
 // P9): a visitor's request is stored under a random reference and the operator's
 // support inbox is told of it; staff with the support role list, read, answer and
-// close requests, and every read is an access record (P11).
+// close requests, and every read is an access record (P11). The form and the staff
+// pages set no cookie (P7).
 //
 // The form is not a relay. Nothing the visitor typed is ever mailed to the address
 // the visitor typed: the notification goes only to the operator's inbox, the

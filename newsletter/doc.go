@@ -1,6 +1,8 @@
 // Package newsletter is the site's opt-in newsletter and promotions (promise P13),
 // kept so that no list or address is ever shared (P9) and email is used only for the
-// purpose it was given for (P8).
+// purpose it was given for (P8). Its pages set no cookie (P7), and relaying a
+// complaint, the one staff act that shows an address, is for admins only and
+// recorded in the access log (P11).
 //
 // Each list ("newsletter", "promotions") is its own opt-in and mails under its own
 // privacy.Purpose. Subscribing is double opt-in: the confirmation link opens a page
