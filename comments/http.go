@@ -39,12 +39,15 @@ type HandlerConfig struct {
 // Handler serves threads, their forms and feeds, the author's manage page, the
 // follow-up confirmation and stop pages, and the moderation queue, as
 // server-rendered HTML that needs no JavaScript or as JSON (chosen by
-// form.WantsJSON). Mount it where Config.BaseURL points, under a prefix with
-// http.StripPrefix:
+// form.WantsJSON). Mount it where Config.BaseURL points, with any router:
 //
+//	mux.Handle("/comments/", h)                           // net/http
 //	mux.Handle("/comments/", http.StripPrefix("/comments", h))
+//	r.Mount("/comments", h)                               // chi
+//	r.PathPrefix("/comments").Handler(h)                  // gorilla/mux
 //
-// Routes, relative to the mount point:
+// It routes on the path after the BaseURL's (form.Mount), and the links on its
+// pages start with that path, never with the request's. Routes, relative to it:
 //
 //	GET  /t/{thread...}           a page of the thread (?page=N, 1 the oldest) and its form (?reply=ID answers a comment); JSON: the page, its paging and a form stamp
 //	POST /t/{thread...}           post: name, email, body, parent, follow_up, ts, website (the honeypot)
@@ -69,9 +72,13 @@ type Handler struct {
 	handler http.Handler
 }
 
-// NewHandler returns the handler for svc. It returns an error when cfg has no
-// Signer or the Signer's key is shorter than 32 bytes.
+// NewHandler returns the handler for svc, mounted at the path of svc's BaseURL.
+// It returns an error when svc is nil, or cfg has no Signer or the Signer's key is
+// shorter than 32 bytes.
 func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
+	if svc == nil {
+		return nil, errors.New("comments: NewHandler needs a Service")
+	}
 	if cfg.Signer == nil || len(cfg.Signer.Key) < 32 {
 		return nil, errors.New("comments: HandlerConfig.Signer with a key of at least 32 bytes is required")
 	}
@@ -97,12 +104,18 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	mux.HandleFunc("POST /stop/{token}", h.stopSubmit)
 	mux.HandleFunc("GET /moderate", h.queue)
 	mux.HandleFunc("POST /moderate/{id}/{action}", h.moderate)
-	h.handler = http.NewCrossOriginProtection().Handler(mux)
+	protected := http.NewCrossOriginProtection().Handler(mux)
+	h.handler = form.Mount(svc.mount, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.serve(w, r, protected)
+	}))
 	return h, nil
 }
 
 // ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
+
+// serve sets the headers every answer carries; r's path is relative to the mount.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	// Token pages carry their token in the URL: no Referer may take it elsewhere.
 	w.Header().Set("Referrer-Policy", "no-referrer")
@@ -110,7 +123,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Pages may hold a manage link, a form stamp or a moderator's view.
 		w.Header().Set("Cache-Control", "no-store")
 	}
-	h.handler.ServeHTTP(w, r)
+	next.ServeHTTP(w, r)
 }
 
 func (h *Handler) maxBody() int64 { return int64(h.svc.cfg.MaxBody)*12 + 8<<10 }

@@ -86,7 +86,7 @@ func newEnv(t *testing.T, kind string, opts ...option) *env {
 		Policy: e.policy, Now: e.clock.Now, SupportInbox: inbox, StaffURL: "https://example.com/contact",
 	}
 	e.signer = &form.Signer{Key: []byte("0123456789abcdef0123456789abcdef"), Now: e.clock.Now}
-	hcfg := contact.HandlerConfig{Signer: e.signer, Limiter: form.NewLimiter(1000, time.Second, 1000)}
+	hcfg := contact.HandlerConfig{Signer: e.signer, Limiter: form.NewLimiter(1000, time.Second, 1000), BaseURL: "/"}
 	for _, o := range opts {
 		o(&cfg, &hcfg)
 	}

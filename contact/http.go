@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
@@ -36,15 +37,22 @@ type HandlerConfig struct {
 	Layout form.Layout
 	// Log receives internal errors only; discarded when nil.
 	Log *slog.Logger
+	// BaseURL is the URL, or only the path, at which the host mounts the Handler,
+	// e.g. "/contact": the Handler routes on the path after it, and the links and
+	// forms on its pages start with it. Default: "/contact".
+	BaseURL string
 }
 
 // Handler serves the contact form and the staff pages, as server-rendered HTML
-// that needs no JavaScript or as JSON (chosen by form.WantsJSON). Mount it under a
-// prefix with http.StripPrefix:
+// that needs no JavaScript or as JSON (chosen by form.WantsJSON). Mount it at
+// HandlerConfig.BaseURL, with any router:
 //
+//	mux.Handle("/contact/", h)                           // net/http
 //	mux.Handle("/contact/", http.StripPrefix("/contact", h))
+//	r.Mount("/contact", h)                               // chi
+//	r.PathPrefix("/contact").Handler(h)                  // gorilla/mux
 //
-// Routes, relative to the mount point:
+// It routes on the path after the BaseURL's (form.Mount). Routes, relative to it:
 //
 //	GET  /                      the form (JSON: its timestamp, honeypot name, limits and categories)
 //	POST /                      submit: name, email, subject, message, category, ts, website (the honeypot)
@@ -59,12 +67,24 @@ type HandlerConfig struct {
 type Handler struct {
 	svc     *Service
 	cfg     HandlerConfig
+	base    string // the path links start with, from cfg.BaseURL
 	handler http.Handler
 }
 
-// NewHandler returns the handler for svc. It returns an error when cfg has no
-// Signer or the Signer's key is shorter than 32 bytes.
+// NewHandler returns the handler for svc. It returns an error when svc is nil, cfg
+// has no Signer or the Signer's key is shorter than 32 bytes, or cfg.BaseURL is not
+// a URL or a path.
 func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
+	if svc == nil {
+		return nil, errors.New("contact: NewHandler needs a Service")
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "/contact"
+	}
+	base, err := form.Prefix(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("contact: HandlerConfig.BaseURL: %w", err)
+	}
 	if cfg.Signer == nil || len(cfg.Signer.Key) < 32 {
 		return nil, errors.New("contact: HandlerConfig.Signer with a key of at least 32 bytes is required")
 	}
@@ -77,7 +97,7 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{svc: svc, cfg: cfg}
+	h := &Handler{svc: svc, cfg: cfg, base: base}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.showForm)
 	mux.HandleFunc("POST /{$}", h.submit)
@@ -85,7 +105,7 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	mux.HandleFunc("GET /requests/{ref}", h.read)
 	mux.HandleFunc("POST /requests/{ref}/reply", h.reply)
 	mux.HandleFunc("POST /requests/{ref}/close", h.close)
-	h.handler = http.NewCrossOriginProtection().Handler(mux)
+	h.handler = form.Mount(base, http.NewCrossOriginProtection().Handler(mux))
 	return h, nil
 }
 
@@ -176,7 +196,7 @@ type formPage struct {
 
 func (h *Handler) page(r *http.Request, v Submission, err error) formPage {
 	p := formPage{
-		Base: mount(r), Stamp: h.cfg.Signer.Stamp(), Values: v, Err: map[string]string{},
+		Base: h.base, Stamp: h.cfg.Signer.Stamp(), Values: v, Err: map[string]string{},
 		Categories: h.svc.CategoryChoices(), RetentionDays: int(h.svc.cfg.Retention / (24 * time.Hour)),
 		MaxMessage: h.svc.cfg.MaxMessage, MaxName: MaxName, MaxSubject: MaxSubject, MaxEmail: privacy.MaxEmailLen,
 	}
@@ -383,7 +403,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	if status == "" {
 		status = "all"
 	}
-	p := listPage{Base: mount(r), Requests: rs, Status: status}
+	p := listPage{Base: h.base, Requests: rs, Status: status}
 	page := func(off int) string {
 		return url.Values{"status": {status}, "offset": {strconv.Itoa(off)}, "limit": {strconv.Itoa(f.Limit)}}.Encode()
 	}
@@ -421,7 +441,7 @@ func (h *Handler) showRequest(w http.ResponseWriter, r *http.Request, status int
 		privacy.WriteJSON(w, http.StatusOK, req)
 		return
 	}
-	p := requestPage{Request: req, Base: mount(r), Notice: notice, Text: text}
+	p := requestPage{Request: req, Base: h.base, Notice: notice, Text: text}
 	if replyErr != nil {
 		p.Errors = describe(replyErr)
 	}
@@ -462,21 +482,6 @@ func (h *Handler) close(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.showRequest(w, r, http.StatusOK, "The request is closed.", "", nil)
-}
-
-// mount returns the path the handler is mounted at, "" at the root: what
-// http.StripPrefix took off the request's path. Links built on it stay right on any
-// page, including the answer to a POST.
-func mount(r *http.Request) string {
-	u, err := url.ParseRequestURI(r.RequestURI)
-	if err != nil {
-		return ""
-	}
-	full, rest := u.EscapedPath(), r.URL.EscapedPath()
-	if !strings.HasSuffix(full, rest) {
-		return ""
-	}
-	return strings.TrimSuffix(full, rest)
 }
 
 func fmtTime(t time.Time) string {

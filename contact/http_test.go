@@ -477,7 +477,7 @@ func TestStaffHTTP(t *testing.T) {
 }
 
 func TestMountedUnderPrefix(t *testing.T) {
-	e := newEnv(t, "mem")
+	e := newEnv(t, "mem", func(_ *contact.Config, h *contact.HandlerConfig) { h.BaseURL = "https://example.com/help/contact" })
 	mux := http.NewServeMux()
 	mux.Handle("/help/contact/", http.StripPrefix("/help/contact", e.handler))
 	w := do(t, mux, httptest.NewRequest(http.MethodGet, "/help/contact/", nil))

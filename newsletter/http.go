@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
@@ -41,11 +42,16 @@ type HandlerConfig struct {
 
 // Handler serves the subscription pages, as server-rendered HTML that needs no
 // JavaScript or as JSON (chosen by form.WantsJSON), and the staff JSON API for
-// campaigns. Mount it under a prefix with http.StripPrefix, at the Service's BaseURL:
+// campaigns. Mount it at the Service's BaseURL, with any router:
 //
+//	mux.Handle("/newsletter/", h)                              // net/http
 //	mux.Handle("/newsletter/", http.StripPrefix("/newsletter", h))
+//	r.Mount("/newsletter", h)                                  // chi
+//	r.PathPrefix("/newsletter").Handler(h)                     // gorilla/mux
 //
-// Routes, relative to the mount point (t is the token from a mailed link):
+// It routes on the path after the BaseURL's (form.Mount), and the links and forms
+// on its pages start with that path, never with the request's. Routes, relative to
+// it (t is the token from a mailed link):
 //
 //	GET  / or /subscribe           the subscribe form (JSON: its timestamp, honeypot name and lists)
 //	POST /subscribe                email, newsletter, promotions (checkboxes), ts, website (the honeypot)
@@ -74,10 +80,12 @@ type HandlerConfig struct {
 type Handler struct {
 	svc     *Service
 	cfg     HandlerConfig
+	pages   *template.Template // pages, their links under the mount
 	handler http.Handler
 }
 
-// NewHandler returns the handler for svc.
+// NewHandler returns the handler for svc, mounted at the path of svc's BaseURL.
+// It returns an error when svc is nil or cfg.Signer's key is shorter than 32 bytes.
 func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if svc == nil {
 		return nil, errors.New("newsletter: NewHandler needs a Service")
@@ -99,7 +107,11 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{svc: svc, cfg: cfg}
+	base, err := form.Prefix(svc.base)
+	if err != nil {
+		return nil, fmt.Errorf("newsletter: Config.BaseURL: %w", err)
+	}
+	h := &Handler{svc: svc, cfg: cfg, pages: template.Must(pages.Clone()).Funcs(template.FuncMap{"base": func() string { return base }})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.showForm)
 	mux.HandleFunc("GET /subscribe", h.showForm)
@@ -119,7 +131,7 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	mux.HandleFunc("POST /api/campaigns/{id}/cancel", h.cancel)
 	mux.HandleFunc("GET /api/campaigns/{id}/progress", h.progress)
 	mux.HandleFunc("POST /api/complaints", h.complaint)
-	h.handler = http.NewCrossOriginProtection().Handler(mux)
+	h.handler = form.Mount(base, http.NewCrossOriginProtection().Handler(mux))
 	return h, nil
 }
 
@@ -133,7 +145,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, title, name string, data any) {
 	var b bytes.Buffer
-	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
+	if err := h.pages.ExecuteTemplate(&b, name, data); err != nil {
 		h.cfg.Log.ErrorContext(r.Context(), "newsletter: render", "page", name, "err", err)
 		status, title = http.StatusInternalServerError, "Something went wrong"
 		b.Reset()
@@ -668,10 +680,12 @@ func (h *Handler) complaint(w http.ResponseWriter, r *http.Request) {
 	privacy.WriteJSON(w, http.StatusOK, map[string]string{"status": "suppressed"})
 }
 
-var pages = template.Must(template.New("pages").Parse(`
+// pages are the pages' templates; base, the path the Handler is mounted at, is
+// set by each Handler's clone.
+var pages = template.Must(template.New("pages").Funcs(template.FuncMap{"base": func() string { return "" }}).Parse(`
 {{define "subscribe"}}
 {{if .Summary}}<div role="alert"><p>Please correct this:</p><ul>{{range .Summary}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
-<form method="post" action="subscribe">
+<form method="post" action="{{base}}/subscribe">
 <p><label for="newsletter-email">Your email address</label><br>
 <input id="newsletter-email" name="email" type="email" value="{{.Email}}" maxlength="{{.MaxEmail}}" required autocomplete="email"{{if .Err.email}} aria-invalid="true" aria-describedby="newsletter-email-error"{{end}}>
 {{with .Err.email}}<br><strong id="newsletter-email-error">{{.}}</strong>{{end}}</p>
@@ -697,7 +711,7 @@ page it leads to. Until then, you get nothing else from us.</p>
 
 {{define "confirm"}}
 <p>Press the button to receive the {{.Lists}}.</p>
-<form method="post" action="confirm?t={{.Token}}">
+<form method="post" action="{{base}}/confirm?t={{.Token}}">
 <p><button type="submit">Yes, subscribe me</button></p>
 </form>
 <p>If you did not ask for this, close this page: nothing will be sent to you.</p>
@@ -709,23 +723,23 @@ page it leads to. Until then, you get nothing else from us.</p>
 
 {{define "unsubscribe"}}
 <p>Stop sending the {{.List}} to {{.Masked}}?</p>
-<form method="post" action="unsubscribe?t={{.Token}}">
+<form method="post" action="{{base}}/unsubscribe?t={{.Token}}">
 <p><button type="submit">Unsubscribe</button></p>
 </form>
-<p><a href="preferences?t={{.Token}}">Manage all your subscriptions</a></p>
+<p><a href="{{base}}/preferences?t={{.Token}}">Manage all your subscriptions</a></p>
 {{end}}
 
 {{define "unsubscribed"}}
 <p>You have left the {{.List}}. Nothing more from it will be sent to you.</p>
-<p><a href="preferences?t={{.Token}}">Manage your other subscriptions</a></p>
+<p><a href="{{base}}/preferences?t={{.Token}}">Manage your other subscriptions</a></p>
 {{end}}
 
 {{define "preferences"}}
 {{with .Left}}<p role="status">{{.}}</p>{{end}}
-<form method="post" action="preferences?t={{.Token}}">
+<form method="post" action="{{base}}/preferences?t={{.Token}}">
 <fieldset><legend>Lists {{.Masked}} receives. Untick a list to leave it.</legend>
 {{range .Choice}}<p>{{if .Checked}}<input id="newsletter-{{.Name}}" name="{{.Name}}" type="checkbox" value="on" checked>
-<label for="newsletter-{{.Name}}">{{.Label}}{{if eq .Status "pending"}} (waiting for your confirmation){{end}}</label>{{else}}{{.Label}}: not subscribed. <a href="subscribe">Subscribe</a>{{end}}</p>
+<label for="newsletter-{{.Name}}">{{.Label}}{{if eq .Status "pending"}} (waiting for your confirmation){{end}}</label>{{else}}{{.Label}}: not subscribed. <a href="{{base}}/subscribe">Subscribe</a>{{end}}</p>
 {{end}}</fieldset>
 <p><button type="submit">Save</button></p>
 </form>
@@ -733,6 +747,6 @@ page it leads to. Until then, you get nothing else from us.</p>
 
 {{define "error"}}
 <p>{{.}}</p>
-<p><a href="subscribe">Subscribe again</a></p>
+<p><a href="{{base}}/subscribe">Subscribe again</a></p>
 {{end}}
 `))

@@ -32,7 +32,7 @@ func TestSubscribeForm(t *testing.T) {
 		res := e.do(t, http.MethodGet, path, "", "")
 		require.Equal(t, http.StatusOK, res.Code)
 		for _, want := range []string{`<label for="newsletter-email">`, `<label for="newsletter-newsletter">`, `<label for="newsletter-promotions">`,
-			`name="ts"`, `<form method="post" action="subscribe">`} {
+			`name="ts"`, `<form method="post" action="/newsletter/subscribe">`} {
 			assert.Contains(t, res.Body, want)
 		}
 		assert.NotContains(t, res.Body, "checked", "no list is ticked for the visitor")

@@ -48,7 +48,7 @@ func TestSubscribeConfirm(t *testing.T) {
 			res := e.do(t, http.MethodGet, path, "", "")
 			require.Equal(t, http.StatusOK, res.Code, res.Body)
 			assert.Contains(t, res.Body, "newsletter and promotions")
-			assert.Contains(t, res.Body, `<form method="post" action="confirm?t=`)
+			assert.Contains(t, res.Body, `<form method="post" action="/newsletter/confirm?t=`)
 			assert.Equal(t, newsletter.StatusPending, e.status(t, ann, newsletter.ListNewsletter))
 		}
 		res := e.do(t, http.MethodHead, path, "", "")

@@ -105,16 +105,16 @@ func run(ctx context.Context, addr, relay string, log *slog.Logger) error {
 		fmt.Fprint(w, `<!doctype html><title>My Blog</title><h1>My Blog</h1><p><a href="/comments/t/hello">Comments on "Hello"</a> · <a href="/privacy/">Privacy</a></p>`)
 	})
 	// ...gains comments and the policy page.
-	mux.Handle("/comments/", http.StripPrefix("/comments", ch))
+	mux.Handle("/comments/", ch) // it routes on the path after its BaseURL
 	rights := &privacy.Rights{Store: store, Registry: registry, Mailer: mailer, BaseURL: site + "/privacy/confirm"}
 	mailer.Allow(privacy.PurposeDataRights, rights)
 	pages, err := web.New(web.Config{Policy: policy, Features: privacy.Features{Comments: true,
 		Tracking: &privacy.TrackingFeature{MinCount: stats.K(), Retention: 25 * 30 * 24 * time.Hour}},
-		Rights: rights, Disclosures: &privacy.Disclosures{Store: store, Registry: registry}, Store: store})
+		Rights: rights, Disclosures: &privacy.Disclosures{Store: store, Registry: registry}, Store: store, BaseURL: "/privacy"})
 	if err != nil {
 		return err
 	}
-	mux.Handle("/privacy/", http.StripPrefix("/privacy", pages))
+	mux.Handle("/privacy/", pages)
 
 	// Count page views, never people; and make sure no response sets a cookie.
 	tracker, err := tracking.NewTracker(tracking.TrackerConfig{Store: counts, MuxPatterns: true})

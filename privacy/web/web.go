@@ -11,6 +11,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -36,10 +37,15 @@ type Config struct {
 	TrustedHeader string
 	Layout        form.Layout // form.Plain when nil
 	Log           *slog.Logger
+	// BaseURL is the URL, or only the path, at which the host mounts the handler,
+	// e.g. "/privacy": the handler routes on the path after it, and the links and
+	// forms on its pages start with it. Default: "/privacy".
+	BaseURL string
 }
 
-// Handler serves, relative to where it is mounted (e.g. with
-// http.StripPrefix("/privacy", h)):
+// Handler serves, relative to Config.BaseURL, however the host mounts it there
+// (form.Mount): mux.Handle("/privacy/", h), with http.StripPrefix("/privacy", h),
+// chi's r.Mount("/privacy", h) or gorilla/mux's r.PathPrefix("/privacy").Handler(h):
 //
 //	GET  /                  the policy page (HTML)
 //	GET  /policy.md         the policy page (Markdown)
@@ -58,15 +64,24 @@ type Config struct {
 // consent history once, the access log and the disclosure register once for every
 // address they show.
 type Handler struct {
-	cfg Config
-	h   http.Handler
+	cfg  Config
+	base string // the path links start with, from cfg.BaseURL
+	h    http.Handler
 }
 
-// New returns the handler, or an error naming a missing part of cfg.
+// New returns the handler, or an error naming a missing part of cfg or a BaseURL
+// that is not a URL or a path.
 func New(cfg Config) (*Handler, error) {
 	switch {
 	case cfg.Policy == nil, cfg.Rights == nil, cfg.Disclosures == nil, cfg.Store == nil:
 		return nil, errors.New("web: Config needs Policy, Rights, Disclosures and Store")
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "/privacy"
+	}
+	base, err := form.Prefix(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("web: Config.BaseURL: %w", err)
 	}
 	if cfg.Limiter == nil {
 		cfg.Limiter = form.NewLimiter(5, time.Hour, 5)
@@ -77,7 +92,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{cfg: cfg}
+	h := &Handler{cfg: cfg, base: base}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.policy)
 	mux.HandleFunc("GET /policy.md", h.policyMarkdown)
@@ -91,7 +106,7 @@ func New(cfg Config) (*Handler, error) {
 	mux.HandleFunc("POST /staff/disclosures", h.disclose)
 	mux.HandleFunc("GET /staff/consents", h.consents)
 	mux.HandleFunc("GET /staff/requests", h.requests)
-	h.h = http.NewCrossOriginProtection().Handler(mux)
+	h.h = form.Mount(base, http.NewCrossOriginProtection().Handler(mux))
 	return h, nil
 }
 
@@ -179,7 +194,7 @@ type requestView struct {
 }
 
 func (h *Handler) requestForm(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "Your data", "request", requestView{Action: "request"})
+	h.render(w, r, http.StatusOK, "Your data", "request", requestView{Action: h.base + "/request"})
 }
 
 func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
@@ -196,7 +211,7 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d := privacy.Describe(err)
-		h.render(w, r, d.Error.Status, "Your data", "request", requestView{Action: "request", Email: v.Get("email"), Kind: v.Get("kind"),
+		h.render(w, r, d.Error.Status, "Your data", "request", requestView{Action: h.base + "/request", Email: v.Get("email"), Kind: v.Get("kind"),
 			Field: d.Error.Field, Message: d.Error.Message, Error: "Please correct the field marked below."})
 		return
 	}
@@ -214,7 +229,7 @@ func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "Confirm your request", "confirm", map[string]any{"Kind": string(req.Kind), "Token": t, "Action": "confirm"})
+	h.render(w, r, http.StatusOK, "Confirm your request", "confirm", map[string]any{"Kind": string(req.Kind), "Token": t, "Action": h.base + "/confirm"})
 }
 
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
@@ -231,8 +246,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.cfg.Log.ErrorContext(r.Context(), "erasure incomplete", "err", err)
 	}
-	// Links are relative to the page, so they hold wherever the handler is mounted.
-	link := "download?t=" + out.DownloadToken
+	link := h.base + "/download?t=" + out.DownloadToken
 	if form.WantsJSON(r) {
 		body := map[string]any{"kind": out.Kind, "erasures": out.Erasures, "complete": err == nil}
 		if out.Kind == privacy.RequestExport {

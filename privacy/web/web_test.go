@@ -115,7 +115,7 @@ func TestExportFlow(t *testing.T) {
 	}
 	w = e.do(postForm("/confirm", url.Values{"t": {tok}}))
 	require.Equal(t, 200, w.Code, w.Body.String())
-	dl := regexp.MustCompile(`href="download\?t=([^"]+)"`).FindStringSubmatch(w.Body.String())
+	dl := regexp.MustCompile(`href="/privacy/download\?t=([^"]+)"`).FindStringSubmatch(w.Body.String())
 	require.NotNil(t, dl, w.Body.String())
 
 	w = e.do(httptest.NewRequest("GET", "/download?t="+dl[1], nil))
