@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
@@ -45,10 +46,19 @@ type handler struct {
 	base string // the path prefix links on pages use, from Config.BaseURL
 }
 
-// Handler returns the accounts HTTP handler: a JSON API for everything the Service
+// Handler is the accounts HTTP handler: a JSON API for everything the Service
 // does, and server-rendered pages (no JavaScript) for registering, signing in,
-// resetting a password and following mailed links. Mount it under a prefix with
-// http.StripPrefix; Config.BaseURL must name that prefix. Routes, relative to it:
+// resetting a password and following mailed links. Mount it at the Service's
+// Config.BaseURL, with any router:
+//
+//	mux.Handle("/accounts/", h)                            // net/http
+//	mux.Handle("/accounts/", http.StripPrefix("/accounts", h))
+//	r.Mount("/accounts", h)                                // chi
+//	r.PathPrefix("/accounts").Handler(h)                   // gorilla/mux
+//
+// It routes on the path after the BaseURL's (form.Mount), and the links and forms
+// on its pages start with that path, never with the request's. Routes, relative to
+// it:
 //
 //	GET|POST /register                 register (form or JSON); under 13 asks for a parent's address
 //	POST     /parental/request         parent_email -> the child's code
@@ -69,7 +79,23 @@ type handler struct {
 // The handler sets no cookie: a session travels as "Authorization: Bearer". It
 // authenticates requests itself (Service.Authenticate) and refuses cross-origin
 // form posts (http.CrossOriginProtection). Every response is Cache-Control: no-store.
-func (s *Service) Handler(cfg HandlerConfig) http.Handler {
+type Handler struct {
+	handler http.Handler
+}
+
+// NewHandler returns the handler for s, mounted at the path of s's Config.BaseURL.
+// It returns an error when s is nil or cfg.Signer's key is shorter than 32 bytes.
+func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
+	if s == nil {
+		return nil, errors.New("accounts: NewHandler needs a Service")
+	}
+	if cfg.Signer != nil && len(cfg.Signer.Key) < 32 {
+		return nil, errors.New("accounts: HandlerConfig.Signer needs a key of at least 32 bytes")
+	}
+	base, err := form.Prefix(s.cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("accounts: Config.BaseURL: %w", err)
+	}
 	if cfg.Layout == nil {
 		cfg.Layout = form.Plain
 	}
@@ -78,10 +104,6 @@ func (s *Service) Handler(cfg HandlerConfig) http.Handler {
 	}
 	if cfg.Log == nil {
 		cfg.Log = s.log
-	}
-	base := s.cfg.BaseURL
-	if u, err := url.Parse(base); err == nil {
-		base = strings.TrimRight(u.Path, "/")
 	}
 	h := &handler{s: s, cfg: cfg, mux: http.NewServeMux(), base: base}
 	m := h.mux
@@ -116,8 +138,11 @@ func (s *Service) Handler(cfg HandlerConfig) http.Handler {
 	m.HandleFunc("GET /staff", h.staff)
 	m.HandleFunc("POST /staff/grant", h.role(true))
 	m.HandleFunc("POST /staff/revoke", h.role(false))
-	return http.NewCrossOriginProtection().Handler(s.Authenticate(h))
+	return &Handler{handler: form.Mount(base, http.NewCrossOriginProtection().Handler(s.Authenticate(h)))}, nil
 }
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")

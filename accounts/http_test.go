@@ -41,8 +41,10 @@ func newServer(t testing.TB, e *env, hc accounts.HandlerConfig) *server {
 	if hc.Limiter == nil {
 		hc.Limiter = form.NewLimiter(1_000_000, time.Second, 1_000_000)
 	}
+	h, err := accounts.NewHandler(e.svc, hc)
+	require.NoError(t, err)
 	mux := http.NewServeMux()
-	mux.Handle("/accounts/", http.StripPrefix("/accounts", e.svc.Handler(hc)))
+	mux.Handle("/accounts/", http.StripPrefix("/accounts", h))
 	s := &server{t: t}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, r)
@@ -515,8 +517,10 @@ func TestHTTPMountedElsewhereWithHostLayout(t *testing.T) {
 		w.WriteHeader(status)
 		fmt.Fprintf(w, "<!doctype html><title>Club · %s</title><nav>host menu</nav>%s", template.HTMLEscapeString(title), body)
 	}
+	h, err := accounts.NewHandler(e.svc, accounts.HandlerConfig{Layout: layout})
+	require.NoError(t, err)
 	mux := http.NewServeMux()
-	mux.Handle("/club/", http.StripPrefix("/club", e.svc.Handler(accounts.HandlerConfig{Layout: layout})))
+	mux.Handle("/club/", http.StripPrefix("/club", h))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 

@@ -32,7 +32,8 @@ type Config struct {
 	Now     func() time.Time
 	Rand    io.Reader // crypto/rand.Reader: tokens and ids
 
-	// BaseURL is where the Handler is mounted, for links in mail. Default:
+	// BaseURL is where the Handler is mounted: links in mail start with it, and the
+	// Handler routes on the path after its path and links its pages under it. Default:
 	// Policy.SiteURL + "/accounts".
 	BaseURL string
 

@@ -76,9 +76,13 @@ func ExampleNewHandler() {
 	if err != nil {
 		panic(err)
 	}
-	mux := http.NewServeMux()
 	// Staff only: the host's own authentication wraps it, or HandlerConfig.Role.
-	mux.Handle("/stats/", http.StripPrefix("/stats", tracking.NewHandler(svc, tracking.HandlerConfig{})))
+	h, err := tracking.NewHandler(svc, tracking.HandlerConfig{BaseURL: "/stats"})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/stats/", h)
 
 	for _, target := range []string{"/stats/", "/stats/api/report?from=2025-05-01&to=2025-05-31", "/stats/api/report?top=1000"} {
 		w := httptest.NewRecorder()

@@ -134,7 +134,10 @@ func FuzzReportQuery(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h := tracking.NewHandler(svc, tracking.HandlerConfig{})
+	h, err := tracking.NewHandler(svc, tracking.HandlerConfig{})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, query string) {
 		for _, route := range []string{"/", "/page", "/api/report", "/api/page"} {
 			r := httptest.NewRequest(http.MethodGet, "/", nil)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -25,14 +27,21 @@ type HandlerConfig struct {
 	// (privacy.Require). Default: none; the reports hold no personal data, so whether
 	// only staff see them is the host's choice, made here or by what it mounts.
 	Role privacy.Role
+	// BaseURL is the URL, or only the path, at which the host mounts the Handler,
+	// e.g. "/stats": the Handler routes on the path after it, and the links on its
+	// pages start with it. Default: "/stats".
+	BaseURL string
 }
 
-// Handler serves the reports, read-only (GET and HEAD), relative to where it is
-// mounted, so a host can put it under a prefix:
+// Handler serves the reports, read-only (GET and HEAD). Mount it at
+// HandlerConfig.BaseURL, with any router:
 //
-//	mux.Handle("/stats/", http.StripPrefix("/stats", tracking.NewHandler(svc, cfg)))
+//	mux.Handle("/stats/", h)                         // net/http
+//	mux.Handle("/stats/", http.StripPrefix("/stats", h))
+//	r.Mount("/stats", h)                             // chi
+//	r.PathPrefix("/stats").Handler(h)                // gorilla/mux
 //
-// Routes:
+// It routes on the path after the BaseURL's (form.Mount). Routes, relative to it:
 //
 //	GET /                 the report page: totals, SVG charts and tables
 //	GET /page?path=P      one path's views over time
@@ -44,22 +53,38 @@ type HandlerConfig struct {
 // parameter. The Handler is separate from the counting middleware: mount it where the
 // host's staff pages are. It sets no cookie and has no form that changes anything.
 type Handler struct {
-	svc    *Service
-	layout form.Layout
-	log    *slog.Logger
-	role   privacy.Role
+	svc     *Service
+	layout  form.Layout
+	log     *slog.Logger
+	role    privacy.Role
+	pages   *template.Template // pages, their links under the mount
+	handler http.Handler
 }
 
-// NewHandler returns the report handler for s.
-func NewHandler(s *Service, cfg HandlerConfig) *Handler {
-	h := &Handler{svc: s, layout: cfg.Layout, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), role: cfg.Role}
+// NewHandler returns the report handler for s. It returns an error when s is nil
+// or cfg.BaseURL is not a URL or a path.
+func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
+	if s == nil {
+		return nil, errors.New("tracking: NewHandler needs a Service")
+	}
+	base, err := form.Prefix(cmp.Or(cfg.BaseURL, "/stats"))
+	if err != nil {
+		return nil, fmt.Errorf("tracking: HandlerConfig.BaseURL: %w", err)
+	}
+	h := &Handler{svc: s, layout: cfg.Layout, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), role: cfg.Role,
+		pages: template.Must(pages.Clone()).Funcs(template.FuncMap{"base": func() string { return base }})}
 	if h.layout == nil {
 		h.layout = form.Plain
 	}
-	return h
+	h.handler = form.Mount(base, http.HandlerFunc(h.serve))
+	return h, nil
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
+
+// serve answers r, whose path is relative to the mount.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	var api bool
 	switch r.URL.Path {
 	case "/api/report", "/api/page":
@@ -163,7 +188,7 @@ func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request, api b
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, title, name string, data any) {
 	var buf bytes.Buffer
-	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+	if err := h.pages.ExecuteTemplate(&buf, name, data); err != nil {
 		h.log.ErrorContext(r.Context(), "tracking: render report page", "err", err)
 		status = http.StatusInternalServerError
 		buf.Reset()

@@ -39,7 +39,9 @@ func reportSite(t *testing.T, cfg tracking.HandlerConfig) http.Handler {
 	views(t, store, tracking.Browsers, "Chrome 124", may1, 10)
 	views(t, store, tracking.MIMETypes, "text/html", may1, 21)
 	require.NoError(t, store.Add(ctx, []tracking.Count{{Dim: tracking.Bots, Period: tracking.Day, Start: may1, N: 99}}))
-	return tracking.NewHandler(svc, cfg)
+	h, err := tracking.NewHandler(svc, cfg)
+	require.NoError(t, err)
+	return h
 }
 
 func do(h http.Handler, method, target string) *httptest.ResponseRecorder {
@@ -164,13 +166,13 @@ func TestHandlerPage(t *testing.T) {
 	assert.NotContains(t, body, "style=", "no inline style: the host's CSP stays strict")
 	assert.Contains(t, body, "example.net")
 	assert.NotContains(t, body, "rare-company", "a domain seen 4 times is not shown")
-	assert.Contains(t, body, `href="page?path=%2fblog%2f%7bslug%7d&amp;from=2025-05-01&amp;to=2025-05-31"`, "relative links")
+	assert.Contains(t, body, `href="/stats/page?path=%2fblog%2f%7bslug%7d&amp;from=2025-05-01&amp;to=2025-05-31"`, "links under BaseURL")
 	golden(t, "report.golden.html", body)
 
 	w = do(h, http.MethodGet, "/page?path=%2Fblog%2F%7Bslug%7D&from=2025-05-01&to=2025-05-31")
 	require.Equal(t, http.StatusOK, w.Code)
 	assert.Contains(t, w.Body.String(), "<strong>12</strong> views of <code>/blog/{slug}</code>")
-	assert.Contains(t, w.Body.String(), `href="./?from=2025-05-01&amp;to=2025-05-31"`)
+	assert.Contains(t, w.Body.String(), `href="/stats/?from=2025-05-01&amp;to=2025-05-31"`)
 	assert.Contains(t, w.Body.String(), `<input type="hidden" name="path" value="/blog/{slug}">`)
 }
 
@@ -195,29 +197,29 @@ func TestHandlerUnderPrefixWithLayout(t *testing.T) {
 		_, _ = w.Write([]byte("<host-page>" + string(body) + "</host-page>"))
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/stats/", http.StripPrefix("/stats", reportSite(t, tracking.HandlerConfig{Layout: layout})))
+	mux.Handle("/reports/", http.StripPrefix("/reports", reportSite(t, tracking.HandlerConfig{Layout: layout, BaseURL: "/reports"})))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	resp, err := srv.Client().Get(srv.URL + "/stats/?from=2025-05-01&to=2025-05-31")
+	resp, err := srv.Client().Get(srv.URL + "/reports/?from=2025-05-01&to=2025-05-31")
 	require.NoError(t, err)
 	body := readAll(t, resp)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.True(t, strings.HasPrefix(body, "<host-page>"), "the host's layout wraps the page")
-	href := regexp.MustCompile(`href="(page\?[^"]+)"`).FindStringSubmatch(body)
+	href := regexp.MustCompile(`href="(/reports/page\?[^"]+)"`).FindStringSubmatch(body)
 	require.NotNil(t, href)
-	link, err := url.Parse(srv.URL + "/stats/")
+	link, err := url.Parse(srv.URL + "/reports/")
 	require.NoError(t, err)
 	next, err := link.Parse(template.HTMLEscapeString(strings.ReplaceAll(href[1], "&amp;", "&")))
 	require.NoError(t, err)
-	assert.Equal(t, "/stats/page", next.Path, "links stay under the prefix")
+	assert.Equal(t, "/reports/page", next.Path, "links stay under the prefix")
 	resp, err = srv.Client().Get(next.String())
 	require.NoError(t, err)
 	readAll(t, resp)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, []string{"Page views", "Views of /blog/{slug}"}, titles)
 
-	resp, err = srv.Client().Get(srv.URL + "/stats/api/report?from=2025-05-01&to=2025-05-31")
+	resp, err = srv.Client().Get(srv.URL + "/reports/api/report?from=2025-05-01&to=2025-05-31")
 	require.NoError(t, err)
 	readAll(t, resp)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)

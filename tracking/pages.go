@@ -144,7 +144,10 @@ func pathPage(r *PathReport, in params) pathData {
 	return pathData{Form: in, R: r, Series: newColumnChart("tracking-path-series", "Views of "+r.Path+" per "+string(r.Step), r.Step, r.Series)}
 }
 
+// pages are the report's templates; base, the path the Handler is mounted at, is
+// set by each Handler's clone.
 var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
+	"base":  func() string { return "" },
 	"date":  func(t time.Time) string { return t.Format(dateLayout) },
 	"label": stepLabel,
 	"last":  func(t time.Time) string { return t.AddDate(0, 0, -1).Format(dateLayout) },
@@ -205,14 +208,14 @@ No figure here is tied to a visitor: each list is counted on its own.</p>
 <section class="tracking-section"><h2>{{.Title}}</h2>
 {{if .Rows}}{{template "bars" .Chart}}
 <table class="tracking-table"><thead><tr><th scope="col">{{.Title}}</th><th scope="col">Views</th></tr></thead><tbody>
-{{range .Rows}}<tr><td>{{if $s.Links}}<a href="page?path={{.Value}}&amp;from={{$.Form.From}}&amp;to={{$.Form.To}}">{{.Value}}</a>{{else}}{{.Value}}{{end}}</td><td>{{.Views}}</td></tr>
+{{range .Rows}}<tr><td>{{if $s.Links}}<a href="{{base}}/page?path={{.Value}}&amp;from={{$.Form.From}}&amp;to={{$.Form.To}}">{{.Value}}</a>{{else}}{{.Value}}{{end}}</td><td>{{.Views}}</td></tr>
 {{end}}</tbody></table>{{else}}<p>No views in this range.</p>{{end}}
 </section>
 {{end}}
 {{end}}
 
 {{define "path"}}
-<p><a href="./?from={{.Form.From}}&amp;to={{.Form.To}}">All pages</a></p>
+<p><a href="{{base}}/?from={{.Form.From}}&amp;to={{.Form.To}}">All pages</a></p>
 {{template "form" .Form}}
 <p class="tracking-summary"><strong>{{.R.Views}}</strong> views of <code>{{.R.Path}}</code> from {{date .R.From}} to {{last .R.To}} (UTC).</p>
 {{template "columns" .Series}}

@@ -69,7 +69,7 @@ func (s *Site) page(w http.ResponseWriter, r *http.Request, status int, title, n
 
 func (s *Site) routes(formKey []byte, privacyWeb *web.Handler) (http.Handler, error) {
 	sign := s.signer(formKey)
-	contactH, err := contact.NewHandler(s.contact, contact.HandlerConfig{Signer: sign, Layout: s.layout, Log: s.log})
+	contactH, err := contact.NewHandler(s.contact, contact.HandlerConfig{Signer: sign, Layout: s.layout, Log: s.log, BaseURL: "/contact"})
 	if err != nil {
 		return nil, err
 	}
@@ -80,8 +80,14 @@ func (s *Site) routes(formKey []byte, privacyWeb *web.Handler) (http.Handler, er
 	if err != nil {
 		return nil, err
 	}
-	accountsH := s.accounts.Handler(accounts.HandlerConfig{Layout: s.layout, Signer: sign, Log: s.log})
-	statsH := tracking.NewHandler(s.stats, tracking.HandlerConfig{Layout: s.layout, Logger: s.log, Role: privacy.RoleAdmin})
+	accountsH, err := accounts.NewHandler(s.accounts, accounts.HandlerConfig{Layout: s.layout, Signer: sign, Log: s.log})
+	if err != nil {
+		return nil, err
+	}
+	statsH, err := tracking.NewHandler(s.stats, tracking.HandlerConfig{Layout: s.layout, Logger: s.log, Role: privacy.RoleAdmin, BaseURL: "/stats"})
+	if err != nil {
+		return nil, err
+	}
 
 	static, _ := fs.Sub(assets, "static")
 	mux := http.NewServeMux()
@@ -91,12 +97,13 @@ func (s *Site) routes(formKey []byte, privacyWeb *web.Handler) (http.Handler, er
 	mux.HandleFunc("GET /blog/{slug}", s.blogPost)
 	mux.HandleFunc("GET /member", s.appPage("Member area", "member.html"))
 	mux.HandleFunc("GET /staff", s.appPage("Staff area", "staff.html"))
-	mux.Handle("/accounts/", http.StripPrefix("/accounts", accountsH))
-	mux.Handle("/contact/", http.StripPrefix("/contact", contactH))
-	mux.Handle("/comments/", http.StripPrefix("/comments", s.commentsH))
-	mux.Handle("/newsletter/", http.StripPrefix("/newsletter", newsH))
-	mux.Handle("/privacy/", http.StripPrefix("/privacy", privacyWeb))
-	mux.Handle("/stats/", http.StripPrefix("/stats", statsH))
+	// Each handler routes on the path after its BaseURL, so it is mounted as is.
+	mux.Handle("/accounts/", accountsH)
+	mux.Handle("/contact/", contactH)
+	mux.Handle("/comments/", s.commentsH)
+	mux.Handle("/newsletter/", newsH)
+	mux.Handle("/privacy/", privacyWeb)
+	mux.Handle("/stats/", statsH)
 	for _, p := range []string{"/contact", "/newsletter", "/privacy", "/stats"} {
 		mux.Handle("GET "+p, http.RedirectHandler(p+"/", http.StatusMovedPermanently))
 	}

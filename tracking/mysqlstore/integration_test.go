@@ -208,7 +208,8 @@ func TestTwoProcessesCountExactlyAndHoldNoVisitor(t *testing.T) {
 	}
 	assert.Equal(t, total, rep.Views)
 	assert.Equal(t, want[tracking.Bots][""], rep.Bots)
-	handler := tracking.NewHandler(svc, tracking.HandlerConfig{})
+	handler, err := tracking.NewHandler(svc, tracking.HandlerConfig{})
+	require.NoError(t, err)
 	var outputs []string
 	for _, target := range []string{"/api/report", "/", "/api/page?path=%2Fblog%2F%7Bslug%7D"} {
 		w := httptest.NewRecorder()
