@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
@@ -27,10 +28,42 @@ var (
 	_ privacy.Purger   = holder{}
 )
 
-func (holder) HolderName() string { return "accounts" }
+// holderName names the holder in exports and erasure reports.
+const holderName = "accounts"
 
-func (holder) Categories() []string {
-	return []string{CategoryAccounts, CategoryResources, CategoryParentalConsent}
+// Contract is what accounts hold, for the retention Config sets, the account and
+// parental-consent purposes with their Allowers, and the policy page's text on
+// accounts and on children.
+func (h holder) Contract() privacy.Contract {
+	cfg := h.s.cfg
+	return privacy.Contract{
+		Name: holderName,
+		Categories: []privacy.Category{
+			{Name: CategoryAccounts, Description: "Your account: email address, display name, password hash, sign-in sessions",
+				RetentionOf: fmt.Sprintf("you delete your account (unconfirmed sign-ups: %s)", privacy.HumanDuration(cfg.UnverifiedRetention))},
+			{Name: CategoryResources, Description: "Photos, notes and messages you upload", RetentionOf: "you delete them or your account"},
+			{Name: CategoryParentalConsent, Description: "A parent's address while we wait for consent",
+				Retention: cfg.ParentalRetention, RetentionOf: "the request"},
+		},
+		Purposes: []privacy.PurposeUse{
+			{Purpose: privacy.PurposeAccount, Allower: privacy.AllowFunc(h.s.allowAccount),
+				Description: "to confirm your address when you sign up, and for messages about your account such as password resets"},
+			{Purpose: privacy.PurposeParentalConsent, Allower: privacy.AllowFunc(h.s.allowParent),
+				Description: fmt.Sprintf("to ask a parent's consent before a child under %d may register", privacy.MinAge)},
+		},
+		Sections: []privacy.Section{
+			{Heading: privacy.SectionCollected, Text: `**Your account.** To give you an account we ask for your email address: one address, one
+account. We use it to confirm that the address is yours and for messages about your account,
+such as a password reset. A display name is optional. Your password is stored only in a
+one-way form (argon2id) that cannot be turned back into the password. As a member you can
+upload photos, notes and messages; you decide whether each is private or visible to other
+members. We remove location and camera details from photos before we store them.`},
+			{Heading: privacy.SectionChildren, Text: fmt.Sprintf(`We do not knowingly collect personal data from children under %[1]d without a parent's
+consent. Sign-up asks for a date of birth and keeps only whether you are over %[1]d, never
+the date. A child under %[1]d may give a parent's email address, and only that: we ask the
+parent for consent, and if no answer comes in time we delete the parent's address.`, privacy.MinAge)},
+		},
+	}
 }
 
 // Export is everything this package holds about one address.
@@ -215,7 +248,7 @@ func (s *Service) DeleteMe(ctx context.Context, password string) ([]privacy.Eras
 		return out, err
 	}
 	if own.Removed > 0 || s.cfg.Registry == nil {
-		own.Holder = holder{}.HolderName()
+		own.Holder = holderName
 		out = append(out, own)
 	}
 	return out, nil
@@ -234,13 +267,13 @@ func (s *Service) ExportMe(ctx context.Context) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := out[holder{}.HolderName()]; ok {
+		if _, ok := out[holderName]; ok {
 			return out, nil
 		}
 		own, err := holder{s}.Export(ctx, a.Email)
-		out[holder{}.HolderName()] = own
+		out[holderName] = own
 		return out, err
 	}
 	own, err := holder{s}.Export(ctx, a.Email)
-	return map[string]any{holder{}.HolderName(): own}, err
+	return map[string]any{holderName: own}, err
 }

@@ -160,8 +160,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, store: cfg.Store, mailer: cfg.Mailer, policy: cfg.Policy, log: cfg.Log,
 		hash: newHasher(cfg.Argon2, cfg.HashSlots, cfg.HashWait), photos: make(chan struct{}, cfg.PhotoSlots),
 		throttle: newThrottle(secret, cfg.MaxFailures, cfg.FailureWindow, cfg.MaxDelay)}
-	cfg.Mailer.Allow(privacy.PurposeAccount, privacy.AllowFunc(s.allowAccount))
-	cfg.Mailer.Allow(privacy.PurposeParentalConsent, privacy.AllowFunc(s.allowParent))
+	cfg.Mailer.AllowContract(holder{s}.Contract())
 	return s, nil
 }
 

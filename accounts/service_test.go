@@ -646,9 +646,10 @@ func TestDeleteMeAndExport(t *testing.T) {
 
 func TestRegistryCheckCategories(t *testing.T) {
 	e := newEnv(t)
-	p := *e.mail.Mailer.Policy()
-	p.Categories = []privacy.Category{{Name: "accounts"}, {Name: "member-resources"}, {Name: "parental-consent", Retention: 14 * 24 * time.Hour}}
-	require.NoError(t, e.registry.Check(&p))
+	require.NoError(t, e.registry.Check())
+	c, ok := e.registry.Category(accounts.CategoryParentalConsent)
+	require.True(t, ok)
+	assert.Equal(t, 14*24*time.Hour, c.Retention, "Config.ParentalRetention's default")
 }
 
 func TestNewNeedsStoreMailerConsents(t *testing.T) {

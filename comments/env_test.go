@@ -108,7 +108,6 @@ func newEnvOn(t testing.TB, cs comments.Store, ps privacy.Store, db *sqlx.DB, cl
 		e.clock = &clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
 	}
 	e.policy = mailtest.Policy()
-	e.policy.Categories = []privacy.Category{{Name: comments.Category, Description: "comments with name and address", Retention: 0}}
 	if db != nil {
 		ps, cs := privacymysql.New(db), commentsmysql.New(db)
 		require.NoError(t, ps.Migrate(context.Background()))

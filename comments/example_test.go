@@ -18,7 +18,7 @@ import (
 func Example() {
 	ctx := context.Background()
 	policy := &privacy.Policy{Operator: "Example Ltd", Contact: "privacy@example.com", OperatorDomains: []string{"example.com"},
-		Version: "2026-11-01", Purposes: privacy.DefaultPurposeDescriptions()}
+		Version: "2026-11-01"}
 	mailer := privacy.NewMailer(policy, privacymem.New(), nil)
 	svc, err := comments.New(comments.Config{
 		Store:   memstore.New(),

@@ -9,9 +9,12 @@ import (
 	"github.com/consentkit/consentkit/privacy"
 )
 
-// Category is the policy category the comments holder keeps: comments with their
-// authors' names and addresses, and follow-up state.
-const Category = "comments"
+// CategoryComments is the policy category the comments holder keeps: comments with
+// their authors' names and addresses, and follow-up state.
+const CategoryComments = "comments"
+
+// holderName names the holder in exports and erasure reports.
+const holderName = "comments"
 
 var (
 	_ privacy.Holder   = (*Service)(nil)
@@ -20,11 +23,22 @@ var (
 	_ privacy.Purger   = (*Service)(nil)
 )
 
-// HolderName implements privacy.Holder.
-func (s *Service) HolderName() string { return "comments" }
-
-// Categories implements privacy.Holder.
-func (s *Service) Categories() []string { return []string{Category} }
+// Contract implements privacy.Holder: comments, with rejected ones kept for
+// Config.RejectedRetention, and the follow-up purpose with its Allower.
+func (s *Service) Contract() privacy.Contract {
+	return privacy.Contract{
+		Name: holderName,
+		Categories: []privacy.Category{{Name: CategoryComments,
+			Description: fmt.Sprintf("Comments, with the name and address given (rejected comments: %s)", privacy.HumanDuration(s.cfg.RejectedRetention)),
+			RetentionOf: "you delete the comment or ask us to erase it"}},
+		Purposes: []privacy.PurposeUse{{Purpose: privacy.PurposeCommentFollowUp, Allower: guard{s},
+			Description: "to tell you about replies to a comment you posted, if you asked us to and confirmed your address"}},
+		Sections: []privacy.Section{{Heading: privacy.SectionCollected, Text: `**Comments.** To post a comment you give a name and an email address. Your name is shown with
+the comment; your email address is never shown to anyone, nor used to fetch a picture of you
+from another service. If you ask to hear about replies, we first send a message to confirm the
+address, and every reply notice has a link that stops them.`}},
+	}
+}
 
 // ExportedComment is one comment in an export.
 type ExportedComment struct {
@@ -91,7 +105,7 @@ func (s *Service) Erase(ctx context.Context, subject string) (privacy.Erasure, e
 		return privacy.Erasure{}, err
 	}
 	removed, kept, err := s.store.EraseCommenter(ctx, email, s.cfg.Erase == EraseKeepText)
-	res := privacy.Erasure{Holder: s.HolderName(), Removed: removed}
+	res := privacy.Erasure{Holder: holderName, Removed: removed}
 	if kept > 0 {
 		res.Retained = append(res.Retained, fmt.Sprintf(
 			"%d published comment(s): the text is kept under the name %q with no name, address or avatar, as the site's erase setting says", kept, DeletedName))

@@ -222,7 +222,7 @@ func New(cfg Config) (*Service, error) {
 		s.cache = newThreadCache(int64(cfg.ThreadCache))
 	}
 	s.site = cfg.Mailer.Policy().Operator
-	cfg.Mailer.Allow(privacy.PurposeCommentFollowUp, guard{s})
+	cfg.Mailer.AllowContract(s.Contract())
 	return s, nil
 }
 

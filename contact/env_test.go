@@ -67,7 +67,6 @@ func newEnv(t *testing.T, kind string, opts ...option) *env {
 	t.Helper()
 	e := &env{kind: kind, clock: &clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}}
 	e.policy = mailtest.Policy()
-	e.policy.Categories = []privacy.Category{contact.PolicyCategory(0)}
 	switch kind {
 	case "mem":
 		e.store, e.priv = contactmem.New(), privacymem.New()

@@ -19,8 +19,6 @@ func examplePolicy() *privacy.Policy {
 	return &privacy.Policy{
 		Operator: "Example Ltd", Contact: "privacy@example.com", Sender: "noreply@example.com",
 		OperatorDomains: []string{"example.com"}, Version: "2026-11-01",
-		Purposes:   privacy.DefaultPurposeDescriptions(),
-		Categories: []privacy.Category{contact.PolicyCategory(0)},
 	}
 }
 

@@ -15,11 +15,22 @@ var (
 	_ privacy.Allower  = (*Service)(nil)
 )
 
-// HolderName implements privacy.Holder.
-func (s *Service) HolderName() string { return "contact" }
+// holderName names the holder in exports and erasure reports.
+const holderName = "contact"
 
-// Categories implements privacy.Holder: the service keeps CategoryName.
-func (s *Service) Categories() []string { return []string{CategoryName} }
+// Contract implements privacy.Holder: requests, kept Config.Retention after they
+// are closed, and the support purpose with the Service as its Allower.
+func (s *Service) Contract() privacy.Contract {
+	return privacy.Contract{
+		Name: holderName,
+		Categories: []privacy.Category{{Name: CategoryRequests, Description: "Messages sent through the contact form",
+			Retention: s.cfg.Retention, RetentionOf: "the request is closed"}},
+		Purposes: []privacy.PurposeUse{{Purpose: privacy.PurposeSupport, Allower: s,
+			Description: "to answer a question you sent us through the contact form"}},
+		Sections: []privacy.Section{{Heading: privacy.SectionCollected, Text: `**The contact form.** When you write to us we need your email address, so we can answer. Your
+name is optional. We use the address only to answer your message.`}},
+	}
+}
 
 // ExportedRequest is one request as exported to the person who sent it. Staff
 // addresses are left out: they are the staff's data, not the requester's.
@@ -73,7 +84,7 @@ func (s *Service) Erase(ctx context.Context, subject string) (privacy.Erasure, e
 		return privacy.Erasure{}, err
 	}
 	n, err := s.cfg.Store.EraseEmail(ctx, addr)
-	return privacy.Erasure{Holder: s.HolderName(), Removed: n}, err
+	return privacy.Erasure{Holder: holderName, Removed: n}, err
 }
 
 // Purge implements privacy.Purger: requests closed longer than Config.Retention

@@ -25,8 +25,9 @@ const (
 	DefaultMaxMessage = 10000
 )
 
-// CategoryName is the policy category the contact capability keeps.
-const CategoryName = "contact-requests"
+// CategoryRequests is the policy category the contact capability keeps: requests
+// with their threads.
+const CategoryRequests = "contact-requests"
 
 // Defaults of Config's durations.
 const (
@@ -44,20 +45,6 @@ const (
 	DefaultAckText    = "Thank you for writing to us. We received your message and will answer it by email.\n\n" +
 		"This is an automatic message. You do not need to reply to it."
 )
-
-// PolicyCategory describes what the contact capability keeps, for the site's
-// privacy.Policy. retention 0 means DefaultRetention.
-func PolicyCategory(retention time.Duration) privacy.Category {
-	if retention <= 0 {
-		retention = DefaultRetention
-	}
-	return privacy.Category{
-		Name:        CategoryName,
-		Description: "messages sent through the contact form: your email address, the name, subject and message you wrote, and our replies",
-		Retention:   retention,
-		RetentionOf: "closing the request",
-	}
-}
 
 // Config configures a Service. Zero fields take the defaults documented on them.
 type Config struct {
@@ -80,8 +67,8 @@ type Config struct {
 	MaxMessage  int      // DefaultMaxMessage characters
 	AllowMarkup bool     // accept HTML tags in the message (shown escaped); refused by default
 
-	// Retention is how long a closed request is kept: the policy's declared
-	// retention for CategoryName when it declares one, else DefaultRetention.
+	// Retention is how long a closed request is kept (DefaultRetention): Purge
+	// removes it then, and the policy page says so.
 	Retention time.Duration
 	// AnswerWindow is how long after closing a request mail about it may still be
 	// delivered: DefaultAnswerWindow, longer than the outbox retries a message.
@@ -151,11 +138,6 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = DefaultRetention
-		if cfg.Policy != nil {
-			if c, ok := cfg.Policy.Category(CategoryName); ok && c.Retention > 0 {
-				cfg.Retention = c.Retention
-			}
-		}
 	}
 	if cfg.AnswerWindow <= 0 {
 		cfg.AnswerWindow = DefaultAnswerWindow
@@ -179,7 +161,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, policy: cfg.Policy, log: cfg.Log}
-	cfg.Mailer.Allow(privacy.PurposeSupport, s)
+	cfg.Mailer.AllowContract(s.Contract())
 	return s, nil
 }
 

@@ -533,13 +533,19 @@ func TestRetention(t *testing.T) {
 		_, err = e.store.Get(ctx, open.Ref)
 		assert.NoError(t, err, "open requests are kept")
 	})
-	t.Run("PolicyRetention", func(t *testing.T) {
+	t.Run("ConfigRetention", func(t *testing.T) {
 		policy := mailtest.Policy()
-		policy.Categories = []privacy.Category{contact.PolicyCategory(30 * 24 * time.Hour)}
 		store := contactmem.New()
 		svc, err := contact.New(contact.Config{Store: store, Mailer: privacy.NewMailer(policy, privacymem.New(), nil),
-			Auditor: &privacy.Auditor{Log: privacymem.New()}, SupportInbox: inbox})
+			Auditor: &privacy.Auditor{Log: privacymem.New()}, SupportInbox: inbox, Retention: 30 * 24 * time.Hour})
 		require.NoError(t, err)
+		reg := &privacy.Registry{}
+		reg.Register(svc)
+		page, err := privacy.PolicyMarkdown(policy, reg)
+		require.NoError(t, err)
+		assert.Contains(t, string(page), "| Messages sent through the contact form | 30 days after the request is closed |",
+			"the page states the retention the purge enforces")
+		assert.NotContains(t, string(page), "6 months")
 		now := time.Now().UTC()
 		require.NoError(t, store.Create(context.Background(), &contact.Request{Ref: "AAAA-AAAA", Email: visitor, Status: contact.StatusClosed,
 			Created: now, Updated: now, Closed: now}, nil))
@@ -548,7 +554,7 @@ func TestRetention(t *testing.T) {
 		assert.Zero(t, n)
 		n, err = svc.Purge(context.Background(), now.Add(31*24*time.Hour))
 		require.NoError(t, err)
-		assert.Equal(t, 1, n, "the policy's declared retention wins over the default")
+		assert.Equal(t, 1, n, "Config.Retention wins over the default")
 	})
 }
 
@@ -558,7 +564,7 @@ func TestExportErase(t *testing.T) {
 		ctx := context.Background()
 		reg := &privacy.Registry{}
 		reg.Register(e.svc)
-		require.NoError(t, reg.Check(e.policy), "the holder keeps what the policy declares")
+		require.NoError(t, reg.Check(), "the contract adds up")
 
 		r, err := e.svc.Submit(ctx, valid())
 		require.NoError(t, err)

@@ -70,7 +70,6 @@ func newEnv(t testing.TB, kind string, opts ...option) *env {
 	t.Helper()
 	e := &env{kind: kind, clock: &clock{}}
 	e.policy = mailtest.Policy()
-	e.policy.Categories = []privacy.Category{{Name: newsletter.Category, Description: "newsletter subscriptions", Retention: 30 * 24 * time.Hour}}
 	switch kind {
 	case "mem":
 		e.store, e.priv = newsmem.New(), privacymem.New()
@@ -86,7 +85,7 @@ func newEnv(t testing.TB, kind string, opts ...option) *env {
 	e.mail = mailtest.NewHarness(t, e.policy, e.priv)
 	e.consents = &privacy.Consents{Store: e.priv, Policy: e.policy, Now: e.clock.Now}
 	cfg := newsletter.Config{Store: e.store, Mailer: e.mail.Mailer, Outbox: e.priv, Consents: e.consents,
-		Now: e.clock.Now, Secret: secret, BatchSize: 7}
+		Now: e.clock.Now, Secret: secret, BatchSize: 7, LeftRetention: 30 * 24 * time.Hour}
 	e.signer = &form.Signer{Key: secret, Now: e.clock.Now}
 	hcfg := newsletter.HandlerConfig{Signer: e.signer, Limiter: form.NewLimiter(1000, time.Minute, 1000)}
 	for _, o := range opts {

@@ -7,8 +7,12 @@ import (
 	"github.com/consentkit/consentkit/privacy"
 )
 
-// Category is the policy category of the data this package keeps: subscriptions.
-const Category = "newsletter"
+// CategorySubscriptions is the policy category of the data this package keeps:
+// subscriptions.
+const CategorySubscriptions = "newsletter"
+
+// holderName names the holder in exports and erasure reports.
+const holderName = "newsletter"
 
 var (
 	_ privacy.Holder   = (*Service)(nil)
@@ -17,11 +21,23 @@ var (
 	_ privacy.Purger   = (*Service)(nil)
 )
 
-// HolderName implements privacy.Holder.
-func (s *Service) HolderName() string { return "newsletter" }
-
-// Categories implements privacy.Holder.
-func (s *Service) Categories() []string { return []string{Category} }
+// Contract implements privacy.Holder: subscriptions, kept Config.LeftRetention
+// after their subscriber left, and the newsletter and promotions purposes with the
+// Service as their Allower.
+func (s *Service) Contract() privacy.Contract {
+	return privacy.Contract{
+		Name: holderName,
+		Categories: []privacy.Category{{Name: CategorySubscriptions, Description: "Newsletter and promotions subscriptions",
+			Retention: s.leftRetention, RetentionOf: "you leave the list"}},
+		Purposes: []privacy.PurposeUse{
+			{Purpose: privacy.PurposeNewsletter, Allower: s, Description: "to send the newsletter, only if you subscribed and confirmed"},
+			{Purpose: privacy.PurposePromotions, Allower: s, Description: "to send occasional offers, only if you subscribed and confirmed"},
+		},
+		Sections: []privacy.Section{{Heading: privacy.SectionCollected, Text: `**Newsletter and promotions.** These are separate lists, and you are on one only if you sign up
+for it and confirm from the message we send. Every issue has a link that takes you off the list
+at once.`}},
+	}
+}
 
 // Export implements privacy.Exporter: the subject's subscriptions, or nil. It is the
 // only way a subscription leaves the package, and it gives a person their own.
@@ -48,16 +64,16 @@ func (s *Service) Erase(ctx context.Context, subject string) (privacy.Erasure, e
 		return privacy.Erasure{}, err
 	}
 	n, err := s.store.EraseSubscriptions(ctx, addr)
-	return privacy.Erasure{Holder: s.HolderName(), Removed: n}, err
+	return privacy.Erasure{Holder: holderName, Removed: n}, err
 }
 
 // Purge implements privacy.Purger: subscriptions never confirmed are removed once
-// their link expired, and unsubscribed ones once the policy's retention for the
-// "newsletter" category has passed since they left (never, without one).
+// their link expired, and unsubscribed ones once Config.LeftRetention has passed
+// since they left (never, when it is 0).
 func (s *Service) Purge(ctx context.Context, now time.Time) (int, error) {
 	var leftBefore time.Time
-	if c, ok := s.policy.Category(Category); ok && c.Retention > 0 {
-		leftBefore = now.Add(-c.Retention)
+	if s.leftRetention > 0 {
+		leftBefore = now.Add(-s.leftRetention)
 	}
 	return s.store.PurgeSubscriptions(ctx, now, leftBefore)
 }

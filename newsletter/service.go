@@ -43,7 +43,11 @@ type Config struct {
 	BaseURL     string
 	ConfirmTTL  time.Duration // 7 days: how long a confirmation link works
 	ResendAfter time.Duration // 10m: a second subscribe within this sends no second confirmation
-	BatchSize   int           // 500: campaign recipients enqueued per transaction
+	// LeftRetention is how long a subscription is kept after its subscriber left
+	// the list; 0 keeps it until the person asks for erasure. Purge removes it then,
+	// and the policy page says so.
+	LeftRetention time.Duration
+	BatchSize     int // 500: campaign recipients enqueued per transaction
 	// MaxQueued pauses a campaign's enqueueing while this many of its messages wait
 	// in the outbox (default 2000). The outbox delivers oldest first, so a bounded
 	// backlog keeps other mail (a confirmation, a password reset) from waiting behind
@@ -70,6 +74,7 @@ type Service struct {
 	base     string
 
 	confirmTTL, resendAfter, poll time.Duration
+	leftRetention                 time.Duration
 	batch, syncBatch, maxQueued   int
 }
 
@@ -107,7 +112,7 @@ func New(cfg Config) (*Service, error) {
 		store: cfg.Store, mailer: cfg.Mailer, outbox: cfg.Outbox, consents: cfg.Consents, auditor: cfg.Auditor,
 		policy: cfg.Mailer.Policy(), log: cfg.Log, now: cfg.Now,
 		tokens: tokenSigner{key: cfg.Secret}, confirm: confirmTokens(cfg.Rand), secret: cfg.Secret,
-		confirmTTL: cfg.ConfirmTTL, resendAfter: cfg.ResendAfter, poll: cfg.Poll,
+		confirmTTL: cfg.ConfirmTTL, resendAfter: cfg.ResendAfter, poll: cfg.Poll, leftRetention: max(cfg.LeftRetention, 0),
 		batch: cfg.BatchSize, syncBatch: cfg.SyncBatch, maxQueued: cfg.MaxQueued,
 	}
 	if s.log == nil {
@@ -143,8 +148,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("newsletter: Config.BaseURL %q must be an absolute http(s) URL without query or fragment", base)
 	}
 	s.base = base
-	s.mailer.Allow(privacy.PurposeNewsletter, s)
-	s.mailer.Allow(privacy.PurposePromotions, s)
+	s.mailer.AllowContract(s.Contract())
 	return s, nil
 }
 

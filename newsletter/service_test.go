@@ -482,7 +482,7 @@ func TestHolder(t *testing.T) {
 		e.member(t, "bob@example.org", newsletter.ListNewsletter)
 		reg := &privacy.Registry{}
 		reg.Register(e.svc)
-		require.NoError(t, reg.Check(e.policy))
+		require.NoError(t, reg.Check())
 
 		out, err := reg.Export(ctx, ann)
 		require.NoError(t, err)

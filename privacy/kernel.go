@@ -35,11 +35,30 @@ type KernelHolder struct {
 	MailRetention time.Duration
 }
 
-// HolderName implements Holder.
-func (k *KernelHolder) HolderName() string { return "privacy" }
+// The categories the kernel holder keeps.
+const (
+	CategoryConsents = "consents" // consent records
+	CategoryMailLog  = "mail-log" // queued, sent and failed mail
+)
 
-// Categories implements Holder.
-func (k *KernelHolder) Categories() []string { return []string{"consents", "mail-log"} }
+// Contract implements Holder: consent records, kept until erasure, and the mail
+// log, kept for MailRetention.
+func (k *KernelHolder) Contract() Contract {
+	return Contract{
+		Name: "privacy",
+		Categories: []Category{
+			{Name: CategoryConsents, Description: "The record of what you agreed to and when", RetentionOf: "you ask us to erase your data"},
+			{Name: CategoryMailLog, Description: "Messages we sent you", Retention: k.mailRetention(), RetentionOf: "sending"},
+		},
+	}
+}
+
+func (k *KernelHolder) mailRetention() time.Duration {
+	if k.MailRetention > 0 {
+		return k.MailRetention
+	}
+	return 30 * 24 * time.Hour
+}
 
 // Export implements Exporter: the person's consent history and the record of staff
 // reads of their data.
@@ -92,11 +111,7 @@ func (k *KernelHolder) Pseudonym(subject string) string {
 // Purge implements Purger: sent and failed mail older than MailRetention is removed,
 // and so are the mail limit counters whose window has ended.
 func (k *KernelHolder) Purge(ctx context.Context, now time.Time) (int, error) {
-	r := k.MailRetention
-	if r <= 0 {
-		r = 30 * 24 * time.Hour
-	}
-	n, err := k.Store.PurgeOutbox(ctx, now.Add(-r))
+	n, err := k.Store.PurgeOutbox(ctx, now.Add(-k.mailRetention()))
 	if err != nil {
 		return n, err
 	}

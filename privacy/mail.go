@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,6 +110,7 @@ type Mailer struct {
 
 	mu       sync.RWMutex
 	allowers map[Purpose][]Allower
+	applied  map[string]bool // holder name + purpose, for AllowContract
 	limits   MailLimits
 
 	refusals sync.Map // reason -> *atomic.Int64
@@ -119,7 +121,7 @@ func NewMailer(policy *Policy, store OutboxStore, log *slog.Logger) *Mailer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Mailer{policy: policy, store: store, log: log, allowers: map[Purpose][]Allower{}}
+	m := &Mailer{policy: policy, store: store, log: log, allowers: map[Purpose][]Allower{}, applied: map[string]bool{}}
 	m.SetLimits(MailLimits{})
 	return m
 }
@@ -133,6 +135,45 @@ func (m *Mailer) Allow(p Purpose, a Allower) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.allowers[p] = append(m.allowers[p], a)
+}
+
+// AllowContract registers the Allower of every purpose c declares, once: a holder's
+// Service may apply its own contract when it is built, and the Registry again when
+// the holder is registered.
+func (m *Mailer) AllowContract(c Contract) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, pu := range c.Purposes {
+		key := c.Name + "\x00" + string(pu.Purpose)
+		if pu.Allower == nil || m.applied[key] {
+			continue
+		}
+		m.applied[key] = true
+		m.allowers[pu.Purpose] = append(m.allowers[pu.Purpose], pu.Allower)
+	}
+}
+
+// knows reports whether p is a purpose the policy allows or one an Allower was
+// registered for.
+func (m *Mailer) knows(p Purpose) bool {
+	if p.Valid() {
+		return true
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.allowers[p]) > 0
+}
+
+// allowedPurposes returns the purposes Allowers are registered for.
+func (m *Mailer) allowedPurposes() []Purpose {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]Purpose, 0, len(m.allowers))
+	for p := range m.allowers {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Send checks msg and enqueues it. When ctx carries a transaction (a capability's
@@ -205,7 +246,7 @@ func (m *Mailer) refuse(ctx context.Context, reason string, p Purpose) error {
 }
 
 func (m *Mailer) checkFormat(msg *Message) error {
-	if !msg.Purpose.Valid() {
+	if !m.knows(msg.Purpose) {
 		return Invalid("purpose", "unknown purpose %q", msg.Purpose)
 	}
 	if msg.From.Email == "" {

@@ -40,7 +40,7 @@ func TestMailLimitStranger(t *testing.T) {
 
 func testPolicy() *privacy.Policy {
 	return &privacy.Policy{Operator: "Example Ltd", Contact: "privacy@example.com", Sender: "noreply@example.com",
-		OperatorDomains: []string{"example.com"}, Version: "1", Purposes: privacy.DefaultPurposeDescriptions()}
+		OperatorDomains: []string{"example.com"}, Version: "1"}
 }
 
 func TestMailLimits(t *testing.T) {

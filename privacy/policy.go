@@ -16,7 +16,7 @@ type Purpose string
 // The purposes the policy allows, and no others.
 const (
 	PurposeAccount         Purpose = "account"           // signup and account service
-	PurposeSupport         Purpose = "support"           // answering a contact request
+	PurposeSupport         Purpose = "support"           // answering a question sent to the operator
 	PurposeCommentFollowUp Purpose = "comment-follow-up" // replies to a posted comment
 	PurposeNewsletter      Purpose = "newsletter"        // opt-in newsletter
 	PurposePromotions      Purpose = "promotions"        // opt-in promotions
@@ -34,11 +34,27 @@ func Purposes() []Purpose {
 func (p Purpose) Valid() bool { return slices.Contains(Purposes(), p) }
 
 // A Category is a kind of personal data the site holds, how long it is kept and why.
+// A Holder declares the categories it keeps in its Contract, with the retention its
+// Purge enforces.
 type Category struct {
-	Name        string        // e.g. "accounts", "comments"
+	Name        string        // e.g. "guestbook-entries"
 	Description string        // what is held, in plain language
-	Retention   time.Duration // 0: kept until the person asks for erasure
+	Retention   time.Duration // 0: kept until RetentionOf, or until the person asks for erasure
 	RetentionOf string        // the event the period runs from ("the request is closed"); with no period, the event that ends it
+}
+
+// KeptFor says in plain language how long the category is kept, as the policy page
+// does: "6 months after the request is closed", "until you leave the list".
+func (c Category) KeptFor() string {
+	switch {
+	case c.Retention > 0 && c.RetentionOf != "":
+		return HumanDuration(c.Retention) + " after " + c.RetentionOf
+	case c.Retention > 0:
+		return HumanDuration(c.Retention)
+	case c.RetentionOf != "":
+		return "until " + c.RetentionOf
+	}
+	return "until you ask us to erase it"
 }
 
 // A Change is one entry in the policy's version history (P15).
@@ -48,33 +64,20 @@ type Change struct {
 	Summary   string
 }
 
-// Policy is the site's privacy promises as data: who runs the site, what email is
-// used for, what is held and for how long. The policy page is rendered from it, and
-// the Mailer and the retention scheduler obey it.
+// Policy is the site's privacy promises that belong to no holder of data: who runs
+// the site, where to write, and the policy's versions. What is held, for how long
+// and what email is used for come from the holders' Contracts in the Registry; the
+// policy page is rendered from both, and the Mailer and the retention scheduler obey
+// them.
 type Policy struct {
-	Operator        string             // the organisation running the site
-	Contact         string             // address for privacy questions and requests
-	Sender          string             // address mail is sent from; Contact when empty
-	OperatorDomains []string           // mail domains whose addresses belong to the operator
-	SiteURL         string             // e.g. https://example.com
-	Version         string             // current policy version, recorded with every consent
-	Effective       time.Time          // when the current version took effect
-	Purposes        map[Purpose]string // plain-language description of each purpose in use
-	Categories      []Category
-	History         []Change // newest last; the current version's entry included
-}
-
-// DefaultPurposeDescriptions describes each purpose in plain language.
-func DefaultPurposeDescriptions() map[Purpose]string {
-	return map[Purpose]string{
-		PurposeAccount:         "to confirm your address when you sign up, and for messages about your account such as password resets",
-		PurposeSupport:         "to answer a question you sent us through the contact form",
-		PurposeCommentFollowUp: "to tell you about replies to a comment you posted, if you asked us to and confirmed your address",
-		PurposeNewsletter:      "to send the newsletter, only if you subscribed and confirmed",
-		PurposePromotions:      "to send occasional offers, only if you subscribed and confirmed",
-		PurposeParentalConsent: "to ask a parent's consent before a child under 13 may register",
-		PurposeDataRights:      "to confirm and answer your requests to see or erase your data",
-	}
+	Operator        string    // the organisation running the site
+	Contact         string    // address for privacy questions and requests
+	Sender          string    // address mail is sent from; Contact when empty
+	OperatorDomains []string  // mail domains whose addresses belong to the operator
+	SiteURL         string    // e.g. https://example.com
+	Version         string    // current policy version, recorded with every consent
+	Effective       time.Time // when the current version took effect
+	History         []Change  // newest last; the current version's entry included
 }
 
 // Validate reports what is missing or wrong in p.
@@ -94,18 +97,6 @@ func (p *Policy) Validate() error {
 	if p.Version == "" {
 		errs = append(errs, errors.New("policy: version is required"))
 	}
-	for purpose := range p.Purposes {
-		if !purpose.Valid() {
-			errs = append(errs, fmt.Errorf("policy: unknown purpose %q", purpose))
-		}
-	}
-	seen := map[string]bool{}
-	for _, c := range p.Categories {
-		if c.Name == "" || seen[c.Name] {
-			errs = append(errs, fmt.Errorf("policy: category %q is empty or declared twice", c.Name))
-		}
-		seen[c.Name] = true
-	}
 	return errors.Join(errs...)
 }
 
@@ -122,14 +113,4 @@ func (p *Policy) IsOperatorAddress(addr string) bool {
 		}
 	}
 	return false
-}
-
-// Category returns the declared category with the given name.
-func (p *Policy) Category(name string) (Category, bool) {
-	for _, c := range p.Categories {
-		if c.Name == name {
-			return c, true
-		}
-	}
-	return Category{}, false
 }

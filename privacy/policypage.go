@@ -12,44 +12,44 @@ import (
 	"github.com/yuin/goldmark/extension"
 )
 
-// Features is what the site actually runs. The policy page describes these and
-// nothing else: a capability that is off is not described as on.
-type Features struct {
-	Accounts   bool // sign-up, member resources, the age screen
-	Contact    bool
-	Comments   bool
-	Newsletter bool // newsletter and promotions lists
-	// Tracking describes the usage tally; nil means no usage is tallied.
-	Tracking *TrackingFeature
-}
-
-// TrackingFeature describes how usage is tallied.
-type TrackingFeature struct {
-	MinCount  int           // values seen fewer times are reported as "(other)"
-	Retention time.Duration // how long counts are kept
-}
-
 //go:embed policypage.md.tmpl
 var policyFS embed.FS
 
 var policyTmpl = template.Must(template.New("policypage.md.tmpl").Funcs(template.FuncMap{
-	"duration": humanDuration,
-	"date":     func(t time.Time) string { return t.Format("2 January 2006") },
-	"md":       escapeMarkdown,
+	"date": func(t time.Time) string { return t.Format("2 January 2006") },
+	"md":   escapeMarkdown,
 }).ParseFS(policyFS, "policypage.md.tmpl"))
 
-// PolicyMarkdown renders the policy page as Markdown from the policy and what the
-// site runs.
-func PolicyMarkdown(p *Policy, f Features) ([]byte, error) {
-	type purpose struct {
-		Purpose     Purpose
-		Description string
+// PolicyMarkdown renders the policy page as Markdown from the policy and the
+// contracts of the holders registered in r: the page describes what they hold, for
+// how long and why, and nothing else.
+func PolicyMarkdown(p *Policy, r *Registry) ([]byte, error) {
+	type section struct {
+		Heading string
+		Texts   []string
 	}
-	var purposes []purpose
-	for _, pu := range Purposes() {
-		if d, ok := p.Purposes[pu]; ok && purposeInUse(pu, f) {
-			purposes = append(purposes, purpose{pu, d})
+	byHeading := map[string]*section{}
+	var extra []*section
+	for _, c := range r.Contracts() {
+		for _, s := range c.Sections {
+			sec := byHeading[s.Heading]
+			if sec == nil {
+				sec = &section{Heading: s.Heading}
+				byHeading[s.Heading] = sec
+				switch s.Heading {
+				case SectionCollected, SectionVisits, SectionChildren:
+				default:
+					extra = append(extra, sec)
+				}
+			}
+			sec.Texts = append(sec.Texts, strings.TrimSpace(s.Text))
 		}
+	}
+	texts := func(heading string) []string {
+		if sec := byHeading[heading]; sec != nil {
+			return sec.Texts
+		}
+		return nil
 	}
 	history := append([]Change(nil), p.History...)
 	for i, j := 0, len(history)-1; i < j; i, j = i+1, j-1 {
@@ -57,14 +57,16 @@ func PolicyMarkdown(p *Policy, f Features) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	err := policyTmpl.Execute(&b, map[string]any{
-		"P": p, "F": f, "Purposes": purposes, "History": history, "MinAge": MinAge,
+		"P": p, "Purposes": r.Purposes(), "Categories": r.Categories(), "History": history, "MinAge": MinAge,
+		"Collected": texts(SectionCollected), "Visits": texts(SectionVisits), "Children": texts(SectionChildren),
+		"Sections": extra,
 	})
 	return b.Bytes(), err
 }
 
 // PolicyHTML renders the policy page as an HTML fragment (no script, no style).
-func PolicyHTML(p *Policy, f Features) ([]byte, error) {
-	md, err := PolicyMarkdown(p, f)
+func PolicyHTML(p *Policy, r *Registry) ([]byte, error) {
+	md, err := PolicyMarkdown(p, r)
 	if err != nil {
 		return nil, err
 	}
@@ -76,22 +78,9 @@ func PolicyHTML(p *Policy, f Features) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func purposeInUse(p Purpose, f Features) bool {
-	switch p {
-	case PurposeAccount, PurposeParentalConsent:
-		return f.Accounts
-	case PurposeSupport:
-		return f.Contact
-	case PurposeCommentFollowUp:
-		return f.Comments
-	case PurposeNewsletter, PurposePromotions:
-		return f.Newsletter
-	}
-	return true
-}
-
-// humanDuration writes a retention period in days, months or years.
-func humanDuration(d time.Duration) string {
+// HumanDuration writes a retention period in hours, days, months or years, as the
+// policy page does: "7 days", "6 months", "1 year".
+func HumanDuration(d time.Duration) string {
 	days := int(d.Hours() / 24)
 	plural := func(n int, unit string) string {
 		if n == 1 {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/mailtest"
+	"github.com/consentkit/consentkit/privacy/memstore"
+	"github.com/consentkit/consentkit/privacy/privacytest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -30,55 +32,102 @@ func golden(t *testing.T, name string, got []byte) {
 
 func examplePolicy() *privacy.Policy {
 	p := mailtest.Policy()
-	p.Categories = []privacy.Category{
-		{Name: "accounts", Description: "Your account: email address, display name, password hash", RetentionOf: "you delete your account"},
-		{Name: "contact-requests", Description: "Messages sent through the contact form", Retention: 180 * 24 * time.Hour, RetentionOf: "the request is closed"},
-		{Name: "usage-statistics", Description: "Page-view counts (no personal data)", Retention: 25 * 30 * 24 * time.Hour},
-	}
 	p.History = []privacy.Change{
 		{Version: "2026-01-15", Effective: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC), Summary: "First version."},
-		{Version: "2026-11-01", Effective: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Summary: "Added the newsletter's promotions list."},
+		{Version: "2026-11-01", Effective: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Summary: "Added the guestbook's thank-you notes."},
 	}
 	return p
 }
 
+// The made-up holders the example page describes.
+var (
+	guestbook = contractHolder{
+		Name: "guestbook",
+		Categories: []privacy.Category{
+			{Name: "guestbook-entries", Description: "Entries in the guestbook, with the name and address given", RetentionOf: "you delete your entry"},
+			{Name: "guestbook-drafts", Description: "Entries not yet confirmed", Retention: 180 * 24 * time.Hour, RetentionOf: "the entry is written"},
+		},
+		Purposes: []privacy.PurposeUse{{Purpose: "guestbook-thanks", Allower: privacy.AllowFunc(anyone),
+			Description: "to thank you for signing the guestbook, once"}},
+		Sections: []privacy.Section{
+			{Heading: privacy.SectionCollected, Text: "**The guestbook.** To sign the guestbook you give a name and an email address.\nYour name is shown with your entry; your address never is."},
+			{Heading: privacy.SectionChildren, Text: "Children under 13 may not sign the guestbook."},
+		},
+	}
+	visits = contractHolder{
+		Name:       "visits",
+		Categories: []privacy.Category{{Name: "visit-counts", Description: "Page-view counts (no personal data)", Retention: 25 * 30 * 24 * time.Hour}},
+		Sections:   []privacy.Section{{Heading: privacy.SectionVisits, Text: "We count page views in total, never per person, by page and by MIME type."}},
+	}
+	shop = contractHolder{
+		Name:       "shop",
+		Categories: []privacy.Category{{Name: "orders", Description: "Your orders | with [links] *and* #marks", Retention: 365 * 24 * time.Hour, RetentionOf: "delivery"}},
+		Sections:   []privacy.Section{{Heading: "Buying from us", Text: "We keep an order for a year after it is delivered, because the law asks us to."}},
+	}
+)
+
+func exampleRegistry(hs ...privacy.Holder) *privacy.Registry {
+	store := memstore.New()
+	r := &privacy.Registry{}
+	for _, h := range hs {
+		r.Register(h)
+	}
+	r.Register(&privacy.KernelHolder{Store: store})
+	r.Register(&privacy.Rights{Store: store})
+	return r
+}
+
 func TestPolicyPage(t *testing.T) {
-	all := privacy.Features{Accounts: true, Contact: true, Comments: true, Newsletter: true,
-		Tracking: &privacy.TrackingFeature{MinCount: 5, Retention: 25 * 30 * 24 * time.Hour}}
-	t.Run("TrackingOn", func(t *testing.T) {
-		md, err := privacy.PolicyMarkdown(examplePolicy(), all)
+	t.Run("AllOn", func(t *testing.T) {
+		r := exampleRegistry(guestbook, visits, shop)
+		md, err := privacy.PolicyMarkdown(examplePolicy(), r)
 		require.NoError(t, err)
 		golden(t, "policy-tracking-on.md", md)
-		html, err := privacy.PolicyHTML(examplePolicy(), all)
+		html, err := privacy.PolicyHTML(examplePolicy(), r)
 		require.NoError(t, err)
 		golden(t, "policy-tracking-on.html", html)
 		s := string(html)
-		for _, want := range []string{"by\npage", "network domain", "browser type", "MIME type", "fewer than 5 times", "25 months",
-			"sets no cookies", "6 months after the request is closed", "until you delete your account", "under 13", "Added the newsletter"} {
+		for _, want := range []string{"<strong>The guestbook.</strong>", "by MIME type", "25 months", "sets no cookies",
+			"6 months after the entry is written", "until you delete your entry", "1 year after delivery", "<h2>Buying from us</h2>",
+			"to thank you for signing the guestbook", "to confirm and answer your requests", "Children under 13 may not sign",
+			"Added the guestbook"} {
 			assert.Contains(t, s, want)
 		}
+		assert.NotContains(t, s, "We do not count or record visits")
+		assert.NotContains(t, s, "no forms that collect")
 		assert.Less(t, strings.Index(s, "2026-11-01</strong>"), strings.Index(s, "2026-01-15</strong>"), "newest change first")
+		assert.Less(t, strings.Index(s, "How we count visits"), strings.Index(s, "Buying from us"))
+		assert.Less(t, strings.Index(s, "Buying from us"), strings.Index(s, "How long we keep data"))
+		assert.NoError(t, privacytest.CheckPolicyPage(s, examplePolicy(), r))
 	})
-	t.Run("TrackingOff", func(t *testing.T) {
-		f := all
-		f.Tracking = nil
-		f.Newsletter = false
-		md, err := privacy.PolicyMarkdown(examplePolicy(), f)
+	t.Run("CountingOff", func(t *testing.T) {
+		r := exampleRegistry(guestbook)
+		md, err := privacy.PolicyMarkdown(examplePolicy(), r)
 		require.NoError(t, err)
 		golden(t, "policy-tracking-off.md", md)
-		html, err := privacy.PolicyHTML(examplePolicy(), f)
+		html, err := privacy.PolicyHTML(examplePolicy(), r)
 		require.NoError(t, err)
 		golden(t, "policy-tracking-off.html", html)
 		s := string(html)
 		assert.Contains(t, s, "We do not count or record visits")
 		assert.NotContains(t, s, "MIME type")
-		assert.NotContains(t, s, "Newsletter and promotions", "a capability that is off is not described")
-		assert.NotContains(t, s, "to send the newsletter")
+		assert.NotContains(t, s, "Buying from us", "a holder that is not registered is not described")
+		assert.NotContains(t, s, "Your orders")
+		assert.NoError(t, privacytest.CheckPolicyPage(s, examplePolicy(), r))
+	})
+	t.Run("NothingRegistered", func(t *testing.T) {
+		html, err := privacy.PolicyHTML(examplePolicy(), &privacy.Registry{})
+		require.NoError(t, err)
+		s := string(html)
+		for _, want := range []string{"This site has no forms that collect personal data.", "We do not count or record visits",
+			"We do not knowingly collect personal data from children under 13."} {
+			assert.Contains(t, s, want)
+		}
 	})
 	t.Run("OperatorTextIsLiteral", func(t *testing.T) {
 		p := examplePolicy()
 		p.Operator = "<script>alert(1)</script> [x](javascript:alert(1))"
-		html, err := privacy.PolicyHTML(p, privacy.Features{})
+		html, err := privacy.PolicyHTML(p, &privacy.Registry{})
 		require.NoError(t, err)
 		assert.NotContains(t, string(html), "<script>")
 		assert.NotContains(t, string(html), `href="javascript:`)

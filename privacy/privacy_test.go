@@ -211,8 +211,13 @@ type holder struct {
 	data map[string]string
 }
 
-func (h *holder) HolderName() string   { return h.name }
-func (h *holder) Categories() []string { return h.cats }
+func (h *holder) Contract() privacy.Contract {
+	c := privacy.Contract{Name: h.name}
+	for _, n := range h.cats {
+		c.Categories = append(c.Categories, privacy.Category{Name: n, Description: n + " you gave us"})
+	}
+	return c
+}
 func (h *holder) Export(_ context.Context, s string) (any, error) {
 	if v, ok := h.data[s]; ok {
 		return v, nil
@@ -227,29 +232,82 @@ func (h *holder) Erase(_ context.Context, s string) (privacy.Erasure, error) {
 	return privacy.Erasure{Removed: 1}, nil
 }
 
+// contractHolder is a holder of nothing but its contract.
+type contractHolder privacy.Contract
+
+func (c contractHolder) Contract() privacy.Contract { return privacy.Contract(c) }
+
 func TestRegistry(t *testing.T) {
 	ctx := context.Background()
-	p := mailtest.Policy()
-	p.Categories = []privacy.Category{{Name: "comments"}, {Name: "accounts"}}
 	var r privacy.Registry
-	r.Register(&holder{name: "comments", cats: []string{"comments"}, data: map[string]string{"a@example.org": "a comment"}})
-	err := r.Check(p)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), `"accounts"`)
-	r.Register(&holder{name: "accounts", cats: []string{"accounts", "photos"}, data: map[string]string{"a@example.org": "an account"}})
-	err = r.Check(p)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), `"photos"`)
+	r.Register(&holder{name: "guestbook", cats: []string{"guestbook-entries"}, data: map[string]string{"a@example.org": "an entry"}})
+	r.Register(&holder{name: "orders", cats: []string{"orders", "invoices"}, data: map[string]string{"a@example.org": "an order"}})
+	require.NoError(t, r.Check())
+	assert.Equal(t, []string{"guestbook-entries", "orders", "invoices"}, categoryNames(r.Categories()), "in the order registered")
 
 	exp, err := r.Export(ctx, "a@example.org")
 	require.NoError(t, err)
-	assert.Equal(t, map[string]any{"accounts": "an account", "comments": "a comment"}, exp)
+	assert.Equal(t, map[string]any{"orders": "an order", "guestbook": "an entry"}, exp)
 	res, err := r.Erase(ctx, "a@example.org")
 	require.NoError(t, err)
-	assert.Equal(t, []privacy.Erasure{{Holder: "accounts", Removed: 1}, {Holder: "comments", Removed: 1}}, res)
+	assert.Equal(t, []privacy.Erasure{{Holder: "guestbook", Removed: 1}, {Holder: "orders", Removed: 1}}, res, "sorted by holder")
 	exp, err = r.Export(ctx, "a@example.org")
 	require.NoError(t, err)
-	assert.Equal(t, map[string]any{"accounts": nil, "comments": nil}, exp)
+	assert.Equal(t, map[string]any{"orders": nil, "guestbook": nil}, exp)
+}
+
+func categoryNames(cs []privacy.Category) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+func TestRegistryCheck(t *testing.T) {
+	allow := privacy.AllowFunc(anyone)
+	for _, tc := range []struct {
+		name  string
+		setup func(r *privacy.Registry)
+		want  string
+	}{
+		{"ErrCategoryTwice", func(r *privacy.Registry) {
+			r.Register(&holder{name: "guestbook", cats: []string{"entries"}})
+			r.Register(&holder{name: "orders", cats: []string{"entries"}})
+		}, `holder orders keeps category "entries", which holder guestbook keeps too`},
+		{"ErrHolderTwice", func(r *privacy.Registry) {
+			r.Register(&holder{name: "guestbook"})
+			r.Register(&holder{name: "guestbook"})
+		}, `holder "guestbook" is unnamed or registered twice`},
+		{"ErrNoDescription", func(r *privacy.Registry) {
+			r.Register(contractHolder{Name: "guestbook", Categories: []privacy.Category{{Name: "entries"}}})
+		}, `does not describe category "entries"`},
+		{"ErrRetentionWithoutPurge", func(r *privacy.Registry) {
+			r.Register(contractHolder{Name: "guestbook", Categories: []privacy.Category{{Name: "entries", Description: "entries", Retention: 24 * time.Hour}}})
+		}, `keeps category "entries" for 1 day, but purges nothing`},
+		{"ErrPurposeWithoutAllower", func(r *privacy.Registry) {
+			r.Register(contractHolder{Name: "guestbook", Purposes: []privacy.PurposeUse{{Purpose: privacy.PurposeSupport, Description: "to answer"}}})
+		}, `declares purpose "support" without an Allower`},
+		{"ErrPurposeTwice", func(r *privacy.Registry) {
+			r.Register(contractHolder{Name: "guestbook", Purposes: []privacy.PurposeUse{{Purpose: privacy.PurposeSupport, Description: "to answer", Allower: allow}}})
+			r.Register(contractHolder{Name: "orders", Purposes: []privacy.PurposeUse{{Purpose: privacy.PurposeSupport, Description: "to answer", Allower: allow}}})
+		}, `holder orders declares purpose "support", which holder guestbook declares too`},
+		{"ErrUnknownPurpose", func(r *privacy.Registry) {
+			r.Register(contractHolder{Name: "guestbook", Purposes: []privacy.PurposeUse{{Purpose: "gossip", Description: "to gossip", Allower: allow}}})
+		}, `declares purpose "gossip", which the mailer does not know`},
+		{"ErrMailerPurposeUndeclared", func(r *privacy.Registry) {
+			r.Mailer = privacy.NewMailer(mailtest.Policy(), memstore.New(), nil)
+			r.Mailer.Allow(privacy.PurposeSupport, allow)
+		}, `the mailer sends mail for purpose "support", which no registered holder declares`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r privacy.Registry
+			tc.setup(&r)
+			err := r.Check()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
 }
 
 func TestAgeGate(t *testing.T) {

@@ -241,11 +241,21 @@ func (rt *Rights) Download(ctx context.Context, token string) ([]byte, error) {
 	}{r.Subject, rt.now(), data}, "", "  ")
 }
 
-// HolderName implements Holder: pending requests name their subject.
-func (rt *Rights) HolderName() string { return "data-requests" }
+// CategoryDataRequests is the category of pending export and erasure requests,
+// which name their subject.
+const CategoryDataRequests = "data-requests"
 
-// Categories implements Holder.
-func (rt *Rights) Categories() []string { return []string{"data-requests"} }
+// Contract implements Holder: pending requests, kept for ConfirmWithin, and the
+// data-rights purpose with Rights as its Allower.
+func (rt *Rights) Contract() Contract {
+	return Contract{
+		Name: "data-requests",
+		Categories: []Category{{Name: CategoryDataRequests, Description: "Your pending data request",
+			Retention: rt.confirmWithin(), RetentionOf: "the request"}},
+		Purposes: []PurposeUse{{Purpose: PurposeDataRights, Allower: rt,
+			Description: "to confirm and answer your requests to see or erase your data"}},
+	}
+}
 
 // Erase implements Eraser: every request of the subject, pending or confirmed, is
 // removed, so an erasure that does not come from a request (a deleted account)

@@ -264,8 +264,11 @@ func TestMaintainRollsUpAndExpires(t *testing.T) {
 
 func TestHolder(t *testing.T) {
 	svc, _ := newService(t, tracking.Config{})
-	assert.Equal(t, "tracking", svc.HolderName())
-	assert.Equal(t, []string{"usage-statistics"}, svc.Categories())
+	c := svc.Contract()
+	assert.Equal(t, "tracking", c.Name)
+	require.Len(t, c.Categories, 1)
+	assert.Equal(t, tracking.CategoryCounts, c.Categories[0].Name)
+	assert.Equal(t, "25 months", c.Categories[0].KeptFor())
 	var h privacy.Holder = svc
 	_, exports := h.(privacy.Exporter)
 	_, erases := h.(privacy.Eraser)
@@ -274,8 +277,7 @@ func TestHolder(t *testing.T) {
 
 	reg := &privacy.Registry{}
 	reg.Register(svc)
-	policy := &privacy.Policy{Categories: []privacy.Category{{Name: tracking.Category, Retention: 25 * 31 * 24 * time.Hour}}}
-	require.NoError(t, reg.Check(policy))
+	require.NoError(t, reg.Check())
 	exp, err := reg.Export(ctx, "someone@example.com")
 	require.NoError(t, err)
 	assert.NotContains(t, exp, "tracking")

@@ -49,13 +49,10 @@ func run(ctx context.Context, addr, relay string, log *slog.Logger) error {
 	key := make([]byte, 32) // in production: a secret kept across restarts
 	rand.Read(key)
 
-	// The policy: who runs the site, what is held and for how long.
+	// The policy: who runs the site. What is held, for how long and why, each
+	// capability states itself when it is registered below.
 	policy := &privacy.Policy{Operator: "My Blog", Contact: "me@myblog.example", OperatorDomains: []string{"myblog.example"},
-		SiteURL: site, Version: "1", Effective: time.Now(), Purposes: privacy.DefaultPurposeDescriptions(),
-		Categories: []privacy.Category{
-			{Name: comments.Category, Description: "Comments, with the name and address given", RetentionOf: "you delete the comment"},
-			{Name: tracking.Category, Description: "Page-view counts (no personal data)", Retention: 25 * 30 * 24 * time.Hour},
-		}}
+		SiteURL: site, Version: "1", Effective: time.Now()}
 
 	// Mail: a purpose-bound mailer over a durable outbox, delivered over SMTP.
 	store := privacymem.New()
@@ -95,7 +92,7 @@ func run(ctx context.Context, addr, relay string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	registry := &privacy.Registry{}
+	registry := &privacy.Registry{Mailer: mailer}
 	registry.Register(cs)
 	registry.Register(stats)
 
@@ -107,9 +104,12 @@ func run(ctx context.Context, addr, relay string, log *slog.Logger) error {
 	// ...gains comments and the policy page.
 	mux.Handle("/comments/", ch) // it routes on the path after its BaseURL
 	rights := &privacy.Rights{Store: store, Registry: registry, Mailer: mailer, BaseURL: site + "/privacy/confirm"}
-	mailer.Allow(privacy.PurposeDataRights, rights)
-	pages, err := web.New(web.Config{Policy: policy, Features: privacy.Features{Comments: true,
-		Tracking: &privacy.TrackingFeature{MinCount: stats.K(), Retention: 25 * 30 * 24 * time.Hour}},
+	registry.Register(&privacy.KernelHolder{Store: store, Key: key})
+	registry.Register(rights)
+	if err := registry.Check(); err != nil {
+		return err
+	}
+	pages, err := web.New(web.Config{Policy: policy, Registry: registry,
 		Rights: rights, Disclosures: &privacy.Disclosures{Store: store, Registry: registry}, Store: store, BaseURL: "/privacy"})
 	if err != nil {
 		return err

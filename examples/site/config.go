@@ -182,7 +182,7 @@ func loadPolicy(path, siteURL string) (p *privacy.Policy, supportInbox string, e
 		return nil, "", fmt.Errorf("policy: effective: %w", err)
 	}
 	p = &privacy.Policy{Operator: f.Operator, Contact: f.Contact, Sender: f.Sender, OperatorDomains: f.OperatorDomains,
-		SiteURL: siteURL, Version: f.Version, Effective: eff, Purposes: privacy.DefaultPurposeDescriptions()}
+		SiteURL: siteURL, Version: f.Version, Effective: eff}
 	for _, h := range f.History {
 		t, err := date(h.Effective)
 		if err != nil {

@@ -110,10 +110,9 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 		s.store, as, cs, cms, ns, ts = privacymem.New(), accountsmem.New(), contactmem.New(), commentsmem.New(), newslettermem.New(), trackingmem.New()
 	}
 
-	s.policy.Categories = categories()
 	s.mailer = privacy.NewMailer(s.policy, s.store, log)
 	s.mailer.SetLimits(privacy.MailLimits{Key: key("mail-limit")})
-	s.registry = &privacy.Registry{}
+	s.registry = &privacy.Registry{Mailer: s.mailer}
 	auditor := &privacy.Auditor{Log: s.store}
 	consents := &privacy.Consents{Store: s.store, Policy: s.policy}
 
@@ -138,16 +137,18 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 		return nil, err
 	}
 	rights := &privacy.Rights{Store: s.store, Registry: s.registry, Mailer: s.mailer, BaseURL: cfg.SiteURL + "/privacy/confirm"}
-	s.mailer.Allow(privacy.PurposeDataRights, rights)
 
+	// The policy page describes the holders in this order.
 	s.registry.Register(s.accounts.Holder())
 	s.registry.Register(s.contact)
 	s.registry.Register(s.comments)
 	s.registry.Register(s.newsletter)
-	s.registry.Register(s.stats)
-	s.registry.Register(rights)
+	if cfg.Tracking {
+		s.registry.Register(s.stats)
+	}
 	s.registry.Register(&privacy.KernelHolder{Store: s.store, Key: key("pseudonym")})
-	if err := s.registry.Check(s.policy); err != nil {
+	s.registry.Register(rights)
+	if err := s.registry.Check(); err != nil {
 		return nil, err
 	}
 	if err := s.policy.Validate(); err != nil {
@@ -170,34 +171,13 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 			return nil, err
 		}
 	}
-	features := privacy.Features{Accounts: true, Contact: true, Comments: true, Newsletter: true}
-	if s.tracker != nil {
-		features.Tracking = &privacy.TrackingFeature{MinCount: s.stats.K(), Retention: 25 * 30 * 24 * time.Hour}
-	}
-	privacyWeb, err := web.New(web.Config{Policy: s.policy, Features: features, Rights: rights,
+	privacyWeb, err := web.New(web.Config{Policy: s.policy, Registry: s.registry, Rights: rights,
 		Disclosures: &privacy.Disclosures{Store: s.store, Registry: s.registry, Auditor: auditor}, Store: s.store, Layout: s.layout, Log: log})
 	if err != nil {
 		return nil, err
 	}
 	s.handler, err = s.routes(key("forms"), privacyWeb)
 	return s, err
-}
-
-// categories declares every kind of personal data the site holds, and for how long.
-func categories() []privacy.Category {
-	const day = 24 * time.Hour
-	return []privacy.Category{
-		{Name: accounts.CategoryAccounts, Description: "Your account: email address, display name, password hash, sign-in sessions", RetentionOf: "you delete your account (unconfirmed sign-ups: 7 days)"},
-		{Name: accounts.CategoryResources, Description: "Photos, notes and messages you upload", RetentionOf: "you delete them or your account"},
-		{Name: accounts.CategoryParentalConsent, Description: "A parent's address while we wait for consent", Retention: 14 * day, RetentionOf: "the request"},
-		{Name: contact.CategoryName, Description: "Messages sent through the contact form", Retention: contact.DefaultRetention, RetentionOf: "the request is closed"},
-		{Name: comments.Category, Description: "Comments, with the name and address given (rejected comments: 30 days)", RetentionOf: "you delete the comment or ask us to erase it"},
-		{Name: newsletter.Category, Description: "Newsletter and promotions subscriptions", RetentionOf: "you leave the list"},
-		{Name: tracking.Category, Description: "Page-view counts (no personal data)", Retention: 25 * 30 * day},
-		{Name: "consents", Description: "The record of what you agreed to and when", RetentionOf: "you ask us to erase your data"},
-		{Name: "mail-log", Description: "Messages we sent you", Retention: 30 * day, RetentionOf: "sending"},
-		{Name: "data-requests", Description: "Your pending data request", Retention: day, RetentionOf: "the request"},
-	}
 }
 
 // setupMail picks the relay (a real one, or the dev mailbox) and the dispatcher.

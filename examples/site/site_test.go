@@ -96,10 +96,9 @@ func TestPrivacyKit(t *testing.T) {
 	paths := []string{"/", "/blog", "/blog/2026-03-01-hello", "/contact/", "/newsletter/", "/accounts/register",
 		"/accounts/signin", "/privacy/", "/privacy/request", "/member", "/staff", "/dev/mailbox", "/nowhere", "/static/app.js"}
 	assert.NoError(t, privacytest.CheckNoCookiesHTTP(c.http, base, paths...))
-	assert.NoError(t, privacytest.CheckMail(s.policy, rec.Messages()))
+	assert.NoError(t, privacytest.CheckMail(s.policy, s.registry, rec.Messages()))
 	_, page := c.get("/privacy/")
-	assert.NoError(t, privacytest.CheckPolicyPage(page, s.policy, privacy.Features{Accounts: true, Contact: true,
-		Comments: true, Newsletter: true, Tracking: &privacy.TrackingFeature{MinCount: 5}}))
+	assert.NoError(t, privacytest.CheckPolicyPage(page, s.policy, s.registry))
 	for _, p := range paths {
 		_, body := c.get(p)
 		for _, addr := range []string{"commenter@example.org"} {

@@ -23,7 +23,6 @@ func Policy() *privacy.Policy {
 		SiteURL:         "http://127.0.0.1:8080",
 		Version:         "2026-11-01",
 		Effective:       time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
-		Purposes:        privacy.DefaultPurposeDescriptions(),
 	}
 }
 

@@ -16,9 +16,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -122,12 +124,16 @@ func (c *recConn) Close() error {
 
 // CheckMail reports every message that went to anyone but its data subject or an
 // operator address, came from outside the operator's domains, or was sent for a
-// purpose the policy does not declare.
-func CheckMail(p *privacy.Policy, msgs []privacy.Message) error {
+// purpose no holder registered in r declares (so the policy page does not state it).
+func CheckMail(p *privacy.Policy, r *privacy.Registry, msgs []privacy.Message) error {
+	declared := map[privacy.Purpose]bool{}
+	for _, pu := range r.Purposes() {
+		declared[pu.Purpose] = true
+	}
 	var errs []error
 	for i, m := range msgs {
 		where := fmt.Sprintf("message %d (%q, purpose %s)", i, m.Subject, m.Purpose)
-		if _, ok := p.Purposes[m.Purpose]; !ok || !m.Purpose.Valid() {
+		if !declared[m.Purpose] {
 			errs = append(errs, fmt.Errorf("%s: purpose not declared in the policy", where))
 		}
 		if !p.IsOperatorAddress(m.From.Email) {
@@ -209,12 +215,13 @@ func scanTable(ctx context.Context, db *sql.DB, table string, needles [][]byte, 
 }
 
 // CheckPolicyPage reports every way the rendered policy page (HTML or Markdown)
-// fails to describe the configuration: a feature that is on but not described, one
-// that is off but described, a purpose or retention period missing, or no statement
-// that no cookies are set.
-func CheckPolicyPage(page string, p *privacy.Policy, f privacy.Features) error {
+// fails to describe the holders registered in r: a section, purpose, category or
+// retention period of theirs missing, a section no registered holder writes, or no
+// statement that no cookies are set.
+func CheckPolicyPage(page string, p *privacy.Policy, r *privacy.Registry) error {
 	var errs []error
-	has := func(s string) bool { return strings.Contains(page, s) }
+	text := plain(page)
+	has := func(s string) bool { return strings.Contains(text, plain(s)) }
 	need := func(ok bool, format string, args ...any) {
 		if !ok {
 			errs = append(errs, fmt.Errorf(format, args...))
@@ -223,27 +230,61 @@ func CheckPolicyPage(page string, p *privacy.Policy, f privacy.Features) error {
 	need(has("sets no cookies"), "the page does not say that the site sets no cookies")
 	need(has(p.Contact), "the page does not give the contact address %s", p.Contact)
 	need(has(p.Version), "the page does not name policy version %s", p.Version)
-	if f.Tracking != nil {
-		for _, dim := range []string{"page", "network domain", "browser type", "MIME type"} {
-			need(has(dim), "usage is tallied but the page does not name the %q breakdown", dim)
-		}
-		need(has(fmt.Sprintf("fewer than %d times", f.Tracking.MinCount)), "the page does not state the report threshold of %d", f.Tracking.MinCount)
-	} else {
-		need(!has("MIME type"), "usage is not tallied but the page describes a tally")
-		need(has("do not count"), "usage is not tallied but the page does not say so")
+	headings := map[string]bool{}
+	for _, h := range kernelHeadings {
+		headings[h] = true
 	}
-	for _, c := range []struct {
-		on    bool
-		title string
-	}{{f.Accounts, "Your account"}, {f.Contact, "The contact form"}, {f.Comments, "Comments."}, {f.Newsletter, "Newsletter and promotions"}} {
-		if c.on {
-			need(has(c.title), "%q is on but not described", c.title)
+	written := map[string]bool{}
+	for _, c := range r.Contracts() {
+		for _, s := range c.Sections {
+			headings[s.Heading] = true
+			written[s.Heading] = true
+			need(has(s.Text), "holder %s: its text under %q is not on the page", c.Name, s.Heading)
+		}
+		for _, pu := range c.Purposes {
+			need(has(pu.Description), "holder %s: purpose %s is not described", c.Name, pu.Purpose)
+		}
+		for _, cat := range c.Categories {
+			need(has("| "+cat.Description+" | "+cat.KeptFor()+" |") || has(cat.Description+" "+cat.KeptFor()),
+				"holder %s: category %q is not listed as kept %s", c.Name, cat.Name, cat.KeptFor())
+		}
+	}
+	for _, m := range headingRE.FindAllStringSubmatch(page, -1) {
+		h := strings.TrimSpace(plain(m[1] + m[2]))
+		need(headings[h], "the page has a section %q that no registered holder writes", h)
+	}
+	for heading, off := range kernelStatements {
+		if written[heading] {
+			need(!has(off), "a holder writes under %q, yet the page says %q", heading, off)
 		} else {
-			need(!has(c.title), "%q is off but described", c.title)
+			need(has(off), "no holder writes under %q, and the page does not say %q", heading, off)
 		}
-	}
-	for _, c := range p.Categories {
-		need(has(c.Description), "category %q is not listed", c.Name)
 	}
 	return errors.Join(errs...)
+}
+
+// kernelHeadings are the policy page's own sections.
+var kernelHeadings = []string{"Privacy policy", "Reading is free of personal data", privacy.SectionCollected,
+	"How we use your email address", "We never share your data", "Cookies", privacy.SectionVisits,
+	"How long we keep data", "Your rights", privacy.SectionChildren, "When we disclose data", "Security",
+	"Changes to this policy", "Contact"}
+
+// kernelStatements are what the page says under a heading no holder writes under.
+var kernelStatements = map[string]string{
+	privacy.SectionCollected: "This site has no forms that collect personal data.",
+	privacy.SectionVisits:    "We do not count or record visits to this site.",
+}
+
+var (
+	headingRE = regexp.MustCompile(`(?m)^#{1,2} (.+)$|<h[12][^>]*>(.*?)</h[12]>`)
+	tagRE     = regexp.MustCompile(`<[^>]*>`)
+	markRE    = regexp.MustCompile("[*_`\\\\]")
+)
+
+// plain reduces Markdown or HTML to its words, so that a holder's Markdown can be
+// found in the page rendered either way.
+func plain(s string) string {
+	s = html.UnescapeString(tagRE.ReplaceAllString(s, ""))
+	s = markRE.ReplaceAllString(s, "")
+	return strings.Join(strings.Fields(s), " ")
 }

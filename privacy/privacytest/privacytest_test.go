@@ -44,13 +44,33 @@ func TestCheckNoCookies(t *testing.T) {
 		"the NoCookies middleware fixes the broken handler")
 }
 
+// declaring is a holder that declares purposes and holds nothing.
+type declaring []privacy.Purpose
+
+func (d declaring) Contract() privacy.Contract {
+	c := privacy.Contract{Name: "declaring"}
+	for _, p := range d {
+		c.Purposes = append(c.Purposes, privacy.PurposeUse{Purpose: p, Description: "for " + string(p)})
+	}
+	return c
+}
+
+func registry(hs ...privacy.Holder) *privacy.Registry {
+	r := &privacy.Registry{}
+	for _, h := range hs {
+		r.Register(h)
+	}
+	return r
+}
+
 func TestCheckMail(t *testing.T) {
 	p := mailtest.Policy()
+	r := registry(declaring{privacy.PurposeSupport})
 	good := privacy.Message{Purpose: privacy.PurposeSupport, DataSubject: "ann@example.org", From: privacy.Address{Email: "noreply@example.com"},
 		To: privacy.Address{Email: "ann@example.org"}, Subject: "Re: your question"}
 	toOperator := good
 	toOperator.To, toOperator.ReplyTo = privacy.Address{Email: "support@example.com"}, privacy.Address{Email: "ann@example.org"}
-	require.NoError(t, privacytest.CheckMail(p, []privacy.Message{good, toOperator}))
+	require.NoError(t, privacytest.CheckMail(p, r, []privacy.Message{good, toOperator}))
 
 	thirdParty := good
 	thirdParty.To = privacy.Address{Email: "list-buyer@partner.example.net"}
@@ -60,7 +80,7 @@ func TestCheckMail(t *testing.T) {
 	spoofed.From = privacy.Address{Email: "ceo@elsewhere.example.net"}
 	replyLeak := toOperator
 	replyLeak.ReplyTo = privacy.Address{Email: "someone-else@example.org"}
-	err := privacytest.CheckMail(p, []privacy.Message{good, thirdParty, undeclared, spoofed, replyLeak})
+	err := privacytest.CheckMail(p, r, []privacy.Message{good, thirdParty, undeclared, spoofed, replyLeak})
 	require.Error(t, err)
 	for _, want := range []string{"message 1", "list-buyer@partner.example.net", "message 2", "not declared", "message 3", "outside the operator", "message 4", "someone-else@example.org"} {
 		assert.Contains(t, err.Error(), want)
@@ -83,7 +103,7 @@ func TestRecorderWithDispatcher(t *testing.T) {
 	require.Eventually(t, func() bool { return len(rec.Messages()) == 1 }, 5*time.Second, 10*time.Millisecond)
 	cancel()
 	<-done
-	assert.NoError(t, privacytest.CheckMail(mailtest.Policy(), rec.Messages()))
+	assert.NoError(t, privacytest.CheckMail(mailtest.Policy(), registry(declaring{privacy.PurposeAccount}), rec.Messages()))
 }
 
 func TestCheckTables(t *testing.T) {
@@ -102,22 +122,49 @@ func TestCheckTables(t *testing.T) {
 	assert.NoError(t, privacytest.CheckTables(ctx, db.DB, []string{"192.0.2.77"}, "tracking_browsers"), "only the named tables")
 }
 
+// guestbook is a made-up holder with a section, a category and a purpose.
+type guestbook struct{}
+
+func (guestbook) Contract() privacy.Contract {
+	return privacy.Contract{
+		Name:       "guestbook",
+		Categories: []privacy.Category{{Name: "guestbook-entries", Description: "Entries you signed", Retention: 90 * 24 * time.Hour, RetentionOf: "signing"}},
+		Purposes:   []privacy.PurposeUse{{Purpose: privacy.PurposeSupport, Description: "to thank you for signing"}},
+		Sections:   []privacy.Section{{Heading: privacy.SectionCollected, Text: "**The guestbook.** Signing it takes a name and an `email` address."}},
+	}
+}
+
+// counter is a made-up holder that counts visits.
+type counter struct{}
+
+func (counter) Contract() privacy.Contract {
+	return privacy.Contract{Name: "counter", Sections: []privacy.Section{{Heading: privacy.SectionVisits, Text: "We count visits, and \"nothing else\"."}}}
+}
+
 func TestCheckPolicyPage(t *testing.T) {
 	p := mailtest.Policy()
-	p.Categories = []privacy.Category{{Name: "comments", Description: "Comments you posted", Retention: 0}}
-	f := privacy.Features{Comments: true, Tracking: &privacy.TrackingFeature{MinCount: 5, Retention: time.Hour * 24 * 750}}
-	page, err := privacy.PolicyHTML(p, f)
+	r := registry(guestbook{}, counter{})
+	page, err := privacy.PolicyHTML(p, r)
 	require.NoError(t, err)
-	require.NoError(t, privacytest.CheckPolicyPage(string(page), p, f), "the library's own page describes its configuration")
+	require.NoError(t, privacytest.CheckPolicyPage(string(page), p, r), "the library's own page describes its configuration")
+	md, err := privacy.PolicyMarkdown(p, r)
+	require.NoError(t, err)
+	require.NoError(t, privacytest.CheckPolicyPage(string(md), p, r), "in Markdown too")
 
-	stale, err := privacy.PolicyHTML(p, privacy.Features{Comments: true, Newsletter: true})
+	stale, err := privacy.PolicyHTML(p, registry(guestbook{}))
 	require.NoError(t, err)
-	err = privacytest.CheckPolicyPage(string(stale), p, f)
+	err = privacytest.CheckPolicyPage(string(stale), p, r)
 	require.Error(t, err, "a page rendered for another configuration fails")
-	assert.Contains(t, err.Error(), `"MIME type" breakdown`)
-	assert.Contains(t, err.Error(), `"Newsletter and promotions" is off but described`)
+	assert.Contains(t, err.Error(), `holder counter: its text under "How we count visits" is not on the page`)
+	assert.Contains(t, err.Error(), `yet the page says "We do not count`)
+	err = privacytest.CheckPolicyPage(string(page), p, registry(counter{}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `the page does not say "This site has no forms`)
 
-	err = privacytest.CheckPolicyPage(strings.ReplaceAll(string(page), "sets no cookies", "uses cookies"), p, f)
+	err = privacytest.CheckPolicyPage(strings.ReplaceAll(string(page), "3 months after signing", "forever"), p, r)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `category "guestbook-entries" is not listed as kept 3 months after signing`)
+	err = privacytest.CheckPolicyPage(strings.ReplaceAll(string(page), "sets no cookies", "uses cookies"), p, r)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no cookies")
 }

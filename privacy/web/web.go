@@ -23,11 +23,12 @@ import (
 	"github.com/consentkit/consentkit/privacy/form"
 )
 
-// Config configures the handler. Policy, Features, Rights, Disclosures and Store are
-// required.
+// Config configures the handler. Policy, Rights, Disclosures and Store are required.
 type Config struct {
-	Policy      *privacy.Policy
-	Features    privacy.Features
+	Policy *privacy.Policy
+	// Registry holds the holders the policy page describes (Rights.Registry when
+	// nil).
+	Registry    *privacy.Registry
 	Rights      *privacy.Rights
 	Disclosures *privacy.Disclosures
 	Store       privacy.Store // the access log and consent records
@@ -82,6 +83,12 @@ func New(cfg Config) (*Handler, error) {
 	base, err := form.Prefix(cfg.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("web: Config.BaseURL: %w", err)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = cfg.Rights.Registry
+	}
+	if cfg.Registry == nil {
+		return nil, errors.New("web: Config needs a Registry, or Rights with one")
 	}
 	if cfg.Limiter == nil {
 		cfg.Limiter = form.NewLimiter(5, time.Hour, 5)
@@ -171,7 +178,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (h *Handler) policy(w http.ResponseWriter, r *http.Request) {
-	page, err := privacy.PolicyHTML(h.cfg.Policy, h.cfg.Features)
+	page, err := privacy.PolicyHTML(h.cfg.Policy, h.cfg.Registry)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -180,7 +187,7 @@ func (h *Handler) policy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) policyMarkdown(w http.ResponseWriter, r *http.Request) {
-	page, err := privacy.PolicyMarkdown(h.cfg.Policy, h.cfg.Features)
+	page, err := privacy.PolicyMarkdown(h.cfg.Policy, h.cfg.Registry)
 	if err != nil {
 		h.fail(w, r, err)
 		return

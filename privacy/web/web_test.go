@@ -24,8 +24,10 @@ import (
 
 type notes map[string]string
 
-func (n notes) HolderName() string   { return "notes" }
-func (n notes) Categories() []string { return []string{"notes"} }
+func (n notes) Contract() privacy.Contract {
+	return privacy.Contract{Name: "notes", Categories: []privacy.Category{{Name: "notes", Description: "Notes you left"}},
+		Sections: []privacy.Section{{Heading: privacy.SectionCollected, Text: "**Notes.** A note keeps your address."}}}
+}
 func (n notes) Export(_ context.Context, s string) (any, error) {
 	if v, ok := n[s]; ok {
 		return v, nil
@@ -46,25 +48,26 @@ type env struct {
 	mail  *mailtest.Harness
 	store *memstore.Store
 	data  notes
+	reg   *privacy.Registry
 }
 
 func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 	store := memstore.New()
 	h := mailtest.NewHarness(t, nil, store)
-	reg := &privacy.Registry{}
+	reg := &privacy.Registry{Mailer: h.Mailer}
 	data := notes{"ann@example.org": "a note"}
 	reg.Register(data)
 	reg.Register(&privacy.KernelHolder{Store: store})
 	rights := &privacy.Rights{Store: store, Registry: reg, Mailer: h.Mailer, BaseURL: "http://127.0.0.1:8080/privacy/confirm"}
-	h.Mailer.Allow(privacy.PurposeDataRights, rights)
-	cfg := web.Config{Policy: mailtest.Policy(), Features: privacy.Features{Comments: true}, Rights: rights,
+	reg.Register(rights)
+	cfg := web.Config{Policy: mailtest.Policy(), Rights: rights,
 		Disclosures: &privacy.Disclosures{Store: store, Registry: reg, Auditor: &privacy.Auditor{Log: store}}, Store: store}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	hd, err := web.New(cfg)
 	require.NoError(t, err)
-	return &env{h: hd, mail: h, store: store, data: data}
+	return &env{h: hd, mail: h, store: store, data: data, reg: reg}
 }
 
 func (e *env) do(r *http.Request) *httptest.ResponseRecorder {
@@ -90,7 +93,7 @@ func TestPolicyPages(t *testing.T) {
 	w := e.do(httptest.NewRequest("GET", "/", nil))
 	assert.Equal(t, 200, w.Code)
 	assert.Contains(t, w.Body.String(), "sets no cookies")
-	assert.NoError(t, privacytest.CheckPolicyPage(w.Body.String(), mailtest.Policy(), privacy.Features{Comments: true}))
+	assert.NoError(t, privacytest.CheckPolicyPage(w.Body.String(), mailtest.Policy(), e.reg))
 	w = e.do(httptest.NewRequest("GET", "/policy.md", nil))
 	assert.Equal(t, 200, w.Code)
 	assert.True(t, strings.HasPrefix(w.Body.String(), "# Privacy policy"))
