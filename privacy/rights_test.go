@@ -40,7 +40,7 @@ func newRightsEnv(t *testing.T) *rightsEnv {
 	store := memstore.New()
 	h := mailtest.NewHarness(t, nil, store)
 	e := &rightsEnv{h: h, store: store, reg: &privacy.Registry{}, now: time.Now().UTC()}
-	e.data = &holder{name: "comments", cats: []string{"comments"}, data: map[string]string{"ann@example.org": "Nice post"}}
+	e.data = &holder{name: "guestbook", cats: []string{"guestbook-entries"}, data: map[string]string{"ann@example.org": "Nice post"}}
 	e.reg.Register(e.data)
 	e.reg.Register(&privacy.KernelHolder{Store: store, Key: []byte("k")})
 	e.rights = &privacy.Rights{Store: store, Registry: e.reg, Mailer: h.Mailer, BaseURL: "http://127.0.0.1:8080/privacy/confirm",
@@ -79,7 +79,7 @@ func TestRightsExport(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(body, &doc))
 	assert.Equal(t, "ann@example.org", doc.Subject)
-	assert.JSONEq(t, `"Nice post"`, string(doc.Holders["comments"]))
+	assert.JSONEq(t, `"Nice post"`, string(doc.Holders["guestbook"]))
 	assert.Contains(t, string(doc.Holders["privacy"]), `"purpose": "newsletter"`, "the consent history is in the export")
 
 	_, err = e.rights.Download(ctx, out.DownloadToken)
@@ -118,7 +118,7 @@ func TestRightsErase(t *testing.T) {
 	for _, er := range out.Erasures {
 		byHolder[er.Holder] = er
 	}
-	assert.Equal(t, 1, byHolder["comments"].Removed)
+	assert.Equal(t, 1, byHolder["guestbook"].Removed)
 	assert.NotEmpty(t, byHolder["privacy"].Retained, "the access record is kept, pseudonymised, and the person is told")
 
 	assert.Empty(t, e.data.data, "the holder erased its data")
@@ -152,7 +152,7 @@ func TestDisclosures(t *testing.T) {
 	ctx := context.Background()
 	store := memstore.New()
 	reg := &privacy.Registry{}
-	reg.Register(&holder{name: "comments", cats: []string{"comments"}, data: map[string]string{"ann@example.org": "Nice post"}})
+	reg.Register(&holder{name: "guestbook", cats: []string{"guestbook-entries"}, data: map[string]string{"ann@example.org": "Nice post"}})
 	ds := &privacy.Disclosures{Store: store, Registry: reg, Auditor: &privacy.Auditor{Log: store}}
 	admin := privacy.WithActor(ctx, privacy.Actor{ID: "1", Email: "boss@example.com", Roles: []privacy.Role{privacy.RoleAdmin}})
 	support := privacy.WithActor(ctx, privacy.Actor{ID: "2", Email: "help@example.com", Roles: []privacy.Role{privacy.RoleSupport}})
