@@ -3,6 +3,7 @@ package privacy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"time"
 )
@@ -46,6 +47,8 @@ type DisclosureStore interface {
 
 // Disclosures is the disclosure register: the only way the library hands one
 // person's data to an outsider, and never without a basis, a reference and a requester.
+// Store, Registry and Auditor are required: without an Auditor, Disclose and List
+// fail, so no admin reads anyone's data off the record (P11).
 type Disclosures struct {
 	Store    DisclosureStore
 	Registry *Registry
@@ -53,12 +56,29 @@ type Disclosures struct {
 	Now      func() time.Time
 }
 
+// Check returns an error naming what ds lacks; a handler that serves ds calls it
+// when it is built, so that a missing Auditor stops the site from starting rather
+// than the first disclosure.
+func (ds *Disclosures) Check() error {
+	switch {
+	case ds == nil || ds.Store == nil || ds.Registry == nil:
+		return errors.New("privacy: Disclosures needs a Store and a Registry")
+	case ds.Auditor == nil || ds.Auditor.Log == nil:
+		return errors.New("privacy: Disclosures needs an Auditor with a Log: every disclosure is an admin's read of a person's data")
+	}
+	return nil
+}
+
 // Disclose records the disclosure of subject's data and returns the export to hand
 // over. The actor in ctx must be an admin. Returns ErrUnauthorized or ErrForbidden for
 // anyone else, and ErrInvalid (naming the field) without a valid basis, a reference or
-// a requester; nothing is exported or recorded then.
+// a requester; nothing is exported or recorded then. Without an Auditor (see Check)
+// it returns an internal error and exports nothing.
 func (ds *Disclosures) Disclose(ctx context.Context, d Disclosure) (json.RawMessage, error) {
 	if err := Require(ctx, RoleAdmin); err != nil {
+		return nil, err
+	}
+	if err := ds.Check(); err != nil {
 		return nil, err
 	}
 	addr, err := NormalizeEmail(d.Subject)
@@ -92,18 +112,36 @@ func (ds *Disclosures) Disclose(ctx context.Context, d Disclosure) (json.RawMess
 	if err := ds.Store.AppendDisclosure(ctx, &d); err != nil {
 		return nil, err
 	}
-	if ds.Auditor != nil {
-		if err := ds.Auditor.Record(ctx, RoleAdmin, addr, "export for disclosure", string(d.Basis)+": "+d.Reference); err != nil {
-			return nil, err
-		}
+	if err := ds.Auditor.Record(ctx, RoleAdmin, addr, "export for disclosure", string(d.Basis)+": "+d.Reference); err != nil {
+		return nil, err
 	}
 	return json.MarshalIndent(data, "", "  ")
 }
 
-// List returns the register, newest first (admins only).
+// List returns the register, newest first (admins only). The register names people,
+// so List records one read of "disclosure register" for every address it returns
+// before returning any. Returns ErrUnauthorized or ErrForbidden for anyone but an
+// admin, and an internal error without an Auditor (see Check).
 func (ds *Disclosures) List(ctx context.Context, subject string, limit int) ([]Disclosure, error) {
 	if err := Require(ctx, RoleAdmin); err != nil {
 		return nil, err
 	}
-	return ds.Store.ListDisclosures(ctx, subject, limit)
+	if err := ds.Check(); err != nil {
+		return nil, err
+	}
+	list, err := ds.Store.ListDisclosures(ctx, subject, limit)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, d := range list {
+		if d.Subject == "" || seen[d.Subject] {
+			continue
+		}
+		seen[d.Subject] = true
+		if err := ds.Auditor.Record(ctx, RoleAdmin, d.Subject, "disclosure register", "admin review"); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
 }

@@ -187,9 +187,40 @@ func TestDisclosures(t *testing.T) {
 	assert.Equal(t, 1, list[0].Holders)
 	acc, err := store.ListAccess(ctx, privacy.AccessFilter{Subject: "ann@example.org"})
 	require.NoError(t, err)
-	assert.Len(t, acc, 1, "the export for a disclosure is a staff read on the record")
+	require.Len(t, acc, 2, "the export for a disclosure and the view of the register naming her are staff reads on the record")
+	assert.Equal(t, "disclosure register", acc[0].What)
+	assert.Equal(t, "export for disclosure", acc[1].What)
 	_, err = ds.List(support, "", 10)
 	assert.ErrorIs(t, err, privacy.ErrForbidden)
+}
+
+// TestDisclosuresNeedAuditor: without an Auditor the register neither discloses nor
+// lists, and records nothing, so no admin reads anyone's data off the record (P11).
+func TestDisclosuresNeedAuditor(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	reg := &privacy.Registry{}
+	reg.Register(&holder{name: "comments", cats: []string{"comments"}, data: map[string]string{"ann@example.org": "Nice post"}})
+	admin := privacy.WithActor(ctx, privacy.Actor{ID: "1", Email: "boss@example.com", Roles: []privacy.Role{privacy.RoleAdmin}})
+	for name, ds := range map[string]*privacy.Disclosures{
+		"NoAuditor":    {Store: store, Registry: reg},
+		"AuditorNoLog": {Store: store, Registry: reg, Auditor: &privacy.Auditor{}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := ds.Check()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "Auditor")
+			data, err := ds.Disclose(admin, privacy.Disclosure{Subject: "ann@example.org", Basis: privacy.BasisLaw, Reference: "R1", Requester: "Court"})
+			require.Error(t, err)
+			assert.Nil(t, data)
+			_, err = ds.List(admin, "", 10)
+			require.Error(t, err)
+			list, err := store.ListDisclosures(ctx, "", 10)
+			require.NoError(t, err)
+			assert.Empty(t, list, "nothing disclosed")
+		})
+	}
+	assert.NoError(t, (&privacy.Disclosures{Store: store, Registry: reg, Auditor: &privacy.Auditor{Log: store}}).Check())
 }
 
 type purger struct {

@@ -57,6 +57,9 @@ func run(ctx context.Context, addr, relay string, log *slog.Logger) error {
 	// Mail: a purpose-bound mailer over a durable outbox, delivered over SMTP.
 	store := privacymem.New()
 	mailer := privacy.NewMailer(policy, store, log)
+	// Every staff read of personal data (a moderator reading a commenter's address,
+	// an admin reading the access log) is recorded in the store's access log (P11).
+	auditor := &privacy.Auditor{Log: store}
 	cfg := smtp.Config{TLS: "none"}
 	if relay != "" {
 		var err error
@@ -110,7 +113,7 @@ func run(ctx context.Context, addr, relay string, log *slog.Logger) error {
 		return err
 	}
 	pages, err := web.New(web.Config{Policy: policy, Registry: registry,
-		Rights: rights, Disclosures: &privacy.Disclosures{Store: store, Registry: registry}, Store: store, BaseURL: "/privacy"})
+		Rights: rights, Disclosures: &privacy.Disclosures{Store: store, Registry: registry, Auditor: auditor}, Store: store, Auditor: auditor, BaseURL: "/privacy"})
 	if err != nil {
 		return err
 	}

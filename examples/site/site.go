@@ -172,7 +172,8 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 		}
 	}
 	privacyWeb, err := web.New(web.Config{Policy: s.policy, Registry: s.registry, Rights: rights,
-		Disclosures: &privacy.Disclosures{Store: s.store, Registry: s.registry, Auditor: auditor}, Store: s.store, Layout: s.layout, Log: log})
+		Disclosures: &privacy.Disclosures{Store: s.store, Registry: s.registry, Auditor: auditor}, Store: s.store, Auditor: auditor,
+		Layout: s.layout, Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,8 @@ import (
 	"github.com/consentkit/consentkit/privacy/form"
 )
 
-// Config configures the handler. Policy, Rights, Disclosures and Store are required.
+// Config configures the handler. Policy, Rights, Disclosures (with its Auditor),
+// Store and Auditor are required.
 type Config struct {
 	Policy *privacy.Policy
 	// Registry holds the holders the policy page describes (Rights.Registry when
@@ -32,6 +33,9 @@ type Config struct {
 	Rights      *privacy.Rights
 	Disclosures *privacy.Disclosures
 	Store       privacy.Store // the access log and consent records
+	// Auditor records every staff read the handler answers (P11): the access log
+	// and the consent histories it shows. Usually an Auditor over Store.
+	Auditor *privacy.Auditor
 	// Limiter bounds data requests per client address, in memory only (default 5
 	// an hour after a burst of 5).
 	Limiter       *form.Limiter
@@ -63,7 +67,8 @@ type Config struct {
 //
 // Every staff answer that names people is recorded in the access log first: the
 // consent history once, the access log and the disclosure register once for every
-// address they show.
+// address they show, a disclosure once. The completed requests name no one and are
+// not recorded.
 type Handler struct {
 	cfg  Config
 	base string // the path links start with, from cfg.BaseURL
@@ -71,11 +76,17 @@ type Handler struct {
 }
 
 // New returns the handler, or an error naming a missing part of cfg or a BaseURL
-// that is not a URL or a path.
+// that is not a URL or a path: the staff pages read personal data, so a Config
+// without an Auditor, or whose Disclosures has none, is refused.
 func New(cfg Config) (*Handler, error) {
 	switch {
 	case cfg.Policy == nil, cfg.Rights == nil, cfg.Disclosures == nil, cfg.Store == nil:
 		return nil, errors.New("web: Config needs Policy, Rights, Disclosures and Store")
+	case cfg.Auditor == nil || cfg.Auditor.Log == nil:
+		return nil, errors.New("web: Config.Auditor with a Log is required: the staff pages read personal data")
+	}
+	if err := cfg.Disclosures.Check(); err != nil {
+		return nil, fmt.Errorf("web: Config.Disclosures: %w", err)
 	}
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "/privacy"
@@ -358,14 +369,13 @@ func (h *Handler) access(w http.ResponseWriter, r *http.Request) {
 // address the list shows (P11): the list names people, so showing it is a read of
 // their data like any other.
 func (h *Handler) audit(r *http.Request, subjects []string, what string) error {
-	a := privacy.Auditor{Log: h.cfg.Store}
 	seen := map[string]bool{}
 	for _, s := range subjects {
 		if s == "" || seen[s] {
 			continue
 		}
 		seen[s] = true
-		if err := a.Record(r.Context(), privacy.RoleAdmin, s, what, "admin review"); err != nil {
+		if err := h.cfg.Auditor.Record(r.Context(), privacy.RoleAdmin, s, what, "admin review"); err != nil {
 			return err
 		}
 	}
@@ -391,14 +401,7 @@ func (h *Handler) disclosures(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	subjects := make([]string, len(list))
-	for i, d := range list {
-		subjects[i] = d.Subject
-	}
-	if err := h.audit(r, subjects, "disclosure register"); err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	// List recorded a read for every address in the list.
 	writeJSON(w, http.StatusOK, map[string]any{"disclosures": list})
 }
 
@@ -431,8 +434,7 @@ func (h *Handler) consents(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, privacy.Invalid("subject", "give the person's email address"))
 		return
 	}
-	a := privacy.Auditor{Log: h.cfg.Store}
-	if err := a.Record(r.Context(), privacy.RoleAdmin, subject, "consent history", "admin review"); err != nil {
+	if err := h.cfg.Auditor.Record(r.Context(), privacy.RoleAdmin, subject, "consent history", "admin review"); err != nil {
 		h.fail(w, r, err)
 		return
 	}

@@ -61,7 +61,8 @@ func newEnv(t *testing.T, opts ...func(*web.Config)) *env {
 	rights := &privacy.Rights{Store: store, Registry: reg, Mailer: h.Mailer, BaseURL: "http://127.0.0.1:8080/privacy/confirm"}
 	reg.Register(rights)
 	cfg := web.Config{Policy: mailtest.Policy(), Rights: rights,
-		Disclosures: &privacy.Disclosures{Store: store, Registry: reg, Auditor: &privacy.Auditor{Log: store}}, Store: store}
+		Disclosures: &privacy.Disclosures{Store: store, Registry: reg, Auditor: &privacy.Auditor{Log: store}}, Store: store,
+		Auditor: &privacy.Auditor{Log: store}}
 	for _, o := range opts {
 		o(&cfg)
 	}
