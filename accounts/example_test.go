@@ -24,6 +24,7 @@ func Example() {
 		Store:    memstore.New(),
 		Mailer:   mailer,
 		Consents: &privacy.Consents{Store: priv, Policy: policy},
+		Auditor:  &privacy.Auditor{Log: priv},                            // every staff read of a member's data is recorded
 		Argon2:   accounts.Argon2Params{Memory: 64, Time: 1, Threads: 1}, // the default is the OWASP minimum; low here to run fast
 	})
 	if err != nil {

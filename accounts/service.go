@@ -15,8 +15,8 @@ import (
 	"github.com/consentkit/consentkit/privacy"
 )
 
-// Config configures a Service. Store, Mailer and Consents are required; every other
-// zero field takes the default in its comment.
+// Config configures a Service. Store, Mailer, Consents and Auditor are required;
+// every other zero field takes the default in its comment.
 type Config struct {
 	Store    Store
 	Mailer   *privacy.Mailer   // account and parental-consent mail
@@ -25,8 +25,8 @@ type Config struct {
 	// Registry, when set, makes "delete my account" and "export my data" reach every
 	// holder of personal data on the site, not only this package.
 	Registry *privacy.Registry
-	// Auditor records staff reads of personal data (the staff list). When nil, staff
-	// reads still need the admin role but are not recorded.
+	// Auditor records staff reads of personal data: the staff list, and the account
+	// a role is granted to or taken from. Required (P11).
 	Auditor *privacy.Auditor
 	Log     *slog.Logger
 	Now     func() time.Time
@@ -88,6 +88,9 @@ type Service struct {
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Mailer == nil || cfg.Consents == nil {
 		return nil, errors.New("accounts: Config needs Store, Mailer and Consents")
+	}
+	if cfg.Auditor == nil || cfg.Auditor.Log == nil {
+		return nil, errors.New("accounts: Config.Auditor with a Log is required: the staff pages read members' data")
 	}
 	if cfg.Policy == nil {
 		cfg.Policy = cfg.Mailer.Policy()

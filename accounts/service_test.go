@@ -288,7 +288,7 @@ func TestParameterChangeTriggersRehash(t *testing.T) {
 	ctx := context.Background()
 	e.member("param@example.org", "correct horse")
 	stronger := accounts.Argon2Params{Memory: 128, Time: 2, Threads: 1}
-	svc2, err := accounts.New(accounts.Config{Store: e.store, Mailer: e.mail.Mailer, Consents: e.consents, Now: e.clock.Now, Argon2: stronger})
+	svc2, err := accounts.New(accounts.Config{Store: e.store, Mailer: e.mail.Mailer, Consents: e.consents, Auditor: e.auditor, Now: e.clock.Now, Argon2: stronger})
 	require.NoError(t, err)
 	_, err = svc2.SignIn(ctx, "param@example.org", "correct horse")
 	require.NoError(t, err)
@@ -600,7 +600,9 @@ func TestStaffRoles(t *testing.T) {
 	require.Len(t, staff, 2)
 	assert.Equal(t, "boss@example.org", staff[0].Email)
 	log, _ := e.priv.ListAccess(ctx, privacy.AccessFilter{})
-	assert.Len(t, log, 2, "each staff member listed is an access record")
+	require.Len(t, log, 3, "the grant, and each staff member listed, is an access record; the refused grants are not")
+	assert.Equal(t, "granting a staff role (moderator)", log[2].Why)
+	assert.Equal(t, "mod@example.org", log[2].Subject)
 
 	assert.ErrorIs(t, e.svc.Revoke(admin, "boss@example.org", privacy.RoleAdmin), privacy.ErrConflict, "no admin demotes themself")
 	require.NoError(t, e.svc.Revoke(admin, "mod@example.org", privacy.RoleModerator))
@@ -658,9 +660,22 @@ func TestNewNeedsStoreMailerConsents(t *testing.T) {
 	e := newEnv(t)
 	_, err = accounts.New(accounts.Config{Store: e.store, Mailer: e.mail.Mailer})
 	require.Error(t, err)
-	_, err = accounts.New(accounts.Config{Store: e.store, Mailer: e.mail.Mailer, Consents: e.consents, Argon2: accounts.Argon2Params{Memory: 64}})
-	require.Error(t, err, "partial argon2 parameters")
+	_, err = accounts.New(accounts.Config{Store: e.store, Mailer: e.mail.Mailer, Consents: e.consents, Auditor: e.auditor, Argon2: accounts.Argon2Params{Memory: 64}})
+	require.ErrorContains(t, err, "Argon2", "partial argon2 parameters")
 	require.False(t, errors.Is(err, privacy.ErrInvalid))
+}
+
+// TestNewNeedsAuditor: the staff pages read members' data, so a Service that could
+// serve them off the record is refused when it is built (P11).
+func TestNewNeedsAuditor(t *testing.T) {
+	e := newEnv(t)
+	for name, a := range map[string]*privacy.Auditor{"Nil": nil, "NoLog": {}} {
+		t.Run(name, func(t *testing.T) {
+			svc, err := accounts.New(accounts.Config{Store: e.store, Mailer: e.mail.Mailer, Consents: e.consents, Auditor: a, Argon2: fastArgon})
+			require.ErrorContains(t, err, "Auditor")
+			assert.Nil(t, svc)
+		})
+	}
 }
 
 // TestResetKillsPendingEmailChange: Mallory, with Alice's stolen password, asks to

@@ -16,27 +16,29 @@ type StaffMember struct {
 	Roles       []privacy.Role `json:"roles"`
 }
 
-// Grant gives role to the account of email. The actor in ctx must be an admin.
-// Returns ErrUnauthorized or ErrForbidden otherwise, ErrInvalid (field "role" or
-// "email") for an unknown role or a malformed address, and ErrNotFound when the
-// address has no account.
+// Grant gives role to the account of email. The actor in ctx must be an admin, and
+// the account found is recorded in the access log before its roles change. Returns
+// ErrUnauthorized or ErrForbidden otherwise, ErrInvalid (field "role" or "email")
+// for an unknown role or a malformed address, and ErrNotFound when the address has
+// no account.
 func (s *Service) Grant(ctx context.Context, email string, role privacy.Role) error {
 	if err := privacy.Require(ctx, privacy.RoleAdmin); err != nil {
 		return err
 	}
-	return s.GrantRole(ctx, email, role)
+	return s.setRole(ctx, email, role, true, "granting a staff role")
 }
 
 // GrantRole is Grant without the admin check, for operators: the site's
 // command line ("grant EMAIL ROLE") uses it to appoint the first admin. Never call
 // it on behalf of a web request.
 func (s *Service) GrantRole(ctx context.Context, email string, role privacy.Role) error {
-	return s.setRole(ctx, email, role, true)
+	return s.setRole(ctx, email, role, true, "")
 }
 
 // Revoke takes role from the account of email. The actor in ctx must be an admin,
 // and may not take the admin role from themself (another admin must, so a site is
-// never left without one by mistake). Errors as Grant, plus ErrConflict for that.
+// never left without one by mistake). The account found is recorded in the access
+// log as Grant records it. Errors as Grant, plus ErrConflict for that.
 func (s *Service) Revoke(ctx context.Context, email string, role privacy.Role) error {
 	if err := privacy.Require(ctx, privacy.RoleAdmin); err != nil {
 		return err
@@ -44,15 +46,18 @@ func (s *Service) Revoke(ctx context.Context, email string, role privacy.Role) e
 	if addr, err := privacy.NormalizeEmail(email); err == nil && role == privacy.RoleAdmin && privacy.AddressKey(addr) == privacy.AddressKey(privacy.ActorFrom(ctx).Email) {
 		return privacy.Errorf(privacy.ErrConflict, "another admin must take the admin role from you")
 	}
-	return s.RevokeRole(ctx, email, role)
+	return s.setRole(ctx, email, role, false, "revoking a staff role")
 }
 
 // RevokeRole is Revoke without the admin check, for operators only.
 func (s *Service) RevokeRole(ctx context.Context, email string, role privacy.Role) error {
-	return s.setRole(ctx, email, role, false)
+	return s.setRole(ctx, email, role, false, "")
 }
 
-func (s *Service) setRole(ctx context.Context, email string, role privacy.Role, granted bool) error {
+// setRole records, when why is set, the admin's look-up of the account in the access
+// log: the answer tells whether the address has an account, and the change is made
+// on that person's account. The operator's commands (why "") act without an actor.
+func (s *Service) setRole(ctx context.Context, email string, role privacy.Role, granted bool, why string) error {
 	if !role.Valid() {
 		return privacy.Invalid("role", "unknown role %q", role)
 	}
@@ -67,6 +72,11 @@ func (s *Service) setRole(ctx context.Context, email string, role privacy.Role, 
 	if err != nil {
 		return err
 	}
+	if why != "" {
+		if err := s.cfg.Auditor.Record(ctx, privacy.RoleAdmin, a.Email, "staff roles of the account", why+" ("+string(role)+")"); err != nil {
+			return err
+		}
+	}
 	if granted == slices.Contains(a.Roles, role) {
 		return nil
 	}
@@ -74,7 +84,7 @@ func (s *Service) setRole(ctx context.Context, email string, role privacy.Role, 
 }
 
 // Staff lists every account holding a staff role. The actor must be an admin; each
-// staff member listed is recorded in the access log when Config.Auditor is set.
+// staff member listed is recorded in the access log before the list is returned.
 // Returns ErrUnauthorized or ErrForbidden otherwise.
 func (s *Service) Staff(ctx context.Context) ([]StaffMember, error) {
 	if err := privacy.Require(ctx, privacy.RoleAdmin); err != nil {
@@ -86,10 +96,8 @@ func (s *Service) Staff(ctx context.Context) ([]StaffMember, error) {
 	}
 	out := make([]StaffMember, 0, len(as))
 	for _, a := range as {
-		if s.cfg.Auditor != nil {
-			if err := s.cfg.Auditor.Record(ctx, privacy.RoleAdmin, a.Email, "staff roles", "listing staff"); err != nil {
-				return nil, err
-			}
+		if err := s.cfg.Auditor.Record(ctx, privacy.RoleAdmin, a.Email, "staff roles", "listing staff"); err != nil {
+			return nil, err
 		}
 		out = append(out, StaffMember{ID: a.ID, Email: a.Email, DisplayName: a.DisplayName, Roles: a.Roles})
 	}
