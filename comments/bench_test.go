@@ -89,7 +89,7 @@ func BenchmarkThread1000(b *testing.B) {
 			e := newEnv(b, kind, withModeration(comments.ModerateNone))
 			seedThread(b, e, "bench", 1000)
 			handler := func(store comments.Store) http.Handler {
-				svc, err := comments.New(comments.Config{Store: store, Mailer: e.mail.Mailer, Key: e.key, BaseURL: base, Now: e.clock.Now,
+				svc, err := comments.New(comments.Config{Store: store, Mailer: e.mail.Mailer, Auditor: e.auditor, Key: e.key, BaseURL: base, Now: e.clock.Now,
 					ThreadCache: -1})
 				require.NoError(b, err)
 				h, err := comments.NewHandler(svc, comments.HandlerConfig{Signer: e.handlerSigner()})

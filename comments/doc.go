@@ -53,8 +53,9 @@
 // By default (ModerateFirst) the first comment from an address waits for a
 // moderator and later ones publish at once, once one was approved. Moderators
 // (privacy.RoleModerator) approve, reject and delete; the queue shows no address,
-// and CommenterEmail writes an access record through privacy.Auditor before it
-// returns one. A known limitation of ModerateFirst, shared with every engine that
+// and CommenterEmail returns one. Every one of these writes an access record
+// through the required privacy.Auditor first (P11): the queue one per commenter it
+// shows, the others one for the comment's author. A known limitation of ModerateFirst, shared with every engine that
 // uses the rule: whoever knows an approved commenter's address can post under it
 // without moderation, and sees that the address had commented. Hosts for whom that
 // matters choose ModerateAll.

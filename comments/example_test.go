@@ -19,10 +19,12 @@ func Example() {
 	ctx := context.Background()
 	policy := &privacy.Policy{Operator: "Example Ltd", Contact: "privacy@example.com", OperatorDomains: []string{"example.com"},
 		Version: "2026-11-01"}
-	mailer := privacy.NewMailer(policy, privacymem.New(), nil)
+	priv := privacymem.New() // the outbox and the access log
+	mailer := privacy.NewMailer(policy, priv, nil)
 	svc, err := comments.New(comments.Config{
 		Store:   memstore.New(),
 		Mailer:  mailer,
+		Auditor: &privacy.Auditor{Log: priv}, // records every moderator's read
 		Key:     []byte("an example key of 32 bytes or more"),
 		BaseURL: "https://example.com/comments",
 	})
@@ -58,8 +60,9 @@ func Example() {
 func ExampleNewHandler() {
 	policy := &privacy.Policy{Operator: "Example Ltd", Contact: "privacy@example.com", OperatorDomains: []string{"example.com"}, Version: "1"}
 	key := []byte("an example key of 32 bytes or more")
-	svc, err := comments.New(comments.Config{Store: memstore.New(), Mailer: privacy.NewMailer(policy, privacymem.New(), nil),
-		Key: key, BaseURL: "https://example.com/comments"})
+	priv := privacymem.New()
+	svc, err := comments.New(comments.Config{Store: memstore.New(), Mailer: privacy.NewMailer(policy, priv, nil),
+		Auditor: &privacy.Auditor{Log: priv}, Key: key, BaseURL: "https://example.com/comments"})
 	if err != nil {
 		panic(err)
 	}

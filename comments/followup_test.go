@@ -177,7 +177,7 @@ func TestMailFailureStoresNothing(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, withModeration(comments.ModerateNone))
 		svc, err := comments.New(comments.Config{Store: e.store, Mailer: privacy.NewMailer(e.policy, brokenOutbox{e.priv}, nil),
-			Key: e.key, BaseURL: base, Now: e.clock.Now, Moderation: comments.ModerateNone})
+			Auditor: e.auditor, Key: e.key, BaseURL: base, Now: e.clock.Now, Moderation: comments.ModerateNone})
 		require.NoError(t, err)
 		_, err = svc.Post(ctx, comments.Input{Thread: topic, Name: "Ann", Email: ann, Body: "Hello", FollowUp: true})
 		require.Error(t, err)

@@ -369,8 +369,9 @@ func TestModerationHTTP(t *testing.T) {
 		assert.Contains(t, w.Body.String(), ann, "the moderator sees the address")
 		access, err := e.priv.ListAccess(ctx, privacy.AccessFilter{Subject: ann})
 		require.NoError(t, err)
-		require.Len(t, access, 1)
-		assert.Equal(t, "spam report", access[0].Why)
+		require.Len(t, access, 4, "the two views of the queue, the address, the queue shown with it")
+		assert.Equal(t, "spam report", access[1].Why)
+		assert.Equal(t, "address of comment "+id, access[1].What)
 
 		r = httptest.NewRequest(http.MethodPost, "/moderate/"+id+"/approve", nil)
 		w = e.asModerator(t, r)

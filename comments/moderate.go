@@ -2,8 +2,9 @@ package comments
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
@@ -25,8 +26,10 @@ type Held struct {
 }
 
 // Queue returns the comments with f.Status (StatusPending when empty), oldest
-// first. Returns ErrUnauthorized or ErrForbidden unless the actor in ctx is a
-// moderator, and ErrInvalid naming "status" or "thread".
+// first. The queue shows what people wrote under the names they gave, so before it
+// returns it records one read for each commenter in it, naming their comments.
+// Returns ErrUnauthorized or ErrForbidden unless the actor in ctx is a moderator,
+// and ErrInvalid naming "status" or "thread".
 func (s *Service) Queue(ctx context.Context, f QueueFilter) ([]Held, error) {
 	if err := privacy.Require(ctx, privacy.RoleModerator); err != nil {
 		return nil, err
@@ -49,6 +52,23 @@ func (s *Service) Queue(ctx context.Context, f QueueFilter) ([]Held, error) {
 	if err != nil {
 		return nil, err
 	}
+	var subjects []string
+	ids := map[string][]string{}
+	for _, c := range cs {
+		if c.Email == "" {
+			continue // erased: no one is left to name
+		}
+		if ids[c.Email] == nil {
+			subjects = append(subjects, c.Email)
+		}
+		ids[c.Email] = append(ids[c.Email], strconv.FormatInt(c.ID, 10))
+	}
+	for _, subj := range subjects {
+		what := fmt.Sprintf("comments %s in the moderation queue (%s)", strings.Join(ids[subj], ", "), f.Status)
+		if err := s.auditor.Record(ctx, privacy.RoleModerator, subj, what, "moderating comments"); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]Held, len(cs))
 	for i, c := range cs {
 		out[i] = Held{ID: c.ID, Thread: c.Thread, ParentID: c.ParentID, Name: c.Name, Source: c.Source, HTML: c.HTML,
@@ -66,7 +86,7 @@ func (s *Service) Approve(ctx context.Context, id int64) error {
 	if err := privacy.Require(ctx, privacy.RoleModerator); err != nil {
 		return err
 	}
-	c, err := s.store.Comment(ctx, id)
+	c, err := s.audit(ctx, id, "approving the comment")
 	if err != nil {
 		return err
 	}
@@ -82,6 +102,9 @@ func (s *Service) Reject(ctx context.Context, id int64) error {
 	if err := privacy.Require(ctx, privacy.RoleModerator); err != nil {
 		return err
 	}
+	if _, err := s.audit(ctx, id, "rejecting the comment"); err != nil {
+		return err
+	}
 	return s.store.SetStatus(ctx, id, []Status{StatusPending, StatusApproved}, StatusRejected, s.clock(), nil)
 }
 
@@ -91,7 +114,21 @@ func (s *Service) Remove(ctx context.Context, id int64) error {
 	if err := privacy.Require(ctx, privacy.RoleModerator); err != nil {
 		return err
 	}
+	if _, err := s.audit(ctx, id, "deleting the comment"); err != nil {
+		return err
+	}
 	return s.store.DeleteComment(ctx, id)
+}
+
+// audit reads comment id and records, before a moderator acts on it, the
+// moderator's access to its author's comment. A comment whose address was erased
+// names no one and is not recorded.
+func (s *Service) audit(ctx context.Context, id int64, why string) (Comment, error) {
+	c, err := s.store.Comment(ctx, id)
+	if err != nil || c.Email == "" {
+		return c, err
+	}
+	return c, s.auditor.Record(ctx, privacy.RoleModerator, c.Email, fmt.Sprintf("comment %d", id), why)
 }
 
 // CommenterEmail returns the address that wrote comment id, after writing an access
@@ -108,9 +145,6 @@ func (s *Service) CommenterEmail(ctx context.Context, id int64, why string) (str
 	}
 	if err := privacy.CheckText("why", why, 200, true); err != nil {
 		return "", err
-	}
-	if s.auditor == nil {
-		return "", errors.New("comments: no Auditor configured, so no address can be read")
 	}
 	c, err := s.store.Comment(ctx, id)
 	if err != nil {

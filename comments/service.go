@@ -62,11 +62,11 @@ const (
 	DefaultTrustAfter = 3
 )
 
-// Config configures a Service. Store, Mailer, Key and BaseURL are required.
+// Config configures a Service. Store, Mailer, Auditor, Key and BaseURL are required.
 type Config struct {
 	Store   Store
 	Mailer  *privacy.Mailer  // sends follow-up mail; New registers the follow-up Allower on it
-	Auditor *privacy.Auditor // records moderators' reads of addresses; CommenterEmail fails without it
+	Auditor *privacy.Auditor // required: records every moderator's read of a commenter's data (P11)
 	Log     *slog.Logger     // nil: discard
 	Now     func() time.Time // nil: time.Now
 	Rand    io.Reader        // nil: crypto/rand.Reader; tokens are 256 bits from it
@@ -152,6 +152,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("comments: Config.Store is required")
 	case cfg.Mailer == nil:
 		return nil, errors.New("comments: Config.Mailer is required")
+	case cfg.Auditor == nil || cfg.Auditor.Log == nil:
+		return nil, errors.New("comments: Config.Auditor with a Log is required: moderators read commenters' data")
 	case len(cfg.Key) < 32:
 		return nil, errors.New("comments: Config.Key must hold at least 32 random bytes")
 	}

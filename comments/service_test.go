@@ -16,7 +16,7 @@ import (
 
 func TestNewRequiresConfig(t *testing.T) {
 	e := newEnv(t, "mem")
-	good := comments.Config{Store: e.store, Mailer: e.mail.Mailer, Key: e.key, BaseURL: base}
+	good := comments.Config{Store: e.store, Mailer: e.mail.Mailer, Auditor: e.auditor, Key: e.key, BaseURL: base}
 	tests := []struct {
 		name   string
 		mutate func(c *comments.Config)
@@ -24,6 +24,8 @@ func TestNewRequiresConfig(t *testing.T) {
 	}{
 		{"NoStore", func(c *comments.Config) { c.Store = nil }, "Store"},
 		{"NoMailer", func(c *comments.Config) { c.Mailer = nil }, "Mailer"},
+		{"NoAuditor", func(c *comments.Config) { c.Auditor = nil }, "Auditor"},
+		{"AuditorWithoutLog", func(c *comments.Config) { c.Auditor = &privacy.Auditor{} }, "Auditor"},
 		{"ShortKey", func(c *comments.Config) { c.Key = []byte("short") }, "Key"},
 		{"RelativeBase", func(c *comments.Config) { c.BaseURL = "/comments" }, "BaseURL"},
 		{"BaseWithQuery", func(c *comments.Config) { c.BaseURL = base + "?x=1" }, "BaseURL"},

@@ -82,7 +82,7 @@ func run(ctx context.Context, addr, relay string, log *slog.Logger) error {
 	go (&privacy.Dispatcher{Store: store, Transport: transport, Mailer: mailer, Log: log}).Run(ctx)
 
 	// Comments, and the registry that lets a person export or erase them.
-	cs, err := comments.New(comments.Config{Store: commentsmem.New(), Mailer: mailer, Key: key, BaseURL: site + "/comments"})
+	cs, err := comments.New(comments.Config{Store: commentsmem.New(), Mailer: mailer, Auditor: auditor, Key: key, BaseURL: site + "/comments"})
 	if err != nil {
 		return err
 	}
