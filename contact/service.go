@@ -487,13 +487,21 @@ func (s *Service) Reply(ctx context.Context, ref, text string) (Reply, error) {
 }
 
 // Close closes the request ref; closing a closed request is not an error. It needs
-// the support role. Returns ErrUnauthorized, ErrForbidden or ErrNotFound.
+// the support role, and records the access: closing starts the clock that erases
+// the requester's data. Returns ErrUnauthorized, ErrForbidden or ErrNotFound.
 func (s *Service) Close(ctx context.Context, ref string) error {
 	if err := privacy.Require(ctx, privacy.RoleSupport); err != nil {
 		return err
 	}
 	ref, err := ParseRef(ref)
 	if err != nil {
+		return err
+	}
+	r, err := s.cfg.Store.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Auditor.Record(ctx, privacy.RoleSupport, r.Email, "contact request "+r.Ref, "closing the request"); err != nil {
 		return err
 	}
 	return s.cfg.Store.Close(ctx, ref, s.now())

@@ -38,6 +38,7 @@ func TestNew(t *testing.T) {
 		{"ErrStoreRequired", func(c *contact.Config) { c.Store = nil }, "Store"},
 		{"ErrMailerRequired", func(c *contact.Config) { c.Mailer = nil }, "Mailer"},
 		{"ErrAuditorRequired", func(c *contact.Config) { c.Auditor = nil }, "Auditor"},
+		{"ErrAuditorLogRequired", func(c *contact.Config) { c.Auditor = &privacy.Auditor{} }, "Auditor"},
 		{"ErrInboxRequired", func(c *contact.Config) { c.SupportInbox = "" }, "SupportInbox"},
 		{"ErrInboxNotOperator", func(c *contact.Config) { c.SupportInbox = "help@elsewhere.example.net" }, "operator"},
 		{"ErrBadStaffURL", func(c *contact.Config) { c.StaffURL = "javascript:alert(1)" }, "StaffURL"},
