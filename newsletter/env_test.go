@@ -85,7 +85,7 @@ func newEnv(t testing.TB, kind string, opts ...option) *env {
 	e.mail = mailtest.NewHarness(t, e.policy, e.priv)
 	e.consents = &privacy.Consents{Store: e.priv, Policy: e.policy, Now: e.clock.Now}
 	cfg := newsletter.Config{Store: e.store, Mailer: e.mail.Mailer, Outbox: e.priv, Consents: e.consents,
-		Now: e.clock.Now, Secret: secret, BatchSize: 7, LeftRetention: 30 * 24 * time.Hour}
+		Auditor: &privacy.Auditor{Log: e.priv, Now: e.clock.Now}, Now: e.clock.Now, Secret: secret, BatchSize: 7, LeftRetention: 30 * 24 * time.Hour}
 	e.signer = &form.Signer{Key: secret, Now: e.clock.Now}
 	hcfg := newsletter.HandlerConfig{Signer: e.signer, Limiter: form.NewLimiter(1000, time.Minute, 1000)}
 	for _, o := range opts {

@@ -35,6 +35,7 @@ func Example() {
 	svc, err := newsletter.New(newsletter.Config{
 		Store: newsmem.New(), Mailer: mailer, Outbox: priv,
 		Consents: &privacy.Consents{Store: priv, Policy: policy},
+		Auditor:  &privacy.Auditor{Log: priv}, // records every complaint staff relay
 		Secret:   []byte("at least 32 random bytes, shared by every process"),
 	})
 	if err != nil {

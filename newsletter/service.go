@@ -25,9 +25,10 @@ type Config struct {
 	Outbox privacy.OutboxStore
 	// Consents records every opt-in and withdrawal, and is read by SyncConsents.
 	Consents *privacy.Consents
-	// Auditor records every complaint a staff member relays (RelayComplaint).
-	// Default: an Auditor over Outbox, when Outbox is also a privacy.AccessLog (as
-	// the kernel's stores are); New fails when there is neither.
+	// Auditor records every complaint a staff member relays (RelayComplaint), the
+	// one staff act on a subscriber's data. Required (P11); usually an Auditor over
+	// the kernel's store, the Outbox's. It is not taken from Outbox by default, so
+	// that whoever builds the Service sees, and chooses, where the record goes.
 	Auditor *privacy.Auditor
 	Log     *slog.Logger
 	Now     func() time.Time
@@ -98,12 +99,8 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.Secret) < 32 {
 		errs = append(errs, errors.New("newsletter: Config.Secret must hold at least 32 random bytes"))
 	}
-	if cfg.Auditor == nil {
-		if log, ok := cfg.Outbox.(privacy.AccessLog); ok {
-			cfg.Auditor = &privacy.Auditor{Log: log, Now: cfg.Now}
-		} else if cfg.Outbox != nil {
-			errs = append(errs, errors.New("newsletter: Config.Auditor is required when Config.Outbox is not an access log"))
-		}
+	if cfg.Auditor == nil || cfg.Auditor.Log == nil {
+		errs = append(errs, errors.New("newsletter: Config.Auditor with a Log is required: staff act on subscribers' data"))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -314,7 +314,8 @@ func TestSyncConsents(t *testing.T) {
 		assert.Zero(t, n, "the cursor moved past what was done")
 
 		// The cursor is in the store: a restarted service does not act again.
-		again, err := newsletter.New(newsletter.Config{Store: e.store, Mailer: e.mail.Mailer, Outbox: e.priv, Consents: e.consents, Secret: secret})
+		again, err := newsletter.New(newsletter.Config{Store: e.store, Mailer: e.mail.Mailer, Outbox: e.priv, Consents: e.consents,
+			Auditor: &privacy.Auditor{Log: e.priv}, Secret: secret})
 		require.NoError(t, err)
 		n, err = again.SyncConsents(ctx)
 		require.NoError(t, err)
@@ -529,7 +530,8 @@ func TestPurge(t *testing.T) {
 func TestNewRefusesIncompleteConfig(t *testing.T) {
 	ps := privacymem.New()
 	m := privacy.NewMailer(mailtest.Policy(), ps, nil)
-	ok := newsletter.Config{Store: newsmem.New(), Mailer: m, Outbox: ps, Consents: &privacy.Consents{Store: ps, Policy: mailtest.Policy()}, Secret: secret}
+	ok := newsletter.Config{Store: newsmem.New(), Mailer: m, Outbox: ps, Consents: &privacy.Consents{Store: ps, Policy: mailtest.Policy()},
+		Auditor: &privacy.Auditor{Log: ps}, Secret: secret}
 	for _, tc := range []struct {
 		name   string
 		mutate func(c *newsletter.Config)
@@ -538,7 +540,9 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 		{"NoMailer", func(c *newsletter.Config) { c.Mailer = nil }},
 		{"NoOutbox", func(c *newsletter.Config) { c.Outbox = nil }},
 		{"NoConsents", func(c *newsletter.Config) { c.Consents = nil }},
-		{"NoAuditor", func(c *newsletter.Config) { c.Outbox = struct{ privacy.OutboxStore }{ps} }},
+		// The Outbox is an access log, and still no Auditor is taken from it unasked.
+		{"NoAuditor", func(c *newsletter.Config) { c.Auditor = nil }},
+		{"AuditorWithoutLog", func(c *newsletter.Config) { c.Auditor = &privacy.Auditor{} }},
 		{"ShortSecret", func(c *newsletter.Config) { c.Secret = []byte("short") }},
 		{"RelativeBaseURL", func(c *newsletter.Config) { c.BaseURL = "/newsletter" }},
 		{"BaseURLWithQuery", func(c *newsletter.Config) { c.BaseURL = "https://example.com/n?x=1" }},
@@ -549,6 +553,9 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 			tc.mutate(&c)
 			_, err := newsletter.New(c)
 			assert.Error(t, err)
+			if strings.Contains(tc.name, "Auditor") {
+				assert.ErrorContains(t, err, "Auditor")
+			}
 		})
 	}
 	_, err := newsletter.New(ok)

@@ -77,7 +77,7 @@ func newHolders(tb testing.TB, kind string) *holders {
 	require.NoError(tb, err)
 	com, err := comments.New(comments.Config{Store: h.comments, Mailer: mailer, Auditor: auditor, Key: key, BaseURL: "http://127.0.0.1/comments"})
 	require.NoError(tb, err)
-	news, err := newsletter.New(newsletter.Config{Store: ns, Mailer: mailer, Outbox: ps, Consents: consents, Secret: key})
+	news, err := newsletter.New(newsletter.Config{Store: ns, Mailer: mailer, Outbox: ps, Consents: consents, Auditor: auditor, Secret: key})
 	require.NoError(tb, err)
 	for _, hd := range []privacy.Holder{acc.Holder(), con, com, news, &privacy.KernelHolder{Store: ps, Key: key}} {
 		h.registry.Register(hd)

@@ -129,7 +129,7 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 		Threads: func(_ context.Context, thread string) bool { return hasPost(thread) }}); err != nil {
 		return nil, err
 	}
-	if s.newsletter, err = newsletter.New(newsletter.Config{Store: ns, Mailer: s.mailer, Outbox: s.store, Consents: consents, Log: log,
+	if s.newsletter, err = newsletter.New(newsletter.Config{Store: ns, Mailer: s.mailer, Outbox: s.store, Consents: consents, Auditor: auditor, Log: log,
 		Secret: key("newsletter"), BaseURL: cfg.SiteURL + "/newsletter"}); err != nil {
 		return nil, err
 	}

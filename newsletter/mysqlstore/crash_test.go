@@ -68,7 +68,7 @@ func startProc(tb testing.TB, dsn string, srv *mailtest.Server, run bool) *proc 
 	m := privacy.NewMailer(policy, p.outbox, nil)
 	p.mailer = m
 	p.svc, err = newsletter.New(newsletter.Config{Store: newsmysql.New(db), Mailer: m, Outbox: p.outbox,
-		Consents: &privacy.Consents{Store: p.outbox, Policy: policy}, Secret: secret, BatchSize: 250, MaxQueued: 1000, Poll: 20 * time.Millisecond})
+		Consents: &privacy.Consents{Store: p.outbox, Policy: policy}, Auditor: &privacy.Auditor{Log: p.outbox}, Secret: secret, BatchSize: 250, MaxQueued: 1000, Poll: 20 * time.Millisecond})
 	require.NoError(tb, err)
 	port, _ := strconv.Atoi(srv.Port())
 	tr, err := smtp.New(smtp.Config{Host: srv.Host(), Port: port, TLS: "none", Timeout: 5 * time.Second})
