@@ -62,7 +62,7 @@ var capabilities = []capability{
 			priv := privacymem.New()
 			policy := mailtest.Policy()
 			svc, err := accounts.New(accounts.Config{Store: accountsmem.New(), Mailer: privacy.NewMailer(policy, priv, nil),
-				Consents: &privacy.Consents{Store: priv, Policy: policy}, BaseURL: site + prefix,
+				Consents: &privacy.Consents{Store: priv, Policy: policy}, Auditor: &privacy.Auditor{Log: priv}, BaseURL: site + prefix,
 				Argon2: accounts.Argon2Params{Memory: 64, Time: 1, Threads: 1}})
 			require.NoError(t, err)
 			h, err := accounts.NewHandler(svc, accounts.HandlerConfig{})
@@ -75,8 +75,9 @@ var capabilities = []capability{
 	{
 		name: "comments", prefix: "/blog/talk",
 		handler: func(t *testing.T, prefix string) http.Handler {
-			svc, err := comments.New(comments.Config{Store: commentsmem.New(), Mailer: privacy.NewMailer(mailtest.Policy(), privacymem.New(), nil),
-				Key: key, BaseURL: site + prefix})
+			priv := privacymem.New()
+			svc, err := comments.New(comments.Config{Store: commentsmem.New(), Mailer: privacy.NewMailer(mailtest.Policy(), priv, nil),
+				Auditor: &privacy.Auditor{Log: priv}, Key: key, BaseURL: site + prefix})
 			require.NoError(t, err)
 			h, err := comments.NewHandler(svc, comments.HandlerConfig{Signer: &form.Signer{Key: key}})
 			require.NoError(t, err)
@@ -106,7 +107,7 @@ var capabilities = []capability{
 			priv := privacymem.New()
 			policy := mailtest.Policy()
 			svc, err := newsletter.New(newsletter.Config{Store: newsmem.New(), Mailer: privacy.NewMailer(policy, priv, nil), Outbox: priv,
-				Consents: &privacy.Consents{Store: priv, Policy: policy}, Secret: key, BaseURL: site + prefix})
+				Consents: &privacy.Consents{Store: priv, Policy: policy}, Auditor: &privacy.Auditor{Log: priv}, Secret: key, BaseURL: site + prefix})
 			require.NoError(t, err)
 			h, err := newsletter.NewHandler(svc, newsletter.HandlerConfig{})
 			require.NoError(t, err)
@@ -140,8 +141,9 @@ var capabilities = []capability{
 			registry := &privacy.Registry{}
 			rights := &privacy.Rights{Store: store, Registry: registry, Mailer: mailer, BaseURL: site + prefix + "/confirm"}
 			mailer.Allow(privacy.PurposeDataRights, rights)
-			h, err := web.New(web.Config{Policy: policy, Rights: rights, Disclosures: &privacy.Disclosures{Store: store, Registry: registry},
-				Store: store, BaseURL: prefix})
+			auditor := &privacy.Auditor{Log: store}
+			h, err := web.New(web.Config{Policy: policy, Rights: rights, Disclosures: &privacy.Disclosures{Store: store, Registry: registry, Auditor: auditor},
+				Store: store, Auditor: auditor, BaseURL: prefix})
 			require.NoError(t, err)
 			return h
 		},
