@@ -104,7 +104,7 @@ func TestEveryStaffRouteIsAudited(t *testing.T) {
 func TestNewNeedsAuditor(t *testing.T) {
 	store := memstore.New()
 	ok := func() web.Config {
-		return web.Config{Policy: &privacy.Policy{}, Rights: &privacy.Rights{}, Store: store, Auditor: &privacy.Auditor{Log: store},
+		return web.Config{Policy: &privacy.Policy{}, Rights: &privacy.Rights{}, Registry: &privacy.Registry{}, Store: store, Auditor: &privacy.Auditor{Log: store},
 			Disclosures: &privacy.Disclosures{Store: store, Registry: &privacy.Registry{}, Auditor: &privacy.Auditor{Log: store}}}
 	}
 	_, err := web.New(ok())
