@@ -2,6 +2,7 @@ package accounts_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"image"
 	_ "image/gif"
 	_ "image/jpeg"
@@ -205,6 +206,26 @@ func FuzzCleanPhoto(f *testing.F) {
 		}
 		if "image/"+format != ct || int64(cfg.Width)*int64(cfg.Height) > maxPixels {
 			t.Fatalf("cleaned %s is %s %dx%d", ct, format, cfg.Width, cfg.Height)
+		}
+	})
+}
+
+func FuzzJPEGOrientation(f *testing.F) {
+	jpg := encodeJPEG(&testing.T{}, upright(8, 4))
+	f.Add(withSegment(jpg, exifOrientation(binary.LittleEndian, 6)))
+	f.Add(withSegment(jpg, exifOrientation(binary.BigEndian, 3)))
+	f.Add(jpegWithEXIF(&testing.T{}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o := accounts.JPEGOrientation(b)
+		if o < 1 || o > 8 {
+			t.Fatalf("orientation %d", o)
+		}
+		want := image.Pt(3, 2)
+		if o >= 5 {
+			want = image.Pt(2, 3)
+		}
+		if got := accounts.Orient(image.NewGray(image.Rect(0, 0, 3, 2)), o).Bounds().Size(); got != want {
+			t.Fatalf("orientation %d gave %v, want %v", o, got, want)
 		}
 	})
 }

@@ -20,15 +20,18 @@ import (
 // copy without metadata. JPEG, PNG and GIF are sized with image.DecodeConfig
 // before anything is decoded (a GIF's frames are summed by walking its blocks), so
 // an image bomb is refused without allocating its pixels; they are then decoded and
-// re-encoded, which keeps pixels only. WebP, which Go cannot encode, is decoded to
+// re-encoded, which keeps pixels only; a JPEG's EXIF orientation is applied to its
+// pixels first, since the tag that told viewers to turn it does not survive. WebP, which Go cannot encode, is decoded to
 // prove it is sound and then has its EXIF and XMP chunks removed from the RIFF
 // container and their flags cleared. Returns ErrInvalid naming "file" for anything
 // that is not one of the four types, cannot be read, has more than maxPixels pixels,
 // or would take more memory to decode than maxPixels 8-bit RGBA pixels (a 16-bit
 // image counts double).
 //
-// One call decodes at most about 4 x maxPixels bytes of pixels; CleanPhoto does not
-// bound how many calls run at once: Service.AddPhoto does (Config.PhotoSlots).
+// One call decodes at most about 4 x maxPixels bytes of pixels, and a JPEG that is
+// turned takes a copy of 1.5 bytes a pixel more (4 for the rare CMYK JPEG); a colour
+// JPEG's decode itself holds at most 3. CleanPhoto does not bound how many calls
+// run at once: Service.AddPhoto does (Config.PhotoSlots).
 func CleanPhoto(data []byte, maxPixels int64) (contentType string, clean []byte, err error) {
 	ct, err := checkPhoto(data, maxPixels)
 	if err != nil {
@@ -42,6 +45,7 @@ func CleanPhoto(data []byte, maxPixels int64) (contentType string, clean []byte,
 		if err != nil {
 			return "", nil, unreadable
 		}
+		img = Orient(img, JPEGOrientation(data))
 		err = jpeg.Encode(&out, img, &jpeg.Options{Quality: 90})
 		if err != nil {
 			return "", nil, err
@@ -112,6 +116,154 @@ func checkPhoto(data []byte, maxPixels int64) (contentType string, err error) {
 		}
 	}
 	return ct, nil
+}
+
+// JPEGOrientation returns the EXIF Orientation (1 to 8) of a JPEG: the value of tag
+// 0x0112 in IFD0 of the first APP1 segment that starts "Exif\x00\x00". It returns 1,
+// meaning upright, when there is no such tag, when its value is out of range, or when
+// the file or its TIFF structure is malformed; it reads no further than the first
+// scan.
+func JPEGOrientation(b []byte) int {
+	if len(b) < 2 || b[0] != 0xFF || b[1] != 0xD8 {
+		return 1
+	}
+	for p := 2; p+4 <= len(b); {
+		if b[p] != 0xFF {
+			return 1
+		}
+		marker := b[p+1]
+		switch {
+		case marker == 0xFF: // a fill byte before the marker
+			p++
+			continue
+		case marker == 0x01 || marker >= 0xD0 && marker <= 0xD8: // no length
+			p += 2
+			continue
+		case marker == 0xD9 || marker == 0xDA: // end of image, start of scan
+			return 1
+		}
+		n := int(binary.BigEndian.Uint16(b[p+2:]))
+		if n < 2 || p+2+n > len(b) {
+			return 1
+		}
+		seg := b[p+4 : p+2+n]
+		if marker == 0xE1 && bytes.HasPrefix(seg, []byte("Exif\x00\x00")) {
+			return tiffOrientation(seg[6:])
+		}
+		p += 2 + n
+	}
+	return 1
+}
+
+// tiffOrientation reads the Orientation tag from IFD0 of a TIFF structure.
+func tiffOrientation(t []byte) int {
+	if len(t) < 8 {
+		return 1
+	}
+	var bo binary.ByteOrder
+	switch string(t[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return 1
+	}
+	if bo.Uint16(t[2:]) != 42 {
+		return 1
+	}
+	ifd := int64(bo.Uint32(t[4:]))
+	if ifd+2 > int64(len(t)) {
+		return 1
+	}
+	count := int64(bo.Uint16(t[ifd:]))
+	for i := range count {
+		e := ifd + 2 + 12*i
+		if e+12 > int64(len(t)) {
+			return 1
+		}
+		if bo.Uint16(t[e:]) != 0x0112 {
+			continue
+		}
+		var v uint32
+		switch typ := bo.Uint16(t[e+2:]); {
+		case typ == 3 && bo.Uint32(t[e+4:]) == 1: // one SHORT, in the value field
+			v = uint32(bo.Uint16(t[e+8:]))
+		case typ == 4 && bo.Uint32(t[e+4:]) == 1: // one LONG, as a few writers store it
+			v = bo.Uint32(t[e+8:])
+		}
+		if v < 1 || v > 8 {
+			return 1
+		}
+		return int(v)
+	}
+	return 1
+}
+
+// Orient returns img turned and flipped as EXIF orientation o asks a viewer to
+// show it, so that the result is upright with orientation 1; orientations 5 to 8
+// swap width and height. It returns img itself for 1 and for any value outside
+// 1 to 8. A YCbCr image gives a 4:2:0 YCbCr copy (what jpeg.Encode writes
+// anyway) and a Gray one a Gray copy; anything else gives an RGBA copy.
+func Orient(img image.Image, o int) image.Image {
+	if o < 2 || o > 8 {
+		return img
+	}
+	r := img.Bounds()
+	w, h := r.Dx(), r.Dy()
+	dw, dh := w, h
+	if o >= 5 {
+		dw, dh = h, w
+	}
+	// src maps a pixel of the upright result to the pixel of img it shows.
+	src := func(x, y int) (int, int) {
+		switch o {
+		case 2:
+			x = w - 1 - x
+		case 3:
+			x, y = w-1-x, h-1-y
+		case 4:
+			y = h - 1 - y
+		case 5:
+			x, y = y, x
+		case 6:
+			x, y = y, h-1-x
+		case 7:
+			x, y = w-1-y, h-1-x
+		case 8:
+			x, y = w-1-y, x
+		}
+		return r.Min.X + x, r.Min.Y + y
+	}
+	switch s := img.(type) {
+	case *image.YCbCr:
+		d := image.NewYCbCr(image.Rect(0, 0, dw, dh), image.YCbCrSubsampleRatio420)
+		for y := range dh {
+			for x := range dw {
+				sx, sy := src(x, y)
+				d.Y[d.YOffset(x, y)] = s.Y[s.YOffset(sx, sy)]
+				// A chroma sample takes the value of the last of its pixels.
+				ci, si := d.COffset(x, y), s.COffset(sx, sy)
+				d.Cb[ci], d.Cr[ci] = s.Cb[si], s.Cr[si]
+			}
+		}
+		return d
+	case *image.Gray:
+		d := image.NewGray(image.Rect(0, 0, dw, dh))
+		for y := range dh {
+			for x := range dw {
+				d.Pix[d.PixOffset(x, y)] = s.Pix[s.PixOffset(src(x, y))]
+			}
+		}
+		return d
+	}
+	d := image.NewRGBA(image.Rect(0, 0, dw, dh))
+	for y := range dh {
+		for x := range dw {
+			d.Set(x, y, img.At(src(x, y)))
+		}
+	}
+	return d
 }
 
 var errRIFF = errors.New("webp: malformed RIFF container")
