@@ -13,13 +13,16 @@ import (
 )
 
 // LegacyAccount is an account exported from an older site whose passwords were
-// stored with sha1 (P12).
+// stored with sha1, bcrypt, phpass or PBKDF2 (P12).
 type LegacyAccount struct {
 	Email string
 	// Scheme is one of SchemeSHA1 (Hash is hex sha1(password)),
 	// SchemeSHA1SaltPassword (hex sha1(salt+password)), SchemeSHA1PasswordSalt (hex
-	// sha1(password+salt)), SchemeLDAP (Hash is "{SHA}..." or "{SSHA}...") or
-	// SchemeArgon2id (Hash is a PHC string).
+	// sha1(password+salt)), SchemeLDAP (Hash is "{SHA}..." or "{SSHA}..."),
+	// SchemeBcrypt ("$2a$...", "$2b$..." or "$2y$..."), SchemePHPass ("$P$..." from
+	// WordPress or "$H$..." from phpBB), SchemePBKDF2SHA256 (Django's
+	// "pbkdf2_sha256$iterations$salt$digest") or SchemeArgon2id (Hash is a PHC
+	// string). Only the salted sha1 schemes read Salt; the others carry their own.
 	Scheme      string
 	Hash        string
 	Salt        string // raw salt text, for the salted sha1 schemes
@@ -45,7 +48,9 @@ type ImportReport struct {
 type ImportProgress func(done, total int)
 
 // StoredLegacyHash converts a legacy account's scheme, hash and salt to the stored
-// form ParsePasswordHash reads. Returns ErrInvalid naming "scheme", "hash" or "salt".
+// form ParsePasswordHash reads. Returns ErrInvalid naming "scheme", "hash" or "salt",
+// the hash's message saying what is malformed; an {SSHA} hash whose salt is shorter
+// than 4 bytes is refused, as passlib refuses it.
 func StoredLegacyHash(scheme, hash, salt string) (string, error) {
 	hash = strings.TrimSpace(hash)
 	var stored string
@@ -65,6 +70,21 @@ func StoredLegacyHash(scheme, hash, salt string) (string, error) {
 			return "", privacy.Invalid("hash", "an ldap hash starts with {SHA} or {SSHA}")
 		}
 		stored = hash
+	case SchemeBcrypt:
+		if !strings.HasPrefix(hash, "$2a$") && !strings.HasPrefix(hash, "$2b$") && !strings.HasPrefix(hash, "$2y$") {
+			return "", privacy.Invalid("hash", "a bcrypt hash starts with $2a$, $2b$ or $2y$")
+		}
+		stored = hash
+	case SchemePHPass:
+		if !strings.HasPrefix(hash, "$P$") && !strings.HasPrefix(hash, "$H$") {
+			return "", privacy.Invalid("hash", "a phpass hash starts with $P$ or $H$")
+		}
+		stored = hash
+	case SchemePBKDF2SHA256:
+		if !strings.HasPrefix(hash, "pbkdf2_sha256$") {
+			return "", privacy.Invalid("hash", "a Django PBKDF2 hash starts with pbkdf2_sha256$")
+		}
+		stored = hash
 	case SchemeArgon2id:
 		stored = hash
 	default:
@@ -73,6 +93,14 @@ func StoredLegacyHash(scheme, hash, salt string) (string, error) {
 	ph, err := ParsePasswordHash(stored)
 	if err != nil {
 		return "", err
+	}
+	if ph.Scheme != scheme {
+		return "", privacy.Invalid("hash", "the hash is in the %s scheme, not %s", ph.Scheme, scheme)
+	}
+	// Checked here rather than in ParsePasswordHash so that accounts imported
+	// before this rule can still sign in, and so be upgraded.
+	if ph.Scheme == SchemeLDAP && len(ph.Salt) > 0 && len(ph.Salt) < minSSHASaltLen {
+		return "", privacy.Invalid("hash", "the {SSHA} salt is %d bytes; at least %d are needed", len(ph.Salt), minSSHASaltLen)
 	}
 	return ph.String(), nil
 }

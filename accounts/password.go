@@ -3,8 +3,11 @@ package accounts
 import (
 	"bytes"
 	"context"
+	"crypto/md5" // only to verify imported phpass hashes (P12)
+	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha1" // only to verify imported legacy hashes (P12); new hashes are argon2id
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/consentkit/consentkit/privacy"
 )
@@ -41,6 +45,12 @@ const (
 	maxSaltLen      = 64
 	maxKeyLen       = 128
 	minKeyLen       = 16
+	// Legacy costs go well past what the sites that made them used (bcrypt 10 to 12,
+	// WordPress 2^13 and phpBB 2^11 MD5 rounds, Django 1.2 million iterations in 6.0).
+	maxBcryptCost  = 16
+	maxPHPassLog2  = 20
+	maxPBKDF2Iter  = 5_000_000
+	minSSHASaltLen = 4 // passlib calls a shorter {SSHA} salt malformed
 	// MaxPasswordLen bounds a password in characters.
 	MaxPasswordLen = 256
 	// MinPasswordLen is the shortest password accepted for a new account.
@@ -55,21 +65,29 @@ const (
 	SchemeSHA1SaltPassword = "sha1-salt-password" // hex sha1(salt + password)
 	SchemeSHA1PasswordSalt = "sha1-password-salt" // hex sha1(password + salt)
 	SchemeLDAP             = "ldap"               // {SHA}base64 or {SSHA}base64(digest + salt)
+	SchemeBcrypt           = "bcrypt"             // $2a$, $2b$ or $2y$: cost, salt and digest
+	SchemePHPass           = "phpass"             // $P$ (WordPress) or $H$ (phpBB): iterated MD5
+	SchemePBKDF2SHA256     = "pbkdf2-sha256"      // Django's pbkdf2_sha256$iterations$salt$base64
 )
 
 // PasswordHash is a parsed stored hash.
 type PasswordHash struct {
-	Scheme string
-	Params Argon2Params // for argon2id
-	Salt   []byte
-	Key    []byte // the digest
+	Scheme  string
+	Params  Argon2Params // for argon2id
+	Variant string       // "2a", "2b" or "2y" for bcrypt; "P" or "H" for phpass
+	// Cost is log2 of the rounds for bcrypt and phpass, the iterations for
+	// pbkdf2-sha256.
+	Cost uint32
+	Salt []byte // for phpass and pbkdf2-sha256 the salt text as it is hashed
+	Key  []byte // the digest
 }
 
 // ParsePasswordHash reads a stored hash: an argon2id PHC string
 // ($argon2id$v=19$m=..,t=..,p=..$salt$key) or one of the legacy forms ImportLegacy
 // stores ($sha1$hex, $sha1-salt-password$b64salt$hex, $sha1-password-salt$b64salt$hex,
-// {SHA}b64, {SSHA}b64). Returns ErrInvalid naming the field "hash" for anything else,
-// including argon2id parameters beyond safe bounds.
+// {SHA}b64, {SSHA}b64, bcrypt's $2a$, $2b$ and $2y$, phpass's $P$ and $H$, and
+// Django's pbkdf2_sha256$iterations$salt$b64). Returns ErrInvalid naming the field
+// "hash" for anything else, including costs beyond safe bounds.
 func ParsePasswordHash(s string) (PasswordHash, error) {
 	bad := func(format string, args ...any) (PasswordHash, error) {
 		return PasswordHash{}, privacy.Invalid("hash", format, args...)
@@ -90,6 +108,9 @@ func ParsePasswordHash(s string) (PasswordHash, error) {
 			return bad("the {SHA} hash is not base64 of a sha1 digest")
 		}
 		return PasswordHash{Scheme: SchemeLDAP, Key: raw}, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "pbkdf2_sha256$"); ok {
+		return parseDjangoPBKDF2(rest)
 	}
 	parts := strings.Split(s, "$")
 	if len(parts) < 3 || parts[0] != "" {
@@ -120,8 +141,134 @@ func ParsePasswordHash(s string) (PasswordHash, error) {
 			return bad("%v", err)
 		}
 		return PasswordHash{Scheme: parts[1], Salt: salt, Key: key}, nil
+	case "2a", "2b", "2y":
+		return parseBcrypt(parts)
+	case "P", "H":
+		return parsePHPass(parts)
 	}
 	return bad("unknown hash scheme")
+}
+
+// bcryptBase64 is the base64 alphabet of bcrypt (OpenBSD's, not RFC 4648's).
+var bcryptBase64 = base64.NewEncoding("./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789").WithPadding(base64.NoPadding)
+
+// parseBcrypt reads $2x$cc$ then 22 characters of salt and 31 of digest. Unused
+// bits in the last character of each are dropped, as bcrypt itself drops them.
+func parseBcrypt(parts []string) (PasswordHash, error) {
+	bad := func(msg string) (PasswordHash, error) {
+		return PasswordHash{}, privacy.Invalid("hash", "bcrypt: %s", msg)
+	}
+	if len(parts) != 4 || len(parts[2]) != 2 || len(parts[3]) != 22+31 {
+		return bad("want $2b$ and a two-digit cost, then $ and 53 characters")
+	}
+	cost, err := strconv.ParseUint(parts[2], 10, 8)
+	if err != nil || cost < uint64(bcrypt.MinCost) || cost > maxBcryptCost {
+		return bad(fmt.Sprintf("the cost is not a number from %02d to %d", bcrypt.MinCost, maxBcryptCost))
+	}
+	salt, err := bcryptBase64.DecodeString(parts[3][:22])
+	if err != nil || len(salt) != 16 {
+		return bad("the salt is not 22 characters of bcrypt's base64")
+	}
+	key, err := bcryptBase64.DecodeString(parts[3][22:])
+	if err != nil || len(key) != 23 {
+		return bad("the digest is not 31 characters of bcrypt's base64")
+	}
+	return PasswordHash{Scheme: SchemeBcrypt, Variant: parts[1], Cost: uint32(cost), Salt: salt, Key: key}, nil
+}
+
+// phpassAlphabet is phpass's itoa64. Its base64 takes the bits of each group of
+// three bytes from the lowest up, the reverse of RFC 4648.
+const phpassAlphabet = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+func phpassEncode(b []byte) string {
+	var out []byte
+	for i := 0; i < len(b); i += 3 {
+		v, n := uint32(0), min(3, len(b)-i)
+		for j := range n {
+			v |= uint32(b[i+j]) << (8 * j)
+		}
+		for range n + 1 {
+			out = append(out, phpassAlphabet[v&0x3f])
+			v >>= 6
+		}
+	}
+	return string(out)
+}
+
+// phpassDecode inverts phpassEncode; it refuses text that phpassEncode would not
+// have written, since phpass compares the encoded strings.
+func phpassDecode(s string) ([]byte, bool) {
+	var out []byte
+	for i := 0; i < len(s); i += 4 {
+		group := s[i:min(i+4, len(s))]
+		if len(group) < 2 {
+			return nil, false
+		}
+		var v uint32
+		for j := range len(group) {
+			k := strings.IndexByte(phpassAlphabet, group[j])
+			if k < 0 {
+				return nil, false
+			}
+			v |= uint32(k) << (6 * j)
+		}
+		for range len(group) - 1 {
+			out = append(out, byte(v))
+			v >>= 8
+		}
+	}
+	return out, phpassEncode(out) == s
+}
+
+// parsePHPass reads $P$ or $H$, one character giving log2 of the rounds, 8 of salt
+// and 22 of digest.
+func parsePHPass(parts []string) (PasswordHash, error) {
+	bad := func(msg string) (PasswordHash, error) {
+		return PasswordHash{}, privacy.Invalid("hash", "phpass: %s", msg)
+	}
+	if len(parts) != 3 || len(parts[2]) != 1+8+22 {
+		return bad("want $P$ or $H$ and 31 characters")
+	}
+	t := parts[2]
+	cost := strings.IndexByte(phpassAlphabet, t[0])
+	if cost < 7 || cost > maxPHPassLog2 {
+		return bad(fmt.Sprintf("the rounds character is not one of %s", phpassAlphabet[7:maxPHPassLog2+1]))
+	}
+	for i := 1; i < 9; i++ {
+		if strings.IndexByte(phpassAlphabet, t[i]) < 0 {
+			return bad("the salt is not 8 characters of phpass's alphabet")
+		}
+	}
+	key, ok := phpassDecode(t[9:])
+	if !ok || len(key) != md5.Size {
+		return bad("the digest is not 22 characters of phpass's base64")
+	}
+	return PasswordHash{Scheme: SchemePHPass, Variant: parts[1], Cost: uint32(cost), Salt: []byte(t[1:9]), Key: key}, nil
+}
+
+// parseDjangoPBKDF2 reads what follows "pbkdf2_sha256$": iterations, salt and
+// the base64 digest, separated by $.
+func parseDjangoPBKDF2(rest string) (PasswordHash, error) {
+	bad := func(msg string) (PasswordHash, error) {
+		return PasswordHash{}, privacy.Invalid("hash", "pbkdf2_sha256: %s", msg)
+	}
+	parts := strings.Split(rest, "$")
+	if len(parts) != 3 {
+		return bad("want pbkdf2_sha256$iterations$salt$base64-digest")
+	}
+	iter, err := strconv.ParseUint(parts[0], 10, 32)
+	if err != nil || iter == 0 || iter > maxPBKDF2Iter || strconv.FormatUint(iter, 10) != parts[0] {
+		return bad(fmt.Sprintf("the iterations are not a number from 1 to %d", maxPBKDF2Iter))
+	}
+	salt := parts[1]
+	if salt == "" || len(salt) > maxSaltLen || strings.IndexFunc(salt, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		return bad(fmt.Sprintf("the salt is not 1 to %d printable ASCII characters", maxSaltLen))
+	}
+	key, err := base64.StdEncoding.Strict().DecodeString(parts[2])
+	if err != nil || len(key) != sha256.Size {
+		return bad("the digest is not base64 of 32 bytes")
+	}
+	return PasswordHash{Scheme: SchemePBKDF2SHA256, Cost: uint32(iter), Salt: []byte(salt), Key: key}, nil
 }
 
 func cutPrefixFold(s, prefix string) (string, bool) {
@@ -205,6 +352,15 @@ func (h PasswordHash) String() string {
 			return "{SHA}" + base64.StdEncoding.EncodeToString(h.Key)
 		}
 		return "{SSHA}" + base64.StdEncoding.EncodeToString(append(append([]byte(nil), h.Key...), h.Salt...))
+	case SchemeBcrypt:
+		return fmt.Sprintf("$%s$%02d$%s%s", h.Variant, h.Cost, bcryptBase64.EncodeToString(h.Salt), bcryptBase64.EncodeToString(h.Key))
+	case SchemePHPass:
+		if h.Cost >= uint32(len(phpassAlphabet)) {
+			return ""
+		}
+		return "$" + h.Variant + "$" + phpassAlphabet[h.Cost:h.Cost+1] + string(h.Salt) + phpassEncode(h.Key)
+	case SchemePBKDF2SHA256:
+		return fmt.Sprintf("pbkdf2_sha256$%d$%s$%s", h.Cost, h.Salt, base64.StdEncoding.EncodeToString(h.Key))
 	}
 	return ""
 }
@@ -225,6 +381,34 @@ func (h PasswordHash) Matches(password string) bool {
 	case SchemeSHA1PasswordSalt, SchemeLDAP:
 		d := sha1.Sum(append([]byte(password), h.Salt...))
 		got = d[:]
+	case SchemeBcrypt:
+		if h.Cost > maxBcryptCost {
+			return false
+		}
+		// bcrypt reads 72 bytes of the password; the sites that made these hashes
+		// dropped the rest, as x/crypto refuses to when hashing.
+		pw := []byte(password)
+		return bcrypt.CompareHashAndPassword([]byte(h.String()), pw[:min(len(pw), 72)]) == nil
+	case SchemePHPass:
+		if h.Cost > maxPHPassLog2 {
+			return false
+		}
+		d := md5.Sum(append(append([]byte(nil), h.Salt...), password...))
+		buf := append(make([]byte, md5.Size), password...)
+		for range 1 << h.Cost {
+			copy(buf, d[:])
+			d = md5.Sum(buf)
+		}
+		got = d[:]
+	case SchemePBKDF2SHA256:
+		if h.Cost == 0 || h.Cost > maxPBKDF2Iter {
+			return false
+		}
+		key, err := pbkdf2.Key(sha256.New, password, h.Salt, int(h.Cost), sha256.Size)
+		if err != nil {
+			return false
+		}
+		got = key
 	default:
 		return false
 	}
