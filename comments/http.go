@@ -66,6 +66,12 @@ type HandlerConfig struct {
 // from another origin (http.CrossOriginProtection). No response sets a cookie, and
 // no response but the moderator's audited email answer holds a commenter's
 // address: not even the form re-shown after an error, which asks for it again.
+//
+// A thread's page (HTML or JSON) is served from bytes made once per thread
+// version (see ServeThread), gzip-encoded when the request allows, with a
+// strong ETag: a browser keeps it (private, no-cache) and is answered 304 while
+// the thread is unchanged and the page's form stamp can still post. Every other
+// page is no-store.
 type Handler struct {
 	svc     *Service
 	cfg     HandlerConfig
@@ -364,18 +370,18 @@ func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
-		out := threadJSON{ThreadView: ThreadView{Thread: shown.view.Thread, Count: shown.view.Count, Comments: shown.pages[n-1].comments}}
-		out.Paging = paging(shown, n, h.svc.base+"/t/"+thread)
-		if out.Form.Timestamp, err = h.stamp(); err != nil {
+		body, err := h.svc.pageJSON(shown, n)
+		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		out.Form.Honeypot = form.Honeypot
-		out.Form.MaxBody, out.Form.MaxLinks = h.svc.cfg.MaxBody, h.svc.cfg.MaxLinks
-		privacy.WriteJSON(w, http.StatusOK, out)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		h.serveHoled(w, r, shown, "json", n, nil, nil, body, http.StatusOK)
 		return
 	}
-	h.showThread(w, r, http.StatusOK, thread, Input{}, nil)
+	if err := h.ServeThread(w, r, thread, "Comments", "", ""); err != nil {
+		h.fail(w, r, err)
+	}
 }
 
 func (h *Handler) showThread(w http.ResponseWriter, r *http.Request, status int, thread string, v Input, ferr error) {

@@ -51,7 +51,9 @@ func TestThreadPage(t *testing.T) {
 	assert.Contains(t, page, `<ol class="comment-replies">`)
 	assert.NotContains(t, page, "<script")
 	assert.NotContains(t, page, "style=")
-	assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+	// Kept by the browser and revalidated at each use (TestThreadRevalidated).
+	assert.Equal(t, "private, no-cache", w.Header().Get("Cache-Control"))
+	assert.NotEmpty(t, w.Header().Get("ETag"))
 	assert.Equal(t, "no-referrer", w.Header().Get("Referrer-Policy"))
 
 	w = e.get(t, threadPath+"?reply="+itoa(a.Comment.ID), "")

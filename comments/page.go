@@ -22,6 +22,7 @@ const (
 type shownPage struct {
 	comments []Public
 	list     string
+	out      *pageOut // the page's served bytes, made on its first view
 }
 
 // Paging tells a JSON client where it is among a thread's pages. Prev and Next
@@ -101,6 +102,7 @@ func (s *Service) pages(e *shownThread, list bool) error {
 	for k, r := range ranges {
 		pg := &e.pages[k]
 		pg.comments = pageForest(e.view.Comments, r[0], r[1])
+		pg.out = &pageOut{}
 		if list {
 			var err error
 			if pg.list, err = listHTML(ThreadView{Thread: e.view.Thread, Count: e.view.Count, Comments: pg.comments}, k+1); err != nil {

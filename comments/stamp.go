@@ -61,8 +61,14 @@ func (h *Handler) stampWith(signer *form.Signer) (string, error) {
 // returns its hash and until when it is valid, for Post to spend it. Returns
 // ErrInvalid naming TimestampField.
 func (h *Handler) checkStamp(ctx context.Context, stamp string) (hash []byte, expires time.Time, err error) {
+	return h.checkStampWith(ctx, h.cfg.Signer, stamp)
+}
+
+// checkStampWith is checkStamp with the signed time checked by signer, which
+// has the Handler's key.
+func (h *Handler) checkStampWith(ctx context.Context, signer *form.Signer, stamp string) (hash []byte, expires time.Time, err error) {
 	signed, tail, ok := strings.Cut(stamp, ".")
-	if err := h.cfg.Signer.Check(signed); err != nil {
+	if err := signer.Check(signed); err != nil {
 		return nil, time.Time{}, err
 	}
 	b, derr := base64.RawURLEncoding.DecodeString(tail)

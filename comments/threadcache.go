@@ -27,14 +27,15 @@ const (
 // Store.Thread, which reads none, into Public, which has no field for one. Once
 // ready is closed it is never modified, so requests share it without copying.
 type shownThread struct {
-	thread  string
-	version int64
-	ready   chan struct{}
-	view    ThreadView
-	pages   []shownPage // at least one
-	err     error
-	size    int64
-	elem    *list.Element // its place in the cache; nil once out of it
+	thread    string
+	version   int64
+	versioned bool // version is the store's: the thread came through the cache
+	ready     chan struct{}
+	view      ThreadView
+	pages     []shownPage // at least one
+	err       error
+	size      int64
+	elem      *list.Element // its place in the cache; nil once out of it
 }
 
 // threadCache holds the threads a process showed last, one version of each, in
@@ -68,7 +69,7 @@ func (c *threadCache) get(thread string, version int64) (e *shownThread, load bo
 		c.remove(el)
 	}
 	c.misses++
-	e = &shownThread{thread: thread, version: version, ready: make(chan struct{})}
+	e = &shownThread{thread: thread, version: version, versioned: true, ready: make(chan struct{})}
 	e.elem = c.lru.PushFront(e)
 	c.byThread[thread] = e.elem
 	return e, true
@@ -91,6 +92,21 @@ func (c *threadCache) fill(e *shownThread, view ThreadView, pages []shownPage, e
 	}
 	c.size += e.size
 	for c.size > c.max {
+		c.remove(c.lru.Back())
+	}
+}
+
+// grow adds n bytes made for e after it was filled (its pages' served bytes) to
+// its size, making room for them.
+func (c *threadCache) grow(e *shownThread, n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.elem == nil {
+		return
+	}
+	e.size += n
+	c.size += n
+	for c.size > c.max && c.lru.Len() > 0 {
 		c.remove(c.lru.Back())
 	}
 }

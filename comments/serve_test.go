@@ -1,0 +1,188 @@
+package comments_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/consentkit/consentkit/comments"
+	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/form"
+)
+
+// request sends GET path with headers (name, value pairs) and returns the answer
+// and its body, decoded when gzip-encoded, checked for addresses decoded.
+func (e *env) request(t *testing.T, path string, headers ...string) (*httptest.ResponseRecorder, string) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, path, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Set(headers[i], headers[i+1])
+	}
+	w := e.serve(t, r)
+	b := w.Body.Bytes()
+	if w.Header().Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		require.NoError(t, err)
+		b, err = io.ReadAll(zr) // checks the CRC and the length
+		require.NoError(t, err)
+		assertNoAddress(t, string(b), "gzip "+path)
+	}
+	return w, string(b)
+}
+
+func withoutStamp(s string) string { return stampRE.ReplaceAllString(s, `name="ts" value="STAMP"`) }
+
+// TestThreadServedAsRendered checks the bytes served from the per-version cache
+// against the page rendered for the request, on each page and in each
+// encoding, and that each view still gets its own stamp.
+func TestThreadServedAsRendered(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, withModeration(comments.ModerateNone))
+		seedThread(t, e, "long", 120)
+		for _, q := range []string{"", "?page=2", "?page=3"} {
+			w, plain := e.request(t, "/t/long"+q)
+			require.Equal(t, http.StatusOK, w.Code)
+			assert.Equal(t, fmt.Sprint(len(plain)), w.Header().Get("Content-Length"))
+			assert.Equal(t, "Accept-Encoding", w.Header().Get("Vary"))
+			assert.Empty(t, w.Header().Get("Content-Encoding"))
+
+			frag, err := e.handler.Fragment(httptest.NewRequest(http.MethodGet, "/t/long"+q, nil), "long")
+			require.NoError(t, err)
+			rw := httptest.NewRecorder()
+			form.Plain(rw, httptest.NewRequest(http.MethodGet, "/t/long"+q, nil), http.StatusOK, "Comments", frag)
+			assert.Equal(t, withoutStamp(rw.Body.String()), withoutStamp(plain), "page %q", q)
+
+			zw, zipped := e.request(t, "/t/long"+q, "Accept-Encoding", "br;q=1.0, gzip;q=0.8")
+			require.Equal(t, http.StatusOK, zw.Code)
+			assert.Equal(t, "gzip", zw.Header().Get("Content-Encoding"))
+			assert.Less(t, zw.Body.Len(), len(zipped)/2, "compressed")
+			assert.Equal(t, withoutStamp(plain), withoutStamp(zipped))
+			assert.NotEqual(t, stampRE.FindString(plain), stampRE.FindString(zipped), "a stamp per view")
+			assert.NotEqual(t, w.Header().Get("ETag"), zw.Header().Get("ETag"), "a tag per encoding")
+
+			_, refused := e.request(t, "/t/long"+q, "Accept-Encoding", "gzip;q=0")
+			assert.Equal(t, withoutStamp(plain), withoutStamp(refused))
+		}
+
+		// JSON: the bytes privacy.WriteJSON wrote before, gzip alike.
+		for _, enc := range []string{"", "gzip"} {
+			w, b := e.request(t, "/t/long?page=2", "Accept", "application/json", "Accept-Encoding", enc)
+			require.Equal(t, http.StatusOK, w.Code)
+			assert.Equal(t, "application/json; charset=utf-8", w.Header().Get("Content-Type"))
+			var got struct {
+				comments.ThreadView
+				Paging comments.Paging `json:"paging"`
+				Form   struct {
+					TS       string `json:"ts"`
+					Honeypot string `json:"honeypot"`
+					MaxBody  int    `json:"max_body"`
+				} `json:"form"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(b), &got))
+			assert.Equal(t, 2, got.Paging.Page)
+			assert.Equal(t, 120, got.Count)
+			assert.NotEmpty(t, got.Form.TS)
+			assert.Equal(t, form.Honeypot, got.Form.Honeypot)
+			assert.Contains(t, b, `"paging":{"page":2,`)
+			assert.True(t, strings.HasSuffix(b, "}}\n"))
+		}
+	})
+}
+
+// TestThreadRevalidated: a browser holding a page is told 304 while its
+// version is current and its stamp may still post; otherwise it gets the page
+// with a new stamp, also from another process after a change there.
+func TestThreadRevalidated(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind) // moderated: a pending comment leaves the thread as it is
+		first := e.post(t, comments.Input{Thread: topic, Name: "Ann", Email: ann, Body: "First"})
+		require.NoError(t, e.svc.Approve(moderator(), first.Comment.ID))
+		other := newEnvOn(t, e.store, e.priv, e.db, e.clock)
+
+		for _, enc := range []string{"", "gzip"} {
+			t.Run("enc="+enc, func(t *testing.T) {
+				w, page := e.request(t, threadPath, "Accept-Encoding", enc)
+				require.Equal(t, http.StatusOK, w.Code)
+				tag := w.Header().Get("ETag")
+				require.NotEmpty(t, tag)
+				assert.Equal(t, "private, no-cache", w.Header().Get("Cache-Control"))
+				stamp := stampRE.FindStringSubmatch(page)[1]
+
+				w, b := e.request(t, threadPath, "Accept-Encoding", enc, "If-None-Match", tag)
+				assert.Equal(t, http.StatusNotModified, w.Code)
+				assert.Empty(t, b)
+				assert.Equal(t, tag, w.Header().Get("ETag"))
+				w, _ = other.request(t, threadPath, "Accept-Encoding", enc, "If-None-Match", `"x", W/`+tag)
+				assert.Equal(t, http.StatusNotModified, w.Code, "another process, the same version")
+				w, _ = e.request(t, threadPath, "Accept-Encoding", map[string]string{"": "gzip", "gzip": "identity"}[enc], "If-None-Match", tag)
+				assert.Equal(t, http.StatusOK, w.Code, "another encoding")
+				w, _ = e.request(t, threadPath+"?page=1&reply=1", "Accept-Encoding", enc, "If-None-Match", tag)
+				assert.Equal(t, http.StatusOK, w.Code, "another view")
+
+				// The stamp posts a comment held for a moderator: the thread is
+				// unchanged, but the page on screen could post nothing more.
+				e.clock.Add(time.Minute)
+				v := url.Values{"name": {"Cy"}, "email": {cy}, "body": {"Held " + enc}, "ts": {stamp}}
+				require.Equal(t, http.StatusOK, e.postForm(t, threadPath, v).Code)
+				w, b = e.request(t, threadPath, "Accept-Encoding", enc, "If-None-Match", tag)
+				require.Equal(t, http.StatusOK, w.Code, "a spent stamp is not shown again")
+				assert.NotContains(t, b, stamp)
+				tag = w.Header().Get("ETag")
+
+				// A change in the other process: this one serves it at once.
+				p := other.post(t, comments.Input{Thread: topic, Name: "Dee", Email: dee, Body: "Approved elsewhere, encoding " + enc + "."})
+				require.NoError(t, other.svc.Approve(moderator(), p.Comment.ID))
+				w, b = e.request(t, threadPath, "Accept-Encoding", enc, "If-None-Match", tag)
+				require.Equal(t, http.StatusOK, w.Code)
+				assert.Contains(t, b, "Approved elsewhere, encoding "+enc+".")
+				tag = w.Header().Get("ETag")
+
+				// Past half the stamp's life the page is sent again with a new one.
+				e.clock.Add(12*time.Hour + time.Minute)
+				w, _ = e.request(t, threadPath, "Accept-Encoding", enc, "If-None-Match", tag)
+				assert.Equal(t, http.StatusOK, w.Code)
+			})
+		}
+		// JSON is revalidated alike.
+		w, _ := e.request(t, threadPath, "Accept", "application/json")
+		tag := w.Header().Get("ETag")
+		require.NotEmpty(t, tag)
+		w, _ = e.request(t, threadPath, "Accept", "application/json", "If-None-Match", tag)
+		assert.Equal(t, http.StatusNotModified, w.Code)
+		w, _ = e.request(t, threadPath, "If-None-Match", tag)
+		assert.Equal(t, http.StatusOK, w.Code, "the HTML page is another representation")
+	})
+}
+
+// TestServeThread: the host's page of a thread, framed by its own HTML.
+func TestServeThread(t *testing.T) {
+	e := newEnv(t, "mem", withModeration(comments.ModerateNone))
+	e.post(t, comments.Input{Thread: topic, Name: "Ann", Email: ann, Body: "On the post"})
+	r := httptest.NewRequest(http.MethodGet, "/blog/hello", nil)
+	r.Header.Set("Accept-Encoding", "gzip")
+	w := httptest.NewRecorder()
+	require.NoError(t, e.handler.ServeThread(w, r, topic, "Hello", "<article>Post</article>", "<p>after</p>"))
+	zr, err := gzip.NewReader(w.Body)
+	require.NoError(t, err)
+	b, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	page := string(b)
+	assert.Contains(t, page, "<title>Hello</title>")
+	assert.Regexp(t, `(?s)<article>Post</article><section class="comments".*On the post.*</section>\n<p>after</p>`, page)
+
+	w = httptest.NewRecorder()
+	err = e.handler.ServeThread(w, httptest.NewRequest(http.MethodGet, "/blog/x?page=9", nil), topic, "Hello", "", "")
+	assert.Equal(t, "page", privacy.FieldOf(err))
+	assert.Zero(t, w.Body.Len(), "nothing written on error")
+}
