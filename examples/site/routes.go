@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -69,6 +70,10 @@ func (s *Site) page(w http.ResponseWriter, r *http.Request, status int, title, n
 
 func (s *Site) routes(formKey []byte, privacyWeb *web.Handler) (http.Handler, error) {
 	sign := s.signer(formKey)
+	var err error
+	if s.posts, err = loadPosts(); err != nil {
+		return nil, err
+	}
 	contactH, err := contact.NewHandler(s.contact, contact.HandlerConfig{Signer: sign, Layout: s.layout, Log: s.log, BaseURL: "/contact"})
 	if err != nil {
 		return nil, err
@@ -124,38 +129,63 @@ func (s *Site) routes(formKey []byte, privacyWeb *web.Handler) (http.Handler, er
 }
 
 func (s *Site) home(w http.ResponseWriter, r *http.Request) {
-	s.page(w, r, http.StatusOK, s.policy.Operator, "home.html", map[string]any{"Posts": posts()})
+	s.page(w, r, http.StatusOK, s.policy.Operator, "home.html", map[string]any{"Posts": s.posts})
 }
 
 func (s *Site) appPage(title, name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) { s.page(w, r, http.StatusOK, title, name, nil) }
 }
 
-// post is a blog post embedded in the binary.
+// post is a blog post embedded in the binary, rendered once at start-up: the
+// posts change only with the binary.
 type post struct {
 	Slug, Title string
 	Body        template.HTML
+	// The post's page before and after its comments (post.html), for
+	// comments.Handler.ServeThread to frame the thread with.
+	before, after template.HTML
 }
 
 var titleRE = regexp.MustCompile(`(?m)^# (.+)$`)
 
-func posts() []post {
-	entries, _ := fs.ReadDir(assets, "posts")
+// threadMarker stands for the comments while a post's page is rendered.
+const threadMarker = "<!--site:thread-->"
+
+// loadPosts renders every embedded post, newest first.
+func loadPosts() ([]post, error) {
+	entries, err := fs.ReadDir(assets, "posts")
+	if err != nil {
+		return nil, err
+	}
 	var out []post
 	for _, e := range entries {
-		src, _ := fs.ReadFile(assets, "posts/"+e.Name())
+		src, err := fs.ReadFile(assets, "posts/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
 		p := post{Slug: strings.TrimSuffix(e.Name(), ".md")}
 		if m := titleRE.FindSubmatchIndex(src); m != nil {
 			p.Title = string(src[m[2]:m[3]])
 			src = append(src[:m[0]:m[0]], src[m[1]:]...) // the layout shows the title
 		}
 		var b bytes.Buffer
-		_ = goldmark.Convert(src, &b) // the posts are ours; raw HTML stays off
+		if err := goldmark.Convert(src, &b); err != nil { // the posts are ours; raw HTML stays off
+			return nil, fmt.Errorf("post %s: %w", e.Name(), err)
+		}
 		p.Body = template.HTML(b.String())
+		b.Reset()
+		if err := pageTmpl.ExecuteTemplate(&b, "post.html", map[string]any{"Post": p, "Thread": template.HTML(threadMarker)}); err != nil {
+			return nil, err
+		}
+		before, after, ok := strings.Cut(b.String(), threadMarker)
+		if !ok {
+			return nil, fmt.Errorf("post.html shows no thread")
+		}
+		p.before, p.after = template.HTML(before), template.HTML(after)
 		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Slug > out[j].Slug })
-	return out
+	return out, nil
 }
 
 // hasPost reports whether slug names a post: only posts take comments.
@@ -169,21 +199,22 @@ func hasPost(slug string) bool {
 }
 
 func (s *Site) blogIndex(w http.ResponseWriter, r *http.Request) {
-	s.page(w, r, http.StatusOK, "Blog", "blog.html", map[string]any{"Posts": posts()})
+	s.page(w, r, http.StatusOK, "Blog", "blog.html", map[string]any{"Posts": s.posts})
 }
 
 func (s *Site) blogPost(w http.ResponseWriter, r *http.Request) {
 	slug := r.PathValue("slug")
-	for _, p := range posts() {
+	for _, p := range s.posts {
 		if p.Slug != slug {
 			continue
 		}
-		thread, err := s.commentsH.Fragment(r, slug)
+		// The post's own bytes are made once; the thread's once per version.
+		err := s.commentsH.ServeThread(w, r, slug, p.Title, p.before, p.after)
 		if err != nil {
 			s.log.Error("comments fragment", "err", err)
-			thread = "<p>Comments are unavailable right now.</p>"
+			s.page(w, r, http.StatusOK, p.Title, "post.html", map[string]any{"Post": p,
+				"Thread": template.HTML("<p>Comments are unavailable right now.</p>")})
 		}
-		s.page(w, r, http.StatusOK, p.Title, "post.html", map[string]any{"Post": p, "Thread": thread})
 		return
 	}
 	s.page(w, r, http.StatusNotFound, "Not found", "notfound.html", nil)

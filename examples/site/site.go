@@ -56,6 +56,7 @@ type Site struct {
 	contact    *contact.Service
 	comments   *comments.Service
 	commentsH  *comments.Handler
+	posts      []post // rendered at start-up, newest first
 	newsletter *newsletter.Service
 	stats      *tracking.Service
 	tracker    *tracking.Tracker // nil when tracking is off
