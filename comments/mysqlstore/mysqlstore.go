@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,12 @@ var migrations embed.FS
 type Store struct {
 	db        *sqlx.DB
 	savepoint atomic.Int64
+
+	// version reads a thread's version, prepared on first use: every page view
+	// asks, and a query with arguments unprepared is two round trips (prepare,
+	// execute) where a prepared one is one.
+	versionMu sync.Mutex
+	version   atomic.Pointer[sql.Stmt]
 }
 
 var _ comments.Store = (*Store)(nil)
@@ -226,12 +233,37 @@ func (s *Store) Thread(ctx context.Context, thread string) ([]comments.Comment, 
 // ThreadVersion implements comments.Store: one primary-key read, which takes no
 // lock, so page views never wait for a writer.
 func (s *Store) ThreadVersion(ctx context.Context, thread string) (int64, error) {
+	const q = `SELECT version FROM comments_threads WHERE thread = ?`
 	var v int64
-	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &v, `SELECT version FROM comments_threads WHERE thread = ?`, thread)
+	var err error
+	if ext := sqltx.Ext(ctx, s.db); ext != sqlx.ExtContext(s.db) {
+		err = sqlx.GetContext(ctx, ext, &v, q, thread)
+	} else if stmt, perr := s.versionStmt(ctx, q); perr != nil {
+		err = perr
+	} else {
+		err = stmt.QueryRowContext(ctx, thread).Scan(&v)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
 	return v, tr(err)
+}
+
+func (s *Store) versionStmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if stmt := s.version.Load(); stmt != nil {
+		return stmt, nil
+	}
+	s.versionMu.Lock()
+	defer s.versionMu.Unlock()
+	if stmt := s.version.Load(); stmt != nil {
+		return stmt, nil
+	}
+	stmt, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err // prepared again on the next call
+	}
+	s.version.Store(stmt)
+	return stmt, nil
 }
 
 // Queue implements comments.Store.
