@@ -26,11 +26,6 @@ type Account struct {
 	ParentEmail  string    `json:"parent_email,omitempty" db:"parent_email"` // the consenting parent, for AgeConsent
 	Created      time.Time `json:"created" db:"created_at"`
 
-	// Sign-in failure throttling.
-	Failures    int       `json:"-" db:"failures"`
-	FailSince   time.Time `json:"-" db:"fail_since"`
-	LastFailure time.Time `json:"-" db:"last_failure"`
-
 	// ParentalRequest, when set on CreateAccount, is the approved parental consent
 	// request this registration uses up; the store refuses it with ErrGone if that
 	// request is not approved and unused.
@@ -139,11 +134,6 @@ type Store interface {
 	// SetEmail changes the address, ends every session and deletes every mailed
 	// token of the account. ErrConflict when taken.
 	SetEmail(ctx context.Context, id, email string) error
-	// RecordFailure counts a failed sign-in at now, restarting the count when the
-	// first failure counted is older than window, and returns the updated account.
-	RecordFailure(ctx context.Context, id string, now time.Time, window time.Duration) (Account, error)
-	// ClearFailures resets the failure count.
-	ClearFailures(ctx context.Context, id string) error
 	// DeleteAccount removes the account with its sessions, tokens, roles, resources
 	// and the parental request it used, and returns how many records went.
 	DeleteAccount(ctx context.Context, id string) (int, error)

@@ -170,16 +170,6 @@ func (s *callStore) AccountByID(ctx context.Context, id string) (accounts.Accoun
 	return s.Store.AccountByID(ctx, id)
 }
 
-func (s *callStore) RecordFailure(ctx context.Context, id string, now time.Time, window time.Duration) (accounts.Account, error) {
-	s.record("RecordFailure")
-	return s.Store.RecordFailure(ctx, id, now, window)
-}
-
-func (s *callStore) ClearFailures(ctx context.Context, id string) error {
-	s.record("ClearFailures")
-	return s.Store.ClearFailures(ctx, id)
-}
-
 func (s *callStore) SetPassword(ctx context.Context, id, hash string, revoke bool) error {
 	s.record("SetPassword")
 	return s.Store.SetPassword(ctx, id, hash, revoke)

@@ -155,29 +155,6 @@ func (s *Store) SetEmail(ctx context.Context, id, email string) error {
 	})
 }
 
-// RecordFailure implements accounts.Store.
-func (s *Store) RecordFailure(ctx context.Context, id string, now time.Time, window time.Duration) (accounts.Account, error) {
-	var out accounts.Account
-	err := s.update(id, func(a *accounts.Account) error {
-		if a.Failures == 0 || now.Sub(a.FailSince) > window {
-			a.Failures, a.FailSince = 0, now
-		}
-		a.Failures++
-		a.LastFailure = now
-		out = clone(a)
-		return nil
-	})
-	return out, err
-}
-
-// ClearFailures implements accounts.Store.
-func (s *Store) ClearFailures(ctx context.Context, id string) error {
-	return s.update(id, func(a *accounts.Account) error {
-		a.Failures, a.FailSince, a.LastFailure = 0, time.Time{}, time.Time{}
-		return nil
-	})
-}
-
 // DeleteAccount implements accounts.Store.
 func (s *Store) DeleteAccount(ctx context.Context, id string) (int, error) {
 	s.mu.Lock()

@@ -100,25 +100,21 @@ func affected(res sql.Result, err error) (int, error) {
 }
 
 type accountRow struct {
-	ID           string       `db:"id"`
-	Email        string       `db:"email"`
-	DisplayName  string       `db:"display_name"`
-	PasswordHash string       `db:"password_hash"`
-	Verified     bool         `db:"verified"`
-	AgeScreen    string       `db:"age_screen"`
-	ParentEmail  string       `db:"parent_email"`
-	Failures     int          `db:"failures"`
-	FailSince    sql.NullTime `db:"fail_since"`
-	LastFailure  sql.NullTime `db:"last_failure"`
-	Created      time.Time    `db:"created_at"`
+	ID           string    `db:"id"`
+	Email        string    `db:"email"`
+	DisplayName  string    `db:"display_name"`
+	PasswordHash string    `db:"password_hash"`
+	Verified     bool      `db:"verified"`
+	AgeScreen    string    `db:"age_screen"`
+	ParentEmail  string    `db:"parent_email"`
+	Created      time.Time `db:"created_at"`
 }
 
-const accountCols = `a.id, a.email, a.display_name, a.password_hash, a.verified, a.age_screen, a.parent_email, a.failures, a.fail_since, a.last_failure, a.created_at`
+const accountCols = `a.id, a.email, a.display_name, a.password_hash, a.verified, a.age_screen, a.parent_email, a.created_at`
 
 func (r accountRow) account() accounts.Account {
 	return accounts.Account{ID: r.ID, Email: r.Email, DisplayName: r.DisplayName, PasswordHash: r.PasswordHash, Verified: r.Verified,
-		AgeScreen: r.AgeScreen, ParentEmail: r.ParentEmail, Failures: r.Failures, FailSince: timeOf(r.FailSince),
-		LastFailure: timeOf(r.LastFailure), Created: r.Created.UTC()}
+		AgeScreen: r.AgeScreen, ParentEmail: r.ParentEmail, Created: r.Created.UTC()}
 }
 
 func (s *Store) roles(ctx context.Context, id string) ([]privacy.Role, error) {
@@ -250,43 +246,6 @@ func revokeAll(ctx context.Context, tx *sqlx.Tx, id string) error {
 		return tr(err)
 	}
 	_, err := tx.ExecContext(ctx, `DELETE FROM accounts_tokens WHERE account_id = ?`, id)
-	return tr(err)
-}
-
-// RecordFailure implements accounts.Store.
-func (s *Store) RecordFailure(ctx context.Context, id string, now time.Time, window time.Duration) (accounts.Account, error) {
-	var out accounts.Account
-	err := sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
-		var row accountRow
-		err := tx.GetContext(ctx, &row, `SELECT `+accountCols+` FROM accounts_accounts a WHERE a.id = ? FOR UPDATE`, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("account")
-		}
-		if err != nil {
-			return tr(err)
-		}
-		a := row.account()
-		now = now.UTC()
-		if a.Failures == 0 || now.Sub(a.FailSince) > window {
-			a.Failures, a.FailSince = 0, now
-		}
-		a.Failures++
-		a.LastFailure = now
-		_, err = tx.ExecContext(ctx, `UPDATE accounts_accounts SET failures = ?, fail_since = ?, last_failure = ? WHERE id = ?`,
-			a.Failures, a.FailSince, a.LastFailure, id)
-		if err != nil {
-			return tr(err)
-		}
-		a.Roles, err = s.roles(ctx, id)
-		out = a
-		return err
-	})
-	return out, tr(err)
-}
-
-// ClearFailures implements accounts.Store.
-func (s *Store) ClearFailures(ctx context.Context, id string) error {
-	_, err := s.ext(ctx).ExecContext(ctx, `UPDATE accounts_accounts SET failures = 0, fail_since = NULL, last_failure = NULL WHERE id = ?`, id)
 	return tr(err)
 }
 

@@ -83,8 +83,10 @@ func TestMigrateRefusesCaseDuplicates(t *testing.T) {
 	db := mysqltest.New(t)
 	st := mysqlstore.New(db)
 	require.NoError(t, st.Migrate(ctx))
-	// Back to the schema before migration 00003.
+	// Back to the schema before migration 00003 (00004 undone first).
 	for _, q := range []string{
+		`ALTER TABLE accounts_accounts ADD COLUMN failures INT NOT NULL DEFAULT 0, ADD COLUMN fail_since DATETIME(6) NULL, ADD COLUMN last_failure DATETIME(6) NULL`,
+		`DELETE FROM accounts_migrations WHERE version_id = 4`,
 		`ALTER TABLE accounts_parental DROP KEY by_parent, DROP COLUMN parent_key, ADD KEY by_parent (parent_email)`,
 		`ALTER TABLE accounts_tokens DROP KEY by_email, DROP COLUMN email_key, ADD KEY by_email (email, kind)`,
 		`ALTER TABLE accounts_accounts DROP KEY by_parent, DROP KEY by_email, DROP COLUMN parent_key, DROP COLUMN email_key, ADD UNIQUE KEY by_email (email), ADD KEY by_parent (parent_email)`,

@@ -17,7 +17,6 @@ import (
 // Run runs every conformance test; newStore returns a new, empty store.
 func Run(t *testing.T, newStore func(t *testing.T) accounts.Store) {
 	t.Run("Accounts", func(t *testing.T) { testAccounts(t, newStore(t)) })
-	t.Run("Failures", func(t *testing.T) { testFailures(t, newStore(t)) })
 	t.Run("Then", func(t *testing.T) { testThen(t, newStore(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore(t)) })
 	t.Run("CredentialChangeKillsTokens", func(t *testing.T) { testCredentialChange(t, newStore(t)) })
@@ -157,36 +156,6 @@ func testAddressCase(t *testing.T, s accounts.Store) {
 	kids, err := s.AccountsByParent(ctx, "MUM@example.org")
 	require.NoError(t, err)
 	assert.Len(t, kids, 1, "AccountsByParent")
-}
-
-func testFailures(t *testing.T, s accounts.Store) {
-	ctx := context.Background()
-	a := account(1, "f@example.org")
-	mustCreate(t, s, a)
-	window := 15 * time.Minute
-	var got accounts.Account
-	var err error
-	for i := range 3 {
-		got, err = s.RecordFailure(ctx, a.ID, t0.Add(time.Duration(i)*time.Minute), window)
-		require.NoError(t, err)
-	}
-	assert.Equal(t, 3, got.Failures)
-	assert.True(t, got.FailSince.Equal(t0), "FailSince=%v, want %v", got.FailSince, t0)
-	assert.True(t, got.LastFailure.Equal(t0.Add(2*time.Minute)))
-	stored, _ := s.AccountByID(ctx, a.ID)
-	assert.Equal(t, 3, stored.Failures)
-
-	got, err = s.RecordFailure(ctx, a.ID, t0.Add(time.Hour), window)
-	require.NoError(t, err)
-	assert.Equal(t, 1, got.Failures, "a failure after the window starts a new count")
-	assert.True(t, got.FailSince.Equal(t0.Add(time.Hour)))
-
-	require.NoError(t, s.ClearFailures(ctx, a.ID))
-	stored, _ = s.AccountByID(ctx, a.ID)
-	assert.Zero(t, stored.Failures)
-	assert.True(t, stored.FailSince.IsZero())
-	_, err = s.RecordFailure(ctx, id(99), t0, window)
-	assert.ErrorIs(t, err, privacy.ErrNotFound)
 }
 
 func testThen(t *testing.T, s accounts.Store) {
