@@ -2,9 +2,7 @@ package comments_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"html/template"
 	"net"
@@ -21,6 +19,7 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/comments"
+	"github.com/consentkit/consentkit/internal/httpload"
 )
 
 // BenchmarkThreadLoad serves the first page of a thread of 1,000 comments over
@@ -232,7 +231,7 @@ func loadRun(addr, req string, conns int, d time.Duration) (int64, time.Duration
 					errs <- err
 					return
 				}
-				if err := readAnswer(rd); err != nil {
+				if err := httpload.ReadResponse(rd); err != nil {
 					errs <- err
 					return
 				}
@@ -244,34 +243,4 @@ func loadRun(addr, req string, conns int, d time.Duration) (int64, time.Duration
 	wg.Wait()
 	close(errs)
 	return done.Load(), time.Since(start), all, <-errs
-}
-
-func readAnswer(rd *bufio.Reader) error {
-	line, err := rd.ReadSlice('\n')
-	if err != nil {
-		return err
-	}
-	if !bytes.HasPrefix(line, []byte("HTTP/1.1 200 ")) {
-		return fmt.Errorf("status %q", bytes.TrimSpace(line))
-	}
-	length := -1
-	for {
-		line, err = rd.ReadSlice('\n')
-		if err != nil {
-			return err
-		}
-		if len(line) <= 2 {
-			break
-		}
-		if k, v, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(k, []byte("Content-Length")) {
-			if length, err = strconv.Atoi(string(bytes.TrimSpace(v))); err != nil {
-				return err
-			}
-		}
-	}
-	if length < 0 {
-		return errors.New("no Content-Length")
-	}
-	_, err = rd.Discard(length)
-	return err
 }

@@ -2,9 +2,7 @@ package mysqlstore_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -18,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentkit/consentkit/internal/httpload"
 	"github.com/consentkit/consentkit/internal/mysqltest"
 	"github.com/consentkit/consentkit/tracking"
 	"github.com/consentkit/consentkit/tracking/mysqlstore"
@@ -303,7 +302,7 @@ func load(addr string, conns int, d time.Duration, reqs [][]byte) (int64, time.D
 					errs <- err
 					return
 				}
-				if err := readResponse(rd); err != nil {
+				if err := httpload.ReadResponse(rd); err != nil {
 					errs <- err
 					return
 				}
@@ -314,42 +313,6 @@ func load(addr string, conns int, d time.Duration, reqs [][]byte) (int64, time.D
 	wg.Wait()
 	close(errs)
 	return done.Load(), time.Since(start), <-errs
-}
-
-func readResponse(rd *bufio.Reader) error {
-	line, err := rd.ReadSlice('\n')
-	if err != nil {
-		return err
-	}
-	if !bytes.HasPrefix(line, []byte("HTTP/1.1 200 ")) {
-		return fmt.Errorf("status %q", bytes.TrimSpace(line))
-	}
-	length := -1
-	for {
-		line, err = rd.ReadSlice('\n')
-		if err != nil {
-			return err
-		}
-		if len(line) <= 2 {
-			break
-		}
-		if k, v, ok := bytes.Cut(line, []byte(":")); ok {
-			switch {
-			case bytes.EqualFold(k, []byte("Content-Length")):
-				length, err = strconv.Atoi(string(bytes.TrimSpace(v)))
-				if err != nil {
-					return err
-				}
-			case bytes.EqualFold(k, []byte("Set-Cookie")):
-				return errors.New("a response set a cookie")
-			}
-		}
-	}
-	if length < 0 {
-		return errors.New("no Content-Length")
-	}
-	_, err = rd.Discard(length)
-	return err
 }
 
 // procMemory returns the process's resident set size and its peak, from /proc.
