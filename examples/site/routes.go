@@ -188,14 +188,14 @@ func loadPosts() ([]post, error) {
 	return out, nil
 }
 
-// hasPost reports whether slug names a post: only posts take comments.
-func hasPost(slug string) bool {
-	name := "posts/" + slug + ".md"
-	if !fs.ValidPath(name) {
-		return false
+// post returns the post of slug. Only posts take comments.
+func (s *Site) post(slug string) (post, bool) {
+	for _, p := range s.posts {
+		if p.Slug == slug {
+			return p, true
+		}
 	}
-	_, err := fs.Stat(assets, name)
-	return err == nil
+	return post{}, false
 }
 
 func (s *Site) blogIndex(w http.ResponseWriter, r *http.Request) {
@@ -204,20 +204,17 @@ func (s *Site) blogIndex(w http.ResponseWriter, r *http.Request) {
 
 func (s *Site) blogPost(w http.ResponseWriter, r *http.Request) {
 	slug := r.PathValue("slug")
-	for _, p := range s.posts {
-		if p.Slug != slug {
-			continue
-		}
-		// The post's own bytes are made once; the thread's once per version.
-		err := s.commentsH.ServeThread(w, r, slug, p.Title, p.before, p.after)
-		if err != nil {
-			s.log.Error("comments fragment", "err", err)
-			s.page(w, r, http.StatusOK, p.Title, "post.html", map[string]any{"Post": p,
-				"Thread": template.HTML("<p>Comments are unavailable right now.</p>")})
-		}
+	p, ok := s.post(slug)
+	if !ok {
+		s.page(w, r, http.StatusNotFound, "Not found", "notfound.html", nil)
 		return
 	}
-	s.page(w, r, http.StatusNotFound, "Not found", "notfound.html", nil)
+	// The post's own bytes are made once; the thread's once per version.
+	if err := s.commentsH.ServeThread(w, r, slug, p.Title, p.before, p.after); err != nil {
+		s.log.Error("comments fragment", "err", err)
+		s.page(w, r, http.StatusOK, p.Title, "post.html", map[string]any{"Post": p,
+			"Thread": template.HTML("<p>Comments are unavailable right now.</p>")})
+	}
 }
 
 // form.Layout is satisfied by (*Site).layout.

@@ -127,7 +127,7 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 	}
 	if s.comments, err = comments.New(comments.Config{Store: cms, Mailer: s.mailer, Auditor: auditor, Log: log, Key: key("comments"),
 		BaseURL: cfg.SiteURL + "/comments", ThreadURL: func(thread string) string { return cfg.SiteURL + "/blog/" + thread },
-		Threads: func(_ context.Context, thread string) bool { return hasPost(thread) }}); err != nil {
+		Threads: func(_ context.Context, thread string) bool { _, ok := s.post(thread); return ok }}); err != nil {
 		return nil, err
 	}
 	if s.newsletter, err = newsletter.New(newsletter.Config{Store: ns, Mailer: s.mailer, Outbox: s.store, Consents: consents, Auditor: auditor, Log: log,
