@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/accounts"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // defaultHash is an argon2id hash at the default parameters. Its key does not
@@ -59,7 +59,7 @@ func BenchmarkSignInLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	s := newServer(b, e, accounts.HandlerConfig{Limiter: form.NewLimiter(1_000_000, time.Second, 1_000_000)})
+	s := newServer(b, e, accounts.HandlerConfig{Limiter: web.NewLimiter(1_000_000, time.Second, 1_000_000)})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
 
 	ph, _ := accounts.ParsePasswordHash(seed.PasswordHash)

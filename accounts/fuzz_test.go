@@ -17,7 +17,7 @@ import (
 
 	"github.com/consentkit/consentkit/accounts"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 func FuzzParsePasswordHash(f *testing.F) {
@@ -113,7 +113,7 @@ func FuzzRegistrationForm(f *testing.F) {
 	f.Fuzz(func(t *testing.T, contentType, body string) {
 		r := httptest.NewRequest("POST", "/register", strings.NewReader(body))
 		r.Header.Set("Content-Type", contentType)
-		v, err := form.Decode(r, 0)
+		v, err := web.Decode(r, 0)
 		if err != nil {
 			return // the kernel's decoder has its own fuzz target
 		}

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 //go:embed templates/*.html
@@ -26,16 +26,16 @@ var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 
 // HandlerConfig configures the HTTP handler. Every field is optional.
 type HandlerConfig struct {
-	Layout form.Layout // wraps every page; form.Plain
+	Layout web.Layout // wraps every page; web.Plain
 	// Limiter bounds register, verify, sign-in, reset and parental requests per
 	// client address, in memory only. Default: 20 a minute, bursts of 10.
-	Limiter *form.Limiter
+	Limiter *web.Limiter
 	// TrustedHeader names the proxy header holding the client address
 	// (e.g. "X-Forwarded-For"); empty trusts the connection's address.
 	TrustedHeader string
 	// Signer, when set, stamps every HTML form and refuses form posts sent too
 	// quickly or too late. JSON clients are not stamped.
-	Signer *form.Signer
+	Signer *web.Signer
 	Log    *slog.Logger
 }
 
@@ -56,7 +56,7 @@ type handler struct {
 //	r.Mount("/accounts", h)                                // chi
 //	r.PathPrefix("/accounts").Handler(h)                   // gorilla/mux
 //
-// It routes on the path after the BaseURL's (form.Mount), and the links and forms
+// It routes on the path after the BaseURL's (web.Mount), and the links and forms
 // on its pages start with that path, never with the request's. Routes, relative to
 // it:
 //
@@ -92,15 +92,15 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.Signer != nil && len(cfg.Signer.Key) < 32 {
 		return nil, errors.New("accounts: HandlerConfig.Signer needs a key of at least 32 bytes")
 	}
-	base, err := form.Prefix(s.cfg.BaseURL)
+	base, err := web.Prefix(s.cfg.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("accounts: Config.BaseURL: %w", err)
 	}
 	if cfg.Layout == nil {
-		cfg.Layout = form.Plain
+		cfg.Layout = web.Plain
 	}
 	if cfg.Limiter == nil {
-		cfg.Limiter = form.NewLimiter(20, time.Minute, 10)
+		cfg.Limiter = web.NewLimiter(20, time.Minute, 10)
 	}
 	if cfg.Log == nil {
 		cfg.Log = s.log
@@ -138,7 +138,7 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	m.HandleFunc("GET /staff", h.staff)
 	m.HandleFunc("POST /staff/grant", h.role(true))
 	m.HandleFunc("POST /staff/revoke", h.role(false))
-	return &Handler{handler: form.Mount(base, http.NewCrossOriginProtection().Handler(s.Authenticate(h)))}, nil
+	return &Handler{handler: web.Mount(base, http.NewCrossOriginProtection().Handler(s.Authenticate(h)))}, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -170,7 +170,7 @@ func (s *Service) Authenticate(next http.Handler) http.Handler {
 				r = r.WithContext(privacy.WithActor(r.Context(), a))
 			case !errors.Is(err, privacy.ErrUnauthorized):
 				s.log.ErrorContext(r.Context(), "session look-up", "err", err)
-				privacy.WriteJSONError(w, r, nil, &privacy.Error{Kind: privacy.ErrUnavailable,
+				web.WriteJSONError(w, r, nil, &privacy.Error{Kind: privacy.ErrUnavailable,
 					Message: "your session cannot be checked right now; try again shortly", RetryAfter: 5 * time.Second, Err: err})
 				return
 			}
@@ -260,15 +260,15 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, tit
 // fail answers err: JSON for API clients; for a browser, the form tmpl again with
 // the message beside the field it names and what was typed kept.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error, title, tmpl string, v url.Values) {
-	if form.WantsJSON(r) || tmpl == "" {
-		privacy.WriteJSONError(w, r, h.cfg.Log, err)
+	if web.WantsJSON(r) || tmpl == "" {
+		web.WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
-	d := privacy.Describe(err)
+	d := web.Describe(err)
 	if d.Error.Status == http.StatusInternalServerError {
 		h.cfg.Log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	privacy.SetRetryAfter(w, err)
+	web.SetRetryAfter(w, err)
 	p := h.newPage(v)
 	p.Error = d.Error.Message
 	if d.Error.Field != "" {
@@ -301,15 +301,15 @@ var formFields = map[string]map[string]bool{
 // decode reads a form or JSON body and, for browser forms, checks the guards.
 // bot reports a filled honeypot: the caller answers as if it had worked.
 func (h *handler) decode(r *http.Request) (v url.Values, bot bool, err error) {
-	v, err = form.Decode(r, 0)
+	v, err = web.Decode(r, 0)
 	if err != nil {
 		return nil, false, err
 	}
-	if form.Bot(v) {
+	if web.Bot(v) {
 		return v, true, nil
 	}
-	if h.cfg.Signer != nil && !form.WantsJSON(r) {
-		if err := h.cfg.Signer.Check(v.Get(form.TimestampField)); err != nil {
+	if h.cfg.Signer != nil && !web.WantsJSON(r) {
+		if err := h.cfg.Signer.Check(v.Get(web.TimestampField)); err != nil {
 			return v, false, err
 		}
 	}
@@ -346,12 +346,12 @@ func (h *handler) register(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if form.WantsJSON(r) {
+	if web.WantsJSON(r) {
 		status := http.StatusAccepted
 		if res.ParentalConsentRequired {
 			status = http.StatusOK
 		}
-		privacy.WriteJSON(w, status, res)
+		web.WriteJSON(w, status, res)
 		return
 	}
 	p := h.newPage(nil)
@@ -367,7 +367,7 @@ func (h *handler) parentalRequest(w http.ResponseWriter, r *http.Request) {
 	v, bot, err := h.decode(r)
 	if err == nil && !bot {
 		for k := range v {
-			if k != "parent_email" && k != form.TimestampField && k != form.Honeypot {
+			if k != "parent_email" && k != web.TimestampField && k != web.Honeypot {
 				err = privacy.Invalid(k, "is not a field of this form: give only your parent's address")
 			}
 		}
@@ -380,8 +380,8 @@ func (h *handler) parentalRequest(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err, "Ask a parent", "parental", v)
 		return
 	}
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusAccepted, map[string]string{"code": code,
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusAccepted, map[string]string{"code": code,
 			"message": "We have written to your parent. When they agree, register again with this code."})
 		return
 	}
@@ -397,7 +397,7 @@ func (h *handler) parentalPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) parentalAnswer(w http.ResponseWriter, r *http.Request) {
-	v, err := form.Decode(r, 0)
+	v, err := web.Decode(r, 0)
 	if err == nil {
 		switch v.Get("answer") {
 		case "approve", "refuse":
@@ -418,8 +418,8 @@ func (h *handler) parentalAnswer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) done(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, status, map[string]string{"message": msg})
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, status, map[string]string{"message": msg})
 		return
 	}
 	p := h.newPage(nil)
@@ -467,15 +467,15 @@ func (h *handler) renderToken(w http.ResponseWriter, r *http.Request, status int
 // the form again with the message beside the field, as the link still works;
 // anything else, the message alone.
 func (h *handler) failToken(w http.ResponseWriter, r *http.Request, f tokenForm, v url.Values, err error) {
-	if f.passwordLabel == "" || privacy.FieldOf(err) != "password" || form.WantsJSON(r) {
+	if f.passwordLabel == "" || privacy.FieldOf(err) != "password" || web.WantsJSON(r) {
 		h.fail(w, r, err, f.title, "message", v)
 		return
 	}
-	h.renderToken(w, r, http.StatusBadRequest, f, v.Get("token"), privacy.Describe(err).Error.Message)
+	h.renderToken(w, r, http.StatusBadRequest, f, v.Get("token"), web.Describe(err).Error.Message)
 }
 
 func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
-	v, err := form.Decode(r, 0)
+	v, err := web.Decode(r, 0)
 	if err == nil {
 		err = h.s.Verify(r.Context(), v.Get("token"), v.Get("password"))
 	}
@@ -500,7 +500,7 @@ func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
 	default:
 		err = onlyFields(v, "email", "password")
 		if err == nil {
-			ctx := WithClient(r.Context(), form.ClientAddr(r, h.cfg.TrustedHeader))
+			ctx := WithClient(r.Context(), web.ClientAddr(r, h.cfg.TrustedHeader))
 			res, err = h.s.SignIn(ctx, v.Get("email"), v.Get("password"))
 		}
 	}
@@ -512,8 +512,8 @@ func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) session(w http.ResponseWriter, r *http.Request, status int, res SignedIn) {
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, status, res)
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, status, res)
 		return
 	}
 	p := h.newPage(nil)
@@ -524,7 +524,7 @@ func (h *handler) session(w http.ResponseWriter, r *http.Request, status int, re
 // onlyFields refuses any field but the named ones and the form guards.
 func onlyFields(v url.Values, names ...string) error {
 	for k := range v {
-		if k == form.TimestampField || k == form.Honeypot {
+		if k == web.TimestampField || k == web.Honeypot {
 			continue
 		}
 		known := false
@@ -541,7 +541,7 @@ func onlyFields(v url.Values, names ...string) error {
 func (h *handler) signout(w http.ResponseWriter, r *http.Request) {
 	tok, _ := bearer(r)
 	if err := h.s.SignOut(r.Context(), tok); err != nil {
-		privacy.WriteJSONError(w, r, h.cfg.Log, err)
+		web.WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -550,10 +550,10 @@ func (h *handler) signout(w http.ResponseWriter, r *http.Request) {
 func (h *handler) signoutAll(w http.ResponseWriter, r *http.Request) {
 	n, err := h.s.SignOutEverywhere(r.Context())
 	if err != nil {
-		privacy.WriteJSONError(w, r, h.cfg.Log, err)
+		web.WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
-	privacy.WriteJSON(w, http.StatusOK, map[string]int{"ended": n})
+	web.WriteJSON(w, http.StatusOK, map[string]int{"ended": n})
 }
 
 func (h *handler) resetPage(w http.ResponseWriter, r *http.Request) {
@@ -577,7 +577,7 @@ func (h *handler) reset(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) resetConfirm(w http.ResponseWriter, r *http.Request) {
-	v, err := form.Decode(r, 0)
+	v, err := web.Decode(r, 0)
 	if err == nil {
 		err = h.s.ResetPassword(r.Context(), v.Get("token"), v.Get("password"))
 	}
@@ -589,7 +589,7 @@ func (h *handler) resetConfirm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) emailConfirm(w http.ResponseWriter, r *http.Request) {
-	v, err := form.Decode(r, 0)
+	v, err := web.Decode(r, 0)
 	var res SignedIn
 	if err == nil {
 		res, err = h.s.ConfirmEmailChange(r.Context(), v.Get("token"))
@@ -604,10 +604,10 @@ func (h *handler) emailConfirm(w http.ResponseWriter, r *http.Request) {
 // api answers a JSON-only endpoint.
 func (h *handler) api(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
 	if err != nil {
-		privacy.WriteJSONError(w, r, h.cfg.Log, err)
+		web.WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
-	privacy.WriteJSON(w, status, v)
+	web.WriteJSON(w, status, v)
 }
 
 // meView is the signed-in member's own account.
@@ -636,7 +636,7 @@ func (h *handler) export(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) changePassword(w http.ResponseWriter, r *http.Request) {
-	v, err := form.Decode(r, 0)
+	v, err := web.Decode(r, 0)
 	var res SignedIn
 	if err == nil {
 		if err = onlyFields(v, "current_password", "new_password"); err == nil {
@@ -647,7 +647,7 @@ func (h *handler) changePassword(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) changeEmail(w http.ResponseWriter, r *http.Request) {
-	v, err := form.Decode(r, 0)
+	v, err := web.Decode(r, 0)
 	if err == nil {
 		if err = onlyFields(v, "email", "password"); err == nil {
 			err = h.s.RequestEmailChange(r.Context(), v.Get("email"), v.Get("password"))
@@ -657,7 +657,7 @@ func (h *handler) changeEmail(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) deleteMe(w http.ResponseWriter, r *http.Request) {
-	v, err := form.Decode(r, 0)
+	v, err := web.Decode(r, 0)
 	var res []privacy.Erasure
 	if err == nil {
 		if err = onlyFields(v, "password"); err == nil {
@@ -680,7 +680,7 @@ func (h *handler) community(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) addResource(w http.ResponseWriter, r *http.Request) {
 	if _, err := signedIn(r.Context()); err != nil {
-		privacy.WriteJSONError(w, r, h.cfg.Log, err)
+		web.WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -693,7 +693,7 @@ func (h *handler) addResource(w http.ResponseWriter, r *http.Request) {
 		h.api(w, r, http.StatusCreated, res, err)
 		return
 	}
-	v, err := form.Decode(r, int64(h.s.cfg.NoteMaxLen)*4+4096)
+	v, err := web.Decode(r, int64(h.s.cfg.NoteMaxLen)*4+4096)
 	var res Resource
 	if err == nil {
 		if err = onlyFields(v, "kind", "title", "body", "visibility"); err == nil {
@@ -781,7 +781,7 @@ func (h *handler) resource(w http.ResponseWriter, r *http.Request) {
 func (h *handler) content(w http.ResponseWriter, r *http.Request) {
 	res, err := h.s.GetResource(r.Context(), r.PathValue("id"))
 	if err != nil {
-		privacy.WriteJSONError(w, r, h.cfg.Log, err)
+		web.WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -798,7 +798,7 @@ func (h *handler) content(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) deleteResource(w http.ResponseWriter, r *http.Request) {
 	if err := h.s.DeleteResource(r.Context(), r.PathValue("id")); err != nil {
-		privacy.WriteJSONError(w, r, h.cfg.Log, err)
+		web.WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -811,7 +811,7 @@ func (h *handler) staff(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) role(grant bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		v, err := form.Decode(r, 0)
+		v, err := web.Decode(r, 0)
 		if err == nil {
 			if err = onlyFields(v, "email", "role"); err == nil {
 				if grant {
@@ -822,7 +822,7 @@ func (h *handler) role(grant bool) http.HandlerFunc {
 			}
 		}
 		if err != nil {
-			privacy.WriteJSONError(w, r, h.cfg.Log, err)
+			web.WriteJSONError(w, r, h.cfg.Log, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -23,8 +23,8 @@ import (
 	"github.com/consentkit/consentkit/accounts"
 	"github.com/consentkit/consentkit/accounts/memstore"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
 	privmem "github.com/consentkit/consentkit/privacy/memstore"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // server mounts the handler under /accounts/ as a host would and fails the test if
@@ -39,7 +39,7 @@ type server struct {
 func newServer(t testing.TB, e *env, hc accounts.HandlerConfig) *server {
 	t.Helper()
 	if hc.Limiter == nil {
-		hc.Limiter = form.NewLimiter(1_000_000, time.Second, 1_000_000)
+		hc.Limiter = web.NewLimiter(1_000_000, time.Second, 1_000_000)
 	}
 	h, err := accounts.NewHandler(e.svc, hc)
 	require.NoError(t, err)
@@ -113,7 +113,7 @@ func (s *server) form(path string, v url.Values, hdr ...string) resp {
 
 func errorField(t *testing.T, r resp) string {
 	t.Helper()
-	var b privacy.ErrorBody
+	var b web.ErrorBody
 	require.NoError(t, json.Unmarshal([]byte(r.body), &b), r.body)
 	return b.Error.Field
 }
@@ -216,7 +216,7 @@ func TestHTTPRegisterInvalidJSON(t *testing.T) {
 
 func TestHTTPHoneypotAndSigner(t *testing.T) {
 	e := newEnv(t)
-	signer := &form.Signer{Key: bytes.Repeat([]byte{7}, 32), MinAge: time.Nanosecond}
+	signer := &web.Signer{Key: bytes.Repeat([]byte{7}, 32), MinAge: time.Nanosecond}
 	s := newServer(t, e, accounts.HandlerConfig{Signer: signer})
 	page := s.do(http.MethodGet, "/accounts/register", "", "", nil)
 	assert.Contains(t, page.body, `name="ts" value="`)
@@ -292,7 +292,7 @@ func TestHTTPVerifyJSON(t *testing.T) {
 // per-client limit like a sign-in.
 func TestHTTPVerifyLimited(t *testing.T) {
 	e := newEnv(t)
-	s := newServer(t, e, accounts.HandlerConfig{Limiter: form.NewLimiter(1, time.Hour, 2)})
+	s := newServer(t, e, accounts.HandlerConfig{Limiter: web.NewLimiter(1, time.Hour, 2)})
 	var last resp
 	for range 3 {
 		last = s.json(http.MethodPost, "/accounts/verify", "", map[string]any{"token": strings.Repeat("A", 43), "password": "guess"})
@@ -303,7 +303,7 @@ func TestHTTPVerifyLimited(t *testing.T) {
 
 func TestHTTPRateLimitPerClient(t *testing.T) {
 	e := newEnv(t)
-	s := newServer(t, e, accounts.HandlerConfig{Limiter: form.NewLimiter(1, time.Hour, 2)})
+	s := newServer(t, e, accounts.HandlerConfig{Limiter: web.NewLimiter(1, time.Hour, 2)})
 	var last resp
 	for range 3 {
 		last = s.json(http.MethodPost, "/accounts/signin", "", map[string]any{"email": "a@example.org", "password": "x"})
@@ -603,7 +603,7 @@ func TestHTTPSignInThrottleAnswersAlike(t *testing.T) {
 // with the right password (audit #13 finding 8).
 func TestHTTPSignInOwnerNotLockedOut(t *testing.T) {
 	e := newEnv(t)
-	lim := form.NewLimiter(20, time.Minute, 10) // the handler's default
+	lim := web.NewLimiter(20, time.Minute, 10) // the handler's default
 	lim.Now = e.clock.Now
 	s := newServer(t, e, accounts.HandlerConfig{TrustedHeader: "X-Forwarded-For", Limiter: lim})
 	e.member("owner@example.org", "correct horse")

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // LegacyAccount is an account exported from an older site whose passwords were
@@ -124,7 +125,7 @@ func (s *Service) ImportLegacy(ctx context.Context, accts []LegacyAccount, progr
 		case errors.Is(err, privacy.ErrConflict):
 			rep.Existing++
 		case errors.Is(err, privacy.ErrInvalid):
-			d := privacy.Describe(err)
+			d := web.Describe(err)
 			rep.Invalid = append(rep.Invalid, ImportError{Index: i, Field: d.Error.Field, Msg: d.Error.Message})
 		default:
 			return rep, fmt.Errorf("import row %d: %w", i, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/consentkit/consentkit/accounts"
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // passlibVectors are the hashes in testdata/passlib_vectors.json, made with
@@ -65,7 +66,7 @@ func TestStoredLegacyHashRefusesShortSSHASalt(t *testing.T) {
 			_, err := accounts.StoredLegacyHash(m.Scheme, m.Hash, "")
 			require.ErrorIs(t, err, privacy.ErrInvalid)
 			assert.Equal(t, "hash", privacy.FieldOf(err))
-			assert.Contains(t, privacy.Describe(err).Error.Message, "SSHA")
+			assert.Contains(t, web.Describe(err).Error.Message, "SSHA")
 		})
 	}
 	// One imported before the rule still parses, so its member can sign in and be
@@ -101,7 +102,7 @@ func TestStoredLegacyHashMalformedModern(t *testing.T) {
 			_, err := accounts.StoredLegacyHash(tc.scheme, tc.hash, "")
 			require.ErrorIs(t, err, privacy.ErrInvalid)
 			assert.Equal(t, "hash", privacy.FieldOf(err))
-			assert.Contains(t, privacy.Describe(err).Error.Message, tc.want)
+			assert.Contains(t, web.Describe(err).Error.Message, tc.want)
 		})
 	}
 }

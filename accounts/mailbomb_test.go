@@ -17,8 +17,8 @@ import (
 	"github.com/consentkit/consentkit/accounts/mysqlstore"
 	"github.com/consentkit/consentkit/internal/mysqldb"
 	"github.com/consentkit/consentkit/internal/mysqltest"
-	"github.com/consentkit/consentkit/privacy/form"
 	privmysql "github.com/consentkit/consentkit/privacy/mysqlstore"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // TestMailBombingStrangers replays audit #13 finding 5 through the HTTP handler: 100
@@ -120,7 +120,7 @@ func sites(t *testing.T, n int, setup func(*env)) ([]*env, []*server) {
 	}
 	var servers []*server
 	for _, e := range es {
-		servers = append(servers, newServer(t, e, accounts.HandlerConfig{TrustedHeader: "X-Forwarded-For", Limiter: form.NewLimiter(5, time.Hour, 5)}))
+		servers = append(servers, newServer(t, e, accounts.HandlerConfig{TrustedHeader: "X-Forwarded-For", Limiter: web.NewLimiter(5, time.Hour, 5)}))
 	}
 	return es, servers
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // RequestParentalConsent asks a parent to agree that their child, under 13, may
@@ -19,7 +20,7 @@ import (
 func (s *Service) RequestParentalConsent(ctx context.Context, parentEmail string) (code string, err error) {
 	parent, err := privacy.NormalizeEmail(parentEmail)
 	if err != nil {
-		return "", privacy.Invalid("parent_email", "%s", privacy.Describe(err).Error.Message)
+		return "", privacy.Invalid("parent_email", "%s", web.Describe(err).Error.Message)
 	}
 	now := s.now()
 	token, tokenHash, err := s.newToken()

@@ -27,7 +27,7 @@ const (
 	maxCodeLen        = 64
 )
 
-// ParseRegistration reads a registration form (as form.Decode returns it). A
+// ParseRegistration reads a registration form (as web.Decode returns it). A
 // checkbox is on when sent as "on", "true", "yes" or "1" and off when absent, empty,
 // "off", "false", "no" or "0". Returns ErrInvalid naming the field for anything
 // else, for an unknown field, or for text that is not valid UTF-8 or too long.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/consentkit/consentkit/accounts"
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 func TestRegisterVerifySignIn(t *testing.T) {
@@ -210,7 +211,7 @@ func TestSignInWrongPasswordAndUnknownAnswerAlike(t *testing.T) {
 	_, errWrong := e.svc.SignIn(context.Background(), "known@example.org", "wrong horse")
 	_, errUnknown := e.svc.SignIn(context.Background(), "unknown@example.org", "wrong horse")
 	require.ErrorIs(t, errWrong, privacy.ErrUnauthorized)
-	assert.Equal(t, privacy.Describe(errWrong), privacy.Describe(errUnknown))
+	assert.Equal(t, web.Describe(errWrong), web.Describe(errUnknown))
 }
 
 func TestLegacyImportUpgradesOnFirstSignIn(t *testing.T) {
@@ -403,7 +404,7 @@ func TestHashSlotsBoundConcurrency(t *testing.T) {
 	start := time.Now()
 	_, err = e.svc.SignIn(context.Background(), "busy@example.org", "correct horse")
 	require.ErrorIs(t, err, privacy.ErrUnavailable)
-	assert.Equal(t, 503, privacy.HTTPStatus(err))
+	assert.Equal(t, 503, web.HTTPStatus(err))
 	var pe *privacy.Error
 	require.ErrorAs(t, err, &pe)
 	assert.Positive(t, pe.RetryAfter)
@@ -756,7 +757,7 @@ func registeredAgainAfterOwner(t *testing.T, e *env) {
 
 	err = e.svc.Verify(ctx, mallorysLink, "frank's own pass")
 	require.ErrorIs(t, err, privacy.ErrInvalid)
-	assert.Equal(t, 400, privacy.HTTPStatus(err))
+	assert.Equal(t, 400, web.HTTPStatus(err))
 	assert.Equal(t, "password", privacy.FieldOf(err))
 	assert.Contains(t, err.Error(), "not the password chosen with this registration")
 	after, err := e.store.AccountByEmail(ctx, frank)

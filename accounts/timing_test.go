@@ -18,6 +18,7 @@ import (
 	"github.com/consentkit/consentkit/accounts/memstore"
 	"github.com/consentkit/consentkit/privacy"
 	privmem "github.com/consentkit/consentkit/privacy/memstore"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // TestEnumerationTiming checks that register, sign-in and reset take about the same
@@ -196,7 +197,7 @@ func TestSignInSameStoreWorkOnBothPaths(t *testing.T) {
 		_, errUnknown := e.svc.SignIn(ctx, "unknown@example.org", "wrong horse")
 		unknown := st.take()
 		assert.Equal(t, unknown, known, "try %d", i+1)
-		assert.Equal(t, privacy.HTTPStatus(errUnknown), privacy.HTTPStatus(errKnown), "try %d", i+1)
+		assert.Equal(t, web.HTTPStatus(errUnknown), web.HTTPStatus(errKnown), "try %d", i+1)
 		for _, c := range known {
 			assert.True(t, slices.Contains([]string{"AccountByEmail", "AccountByID"}, c), "try %d: a wrong password wrote to the store: %s", i+1, c)
 		}

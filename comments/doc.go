@@ -91,10 +91,10 @@
 // # Spam
 //
 // The handler refuses a filled honeypot (answered as a success, nothing stored), a
-// missing, forged or too-fresh form stamp (form.Signer), a stamp that already posted
+// missing, forged or too-fresh form stamp (web.Signer), a stamp that already posted
 // a comment (each served form has its own; the store keeps a spent one's hash
 // until it expires, so every process refuses it), and, by default, more than
-// 10 comments an hour after a burst of 5 from one client address (form.Limiter,
+// 10 comments an hour after a burst of 5 from one client address (web.Limiter,
 // memory only; the address is never stored or logged). The Service refuses more than MaxLinks links in a comment, the
 // same text twice from one address in one thread, and the same text posted anywhere
 // by anyone within DuplicateWindow.

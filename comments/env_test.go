@@ -21,10 +21,10 @@ import (
 	commentsmysql "github.com/consentkit/consentkit/comments/mysqlstore"
 	"github.com/consentkit/consentkit/internal/mysqltest"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	privacymem "github.com/consentkit/consentkit/privacy/memstore"
 	privacymysql "github.com/consentkit/consentkit/privacy/mysqlstore"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // The commenters of the tests. Every address a test uses is on example.org, so
@@ -117,7 +117,7 @@ func newEnvOn(t testing.TB, cs comments.Store, ps privacy.Store, db *sqlx.DB, cl
 	e.mail = mailtest.NewHarness(t, e.policy, e.priv)
 	e.auditor = &privacy.Auditor{Log: e.priv, Now: e.clock.Now}
 	cfg := comments.Config{Store: e.store, Mailer: e.mail.Mailer, Auditor: e.auditor, Now: e.clock.Now, Key: e.key, BaseURL: base}
-	hcfg := comments.HandlerConfig{Signer: &form.Signer{Key: e.key, Now: e.clock.Now}}
+	hcfg := comments.HandlerConfig{Signer: &web.Signer{Key: e.key, Now: e.clock.Now}}
 	for _, o := range opts {
 		o(&cfg, &hcfg)
 	}
@@ -148,11 +148,11 @@ func (e *env) post(t testing.TB, in comments.Input) comments.Posted {
 	return p
 }
 
-func (e *env) handlerSigner() *form.Signer { return &form.Signer{Key: e.key, Now: e.clock.Now} }
+func (e *env) handlerSigner() *web.Signer { return &web.Signer{Key: e.key, Now: e.clock.Now} }
 
 // stamp returns a form stamp old enough to pass the signer.
 func (e *env) stamp() string {
-	return comments.Stamp(e.handler, &form.Signer{Key: e.key, Now: func() time.Time { return e.clock.Now().Add(-time.Minute) }})
+	return comments.Stamp(e.handler, &web.Signer{Key: e.key, Now: func() time.Time { return e.clock.Now().Add(-time.Minute) }})
 }
 
 // serve sends r to the handler and checks what every response must hold: no

@@ -9,8 +9,8 @@ import (
 	"github.com/consentkit/consentkit/comments"
 	"github.com/consentkit/consentkit/comments/memstore"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
 	privacymem "github.com/consentkit/consentkit/privacy/memstore"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // The main path: a visitor posts a comment, which waits for a moderator because it
@@ -66,7 +66,7 @@ func ExampleNewHandler() {
 	if err != nil {
 		panic(err)
 	}
-	h, err := comments.NewHandler(svc, comments.HandlerConfig{Signer: &form.Signer{Key: key}})
+	h, err := comments.NewHandler(svc, comments.HandlerConfig{Signer: &web.Signer{Key: key}})
 	if err != nil {
 		panic(err)
 	}

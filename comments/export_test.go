@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // Stamp returns a comment form stamp of h whose time signer signed.
-func Stamp(h *Handler, signer *form.Signer) string {
+func Stamp(h *Handler, signer *web.Signer) string {
 	s, err := h.stampWith(signer)
 	if err != nil {
 		panic(err)

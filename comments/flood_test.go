@@ -18,6 +18,7 @@ import (
 
 	"github.com/consentkit/consentkit/comments"
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // Audit #13 finding 4: a flood of nested blockquotes blew one post up to 27 MB.
@@ -28,7 +29,7 @@ func TestFloodBounded(t *testing.T) {
 			_, err := e.svc.Post(ctx, comments.Input{Thread: topic, Name: "Eve", Email: eve, Body: strings.Repeat(">", comments.DefaultBody)})
 			require.ErrorIs(t, err, privacy.ErrInvalid)
 			assert.Equal(t, "body", privacy.FieldOf(err))
-			assert.Equal(t, http.StatusBadRequest, privacy.HTTPStatus(err))
+			assert.Equal(t, http.StatusBadRequest, web.HTTPStatus(err))
 		})
 		t.Run("OneApprovalIsNotTrust", func(t *testing.T) {
 			e := newEnv(t, kind)

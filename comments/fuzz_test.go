@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/comments"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // FuzzRender renders and sanitizes arbitrary Markdown: it must never fail, and
@@ -38,7 +38,7 @@ func FuzzPost(f *testing.F) {
 	f.Add("blog/x", "Bob\r\nBcc: x", bob, "<script>alert(1)</script>", "-1", "yes")
 	f.Add("../etc", strings.Repeat("n", 90), "a@b.c", strings.Repeat("[x](https://x.example.net) ", 10), "99999999999999999999", "")
 	e := newEnv(f, "mem", withModeration(comments.ModerateNone), func(_ *comments.Config, h *comments.HandlerConfig) {
-		h.Limiter = form.NewLimiter(1000000, time.Second, 1000000)
+		h.Limiter = web.NewLimiter(1000000, time.Second, 1000000)
 	})
 	stamp := e.stamp()
 	f.Fuzz(func(t *testing.T, thread, name, email, body, parent, follow string) {

@@ -15,7 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // HandlerConfig configures a Handler. Zero fields take the defaults documented on them.
@@ -23,15 +23,15 @@ type HandlerConfig struct {
 	// Signer signs the timestamp hidden in the comment form; required, with a Key of
 	// at least 32 bytes shared by every process of the site. Its MinAge (3 s by
 	// default) refuses forms sent faster than a person can type.
-	Signer *form.Signer
+	Signer *web.Signer
 	// Limiter bounds comments per client address, in memory only. Default: 10 an
 	// hour after a burst of 5.
-	Limiter *form.Limiter
+	Limiter *web.Limiter
 	// TrustedHeader names the header that carries the client address behind a
 	// trusted proxy, e.g. "X-Forwarded-For"; empty uses the connection's address.
 	TrustedHeader string
-	// Layout wraps every page; form.Plain by default.
-	Layout form.Layout
+	// Layout wraps every page; web.Plain by default.
+	Layout web.Layout
 	// Log receives internal errors only; discarded when nil.
 	Log *slog.Logger
 }
@@ -39,14 +39,14 @@ type HandlerConfig struct {
 // Handler serves threads, their forms and feeds, the author's manage page, the
 // follow-up confirmation and stop pages, and the moderation queue, as
 // server-rendered HTML that needs no JavaScript or as JSON (chosen by
-// form.WantsJSON). Mount it where Config.BaseURL points, with any router:
+// web.WantsJSON). Mount it where Config.BaseURL points, with any router:
 //
 //	mux.Handle("/comments/", h)                           // net/http
 //	mux.Handle("/comments/", http.StripPrefix("/comments", h))
 //	r.Mount("/comments", h)                               // chi
 //	r.PathPrefix("/comments").Handler(h)                  // gorilla/mux
 //
-// It routes on the path after the BaseURL's (form.Mount), and the links on its
+// It routes on the path after the BaseURL's (web.Mount), and the links on its
 // pages start with that path, never with the request's. Routes, relative to it:
 //
 //	GET  /t/{thread...}           a page of the thread (?page=N, 1 the oldest) and its form (?reply=ID answers a comment); JSON: the page, its paging and a form stamp
@@ -89,10 +89,10 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 		return nil, errors.New("comments: HandlerConfig.Signer with a key of at least 32 bytes is required")
 	}
 	if cfg.Limiter == nil {
-		cfg.Limiter = form.NewLimiter(10, time.Hour, 5)
+		cfg.Limiter = web.NewLimiter(10, time.Hour, 5)
 	}
 	if cfg.Layout == nil {
-		cfg.Layout = form.Plain
+		cfg.Layout = web.Plain
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -111,7 +111,7 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	mux.HandleFunc("GET /moderate", h.queue)
 	mux.HandleFunc("POST /moderate/{id}/{action}", h.moderate)
 	protected := http.NewCrossOriginProtection().Handler(mux)
-	h.handler = form.Mount(svc.mount, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.handler = web.Mount(svc.mount, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, protected)
 	}))
 	return h, nil
@@ -145,7 +145,7 @@ func (h *Handler) tooLarge(err error) error {
 }
 
 func (h *Handler) logInternal(r *http.Request, err error) {
-	if privacy.HTTPStatus(err) == http.StatusInternalServerError {
+	if web.HTTPStatus(err) == http.StatusInternalServerError {
 		h.cfg.Log.ErrorContext(r.Context(), "comments", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 }
@@ -175,13 +175,13 @@ type messageForm struct {
 
 // fail answers err as JSON or as an HTML page saying what went wrong.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if form.WantsJSON(r) {
-		privacy.WriteJSONError(w, r, h.cfg.Log, err)
+	if web.WantsJSON(r) {
+		web.WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
 	h.logInternal(r, err)
-	privacy.SetRetryAfter(w, err)
-	b := privacy.Describe(err)
+	web.SetRetryAfter(w, err)
+	b := web.Describe(err)
 	title := "Something went wrong"
 	switch b.Error.Status {
 	case http.StatusNotFound, http.StatusGone:
@@ -211,7 +211,7 @@ type fieldError struct {
 var formFields = map[string]string{"name": "Name", "email": "Email address", "body": "Comment"}
 
 func describe(err error) ([]fieldError, map[string]string) {
-	b := privacy.Describe(err)
+	b := web.Describe(err)
 	msg := b.Error.Message
 	label, known := formFields[b.Error.Field]
 	// privacy.CheckText's messages continue the field's name ("is required").
@@ -359,7 +359,7 @@ type threadJSON struct {
 
 func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
 	thread := r.PathValue("thread")
-	if form.WantsJSON(r) {
+	if web.WantsJSON(r) {
 		shown, err := h.svc.shown(r.Context(), thread, false)
 		if err != nil {
 			h.fail(w, r, err)
@@ -413,26 +413,26 @@ type postedPage struct {
 
 func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 	thread := r.PathValue("thread")
-	asJSON := form.WantsJSON(r)
+	asJSON := web.WantsJSON(r)
 	var in Input
 	fail := func(err error) {
 		h.logInternal(r, err)
 		if asJSON {
-			privacy.WriteJSONError(w, r, nil, err)
+			web.WriteJSONError(w, r, nil, err)
 			return
 		}
-		privacy.SetRetryAfter(w, err)
+		web.SetRetryAfter(w, err)
 		if privacy.FieldOf(err) == "thread" {
 			h.fail(w, r, err)
 			return
 		}
-		h.showThread(w, r, privacy.HTTPStatus(err), thread, in, err)
+		h.showThread(w, r, web.HTTPStatus(err), thread, in, err)
 	}
 	if err := h.svc.checkThread(r.Context(), thread); err != nil {
 		fail(err)
 		return
 	}
-	vals, err := form.Decode(r, h.maxBody())
+	vals, err := web.Decode(r, h.maxBody())
 	if err != nil {
 		fail(h.tooLarge(err))
 		return
@@ -448,11 +448,11 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 	}
 	done := postedPage{Status: StatusPending, FollowUp: in.FollowUp, ThreadURL: h.svc.ThreadURL(thread), EditMinutes: int(h.svc.cfg.EditWindow / time.Minute)}
 	var out postedJSON
-	if form.Bot(vals) {
+	if web.Bot(vals) {
 		// A bot is told it succeeded, so it learns nothing; nothing is stored or sent.
 		out.Status = StatusPending
 	} else {
-		if in.stamp, in.stampExpires, err = h.checkStamp(r.Context(), vals.Get(form.TimestampField)); err != nil {
+		if in.stamp, in.stampExpires, err = h.checkStamp(r.Context(), vals.Get(web.TimestampField)); err != nil {
 			fail(err)
 			return
 		}
@@ -471,7 +471,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		done.Status, done.ManageURL = posted.Status, out.ManageURL
 	}
 	if asJSON {
-		privacy.WriteJSON(w, http.StatusCreated, out)
+		web.WriteJSON(w, http.StatusCreated, out)
 		return
 	}
 	title := "Comment received"
@@ -512,8 +512,8 @@ func (h *Handler) manage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusOK, m)
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, m)
 		return
 	}
 	h.showManage(w, r, http.StatusOK, m, managePage{})
@@ -525,7 +525,7 @@ func (h *Handler) manageSubmit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vals, err := form.Decode(r, h.maxBody())
+	vals, err := web.Decode(r, h.maxBody())
 	if err != nil {
 		h.fail(w, r, h.tooLarge(err))
 		return
@@ -534,15 +534,15 @@ func (h *Handler) manageSubmit(w http.ResponseWriter, r *http.Request) {
 	case "edit":
 		m, err := h.svc.Edit(r.Context(), token, vals.Get("body"))
 		if err == nil {
-			if form.WantsJSON(r) {
-				privacy.WriteJSON(w, http.StatusOK, m)
+			if web.WantsJSON(r) {
+				web.WriteJSON(w, http.StatusOK, m)
 				return
 			}
 			h.showManage(w, r, http.StatusOK, m, managePage{Message: "Your comment was saved."})
 			return
 		}
 		cur, gerr := h.svc.Manage(r.Context(), token)
-		if form.WantsJSON(r) || gerr != nil || !(errors.Is(err, privacy.ErrInvalid) || errors.Is(err, privacy.ErrGone)) {
+		if web.WantsJSON(r) || gerr != nil || !(errors.Is(err, privacy.ErrInvalid) || errors.Is(err, privacy.ErrGone)) {
 			h.fail(w, r, err)
 			return
 		}
@@ -552,14 +552,14 @@ func (h *Handler) manageSubmit(w http.ResponseWriter, r *http.Request) {
 			p.Body, p.Message = "", p.Errors[0].Text
 			p.Errors = nil
 		}
-		h.showManage(w, r, privacy.HTTPStatus(err), cur, p)
+		h.showManage(w, r, web.HTTPStatus(err), cur, p)
 	case "delete":
 		if err := h.svc.Delete(r.Context(), token); err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		if form.WantsJSON(r) {
-			privacy.WriteJSON(w, http.StatusOK, map[string]bool{"deleted": true})
+		if web.WantsJSON(r) {
+			web.WriteJSON(w, http.StatusOK, map[string]bool{"deleted": true})
 			return
 		}
 		h.render(w, r, http.StatusOK, "Comment deleted", "message", message{Paragraphs: []string{"Your comment was deleted."}})
@@ -573,8 +573,8 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusOK, map[string]bool{"confirmed": false})
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, map[string]bool{"confirmed": false})
 		return
 	}
 	h.render(w, r, http.StatusOK, "Confirm reply notifications", "message", message{
@@ -588,8 +588,8 @@ func (h *Handler) confirmSubmit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusOK, map[string]bool{"confirmed": true})
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, map[string]bool{"confirmed": true})
 		return
 	}
 	h.render(w, r, http.StatusOK, "Confirmed", "message", message{
@@ -603,8 +603,8 @@ func (h *Handler) stop(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusOK, map[string]bool{"stopped": stopped})
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, map[string]bool{"stopped": stopped})
 		return
 	}
 	h.showStop(w, r, stopped, "")
@@ -630,7 +630,7 @@ func (h *Handler) stopSubmit(w http.ResponseWriter, r *http.Request) {
 	// RFC 8058 lets a mail client send the one-click POST as multipart; it holds
 	// nothing but List-Unsubscribe=One-Click, which means stop.
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "multipart/form-data" {
-		vals, err := form.Decode(r, 4<<10)
+		vals, err := web.Decode(r, 4<<10)
 		if err != nil {
 			h.fail(w, r, err)
 			return
@@ -651,8 +651,8 @@ func (h *Handler) stopSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stopped := action != "resume"
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusOK, map[string]bool{"stopped": stopped})
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, map[string]bool{"stopped": stopped})
 		return
 	}
 	done := "Done: reply notifications are stopped."
@@ -696,7 +696,7 @@ func (h *Handler) queue(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = v
 	}
-	if form.WantsJSON(r) {
+	if web.WantsJSON(r) {
 		held, err := h.svc.Queue(r.Context(), f)
 		if err != nil {
 			h.fail(w, r, err)
@@ -705,7 +705,7 @@ func (h *Handler) queue(w http.ResponseWriter, r *http.Request) {
 		if held == nil {
 			held = []Held{}
 		}
-		privacy.WriteJSON(w, http.StatusOK, map[string]any{"comments": held})
+		web.WriteJSON(w, http.StatusOK, map[string]any{"comments": held})
 		return
 	}
 	h.showQueue(w, r, f, queuePage{})
@@ -717,7 +717,7 @@ func (h *Handler) moderate(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, privacy.Invalid("id", "is not a comment id"))
 		return
 	}
-	vals, err := form.Decode(r, 4<<10)
+	vals, err := web.Decode(r, 4<<10)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -737,8 +737,8 @@ func (h *Handler) moderate(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
-		if form.WantsJSON(r) {
-			privacy.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "email": addr})
+		if web.WantsJSON(r) {
+			web.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "email": addr})
 			return
 		}
 		h.showQueue(w, r, QueueFilter{}, queuePage{Email: addr, EmailID: id})
@@ -750,8 +750,8 @@ func (h *Handler) moderate(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "done": action})
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "done": action})
 		return
 	}
 	http.Redirect(w, r, h.svc.mount+"/moderate?"+url.Values{"status": {string(StatusPending)}}.Encode(), http.StatusSeeOther)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/consentkit/consentkit/comments"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 const threadPath = "/t/" + topic
@@ -102,7 +102,7 @@ func TestThreadJSON(t *testing.T) {
 	require.Len(t, got.Comments[0].Replies, 1)
 	assert.Equal(t, "Bob", got.Comments[0].Replies[0].Name)
 	assert.NotEmpty(t, got.Form.TS)
-	assert.Equal(t, form.Honeypot, got.Form.Honeypot)
+	assert.Equal(t, web.Honeypot, got.Form.Honeypot)
 	assert.NotContains(t, w.Body.String(), `"email"`)
 
 	w = e.get(t, "/t/empty", "application/json")
@@ -141,7 +141,7 @@ func TestPostThroughForm(t *testing.T) {
 
 func TestPostFormErrors(t *testing.T) {
 	e := newEnv(t, "mem", withModeration(comments.ModerateNone), func(_ *comments.Config, h *comments.HandlerConfig) {
-		h.Limiter = form.NewLimiter(100, time.Minute, 100)
+		h.Limiter = web.NewLimiter(100, time.Minute, 100)
 	})
 	e.post(t, comments.Input{Name: "Ann", Email: ann, Body: "Said before"})
 	tests := []struct {
@@ -164,7 +164,7 @@ func TestPostFormErrors(t *testing.T) {
 		{"StampMissing", func(v url.Values) { v.Del("ts") }, 400, "", "reload the page"},
 		{"StampForged", func(v url.Values) { v.Set("ts", "AAAA") }, 400, "", "reload the page"},
 		{"StampTooFresh", func(v url.Values) {
-			v.Set("ts", (&form.Signer{Key: e.key, Now: e.clock.Now}).Stamp())
+			v.Set("ts", (&web.Signer{Key: e.key, Now: e.clock.Now}).Stamp())
 		}, 400, "", "too quickly"},
 		{"ParentNotANumber", func(v url.Values) { v.Set("parent", "12abc") }, 400, "", "not a comment"},
 		{"ParentUnknown", func(v url.Values) { v.Set("parent", "999") }, 400, "", "not on this page"},
@@ -237,7 +237,7 @@ func TestPostJSON(t *testing.T) {
 
 func privacyField(t *testing.T, b []byte) string {
 	t.Helper()
-	var eb privacy.ErrorBody
+	var eb web.ErrorBody
 	require.NoError(t, json.Unmarshal(b, &eb), string(b))
 	return eb.Error.Field
 }
@@ -245,7 +245,7 @@ func privacyField(t *testing.T, b []byte) string {
 func TestHoneypot(t *testing.T) {
 	e := newEnv(t, "mem", withModeration(comments.ModerateNone))
 	v := e.form("Bot", bob, "Buy now")
-	v.Set(form.Honeypot, "http://spam.example.net")
+	v.Set(web.Honeypot, "http://spam.example.net")
 	w := e.postForm(t, threadPath, v)
 	assert.Equal(t, http.StatusOK, w.Code, "a bot is told it succeeded")
 	assert.NotRegexp(t, manageLink, w.Body.String())
@@ -257,7 +257,7 @@ func TestHoneypot(t *testing.T) {
 
 func TestRateLimitPerClient(t *testing.T) {
 	e := newEnv(t, "mem", withModeration(comments.ModerateNone), func(_ *comments.Config, h *comments.HandlerConfig) {
-		h.Limiter = form.NewLimiter(1, time.Hour, 2)
+		h.Limiter = web.NewLimiter(1, time.Hour, 2)
 	})
 	for i := range 2 {
 		w := e.postForm(t, threadPath, e.form("Ann", ann, "Comment "+strings.Repeat("!", i+1)))
@@ -290,7 +290,7 @@ func TestMountedUnderPrefix(t *testing.T) {
 	e := newEnv(t, "mem", withModeration(comments.ModerateNone))
 	mux := http.NewServeMux()
 	mux.Handle("/comments/", http.StripPrefix("/comments", e.handler))
-	host := privacy.NoCookies(mux, privacy.NoCookiesOptions{Strict: true})
+	host := web.NoCookies(mux, web.NoCookiesOptions{Strict: true})
 
 	w := httptest.NewRecorder()
 	host.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/comments"+threadPath, nil))

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // A thread's page is served from bytes made once per thread version. What
@@ -132,10 +132,10 @@ func (s *Service) pageJSON(e *shownThread, n int) (*holed, error) {
 	o.jsonOnce.Do(func() {
 		out := threadJSON{ThreadView: ThreadView{Thread: e.view.Thread, Count: e.view.Count, Comments: e.pages[n-1].comments}}
 		out.Paging = paging(e, n, s.base+"/t/"+e.thread)
-		out.Form.Timestamp, out.Form.Honeypot = stampMarker, form.Honeypot
+		out.Form.Timestamp, out.Form.Honeypot = stampMarker, web.Honeypot
 		out.Form.MaxBody, out.Form.MaxLinks = s.cfg.MaxBody, s.cfg.MaxLinks
 		var b bytes.Buffer
-		// As privacy.WriteJSON encodes, so the bytes are those it would send.
+		// As web.WriteJSON encodes, so the bytes are those it would send.
 		if o.jsonErr = json.NewEncoder(&b).Encode(out); o.jsonErr == nil {
 			o.json, o.jsonErr = newHoled(b.String(), stampMarker)
 		}
@@ -311,7 +311,7 @@ func (h *Handler) reusedStamp(ctx context.Context, r *http.Request, mk func(stam
 func (h *Handler) stampFresh(ctx context.Context, stamp string) bool {
 	half := *h.cfg.Signer
 	if half.MaxAge <= 0 {
-		half.MaxAge = 24 * time.Hour // form.Signer's default
+		half.MaxAge = 24 * time.Hour // web.Signer's default
 	}
 	half.MaxAge /= 2
 	half.MinAge = -1 // a page shown a second ago is still the page

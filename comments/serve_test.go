@@ -18,7 +18,7 @@ import (
 
 	"github.com/consentkit/consentkit/comments"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // request sends GET path with headers (name, value pairs) and returns the answer
@@ -60,7 +60,7 @@ func TestThreadServedAsRendered(t *testing.T) {
 			frag, err := e.handler.Fragment(httptest.NewRequest(http.MethodGet, "/t/long"+q, nil), "long")
 			require.NoError(t, err)
 			rw := httptest.NewRecorder()
-			form.Plain(rw, httptest.NewRequest(http.MethodGet, "/t/long"+q, nil), http.StatusOK, "Comments", frag)
+			web.Plain(rw, httptest.NewRequest(http.MethodGet, "/t/long"+q, nil), http.StatusOK, "Comments", frag)
 			assert.Equal(t, withoutStamp(rw.Body.String()), withoutStamp(plain), "page %q", q)
 
 			zw, zipped := e.request(t, "/t/long"+q, "Accept-Encoding", "br;q=1.0, gzip;q=0.8")
@@ -75,7 +75,7 @@ func TestThreadServedAsRendered(t *testing.T) {
 			assert.Equal(t, withoutStamp(plain), withoutStamp(refused))
 		}
 
-		// JSON: the bytes privacy.WriteJSON wrote before, gzip alike.
+		// JSON: the bytes web.WriteJSON wrote before, gzip alike.
 		for _, enc := range []string{"", "gzip"} {
 			w, b := e.request(t, "/t/long?page=2", "Accept", "application/json", "Accept-Encoding", enc)
 			require.Equal(t, http.StatusOK, w.Code)
@@ -93,7 +93,7 @@ func TestThreadServedAsRendered(t *testing.T) {
 			assert.Equal(t, 2, got.Paging.Page)
 			assert.Equal(t, 120, got.Count)
 			assert.NotEmpty(t, got.Form.TS)
-			assert.Equal(t, form.Honeypot, got.Form.Honeypot)
+			assert.Equal(t, web.Honeypot, got.Form.Honeypot)
 			assert.Contains(t, b, `"paging":{"page":2,`)
 			assert.True(t, strings.HasSuffix(b, "}}\n"))
 		}

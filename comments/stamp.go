@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // A comment form's stamp is the Signer's stamp (the signed time the form was
@@ -28,11 +28,11 @@ const (
 )
 
 func errStampUsed() error {
-	return privacy.Invalid(form.TimestampField, "this form already posted a comment; reload the page to write another")
+	return privacy.Invalid(web.TimestampField, "this form already posted a comment; reload the page to write another")
 }
 
 func errStampBad() error {
-	return privacy.Invalid(form.TimestampField, "the form has expired or was altered; reload the page")
+	return privacy.Invalid(web.TimestampField, "the form has expired or was altered; reload the page")
 }
 
 func (h *Handler) stampMAC(signed string, nonce []byte) []byte {
@@ -48,7 +48,7 @@ func (h *Handler) stampMAC(signed string, nonce []byte) []byte {
 func (h *Handler) stamp() (string, error) { return h.stampWith(h.cfg.Signer) }
 
 // stampWith makes a stamp with signed time from signer, which has the Handler's key.
-func (h *Handler) stampWith(signer *form.Signer) (string, error) {
+func (h *Handler) stampWith(signer *web.Signer) (string, error) {
 	b := make([]byte, stampNonce, stampNonce+stampMAC)
 	if _, err := io.ReadFull(h.svc.rand, b); err != nil {
 		return "", fmt.Errorf("random stamp: %w", err)
@@ -66,7 +66,7 @@ func (h *Handler) checkStamp(ctx context.Context, stamp string) (hash []byte, ex
 
 // checkStampWith is checkStamp with the signed time checked by signer, which
 // has the Handler's key.
-func (h *Handler) checkStampWith(ctx context.Context, signer *form.Signer, stamp string) (hash []byte, expires time.Time, err error) {
+func (h *Handler) checkStampWith(ctx context.Context, signer *web.Signer, stamp string) (hash []byte, expires time.Time, err error) {
 	signed, tail, ok := strings.Cut(stamp, ".")
 	if err := signer.Check(signed); err != nil {
 		return nil, time.Time{}, err
@@ -88,7 +88,7 @@ func (h *Handler) checkStampWith(ctx context.Context, signer *form.Signer, stamp
 	}
 	maxAge := h.cfg.Signer.MaxAge
 	if maxAge <= 0 {
-		maxAge = 24 * time.Hour // form.Signer's default
+		maxAge = 24 * time.Hour // web.Signer's default
 	}
 	// The stamp was served before now, so the Signer refuses it by now+maxAge.
 	return hash, now.Add(maxAge), nil

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consentkit/consentkit/comments"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // Audit #13 finding 16: comments were accepted on any thread id.
@@ -106,7 +106,7 @@ func TestStampPerForm(t *testing.T) {
 		break
 	}
 
-	old := (&form.Signer{Key: e.key, Now: func() time.Time { return e.clock.Now().Add(-2 * time.Minute) }}).Stamp()
+	old := (&web.Signer{Key: e.key, Now: func() time.Time { return e.clock.Now().Add(-2 * time.Minute) }}).Stamp()
 	fresh := e.stamp()
 	signed, tail, _ := strings.Cut(fresh, ".")
 	for name, ts := range map[string]string{

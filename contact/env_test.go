@@ -14,10 +14,10 @@ import (
 	contactmysql "github.com/consentkit/consentkit/contact/mysqlstore"
 	"github.com/consentkit/consentkit/internal/mysqltest"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	privacymem "github.com/consentkit/consentkit/privacy/memstore"
 	privacymysql "github.com/consentkit/consentkit/privacy/mysqlstore"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 const (
@@ -48,7 +48,7 @@ type env struct {
 	mail    *mailtest.Harness
 	policy  *privacy.Policy
 	clock   *clock
-	signer  *form.Signer
+	signer  *web.Signer
 	handler http.Handler
 }
 
@@ -84,8 +84,8 @@ func newEnv(t *testing.T, kind string, opts ...option) *env {
 		Store: e.store, Mailer: e.mail.Mailer, Auditor: &privacy.Auditor{Log: e.priv, Now: e.clock.Now},
 		Policy: e.policy, Now: e.clock.Now, SupportInbox: inbox, StaffURL: "https://example.com/contact",
 	}
-	e.signer = &form.Signer{Key: []byte("0123456789abcdef0123456789abcdef"), Now: e.clock.Now}
-	hcfg := contact.HandlerConfig{Signer: e.signer, Limiter: form.NewLimiter(1000, time.Second, 1000), BaseURL: "/"}
+	e.signer = &web.Signer{Key: []byte("0123456789abcdef0123456789abcdef"), Now: e.clock.Now}
+	hcfg := contact.HandlerConfig{Signer: e.signer, Limiter: web.NewLimiter(1000, time.Second, 1000), BaseURL: "/"}
 	for _, o := range opts {
 		o(&cfg, &hcfg)
 	}

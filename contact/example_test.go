@@ -11,8 +11,8 @@ import (
 	"github.com/consentkit/consentkit/contact"
 	"github.com/consentkit/consentkit/contact/memstore"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
 	privacymem "github.com/consentkit/consentkit/privacy/memstore"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 func examplePolicy() *privacy.Policy {
@@ -59,7 +59,7 @@ func Example() {
 	fmt.Println("access records:", len(access)) // the reply and the read
 
 	_, err = svc.Submit(ctx, contact.Submission{Email: "ann@example.org", Subject: "Hi\r\nBcc: victim@example.net", Message: "spam"})
-	fmt.Println(privacy.HTTPStatus(err), privacy.FieldOf(err))
+	fmt.Println(web.HTTPStatus(err), privacy.FieldOf(err))
 	// Output:
 	// reference: 69R5-40J1 open
 	// replies in the thread: 1
@@ -78,8 +78,8 @@ func ExampleNewHandler() {
 		panic(err)
 	}
 	h, err := contact.NewHandler(svc, contact.HandlerConfig{
-		Signer:  &form.Signer{Key: []byte("a 32-byte or longer key from the site's secrets")},
-		Limiter: form.NewLimiter(5, time.Hour, 5),
+		Signer:  &web.Signer{Key: []byte("a 32-byte or longer key from the site's secrets")},
+		Limiter: web.NewLimiter(5, time.Hour, 5),
 	})
 	if err != nil {
 		panic(err)

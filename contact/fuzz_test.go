@@ -19,10 +19,10 @@ import (
 	"github.com/consentkit/consentkit/contact"
 	contactmem "github.com/consentkit/consentkit/contact/memstore"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	privacymem "github.com/consentkit/consentkit/privacy/memstore"
 	"github.com/consentkit/consentkit/privacy/smtp"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 var fields = map[string]bool{"name": true, "email": true, "subject": true, "message": true, "category": true}
@@ -58,7 +58,7 @@ func fuzzRequest(body []byte, asJSON bool) *http.Request {
 func FuzzSubmission(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte, asJSON bool) {
-		vals, err := form.Decode(fuzzRequest(body, asJSON), 1<<20)
+		vals, err := web.Decode(fuzzRequest(body, asJSON), 1<<20)
 		if err != nil {
 			// The field may be "": a JSON key can be empty (FuzzHandler checks that
 			// the handler then names the body).
@@ -130,10 +130,10 @@ func FuzzHandler(f *testing.F) {
 	svc, err := contact.New(contact.Config{Store: contactmem.New(), Mailer: privacy.NewMailer(mailtest.Policy(), outbox, nil),
 		Auditor: &privacy.Auditor{Log: outbox}, SupportInbox: inbox, Now: clk.Now})
 	require.NoError(f, err)
-	signer := &form.Signer{Key: bytes.Repeat([]byte("k"), 32), Now: clk.Now}
+	signer := &web.Signer{Key: bytes.Repeat([]byte("k"), 32), Now: clk.Now}
 	stamp := signer.Stamp()
 	clk.Add(10 * time.Second)
-	h, err := contact.NewHandler(svc, contact.HandlerConfig{Signer: signer, Limiter: form.NewLimiter(1<<30, time.Second, 1<<30)})
+	h, err := contact.NewHandler(svc, contact.HandlerConfig{Signer: signer, Limiter: web.NewLimiter(1<<30, time.Second, 1<<30)})
 	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, body []byte, asJSON bool) {
 		if !asJSON {
@@ -146,7 +146,7 @@ func FuzzHandler(f *testing.F) {
 		require.Less(t, w.Code, 500, w.Body.String())
 		require.Empty(t, w.Header().Values("Set-Cookie"))
 		if w.Code == http.StatusBadRequest {
-			var b privacy.ErrorBody
+			var b web.ErrorBody
 			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &b))
 			require.NotEmpty(t, b.Error.Field, b.Error.Message)
 		}

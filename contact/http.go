@@ -18,7 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // HandlerConfig configures a Handler. Zero fields take the defaults documented on them.
@@ -26,15 +26,15 @@ type HandlerConfig struct {
 	// Signer signs the timestamp hidden in the form; required, with a Key of at
 	// least 32 bytes shared by every process of the site. Its MinAge (3 s by
 	// default) refuses forms sent faster than a person can type.
-	Signer *form.Signer
+	Signer *web.Signer
 	// Limiter bounds submissions per client address, in memory only. Default:
 	// 5 per hour after a burst of 5.
-	Limiter *form.Limiter
+	Limiter *web.Limiter
 	// TrustedHeader names the header that carries the client address behind a
 	// trusted proxy, e.g. "X-Forwarded-For"; empty uses the connection's address.
 	TrustedHeader string
-	// Layout wraps every page; form.Plain by default.
-	Layout form.Layout
+	// Layout wraps every page; web.Plain by default.
+	Layout web.Layout
 	// Log receives internal errors only; discarded when nil.
 	Log *slog.Logger
 	// BaseURL is the URL, or only the path, at which the host mounts the Handler,
@@ -44,7 +44,7 @@ type HandlerConfig struct {
 }
 
 // Handler serves the contact form and the staff pages, as server-rendered HTML
-// that needs no JavaScript or as JSON (chosen by form.WantsJSON). Mount it at
+// that needs no JavaScript or as JSON (chosen by web.WantsJSON). Mount it at
 // HandlerConfig.BaseURL, with any router:
 //
 //	mux.Handle("/contact/", h)                           // net/http
@@ -52,7 +52,7 @@ type HandlerConfig struct {
 //	r.Mount("/contact", h)                               // chi
 //	r.PathPrefix("/contact").Handler(h)                  // gorilla/mux
 //
-// It routes on the path after the BaseURL's (form.Mount). Routes, relative to it:
+// It routes on the path after the BaseURL's (web.Mount). Routes, relative to it:
 //
 //	GET  /                      the form (JSON: its timestamp, honeypot name, limits and categories)
 //	POST /                      submit: name, email, subject, message, category, ts, website (the honeypot)
@@ -81,7 +81,7 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "/contact"
 	}
-	base, err := form.Prefix(cfg.BaseURL)
+	base, err := web.Prefix(cfg.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("contact: HandlerConfig.BaseURL: %w", err)
 	}
@@ -89,10 +89,10 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 		return nil, errors.New("contact: HandlerConfig.Signer with a key of at least 32 bytes is required")
 	}
 	if cfg.Limiter == nil {
-		cfg.Limiter = form.NewLimiter(5, time.Hour, 5)
+		cfg.Limiter = web.NewLimiter(5, time.Hour, 5)
 	}
 	if cfg.Layout == nil {
-		cfg.Layout = form.Plain
+		cfg.Layout = web.Plain
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -105,7 +105,7 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	mux.HandleFunc("GET /requests/{ref}", h.read)
 	mux.HandleFunc("POST /requests/{ref}/reply", h.reply)
 	mux.HandleFunc("POST /requests/{ref}/close", h.close)
-	h.handler = form.Mount(base, http.NewCrossOriginProtection().Handler(mux))
+	h.handler = web.Mount(base, http.NewCrossOriginProtection().Handler(mux))
 	return h, nil
 }
 
@@ -157,7 +157,7 @@ func describe(err error) []fieldError {
 			return out
 		}
 	}
-	b := privacy.Describe(err)
+	b := web.Describe(err)
 	field, msg := b.Error.Field, b.Error.Message
 	label := labelOf(field)
 	if label == "" {
@@ -231,8 +231,8 @@ type formDescriptor struct {
 }
 
 func (h *Handler) showForm(w http.ResponseWriter, r *http.Request) {
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusOK, formDescriptor{Timestamp: h.cfg.Signer.Stamp(), Honeypot: form.Honeypot,
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, formDescriptor{Timestamp: h.cfg.Signer.Stamp(), Honeypot: web.Honeypot,
 			Categories: h.svc.CategoryChoices(), Limits: map[string]int{"name": MaxName, "email": privacy.MaxEmailLen,
 				"subject": MaxSubject, "message": h.svc.cfg.MaxMessage, "category": MaxCategory}})
 		return
@@ -247,17 +247,17 @@ type submitted struct {
 }
 
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
-	asJSON := form.WantsJSON(r)
+	asJSON := web.WantsJSON(r)
 	fail := func(v Submission, err error) {
-		if privacy.HTTPStatus(err) == http.StatusInternalServerError {
+		if web.HTTPStatus(err) == http.StatusInternalServerError {
 			h.cfg.Log.ErrorContext(r.Context(), "contact: submit", "err", err)
 		}
 		if asJSON {
-			privacy.WriteJSONError(w, r, nil, err)
+			web.WriteJSONError(w, r, nil, err)
 			return
 		}
-		privacy.SetRetryAfter(w, err)
-		h.render(w, r, privacy.HTTPStatus(err), "Contact us", "form", h.page(r, v, err))
+		web.SetRetryAfter(w, err)
+		h.render(w, r, web.HTTPStatus(err), "Contact us", "form", h.page(r, v, err))
 	}
 	vals, err := decode(r, h.svc.maxBody(), "message", h.svc.cfg.MaxMessage)
 	if err != nil {
@@ -271,7 +271,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	var done submitted
 	switch {
-	case form.Bot(vals):
+	case web.Bot(vals):
 		// A bot is told it succeeded, so it learns nothing; nothing is stored or sent.
 		ref, err := NewRef(nil)
 		if err != nil {
@@ -280,7 +280,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		}
 		done = submitted{Ref: ref, Status: StatusOpen}
 	default:
-		if err := h.cfg.Signer.Check(vals.Get(form.TimestampField)); err != nil {
+		if err := h.cfg.Signer.Check(vals.Get(web.TimestampField)); err != nil {
 			fail(in, err)
 			return
 		}
@@ -292,7 +292,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		done = submitted{Ref: req.Ref, Status: req.Status}
 	}
 	if asJSON {
-		privacy.WriteJSON(w, http.StatusCreated, done)
+		web.WriteJSON(w, http.StatusCreated, done)
 		return
 	}
 	h.render(w, r, http.StatusOK, "Message sent", "sent", done)
@@ -322,26 +322,26 @@ func decode(r *http.Request, max int64, big string, bigChars int) (url.Values, e
 		}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(b))
-	v, err := form.Decode(r, max)
+	v, err := web.Decode(r, max)
 	if err != nil && privacy.FieldOf(err) == "" {
-		// A JSON key "" is named as such by form.Decode; blame the body instead, so
+		// A JSON key "" is named as such by web.Decode; blame the body instead, so
 		// every 400 names something the sender can find.
-		return nil, privacy.Invalid("body", "%s", privacy.Describe(err).Error.Message)
+		return nil, privacy.Invalid("body", "%s", web.Describe(err).Error.Message)
 	}
 	return v, err
 }
 
 // staffError answers a failed staff request in the format asked for.
 func (h *Handler) staffError(w http.ResponseWriter, r *http.Request, err error) {
-	if form.WantsJSON(r) {
-		privacy.WriteJSONError(w, r, h.cfg.Log, err)
+	if web.WantsJSON(r) {
+		web.WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
-	b := privacy.Describe(err)
+	b := web.Describe(err)
 	if b.Error.Status == http.StatusInternalServerError {
 		h.cfg.Log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	privacy.SetRetryAfter(w, err)
+	web.SetRetryAfter(w, err)
 	var lines []string
 	for _, d := range describe(err) {
 		lines = append(lines, d.Text)
@@ -391,8 +391,8 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		h.staffError(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusOK, struct {
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, struct {
 			Requests []Request `json:"requests"`
 			Offset   int       `json:"offset"`
 			Limit    int       `json:"limit"`
@@ -437,8 +437,8 @@ func (h *Handler) showRequest(w http.ResponseWriter, r *http.Request, status int
 		h.staffError(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusOK, req)
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, req)
 		return
 	}
 	p := requestPage{Request: req, Base: h.base, Notice: notice, Text: text}
@@ -457,15 +457,15 @@ func (h *Handler) reply(w http.ResponseWriter, r *http.Request) {
 	text := vals.Get("text")
 	rep, err := h.svc.Reply(r.Context(), r.PathValue("ref"), text)
 	if err != nil {
-		if !form.WantsJSON(r) && errors.Is(err, privacy.ErrInvalid) {
+		if !web.WantsJSON(r) && errors.Is(err, privacy.ErrInvalid) {
 			h.showRequest(w, r, http.StatusBadRequest, "", text, err)
 			return
 		}
 		h.staffError(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusCreated, rep)
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusCreated, rep)
 		return
 	}
 	h.showRequest(w, r, http.StatusOK, "Your reply was sent.", "", nil)
@@ -476,9 +476,9 @@ func (h *Handler) close(w http.ResponseWriter, r *http.Request) {
 		h.staffError(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
+	if web.WantsJSON(r) {
 		ref, _ := ParseRef(r.PathValue("ref"))
-		privacy.WriteJSON(w, http.StatusOK, submitted{Ref: ref, Status: StatusClosed})
+		web.WriteJSON(w, http.StatusOK, submitted{Ref: ref, Status: StatusClosed})
 		return
 	}
 	h.showRequest(w, r, http.StatusOK, "The request is closed.", "", nil)

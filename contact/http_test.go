@@ -17,8 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consentkit/consentkit/contact"
-	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // do serves one request and checks what every response must hold: no cookie.
@@ -52,12 +51,12 @@ func jsonRequest(method, path, body string) *http.Request {
 func (e *env) values() url.Values {
 	s := valid()
 	return url.Values{"name": {s.Name}, "email": {s.Email}, "subject": {s.Subject}, "message": {s.Message},
-		"category": {s.Category}, form.TimestampField: {e.stamp()}}
+		"category": {s.Category}, web.TimestampField: {e.stamp()}}
 }
 
-func errorBody(t *testing.T, w *httptest.ResponseRecorder) privacy.ErrorBody {
+func errorBody(t *testing.T, w *httptest.ResponseRecorder) web.ErrorBody {
 	t.Helper()
-	var b privacy.ErrorBody
+	var b web.ErrorBody
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &b), "body: %s", w.Body.String())
 	return b
 }
@@ -222,12 +221,12 @@ func TestHostileCorpus(t *testing.T) {
 			}, 400, "content-type"},
 			{"JSONArray", rawJSON(`{"email":["ann@example.org","victim@example.net"],"subject":"s","ts":"TS","message":"m"}`), 400, "email"},
 			{"JSONNotObject", rawJSON(`["TS"]`), 400, "body"},
-			{"Honeypot", set(form.Honeypot, "https://spam.example"), 201, ""},
+			{"Honeypot", set(web.Honeypot, "https://spam.example"), 201, ""},
 			{"Honeypot/JSON", rawJSON(`{"email":"ann@example.org","subject":"s","ts":"TS","message":"m","website":"x"}`), 201, ""},
 			{"Honeypot/TooFast", func() *http.Request {
 				v := e.values()
 				v.Set("ts", e.signer.Stamp())
-				v.Set(form.Honeypot, "bot")
+				v.Set(web.Honeypot, "bot")
 				r := formRequest("/", v)
 				r.Header.Set("Accept", "application/json")
 				return r
@@ -312,7 +311,7 @@ func TestFormKeepsWhatWasTyped(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	e := newEnv(t, "mem", func(_ *contact.Config, h *contact.HandlerConfig) { h.Limiter = form.NewLimiter(1, time.Hour, 2) })
+	e := newEnv(t, "mem", func(_ *contact.Config, h *contact.HandlerConfig) { h.Limiter = web.NewLimiter(1, time.Hour, 2) })
 	send := func(addr string) *httptest.ResponseRecorder {
 		r := formRequest("/", e.values())
 		r.RemoteAddr = addr
@@ -506,7 +505,7 @@ func TestNoCookiesAnywhere(t *testing.T) {
 	e := newEnv(t, "mem")
 	r, err := e.svc.Submit(context.Background(), valid())
 	require.NoError(t, err)
-	guarded := privacy.NoCookies(e.handler, privacy.NoCookiesOptions{Strict: true})
+	guarded := web.NoCookies(e.handler, web.NoCookiesOptions{Strict: true})
 	for _, role := range []string{"", "support", "moderator"} {
 		for _, req := range []*http.Request{
 			httptest.NewRequest(http.MethodGet, "/", nil),

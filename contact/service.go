@@ -183,7 +183,7 @@ type Submission struct {
 	Category string `json:"category,omitempty"`
 }
 
-// SubmissionFrom reads a Submission from decoded form fields (see form.Decode).
+// SubmissionFrom reads a Submission from decoded form fields (see web.Decode).
 // Fields it does not know are ignored.
 func SubmissionFrom(v url.Values) Submission {
 	return Submission{Name: v.Get("name"), Email: v.Get("email"), Subject: v.Get("subject"),

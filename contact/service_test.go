@@ -19,6 +19,7 @@ import (
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	privacymem "github.com/consentkit/consentkit/privacy/memstore"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 var refPattern = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$`)
@@ -113,7 +114,7 @@ func TestValidate(t *testing.T) {
 			}
 			require.ErrorIs(t, err, privacy.ErrInvalid)
 			assert.Equal(t, tc.field, privacy.FieldOf(err))
-			assert.Equal(t, 400, privacy.HTTPStatus(err))
+			assert.Equal(t, 400, web.HTTPStatus(err))
 		})
 	}
 
@@ -183,7 +184,7 @@ func TestSubmitRefusedNotificationStoresNothing(t *testing.T) {
 		require.NoError(t, e.priv.Suppress(ctx, inbox, "test", e.clock.Now()))
 		_, err := e.svc.Submit(ctx, valid())
 		require.ErrorIs(t, err, privacy.ErrUnavailable)
-		assert.Equal(t, 503, privacy.HTTPStatus(err))
+		assert.Equal(t, 503, web.HTTPStatus(err))
 		reqs, msgs := e.count(t)
 		assert.Zero(t, reqs, "a request whose notification cannot be sent is not kept")
 		assert.Zero(t, msgs)
@@ -447,7 +448,7 @@ func TestMailReachesOnlyItsParty(t *testing.T) {
 			_, before := e.count(t)
 			_, err := e.svc.Reply(support, r.Ref, "are you there?")
 			assert.ErrorIs(t, err, privacy.ErrConflict)
-			assert.Contains(t, privacy.Describe(err).Error.Message, "can no longer be mailed")
+			assert.Contains(t, web.Describe(err).Error.Message, "can no longer be mailed")
 			_, after := e.count(t)
 			assert.Equal(t, before, after)
 			got, err := e.store.Get(ctx, r.Ref)
@@ -542,7 +543,7 @@ func TestRetention(t *testing.T) {
 		require.NoError(t, err)
 		reg := &privacy.Registry{}
 		reg.Register(svc)
-		page, err := privacy.PolicyMarkdown(policy, reg)
+		page, err := web.PolicyMarkdown(policy, reg)
 		require.NoError(t, err)
 		assert.Contains(t, string(page), "| Messages sent through the contact form | 30 days after the request is closed |",
 			"the page states the retention the purge enforces")

@@ -18,10 +18,10 @@ import (
 	newsmem "github.com/consentkit/consentkit/newsletter/memstore"
 	newsmysql "github.com/consentkit/consentkit/newsletter/mysqlstore"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	privacymem "github.com/consentkit/consentkit/privacy/memstore"
 	privacymysql "github.com/consentkit/consentkit/privacy/mysqlstore"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef-test-secret")
@@ -52,7 +52,7 @@ type env struct {
 	consents *privacy.Consents
 	policy   *privacy.Policy
 	clock    *clock
-	signer   *form.Signer
+	signer   *web.Signer
 	handler  http.Handler
 }
 
@@ -86,8 +86,8 @@ func newEnv(t testing.TB, kind string, opts ...option) *env {
 	e.consents = &privacy.Consents{Store: e.priv, Policy: e.policy, Now: e.clock.Now}
 	cfg := newsletter.Config{Store: e.store, Mailer: e.mail.Mailer, Outbox: e.priv, Consents: e.consents,
 		Auditor: &privacy.Auditor{Log: e.priv, Now: e.clock.Now}, Now: e.clock.Now, Secret: secret, BatchSize: 7, LeftRetention: 30 * 24 * time.Hour}
-	e.signer = &form.Signer{Key: secret, Now: e.clock.Now}
-	hcfg := newsletter.HandlerConfig{Signer: e.signer, Limiter: form.NewLimiter(1000, time.Minute, 1000)}
+	e.signer = &web.Signer{Key: secret, Now: e.clock.Now}
+	hcfg := newsletter.HandlerConfig{Signer: e.signer, Limiter: web.NewLimiter(1000, time.Minute, 1000)}
 	for _, o := range opts {
 		o(&cfg, &hcfg)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/consentkit/consentkit/newsletter"
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 var (
@@ -25,7 +26,7 @@ func FuzzRender(f *testing.F) {
 	f.Fuzz(func(t *testing.T, md string) {
 		html, text, err := newsletter.Render(md)
 		if err != nil {
-			if !strings.HasPrefix(privacy.FieldOf(err), "markdown") || privacy.HTTPStatus(err) != http.StatusBadRequest {
+			if !strings.HasPrefix(privacy.FieldOf(err), "markdown") || web.HTTPStatus(err) != http.StatusBadRequest {
 				t.Fatalf("Render(%q) error = %v, want ErrInvalid naming markdown", md, err)
 			}
 			return
@@ -69,7 +70,7 @@ func FuzzLinkTokens(f *testing.F) {
 			"set":         func() error { _, err := e.svc.SetPreferences(ctx, tok, nil); return err },
 		} {
 			err := call()
-			if st := privacy.HTTPStatus(err); st != http.StatusBadRequest && st != http.StatusGone {
+			if st := web.HTTPStatus(err); st != http.StatusBadRequest && st != http.StatusGone {
 				t.Fatalf("%s(%q) = %v (status %d), want 400 or 410", name, tok, err, st)
 			}
 		}

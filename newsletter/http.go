@@ -19,29 +19,29 @@ import (
 	"unicode/utf8"
 
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // HandlerConfig configures a Handler. Zero fields take the defaults documented on them.
 type HandlerConfig struct {
 	// Signer signs the timestamp hidden in the subscribe form. Default: a signer
 	// keyed from the Service's Secret, refusing forms sent within 3 s.
-	Signer *form.Signer
+	Signer *web.Signer
 	// Limiter bounds subscribe requests per client address, in memory only, so the
 	// form cannot be used to flood someone's inbox with confirmation mail. Default:
 	// 5 per hour after a burst of 5.
-	Limiter *form.Limiter
+	Limiter *web.Limiter
 	// TrustedHeader names the header that carries the client address behind a
 	// trusted proxy, e.g. "X-Forwarded-For"; empty uses the connection's address.
 	TrustedHeader string
-	// Layout wraps every page; form.Plain by default.
-	Layout form.Layout
+	// Layout wraps every page; web.Plain by default.
+	Layout web.Layout
 	// Log receives internal errors only; discarded when nil.
 	Log *slog.Logger
 }
 
 // Handler serves the subscription pages, as server-rendered HTML that needs no
-// JavaScript or as JSON (chosen by form.WantsJSON), and the staff JSON API for
+// JavaScript or as JSON (chosen by web.WantsJSON), and the staff JSON API for
 // campaigns. Mount it at the Service's BaseURL, with any router:
 //
 //	mux.Handle("/newsletter/", h)                              // net/http
@@ -49,7 +49,7 @@ type HandlerConfig struct {
 //	r.Mount("/newsletter", h)                                  // chi
 //	r.PathPrefix("/newsletter").Handler(h)                     // gorilla/mux
 //
-// It routes on the path after the BaseURL's (form.Mount), and the links and forms
+// It routes on the path after the BaseURL's (web.Mount), and the links and forms
 // on its pages start with that path, never with the request's. Routes, relative to
 // it (t is the token from a mailed link):
 //
@@ -93,21 +93,21 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.Signer == nil {
 		m := hmac.New(sha256.New, svc.secret)
 		m.Write([]byte("consentkit newsletter form"))
-		cfg.Signer = &form.Signer{Key: m.Sum(nil)}
+		cfg.Signer = &web.Signer{Key: m.Sum(nil)}
 	}
 	if len(cfg.Signer.Key) < 32 {
 		return nil, errors.New("newsletter: HandlerConfig.Signer needs a key of at least 32 bytes")
 	}
 	if cfg.Limiter == nil {
-		cfg.Limiter = form.NewLimiter(5, time.Hour, 5)
+		cfg.Limiter = web.NewLimiter(5, time.Hour, 5)
 	}
 	if cfg.Layout == nil {
-		cfg.Layout = form.Plain
+		cfg.Layout = web.Plain
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	base, err := form.Prefix(svc.base)
+	base, err := web.Prefix(svc.base)
 	if err != nil {
 		return nil, fmt.Errorf("newsletter: Config.BaseURL: %w", err)
 	}
@@ -131,7 +131,7 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	mux.HandleFunc("POST /api/campaigns/{id}/cancel", h.cancel)
 	mux.HandleFunc("GET /api/campaigns/{id}/progress", h.progress)
 	mux.HandleFunc("POST /api/complaints", h.complaint)
-	h.handler = form.Mount(base, http.NewCrossOriginProtection().Handler(mux))
+	h.handler = web.Mount(base, http.NewCrossOriginProtection().Handler(mux))
 	return h, nil
 }
 
@@ -156,15 +156,15 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, tit
 
 // fail answers err as JSON or as the error page. Only internal errors are logged.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if form.WantsJSON(r) {
-		privacy.WriteJSONError(w, r, h.cfg.Log, err)
+	if web.WantsJSON(r) {
+		web.WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
-	b := privacy.Describe(err)
+	b := web.Describe(err)
 	if b.Error.Status == http.StatusInternalServerError {
 		h.cfg.Log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	privacy.SetRetryAfter(w, err)
+	web.SetRetryAfter(w, err)
 	title := http.StatusText(b.Error.Status)
 	if b.Error.Status == http.StatusGone || b.Error.Field == "t" {
 		title = "This link does not work"
@@ -221,7 +221,7 @@ func (h *Handler) formPage(email string, lists []List, err error) formPage {
 	p := formPage{Stamp: h.cfg.Signer.Stamp(), Email: email, Err: map[string]string{}, MaxEmail: privacy.MaxEmailLen,
 		Lists: choices(func(l List) bool { return slices.Contains(lists, l) })}
 	if err != nil {
-		b := privacy.Describe(err)
+		b := web.Describe(err)
 		msg := upperFirst(b.Error.Message)
 		switch b.Error.Field {
 		case "email", "lists":
@@ -239,29 +239,29 @@ type formDescriptor struct {
 }
 
 func (h *Handler) showForm(w http.ResponseWriter, r *http.Request) {
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusOK, formDescriptor{Timestamp: h.cfg.Signer.Stamp(), Honeypot: form.Honeypot, Lists: Lists()})
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, formDescriptor{Timestamp: h.cfg.Signer.Stamp(), Honeypot: web.Honeypot, Lists: Lists()})
 		return
 	}
 	h.render(w, r, http.StatusOK, "Subscribe", "subscribe", h.formPage("", nil, nil))
 }
 
 func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
-	asJSON := form.WantsJSON(r)
+	asJSON := web.WantsJSON(r)
 	var email string
 	var lists []List
 	fail := func(err error) {
-		if privacy.HTTPStatus(err) == http.StatusInternalServerError {
+		if web.HTTPStatus(err) == http.StatusInternalServerError {
 			h.cfg.Log.ErrorContext(r.Context(), "newsletter: subscribe", "err", err)
 		}
 		if asJSON {
-			privacy.WriteJSONError(w, r, nil, err)
+			web.WriteJSONError(w, r, nil, err)
 			return
 		}
-		privacy.SetRetryAfter(w, err)
-		h.render(w, r, privacy.HTTPStatus(err), "Subscribe", "subscribe", h.formPage(email, lists, err))
+		web.SetRetryAfter(w, err)
+		h.render(w, r, web.HTTPStatus(err), "Subscribe", "subscribe", h.formPage(email, lists, err))
 	}
-	v, err := form.Decode(r, 0)
+	v, err := web.Decode(r, 0)
 	if err != nil {
 		fail(err)
 		return
@@ -275,8 +275,8 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A bot is answered as if it had succeeded and learns nothing; nothing is stored or sent.
-	if !form.Bot(v) {
-		if err := h.cfg.Signer.Check(v.Get(form.TimestampField)); err != nil {
+	if !web.Bot(v) {
+		if err := h.cfg.Signer.Check(v.Get(web.TimestampField)); err != nil {
 			fail(err)
 			return
 		}
@@ -286,7 +286,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if asJSON {
-		privacy.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "confirmation-sent"})
+		web.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "confirmation-sent"})
 		return
 	}
 	h.render(w, r, http.StatusOK, "Check your inbox", "subscribed", nil)
@@ -329,8 +329,8 @@ func (h *Handler) showConfirm(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusOK, map[string]any{"lists": lists})
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, map[string]any{"lists": lists})
 		return
 	}
 	h.render(w, r, http.StatusOK, "Confirm your subscription", "confirm", tokenPage{Token: t, Lists: titles(lists)})
@@ -347,8 +347,8 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusOK, map[string]any{"confirmed": lists})
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, map[string]any{"confirmed": lists})
 		return
 	}
 	h.render(w, r, http.StatusOK, "You are subscribed", "confirmed", tokenPage{Lists: titles(lists)})
@@ -365,8 +365,8 @@ func (h *Handler) showUnsubscribe(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusOK, map[string]any{"email": sub.Masked, "list": sub.List})
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, map[string]any{"email": sub.Masked, "list": sub.List})
 		return
 	}
 	h.render(w, r, http.StatusOK, "Unsubscribe", "unsubscribe", tokenPage{Token: t, List: sub.List.Title(), Masked: sub.Masked})
@@ -376,7 +376,7 @@ func (h *Handler) showUnsubscribe(w http.ResponseWriter, r *http.Request) {
 // "List-Unsubscribe=One-Click" as multipart/form-data or URL-encoded; the body says
 // nothing the URL does not, so it is drained (bounded) and not parsed.
 func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.Copy(io.Discard, http.MaxBytesReader(nil, r.Body, form.MaxBody))
+	_, _ = io.Copy(io.Discard, http.MaxBytesReader(nil, r.Body, web.MaxBody))
 	t, err := token(r)
 	if err != nil {
 		h.fail(w, r, err)
@@ -387,8 +387,8 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
-		privacy.WriteJSON(w, http.StatusOK, map[string]any{"left": list})
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, map[string]any{"left": list})
 		return
 	}
 	h.render(w, r, http.StatusOK, "You are unsubscribed", "unsubscribed", tokenPage{Token: t, List: list.Title()})
@@ -426,7 +426,7 @@ func (h *Handler) showPreferences(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
+	if web.WantsJSON(r) {
 		out := prefJSON{Email: sub.Masked}
 		for _, s := range sub.Subscriptions {
 			out.Subscriptions = append(out.Subscriptions, struct {
@@ -434,7 +434,7 @@ func (h *Handler) showPreferences(w http.ResponseWriter, r *http.Request) {
 				Status Status `json:"status"`
 			}{s.List, s.Status})
 		}
-		privacy.WriteJSON(w, http.StatusOK, out)
+		web.WriteJSON(w, http.StatusOK, out)
 		return
 	}
 	h.render(w, r, http.StatusOK, "Your subscriptions", "preferences", h.preferencesPage(sub, t, ""))
@@ -446,7 +446,7 @@ func (h *Handler) savePreferences(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	v, err := form.Decode(r, 0)
+	v, err := web.Decode(r, 0)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -456,11 +456,11 @@ func (h *Handler) savePreferences(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if form.WantsJSON(r) {
+	if web.WantsJSON(r) {
 		if left == nil {
 			left = []List{}
 		}
-		privacy.WriteJSON(w, http.StatusOK, map[string]any{"left": left})
+		web.WriteJSON(w, http.StatusOK, map[string]any{"left": left})
 		return
 	}
 	sub, err := h.svc.Preferences(r.Context(), t)
@@ -478,12 +478,12 @@ func (h *Handler) savePreferences(w http.ResponseWriter, r *http.Request) {
 // Staff API.
 
 func (h *Handler) apiError(w http.ResponseWriter, r *http.Request, err error) {
-	privacy.WriteJSONError(w, r, h.cfg.Log, err)
+	web.WriteJSONError(w, r, h.cfg.Log, err)
 }
 
 // apiBody reads a staff request's JSON or form fields, refusing fields not in allowed.
 func apiBody(r *http.Request, allowed ...string) (url.Values, error) {
-	v, err := form.Decode(r, 1<<20)
+	v, err := web.Decode(r, 1<<20)
 	if err != nil {
 		return nil, err
 	}
@@ -516,7 +516,7 @@ func (h *Handler) listCampaigns(w http.ResponseWriter, r *http.Request) {
 	if cs == nil {
 		cs = []Campaign{}
 	}
-	privacy.WriteJSON(w, http.StatusOK, map[string]any{"campaigns": cs})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"campaigns": cs})
 }
 
 func (h *Handler) createCampaign(w http.ResponseWriter, r *http.Request) {
@@ -534,7 +534,7 @@ func (h *Handler) createCampaign(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	privacy.WriteJSON(w, http.StatusCreated, c)
+	web.WriteJSON(w, http.StatusCreated, c)
 }
 
 func (h *Handler) getCampaign(w http.ResponseWriter, r *http.Request) {
@@ -553,7 +553,7 @@ func (h *Handler) getCampaign(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	privacy.WriteJSON(w, http.StatusOK, map[string]any{"campaign": c, "progress": p})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"campaign": c, "progress": p})
 }
 
 func (h *Handler) updateCampaign(w http.ResponseWriter, r *http.Request) {
@@ -576,7 +576,7 @@ func (h *Handler) updateCampaign(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	privacy.WriteJSON(w, http.StatusOK, c)
+	web.WriteJSON(w, http.StatusOK, c)
 }
 
 func (h *Handler) testSend(w http.ResponseWriter, r *http.Request) {
@@ -598,7 +598,7 @@ func (h *Handler) testSend(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	privacy.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "test-sent"})
+	web.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "test-sent"})
 }
 
 func (h *Handler) schedule(w http.ResponseWriter, r *http.Request) {
@@ -628,7 +628,7 @@ func (h *Handler) schedule(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	privacy.WriteJSON(w, http.StatusOK, c)
+	web.WriteJSON(w, http.StatusOK, c)
 }
 
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
@@ -646,7 +646,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	privacy.WriteJSON(w, http.StatusOK, c)
+	web.WriteJSON(w, http.StatusOK, c)
 }
 
 func (h *Handler) progress(w http.ResponseWriter, r *http.Request) {
@@ -660,7 +660,7 @@ func (h *Handler) progress(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	privacy.WriteJSON(w, http.StatusOK, p)
+	web.WriteJSON(w, http.StatusOK, p)
 }
 
 func (h *Handler) complaint(w http.ResponseWriter, r *http.Request) {
@@ -677,7 +677,7 @@ func (h *Handler) complaint(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, err)
 		return
 	}
-	privacy.WriteJSON(w, http.StatusOK, map[string]string{"status": "suppressed"})
+	web.WriteJSON(w, http.StatusOK, map[string]string{"status": "suppressed"})
 }
 
 // pages are the pages' templates; base, the path the Handler is mounted at, is

@@ -14,7 +14,7 @@ import (
 
 	"github.com/consentkit/consentkit/newsletter"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 const formType = "application/x-www-form-urlencoded"
@@ -46,7 +46,7 @@ func TestSubscribeForm(t *testing.T) {
 		Lists    []string `json:"lists"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(res.Body), &desc))
-	assert.Equal(t, form.Honeypot, desc.Honeypot)
+	assert.Equal(t, web.Honeypot, desc.Honeypot)
 	assert.Equal(t, []string{"newsletter", "promotions"}, desc.Lists)
 	assert.NotEmpty(t, desc.TS)
 
@@ -92,7 +92,7 @@ func TestSubscribeFormErrors(t *testing.T) {
 	}
 	res := e.do(t, http.MethodPost, "/newsletter/subscribe", "application/json", `{"email":"nope","newsletter":true,"ts":"`+e.stamp()+`"}`)
 	assert.Equal(t, http.StatusBadRequest, res.Code)
-	var body privacy.ErrorBody
+	var body web.ErrorBody
 	require.NoError(t, json.Unmarshal([]byte(res.Body), &body))
 	assert.Equal(t, "email", body.Error.Field)
 	res = e.do(t, http.MethodPost, "/newsletter/subscribe", "text/plain", "hi")
@@ -106,7 +106,7 @@ func TestSubscribeFormErrors(t *testing.T) {
 }
 
 func TestSubscribeBotAndRateLimit(t *testing.T) {
-	e := newEnv(t, "mem", func(_ *newsletter.Config, h *newsletter.HandlerConfig) { h.Limiter = form.NewLimiter(2, time.Hour, 2) })
+	e := newEnv(t, "mem", func(_ *newsletter.Config, h *newsletter.HandlerConfig) { h.Limiter = web.NewLimiter(2, time.Hour, 2) })
 	res := e.do(t, http.MethodPost, "/newsletter/subscribe", formType, url.Values{"email": {ann}, "newsletter": {"on"}, "website": {"http://spam.example.net"}}.Encode())
 	assert.Equal(t, http.StatusOK, res.Code, "a bot is told it worked")
 	assert.Equal(t, newsletter.Status(""), e.status(t, ann, newsletter.ListNewsletter), "and nothing is stored")

@@ -14,6 +14,7 @@ import (
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	"github.com/consentkit/consentkit/privacy/memstore"
 	"github.com/consentkit/consentkit/privacy/privacytest"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // PurposeThanks is the made-up guestbook's own purpose, unknown to the kernel.
@@ -100,7 +101,7 @@ func TestHostCapability(t *testing.T) {
 	require.NoError(t, reg.Check())
 
 	t.Run("PolicyPage", func(t *testing.T) {
-		page, err := privacy.PolicyHTML(policy, reg)
+		page, err := web.PolicyHTML(policy, reg)
 		require.NoError(t, err)
 		s := string(page)
 		assert.Contains(t, s, "<strong>The signbook.</strong> Signing it takes your email address")
@@ -151,7 +152,7 @@ func TestRetentionOneSource(t *testing.T) {
 			book := newSignbook(guestbookConfig{Retention: tc.retention})
 			reg := &privacy.Registry{}
 			reg.Register(book)
-			page, err := privacy.PolicyMarkdown(mailtest.Policy(), reg)
+			page, err := web.PolicyMarkdown(mailtest.Policy(), reg)
 			require.NoError(t, err)
 			assert.Contains(t, string(page), "| Your entry in the signbook | "+tc.stated+" |")
 			assert.Equal(t, 1, strings.Count(string(page), "after you signed"))

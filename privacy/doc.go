@@ -1,13 +1,13 @@
 // Package privacy is the kernel of consentkit: the site's privacy promises held as
 // Go values and the machinery every capability uses to keep them. It holds the
-// Policy (operator, purposes, data categories, retention) and the page rendered
-// from it, consent records, the purpose-bound Mailer with its durable outbox and
+// Policy (operator, purposes, data categories, retention), consent records, the purpose-bound Mailer with its durable outbox and
 // Dispatcher, the Registry through which every holder of personal data exports,
 // erases and purges, subject requests (Rights), the disclosure register, staff
 // roles with the Auditor that records their reads, the age screen, and the
 // TokenMaker behind every link and bearer token the site hands out. It imports no
 // capability; capabilities (accounts, contact, comments, newsletter, tracking)
-// import it.
+// import it. It is domain only: HTTP, the policy page and NoCookies live in
+// privacy/web.
 //
 // # The promises
 //
@@ -29,7 +29,7 @@
 //   - P6: Use of the site is counted only as totals of page views, split by the
 //     visitor's domain, browser and content type, and never linked to a person
 //     (tracking).
-//   - P7: The site sets no cookie (NoCookies, and every handler).
+//   - P7: The site sets no cookie (web.NoCookies, and every handler).
 //   - P8: An address is mailed only for what it was given for: signing up,
 //     support, follow-up on a comment, and newsletters or promotions the person
 //     opted in to (Mailer, which refuses any other message).

@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"fmt"
 	"net/mail"
 	"strings"
 	"unicode"
@@ -77,24 +78,24 @@ func CheckMultiline(field, s string, max int, required bool) error {
 
 func checkText(field, s string, max int, required, multiline bool) error {
 	if !utf8.ValidString(s) {
-		return Invalid(field, "is not valid UTF-8 text")
+		return InvalidRule(field, "utf8", "is not valid UTF-8 text")
 	}
 	n := utf8.RuneCountInString(s)
 	if required && strings.TrimSpace(s) == "" {
-		return Invalid(field, "is required")
+		return InvalidRule(field, "required", "is required")
 	}
 	if n > max {
-		return Invalid(field, "is longer than %d characters", max)
+		return &Error{Kind: ErrInvalid, Field: field, Code: "too-long", Limit: max, Message: fmt.Sprintf("is longer than %d characters", max)}
 	}
 	for _, r := range s {
 		if multiline && (r == '\n' || r == '\r' || r == '\t') {
 			continue
 		}
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return Invalid(field, "contains a control character")
+			return InvalidRule(field, "control", "contains a control character")
 		}
 		if r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069' {
-			return Invalid(field, "contains a text-direction override character")
+			return InvalidRule(field, "bidi", "contains a text-direction override character")
 		}
 	}
 	return nil

@@ -114,3 +114,26 @@ func (p *Policy) IsOperatorAddress(addr string) bool {
 	}
 	return false
 }
+
+// HumanDuration writes a retention period in hours, days, months or years, as the
+// policy page does: "7 days", "6 months", "1 year".
+func HumanDuration(d time.Duration) string {
+	days := int(d.Hours() / 24)
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	switch {
+	case d <= 0:
+		return "as long as needed"
+	case days < 1:
+		return plural(int(d.Hours()), "hour")
+	case days%365 == 0:
+		return plural(days/365, "year")
+	case days >= 60 && days%30 == 0, days >= 365:
+		return plural((days+15)/30, "month")
+	}
+	return plural(days, "day")
+}

@@ -20,8 +20,8 @@ import (
 	commentssql "github.com/consentkit/consentkit/comments/mysqlstore"
 	"github.com/consentkit/consentkit/internal/mysqltest"
 	"github.com/consentkit/consentkit/internal/sqltx"
-	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/mailtest"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // outcome is one request sent during a fault test.
@@ -327,6 +327,6 @@ func TestCommentCommitLost(t *testing.T) {
 		return err
 	})
 	require.Error(t, err)
-	assert.Equal(t, http.StatusServiceUnavailable, privacy.HTTPStatus(err), "a connection lost at commit: %v", err)
+	assert.Equal(t, http.StatusServiceUnavailable, web.HTTPStatus(err), "a connection lost at commit: %v", err)
 	assert.Zero(t, count(t, db, `SELECT COUNT(*) FROM comments_comments`), "nothing stored")
 }

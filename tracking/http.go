@@ -14,13 +14,13 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // HandlerConfig configures the report Handler.
 type HandlerConfig struct {
-	// Layout wraps the report pages. Default: form.Plain.
-	Layout form.Layout
+	// Layout wraps the report pages. Default: web.Plain.
+	Layout web.Layout
 	// Logger receives internal errors. Default: discard.
 	Logger *slog.Logger
 	// Role, when set, is required of the actor in the request context
@@ -41,7 +41,7 @@ type HandlerConfig struct {
 //	r.Mount("/stats", h)                             // chi
 //	r.PathPrefix("/stats").Handler(h)                // gorilla/mux
 //
-// It routes on the path after the BaseURL's (form.Mount). Routes, relative to it:
+// It routes on the path after the BaseURL's (web.Mount). Routes, relative to it:
 //
 //	GET /                 the report page: totals, SVG charts and tables
 //	GET /page?path=P      one path's views over time
@@ -54,7 +54,7 @@ type HandlerConfig struct {
 // host's staff pages are. It sets no cookie and has no form that changes anything.
 type Handler struct {
 	svc     *Service
-	layout  form.Layout
+	layout  web.Layout
 	log     *slog.Logger
 	role    privacy.Role
 	pages   *template.Template // pages, their links under the mount
@@ -67,16 +67,16 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	if s == nil {
 		return nil, errors.New("tracking: NewHandler needs a Service")
 	}
-	base, err := form.Prefix(cmp.Or(cfg.BaseURL, "/stats"))
+	base, err := web.Prefix(cmp.Or(cfg.BaseURL, "/stats"))
 	if err != nil {
 		return nil, fmt.Errorf("tracking: HandlerConfig.BaseURL: %w", err)
 	}
 	h := &Handler{svc: s, layout: cfg.Layout, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), role: cfg.Role,
 		pages: template.Must(pages.Clone()).Funcs(template.FuncMap{"base": func() string { return base }})}
 	if h.layout == nil {
-		h.layout = form.Plain
+		h.layout = web.Plain
 	}
-	h.handler = form.Mount(base, http.HandlerFunc(h.serve))
+	h.handler = web.Mount(base, http.HandlerFunc(h.serve))
 	return h, nil
 }
 
@@ -118,14 +118,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, true, err, &in)
 			return
 		}
-		privacy.WriteJSON(w, http.StatusOK, rep)
+		web.WriteJSON(w, http.StatusOK, rep)
 	case "/api/page":
 		rep, err := h.svc.PathSeries(r.Context(), path, q)
 		if err != nil {
 			h.fail(w, r, true, err, &in)
 			return
 		}
-		privacy.WriteJSON(w, http.StatusOK, rep)
+		web.WriteJSON(w, http.StatusOK, rep)
 	case "/page":
 		rep, err := h.svc.PathSeries(r.Context(), path, q)
 		if err != nil {
@@ -146,10 +146,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 // fail answers err as JSON or as the page's form with the message beside the field.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, api bool, err error, in *params) {
 	if api {
-		privacy.WriteJSONError(w, r, h.log, err)
+		web.WriteJSONError(w, r, h.log, err)
 		return
 	}
-	b := privacy.Describe(err)
+	b := web.Describe(err)
 	status := b.Error.Status
 	if status == http.StatusInternalServerError {
 		h.log.ErrorContext(r.Context(), "tracking: report failed", "path", r.URL.Path, "err", err)
@@ -178,7 +178,7 @@ func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request, api b
 		}{params{}, msg})
 		return
 	}
-	var b privacy.ErrorBody
+	var b web.ErrorBody
 	b.Error.Status, b.Error.Message = http.StatusMethodNotAllowed, msg
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

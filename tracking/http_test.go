@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/web"
 	"github.com/consentkit/consentkit/tracking"
 )
 
@@ -76,7 +77,7 @@ func TestHandlerJSON(t *testing.T) {
 
 	w = do(h, http.MethodGet, "/api/page?path=%2Ffour&from=2025-05-01&to=2025-05-31")
 	assert.Equal(t, http.StatusNotFound, w.Code, "a path under k is not shown")
-	var eb privacy.ErrorBody
+	var eb web.ErrorBody
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &eb))
 	assert.Contains(t, eb.Error.Message, "at least 5 views")
 
@@ -105,7 +106,7 @@ func TestHandlerBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := do(h, http.MethodGet, "/api/report?"+tc.query)
 			require.Equal(t, http.StatusBadRequest, w.Code, w.Body.String())
-			var eb privacy.ErrorBody
+			var eb web.ErrorBody
 			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &eb))
 			assert.Equal(t, tc.field, eb.Error.Field)
 			assert.NotEmpty(t, eb.Error.Message)
@@ -124,7 +125,7 @@ func TestHandlerBadInput(t *testing.T) {
 	t.Run("ErrPathRequired", func(t *testing.T) {
 		w := do(h, http.MethodGet, "/api/page?from=2025-05-01")
 		require.Equal(t, http.StatusBadRequest, w.Code)
-		var eb privacy.ErrorBody
+		var eb web.ErrorBody
 		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &eb))
 		assert.Equal(t, "path", eb.Error.Field)
 	})
@@ -143,7 +144,7 @@ func TestHandlerMethodsAndRoutes(t *testing.T) {
 		assert.Equal(t, "GET, HEAD", w.Header().Get("Allow"))
 	}
 	w := do(h, http.MethodPost, "/api/report")
-	var eb privacy.ErrorBody
+	var eb web.ErrorBody
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &eb))
 	assert.Equal(t, http.StatusMethodNotAllowed, eb.Error.Status)
 

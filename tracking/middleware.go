@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // TrackerConfig configures a Tracker.
@@ -58,7 +58,7 @@ type TrackerConfig struct {
 
 	// TrustedHeader names the header a trusted reverse proxy puts the client address in
 	// (e.g. "X-Forwarded-For"; the last address is used). Empty: the connection's
-	// address. Set it only behind a proxy that overwrites it, as form.ClientAddr.
+	// address. Set it only behind a proxy that overwrites it, as web.ClientAddr.
 	TrustedHeader string
 	// Resolver looks up visitor domains. Default: net.DefaultResolver.
 	Resolver Resolver
@@ -283,7 +283,7 @@ func (t *Tracker) count(r *http.Request, rec *recorder) {
 	if rec.ctype != "" {
 		mime = t.mimes.get(rec.ctype)
 	}
-	addr := form.ClientAddr(r, t.trustedHeader)
+	addr := web.ClientAddr(r, t.trustedHeader)
 	if !known {
 		// Parsing takes longer than serving a page; the classifier goroutine does it.
 		select {

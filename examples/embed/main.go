@@ -22,7 +22,6 @@ import (
 	"github.com/consentkit/consentkit/comments"
 	commentsmem "github.com/consentkit/consentkit/comments/memstore"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	privacymem "github.com/consentkit/consentkit/privacy/memstore"
 	"github.com/consentkit/consentkit/privacy/smtp"
@@ -86,7 +85,7 @@ func run(ctx context.Context, addr, relay string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ch, err := comments.NewHandler(cs, comments.HandlerConfig{Signer: &form.Signer{Key: key}})
+	ch, err := comments.NewHandler(cs, comments.HandlerConfig{Signer: &web.Signer{Key: key}})
 	if err != nil {
 		return err
 	}
@@ -124,7 +123,7 @@ func run(ctx context.Context, addr, relay string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: privacy.NoCookies(tracker.Handler(mux), privacy.NoCookiesOptions{Log: log}),
+	srv := &http.Server{Handler: web.NoCookies(tracker.Handler(mux), web.NoCookiesOptions{Log: log}),
 		ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/privacytest"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -30,7 +30,7 @@ func TestPolicyPageGolden(t *testing.T) {
 				Secret: "test secret, test secret, test secret"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			require.NoError(t, err)
 			t.Cleanup(s.Close)
-			md, err := privacy.PolicyMarkdown(s.policy, s.registry)
+			md, err := web.PolicyMarkdown(s.policy, s.registry)
 			require.NoError(t, err)
 			path := filepath.Join("testdata", tc.name)
 			if *update {

@@ -18,7 +18,6 @@ import (
 	"github.com/consentkit/consentkit/contact"
 	"github.com/consentkit/consentkit/newsletter"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
 	"github.com/consentkit/consentkit/privacy/web"
 	"github.com/consentkit/consentkit/tracking"
 )
@@ -46,7 +45,7 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// layout is the site's form.Layout: every capability's pages share it.
+// layout is the site's web.Layout: every capability's pages share it.
 func (s *Site) layout(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
@@ -124,7 +123,7 @@ func (s *Site) routes(formKey []byte, privacyWeb *web.Handler) (http.Handler, er
 		h = s.tracker.Handler(h)
 	}
 	h = s.accounts.Authenticate(h)
-	h = privacy.NoCookies(h, privacy.NoCookiesOptions{Log: s.log})
+	h = web.NoCookies(h, web.NoCookiesOptions{Log: s.log})
 	return securityHeaders(h), nil
 }
 
@@ -217,5 +216,5 @@ func (s *Site) blogPost(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// form.Layout is satisfied by (*Site).layout.
-var _ form.Layout = (*Site)(nil).layout
+// web.Layout is satisfied by (*Site).layout.
+var _ web.Layout = (*Site)(nil).layout

@@ -27,7 +27,6 @@ import (
 	newslettermem "github.com/consentkit/consentkit/newsletter/memstore"
 	newslettersql "github.com/consentkit/consentkit/newsletter/mysqlstore"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	privacymem "github.com/consentkit/consentkit/privacy/memstore"
 	privacysql "github.com/consentkit/consentkit/privacy/mysqlstore"
@@ -285,6 +284,6 @@ func (s *Site) Close() {
 }
 
 // signer returns the form stamp signer shared by the forms.
-func (s *Site) signer(key []byte) *form.Signer {
-	return &form.Signer{Key: key, MinAge: s.cfg.FormMinAge}
+func (s *Site) signer(key []byte) *web.Signer {
+	return &web.Signer{Key: key, MinAge: s.cfg.FormMinAge}
 }

@@ -25,7 +25,6 @@ import (
 	"github.com/consentkit/consentkit/newsletter"
 	newsmem "github.com/consentkit/consentkit/newsletter/memstore"
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	privacymem "github.com/consentkit/consentkit/privacy/memstore"
 	"github.com/consentkit/consentkit/privacy/web"
@@ -79,7 +78,7 @@ var capabilities = []capability{
 			svc, err := comments.New(comments.Config{Store: commentsmem.New(), Mailer: privacy.NewMailer(mailtest.Policy(), priv, nil),
 				Auditor: &privacy.Auditor{Log: priv}, Key: key, BaseURL: site + prefix})
 			require.NoError(t, err)
-			h, err := comments.NewHandler(svc, comments.HandlerConfig{Signer: &form.Signer{Key: key}})
+			h, err := comments.NewHandler(svc, comments.HandlerConfig{Signer: &web.Signer{Key: key}})
 			require.NoError(t, err)
 			return h
 		},
@@ -94,7 +93,7 @@ var capabilities = []capability{
 			svc, err := contact.New(contact.Config{Store: contactmem.New(), Mailer: privacy.NewMailer(mailtest.Policy(), priv, nil),
 				Auditor: &privacy.Auditor{Log: priv}, SupportInbox: "support@example.com"})
 			require.NoError(t, err)
-			h, err := contact.NewHandler(svc, contact.HandlerConfig{Signer: &form.Signer{Key: key}, BaseURL: prefix})
+			h, err := contact.NewHandler(svc, contact.HandlerConfig{Signer: &web.Signer{Key: key}, BaseURL: prefix})
 			require.NoError(t, err)
 			return h
 		},

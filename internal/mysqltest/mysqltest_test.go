@@ -12,6 +12,7 @@ import (
 	"github.com/consentkit/consentkit/internal/mysqldb"
 	"github.com/consentkit/consentkit/internal/mysqltest"
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 func TestIsolatedDatabases(t *testing.T) {
@@ -34,13 +35,13 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 	require.Error(t, err)
 	err = mysqldb.Translate(err)
 	assert.ErrorIs(t, err, privacy.ErrUnavailable, "a database that is away is a 503, not a 500")
-	assert.Equal(t, 503, privacy.HTTPStatus(err))
+	assert.Equal(t, 503, web.HTTPStatus(err))
 }
 
 func TestTranslateBusyServer(t *testing.T) {
 	for _, n := range []uint16{1040, 1205, 1213} {
 		err := mysqldb.Translate(fmt.Errorf("query: %w", &mysql.MySQLError{Number: n, Message: "busy"}))
 		assert.ErrorIs(t, err, privacy.ErrUnavailable, "error %d", n)
-		assert.Equal(t, 503, privacy.HTTPStatus(err))
+		assert.Equal(t, 503, web.HTTPStatus(err))
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	"github.com/consentkit/consentkit/privacy/memstore"
 	"github.com/consentkit/consentkit/privacy/privacytest"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 func TestCheckNoCookies(t *testing.T) {
@@ -40,7 +41,7 @@ func TestCheckNoCookies(t *testing.T) {
 	err = privacytest.CheckNoCookiesHTTP(srv.Client(), srv.URL, "/clean", "/sid")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "GET /sid")
-	assert.NoError(t, privacytest.CheckNoCookies(privacy.NoCookies(mux, privacy.NoCookiesOptions{}), httptest.NewRequest("GET", "/sid", nil)),
+	assert.NoError(t, privacytest.CheckNoCookies(web.NoCookies(mux, web.NoCookiesOptions{}), httptest.NewRequest("GET", "/sid", nil)),
 		"the NoCookies middleware fixes the broken handler")
 }
 
@@ -144,14 +145,14 @@ func (counter) Contract() privacy.Contract {
 func TestCheckPolicyPage(t *testing.T) {
 	p := mailtest.Policy()
 	r := registry(guestbook{}, counter{})
-	page, err := privacy.PolicyHTML(p, r)
+	page, err := web.PolicyHTML(p, r)
 	require.NoError(t, err)
 	require.NoError(t, privacytest.CheckPolicyPage(string(page), p, r), "the library's own page describes its configuration")
-	md, err := privacy.PolicyMarkdown(p, r)
+	md, err := web.PolicyMarkdown(p, r)
 	require.NoError(t, err)
 	require.NoError(t, privacytest.CheckPolicyPage(string(md), p, r), "in Markdown too")
 
-	stale, err := privacy.PolicyHTML(p, registry(guestbook{}))
+	stale, err := web.PolicyHTML(p, registry(guestbook{}))
 	require.NoError(t, err)
 	err = privacytest.CheckPolicyPage(string(stale), p, r)
 	require.Error(t, err, "a page rendered for another configuration fails")

@@ -1,10 +1,3 @@
-// Package web serves the privacy kernel over HTTP: the policy page and its history
-// (P15), the data request pages through which anyone can export or erase what the
-// site holds about their address, and the admin API for the access log (P11), the
-// disclosure register (P10), consent histories and completed requests.
-//
-// Public pages work without JavaScript and set no cookie; every POST is refused when
-// it comes from another origin.
 package web
 
 import (
@@ -20,7 +13,6 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/form"
 )
 
 // Config configures the handler. Policy, Rights, Disclosures (with its Auditor),
@@ -38,9 +30,9 @@ type Config struct {
 	Auditor *privacy.Auditor
 	// Limiter bounds data requests per client address, in memory only (default 5
 	// an hour after a burst of 5).
-	Limiter       *form.Limiter
+	Limiter       *Limiter
 	TrustedHeader string
-	Layout        form.Layout // form.Plain when nil
+	Layout        Layout // Plain when nil
 	Log           *slog.Logger
 	// BaseURL is the URL, or only the path, at which the host mounts the handler,
 	// e.g. "/privacy": the handler routes on the path after it, and the links and
@@ -49,7 +41,7 @@ type Config struct {
 }
 
 // Handler serves, relative to Config.BaseURL, however the host mounts it there
-// (form.Mount): mux.Handle("/privacy/", h), with http.StripPrefix("/privacy", h),
+// (Mount): mux.Handle("/privacy/", h), with http.StripPrefix("/privacy", h),
 // chi's r.Mount("/privacy", h) or gorilla/mux's r.PathPrefix("/privacy").Handler(h):
 //
 //	GET  /                  the policy page (HTML)
@@ -91,7 +83,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "/privacy"
 	}
-	base, err := form.Prefix(cfg.BaseURL)
+	base, err := Prefix(cfg.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("web: Config.BaseURL: %w", err)
 	}
@@ -102,10 +94,10 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("web: Config needs a Registry, or Rights with one")
 	}
 	if cfg.Limiter == nil {
-		cfg.Limiter = form.NewLimiter(5, time.Hour, 5)
+		cfg.Limiter = NewLimiter(5, time.Hour, 5)
 	}
 	if cfg.Layout == nil {
-		cfg.Layout = form.Plain
+		cfg.Layout = Plain
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -124,7 +116,7 @@ func New(cfg Config) (*Handler, error) {
 	mux.HandleFunc("POST /staff/disclosures", h.disclose)
 	mux.HandleFunc("GET /staff/consents", h.consents)
 	mux.HandleFunc("GET /staff/requests", h.requests)
-	h.h = form.Mount(base, http.NewCrossOriginProtection().Handler(mux))
+	h.h = Mount(base, http.NewCrossOriginProtection().Handler(mux))
 	return h, nil
 }
 
@@ -176,20 +168,20 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, tit
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if form.WantsJSON(r) || strings.Contains(r.URL.Path, "/staff/") {
-		privacy.WriteJSONError(w, r, h.cfg.Log, err)
+	if WantsJSON(r) || strings.Contains(r.URL.Path, "/staff/") {
+		WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
-	d := privacy.Describe(err)
+	d := Describe(err)
 	if d.Error.Status >= 500 {
 		h.cfg.Log.ErrorContext(r.Context(), "internal error", "path", r.URL.Path, "err", err)
 	}
-	privacy.SetRetryAfter(w, err)
+	SetRetryAfter(w, err)
 	h.render(w, r, d.Error.Status, "Something went wrong", "error", d.Error.Message)
 }
 
 func (h *Handler) policy(w http.ResponseWriter, r *http.Request) {
-	page, err := privacy.PolicyHTML(h.cfg.Policy, h.cfg.Registry)
+	page, err := PolicyHTML(h.cfg.Policy, h.cfg.Registry)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -198,7 +190,7 @@ func (h *Handler) policy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) policyMarkdown(w http.ResponseWriter, r *http.Request) {
-	page, err := privacy.PolicyMarkdown(h.cfg.Policy, h.cfg.Registry)
+	page, err := PolicyMarkdown(h.cfg.Policy, h.cfg.Registry)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -216,24 +208,24 @@ func (h *Handler) requestForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
-	v, err := form.Decode(r, 0)
+	v, err := Decode(r, 0)
 	if err == nil {
 		err = h.cfg.Limiter.Check(r, h.cfg.TrustedHeader)
 	}
-	if err == nil && !form.Bot(v) {
+	if err == nil && !Bot(v) {
 		err = h.cfg.Rights.Ask(r.Context(), v.Get("email"), privacy.RequestKind(v.Get("kind")))
 	}
 	if err != nil {
-		if form.WantsJSON(r) || privacy.FieldOf(err) == "" {
+		if WantsJSON(r) || privacy.FieldOf(err) == "" {
 			h.fail(w, r, err)
 			return
 		}
-		d := privacy.Describe(err)
+		d := Describe(err)
 		h.render(w, r, d.Error.Status, "Your data", "request", requestView{Action: h.base + "/request", Email: v.Get("email"), Kind: v.Get("kind"),
 			Field: d.Error.Field, Message: d.Error.Message, Error: "Please correct the field marked below."})
 		return
 	}
-	if form.WantsJSON(r) {
+	if WantsJSON(r) {
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "a confirmation link was sent if the address is valid"})
 		return
 	}
@@ -251,7 +243,7 @@ func (h *Handler) confirmPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
-	v, err := form.Decode(r, 0)
+	v, err := Decode(r, 0)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -265,7 +257,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 		h.cfg.Log.ErrorContext(r.Context(), "erasure incomplete", "err", err)
 	}
 	link := h.base + "/download?t=" + out.DownloadToken
-	if form.WantsJSON(r) {
+	if WantsJSON(r) {
 		body := map[string]any{"kind": out.Kind, "erasures": out.Erasures, "complete": err == nil}
 		if out.Kind == privacy.RequestExport {
 			body = map[string]any{"kind": out.Kind, "download": link, "download_by": out.DownloadBy}
@@ -295,7 +287,7 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 // writeJSON answers with data that is someone's own or staff-only: never cached.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
-	privacy.WriteJSON(w, status, v)
+	WriteJSON(w, status, v)
 }
 
 func parseTime(field, s string) (time.Time, error) {
@@ -410,7 +402,7 @@ func (h *Handler) disclose(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	v, err := form.Decode(r, 0)
+	v, err := Decode(r, 0)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -1,4 +1,4 @@
-package form
+package web
 
 import (
 	"html/template"

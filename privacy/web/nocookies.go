@@ -1,4 +1,4 @@
-package privacy
+package web
 
 import (
 	"log/slog"

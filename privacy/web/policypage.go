@@ -1,9 +1,10 @@
-package privacy
+package web
 
 import (
+	"github.com/consentkit/consentkit/privacy"
+
 	"bytes"
 	"embed"
-	"fmt"
 	"strings"
 	"text/template"
 	"time"
@@ -23,7 +24,7 @@ var policyTmpl = template.Must(template.New("policypage.md.tmpl").Funcs(template
 // PolicyMarkdown renders the policy page as Markdown from the policy and the
 // contracts of the holders registered in r: the page describes what they hold, for
 // how long and why, and nothing else.
-func PolicyMarkdown(p *Policy, r *Registry) ([]byte, error) {
+func PolicyMarkdown(p *privacy.Policy, r *privacy.Registry) ([]byte, error) {
 	type section struct {
 		Heading string
 		Texts   []string
@@ -37,7 +38,7 @@ func PolicyMarkdown(p *Policy, r *Registry) ([]byte, error) {
 				sec = &section{Heading: s.Heading}
 				byHeading[s.Heading] = sec
 				switch s.Heading {
-				case SectionCollected, SectionVisits, SectionChildren:
+				case privacy.SectionCollected, privacy.SectionVisits, privacy.SectionChildren:
 				default:
 					extra = append(extra, sec)
 				}
@@ -51,21 +52,21 @@ func PolicyMarkdown(p *Policy, r *Registry) ([]byte, error) {
 		}
 		return nil
 	}
-	history := append([]Change(nil), p.History...)
+	history := append([]privacy.Change(nil), p.History...)
 	for i, j := 0, len(history)-1; i < j; i, j = i+1, j-1 {
 		history[i], history[j] = history[j], history[i]
 	}
 	var b bytes.Buffer
 	err := policyTmpl.Execute(&b, map[string]any{
-		"P": p, "Purposes": r.Purposes(), "Categories": r.Categories(), "History": history, "MinAge": MinAge,
-		"Collected": texts(SectionCollected), "Visits": texts(SectionVisits), "Children": texts(SectionChildren),
+		"P": p, "Purposes": r.Purposes(), "Categories": r.Categories(), "History": history, "MinAge": privacy.MinAge,
+		"Collected": texts(privacy.SectionCollected), "Visits": texts(privacy.SectionVisits), "Children": texts(privacy.SectionChildren),
 		"Sections": extra,
 	})
 	return b.Bytes(), err
 }
 
 // PolicyHTML renders the policy page as an HTML fragment (no script, no style).
-func PolicyHTML(p *Policy, r *Registry) ([]byte, error) {
+func PolicyHTML(p *privacy.Policy, r *privacy.Registry) ([]byte, error) {
 	md, err := PolicyMarkdown(p, r)
 	if err != nil {
 		return nil, err
@@ -76,29 +77,6 @@ func PolicyHTML(p *Policy, r *Registry) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-// HumanDuration writes a retention period in hours, days, months or years, as the
-// policy page does: "7 days", "6 months", "1 year".
-func HumanDuration(d time.Duration) string {
-	days := int(d.Hours() / 24)
-	plural := func(n int, unit string) string {
-		if n == 1 {
-			return "1 " + unit
-		}
-		return fmt.Sprintf("%d %ss", n, unit)
-	}
-	switch {
-	case d <= 0:
-		return "as long as needed"
-	case days < 1:
-		return plural(int(d.Hours()), "hour")
-	case days%365 == 0:
-		return plural(days/365, "year")
-	case days >= 60 && days%30 == 0, days >= 365:
-		return plural((days+15)/30, "month")
-	}
-	return plural(days, "day")
 }
 
 var mdEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "`", "\\`", "[", `\[`, "]", `\]`, "<", `\<`, ">", `\>`, "#", `\#`, "|", `\|`)

@@ -1,8 +1,4 @@
-// Package form guards untrusted form submissions for every capability: a bounded
-// body, a honeypot field, a signed timestamp that a bot submitting at once cannot
-// pass, per-client-address rate limits kept in memory only (the address is never
-// stored), and content negotiation between HTML forms and the JSON API.
-package form
+package web
 
 import (
 	"bytes"

@@ -1,6 +1,7 @@
-package privacy_test
+package web_test
 
 import (
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -15,7 +16,15 @@ import (
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	"github.com/consentkit/consentkit/privacy/memstore"
 	"github.com/consentkit/consentkit/privacy/privacytest"
+	"github.com/consentkit/consentkit/privacy/web"
 )
+
+// contractHolder is a holder of nothing but its contract.
+type contractHolder privacy.Contract
+
+func (c contractHolder) Contract() privacy.Contract { return privacy.Contract(c) }
+
+func anyone(context.Context, privacy.Purpose, string) (bool, error) { return true, nil }
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
@@ -80,10 +89,10 @@ func exampleRegistry(hs ...privacy.Holder) *privacy.Registry {
 func TestPolicyPage(t *testing.T) {
 	t.Run("AllOn", func(t *testing.T) {
 		r := exampleRegistry(guestbook, visits, shop)
-		md, err := privacy.PolicyMarkdown(examplePolicy(), r)
+		md, err := web.PolicyMarkdown(examplePolicy(), r)
 		require.NoError(t, err)
 		golden(t, "policy-all-on.md", md)
-		html, err := privacy.PolicyHTML(examplePolicy(), r)
+		html, err := web.PolicyHTML(examplePolicy(), r)
 		require.NoError(t, err)
 		golden(t, "policy-all-on.html", html)
 		s := string(html)
@@ -102,10 +111,10 @@ func TestPolicyPage(t *testing.T) {
 	})
 	t.Run("CountingOff", func(t *testing.T) {
 		r := exampleRegistry(guestbook)
-		md, err := privacy.PolicyMarkdown(examplePolicy(), r)
+		md, err := web.PolicyMarkdown(examplePolicy(), r)
 		require.NoError(t, err)
 		golden(t, "policy-counting-off.md", md)
-		html, err := privacy.PolicyHTML(examplePolicy(), r)
+		html, err := web.PolicyHTML(examplePolicy(), r)
 		require.NoError(t, err)
 		golden(t, "policy-counting-off.html", html)
 		s := string(html)
@@ -116,7 +125,7 @@ func TestPolicyPage(t *testing.T) {
 		assert.NoError(t, privacytest.CheckPolicyPage(s, examplePolicy(), r))
 	})
 	t.Run("NothingRegistered", func(t *testing.T) {
-		html, err := privacy.PolicyHTML(examplePolicy(), &privacy.Registry{})
+		html, err := web.PolicyHTML(examplePolicy(), &privacy.Registry{})
 		require.NoError(t, err)
 		s := string(html)
 		for _, want := range []string{"This site has no forms that collect personal data.", "We do not count or record visits",
@@ -127,7 +136,7 @@ func TestPolicyPage(t *testing.T) {
 	t.Run("OperatorTextIsLiteral", func(t *testing.T) {
 		p := examplePolicy()
 		p.Operator = "<script>alert(1)</script> [x](javascript:alert(1))"
-		html, err := privacy.PolicyHTML(p, &privacy.Registry{})
+		html, err := web.PolicyHTML(p, &privacy.Registry{})
 		require.NoError(t, err)
 		assert.NotContains(t, string(html), "<script>")
 		assert.NotContains(t, string(html), `href="javascript:`)

@@ -1,4 +1,4 @@
-package form_test
+package web_test
 
 import (
 	"net/http"
@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/consentkit/consentkit/privacy/form"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 func TestPrefix(t *testing.T) {
@@ -20,19 +20,19 @@ func TestPrefix(t *testing.T) {
 		{"https://example.com/help/contact/", "/help/contact"},
 		{"https://example.com", ""},
 	} {
-		got, err := form.Prefix(tc.base)
+		got, err := web.Prefix(tc.base)
 		require.NoError(t, err, tc.base)
 		assert.Equal(t, tc.want, got, "Prefix(%q)", tc.base)
 	}
 	for _, bad := range []string{"comments", "https://example.com/c?x=1", "/c#top", "https://example.com/%zz", "mailto:a@example.com"} {
-		_, err := form.Prefix(bad)
+		_, err := web.Prefix(bad)
 		assert.Error(t, err, "Prefix(%q)", bad)
 	}
 }
 
 func TestMount(t *testing.T) {
 	var seen string
-	h := form.Mount("/t", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r.URL.Path }))
+	h := web.Mount("/t", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r.URL.Path }))
 	for _, tc := range []struct {
 		name   string
 		mount  func(http.Handler) http.Handler
@@ -55,7 +55,7 @@ func TestMount(t *testing.T) {
 
 	t.Run("Escaped", func(t *testing.T) {
 		var path, raw string
-		h := form.Mount("/c", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { path, raw = r.URL.Path, r.URL.RawPath }))
+		h := web.Mount("/c", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { path, raw = r.URL.Path, r.URL.RawPath }))
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/c/t/a%2Fb", nil))
 		assert.Equal(t, "/t/a/b", path)
 		assert.Equal(t, "/t/a%2Fb", raw)
