@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"unicode"
 	"unicode/utf8"
@@ -46,14 +47,16 @@ func FieldErrors(err error, label func(field string) string) []FieldError {
 	if d.Error.Status == http.StatusInternalServerError {
 		return []FieldError{fe}
 	}
-	l := label(d.Error.Field)
-	if l == "" {
-		return []FieldError{fe}
-	}
-	fe.Field = d.Error.Field
 	var e *privacy.Error
-	if errors.As(err, &e) && e.Code != "" {
-		fe.Code, fe.Limit, fe.Text = e.Code, e.Limit, l+" "+e.Message
+	rule := errors.As(err, &e) && e.Code != ""
+	l := label(d.Error.Field)
+	switch {
+	case l == "" && rule:
+		fe.Text = fmt.Sprintf("The %s field %s", d.Error.Field, e.Message)
+	case rule:
+		fe.Field, fe.Code, fe.Limit, fe.Text = d.Error.Field, e.Code, e.Limit, l+" "+e.Message
+	case l != "":
+		fe.Field = d.Error.Field
 	}
 	return []FieldError{fe}
 }
