@@ -3,9 +3,11 @@ package privacy
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -88,6 +90,20 @@ type Rights struct {
 	ConfirmWithin time.Duration
 	// DownloadWithin is how long a download link works (default 1h).
 	DownloadWithin time.Duration
+	// Templates overrides the confirmation mail of DefaultTemplates (rights.txt);
+	// nil for the defaults.
+	Templates fs.FS
+
+	parseOnce sync.Once
+	tpl       *Templates
+	tplErr    error
+}
+
+// Check parses the mail templates and reports a bad override: call it at start-up
+// (web.New does).
+func (rt *Rights) Check() error {
+	rt.parseOnce.Do(func() { rt.tpl, rt.tplErr = ParseTemplates(DefaultTemplates, rt.Templates, nil) })
+	return rt.tplErr
 }
 
 func (rt *Rights) now() time.Time { return nowOr(rt.Now) }
@@ -129,18 +145,23 @@ func (rt *Rights) Ask(ctx context.Context, email string, kind RequestKind) error
 	if err := rt.Store.CreateRequest(ctx, r); err != nil {
 		return err
 	}
-	what := "a copy of the data we hold about you"
-	if kind == RequestErase {
-		what = "the erasure of all data we hold about you"
+	if err := rt.Check(); err != nil {
+		return err
 	}
-	link := rt.BaseURL + "?t=" + url.QueryEscape(token)
+	data := map[string]any{"Kind": string(kind), "Within": rt.confirmWithin(), "Link": rt.BaseURL + "?t=" + url.QueryEscape(token)}
+	var subject, text strings.Builder
+	if err := rt.tpl.Text.ExecuteTemplate(&subject, "rights-confirm-subject", data); err != nil {
+		return err
+	}
+	if err := rt.tpl.Text.ExecuteTemplate(&text, "rights-confirm", data); err != nil {
+		return err
+	}
 	_, err = rt.Mailer.Send(ctx, Message{
 		Purpose:     PurposeDataRights,
 		DataSubject: addr,
 		To:          Address{Email: addr},
-		Subject:     "Confirm your data request",
-		Text: fmt.Sprintf("Someone, hopefully you, asked for %s.\n\nTo confirm, open this link within %s and press the button:\n\n%s\n\nIf you did not ask, ignore this message: nothing will happen.\n",
-			what, rt.confirmWithin(), link),
+		Subject:     subject.String(),
+		Text:        text.String(),
 	})
 	return err
 }

@@ -1,30 +1,54 @@
 package web
 
 import (
+	"io/fs"
+
 	"github.com/consentkit/consentkit/privacy"
 
 	"bytes"
 	"embed"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
 )
 
-//go:embed policypage.md.tmpl
-var policyFS embed.FS
+//go:embed templates
+var templateFS embed.FS
 
-var policyTmpl = template.Must(template.New("policypage.md.tmpl").Funcs(template.FuncMap{
+// DefaultTemplates is the markup of the kernel's pages: pages.html (the data request
+// pages) and policy.md (the policy page, in Markdown). Copy and edit them to
+// override them (Config.Templates).
+var DefaultTemplates, _ = fs.Sub(templateFS, "templates")
+
+var funcs = map[string]any{
 	"date": func(t time.Time) string { return t.Format("2 January 2006") },
 	"md":   escapeMarkdown,
-}).ParseFS(policyFS, "policypage.md.tmpl"))
+}
+
+// defaults are DefaultTemplates parsed, for PolicyMarkdown and PolicyHTML.
+var defaults = func() *privacy.Templates {
+	t, err := privacy.ParseTemplates(DefaultTemplates, nil, funcs)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}()
 
 // PolicyMarkdown renders the policy page as Markdown from the policy and the
 // contracts of the holders registered in r: the page describes what they hold, for
 // how long and why, and nothing else.
 func PolicyMarkdown(p *privacy.Policy, r *privacy.Registry) ([]byte, error) {
+	return policyMarkdown(defaults, p, r)
+}
+
+// PolicyHTML renders the policy page as an HTML fragment (no script, no style).
+func PolicyHTML(p *privacy.Policy, r *privacy.Registry) ([]byte, error) {
+	return policyHTML(defaults, p, r)
+}
+
+func policyMarkdown(t *privacy.Templates, p *privacy.Policy, r *privacy.Registry) ([]byte, error) {
 	type section struct {
 		Heading string
 		Texts   []string
@@ -57,7 +81,7 @@ func PolicyMarkdown(p *privacy.Policy, r *privacy.Registry) ([]byte, error) {
 		history[i], history[j] = history[j], history[i]
 	}
 	var b bytes.Buffer
-	err := policyTmpl.Execute(&b, map[string]any{
+	err := t.Text.ExecuteTemplate(&b, "policy.md", map[string]any{
 		"P": p, "Purposes": r.Purposes(), "Categories": r.Categories(), "History": history, "MinAge": privacy.MinAge,
 		"Collected": texts(privacy.SectionCollected), "Visits": texts(privacy.SectionVisits), "Children": texts(privacy.SectionChildren),
 		"Sections": extra,
@@ -65,9 +89,8 @@ func PolicyMarkdown(p *privacy.Policy, r *privacy.Registry) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// PolicyHTML renders the policy page as an HTML fragment (no script, no style).
-func PolicyHTML(p *privacy.Policy, r *privacy.Registry) ([]byte, error) {
-	md, err := PolicyMarkdown(p, r)
+func policyHTML(t *privacy.Templates, p *privacy.Policy, r *privacy.Registry) ([]byte, error) {
+	md, err := policyMarkdown(t, p, r)
 	if err != nil {
 		return nil, err
 	}

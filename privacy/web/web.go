@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -34,6 +35,10 @@ type Config struct {
 	TrustedHeader string
 	Layout        Layout // Plain when nil
 	Log           *slog.Logger
+	// Templates overrides DefaultTemplates, the pages' markup and words
+	// (pages.html) and the policy page's Markdown (policy.md); nil for the
+	// defaults. See privacy.ParseTemplates.
+	Templates fs.FS
 	// BaseURL is the URL, or only the path, at which the host mounts the handler,
 	// e.g. "/privacy": the handler routes on the path after it, and the links and
 	// forms on its pages start with it. Default: "/privacy".
@@ -64,6 +69,7 @@ type Config struct {
 type Handler struct {
 	cfg  Config
 	base string // the path links start with, from cfg.BaseURL
+	tpl  *privacy.Templates
 	h    http.Handler
 }
 
@@ -102,7 +108,14 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{cfg: cfg, base: base}
+	if err := cfg.Rights.Check(); err != nil {
+		return nil, fmt.Errorf("web: Config.Rights: %w", err)
+	}
+	tpl, err := privacy.ParseTemplates(DefaultTemplates, cfg.Templates, funcs)
+	if err != nil {
+		return nil, fmt.Errorf("web: Config.Templates: %w", err)
+	}
+	h := &Handler{cfg: cfg, base: base, tpl: tpl}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.policy)
 	mux.HandleFunc("GET /policy.md", h.policyMarkdown)
@@ -123,47 +136,14 @@ func New(cfg Config) (*Handler, error) {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.h.ServeHTTP(w, r) }
 
-var pages = template.Must(template.New("").Parse(`
-{{define "request"}}
-<p>Ask for a copy of everything this site holds about your email address, or for its erasure.
-We send a link to the address to confirm that it is yours.</p>
-<form method="post" action="{{.Action}}" novalidate>
-{{if .Error}}<p class="error" role="alert">{{.Error}}</p>{{end}}
-<p><label for="email">Email address</label>
-<input id="email" name="email" type="email" autocomplete="email" maxlength="254" required value="{{.Email}}"
-{{if eq .Field "email"}} aria-invalid="true" aria-describedby="email-error"{{end}}>
-{{if eq .Field "email"}}<span id="email-error" class="error">{{.Message}}</span>{{end}}</p>
-<fieldset><legend>What would you like?</legend>
-<p><input id="kind-export" name="kind" type="radio" value="export"{{if ne .Kind "erase"}} checked{{end}}> <label for="kind-export">A copy of my data</label></p>
-<p><input id="kind-erase" name="kind" type="radio" value="erase"{{if eq .Kind "erase"}} checked{{end}}> <label for="kind-erase">Erase my data</label></p>
-</fieldset>
-<p class="hp" aria-hidden="true"><label for="website">Leave this empty</label><input id="website" name="website" tabindex="-1" autocomplete="off"></p>
-<p><button type="submit">Send me the confirmation link</button></p>
-</form>
-{{end}}
-{{define "sent"}}<p>If the address is valid, a confirmation link is on its way to it. The link works for 24 hours.</p>{{end}}
-{{define "confirm"}}
-{{if eq .Kind "erase"}}<p>Pressing the button erases everything this site holds about your address, everywhere on the site. This cannot be undone.</p>
-{{else}}<p>Pressing the button prepares a copy of everything this site holds about your address, to download once within the hour.</p>{{end}}
-<form method="post" action="{{.Action}}"><input type="hidden" name="t" value="{{.Token}}">
-<p><button type="submit">{{if eq .Kind "erase"}}Erase my data{{else}}Prepare my copy{{end}}</button></p></form>
-{{end}}
-{{define "exported"}}<p>Your copy is ready: <a href="{{.Link}}" download>download it</a>. The link works once, until {{.By}}.</p>{{end}}
-{{define "erased"}}<p>Your data has been erased.</p>
-<table><thead><tr><th>Part of the site</th><th>Records removed</th><th>Kept, and why</th></tr></thead><tbody>
-{{range .}}<tr><td>{{.Holder}}</td><td>{{.Removed}}</td><td>{{range .Retained}}{{.}} {{end}}</td></tr>{{end}}
-</tbody></table>{{end}}
-{{define "error"}}<p class="error" role="alert">{{.}}</p>{{end}}
-`))
-
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, title, name string, data any) {
 	var b strings.Builder
-	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
+	if err := h.tpl.HTML.ExecuteTemplate(&b, name, data); err != nil {
 		h.cfg.Log.Error("render", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	SecurityHeaders(w)
 	h.cfg.Layout(w, r, status, title, template.HTML(b.String()))
 }
 
@@ -181,7 +161,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (h *Handler) policy(w http.ResponseWriter, r *http.Request) {
-	page, err := PolicyHTML(h.cfg.Policy, h.cfg.Registry)
+	page, err := policyHTML(h.tpl, h.cfg.Policy, h.cfg.Registry)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -190,7 +170,7 @@ func (h *Handler) policy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) policyMarkdown(w http.ResponseWriter, r *http.Request) {
-	page, err := PolicyMarkdown(h.cfg.Policy, h.cfg.Registry)
+	page, err := policyMarkdown(h.tpl, h.cfg.Policy, h.cfg.Registry)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -1,6 +1,7 @@
-package web
+package privacy
 
 import (
+	"embed"
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
@@ -9,15 +10,24 @@ import (
 	texttemplate "text/template"
 )
 
+//go:embed templates/*.txt
+var kernelTemplates embed.FS
+
+// DefaultTemplates are the kernel's own templates: the data request mail
+// (rights.txt). A host copies and edits them to override them (Rights.Templates).
+var DefaultTemplates, _ = fs.Sub(kernelTemplates, "templates")
+
+// mustSub is fs.Sub of an embedded folder, which cannot fail.
 // Templates is a capability's markup: the pages and forms it renders (files named
-// *.html, parsed with html/template) and the mail it sends (*.txt, parsed with
-// text/template), from its embedded defaults with a host's overrides on top.
+// *.html, parsed with html/template) and the mail and other text it writes (*.txt
+// and *.md, parsed with text/template), from its embedded defaults with a host's
+// overrides on top, so a host can restyle and translate every word it shows.
 type Templates struct {
 	HTML *htmltemplate.Template
 	Text *texttemplate.Template
 }
 
-// ParseTemplates parses the *.html and *.txt files at the root of defaults, then
+// ParseTemplates parses the *.html, *.txt and *.md files at the root of defaults, then
 // those of override (nil for none) over them. An override replaces what it
 // defines: a file named as a default file replaces that file, and any file may
 // redefine single templates with {{define "name"}}, so a host can restyle one form
@@ -51,7 +61,7 @@ func (t *Templates) add(fsys fs.FS, funcs map[string]any, known map[string]bool,
 	}
 	for _, e := range entries {
 		file, ext := e.Name(), path.Ext(e.Name())
-		if e.IsDir() || ext != ".html" && ext != ".txt" {
+		if e.IsDir() || ext != ".html" && ext != ".txt" && ext != ".md" {
 			continue
 		}
 		b, err := fs.ReadFile(fsys, file)

@@ -1,4 +1,4 @@
-package web_test
+package privacy_test
 
 import (
 	"strings"
@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/consentkit/consentkit/privacy/web"
+	"github.com/consentkit/consentkit/privacy"
 )
 
 func TestParseTemplates(t *testing.T) {
@@ -20,7 +20,7 @@ func TestParseTemplates(t *testing.T) {
 		"page.html":   {Data: []byte(`{{define "page"}}<main>{{template "form" .}}</main>{{end}}`)},
 	}
 	funcs := map[string]any{"shout": strings.ToUpper}
-	render := func(t *testing.T, tm *web.Templates) (string, string) {
+	render := func(t *testing.T, tm *privacy.Templates) (string, string) {
 		var h, m strings.Builder
 		require.NoError(t, tm.HTML.ExecuteTemplate(&h, "page", "Send <now>"))
 		require.NoError(t, tm.Text.ExecuteTemplate(&m, "confirm", "Ann <a>"))
@@ -28,7 +28,7 @@ func TestParseTemplates(t *testing.T) {
 	}
 
 	t.Run("Defaults", func(t *testing.T) {
-		tm, err := web.ParseTemplates(defaults, nil, funcs)
+		tm, err := privacy.ParseTemplates(defaults, nil, funcs)
 		require.NoError(t, err)
 		h, m := render(t, tm)
 		assert.Equal(t, `<main><form><button>Send &lt;now&gt;</button></form></main>`, h)
@@ -36,7 +36,7 @@ func TestParseTemplates(t *testing.T) {
 		assert.Nil(t, tm.HTML.Lookup("ignored"), "only the root's files are read")
 	})
 	t.Run("OneTemplate", func(t *testing.T) {
-		tm, err := web.ParseTemplates(defaults, fstest.MapFS{
+		tm, err := privacy.ParseTemplates(defaults, fstest.MapFS{
 			"mine.html": {Data: []byte(`{{define "button"}}<button class="big">Envoyer {{.}}</button>{{end}}`)},
 		}, funcs)
 		require.NoError(t, err)
@@ -44,7 +44,7 @@ func TestParseTemplates(t *testing.T) {
 		assert.Equal(t, `<main><form><button class="big">Envoyer Send &lt;now&gt;</button></form></main>`, h)
 	})
 	t.Run("WholeFile", func(t *testing.T) {
-		tm, err := web.ParseTemplates(defaults, fstest.MapFS{
+		tm, err := privacy.ParseTemplates(defaults, fstest.MapFS{
 			"confirm.txt": {Data: []byte(`{{define "confirm"}}Bonjour {{.}}{{end}}`)},
 		}, funcs)
 		require.NoError(t, err)
@@ -52,13 +52,13 @@ func TestParseTemplates(t *testing.T) {
 		assert.Equal(t, `Bonjour Ann <a>`, m)
 	})
 	t.Run("ErrUnknownName", func(t *testing.T) {
-		_, err := web.ParseTemplates(defaults, fstest.MapFS{
+		_, err := privacy.ParseTemplates(defaults, fstest.MapFS{
 			"mine.html": {Data: []byte(`{{define "buton"}}x{{end}}`)},
 		}, funcs)
 		require.ErrorContains(t, err, `mine.html defines "buton"`)
 	})
 	t.Run("ErrSyntax", func(t *testing.T) {
-		_, err := web.ParseTemplates(defaults, fstest.MapFS{"form.html": {Data: []byte(`{{define "form"}}`)}}, funcs)
+		_, err := privacy.ParseTemplates(defaults, fstest.MapFS{"form.html": {Data: []byte(`{{define "form"}}`)}}, funcs)
 		require.ErrorContains(t, err, "override")
 	})
 }
