@@ -10,6 +10,7 @@ import (
 
 // Store is every store the privacy kernel needs, as memstore and mysqlstore provide.
 type Store interface {
+	UnitOfWork
 	OutboxStore
 	ConsentStore
 	AccessLog

@@ -126,6 +126,14 @@ func NewMailer(policy *Policy, store OutboxStore, log *slog.Logger) *Mailer {
 	return m
 }
 
+// Work returns the unit of work of the mailer's outbox store, or nil if the store
+// is not one: capabilities check at construction that their store is on the same
+// database (SameDatabase), and run a change and its mail in it.
+func (m *Mailer) Work() UnitOfWork {
+	w, _ := m.store.(UnitOfWork)
+	return w
+}
+
 // Policy returns the policy the mailer enforces.
 func (m *Mailer) Policy() *Policy { return m.policy }
 

@@ -35,7 +35,7 @@ type mailCount struct {
 
 type entry struct {
 	item   privacy.Item
-	state  string // queued, sent, failed
+	state  string // held (until its unit of work commits), queued, sent, failed
 	owner  string
 	lease  time.Time
 	due    time.Time
@@ -56,16 +56,37 @@ func New() *Store {
 
 func (s *Store) id() int64 { s.nextID++; return s.nextID }
 
+// Do implements privacy.UnitOfWork with an undo journal (privacy.MemoryWork).
+func (s *Store) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	return privacy.MemoryWork(ctx, fn)
+}
+
+// Database implements privacy.UnitOfWork.
+func (s *Store) Database() string { return privacy.MemoryDatabase }
+
 // Enqueue implements privacy.OutboxStore.
 func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, ok := s.suppressed[privacy.SuppressionKey(msg.To.Email)]; ok {
+		s.mu.Unlock()
 		return 0, &privacy.RefusalError{Reason: privacy.RefusedSuppressed, Purpose: msg.Purpose}
 	}
 	id := s.id()
-	now := time.Now().UTC()
-	s.outbox[id] = &entry{item: privacy.Item{ID: id, Message: *msg, Created: now}, state: "queued"}
+	// Held until its unit of work commits: the message of a change undone is
+	// never sent.
+	e := &entry{item: privacy.Item{ID: id, Message: *msg, Created: time.Now().UTC()}, state: "held"}
+	s.outbox[id] = e
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		delete(s.outbox, id)
+		s.mu.Unlock()
+	})
+	privacy.OnCommit(ctx, func() {
+		s.mu.Lock()
+		e.state = "queued"
+		s.mu.Unlock()
+	})
 	return id, nil
 }
 
@@ -174,7 +195,7 @@ func (s *Store) OutboxStats(ctx context.Context, ref string) (privacy.OutboxStat
 			continue
 		}
 		switch e.state {
-		case "queued":
+		case "queued", "held":
 			st.Queued++
 		case "sent":
 			st.Sent++
@@ -191,7 +212,7 @@ func (s *Store) PurgeOutbox(ctx context.Context, t time.Time) (int, error) {
 	defer s.mu.Unlock()
 	n := 0
 	for id, e := range s.outbox {
-		if e.state != "queued" && e.ended.Before(t) {
+		if e.state != "queued" && e.state != "held" && e.ended.Before(t) {
 			delete(s.outbox, id)
 			n++
 		}
@@ -243,9 +264,15 @@ func (s *Store) PurgeMailCounts(ctx context.Context, t time.Time) (int, error) {
 // AppendConsent implements privacy.ConsentStore.
 func (s *Store) AppendConsent(ctx context.Context, c *privacy.Consent) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c.ID = s.id()
 	s.consents = append(s.consents, *c)
+	s.mu.Unlock()
+	id := c.ID
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		s.consents = slices.DeleteFunc(s.consents, func(c privacy.Consent) bool { return c.ID == id })
+		s.mu.Unlock()
+	})
 	return nil
 }
 

@@ -2,17 +2,20 @@ package mysqlstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/consentkit/consentkit/internal/mysqltest"
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/mailtest"
+	"github.com/consentkit/consentkit/privacy/memstore"
 	"github.com/consentkit/consentkit/privacy/mysqlstore"
 	"github.com/consentkit/consentkit/privacy/smtp"
 )
@@ -195,27 +198,66 @@ func TestShutdownReleases(t *testing.T) {
 	assert.Len(t, seen, n)
 }
 
-// TestEnqueueJoinsTransaction: a message enqueued in a transaction that rolls back
-// is never sent.
-func TestEnqueueJoinsTransaction(t *testing.T) {
+// TestHostEnlistsInUnitOfWork: a host's own write and the mail it causes commit
+// together through Store.Do and Store.Ext; when the unit fails, neither is kept.
+func TestHostEnlistsInUnitOfWork(t *testing.T) {
 	db := mysqltest.New(t)
 	store := mysqlstore.New(db)
 	ctx := context.Background()
 	require.NoError(t, store.Migrate(ctx))
+	_, err := db.ExecContext(ctx, "CREATE TABLE orders (id INT PRIMARY KEY)")
+	require.NoError(t, err)
 	m := privacy.NewMailer(mailtest.Policy(), store, nil)
 	m.Allow(privacy.PurposeAccount, allowAll)
-	for _, commit := range []bool{false, true} {
-		tx, err := db.BeginTxx(ctx, nil)
-		require.NoError(t, err)
-		_, err = m.Send(withTx(ctx, tx), message(1))
-		require.NoError(t, err)
-		if commit {
-			require.NoError(t, tx.Commit())
+	failed := errors.New("payment refused")
+	for id, fail := range map[int]bool{1: true, 2: false} {
+		err := store.Do(ctx, func(ctx context.Context) error {
+			if _, err := store.Ext(ctx).ExecContext(ctx, "INSERT INTO orders (id) VALUES (?)", id); err != nil {
+				return err
+			}
+			if _, err := m.Send(ctx, message(id)); err != nil {
+				return err
+			}
+			if fail {
+				return failed
+			}
+			return nil
+		})
+		if fail {
+			require.ErrorIs(t, err, failed)
 		} else {
-			require.NoError(t, tx.Rollback())
+			require.NoError(t, err)
 		}
 	}
+	var orders []int
+	require.NoError(t, sqlx.SelectContext(ctx, db, &orders, "SELECT id FROM orders"))
+	assert.Equal(t, []int{2}, orders)
 	st, err := store.OutboxStats(ctx, "")
 	require.NoError(t, err)
-	assert.Equal(t, 1, st.Queued, "only the committed message is queued")
+	assert.Equal(t, 1, st.Queued, "only the committed order's message is queued")
+}
+
+// TestUnitOfWorkOneDatabase: a unit of work refuses a store of another pool, and a
+// memory store, instead of committing them apart.
+func TestUnitOfWorkOneDatabase(t *testing.T) {
+	ctx := context.Background()
+	a := mysqlstore.New(mysqltest.New(t))
+	b := mysqlstore.New(mysqltest.New(t))
+	require.NoError(t, a.Migrate(ctx))
+	require.NoError(t, b.Migrate(ctx))
+	assert.NotEqual(t, a.Database(), b.Database())
+	err := a.Do(ctx, func(ctx context.Context) error {
+		return b.Do(ctx, func(ctx context.Context) error { return nil })
+	})
+	require.ErrorContains(t, err, "cannot include a store on")
+	err = a.Do(ctx, func(ctx context.Context) error {
+		return memstore.New().Do(ctx, func(ctx context.Context) error { return nil })
+	})
+	require.ErrorContains(t, err, "cannot include memory stores")
+	err = memstore.New().Do(ctx, func(ctx context.Context) error {
+		return a.Do(ctx, func(ctx context.Context) error { return nil })
+	})
+	require.ErrorContains(t, err, "a unit of work on memory cannot include")
+	require.ErrorContains(t, privacy.SameDatabase("comments", a, memstore.New()), "must be on one database")
+	require.NoError(t, privacy.SameDatabase("comments", a, a))
 }

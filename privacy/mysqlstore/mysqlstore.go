@@ -46,6 +46,28 @@ var _ privacy.Store = (*Store)(nil)
 // New returns a store on db. Call Migrate before first use.
 func New(db *sqlx.DB) *Store { return &Store{db: db} }
 
+// Do implements privacy.UnitOfWork: fn runs in one transaction (READ COMMITTED)
+// that every store on the same pool joins through ctx.
+func (s *Store) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	return sqltx.Do(ctx, s.db, func(ctx context.Context, _ *sqlx.Tx) error { return fn(ctx) })
+}
+
+// Database implements privacy.UnitOfWork: the pool, since one transaction is one
+// connection of one pool. Give every store of a site the same *sqlx.DB.
+func (s *Store) Database() string { return sqltx.Name(s.db) }
+
+// Ext returns what a host's own SQL runs on to join the unit of work ctx carries
+// (see Do): its transaction, or the pool outside one.
+//
+//	err := store.Do(ctx, func(ctx context.Context) error {
+//		if _, err := store.Ext(ctx).ExecContext(ctx, "INSERT INTO orders ...", ...); err != nil {
+//			return err
+//		}
+//		_, err := mailer.Send(ctx, receipt) // queued only if the order commits
+//		return err
+//	})
+func (s *Store) Ext(ctx context.Context) sqlx.ExtContext { return sqltx.Ext(ctx, s.db) }
+
 // Migrate creates or updates the store's tables. It is safe to call from several
 // processes at once.
 func (s *Store) Migrate(ctx context.Context) error {

@@ -6,6 +6,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -26,6 +27,54 @@ func Run(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 	t.Run("Disclosures", func(t *testing.T) { testDisclosures(t, newStore) })
 	t.Run("MailCounts", func(t *testing.T) { testMailCounts(t, newStore) })
 	t.Run("AddressesIgnoreCase", func(t *testing.T) { testAddressCase(t, newStore(t)) })
+	t.Run("UnitOfWork", func(t *testing.T) { testUnitOfWork(t, newStore(t)) })
+}
+
+// testUnitOfWork: a message enqueued and a consent recorded in a unit of work that
+// fails are gone, never claimed; in one that commits they are there; a nested Do
+// joins the outer one.
+func testUnitOfWork(t *testing.T, s privacy.Store) {
+	ctx := context.Background()
+	now := time.Now()
+	failed := errors.New("the change failed")
+	msg := func(to string) *privacy.Message {
+		return &privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: to, To: privacy.Address{Email: to}, Subject: "s", Text: "t"}
+	}
+	claimed := make(chan []privacy.Item, 1)
+	err := s.Do(ctx, func(ctx context.Context) error {
+		if _, err := s.Enqueue(ctx, msg("undone@example.org")); err != nil {
+			return err
+		}
+		if err := s.AppendConsent(ctx, &privacy.Consent{Subject: "undone@example.org", Purpose: privacy.PurposeNewsletter, Granted: true, PolicyVersion: "1", Source: "test", At: now}); err != nil {
+			return err
+		}
+		// Another worker looks while the unit is open: nothing is due yet.
+		go func() {
+			items, _ := s.Claim(context.Background(), "other", 10, now.Add(time.Second), time.Minute)
+			claimed <- items
+		}()
+		<-time.After(50 * time.Millisecond)
+		return s.Do(ctx, func(ctx context.Context) error { return failed }) // nested: joins, and fails the whole
+	})
+	require.ErrorIs(t, err, failed)
+	items := <-claimed
+	assert.Empty(t, items, "a message of an open unit of work is not claimed")
+	items, err = s.Claim(ctx, "w", 10, now.Add(time.Second), time.Minute)
+	require.NoError(t, err)
+	assert.Empty(t, items, "the message of a failed unit is never sent")
+	hist, err := s.ConsentHistory(ctx, "undone@example.org")
+	require.NoError(t, err)
+	assert.Empty(t, hist, "the consent of a failed unit is gone")
+
+	require.NoError(t, s.Do(ctx, func(ctx context.Context) error {
+		_, err := s.Enqueue(ctx, msg("kept@example.org"))
+		return err
+	}))
+	items, err = s.Claim(ctx, "w", 10, now.Add(time.Second), time.Minute)
+	require.NoError(t, err)
+	require.Len(t, items, 1)
+	assert.Equal(t, "kept@example.org", items[0].Message.To.Email)
+	assert.NotEmpty(t, s.Database())
 }
 
 func testMailCounts(t *testing.T, newStore func(t *testing.T) privacy.Store) {

@@ -1,0 +1,109 @@
+package privacy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// A UnitOfWork commits a change and the mail it causes together: a comment is stored
+// if and only if its notification is queued. Every store of one database joins the
+// unit of work a ctx carries, so a host can enlist its own writes beside a
+// capability's (privacy/mysqlstore's Store.Ext gives MySQL writes the transaction).
+//
+// The kernel's stores and every capability's Store implement it; the MySQL ones over
+// one transaction, the memory ones with an undo journal (MemoryWork).
+type UnitOfWork interface {
+	// Do runs fn as one unit of work: what fn writes through the ctx it is given
+	// commits when fn returns nil and is undone when it returns an error, which Do
+	// returns. Inside another unit of work of the same database, fn joins it and
+	// the outer Do commits. A ctx carrying a unit of work of another database is an
+	// error: the two could not commit together.
+	Do(ctx context.Context, fn func(ctx context.Context) error) error
+	// Database names the database the work commits to. Stores are atomic together
+	// only when they name the same one.
+	Database() string
+}
+
+// SameDatabase returns an error naming what when a and b are not on one database,
+// so a capability refuses at construction the stores a unit of work cannot span
+// (a memory outbox beside a MySQL comment store, say), instead of losing
+// atomicity silently. A value that is not a UnitOfWork is not checked.
+func SameDatabase(what string, a, b any) error {
+	ua, okA := a.(UnitOfWork)
+	ub, okB := b.(UnitOfWork)
+	if okA && okB && ua.Database() != ub.Database() {
+		return fmt.Errorf("%s: the store is on %s but the privacy store on %s; a change and the mail it causes must commit together, so both must be on one database", what, ua.Database(), ub.Database())
+	}
+	return nil
+}
+
+// MemoryDatabase is what memory stores name as their Database: all memory stores of
+// a process take part in one unit of work.
+const MemoryDatabase = "memory"
+
+// journal is a memory unit of work: what to undo if it fails and what to finish
+// if it commits.
+type journal struct {
+	mu     sync.Mutex
+	undo   []func()
+	commit []func()
+}
+
+type journalKey struct{}
+
+// MemoryWork is UnitOfWork.Do for memory stores: fn runs with a journal in its ctx
+// (or joins the one ctx carries) where memory stores record how to undo each write
+// (OnUndo) and what a commit finishes (OnCommit). If fn fails, the undos run, newest
+// first. Readers may see a write before its unit commits; a memory site serves
+// from one process, and the outbox holds such messages back until the commit.
+func MemoryWork(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := ctx.Value(journalKey{}).(*journal); ok {
+		return fn(ctx)
+	}
+	if db, ok := ctx.Value(DatabaseKey{}).(string); ok {
+		return fmt.Errorf("a unit of work on %s cannot include memory stores", db)
+	}
+	j := &journal{}
+	err := fn(context.WithValue(context.WithValue(ctx, journalKey{}, j), DatabaseKey{}, MemoryDatabase))
+	j.mu.Lock()
+	undo, commit := j.undo, j.commit
+	j.undo, j.commit = nil, nil
+	j.mu.Unlock()
+	if err != nil {
+		for _, u := range slices.Backward(undo) {
+			u()
+		}
+		return err
+	}
+	for _, c := range commit {
+		c()
+	}
+	return nil
+}
+
+// OnUndo records how to undo a memory write made in ctx's unit of work; without
+// one, the write is final and undo is not kept.
+func OnUndo(ctx context.Context, undo func()) {
+	if j, ok := ctx.Value(journalKey{}).(*journal); ok {
+		j.mu.Lock()
+		j.undo = append(j.undo, undo)
+		j.mu.Unlock()
+	}
+}
+
+// OnCommit runs done when ctx's unit of work commits, or at once outside one.
+func OnCommit(ctx context.Context, done func()) {
+	if j, ok := ctx.Value(journalKey{}).(*journal); ok {
+		j.mu.Lock()
+		j.commit = append(j.commit, done)
+		j.mu.Unlock()
+		return
+	}
+	done()
+}
+
+// DatabaseKey is the context key under which a unit of work names its database
+// (UnitOfWork.Database), so that a store of another database refuses to join it.
+type DatabaseKey struct{}
