@@ -3,7 +3,6 @@ package contact_test
 import (
 	"bytes"
 	"context"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,9 +16,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/html"
 
 	"github.com/consentkit/consentkit/contact"
+	"github.com/consentkit/consentkit/internal/pseudotr"
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/web"
 )
@@ -178,70 +177,14 @@ func TestTemplateOverrideErrors(t *testing.T) {
 	})
 }
 
-// pseudo returns DefaultTemplates with every word a person reads put in capitals:
-// the text outside actions, tags and character references. Every page rendered
-// from it, and every mail, must then hold no lowercase word but the data shown:
-// one that is left is English written in Go.
-func pseudo(t *testing.T) fs.FS {
-	t.Helper()
-	out := fstest.MapFS{}
-	files, err := fs.ReadDir(contact.DefaultTemplates, ".")
-	require.NoError(t, err)
-	for _, f := range files {
-		b, err := fs.ReadFile(contact.DefaultTemplates, f.Name())
-		require.NoError(t, err)
-		s, isHTML := string(b), strings.HasSuffix(f.Name(), ".html")
-		var sb strings.Builder
-		for i := 0; i < len(s); {
-			end := ""
-			switch {
-			case strings.HasPrefix(s[i:], "{{"):
-				end = "}}"
-			case isHTML && s[i] == '<':
-				end = ">"
-			case isHTML && s[i] == '&':
-				end = ";"
-			}
-			if end == "" {
-				sb.WriteString(strings.ToUpper(s[i : i+1]))
-				i++
-				continue
-			}
-			j := strings.Index(s[i:], end)
-			require.GreaterOrEqual(t, j, 0, "%s: unclosed %q", f.Name(), end)
-			sb.WriteString(s[i : i+j+len(end)])
-			i += j + len(end)
-		}
-		out[f.Name()] = &fstest.MapFile{Data: []byte(sb.String())}
-	}
-	return out
-}
-
-// lowercase finds words a translation would have missed.
-var lowercase = regexp.MustCompile(`[a-z]{2,}`)
-
-// english returns what is left of the text nodes of page once the data is taken
-// out: every lowercase word.
-func english(t *testing.T, page string, data []string) []string {
-	t.Helper()
-	doc, err := html.Parse(strings.NewReader(page))
-	require.NoError(t, err)
-	var left []string
-	for n := range doc.Descendants() {
-		if n.Type != html.TextNode {
-			continue
-		}
-		s := n.Data
-		for _, d := range data {
-			s = strings.ReplaceAll(s, d, "")
-		}
-		left = append(left, lowercase.FindAllString(s, -1)...)
-	}
-	return left
-}
-
+// TestEveryWordInTemplates renders every page and mail from DefaultTemplates
+// with every word put in capitals: a lowercase word left that is not the data
+// shown is English written in Go.
 func TestEveryWordInTemplates(t *testing.T) {
-	over := pseudo(t)
+	over := fstest.MapFS{}
+	for name, b := range pseudotr.Translate(t, contact.DefaultTemplates) {
+		over[name] = &fstest.MapFile{Data: b}
+	}
 	e := newEnv(t, "mem", func(c *contact.Config, h *contact.HandlerConfig) {
 		c.Acknowledge = true
 		c.Templates = over
@@ -283,30 +226,27 @@ func TestEveryWordInTemplates(t *testing.T) {
 			w := do(t, e.handler, p.req)
 			require.Less(t, w.Code, 500, w.Body.String())
 			body := w.Body.String()
-			assert.Empty(t, english(t, body, data), "English left on the page:\n%s", body)
+			assert.Empty(t, pseudotr.LeftOnPage(t, body, data), "English left on the page:\n%s", body)
 			assert.True(t, strings.ContainsFunc(body, unicode.IsUpper), "the page shows the translation")
 		})
 	}
 	t.Run("Failed", func(t *testing.T) {
 		broken := fstest.MapFS{"x.html": {Data: []byte(`{{define "form"}}{{.Missing}}{{end}}`)}}
-		for k, f := range over.(fstest.MapFS) {
+		for k, f := range over {
 			broken[k] = f
 		}
 		h, err := contact.NewHandler(e.svc, contact.HandlerConfig{Signer: e.signer, BaseURL: "/", Templates: broken})
 		require.NoError(t, err)
 		w := do(t, h, httptest.NewRequest(http.MethodGet, "/", nil))
 		require.Equal(t, http.StatusInternalServerError, w.Code)
-		assert.Empty(t, english(t, w.Body.String(), nil), w.Body.String())
+		assert.Empty(t, pseudotr.LeftOnPage(t, w.Body.String(), nil), w.Body.String())
 	})
 	t.Run("Mail", func(t *testing.T) {
 		msgs := e.mail.Server.Wait(5, 5*time.Second)
 		require.Len(t, msgs, 5, "three notifications, one acknowledgement (one a day per address), a reply")
 		for _, m := range msgs {
-			text := m.Subject() + "\n" + m.Text
-			for _, d := range append(data, "https://example.com/contact", "Mon, 02 Nov 2026") {
-				text = strings.ReplaceAll(text, d, "")
-			}
-			assert.Empty(t, lowercase.FindAllString(text, -1), "English left in the mail:\n%s", m.Text)
+			left := pseudotr.Left(m.Subject()+"\n"+m.Text, append(data, "https://example.com/contact", "Mon, 02 Nov 2026"))
+			assert.Empty(t, left, "English left in the mail:\n%s", m.Text)
 		}
 	})
 }
