@@ -2,6 +2,7 @@ package contact
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -296,7 +297,8 @@ func decode(r *http.Request, max int64, big string, bigChars int) (url.Values, e
 		if json.Unmarshal(b, &raw) == nil {
 			for k, v := range raw {
 				if !utf8.Valid(v) {
-					return nil, privacy.InvalidRule(k, "utf8", "is not valid UTF-8 text")
+					// Every 400 names something the sender can find; a key "" is not that.
+					return nil, privacy.InvalidRule(cmp.Or(k, "body"), "utf8", "is not valid UTF-8 text")
 				}
 			}
 		}
