@@ -19,4 +19,15 @@
 // The request and its notification are written in one transaction: with
 // contact/mysqlstore and privacy/mysqlstore on the same database, either both are
 // kept or neither is.
+//
+// The host owns the markup. Every page, form and mail renders from templates
+// (DefaultTemplates, embedded from contact/templates: *.html for the pages through
+// html/template, *.txt for the mail through text/template), and every word a person
+// sees is in them. To restyle or translate, a host gives an fs.FS of overrides,
+// HandlerConfig.Templates for the pages and Config.Templates for the mail: a file
+// named as a default file replaces it, and a file of any other name may redefine
+// single templates, e.g. {{define "form"}} and {{define "form-title"}} for the form
+// alone. A field's faults reach the templates as web.FieldError, whose Code lets a
+// translation word them. An override that does not parse, or defines a template
+// the package has not, makes the constructor fail naming it.
 package contact

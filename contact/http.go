@@ -2,11 +2,13 @@ package contact
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -14,7 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
+
 	"unicode/utf8"
 
 	"github.com/consentkit/consentkit/privacy"
@@ -41,6 +43,10 @@ type HandlerConfig struct {
 	// e.g. "/contact": the Handler routes on the path after it, and the links and
 	// forms on its pages start with it. Default: "/contact".
 	BaseURL string
+	// Templates is the host's overrides of DefaultTemplates; nil for the defaults.
+	// The pages render from them: a file named as a default file replaces it, and
+	// any file may redefine single templates ({{define "form"}}).
+	Templates fs.FS
 }
 
 // Handler serves the contact form and the staff pages, as server-rendered HTML
@@ -68,12 +74,15 @@ type Handler struct {
 	svc     *Service
 	cfg     HandlerConfig
 	base    string // the path links start with, from cfg.BaseURL
+	tmpl    *web.Templates
+	labels  map[string]string // field -> its label, from the "label" template
 	handler http.Handler
 }
 
 // NewHandler returns the handler for svc. It returns an error when svc is nil, cfg
-// has no Signer or the Signer's key is shorter than 32 bytes, or cfg.BaseURL is not
-// a URL or a path.
+// has no Signer or the Signer's key is shorter than 32 bytes, cfg.BaseURL is not a
+// URL or a path, or cfg.Templates does not parse or defines a template the package
+// has not (the error names it).
 func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if svc == nil {
 		return nil, errors.New("contact: NewHandler needs a Service")
@@ -97,7 +106,16 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{svc: svc, cfg: cfg, base: base}
+	tmpl, err := parseTemplates(cfg.Templates)
+	if err != nil {
+		return nil, fmt.Errorf("contact: HandlerConfig.Templates: %w", err)
+	}
+	h := &Handler{svc: svc, cfg: cfg, base: base, tmpl: tmpl, labels: map[string]string{}}
+	for _, f := range fields {
+		if h.labels[f], err = plainText(tmpl, "label", f); err != nil {
+			return nil, fmt.Errorf("contact: HandlerConfig.Templates: label of %s: %w", f, err)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.showForm)
 	mux.HandleFunc("POST /{$}", h.submit)
@@ -113,69 +131,19 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Every page may hold what someone typed or a request's personal data.
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	web.SecurityHeaders(w)
 	h.handler.ServeHTTP(w, r)
 }
 
-// fields names the form's fields in the order they are shown; "text" is the staff
-// reply's one field.
-var fields = []struct{ name, label string }{
-	{"name", "Your name"},
-	{"email", "Your email address"},
-	{"category", "Category"},
-	{"subject", "Subject"},
-	{"message", "Message"},
-	{"text", "Reply"},
-}
+// fields are the inputs the pages show, each labelled by the "label" template; a
+// fault of any other field (the timestamp, the body) is shown in the summary only.
+// "text" is the staff reply's one field.
+var fields = []string{"name", "email", "category", "subject", "message", "text"}
 
-// labelOf returns the label of a field shown on a page, or "" for any other field
-// (the timestamp, the body).
-func labelOf(field string) string {
-	for _, f := range fields {
-		if f.name == field {
-			return f.label
-		}
-	}
-	return ""
-}
-
-// fieldError is one fault, shown beside its field (ID) and in the summary.
-type fieldError struct {
-	Field, ID, Text string
-}
-
-// describe turns err, one error or several joined, into sentences a person can act
-// on. Faults of no field shown on the page have Field "" and are shown only in the
-// summary.
-func describe(err error) []fieldError {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		if _, single := err.(*privacy.Error); !single {
-			var out []fieldError
-			for _, e := range joined.Unwrap() {
-				out = append(out, describe(e)...)
-			}
-			return out
-		}
-	}
-	b := web.Describe(err)
-	field, msg := b.Error.Field, b.Error.Message
-	label := labelOf(field)
-	if label == "" {
-		return []fieldError{{Text: upperFirst(msg)}}
-	}
-	// The kernel's messages either complete the field's name ("is required") or
-	// stand alone ("this is not an email address").
-	for _, verb := range []string{"is ", "must ", "contains ", "was "} {
-		if strings.HasPrefix(msg, verb) {
-			return []fieldError{{Field: field, ID: "contact-" + field, Text: label + " " + msg}}
-		}
-	}
-	return []fieldError{{Field: field, ID: "contact-" + field, Text: upperFirst(msg)}}
-}
-
-func upperFirst(s string) string {
-	r, n := utf8.DecodeRuneInString(s)
-	return string(unicode.ToUpper(r)) + s[n:]
+// faults words err, one error or several joined, for a page: every fault, with
+// each field's label before its rule.
+func (h *Handler) faults(err error) []web.FieldError {
+	return web.FieldErrors(err, func(field string) string { return h.labels[field] })
 }
 
 // formPage is what the form template shows.
@@ -183,8 +151,8 @@ type formPage struct {
 	Base       string // the mount point, see mount
 	Stamp      string
 	Values     Submission
-	Errors     []fieldError
-	Err        map[string]string // field -> sentence
+	Errors     []web.FieldError
+	Err        map[string]string // field -> its first fault
 	Categories []string
 	MaxMessage int
 	MaxName    int
@@ -196,30 +164,42 @@ type formPage struct {
 
 func (h *Handler) page(r *http.Request, v Submission, err error) formPage {
 	p := formPage{
-		Base: h.base, Stamp: h.cfg.Signer.Stamp(), Values: v, Err: map[string]string{},
+		Base: h.base, Stamp: h.cfg.Signer.Stamp(), Values: v,
 		Categories: h.svc.CategoryChoices(), RetentionDays: int(h.svc.cfg.Retention / (24 * time.Hour)),
 		MaxMessage: h.svc.cfg.MaxMessage, MaxName: MaxName, MaxSubject: MaxSubject, MaxEmail: privacy.MaxEmailLen,
 	}
-	if err != nil {
-		p.Errors = describe(err)
-		for _, e := range p.Errors {
-			if e.Field != "" && p.Err[e.Field] == "" {
-				p.Err[e.Field] = e.Text
-			}
-		}
-	}
+	p.Errors = h.faults(err)
+	p.Err = web.ByField(p.Errors)
 	return p
 }
 
-func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, title, name string, data any) {
-	var b bytes.Buffer
-	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
+// render writes the page of the templates name and name+"-title" in the Layout.
+// A page that fails to render (a host's override that does not execute) is logged
+// and replaced by the "failed" page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	title, body, err := h.execute(name, data)
+	if err != nil {
 		h.cfg.Log.ErrorContext(r.Context(), "contact: render", "page", name, "err", err)
-		status, title = http.StatusInternalServerError, "Something went wrong"
-		b.Reset()
-		b.WriteString("<p>Something went wrong on our side. Please try again later.</p>")
+		status = http.StatusInternalServerError
+		if title, body, err = h.execute("failed", nil); err != nil {
+			h.cfg.Log.ErrorContext(r.Context(), "contact: render", "page", "failed", "err", err)
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
 	}
-	h.cfg.Layout(w, r, status, title, template.HTML(b.String()))
+	h.cfg.Layout(w, r, status, title, body)
+}
+
+func (h *Handler) execute(name string, data any) (string, template.HTML, error) {
+	title, err := plainText(h.tmpl, name+"-title", data)
+	if err != nil {
+		return "", "", err
+	}
+	var b bytes.Buffer
+	if err := h.tmpl.HTML.ExecuteTemplate(&b, name, data); err != nil {
+		return "", "", err
+	}
+	return title, template.HTML(b.String()), nil
 }
 
 // formDescriptor is the JSON answer to GET / : what a script needs to submit.
@@ -237,7 +217,7 @@ func (h *Handler) showForm(w http.ResponseWriter, r *http.Request) {
 				"subject": MaxSubject, "message": h.svc.cfg.MaxMessage, "category": MaxCategory}})
 		return
 	}
-	h.render(w, r, http.StatusOK, "Contact us", "form", h.page(r, Submission{}, nil))
+	h.render(w, r, http.StatusOK, "form", h.page(r, Submission{}, nil))
 }
 
 // submitted is the answer to a successful (or silently dropped) submission.
@@ -257,7 +237,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		web.SetRetryAfter(w, err)
-		h.render(w, r, web.HTTPStatus(err), "Contact us", "form", h.page(r, v, err))
+		h.render(w, r, web.HTTPStatus(err), "form", h.page(r, v, err))
 	}
 	vals, err := decode(r, h.svc.maxBody(), "message", h.svc.cfg.MaxMessage)
 	if err != nil {
@@ -295,7 +275,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusCreated, done)
 		return
 	}
-	h.render(w, r, http.StatusOK, "Message sent", "sent", done)
+	h.render(w, r, http.StatusOK, "sent", done)
 }
 
 // decode reads the body's fields, at most max bytes. A body over the limit is
@@ -307,7 +287,8 @@ func decode(r *http.Request, max int64, big string, bigChars int) (url.Values, e
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
-			return nil, privacy.Invalid(big, "is longer than %d characters", bigChars)
+			return nil, &privacy.Error{Kind: privacy.ErrInvalid, Field: big, Code: "too-long", Limit: bigChars,
+				Message: fmt.Sprintf("is longer than %d characters", bigChars)}
 		}
 		return nil, privacy.Invalid("body", "the request body could not be read")
 	}
@@ -316,7 +297,8 @@ func decode(r *http.Request, max int64, big string, bigChars int) (url.Values, e
 		if json.Unmarshal(b, &raw) == nil {
 			for k, v := range raw {
 				if !utf8.Valid(v) {
-					return nil, privacy.Invalid(k, "is not valid UTF-8 text")
+					// Every 400 names something the sender can find; a key "" is not that.
+					return nil, privacy.InvalidRule(cmp.Or(k, "body"), "utf8", "is not valid UTF-8 text")
 				}
 			}
 		}
@@ -342,11 +324,13 @@ func (h *Handler) staffError(w http.ResponseWriter, r *http.Request, err error) 
 		h.cfg.Log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	web.SetRetryAfter(w, err)
-	var lines []string
-	for _, d := range describe(err) {
-		lines = append(lines, d.Text)
-	}
-	h.render(w, r, b.Error.Status, http.StatusText(b.Error.Status), "error", strings.Join(lines, " "))
+	h.render(w, r, b.Error.Status, "error", errorPage{Status: b.Error.Status, Errors: h.faults(err)})
+}
+
+// errorPage is what the error template shows: the status, and every fault.
+type errorPage struct {
+	Status int
+	Errors []web.FieldError
 }
 
 type listPage struct {
@@ -413,15 +397,15 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	if f.Offset > 0 {
 		p.Prev = page(max(f.Offset-f.Limit, 0))
 	}
-	h.render(w, r, http.StatusOK, "Contact requests", "list", p)
+	h.render(w, r, http.StatusOK, "list", p)
 }
 
 type requestPage struct {
 	Request
 	Base   string
-	Notice string
+	Notice string // what was just done: "replied", "closed" or ""
 	Text   string // the reply being written, kept after an error
-	Errors []fieldError
+	Errors []web.FieldError
 }
 
 // Lines splits the message for display with line breaks and no markup.
@@ -441,11 +425,7 @@ func (h *Handler) showRequest(w http.ResponseWriter, r *http.Request, status int
 		web.WriteJSON(w, http.StatusOK, req)
 		return
 	}
-	p := requestPage{Request: req, Base: h.base, Notice: notice, Text: text}
-	if replyErr != nil {
-		p.Errors = describe(replyErr)
-	}
-	h.render(w, r, status, "Contact request "+req.Ref, "request", p)
+	h.render(w, r, status, "request", requestPage{Request: req, Base: h.base, Notice: notice, Text: text, Errors: h.faults(replyErr)})
 }
 
 func (h *Handler) reply(w http.ResponseWriter, r *http.Request) {
@@ -468,7 +448,7 @@ func (h *Handler) reply(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusCreated, rep)
 		return
 	}
-	h.showRequest(w, r, http.StatusOK, "Your reply was sent.", "", nil)
+	h.showRequest(w, r, http.StatusOK, "replied", "", nil)
 }
 
 func (h *Handler) close(w http.ResponseWriter, r *http.Request) {
@@ -481,92 +461,5 @@ func (h *Handler) close(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, submitted{Ref: ref, Status: StatusClosed})
 		return
 	}
-	h.showRequest(w, r, http.StatusOK, "The request is closed.", "", nil)
+	h.showRequest(w, r, http.StatusOK, "closed", "", nil)
 }
-
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02 15:04 UTC")
-}
-
-// The pages hold no script and no style attribute, so a host's strict
-// Content-Security-Policy needs no exception for them.
-var pages = template.Must(template.New("contact").Funcs(template.FuncMap{"time": fmtTime, "split": func(s string) []string { return strings.Split(s, "\n") }}).Parse(`
-{{define "errors"}}{{if .}}<div role="alert" id="contact-errors">
-<p>Please correct the following:</p>
-<ul>{{range .}}<li>{{if .ID}}<a href="#{{.ID}}">{{.Text}}</a>{{else}}{{.Text}}{{end}}</li>{{end}}</ul>
-</div>{{end}}{{end}}
-
-{{define "form"}}{{template "errors" .Errors}}
-<form method="post" action="{{.Base}}/" accept-charset="utf-8">
-<input type="hidden" name="ts" value="{{.Stamp}}">
-<p><label for="contact-name">Your name (optional)</label><br>
-<input id="contact-name" name="name" type="text" maxlength="{{.MaxName}}" autocomplete="name" value="{{.Values.Name}}"{{if .Err.name}} aria-invalid="true" aria-describedby="contact-name-error"{{end}}>
-{{with .Err.name}}<br><strong id="contact-name-error">{{.}}</strong>{{end}}</p>
-<p><label for="contact-email">Your email address</label><br>
-<input id="contact-email" name="email" type="email" maxlength="{{.MaxEmail}}" autocomplete="email" required value="{{.Values.Email}}" aria-describedby="contact-email-use{{if .Err.email}} contact-email-error{{end}}"{{if .Err.email}} aria-invalid="true"{{end}}>
-<br><small id="contact-email-use">We use it only to answer you.</small>
-{{with .Err.email}}<br><strong id="contact-email-error">{{.}}</strong>{{end}}</p>
-{{if .Categories}}<p><label for="contact-category">Category (optional)</label><br>
-<select id="contact-category" name="category"{{if .Err.category}} aria-invalid="true" aria-describedby="contact-category-error"{{end}}>
-<option value="">Choose…</option>
-{{$sel := .Values.Category}}{{range .Categories}}<option{{if eq . $sel}} selected{{end}}>{{.}}</option>
-{{end}}</select>
-{{with .Err.category}}<br><strong id="contact-category-error">{{.}}</strong>{{end}}</p>{{end}}
-<p><label for="contact-subject">Subject</label><br>
-<input id="contact-subject" name="subject" type="text" maxlength="{{.MaxSubject}}" required value="{{.Values.Subject}}"{{if .Err.subject}} aria-invalid="true" aria-describedby="contact-subject-error"{{end}}>
-{{with .Err.subject}}<br><strong id="contact-subject-error">{{.}}</strong>{{end}}</p>
-<p><label for="contact-message">Message</label><br>
-<textarea id="contact-message" name="message" rows="10" cols="60" maxlength="{{.MaxMessage}}" required{{if .Err.message}} aria-invalid="true" aria-describedby="contact-message-error"{{end}}>{{.Values.Message}}</textarea>
-{{with .Err.message}}<br><strong id="contact-message-error">{{.}}</strong>{{end}}</p>
-<div hidden><label for="contact-website">Leave this field empty</label>
-<input id="contact-website" name="website" type="text" tabindex="-1" autocomplete="off"></div>
-<p><button type="submit">Send</button></p>
-</form>
-<p>Plain text only. We delete your message {{.RetentionDays}} days after we close your request.</p>
-{{end}}
-
-{{define "sent"}}<p role="status">Thank you. We received your message and will answer it by email.</p>
-<p>Your reference is <strong>{{.Ref}}</strong>. Please quote it if you write to us about this message.</p>{{end}}
-
-{{define "error"}}<p role="alert">{{.}}</p>{{end}}
-
-{{define "list"}}<nav><p>Show:
-<a href="{{.Base}}/requests?status=open"{{if eq .Status "open"}} aria-current="page"{{end}}>open</a> ·
-<a href="{{.Base}}/requests?status=closed"{{if eq .Status "closed"}} aria-current="page"{{end}}>closed</a> ·
-<a href="{{.Base}}/requests?status=all"{{if eq .Status "all"}} aria-current="page"{{end}}>all</a></p></nav>
-{{if .Requests}}<table>
-<thead><tr><th scope="col">Reference</th><th scope="col">Received</th><th scope="col">Status</th><th scope="col">From</th><th scope="col">Category</th><th scope="col">Subject</th><th scope="col">Replies</th></tr></thead>
-<tbody>{{range .Requests}}<tr><td><a href="{{$.Base}}/requests/{{.Ref}}">{{.Ref}}</a></td><td>{{time .Created}}</td><td>{{.Status}}</td><td>{{if .Name}}{{.Name}} &lt;{{.Email}}&gt;{{else}}{{.Email}}{{end}}</td><td>{{.Category}}</td><td>{{.Subject}}</td><td>{{.Replies}}</td></tr>
-{{end}}</tbody></table>{{else}}<p>No requests.</p>{{end}}
-{{if or .Prev .Next}}<nav><p>{{with .Prev}}<a href="{{$.Base}}/requests?{{.}}">Newer</a>{{end}} {{with .Next}}<a href="{{$.Base}}/requests?{{.}}">Older</a>{{end}}</p></nav>{{end}}
-{{end}}
-
-{{define "request"}}{{with .Notice}}<p role="status">{{.}}</p>{{end}}
-<p><a href="{{.Base}}/requests">All requests</a></p>
-<dl>
-<dt>Reference</dt><dd>{{.Ref}}</dd>
-<dt>From</dt><dd>{{if .Name}}{{.Name}} &lt;{{.Email}}&gt;{{else}}{{.Email}}{{end}}</dd>
-{{with .Category}}<dt>Category</dt><dd>{{.}}</dd>{{end}}
-<dt>Subject</dt><dd>{{.Subject}}</dd>
-<dt>Received</dt><dd>{{time .Created}}</dd>
-<dt>Status</dt><dd>{{.Status}}{{with .Closed}}{{if not .IsZero}} ({{time .}}){{end}}{{end}}</dd>
-</dl>
-<h2>Message</h2>
-<p>{{range $i, $l := .Lines}}{{if $i}}<br>
-{{end}}{{$l}}{{end}}</p>
-<h2>Replies</h2>
-{{range .Thread}}<article><h3>{{time .At}}{{with .Staff}} by {{.}}{{end}}</h3><p>{{range $i, $l := split .Text}}{{if $i}}<br>
-{{end}}{{$l}}{{end}}</p></article>
-{{else}}<p>None yet.</p>{{end}}
-{{if eq .Status "open"}}{{template "errors" .Errors}}
-<form method="post" action="{{.Base}}/requests/{{.Ref}}/reply" accept-charset="utf-8">
-<p><label for="contact-text">Reply to the requester (sent by email, kept in this thread)</label><br>
-<textarea id="contact-text" name="text" rows="10" cols="60" required>{{.Text}}</textarea></p>
-<p><button type="submit">Send reply</button></p>
-</form>
-<form method="post" action="{{.Base}}/requests/{{.Ref}}/close"><p><button type="submit">Close the request</button></p></form>
-{{end}}{{end}}
-`))

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
+	texttemplate "text/template"
 	"time"
 	"unicode/utf8"
 
@@ -39,13 +41,6 @@ const (
 // DefaultCategories are offered when Config.Categories is empty.
 var DefaultCategories = []string{"General question", "Support", "Feedback"}
 
-// Acknowledgement defaults: fixed text that carries nothing the visitor typed.
-const (
-	DefaultAckSubject = "We received your message"
-	DefaultAckText    = "Thank you for writing to us. We received your message and will answer it by email.\n\n" +
-		"This is an automatic message. You do not need to reply to it."
-)
-
 // Config configures a Service. Zero fields take the defaults documented on them.
 type Config struct {
 	Store   Store            // required
@@ -74,13 +69,16 @@ type Config struct {
 	// delivered: DefaultAnswerWindow, longer than the outbox retries a message.
 	AnswerWindow time.Duration
 
-	// Acknowledge sends the visitor a fixed-text acknowledgement. Off by default:
-	// the address is not verified, so anything sent to it may reach someone who
-	// never wrote.
+	// Acknowledge sends the visitor a fixed-text acknowledgement (the "ack"
+	// templates, given only the reference). Off by default: the address is not
+	// verified, so anything sent to it may reach someone who never wrote.
 	Acknowledge bool
 	AckInterval time.Duration // at most one acknowledgement per address per interval; DefaultAckInterval
-	AckSubject  string        // DefaultAckSubject
-	AckText     string        // DefaultAckText; the reference is appended
+
+	// Templates is the host's overrides of DefaultTemplates; nil for the defaults.
+	// The mail renders from them (templates/mail.txt): a file named as a default
+	// file replaces it, and any file may redefine single templates.
+	Templates fs.FS
 }
 
 // Service is the contact capability: visitors submit requests; staff with the
@@ -90,10 +88,13 @@ type Service struct {
 	cfg    Config
 	policy *privacy.Policy
 	log    *slog.Logger
+	mail   *texttemplate.Template
 }
 
 // New returns a Service for cfg and registers it with cfg.Mailer as an Allower for
-// privacy.PurposeSupport. It returns an error naming what is missing or wrong.
+// privacy.PurposeSupport. It returns an error naming what is missing or wrong,
+// among them a cfg.Templates that does not parse or defines a template the
+// package has not.
 func New(cfg Config) (*Service, error) {
 	var errs []error
 	if cfg.Store == nil {
@@ -145,11 +146,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.AckInterval <= 0 {
 		cfg.AckInterval = DefaultAckInterval
 	}
-	if cfg.AckSubject == "" {
-		cfg.AckSubject = DefaultAckSubject
-	}
-	if cfg.AckText == "" {
-		cfg.AckText = DefaultAckText
+	tmpl, err := parseTemplates(cfg.Templates)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("contact: Config.Templates: %w", err))
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -160,7 +159,7 @@ func New(cfg Config) (*Service, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, policy: cfg.Policy, log: cfg.Log}
+	s := &Service{cfg: cfg, policy: cfg.Policy, log: cfg.Log, mail: tmpl.Text}
 	cfg.Mailer.AllowContract(s.Contract())
 	return s, nil
 }
@@ -210,9 +209,9 @@ func (s *Service) Validate(in Submission) (Submission, error) {
 		switch {
 		case err != nil:
 		case hasMarkup(v):
-			err = privacy.Invalid(field, "must be plain text: remove the HTML tags")
+			err = privacy.InvalidRule(field, "markup", "must be plain text: remove the HTML tags")
 		case hasBidiOverride(v):
-			err = privacy.Invalid(field, "contains a text-direction control character")
+			err = privacy.InvalidRule(field, "bidi", "contains a text-direction control character")
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -229,7 +228,7 @@ func (s *Service) Validate(in Submission) (Submission, error) {
 	if err := privacy.CheckMultiline("message", out.Message, s.cfg.MaxMessage, true); err != nil {
 		errs = append(errs, err)
 	} else if !s.cfg.AllowMarkup && hasMarkup(out.Message) {
-		errs = append(errs, privacy.Invalid("message", "must be plain text: remove the HTML tags (a tag is < followed by a letter, / or !)"))
+		errs = append(errs, privacy.InvalidRule("message", "markup", "must be plain text: remove the HTML tags (a tag is < followed by a letter, / or !)"))
 	}
 	if out.Category != "" {
 		if line("category", out.Category, MaxCategory, false) && !slices.Contains(s.cfg.Categories, out.Category) {
@@ -318,30 +317,44 @@ func (s *Service) Submit(ctx context.Context, in Submission) (Request, error) {
 	return r, nil
 }
 
-func (s *Service) notify(ctx context.Context, r *Request) error {
+// mailData is what the notification and the reply templates are given.
+type mailData struct {
+	Request
+	StaffURL string
+	Reply    Reply
+}
+
+// ackData is all the acknowledgement is given: it goes to an address nobody
+// verified, so it can hold nothing the visitor typed.
+type ackData struct{ Ref string }
+
+// compose renders the templates name+"-subject" and name, a message's subject
+// and text.
+func (s *Service) compose(name string, data any) (subject, text string, err error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "New contact request %s\n\n", r.Ref)
-	if r.Name != "" {
-		fmt.Fprintf(&b, "From:     %s <%s>\n", r.Name, r.Email)
-	} else {
-		fmt.Fprintf(&b, "From:     %s\n", r.Email)
+	if err := s.mail.ExecuteTemplate(&b, name+"-subject", data); err != nil {
+		return "", "", fmt.Errorf("contact: mail template: %w", err)
 	}
-	if r.Category != "" {
-		fmt.Fprintf(&b, "Category: %s\n", r.Category)
+	subject = b.String()
+	b.Reset()
+	if err := s.mail.ExecuteTemplate(&b, name, data); err != nil {
+		return "", "", fmt.Errorf("contact: mail template: %w", err)
 	}
-	fmt.Fprintf(&b, "Subject:  %s\nReceived: %s\n\n%s\n\n-- \n", r.Subject, r.Created.Format(time.RFC1123Z), r.Message)
-	if s.cfg.StaffURL != "" {
-		fmt.Fprintf(&b, "Answer it at %s/requests/%s so the reply is kept with the request.\n", s.cfg.StaffURL, r.Ref)
-	} else {
-		b.WriteString("Answer it from the staff pages so the reply is kept with the request.\n")
+	return subject, b.String(), nil
+}
+
+func (s *Service) notify(ctx context.Context, r *Request) error {
+	subject, text, err := s.compose("notification", mailData{Request: *r, StaffURL: s.cfg.StaffURL})
+	if err != nil {
+		return err
 	}
-	_, err := s.cfg.Mailer.Send(ctx, privacy.Message{
+	_, err = s.cfg.Mailer.Send(ctx, privacy.Message{
 		Purpose:     privacy.PurposeSupport,
 		DataSubject: r.Email,
 		To:          privacy.Address{Email: s.cfg.SupportInbox},
 		ReplyTo:     privacy.Address{Email: r.Email},
-		Subject:     "[" + r.Ref + "] " + r.Subject,
-		Text:        b.String(),
+		Subject:     subject,
+		Text:        text,
 	})
 	if err != nil {
 		if errors.Is(err, privacy.ErrRefused) || errors.Is(err, privacy.ErrInvalid) {
@@ -354,16 +367,19 @@ func (s *Service) notify(ctx context.Context, r *Request) error {
 		return err
 	}
 	if r.AckSent {
-		// The visitor's name stays out of the To header too: on an unverified
-		// address it would carry the visitor's words to whoever owns it.
-		_, err := s.cfg.Mailer.Send(ctx, privacy.Message{
-			Purpose:     privacy.PurposeSupport,
-			DataSubject: r.Email,
-			To:          privacy.Address{Email: r.Email},
-			ReplyTo:     privacy.Address{Email: s.cfg.SupportInbox},
-			Subject:     s.cfg.AckSubject,
-			Text:        s.cfg.AckText + "\n\nYour reference: " + r.Ref + "\n",
-		})
+		subject, text, err := s.compose("ack", ackData{Ref: r.Ref})
+		if err == nil {
+			// The visitor's name stays out of the To header too: on an unverified
+			// address it would carry the visitor's words to whoever owns it.
+			_, err = s.cfg.Mailer.Send(ctx, privacy.Message{
+				Purpose:     privacy.PurposeSupport,
+				DataSubject: r.Email,
+				To:          privacy.Address{Email: r.Email},
+				ReplyTo:     privacy.Address{Email: s.cfg.SupportInbox},
+				Subject:     subject,
+				Text:        text,
+			})
+		}
 		if err != nil {
 			// The acknowledgement is a courtesy: it never costs the visitor the request.
 			s.log.WarnContext(ctx, "contact acknowledgement not sent", "ref", r.Ref, "err", err)
@@ -463,14 +479,18 @@ func (s *Service) Reply(ctx context.Context, ref, text string) (Reply, error) {
 	}
 	actor := privacy.ActorFrom(ctx)
 	rep := Reply{StaffID: actor.ID, Staff: actor.Email, Text: text, At: s.now()}
+	subject, body, err := s.compose("reply", mailData{Request: r, StaffURL: s.cfg.StaffURL, Reply: rep})
+	if err != nil {
+		return Reply{}, err
+	}
 	err = s.cfg.Store.AddReply(ctx, ref, &rep, func(ctx context.Context) error {
 		_, err := s.cfg.Mailer.Send(ctx, privacy.Message{
 			Purpose:     privacy.PurposeSupport,
 			DataSubject: r.Email,
 			To:          privacy.Address{Email: r.Email},
 			ReplyTo:     privacy.Address{Email: s.cfg.SupportInbox},
-			Subject:     "Re: " + r.Subject + " [" + r.Ref + "]",
-			Text:        text + "\n\n-- \nYour reference: " + r.Ref + "\n",
+			Subject:     subject,
+			Text:        body,
 		})
 		return err
 	})

@@ -487,7 +487,7 @@ func TestAcknowledgement(t *testing.T) {
 	acks := e.mail.Server.To(visitor)
 	require.Len(t, acks, 1)
 	ack := acks[0]
-	assert.Equal(t, contact.DefaultAckSubject, ack.Subject())
+	assert.Equal(t, "We received your message", ack.Subject())
 	assert.Equal(t, "<"+visitor+">", strings.TrimSpace(ack.Header.Get("To")))
 	for _, typed := range []string{"spam.example", "pills", "Spam text"} {
 		assert.NotContains(t, string(ack.Raw), typed, "the acknowledgement carries nothing the visitor typed")

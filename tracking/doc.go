@@ -73,4 +73,14 @@
 // from the middleware: whether only staff see it is the host's choice
 // (HandlerConfig.Role, or where the host mounts it). It only reads (GET and HEAD), so
 // it needs no cross-origin protection, and it sets no cookie.
+//
+// The host owns the pages' markup. They render from templates (DefaultTemplates,
+// embedded from tracking/templates, parsed with html/template) that hold every word
+// they show, the charts' SVG with them. To restyle or translate, a host gives
+// HandlerConfig.Templates, an fs.FS of overrides: a file named as a default file
+// replaces it, and a file of any other name may redefine single templates, e.g.
+// {{define "path"}} and {{define "path-title"}} for one path's page alone. A faulty
+// parameter reaches the templates as web.FieldError, whose Code lets a translation
+// word it. An override that does not parse, or defines a template the package has
+// not, makes NewHandler fail naming it.
 package tracking

@@ -3,14 +3,17 @@ package tracking
 import (
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
@@ -31,6 +34,10 @@ type HandlerConfig struct {
 	// e.g. "/stats": the Handler routes on the path after it, and the links on its
 	// pages start with it. Default: "/stats".
 	BaseURL string
+	// Templates is the host's overrides of DefaultTemplates; nil for the defaults.
+	// A file named as a default file replaces it, and any file may redefine single
+	// templates ({{define "report"}}).
+	Templates fs.FS
 }
 
 // Handler serves the reports, read-only (GET and HEAD). Mount it at
@@ -57,12 +64,17 @@ type Handler struct {
 	layout  web.Layout
 	log     *slog.Logger
 	role    privacy.Role
-	pages   *template.Template // pages, their links under the mount
+	pages   *template.Template // their links under the mount
+	labels  map[string]string  // parameter -> its label, from the "field-label" template
 	handler http.Handler
 }
 
-// NewHandler returns the report handler for s. It returns an error when s is nil
-// or cfg.BaseURL is not a URL or a path.
+// parameters are the report form's, in the order it shows them.
+var parameters = []string{"from", "to", "top", "path"}
+
+// NewHandler returns the report handler for s. It returns an error when s is nil,
+// cfg.BaseURL is not a URL or a path, or cfg.Templates does not parse or defines a
+// template the package has not (the error names it).
 func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	if s == nil {
 		return nil, errors.New("tracking: NewHandler needs a Service")
@@ -71,8 +83,22 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tracking: HandlerConfig.BaseURL: %w", err)
 	}
+	tmpl, err := web.ParseTemplates(DefaultTemplates, cfg.Templates, map[string]any{
+		"base":  func() string { return base },
+		"date":  func(t time.Time) string { return t.Format(dateLayout) },
+		"label": stepLabel,
+		"last":  func(t time.Time) string { return t.AddDate(0, 0, -1).Format(dateLayout) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tracking: HandlerConfig.Templates: %w", err)
+	}
 	h := &Handler{svc: s, layout: cfg.Layout, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), role: cfg.Role,
-		pages: template.Must(pages.Clone()).Funcs(template.FuncMap{"base": func() string { return base }})}
+		pages: tmpl.HTML, labels: map[string]string{}}
+	for _, p := range parameters {
+		if h.labels[p], err = h.text("field-label", p); err != nil {
+			return nil, fmt.Errorf("tracking: HandlerConfig.Templates: label of %s: %w", p, err)
+		}
+	}
 	if h.layout == nil {
 		h.layout = web.Plain
 	}
@@ -81,7 +107,10 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 }
 
 // ServeHTTP implements http.Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	web.SecurityHeaders(w)
+	h.handler.ServeHTTP(w, r)
+}
 
 // serve answers r, whose path is relative to the mount.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
@@ -132,39 +161,41 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, false, err, &in)
 			return
 		}
-		h.render(w, r, http.StatusOK, "Views of "+path, "path", pathPage(rep, in))
+		h.render(w, r, http.StatusOK, "path", pathPage(rep, in))
 	default:
 		rep, err := h.svc.Report(r.Context(), q)
 		if err != nil {
 			h.fail(w, r, false, err, &in)
 			return
 		}
-		h.render(w, r, http.StatusOK, "Page views", "report", reportPage(rep, in))
+		h.render(w, r, http.StatusOK, "report", reportPage(rep, in))
 	}
 }
 
-// fail answers err as JSON or as the page's form with the message beside the field.
+// failedPage is what the failed template shows: the status, every fault, and
+// the form with each field's fault beside it.
+type failedPage struct {
+	Status int
+	Errors []web.FieldError
+	Form   params
+}
+
+// fail answers err as JSON or as the page's form with every fault beside its field.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, api bool, err error, in *params) {
 	if api {
 		web.WriteJSONError(w, r, h.log, err)
 		return
 	}
-	b := web.Describe(err)
-	status := b.Error.Status
+	status := web.HTTPStatus(err)
 	if status == http.StatusInternalServerError {
 		h.log.ErrorContext(r.Context(), "tracking: report failed", "path", r.URL.Path, "err", err)
 	}
 	if in == nil {
 		in = &params{}
 	}
-	in.errors = map[string]string{}
-	if b.Error.Field != "" {
-		in.errors[b.Error.Field] = b.Error.Message
-	}
-	h.render(w, r, status, "Page views", "failed", struct {
-		Form    params
-		Message string
-	}{*in, b.Error.Message})
+	p := failedPage{Status: status, Errors: web.FieldErrors(err, func(field string) string { return h.labels[field] }), Form: *in}
+	p.Form.errors = web.ByField(p.Errors)
+	h.render(w, r, status, "failed", p)
 }
 
 // methodNotAllowed answers 405: the reports change nothing, so they take no POST.
@@ -172,93 +203,123 @@ func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request, api b
 	const msg = "only GET and HEAD are allowed"
 	w.Header().Set("Allow", "GET, HEAD")
 	if !api {
-		h.render(w, r, http.StatusMethodNotAllowed, "Page views", "failed", struct {
-			Form    params
-			Message string
-		}{params{}, msg})
+		h.render(w, r, http.StatusMethodNotAllowed, "failed", failedPage{Status: http.StatusMethodNotAllowed})
 		return
 	}
 	var b web.ErrorBody
 	b.Error.Status, b.Error.Message = http.StatusMethodNotAllowed, msg
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusMethodNotAllowed)
-	_ = json.NewEncoder(w).Encode(b)
+	web.WriteJSON(w, http.StatusMethodNotAllowed, b)
 }
 
-func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, title, name string, data any) {
-	var buf bytes.Buffer
-	if err := h.pages.ExecuteTemplate(&buf, name, data); err != nil {
-		h.log.ErrorContext(r.Context(), "tracking: render report page", "err", err)
+// render writes the page of the templates name and name+"-title" in the Layout.
+// A page that fails to render (a host's override that does not execute) is logged
+// and replaced by the "broken" page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	title, body, err := h.execute(name, data)
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "tracking: render report page", "page", name, "err", err)
 		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString("<p>The report could not be shown.</p>")
+		if title, body, err = h.execute("broken", nil); err != nil {
+			h.log.ErrorContext(r.Context(), "tracking: render report page", "page", "broken", "err", err)
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
 	}
-	h.layout(w, r, status, title, template.HTML(buf.String()))
+	h.layout(w, r, status, title, body)
+}
+
+func (h *Handler) execute(name string, data any) (string, template.HTML, error) {
+	title, err := h.text(name+"-title", data)
+	if err != nil {
+		return "", "", err
+	}
+	var b bytes.Buffer
+	if err := h.pages.ExecuteTemplate(&b, name, data); err != nil {
+		return "", "", err
+	}
+	return title, template.HTML(b.String()), nil
+}
+
+// text executes the template name and returns its output as text: for a page's
+// title, which the Layout escapes itself, and a field's label, which ends up
+// inside a sentence that the page escapes.
+func (h *Handler) text(name string, data any) (string, error) {
+	var b strings.Builder
+	if err := h.pages.ExecuteTemplate(&b, name, data); err != nil {
+		return "", err
+	}
+	return html.UnescapeString(b.String()), nil
 }
 
 // params is the report form as typed, kept to show it again beside its errors.
 type params struct {
 	From, To, Top, Path string
-	errors              map[string]string
+	twice               []string          // the parameters given more than once
+	errors              map[string]string // parameter -> its first fault, as a sentence
 }
 
-// Error returns the message for field, for the template.
+// Error returns the fault of field, for the template.
 func (p params) Error(field string) string { return p.errors[field] }
 
 func readParams(v url.Values) params {
-	return params{From: v.Get("from"), To: v.Get("to"), Top: v.Get("top"), Path: v.Get("path"), errors: dupes(v)}
-}
-
-func dupes(v url.Values) map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{"from", "to", "top", "path"} {
+	p := params{From: v.Get("from"), To: v.Get("to"), Top: v.Get("top"), Path: v.Get("path")}
+	for _, k := range parameters {
 		if len(v[k]) > 1 {
-			m[k] = "was given more than once"
+			p.twice = append(p.twice, k)
 		}
 	}
-	return m
+	return p
 }
 
 const dateLayout = "2006-01-02"
 
-// query turns the parameters into a Query; errors are ErrInvalid naming the parameter.
+// query turns the parameters into a Query. It returns every fault at once,
+// joined, each ErrInvalid naming its parameter.
 func (p *params) query(needPath bool, now time.Time) (Query, string, error) {
-	for _, k := range []string{"from", "to", "top", "path"} {
-		if msg := p.errors[k]; msg != "" {
-			return Query{}, "", privacy.Invalid(k, "%s", msg)
-		}
+	var errs []error
+	bad := map[string]bool{}
+	fault := func(err error) {
+		bad[privacy.FieldOf(err)] = true
+		errs = append(errs, err)
+	}
+	for _, k := range p.twice {
+		fault(privacy.InvalidRule(k, "twice", "was given more than once"))
 	}
 	today := Day.Truncate(now)
-	to := today
-	if p.To != "" {
-		t, err := time.Parse(dateLayout, p.To)
-		if err != nil {
-			return Query{}, "", privacy.Invalid("to", "use a date like %s", today.Format(dateLayout))
+	date := func(name, v string, def time.Time) time.Time {
+		if v == "" || bad[name] {
+			return def
 		}
-		to = t
-	}
-	from := to.AddDate(0, 0, -29)
-	if p.From != "" {
-		t, err := time.Parse(dateLayout, p.From)
+		t, err := time.Parse(dateLayout, v)
 		if err != nil {
-			return Query{}, "", privacy.Invalid("from", "use a date like %s", today.Format(dateLayout))
+			fault(privacy.InvalidRule(name, "date", "must be a date like %s", today.Format(dateLayout)))
+			return def
 		}
-		from = t
+		return t
 	}
-	if to.Before(from) {
-		return Query{}, "", privacy.Invalid("to", "must not be before from")
+	to := date("to", p.To, today)
+	from := date("from", p.From, to.AddDate(0, 0, -29))
+	if !bad["from"] && !bad["to"] && to.Before(from) {
+		fault(privacy.InvalidRule("to", "before-from", "must not be before from"))
 	}
 	q := Query{From: from, To: to.AddDate(0, 0, 1)}
-	if p.Top != "" {
+	if p.Top != "" && !bad["top"] {
 		n, err := strconv.Atoi(p.Top)
 		if err != nil || n < 1 || n > MaxTop {
-			return Query{}, "", privacy.Invalid("top", "must be a number from 1 to %d", MaxTop)
+			fault(&privacy.Error{Kind: privacy.ErrInvalid, Field: "top", Code: "range", Limit: MaxTop,
+				Message: fmt.Sprintf("must be a number from 1 to %d", MaxTop)})
 		}
 		q.Top = n
 	}
 	if needPath && p.Path == "" {
-		return Query{}, "", privacy.Invalid("path", "is required")
+		fault(privacy.InvalidRule("path", "required", "is required"))
+	}
+	if len(errs) > 0 {
+		// In the form's order: "to" is read first, as from's default depends on it.
+		slices.SortStableFunc(errs, func(a, b error) int {
+			return slices.Index(parameters, privacy.FieldOf(a)) - slices.Index(parameters, privacy.FieldOf(b))
+		})
+		return Query{}, "", errors.Join(errs...)
 	}
 	// Show the range as it was understood.
 	p.From, p.To = from.Format(dateLayout), to.Format(dateLayout)

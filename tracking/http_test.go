@@ -260,3 +260,20 @@ func TestHandlerRole(t *testing.T) {
 		})
 	}
 }
+
+func TestHandlerEveryFaultAtOnce(t *testing.T) {
+	h := reportSite(t, tracking.HandlerConfig{})
+	w := do(h, http.MethodGet, "/?from=x&to=2025-05-01&to=2025-05-02&top=0")
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	body := w.Body.String()
+	assert.Contains(t, body, `<strong id="tracking-from-error" class="tracking-error">From must be a date like 2025-06-01</strong>`)
+	assert.Contains(t, body, `<strong id="tracking-to-error" class="tracking-error">To was given more than once</strong>`)
+	assert.Contains(t, body, `<strong id="tracking-top-error" class="tracking-error">Values shown per list must be a number from 1 to 100</strong>`)
+	assert.Contains(t, body, `role="alert">From must be a date like 2025-06-01<br>`+"\n"+`To was given more than once<br>`, "the summary lists them in the form's order")
+
+	w = do(h, http.MethodGet, "/api/report?from=x&to=2025-05-01&to=2025-05-02&top=0")
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	var eb web.ErrorBody
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &eb))
+	assert.Equal(t, "from", eb.Error.Field, "JSON names the first")
+}

@@ -1,20 +1,37 @@
 package tracking
 
 import (
-	"html/template"
+	"embed"
+	"io/fs"
 	"strconv"
 	"time"
 	"unicode/utf8"
 )
 
-// The report pages draw their charts as SVG on the server: no script, no style
-// attribute (a strict CSP stays intact), and every chart has its figures in a table
-// beside it for screen readers and text browsers. Classes (tracking-*) let a host
-// style them.
+//go:embed templates/*.html
+var embedded embed.FS
+
+// DefaultTemplates holds every word the report pages show (*.html, html/template),
+// the charts' SVG markup with them. A host restyles or translates the pages through
+// HandlerConfig.Templates, overriding whole files or single {{define}}s.
+var DefaultTemplates fs.FS = sub(embedded, "templates")
+
+func sub(fsys fs.FS, dir string) fs.FS {
+	f, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err) // dir is a constant naming an embedded directory
+	}
+	return f
+}
+
+// The charts' geometry is computed here; their words (titles, "views") are in the
+// templates, which tell the charts apart by ID.
 
 // columnChart is a time series as vertical bars.
 type columnChart struct {
-	ID, Title   string
+	ID          string
+	Step        Period
+	Path        string // the path a path page charts; "" on the report
 	W, H        int
 	Bars        []column
 	Max         string
@@ -25,14 +42,15 @@ type columnChart struct {
 
 type column struct {
 	X, Y, W, H string
-	Label      string // "2025-01-31: 42 views"
+	Label      string // the period's start: "2025-01-31"
+	Views      string
 }
 
 // barChart is one dimension's top values as horizontal bars.
 type barChart struct {
-	ID, Title string
-	W, H      int
-	Bars      []bar
+	ID   string
+	W, H int
+	Bars []bar
 }
 
 type bar struct {
@@ -52,9 +70,9 @@ func stepLabel(step Period, t time.Time) string {
 	return t.Format("2006-01")
 }
 
-func newColumnChart(id, title string, step Period, points []Point) columnChart {
+func newColumnChart(id, path string, step Period, points []Point) columnChart {
 	const w, h, left, right, top, bottom = 720, 220, 56, 8, 14, 30
-	c := columnChart{ID: id, Title: title, W: w, H: h, Base: f1(h - bottom), Top: f1(top)}
+	c := columnChart{ID: id, Step: step, Path: path, W: w, H: h, Base: f1(h - bottom), Top: f1(top)}
 	var most int64
 	for _, p := range points {
 		most = max(most, p.Views)
@@ -73,7 +91,7 @@ func newColumnChart(id, title string, step Period, points []Point) columnChart {
 		c.Bars = append(c.Bars, column{
 			X: f1(left + slot*float64(i) + slot*0.1), W: f1(max(slot*0.8, 1)),
 			Y: f1(float64(top) + plotH - bh), H: f1(bh),
-			Label: stepLabel(step, p.Start) + ": " + strconv.FormatInt(p.Views, 10) + " views",
+			Label: stepLabel(step, p.Start), Views: strconv.FormatInt(p.Views, 10),
 		})
 	}
 	c.First = stepLabel(step, points[0].Start)
@@ -82,9 +100,9 @@ func newColumnChart(id, title string, step Period, points []Point) columnChart {
 	return c
 }
 
-func newBarChart(id, title string, rows []Row) barChart {
+func newBarChart(id string, rows []Row) barChart {
 	const w, rowH, labelW, barW = 720, 24, 280, 360
-	c := barChart{ID: id, Title: title, W: w, H: max(len(rows), 1)*rowH + 4}
+	c := barChart{ID: id, W: w, H: max(len(rows), 1)*rowH + 4}
 	var most int64
 	for _, r := range rows {
 		most = max(most, r.Views)
@@ -106,8 +124,8 @@ func newBarChart(id, title string, rows []Row) barChart {
 	return c
 }
 
+// section is one dimension's list; the templates title it by its chart's ID.
 type section struct {
-	Title string
 	Chart barChart
 	Rows  []Row
 	Links bool // rows link to the path page
@@ -124,12 +142,12 @@ func reportPage(r *Report, in params) reportData {
 	return reportData{
 		Form:   in,
 		R:      r,
-		Series: newColumnChart("tracking-series", "Page views per "+string(r.Step), r.Step, r.Series),
+		Series: newColumnChart("tracking-series", "", r.Step, r.Series),
 		Sections: []section{
-			{Title: "Pages", Chart: newBarChart("tracking-paths", "Views per page", r.Paths), Rows: r.Paths, Links: true},
-			{Title: "Visitor domains", Chart: newBarChart("tracking-domains", "Views per visitor domain", r.Domains), Rows: r.Domains},
-			{Title: "Browsers", Chart: newBarChart("tracking-browsers", "Views per browser", r.Browsers), Rows: r.Browsers},
-			{Title: "Content types", Chart: newBarChart("tracking-mime", "Views per content type", r.MIMETypes), Rows: r.MIMETypes},
+			{Chart: newBarChart("tracking-paths", r.Paths), Rows: r.Paths, Links: true},
+			{Chart: newBarChart("tracking-domains", r.Domains), Rows: r.Domains},
+			{Chart: newBarChart("tracking-browsers", r.Browsers), Rows: r.Browsers},
+			{Chart: newBarChart("tracking-mime", r.MIMETypes), Rows: r.MIMETypes},
 		},
 	}
 }
@@ -141,91 +159,5 @@ type pathData struct {
 }
 
 func pathPage(r *PathReport, in params) pathData {
-	return pathData{Form: in, R: r, Series: newColumnChart("tracking-path-series", "Views of "+r.Path+" per "+string(r.Step), r.Step, r.Series)}
+	return pathData{Form: in, R: r, Series: newColumnChart("tracking-path-series", r.Path, r.Step, r.Series)}
 }
-
-// pages are the report's templates; base, the path the Handler is mounted at, is
-// set by each Handler's clone.
-var pages = template.Must(template.New("pages").Funcs(template.FuncMap{
-	"base":  func() string { return "" },
-	"date":  func(t time.Time) string { return t.Format(dateLayout) },
-	"label": stepLabel,
-	"last":  func(t time.Time) string { return t.AddDate(0, 0, -1).Format(dateLayout) },
-}).Parse(`
-{{define "form"}}
-<form method="get" action="" class="tracking-range">
-{{if .Path}}<input type="hidden" name="path" value="{{.Path}}">{{end}}
-<p><label for="tracking-from">From</label>
-<input type="date" id="tracking-from" name="from" value="{{.From}}"{{if .Error "from"}} aria-invalid="true" aria-describedby="tracking-from-error"{{end}}>
-{{with .Error "from"}}<strong id="tracking-from-error" class="tracking-error">{{.}}</strong>{{end}}</p>
-<p><label for="tracking-to">To</label>
-<input type="date" id="tracking-to" name="to" value="{{.To}}"{{if .Error "to"}} aria-invalid="true" aria-describedby="tracking-to-error"{{end}}>
-{{with .Error "to"}}<strong id="tracking-to-error" class="tracking-error">{{.}}</strong>{{end}}</p>
-{{if not .Path}}<p><label for="tracking-top">Values shown per list</label>
-<input type="number" id="tracking-top" name="top" min="1" max="100" value="{{.Top}}"{{if .Error "top"}} aria-invalid="true" aria-describedby="tracking-top-error"{{end}}>
-{{with .Error "top"}}<strong id="tracking-top-error" class="tracking-error">{{.}}</strong>{{end}}</p>{{end}}
-{{with .Error "path"}}<p><strong class="tracking-error">Page: {{.}}</strong></p>{{end}}
-<p><button type="submit">Show</button></p>
-</form>
-{{end}}
-
-{{define "columns"}}
-<figure class="tracking-chart">
-<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {{.W}} {{.H}}" width="{{.W}}" height="{{.H}}" role="img" aria-labelledby="{{.ID}}-title">
-<title id="{{.ID}}-title">{{.Title}}</title>
-<line x1="56" y1="{{.Base}}" x2="{{.LastX}}" y2="{{.Base}}" stroke="currentColor" stroke-width="1"/>
-<text x="50" y="{{.Top}}" text-anchor="end" font-size="12" fill="currentColor">{{.Max}}</text>
-<text x="50" y="{{.Base}}" text-anchor="end" font-size="12" fill="currentColor">0</text>
-{{range .Bars}}<rect class="tracking-bar" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="currentColor" fill-opacity="0.6"><title>{{.Label}}</title></rect>
-{{end}}<text x="56" y="{{$.H}}" dy="-8" font-size="12" fill="currentColor">{{.First}}</text>
-<text x="{{.LastX}}" y="{{$.H}}" dy="-8" text-anchor="end" font-size="12" fill="currentColor">{{.Last}}</text>
-</svg>
-<figcaption>{{.Title}}</figcaption>
-</figure>
-{{end}}
-
-{{define "bars"}}
-<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {{.W}} {{.H}}" width="{{.W}}" height="{{.H}}" role="img" aria-labelledby="{{.ID}}-title" class="tracking-chart">
-<title id="{{.ID}}-title">{{.Title}}</title>
-{{range .Bars}}<text x="272" y="{{.TextY}}" text-anchor="end" font-size="13" fill="currentColor">{{.Short}}<title>{{.Value}}</title></text>
-<rect class="tracking-bar" x="280" y="{{.Y}}" width="{{.W}}" height="18" fill="currentColor" fill-opacity="0.6"><title>{{.Value}}: {{.Views}} views</title></rect>
-<text x="{{.CountX}}" y="{{.TextY}}" font-size="13" fill="currentColor">{{.Views}}</text>
-{{end}}</svg>
-{{end}}
-
-{{define "report"}}
-{{template "form" .Form}}
-<p class="tracking-summary"><strong>{{.R.Views}}</strong> page views from {{date .R.From}} to {{last .R.To}} (UTC).
-Requests from bots and prefetches, left out of every figure: {{.R.Bots}}.
-A value seen fewer than {{.R.K}} times in the range, or beyond the top of its list, is counted in “(other)”.
-No figure here is tied to a visitor: each list is counted on its own.</p>
-{{template "columns" .Series}}
-<details><summary>Views per {{.R.Step}} as a table</summary>
-<table class="tracking-table"><thead><tr><th scope="col">{{.R.Step}}</th><th scope="col">Views</th></tr></thead><tbody>
-{{range .R.Series}}<tr><td>{{label $.R.Step .Start}}</td><td>{{.Views}}</td></tr>
-{{end}}</tbody></table></details>
-{{range $s := .Sections}}
-<section class="tracking-section"><h2>{{.Title}}</h2>
-{{if .Rows}}{{template "bars" .Chart}}
-<table class="tracking-table"><thead><tr><th scope="col">{{.Title}}</th><th scope="col">Views</th></tr></thead><tbody>
-{{range .Rows}}<tr><td>{{if $s.Links}}<a href="{{base}}/page?path={{.Value}}&amp;from={{$.Form.From}}&amp;to={{$.Form.To}}">{{.Value}}</a>{{else}}{{.Value}}{{end}}</td><td>{{.Views}}</td></tr>
-{{end}}</tbody></table>{{else}}<p>No views in this range.</p>{{end}}
-</section>
-{{end}}
-{{end}}
-
-{{define "path"}}
-<p><a href="{{base}}/?from={{.Form.From}}&amp;to={{.Form.To}}">All pages</a></p>
-{{template "form" .Form}}
-<p class="tracking-summary"><strong>{{.R.Views}}</strong> views of <code>{{.R.Path}}</code> from {{date .R.From}} to {{last .R.To}} (UTC).</p>
-{{template "columns" .Series}}
-<table class="tracking-table"><thead><tr><th scope="col">{{.R.Step}}</th><th scope="col">Views</th></tr></thead><tbody>
-{{range .R.Series}}<tr><td>{{label $.R.Step .Start}}</td><td>{{.Views}}</td></tr>
-{{end}}</tbody></table>
-{{end}}
-
-{{define "failed"}}
-<p class="tracking-error" role="alert">{{.Message}}</p>
-{{template "form" .Form}}
-{{end}}
-`))

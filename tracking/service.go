@@ -139,15 +139,15 @@ type PathReport struct {
 func (s *Service) check(q *Query) error {
 	switch {
 	case q.From.IsZero():
-		return privacy.Invalid("from", "is required")
+		return privacy.InvalidRule("from", "required", "is required")
 	case q.To.IsZero():
-		return privacy.Invalid("to", "is required")
+		return privacy.InvalidRule("to", "required", "is required")
 	case !q.To.After(q.From):
-		return privacy.Invalid("to", "must be after from")
+		return privacy.InvalidRule("to", "after-from", "must be after from")
 	case q.To.Sub(q.From) > MaxSpan:
 		return privacy.Invalid("from", "the range may span at most %d days", int(MaxSpan/(24*time.Hour)))
 	case q.Top < 0 || q.Top > MaxTop:
-		return privacy.Invalid("top", "must be between 1 and %d", MaxTop)
+		return &privacy.Error{Kind: privacy.ErrInvalid, Field: "top", Code: "range", Limit: MaxTop, Message: fmt.Sprintf("must be between 1 and %d", MaxTop)}
 	}
 	q.From, q.To = q.From.UTC(), q.To.UTC()
 	if q.Top == 0 {
@@ -228,7 +228,7 @@ func (s *Service) PathSeries(ctx context.Context, path string, q Query) (*PathRe
 		return nil, err
 	}
 	if err := checkValue(path); err != nil || path == "" {
-		return nil, privacy.Invalid("path", "is not a path a report shows")
+		return nil, privacy.InvalidRule("path", "unknown", "is not a path a report shows")
 	}
 	counts, err := s.store.Counts(ctx, Paths, q.From, q.To)
 	if err != nil {
