@@ -145,14 +145,17 @@ func (s *Service) TestSend(ctx context.Context, id int64, to string) error {
 	if err != nil {
 		return err
 	}
-	msg.DataSubject, msg.Subject, msg.Ref = "", clip("[Test] "+c.Subject, privacy.MaxSubjectLen-1), ""
+	if msg.Subject, err = subject(s.tm, "test-subject", c.Subject); err != nil {
+		return err
+	}
+	msg.DataSubject, msg.Ref = "", ""
 	_, err = s.mailer.Send(ctx, msg)
 	return err
 }
 
 // mailFor renders c's mail once, for every recipient.
 func (s *Service) mailFor(c Campaign) (mailTemplate, error) {
-	return newMailTemplate(mailParts{Subject: c.Subject, Operator: s.policy.Operator, ListTitle: c.List.Title(),
+	return newMailTemplate(s.tm, mailParts{Subject: c.Subject, Operator: s.policy.Operator, List: c.List,
 		Body: template.HTML(c.HTML), Text: c.Text})
 }
 

@@ -33,6 +33,22 @@
 // the moment of the crash. Progress (queued, sent, failed, total) can be read while it
 // sends.
 //
+// Every word a person reads, on a page or in a mail, but the English sentence of a
+// fault, is in the templates of DefaultTemplates (the files under templates/): the
+// pages and forms in *.html (html/template), the confirmation mail and a campaign's
+// text in *.txt (text/template), a campaign's HTML in campaign.html, and the lists'
+// names in lists.txt, which pages and mails both use ({{text "list-titles"
+// .Lists}}). A host restyles or translates them by passing its own files as
+// HandlerConfig.Templates (pages) and Config.Templates (mail), usually the same
+// fs.FS: a file named as a default file replaces it, and any file may redefine
+// single templates with {{define "name"}}. An override that does not parse, or
+// defines a name the defaults do not, fails New or NewHandler with an error naming
+// it. Each page's title is the template of its name with "-title" added
+// ("subscribe-title"). The faults of a form come as web.FieldError values, given to
+// the template "field-error": its Text is English, and a translation words a fault
+// by its Field, Code and Limit. Each template's data is described in a comment at
+// the top of its file.
+//
 // No API or page lists or exports subscribers. A person's own subscriptions are
 // exported and erased only through the privacy Registry (holder "newsletter").
 package newsletter

@@ -45,6 +45,7 @@ func (c *clock) Add(d time.Duration) {
 // behind the outbox.
 type env struct {
 	kind     string
+	config   newsletter.Config // the Service's
 	svc      *newsletter.Service
 	store    newsletter.Store
 	priv     privacy.Store
@@ -92,6 +93,7 @@ func newEnv(t testing.TB, kind string, opts ...option) *env {
 		o(&cfg, &hcfg)
 	}
 	var err error
+	e.config = cfg
 	e.svc, err = newsletter.New(cfg)
 	require.NoError(t, err)
 	h, err := newsletter.NewHandler(e.svc, hcfg)

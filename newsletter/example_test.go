@@ -3,8 +3,11 @@ package newsletter_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
+	"testing/fstest"
 	"time"
 
 	"github.com/consentkit/consentkit/newsletter"
@@ -69,4 +72,40 @@ func Example() {
 	// Spring issue | List-Unsubscribe=One-Click
 	// left: newsletter
 	// may be mailed the newsletter: false
+}
+
+// A host translates one page's title with a template of its own and keeps every
+// other word of the defaults. Its files usually come from a directory of copies of
+// DefaultTemplates (os.DirFS("templates/newsletter")), given to the Service too.
+func ExampleHandlerConfig_templates() {
+	policy := mailtest.Policy()
+	priv := privacymem.New()
+	svc, err := newsletter.New(newsletter.Config{
+		Store: newsmem.New(), Mailer: privacy.NewMailer(policy, priv, nil), Outbox: priv,
+		Consents: &privacy.Consents{Store: priv, Policy: policy}, Auditor: &privacy.Auditor{Log: priv},
+		Secret: []byte("at least 32 random bytes, shared by every process"),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	h, err := newsletter.NewHandler(svc, newsletter.HandlerConfig{Templates: fstest.MapFS{
+		"fr.html": {Data: []byte(`{{define "subscribe-title"}}Abonnez-vous{{end}}`)},
+	}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/newsletter/subscribe", nil))
+	fmt.Println(regexp.MustCompile(`<h1>.*</h1>|<button.*</button>`).FindAllString(w.Body.String(), -1))
+
+	_, err = newsletter.NewHandler(svc, newsletter.HandlerConfig{Templates: fstest.MapFS{
+		"fr.html": {Data: []byte(`{{define "subscribe-titel"}}Abonnez-vous{{end}}`)},
+	}})
+	fmt.Println(err)
+
+	// Output:
+	// [<h1>Abonnez-vous</h1> <button type="submit">Subscribe</button>]
+	// newsletter: HandlerConfig.Templates: templates: override: fr.html defines "subscribe-titel", which is not a template of this package
 }

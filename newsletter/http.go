@@ -1,22 +1,19 @@
 package newsletter
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/web"
@@ -38,6 +35,11 @@ type HandlerConfig struct {
 	Layout web.Layout
 	// Log receives internal errors only; discarded when nil.
 	Log *slog.Logger
+	// Templates are the host's overrides of DefaultTemplates, for the pages
+	// (subscribe.html, confirm.html, unsubscribe.html, preferences.html, error.html,
+	// and lists.txt for the lists' names); nil for the defaults. Pass the Service
+	// the same overrides, so that its mail says what the pages say.
+	Templates fs.FS
 }
 
 // Handler serves the subscription pages, as server-rendered HTML that needs no
@@ -80,12 +82,14 @@ type HandlerConfig struct {
 type Handler struct {
 	svc     *Service
 	cfg     HandlerConfig
-	pages   *template.Template // pages, their links under the mount
+	tm      *web.Templates // pages, their links under the mount
 	handler http.Handler
 }
 
 // NewHandler returns the handler for svc, mounted at the path of svc's BaseURL.
-// It returns an error when svc is nil or cfg.Signer's key is shorter than 32 bytes.
+// It returns an error when svc is nil, cfg.Signer's key is shorter than 32 bytes,
+// or cfg.Templates does not parse or defines a template DefaultTemplates does not
+// (the error names it).
 func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if svc == nil {
 		return nil, errors.New("newsletter: NewHandler needs a Service")
@@ -107,11 +111,11 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	base, err := web.Prefix(svc.base)
+	tm, err := parseTemplates(cfg.Templates, svc.prefix)
 	if err != nil {
-		return nil, fmt.Errorf("newsletter: Config.BaseURL: %w", err)
+		return nil, fmt.Errorf("newsletter: HandlerConfig.Templates: %w", err)
 	}
-	h := &Handler{svc: svc, cfg: cfg, pages: template.Must(pages.Clone()).Funcs(template.FuncMap{"base": func() string { return base }})}
+	h := &Handler{svc: svc, cfg: cfg, tm: tm}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.showForm)
 	mux.HandleFunc("GET /subscribe", h.showForm)
@@ -131,27 +135,57 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	mux.HandleFunc("POST /api/campaigns/{id}/cancel", h.cancel)
 	mux.HandleFunc("GET /api/campaigns/{id}/progress", h.progress)
 	mux.HandleFunc("POST /api/complaints", h.complaint)
-	h.handler = web.Mount(base, http.NewCrossOriginProtection().Handler(mux))
+	h.handler = web.Mount(svc.prefix, http.NewCrossOriginProtection().Handler(mux))
 	return h, nil
 }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	web.SecurityHeaders(w)
 	h.handler.ServeHTTP(w, r)
 }
 
-func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, title, name string, data any) {
-	var b bytes.Buffer
-	if err := h.pages.ExecuteTemplate(&b, name, data); err != nil {
-		h.cfg.Log.ErrorContext(r.Context(), "newsletter: render", "page", name, "err", err)
-		status, title = http.StatusInternalServerError, "Something went wrong"
-		b.Reset()
-		b.WriteString("<p>Something went wrong on our side. Please try again later.</p>")
+// render writes page, its title from the template page+"-title", in the Layout.
+// A page that cannot be rendered (a host's template fails) is logged and the
+// internal-error page is shown instead.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	title, body, err := h.page(page, data)
+	if err != nil {
+		h.cfg.Log.ErrorContext(r.Context(), "newsletter: render", "page", page, "err", err)
+		status = http.StatusInternalServerError
+		if title, body, err = h.page("internal-error", nil); err != nil {
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
 	}
-	h.cfg.Layout(w, r, status, title, template.HTML(b.String()))
+	h.cfg.Layout(w, r, status, title, body)
+}
+
+func (h *Handler) page(name string, data any) (string, template.HTML, error) {
+	title, err := plainHTML(h.tm, name+"-title", data)
+	if err != nil {
+		return "", "", err
+	}
+	body, err := execHTML(h.tm, name, data)
+	return title, body, err
+}
+
+// label names a field as the pages show it, for web.FieldErrors: "" for a field
+// no page shows.
+func (h *Handler) label(field string) string {
+	l, err := plainHTML(h.tm, "field-label", field)
+	if err != nil {
+		return ""
+	}
+	return l
+}
+
+// errorPage is what the error page is given.
+type errorPage struct {
+	Status int
+	Link   bool // the link is at fault: incomplete, expired or used
+	Errors []web.FieldError
 }
 
 // fail answers err as JSON or as the error page. Only internal errors are logged.
@@ -165,22 +199,16 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.cfg.Log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	web.SetRetryAfter(w, err)
-	title := http.StatusText(b.Error.Status)
-	if b.Error.Status == http.StatusGone || b.Error.Field == "t" {
-		title = "This link does not work"
-	}
-	h.render(w, r, b.Error.Status, title, "error", upperFirst(b.Error.Message))
-}
-
-func upperFirst(s string) string {
-	r, n := utf8.DecodeRuneInString(s)
-	return string(unicode.ToUpper(r)) + s[n:]
+	h.render(w, r, b.Error.Status, "error", errorPage{
+		Status: b.Error.Status,
+		Link:   b.Error.Status == http.StatusGone || b.Error.Field == "t",
+		Errors: web.FieldErrors(err, h.label),
+	})
 }
 
 // listChoice is one checkbox of the subscribe and preference forms.
 type listChoice struct {
 	Name    List
-	Label   string
 	Checked bool
 	Status  Status
 }
@@ -188,11 +216,7 @@ type listChoice struct {
 func choices(checked func(List) bool) []listChoice {
 	var out []listChoice
 	for _, l := range Lists() {
-		label := "The newsletter"
-		if l == ListPromotions {
-			label = "Promotions: occasional offers"
-		}
-		out = append(out, listChoice{Name: l, Label: label, Checked: checked(l)})
+		out = append(out, listChoice{Name: l, Checked: checked(l)})
 	}
 	return out
 }
@@ -209,25 +233,24 @@ func chosen(v url.Values) []List {
 }
 
 type formPage struct {
-	Stamp    string
-	Email    string
-	Lists    []listChoice
-	Err      map[string]string
-	Summary  []string
+	Stamp  string
+	Email  string
+	Lists  []listChoice
+	Errors []web.FieldError // every fault, for the summary above the form
+	// Err is the first fault of each field the form shows, by the field's name,
+	// beside its input; a FieldError rather than web.ByField's text, so that a
+	// translation can word it by its Code.
+	Err      map[string]web.FieldError
 	MaxEmail int
 }
 
 func (h *Handler) formPage(email string, lists []List, err error) formPage {
-	p := formPage{Stamp: h.cfg.Signer.Stamp(), Email: email, Err: map[string]string{}, MaxEmail: privacy.MaxEmailLen,
-		Lists: choices(func(l List) bool { return slices.Contains(lists, l) })}
-	if err != nil {
-		b := web.Describe(err)
-		msg := upperFirst(b.Error.Message)
-		switch b.Error.Field {
-		case "email", "lists":
-			p.Err[b.Error.Field] = msg
+	p := formPage{Stamp: h.cfg.Signer.Stamp(), Email: email, Err: map[string]web.FieldError{}, MaxEmail: privacy.MaxEmailLen,
+		Lists: choices(func(l List) bool { return slices.Contains(lists, l) }), Errors: web.FieldErrors(err, h.label)}
+	for _, fe := range slices.Backward(p.Errors) {
+		if fe.Field != "" {
+			p.Err[fe.Field] = fe
 		}
-		p.Summary = append(p.Summary, msg)
 	}
 	return p
 }
@@ -243,7 +266,7 @@ func (h *Handler) showForm(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, formDescriptor{Timestamp: h.cfg.Signer.Stamp(), Honeypot: web.Honeypot, Lists: Lists()})
 		return
 	}
-	h.render(w, r, http.StatusOK, "Subscribe", "subscribe", h.formPage("", nil, nil))
+	h.render(w, r, http.StatusOK, "subscribe", h.formPage("", nil, nil))
 }
 
 func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
@@ -259,7 +282,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		web.SetRetryAfter(w, err)
-		h.render(w, r, web.HTTPStatus(err), "Subscribe", "subscribe", h.formPage(email, lists, err))
+		h.render(w, r, web.HTTPStatus(err), "subscribe", h.formPage(email, lists, err))
 	}
 	v, err := web.Decode(r, 0)
 	if err != nil {
@@ -277,7 +300,9 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 	// A bot is answered as if it had succeeded and learns nothing; nothing is stored or sent.
 	if !web.Bot(v) {
 		if err := h.cfg.Signer.Check(v.Get(web.TimestampField)); err != nil {
-			fail(err)
+			// The visitor sends the form again either way: tell them all it needs.
+			_, _, fields := checkSubscription(email, lists)
+			fail(errors.Join(fields, err))
 			return
 		}
 		if err := h.svc.Subscribe(r.Context(), email, lists); err != nil {
@@ -289,7 +314,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "confirmation-sent"})
 		return
 	}
-	h.render(w, r, http.StatusOK, "Check your inbox", "subscribed", nil)
+	h.render(w, r, http.StatusOK, "subscribed", nil)
 }
 
 // token returns the link's token from the query.
@@ -303,19 +328,12 @@ func token(r *http.Request) (string, error) {
 
 type tokenPage struct {
 	Token  string
-	Lists  string
-	List   string
+	Lists  []List
+	List   List
 	Masked string
 	Choice []listChoice
-	Left   string
-}
-
-func titles(lists []List) string {
-	t := make([]string, len(lists))
-	for i, l := range lists {
-		t[i] = l.Title()
-	}
-	return strings.Join(t, " and ")
+	Saved  bool   // the preference form was sent
+	Left   []List // and left these lists
 }
 
 func (h *Handler) showConfirm(w http.ResponseWriter, r *http.Request) {
@@ -333,7 +351,7 @@ func (h *Handler) showConfirm(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]any{"lists": lists})
 		return
 	}
-	h.render(w, r, http.StatusOK, "Confirm your subscription", "confirm", tokenPage{Token: t, Lists: titles(lists)})
+	h.render(w, r, http.StatusOK, "confirm", tokenPage{Token: t, Lists: lists})
 }
 
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
@@ -351,7 +369,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]any{"confirmed": lists})
 		return
 	}
-	h.render(w, r, http.StatusOK, "You are subscribed", "confirmed", tokenPage{Lists: titles(lists)})
+	h.render(w, r, http.StatusOK, "confirmed", tokenPage{Lists: lists})
 }
 
 func (h *Handler) showUnsubscribe(w http.ResponseWriter, r *http.Request) {
@@ -369,7 +387,7 @@ func (h *Handler) showUnsubscribe(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]any{"email": sub.Masked, "list": sub.List})
 		return
 	}
-	h.render(w, r, http.StatusOK, "Unsubscribe", "unsubscribe", tokenPage{Token: t, List: sub.List.Title(), Masked: sub.Masked})
+	h.render(w, r, http.StatusOK, "unsubscribe", tokenPage{Token: t, List: sub.List, Masked: sub.Masked})
 }
 
 // unsubscribe is the RFC 8058 one-click target. A mail provider posts
@@ -391,11 +409,11 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]any{"left": list})
 		return
 	}
-	h.render(w, r, http.StatusOK, "You are unsubscribed", "unsubscribed", tokenPage{Token: t, List: list.Title()})
+	h.render(w, r, http.StatusOK, "unsubscribed", tokenPage{Token: t, List: list})
 }
 
-func (h *Handler) preferencesPage(sub Subscriber, t, left string) tokenPage {
-	p := tokenPage{Token: t, Masked: sub.Masked, Left: left}
+func (h *Handler) preferencesPage(sub Subscriber, t string, saved bool, left []List) tokenPage {
+	p := tokenPage{Token: t, Masked: sub.Masked, Saved: saved, Left: left}
 	status := map[List]Status{}
 	for _, s := range sub.Subscriptions {
 		status[s.List] = s.Status
@@ -437,7 +455,7 @@ func (h *Handler) showPreferences(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, out)
 		return
 	}
-	h.render(w, r, http.StatusOK, "Your subscriptions", "preferences", h.preferencesPage(sub, t, ""))
+	h.render(w, r, http.StatusOK, "preferences", h.preferencesPage(sub, t, false, nil))
 }
 
 func (h *Handler) savePreferences(w http.ResponseWriter, r *http.Request) {
@@ -468,11 +486,7 @@ func (h *Handler) savePreferences(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	msg := "Nothing changed."
-	if len(left) > 0 {
-		msg = "You have left the " + titles(left) + ". Nothing more from it will be sent to you."
-	}
-	h.render(w, r, http.StatusOK, "Your subscriptions", "preferences", h.preferencesPage(sub, t, msg))
+	h.render(w, r, http.StatusOK, "preferences", h.preferencesPage(sub, t, true, left))
 }
 
 // Staff API.
@@ -679,74 +693,3 @@ func (h *Handler) complaint(w http.ResponseWriter, r *http.Request) {
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]string{"status": "suppressed"})
 }
-
-// pages are the pages' templates; base, the path the Handler is mounted at, is
-// set by each Handler's clone.
-var pages = template.Must(template.New("pages").Funcs(template.FuncMap{"base": func() string { return "" }}).Parse(`
-{{define "subscribe"}}
-{{if .Summary}}<div role="alert"><p>Please correct this:</p><ul>{{range .Summary}}<li>{{.}}</li>{{end}}</ul></div>{{end}}
-<form method="post" action="{{base}}/subscribe">
-<p><label for="newsletter-email">Your email address</label><br>
-<input id="newsletter-email" name="email" type="email" value="{{.Email}}" maxlength="{{.MaxEmail}}" required autocomplete="email"{{if .Err.email}} aria-invalid="true" aria-describedby="newsletter-email-error"{{end}}>
-{{with .Err.email}}<br><strong id="newsletter-email-error">{{.}}</strong>{{end}}</p>
-<fieldset{{if .Err.lists}} aria-describedby="newsletter-lists-error"{{end}}>
-<legend>What would you like to receive? Each is a separate choice.</legend>
-{{range .Lists}}<p><input id="newsletter-{{.Name}}" name="{{.Name}}" type="checkbox" value="on"{{if .Checked}} checked{{end}}>
-<label for="newsletter-{{.Name}}">{{.Label}}</label></p>
-{{end}}{{with .Err.lists}}<p><strong id="newsletter-lists-error">{{.}}</strong></p>{{end}}
-</fieldset>
-<input type="hidden" name="ts" value="{{.Stamp}}">
-<div hidden><label for="newsletter-website">Leave this field empty</label>
-<input id="newsletter-website" name="website" type="text" tabindex="-1" autocomplete="off"></div>
-<p>We will mail you a link to confirm. Until you confirm, you get nothing else from us. We keep your address,
-the lists you chose and when, and never share them with anyone. Every mail has a link to leave at once.</p>
-<p><button type="submit">Subscribe</button></p>
-</form>
-{{end}}
-
-{{define "subscribed"}}
-<p>If the address is right, a mail with a confirmation link is on its way. Open it and press the button on the
-page it leads to. Until then, you get nothing else from us.</p>
-{{end}}
-
-{{define "confirm"}}
-<p>Press the button to receive the {{.Lists}}.</p>
-<form method="post" action="{{base}}/confirm?t={{.Token}}">
-<p><button type="submit">Yes, subscribe me</button></p>
-</form>
-<p>If you did not ask for this, close this page: nothing will be sent to you.</p>
-{{end}}
-
-{{define "confirmed"}}
-<p>Thank you: you will receive the {{.Lists}}. Every mail has a link to leave at once.</p>
-{{end}}
-
-{{define "unsubscribe"}}
-<p>Stop sending the {{.List}} to {{.Masked}}?</p>
-<form method="post" action="{{base}}/unsubscribe?t={{.Token}}">
-<p><button type="submit">Unsubscribe</button></p>
-</form>
-<p><a href="{{base}}/preferences?t={{.Token}}">Manage all your subscriptions</a></p>
-{{end}}
-
-{{define "unsubscribed"}}
-<p>You have left the {{.List}}. Nothing more from it will be sent to you.</p>
-<p><a href="{{base}}/preferences?t={{.Token}}">Manage your other subscriptions</a></p>
-{{end}}
-
-{{define "preferences"}}
-{{with .Left}}<p role="status">{{.}}</p>{{end}}
-<form method="post" action="{{base}}/preferences?t={{.Token}}">
-<fieldset><legend>Lists {{.Masked}} receives. Untick a list to leave it.</legend>
-{{range .Choice}}<p>{{if .Checked}}<input id="newsletter-{{.Name}}" name="{{.Name}}" type="checkbox" value="on" checked>
-<label for="newsletter-{{.Name}}">{{.Label}}{{if eq .Status "pending"}} (waiting for your confirmation){{end}}</label>{{else}}{{.Label}}: not subscribed. <a href="{{base}}/subscribe">Subscribe</a>{{end}}</p>
-{{end}}</fieldset>
-<p><button type="submit">Save</button></p>
-</form>
-{{end}}
-
-{{define "error"}}
-<p>{{.}}</p>
-<p><a href="{{base}}/subscribe">Subscribe again</a></p>
-{{end}}
-`))

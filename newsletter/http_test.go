@@ -105,6 +105,21 @@ func TestSubscribeFormErrors(t *testing.T) {
 	assert.Empty(t, subs, "nothing stored by a refused form")
 }
 
+// TestSubscribeFormShowsEveryFault: a form sent with several faults shows them all
+// at once, each beside its field and all in the summary, so the visitor fixes them
+// in one go.
+func TestSubscribeFormShowsEveryFault(t *testing.T) {
+	e := newEnv(t, "mem")
+	res := e.do(t, http.MethodPost, "/newsletter/subscribe", formType, url.Values{"email": {"ann@"}, "ts": {e.signer.Stamp()}}.Encode())
+	require.Equal(t, http.StatusBadRequest, res.Code, res.Body)
+	assert.Contains(t, res.Body, `<div role="alert"><p>Please correct this:</p><ul><li>This is not an email address</li><li>Choose at least one list</li>`+
+		`<li>The form was sent too quickly; please wait a moment and send it again</li></ul></div>`)
+	assert.Contains(t, res.Body, `aria-invalid="true" aria-describedby="newsletter-email-error">`+"\n"+`<br><strong id="newsletter-email-error">This is not an email address</strong>`)
+	assert.Contains(t, res.Body, `<fieldset aria-describedby="newsletter-lists-error">`)
+	assert.Contains(t, res.Body, `<p><strong id="newsletter-lists-error">Choose at least one list</strong></p>`)
+	assert.Contains(t, res.Body, `value="ann@"`, "what the visitor typed is kept")
+}
+
 func TestSubscribeBotAndRateLimit(t *testing.T) {
 	e := newEnv(t, "mem", func(_ *newsletter.Config, h *newsletter.HandlerConfig) { h.Limiter = web.NewLimiter(2, time.Hour, 2) })
 	res := e.do(t, http.MethodPost, "/newsletter/subscribe", formType, url.Values{"email": {ann}, "newsletter": {"on"}, "website": {"http://spam.example.net"}}.Encode())
@@ -173,6 +188,8 @@ func TestNoCookiesAndNoCaching(t *testing.T) {
 		assert.NotEqual(t, http.StatusInternalServerError, res.Code, "%s %s", rq.method, rq.path)
 		assert.Equal(t, "no-store", res.Header.Get("Cache-Control"), "%s %s", rq.method, rq.path)
 		assert.Equal(t, "no-referrer", res.Header.Get("Referrer-Policy"), "%s %s: a link's token never leaks", rq.method, rq.path)
+		assert.Equal(t, "DENY", res.Header.Get("X-Frame-Options"), "%s %s: no page is framed to trick a click", rq.method, rq.path)
+		assert.Equal(t, "nosniff", res.Header.Get("X-Content-Type-Options"), "%s %s", rq.method, rq.path)
 	}
 }
 

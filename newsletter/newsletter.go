@@ -32,14 +32,6 @@ func (l List) Purpose() privacy.Purpose {
 	return privacy.PurposeNewsletter
 }
 
-// Title names the list for people.
-func (l List) Title() string {
-	if l == ListPromotions {
-		return "promotions"
-	}
-	return "newsletter"
-}
-
 // listFor returns the list that mails under p.
 func listFor(p privacy.Purpose) (List, bool) {
 	switch p {

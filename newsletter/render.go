@@ -13,6 +13,7 @@ import (
 	"github.com/yuin/goldmark/text"
 
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // MaxMarkdownLen is the longest campaign body accepted, in characters.
@@ -198,26 +199,16 @@ func writeInline(w *strings.Builder, n ast.Node, src []byte) {
 	}
 }
 
-// mailParts are the values a campaign or confirmation mail is built from.
+// mailParts are the values a campaign mail is built from.
 type mailParts struct {
 	Subject     string
 	Operator    string
-	ListTitle   string
+	List        List
 	Body        template.HTML // rendered and sanitized campaign body
 	Text        string
 	Unsubscribe string
 	Preferences string
 }
-
-var campaignHTML = template.Must(template.New("campaign").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>{{.Subject}}</title></head>
-<body>
-{{.Body}}
-<hr>
-<p>You receive this because you subscribed to the {{.ListTitle}} of {{.Operator}} and confirmed your address.
-<a href="{{.Unsubscribe}}">Unsubscribe</a> · <a href="{{.Preferences}}">Manage your subscriptions</a></p>
-</body></html>
-`))
 
 // mailTemplate is a campaign's mail with the recipient's own links left open: the
 // body is rendered once per campaign, not once per recipient.
@@ -231,15 +222,14 @@ const (
 	prefsMark = "https://preferences" + markHost + "/"
 )
 
-func newMailTemplate(p mailParts) (mailTemplate, error) {
+func newMailTemplate(t *web.Templates, p mailParts) (mailTemplate, error) {
 	p.Unsubscribe, p.Preferences = unsubMark, prefsMark
-	var b strings.Builder
-	if err := campaignHTML.Execute(&b, p); err != nil {
+	html, err := execHTML(t, "campaign-html", p)
+	if err != nil {
 		return mailTemplate{}, err
 	}
-	text := p.Text + "\n-- \nYou receive this because you subscribed to the " + p.ListTitle + " of " + p.Operator +
-		" and confirmed your address.\nUnsubscribe: " + unsubMark + "\nManage your subscriptions: " + prefsMark + "\n"
-	return mailTemplate{html: b.String(), text: text}, nil
+	text, err := execText(t, "campaign-text", p)
+	return mailTemplate{html: string(html), text: text}, err
 }
 
 // fill returns the mail to one recipient. The links passed privacy.CheckURL, so

@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
+	"io/fs"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // Config configures a Service. Zero option fields take the defaults shown.
@@ -41,7 +42,11 @@ type Config struct {
 	Secret []byte
 	// BaseURL is the absolute URL the Handler is mounted at, used in the links mailed;
 	// default the policy's SiteURL + "/newsletter".
-	BaseURL     string
+	BaseURL string
+	// Templates are the host's overrides of DefaultTemplates, for the mail the
+	// Service sends (confirm.txt, campaign.txt, campaign.html, lists.txt); nil for
+	// the defaults. Pass the Handler the same overrides.
+	Templates   fs.FS
 	ConfirmTTL  time.Duration // 7 days: how long a confirmation link works
 	ResendAfter time.Duration // 10m: a second subscribe within this sends no second confirmation
 	// LeftRetention is how long a subscription is kept after its subscriber left
@@ -73,6 +78,8 @@ type Service struct {
 	confirm  privacy.TokenMaker
 	secret   []byte
 	base     string
+	prefix   string // base's path: where the Handler's pages are
+	tm       *web.Templates
 
 	confirmTTL, resendAfter, poll time.Duration
 	leftRetention                 time.Duration
@@ -141,10 +148,14 @@ func New(cfg Config) (*Service, error) {
 		base = strings.TrimRight(s.policy.SiteURL, "/") + "/newsletter"
 	}
 	base = strings.TrimRight(base, "/")
-	if err := privacy.CheckURL("base_url", base+"/"); err != nil || strings.ContainsAny(base, "?#") {
+	prefix, err := web.Prefix(base)
+	if err != nil || privacy.CheckURL("base_url", base+"/") != nil || strings.ContainsAny(base, "?#") {
 		return nil, fmt.Errorf("newsletter: Config.BaseURL %q must be an absolute http(s) URL without query or fragment", base)
 	}
-	s.base = base
+	s.base, s.prefix = base, prefix
+	if s.tm, err = parseTemplates(cfg.Templates, prefix); err != nil {
+		return nil, fmt.Errorf("newsletter: Config.Templates: %w", err)
+	}
 	s.mailer.AllowContract(s.Contract())
 	return s, nil
 }
@@ -249,17 +260,23 @@ func checkLists(lists []List) ([]List, error) {
 // until the person confirms from the link mailed to them (one mail for all lists
 // asked for at once). A consent record is kept per list. Asking again within
 // ResendAfter, or for a list already confirmed, sends nothing more. Returns ErrInvalid
-// naming "email" or "lists". An address the outbox suppressed (bounced, complained)
-// gets the same answer and nothing is stored or sent.
+// naming "email" or "lists", or one of each joined with errors.Join. An address the
+// outbox suppressed (bounced, complained) gets the same answer and nothing is stored
+// or sent.
 func (s *Service) Subscribe(ctx context.Context, email string, lists []List) error {
-	addr, err := privacy.NormalizeEmail(email)
+	addr, lists, err := checkSubscription(email, lists)
 	if err != nil {
 		return err
 	}
-	if lists, err = checkLists(lists); err != nil {
-		return err
-	}
 	return s.subscribe(ctx, addr, lists, SourceForm, true)
+}
+
+// checkSubscription returns email normalized and lists checked, or the faults of
+// both, joined.
+func checkSubscription(email string, lists []List) (string, []List, error) {
+	addr, errEmail := privacy.NormalizeEmail(email)
+	lists, errLists := checkLists(lists)
+	return addr, lists, errors.Join(errEmail, errLists)
 }
 
 func (s *Service) subscribe(ctx context.Context, addr string, lists []List, source string, record bool) error {
@@ -303,39 +320,30 @@ func (s *Service) subscribe(ctx context.Context, addr string, lists []List, sour
 	return err
 }
 
-var confirmText = template.Must(template.New("confirm").Parse(`Hello,
-
-someone, hopefully you, asked to receive the {{.Lists}} of {{.Operator}} at this address.
-
-To confirm, open this link and press the button on the page:
-
-{{.URL}}
-
-The link works until {{.Expires}}. If it was not you, ignore this mail: you will not hear from us again.
-`))
-
 func (s *Service) sendConfirmation(ctx context.Context, addr string, subs []Subscription, token string) error {
-	titles := make([]string, len(subs))
-	for i, sub := range subs {
-		titles[i] = sub.List.Title()
-	}
 	link, err := s.url("/confirm", token)
 	if err != nil {
 		return err
 	}
-	var b bytes.Buffer
-	err = confirmText.Execute(&b, map[string]string{
-		"Lists": strings.Join(titles, " and "), "Operator": s.policy.Operator, "URL": link,
-		"Expires": subs[0].ConfirmExpires.Format("2 January 2006, 15:04 MST"),
-	})
+	data := struct {
+		Lists         []List
+		Operator, URL string
+		Expires       time.Time
+	}{Operator: s.policy.Operator, URL: link, Expires: subs[0].ConfirmExpires}
+	for _, sub := range subs {
+		data.Lists = append(data.Lists, sub.List)
+	}
+	subj, err := subject(s.tm, "confirm-subject", data)
+	if err != nil {
+		return err
+	}
+	text, err := execText(s.tm, "confirm-mail", data)
 	if err != nil {
 		return err
 	}
 	_, err = s.mailer.Send(ctx, privacy.Message{
 		Purpose: subs[0].List.Purpose(), DataSubject: addr, To: privacy.Address{Email: addr},
-		Subject: clip("Please confirm your subscription to the "+strings.Join(titles, " and ")+" of "+s.policy.Operator, privacy.MaxSubjectLen-1),
-		Text:    b.String(),
-		Ref:     ConfirmRef,
+		Subject: subj, Text: text, Ref: ConfirmRef,
 	})
 	if errors.Is(err, privacy.ErrRefused) {
 		s.log.InfoContext(ctx, "confirmation mail refused; subscription not stored", "err", err)
