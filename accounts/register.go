@@ -202,7 +202,7 @@ func (s *Service) registeredAgain(ctx context.Context, email, passwordHash strin
 		return err
 	}
 	if a.Verified {
-		return s.send(ctx, privacy.PurposeAccount, email, "registered-again", mailData{})
+		return s.send(ctx, privacy.PurposeAccount, email, "registered-again", mailData{Link: s.cfg.BaseURL + "/reset"})
 	}
 	token, hash, err := s.newToken()
 	if err != nil {
