@@ -77,7 +77,7 @@
 // A page's faults are web.FieldErrors: each beside its field (field.Err, or
 // field.Code and field.Limit for a template that words the rule itself), the
 // field named by the "field-name" template, and a fault of no field the form
-// shows above it. A mail template is given Site, Operator, BaseURL, Link, Valid
-// and Retention (durations as Days, Hours or Other, worded by "duration") and
+// shows above it. A mail template is given Site, Operator, Link, Valid and
+// Retention (durations as Days, Hours or Other, worded by "duration") and
 // Approved; each template's comment says which it uses.
 package accounts

@@ -246,7 +246,7 @@ func checkPassword(field, pw string) error {
 // send enqueues the mail of the templates name+".subject" and name+".body", signed,
 // to one address, with the address as data subject.
 func (s *Service) send(ctx context.Context, p privacy.Purpose, to, name string, d mailData) error {
-	d.Site, d.Operator, d.BaseURL = s.policy.SiteURL, s.policy.Operator, s.cfg.BaseURL
+	d.Site, d.Operator = s.policy.SiteURL, s.policy.Operator
 	var parts [3]string
 	for i, n := range []string{name + ".subject", name + ".body", "signature"} {
 		var err error

@@ -68,7 +68,6 @@ func spanOf(d time.Duration) span {
 type mailData struct {
 	Site     string // Policy.SiteURL
 	Operator string // Policy.Operator, under every mail
-	BaseURL  string // Config.BaseURL
 	Link     string // the mail's link, when it has one
 	// Valid is how long the link works; Retention how long until what is kept
 	// for it is deleted unused.
