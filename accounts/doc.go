@@ -58,4 +58,26 @@
 // categories "accounts", "member-resources" and "parental-consent": members export
 // and delete their own data, and retention purges unverified accounts (7 days),
 // unanswered parental requests (14 days) and expired sessions and tokens.
+//
+// # Markup the host owns
+//
+// Every word a person reads comes from DefaultTemplates, embedded and readable by
+// the host: the pages and forms in *.html (html/template), the page titles, the
+// messages the JSON API answers with and the mail in *.txt (text/template), one
+// file per group of pages (register, parental, signin, reset, email; forms.html
+// and common.txt hold the pieces they share: "field", "errors", "duration",
+// "field-name", "signature"). A host restyles or translates by giving an fs.FS of
+// its own: a file named as a default file replaces it, and any file may redefine
+// single templates with {{define "name"}}. Config.Templates words the Service's
+// mail and RegisterResult.Message; HandlerConfig.Templates the pages, and when
+// nil the Handler takes the Service's, so one FS given to Config translates
+// everything. New and NewHandler refuse an override that does not parse or that
+// defines a name the defaults do not, naming it.
+//
+// A page's faults are web.FieldErrors: each beside its field (field.Err, or
+// field.Code and field.Limit for a template that words the rule itself), the
+// field named by the "field-name" template, and a fault of no field the form
+// shows above it. A mail template is given Site, Operator, Link, Valid and
+// Retention (durations as Days, Hours or Other, worded by "duration") and
+// Approved; each template's comment says which it uses.
 package accounts

@@ -2,11 +2,11 @@ package accounts
 
 import (
 	"bytes"
-	"embed"
 	"errors"
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -18,11 +18,6 @@ import (
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/web"
 )
-
-//go:embed templates/*.html
-var templateFS embed.FS
-
-var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 
 // HandlerConfig configures the HTTP handler. Every field is optional.
 type HandlerConfig struct {
@@ -37,6 +32,10 @@ type HandlerConfig struct {
 	// quickly or too late. JSON clients are not stamped.
 	Signer *web.Signer
 	Log    *slog.Logger
+	// Templates is the host's overrides of DefaultTemplates for the pages; nil for
+	// the Service's, Config.Templates, which are the defaults unless the host set
+	// them.
+	Templates fs.FS
 }
 
 type handler struct {
@@ -44,6 +43,7 @@ type handler struct {
 	cfg  HandlerConfig
 	mux  *http.ServeMux
 	base string // the path prefix links on pages use, from Config.BaseURL
+	tpl  *web.Templates
 }
 
 // Handler is the accounts HTTP handler: a JSON API for everything the Service
@@ -84,7 +84,8 @@ type Handler struct {
 }
 
 // NewHandler returns the handler for s, mounted at the path of s's Config.BaseURL.
-// It returns an error when s is nil or cfg.Signer's key is shorter than 32 bytes.
+// It returns an error when s is nil, cfg.Signer's key is shorter than 32 bytes, or
+// cfg.Templates does not parse or defines a template DefaultTemplates does not.
 func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	if s == nil {
 		return nil, errors.New("accounts: NewHandler needs a Service")
@@ -105,14 +106,20 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = s.log
 	}
-	h := &handler{s: s, cfg: cfg, mux: http.NewServeMux(), base: base}
+	tpl := s.tpl
+	if cfg.Templates != nil {
+		if tpl, err = parseTemplates(cfg.Templates); err != nil {
+			return nil, err
+		}
+	}
+	h := &handler{s: s, cfg: cfg, mux: http.NewServeMux(), base: base, tpl: tpl}
 	m := h.mux
 	m.HandleFunc("GET /register", h.registerPage)
 	m.HandleFunc("POST /register", h.limited(h.register))
 	m.HandleFunc("POST /parental/request", h.limited(h.parentalRequest))
 	m.HandleFunc("GET /parental", h.parentalPage)
 	m.HandleFunc("POST /parental/answer", h.parentalAnswer)
-	m.HandleFunc("GET /verify", h.tokenPage(verifyForm))
+	m.HandleFunc("GET /verify", h.tokenPage("title-verify", "verify"))
 	m.HandleFunc("POST /verify", h.limited(h.verify))
 	m.HandleFunc("GET /signin", h.signinPage)
 	m.HandleFunc("POST /signin", h.limited(h.signin))
@@ -120,9 +127,9 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	m.HandleFunc("POST /signout/all", h.signoutAll)
 	m.HandleFunc("GET /reset", h.resetPage)
 	m.HandleFunc("POST /reset", h.limited(h.reset))
-	m.HandleFunc("GET /reset/confirm", h.tokenPage(resetForm))
+	m.HandleFunc("GET /reset/confirm", h.tokenPage("title-reset-confirm", "reset-confirm"))
 	m.HandleFunc("POST /reset/confirm", h.limited(h.resetConfirm))
-	m.HandleFunc("GET /email/confirm", h.tokenPage(emailForm))
+	m.HandleFunc("GET /email/confirm", h.tokenPage("title-email-confirm", "email-confirm"))
 	m.HandleFunc("POST /email/confirm", h.emailConfirm)
 	m.HandleFunc("GET /me", h.me)
 	m.HandleFunc("GET /me/export", h.export)
@@ -146,7 +153,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer") // mailed links carry tokens in the URL
+	web.SecurityHeaders(w)
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -194,40 +201,58 @@ func bearer(r *http.Request) (string, bool) {
 func (h *handler) limited(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h.cfg.Limiter.Check(r, h.cfg.TrustedHeader); err != nil {
-			h.fail(w, r, err, "Too many requests", "message", nil)
+			h.fail(w, r, err, "title-too-many", "failed", nil)
 			return
 		}
 		next(w, r)
 	}
 }
 
-// page is what every template receives.
+// page is what every page template receives.
 type page struct {
-	Base    string
-	Values  url.Values
+	Base   string
+	Values url.Values // what was sent, to fill the form again
+	// Faults is every fault of what was sent, in order; Errors the text of each
+	// field's first, by field name. A fault of no field the form shows has Field "".
+	Faults  []web.FieldError
 	Errors  map[string]string
-	Error   string
 	Stamp   string
 	Token   string
 	Message string
-	Action  string
-	Button  string
-	// PasswordLabel, when set, adds a password field labelled so to a token form.
-	PasswordLabel, PasswordAuto string
 }
 
 type field struct {
-	Name, Label, Type, Value, Auto, Err string
-	Required                            bool
+	Name, Label, Type, Value, Auto string
+	// Err is the field's first fault, Code and Limit its rule's (web.FieldError).
+	Err, Code string
+	Limit     int
+	Required  bool
 }
 
 // Field describes one input for the "field" template; passwords are never echoed.
 func (p page) Field(name, label, typ, auto string, required bool) field {
-	f := field{Name: name, Label: label, Type: typ, Auto: auto, Required: required, Err: p.Errors[name]}
+	f := field{Name: name, Label: label, Type: typ, Auto: auto, Required: required}
 	if typ != "password" {
 		f.Value = p.Values.Get(name)
 	}
+	for _, e := range p.Faults {
+		if e.Field == name {
+			f.Err, f.Code, f.Limit = e.Text, e.Code, e.Limit
+			break
+		}
+	}
 	return f
+}
+
+// Unmarked returns the faults shown above the form, as no field carries them.
+func (p page) Unmarked() []web.FieldError {
+	var out []web.FieldError
+	for _, e := range p.Faults {
+		if e.Field == "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Checked reports whether a checkbox was sent checked, to keep it on re-render.
@@ -237,7 +262,7 @@ func (p page) Checked(name string) bool {
 }
 
 func (h *handler) newPage(v url.Values) page {
-	p := page{Base: h.base, Values: v, Errors: map[string]string{}}
+	p := page{Base: h.base, Values: v}
 	if p.Values == nil {
 		p.Values = url.Values{}
 	}
@@ -247,44 +272,53 @@ func (h *handler) newPage(v url.Values) page {
 	return p
 }
 
+// render answers with the page template tmpl in the layout, titled by the text
+// template title.
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, title, tmpl string, p page) {
 	var buf bytes.Buffer
-	if err := pages.ExecuteTemplate(&buf, tmpl, p); err != nil {
+	t, err := say(h.tpl, title, p)
+	if err == nil {
+		err = h.tpl.HTML.ExecuteTemplate(&buf, tmpl, p)
+	}
+	if err != nil {
 		h.cfg.Log.ErrorContext(r.Context(), "render", "template", tmpl, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	h.cfg.Layout(w, r, status, title, template.HTML(buf.String()))
+	h.cfg.Layout(w, r, status, t, template.HTML(buf.String()))
 }
 
 // fail answers err: JSON for API clients; for a browser, the form tmpl again with
-// the message beside the field it names and what was typed kept.
+// each fault beside the field it names and what was typed kept, or with tmpl
+// "failed" the faults alone.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error, title, tmpl string, v url.Values) {
-	if web.WantsJSON(r) || tmpl == "" {
+	if web.WantsJSON(r) {
 		web.WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
-	d := web.Describe(err)
-	if d.Error.Status == http.StatusInternalServerError {
+	status := web.HTTPStatus(err)
+	if status == http.StatusInternalServerError {
 		h.cfg.Log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	web.SetRetryAfter(w, err)
 	p := h.newPage(v)
-	p.Error = d.Error.Message
-	if d.Error.Field != "" {
-		p.Errors[d.Error.Field] = d.Error.Message
-		if formFields[tmpl][d.Error.Field] {
-			// The message sits beside the field; the alert points there.
-			p.Error = "Please correct the field marked below."
-		}
+	p.Faults = web.FieldErrors(err, func(f string) string { return h.label(r, tmpl, f) })
+	p.Errors = web.ByField(p.Faults)
+	p.Token = p.Values.Get("token")
+	h.render(w, r, status, title, tmpl, p)
+}
+
+// label names field as the error messages of form tmpl do, or returns "" when the
+// form does not show it.
+func (h *handler) label(r *http.Request, tmpl, field string) string {
+	if !formFields[tmpl][field] {
+		return ""
 	}
-	if tmpl == "message" {
-		p.Message, p.Error = d.Error.Message, ""
+	l, err := say(h.tpl, "field-name", field)
+	if err != nil {
+		h.cfg.Log.ErrorContext(r.Context(), "render", "template", "field-name", "err", err)
 	}
-	if t := v.Get("token"); t != "" {
-		p.Token = t
-	}
-	h.render(w, r, d.Error.Status, title, tmpl, p)
+	return l
 }
 
 // formFields lists the fields each form template shows, so an error about one of
@@ -295,7 +329,8 @@ var formFields = map[string]map[string]bool{
 	"signin":        {"email": true, "password": true},
 	"reset":         {"email": true},
 	"parental":      {"parent_email": true},
-	"token-form":    {"password": true},
+	"verify":        {"password": true},
+	"reset-confirm": {"password": true},
 }
 
 // decode reads a form or JSON body and, for browser forms, checks the guards.
@@ -317,12 +352,11 @@ func (h *handler) decode(r *http.Request) (v url.Values, bot bool, err error) {
 }
 
 func (h *handler) registerPage(w http.ResponseWriter, r *http.Request) {
-	p := h.newPage(nil)
+	tmpl := "register"
 	if r.URL.Query().Get("code") != "" {
-		h.render(w, r, http.StatusOK, "Create an account", "register-code", p)
-		return
+		tmpl = "register-code"
 	}
-	h.render(w, r, http.StatusOK, "Create an account", "register", p)
+	h.render(w, r, http.StatusOK, "title-register", tmpl, h.newPage(nil))
 }
 
 func (h *handler) register(w http.ResponseWriter, r *http.Request) {
@@ -331,20 +365,20 @@ func (h *handler) register(w http.ResponseWriter, r *http.Request) {
 	if v.Has("consent_code") {
 		tmpl = "register-code"
 	}
-	if err != nil {
-		h.fail(w, r, err, "Create an account", tmpl, v)
-		return
-	}
-	res := RegisterResult{Pending: true, Message: pendingMessage}
-	if !bot {
-		in, err := ParseRegistration(v)
-		if err == nil {
+	var res RegisterResult
+	switch {
+	case err != nil:
+	case bot:
+		res, err = h.s.pending()
+	default:
+		var in RegisterInput
+		if in, err = ParseRegistration(v); err == nil {
 			res, err = h.s.Register(r.Context(), in)
 		}
-		if err != nil {
-			h.fail(w, r, err, "Create an account", tmpl, v)
-			return
-		}
+	}
+	if err != nil {
+		h.fail(w, r, err, "title-register", tmpl, v)
+		return
 	}
 	if web.WantsJSON(r) {
 		status := http.StatusAccepted
@@ -357,10 +391,10 @@ func (h *handler) register(w http.ResponseWriter, r *http.Request) {
 	p := h.newPage(nil)
 	p.Message = res.Message
 	if res.ParentalConsentRequired {
-		h.render(w, r, http.StatusOK, "Ask a parent", "parental", p)
+		h.render(w, r, http.StatusOK, "title-parental", "parental", p)
 		return
 	}
-	h.render(w, r, http.StatusAccepted, "Check your inbox", "message", p)
+	h.render(w, r, http.StatusAccepted, "title-registered", "message", p)
 }
 
 func (h *handler) parentalRequest(w http.ResponseWriter, r *http.Request) {
@@ -368,32 +402,34 @@ func (h *handler) parentalRequest(w http.ResponseWriter, r *http.Request) {
 	if err == nil && !bot {
 		for k := range v {
 			if k != "parent_email" && k != web.TimestampField && k != web.Honeypot {
-				err = privacy.Invalid(k, "is not a field of this form: give only your parent's address")
+				err = privacy.InvalidRule(k, "unknown", "is not a field of this form: give only your parent's address")
 			}
 		}
 	}
-	var code string
+	var code, msg string
 	if err == nil && !bot {
 		code, err = h.s.RequestParentalConsent(r.Context(), v.Get("parent_email"))
 	}
+	if err == nil {
+		msg, err = say(h.tpl, "parental-asked", nil)
+	}
 	if err != nil {
-		h.fail(w, r, err, "Ask a parent", "parental", v)
+		h.fail(w, r, err, "title-parental", "parental", v)
 		return
 	}
 	if web.WantsJSON(r) {
-		web.WriteJSON(w, http.StatusAccepted, map[string]string{"code": code,
-			"message": "We have written to your parent. When they agree, register again with this code."})
+		web.WriteJSON(w, http.StatusAccepted, map[string]string{"code": code, "message": msg})
 		return
 	}
 	p := h.newPage(nil)
 	p.Message = code
-	h.render(w, r, http.StatusAccepted, "We have asked your parent", "parental-code", p)
+	h.render(w, r, http.StatusAccepted, "title-parental-code", "parental-code", p)
 }
 
 func (h *handler) parentalPage(w http.ResponseWriter, r *http.Request) {
 	p := h.newPage(nil)
 	p.Token = r.URL.Query().Get("token")
-	h.render(w, r, http.StatusOK, "A child asks to register", "parental-answer", p)
+	h.render(w, r, http.StatusOK, "title-parental-answer", "parental-answer", p)
 }
 
 func (h *handler) parentalAnswer(w http.ResponseWriter, r *http.Request) {
@@ -403,75 +439,56 @@ func (h *handler) parentalAnswer(w http.ResponseWriter, r *http.Request) {
 		case "approve", "refuse":
 			err = h.s.AnswerParental(r.Context(), v.Get("token"), v.Get("answer") == "approve")
 		default:
-			err = privacy.Invalid("answer", "must be approve or refuse")
+			err = privacy.InvalidRule("answer", "one-of", "must be approve or refuse")
 		}
 	}
 	if err != nil {
-		h.fail(w, r, err, "A child asks to register", "message", v)
+		h.fail(w, r, err, "title-parental-answer", "failed", v)
 		return
 	}
-	msg := "Thank you. You refused: we have deleted your address, and nothing about the child was ever stored."
+	msg := "parental-refused"
 	if v.Get("answer") == "approve" {
-		msg = "Thank you. Your child can now register with the code we showed them. We will send you a confirmation in a day, with a link to change your mind."
+		msg = "parental-approved"
 	}
-	h.done(w, r, http.StatusOK, "Thank you", msg)
+	h.done(w, r, http.StatusOK, "title-parental-answered", msg)
 }
 
+// done answers with the message of the text template msg: {"message"} in JSON, or
+// the page titled by the template title.
 func (h *handler) done(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	text, err := say(h.tpl, msg, nil)
+	if err != nil {
+		h.fail(w, r, err, title, "failed", nil)
+		return
+	}
 	if web.WantsJSON(r) {
-		web.WriteJSON(w, status, map[string]string{"message": msg})
+		web.WriteJSON(w, status, map[string]string{"message": text})
 		return
 	}
 	p := h.newPage(nil)
-	p.Message = msg
+	p.Message = text
 	h.render(w, r, status, title, "message", p)
 }
 
-// tokenForm is the page a mailed link opens: a button, and for some a password.
-type tokenForm struct {
-	action, title, message, button string
-	passwordLabel, passwordAuto    string // no password field when empty
-}
-
-var (
-	verifyForm = tokenForm{action: "/verify", title: "Confirm your address", button: "Confirm",
-		message:       "Confirm your address to finish creating your account.",
-		passwordLabel: "The password you chose when you registered", passwordAuto: "current-password"}
-	resetForm = tokenForm{action: "/reset/confirm", title: "Choose a new password", button: "Set password",
-		message:       "Choose a new password. You will be signed out everywhere.",
-		passwordLabel: "New password (at least 8 characters)", passwordAuto: "new-password"}
-	emailForm = tokenForm{action: "/email/confirm", title: "Confirm your new address", button: "Confirm",
-		message: "Confirm that your account should use this address from now on."}
-)
-
-// tokenPage shows a button for a mailed link: following the link changes nothing,
-// so a mail scanner that fetches links does not use them up.
-func (h *handler) tokenPage(f tokenForm) http.HandlerFunc {
+// tokenPage shows the form tmpl, titled title, for a mailed link: a button, and for
+// some a password. Following the link changes nothing, so a mail scanner that
+// fetches links does not use them up.
+func (h *handler) tokenPage(title, tmpl string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		h.renderToken(w, r, http.StatusOK, f, r.URL.Query().Get("token"), "")
+		p := h.newPage(nil)
+		p.Token = r.URL.Query().Get("token")
+		h.render(w, r, http.StatusOK, title, tmpl, p)
 	}
 }
 
-// renderToken renders f for token, with passwordErr beside the password field.
-func (h *handler) renderToken(w http.ResponseWriter, r *http.Request, status int, f tokenForm, token, passwordErr string) {
-	p := h.newPage(nil)
-	p.Token, p.Action, p.Message, p.Button = token, f.action, f.message, f.button
-	p.PasswordLabel, p.PasswordAuto = f.passwordLabel, f.passwordAuto
-	if passwordErr != "" {
-		p.Errors["password"] = passwordErr
+// failToken answers err for the token form tmpl: for a browser, a refused field of
+// the form shows it again with the message beside the field, as the link still
+// works; anything else, the message alone.
+func (h *handler) failToken(w http.ResponseWriter, r *http.Request, title, tmpl string, v url.Values, err error) {
+	if !formFields[tmpl][privacy.FieldOf(err)] {
+		tmpl = "failed"
 	}
-	h.render(w, r, status, f.title, "token-form", p)
-}
-
-// failToken answers err for a token form: for a browser, a refused password shows
-// the form again with the message beside the field, as the link still works;
-// anything else, the message alone.
-func (h *handler) failToken(w http.ResponseWriter, r *http.Request, f tokenForm, v url.Values, err error) {
-	if f.passwordLabel == "" || privacy.FieldOf(err) != "password" || web.WantsJSON(r) {
-		h.fail(w, r, err, f.title, "message", v)
-		return
-	}
-	h.renderToken(w, r, http.StatusBadRequest, f, v.Get("token"), web.Describe(err).Error.Message)
+	h.fail(w, r, err, title, tmpl, v)
 }
 
 func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
@@ -480,14 +497,14 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 		err = h.s.Verify(r.Context(), v.Get("token"), v.Get("password"))
 	}
 	if err != nil {
-		h.failToken(w, r, verifyForm, v, err)
+		h.failToken(w, r, "title-verify", "verify", v, err)
 		return
 	}
-	h.done(w, r, http.StatusOK, "Address confirmed", "Your address is confirmed. You can sign in now.")
+	h.done(w, r, http.StatusOK, "title-verified", "verified")
 }
 
 func (h *handler) signinPage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "Sign in", "signin", h.newPage(nil))
+	h.render(w, r, http.StatusOK, "title-signin", "signin", h.newPage(nil))
 }
 
 func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
@@ -505,7 +522,7 @@ func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		h.fail(w, r, err, "Sign in", "signin", v)
+		h.fail(w, r, err, "title-signin", "signin", v)
 		return
 	}
 	h.session(w, r, http.StatusOK, res)
@@ -518,7 +535,7 @@ func (h *handler) session(w http.ResponseWriter, r *http.Request, status int, re
 	}
 	p := h.newPage(nil)
 	p.Token, p.Message = res.Token, res.Expires.Format(time.RFC3339)
-	h.render(w, r, status, "Signed in", "signedin", p)
+	h.render(w, r, status, "title-signedin", "signedin", p)
 }
 
 // onlyFields refuses any field but the named ones and the form guards.
@@ -532,7 +549,7 @@ func onlyFields(v url.Values, names ...string) error {
 			known = known || k == n
 		}
 		if !known {
-			return privacy.Invalid(k, "is not a field of this form")
+			return privacy.InvalidRule(k, "unknown", "is not a field of this form")
 		}
 	}
 	return nil
@@ -557,10 +574,8 @@ func (h *handler) signoutAll(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) resetPage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "Reset your password", "reset", h.newPage(nil))
+	h.render(w, r, http.StatusOK, "title-reset", "reset", h.newPage(nil))
 }
-
-const resetMessage = "If this address has an account, we have sent it a link to choose a new password. It works for one hour."
 
 func (h *handler) reset(w http.ResponseWriter, r *http.Request) {
 	v, bot, err := h.decode(r)
@@ -570,10 +585,10 @@ func (h *handler) reset(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		h.fail(w, r, err, "Reset your password", "reset", v)
+		h.fail(w, r, err, "title-reset", "reset", v)
 		return
 	}
-	h.done(w, r, http.StatusAccepted, "Check your inbox", resetMessage)
+	h.done(w, r, http.StatusAccepted, "title-reset-sent", "reset-sent")
 }
 
 func (h *handler) resetConfirm(w http.ResponseWriter, r *http.Request) {
@@ -582,10 +597,10 @@ func (h *handler) resetConfirm(w http.ResponseWriter, r *http.Request) {
 		err = h.s.ResetPassword(r.Context(), v.Get("token"), v.Get("password"))
 	}
 	if err != nil {
-		h.failToken(w, r, resetForm, v, err)
+		h.failToken(w, r, "title-reset-confirm", "reset-confirm", v, err)
 		return
 	}
-	h.done(w, r, http.StatusOK, "Password changed", "Your password is changed and every session was ended. Sign in with the new password.")
+	h.done(w, r, http.StatusOK, "title-password-changed", "password-changed")
 }
 
 func (h *handler) emailConfirm(w http.ResponseWriter, r *http.Request) {
@@ -595,7 +610,7 @@ func (h *handler) emailConfirm(w http.ResponseWriter, r *http.Request) {
 		res, err = h.s.ConfirmEmailChange(r.Context(), v.Get("token"))
 	}
 	if err != nil {
-		h.fail(w, r, err, "Confirm your new address", "message", v)
+		h.failToken(w, r, "title-email-confirm", "email-confirm", v, err)
 		return
 	}
 	h.session(w, r, http.StatusOK, res)
@@ -653,7 +668,11 @@ func (h *handler) changeEmail(w http.ResponseWriter, r *http.Request) {
 			err = h.s.RequestEmailChange(r.Context(), v.Get("email"), v.Get("password"))
 		}
 	}
-	h.api(w, r, http.StatusAccepted, map[string]string{"message": "We have sent a link to the new address. Your address changes when you follow it."}, err)
+	var msg string
+	if err == nil {
+		msg, err = say(h.tpl, "email-change-sent", nil)
+	}
+	h.api(w, r, http.StatusAccepted, map[string]string{"message": msg}, err)
 }
 
 func (h *handler) deleteMe(w http.ResponseWriter, r *http.Request) {
@@ -727,7 +746,7 @@ func (h *handler) readUpload(w http.ResponseWriter, r *http.Request) (title, vis
 		}
 		name := part.FormName()
 		if seen[name] {
-			return "", "", nil, privacy.Invalid(name, "was given more than once")
+			return "", "", nil, privacy.InvalidRule(name, "repeated", "was given more than once")
 		}
 		seen[name] = true
 		var max int64
@@ -737,7 +756,7 @@ func (h *handler) readUpload(w http.ResponseWriter, r *http.Request) (title, vis
 		case "title", "visibility", "kind":
 			max = 4 * MaxTitleLen
 		default:
-			return "", "", nil, privacy.Invalid(name, "is not a field of this form")
+			return "", "", nil, privacy.InvalidRule(name, "unknown", "is not a field of this form")
 		}
 		b, err := io.ReadAll(io.LimitReader(part, max+1))
 		if err != nil {
@@ -784,7 +803,6 @@ func (h *handler) content(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	if res.Kind == KindPhoto {
 		w.Header().Set("Content-Type", res.ContentType)

@@ -624,3 +624,30 @@ func TestHTTPSignInOwnerNotLockedOut(t *testing.T) {
 	r = s.signinFrom("198.51.100.7", "owner@example.org", "correct horse")
 	assert.Equal(t, http.StatusTooManyRequests, r.status, "the attacker's source stays slowed after the owner signs in")
 }
+
+// The register form marks every fault at once, each beside its field, a rule's
+// predicate after the field's name; a fault of a field the form does not show is
+// named above it. Every page sends the kit's security headers.
+func TestHTTPRegisterFormEveryFault(t *testing.T) {
+	e := newEnv(t)
+	s := newServer(t, e, accounts.HandlerConfig{})
+	r := s.form("/accounts/register", url.Values{"email": {"ann@"}, "password": {"short"}, "birth_date": {"soon"}})
+	assert.Equal(t, http.StatusBadRequest, r.status)
+	assert.Contains(t, r.body, `<p class="error" role="alert">Please correct the fields marked below.</p>`)
+	for _, f := range []string{"email", "password", "birth_date"} {
+		assert.Contains(t, r.body, `id="`+f+`-error"`, f)
+	}
+	assert.NotContains(t, r.body, `id="display_name-error"`)
+	js := s.json(http.MethodPost, "/accounts/register", "", map[string]any{"email": "ann@", "password": "short", "birth_date": "soon"})
+	assert.Equal(t, "email", errorField(t, js), "the JSON answer names the first")
+
+	long := s.form("/accounts/register", url.Values{"email": {"ann@example.org"}, "password": {"correct horse"}, "birth_date": {"1990-01-01"},
+		"display_name": {strings.Repeat("x", accounts.MaxDisplayNameLen+1)}})
+	assert.Contains(t, long.body, `<span class="error" id="display_name-error">Display name is longer than 100 characters</span>`)
+	extra := s.form("/accounts/register", url.Values{"email": {"ann@example.org"}, "is_admin": {"1"}})
+	assert.Contains(t, extra.body, `<p class="error" role="alert">The is_admin field is not a registration field</p>`)
+
+	for _, h := range [][2]string{{"X-Content-Type-Options", "nosniff"}, {"Referrer-Policy", "no-referrer"}, {"X-Frame-Options", "DENY"}} {
+		assert.Equal(t, h[1], r.header.Get(h[0]), h[0])
+	}
+}

@@ -3,7 +3,6 @@ package accounts
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
@@ -37,9 +36,8 @@ func (s *Service) RequestParentalConsent(ctx context.Context, parentEmail string
 	}
 	p := ParentalRequest{ID: id, ParentEmail: parent, TokenHash: tokenHash, CodeHash: codeHash, Created: now}
 	err = s.store.CreateParental(ctx, p, func(ctx context.Context) error {
-		return s.send(ctx, privacy.PurposeParentalConsent, parent, "Your child would like to register",
-			fmt.Sprintf("A child gave this address as a parent's and asked to register on %s. Children under 13 need a parent's agreement first. We have stored nothing about the child: only this address, to ask you.\n\nTo agree or refuse, open:\n\n%s\n\nIf you do nothing, we delete your address in %s.",
-				s.policy.SiteURL, s.link("/parental", token), human(s.cfg.ParentalRetention)))
+		return s.send(ctx, privacy.PurposeParentalConsent, parent, "parental-ask",
+			mailData{Link: s.link("/parental", token), Retention: spanOf(s.cfg.ParentalRetention)})
 	})
 	if err != nil {
 		return "", err
@@ -115,9 +113,8 @@ func (s *Service) SendParentalConfirmations(ctx context.Context) (int, error) {
 		}
 		req.TokenHash = hash
 		err = s.store.ConfirmParental(ctx, req.ID, now, hash, func(ctx context.Context) error {
-			return s.send(ctx, privacy.PurposeParentalConsent, req.ParentEmail, "You agreed that your child may register",
-				fmt.Sprintf("On %s you agreed that your child may register on %s. If that was not you, or you have changed your mind, open this link and refuse: we will delete your child's account and your address.\n\n%s",
-					req.Approved.Format("2 January 2006"), s.policy.SiteURL, s.link("/parental", token)))
+			return s.send(ctx, privacy.PurposeParentalConsent, req.ParentEmail, "parental-confirm",
+				mailData{Link: s.link("/parental", token), Approved: req.Approved})
 		})
 		switch {
 		case errors.Is(err, privacy.ErrGone):

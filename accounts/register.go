@@ -3,9 +3,7 @@ package accounts
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
-	"time"
 
 	"github.com/consentkit/consentkit/privacy"
 )
@@ -30,13 +28,14 @@ const (
 // ParseRegistration reads a registration form (as web.Decode returns it). A
 // checkbox is on when sent as "on", "true", "yes" or "1" and off when absent, empty,
 // "off", "false", "no" or "0". Returns ErrInvalid naming the field for anything
-// else, for an unknown field, or for text that is not valid UTF-8 or too long.
+// else or for an unknown field, and the faults of every field whose text is not
+// valid UTF-8 or too long, joined.
 // It checks form shape only; Register checks the values.
 func ParseRegistration(v url.Values) (RegisterInput, error) {
 	var in RegisterInput
 	for k, vs := range v {
 		if len(vs) != 1 {
-			return in, privacy.Invalid(k, "was given more than once")
+			return in, privacy.InvalidRule(k, "repeated", "was given more than once")
 		}
 		val := vs[0]
 		switch k {
@@ -65,19 +64,18 @@ func ParseRegistration(v url.Values) (RegisterInput, error) {
 		case "":
 			return in, privacy.Invalid("body", "a field has no name")
 		default:
-			return in, privacy.Invalid(k, "is not a registration field")
+			return in, privacy.InvalidRule(k, "unknown", "is not a registration field")
 		}
 	}
+	var errs []error // every text fault at once, so a form marks each
 	for _, f := range []struct {
 		name, val string
 		max       int
 	}{{"email", in.Email, privacy.MaxEmailLen}, {"password", in.Password, MaxPasswordLen},
 		{"display_name", in.DisplayName, MaxDisplayNameLen}, {"birth_date", in.BirthDate, 40}, {"consent_code", in.ConsentCode, maxCodeLen}} {
-		if err := privacy.CheckText(f.name, f.val, f.max, false); err != nil {
-			return in, err
-		}
+		errs = append(errs, privacy.CheckText(f.name, f.val, f.max, false))
 	}
-	return in, nil
+	return in, errors.Join(errs...)
 }
 
 func checkbox(field, v string) (bool, error) {
@@ -87,7 +85,7 @@ func checkbox(field, v string) (bool, error) {
 	case "", "off", "false", "no", "0":
 		return false, nil
 	}
-	return false, privacy.Invalid(field, "must be checked or left unchecked")
+	return false, privacy.InvalidRule(field, "checkbox", "must be checked or left unchecked")
 }
 
 // RegisterResult tells the visitor what happens next. It is the same whether or
@@ -102,7 +100,12 @@ type RegisterResult struct {
 	Message                 string `json:"message"`
 }
 
-const pendingMessage = "Check your inbox: if this address can be registered, we have sent it a link to finish."
+// pending is the result of every registration that mailed the address, worded by
+// the template "registered".
+func (s *Service) pending() (RegisterResult, error) {
+	msg, err := say(s.tpl, "registered", nil)
+	return RegisterResult{Pending: true, Message: msg}, err
+}
 
 // Register creates an account waiting for verification and mails the verification
 // link (P1). Newsletter and promotions opt-ins become consent records in the same
@@ -115,29 +118,23 @@ const pendingMessage = "Check your inbox: if this address can be registered, we 
 // account is created with the parent recorded.
 //
 // Returns ErrInvalid naming the field (email, password, display_name, birth_date,
-// consent_code) for bad input, and ErrUnavailable when no hash slot came free
+// consent_code) for bad input, every fault of the first four joined (errors.Join:
+// privacy.FieldOf names the first), and ErrUnavailable when no hash slot came free
 // before ctx's deadline.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResult, error) {
 	now := s.now()
-	email, err := privacy.NormalizeEmail(in.Email)
-	if err != nil {
-		return RegisterResult{}, err
-	}
-	if err := checkPassword("password", in.Password); err != nil {
-		return RegisterResult{}, err
-	}
-	if err := privacy.CheckText("display_name", in.DisplayName, MaxDisplayNameLen, false); err != nil {
-		return RegisterResult{}, err
-	}
-	birth, err := privacy.ParseBirthDate(in.BirthDate, now)
-	if err != nil {
+	// Every field is checked, so a form can mark each fault at once.
+	email, emailErr := privacy.NormalizeEmail(in.Email)
+	birth, birthErr := privacy.ParseBirthDate(in.BirthDate, now)
+	if err := errors.Join(emailErr, checkPassword("password", in.Password),
+		privacy.CheckText("display_name", in.DisplayName, MaxDisplayNameLen, false), birthErr); err != nil {
 		return RegisterResult{}, err
 	}
 	a := Account{Email: email, DisplayName: in.DisplayName, AgeScreen: AgeOver13, Created: now}
 	if privacy.IsChild(birth, now) {
 		if in.ConsentCode == "" {
-			return RegisterResult{ParentalConsentRequired: true,
-				Message: "Before you can register, we need one of your parents to agree. Give us their email address and we will ask them."}, nil
+			msg, err := say(s.tpl, "parental-required", nil)
+			return RegisterResult{ParentalConsentRequired: true, Message: msg}, err
 		}
 		req, err := s.approvedRequest(ctx, in.ConsentCode)
 		if err != nil {
@@ -192,7 +189,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResul
 	if err != nil {
 		return RegisterResult{}, err
 	}
-	return RegisterResult{Pending: true, Message: pendingMessage}, nil
+	return s.pending()
 }
 
 // registeredAgain answers a registration for an address that has an account: a
@@ -205,8 +202,7 @@ func (s *Service) registeredAgain(ctx context.Context, email, passwordHash strin
 		return err
 	}
 	if a.Verified {
-		return s.send(ctx, privacy.PurposeAccount, email, "You already have an account",
-			fmt.Sprintf("Someone, perhaps you, tried to register with this address, which already has an account. Sign in, or reset your password here:\n\n%s/reset\n\nIf it was not you, ignore this message.", s.cfg.BaseURL))
+		return s.send(ctx, privacy.PurposeAccount, email, "registered-again", mailData{Link: s.cfg.BaseURL + "/reset"})
 	}
 	token, hash, err := s.newToken()
 	if err != nil {
@@ -220,9 +216,8 @@ func (s *Service) registeredAgain(ctx context.Context, email, passwordHash strin
 // sendVerify mails a verification link. A first and a repeated registration get
 // the same text, so the mail does not tell that the address was registered before.
 func (s *Service) sendVerify(ctx context.Context, email, token string) error {
-	return s.send(ctx, privacy.PurposeAccount, email, "Confirm your address",
-		fmt.Sprintf("Please confirm your address to finish creating your account:\n\n%s\n\nThe link asks for the password you chose when you registered, and works once, for %s. If it does not take your password, someone else registered this address after you: register again. If you did not ask for an account, ignore this message: an unconfirmed registration is deleted within %s.",
-			s.link("/verify", token), human(s.cfg.VerifyTTL), human(s.cfg.UnverifiedRetention)))
+	return s.send(ctx, privacy.PurposeAccount, email, "verify",
+		mailData{Link: s.link("/verify", token), Valid: spanOf(s.cfg.VerifyTTL), Retention: spanOf(s.cfg.UnverifiedRetention)})
 }
 
 // Verify confirms an account's address with the mailed token and the password
@@ -298,20 +293,4 @@ func (s *Service) registrationPassword(ctx context.Context, stored, password str
 		return rehash, nil
 	}
 	return stored, nil
-}
-
-func human(d time.Duration) string {
-	switch {
-	case d%(24*time.Hour) == 0:
-		if d == 24*time.Hour {
-			return "24 hours"
-		}
-		return fmt.Sprintf("%d days", d/(24*time.Hour))
-	case d%time.Hour == 0:
-		if d == time.Hour {
-			return "one hour"
-		}
-		return fmt.Sprintf("%d hours", d/time.Hour)
-	}
-	return d.String()
 }

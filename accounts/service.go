@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"runtime"
 	"strings"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // Config configures a Service. Store, Mailer, Consents and Auditor are required;
@@ -31,6 +33,11 @@ type Config struct {
 	Log     *slog.Logger
 	Now     func() time.Time
 	Rand    io.Reader // crypto/rand.Reader: tokens and ids
+
+	// Templates is the host's overrides of DefaultTemplates; nil for the defaults.
+	// The Service words its mail and RegisterResult.Message with them, and the
+	// Handler its pages unless HandlerConfig.Templates has its own.
+	Templates fs.FS
 
 	// BaseURL is where the Handler is mounted: links in mail start with it, and the
 	// Handler routes on the path after its path and links its pages under it. Default:
@@ -75,6 +82,7 @@ type Service struct {
 	mailer    *privacy.Mailer
 	policy    *privacy.Policy
 	log       *slog.Logger
+	tpl       *web.Templates
 	hash      *hasher
 	photos    chan struct{}
 	photoHook func() // tests: runs in the slot before each decode
@@ -84,7 +92,8 @@ type Service struct {
 // New returns a Service and registers its Allowers on cfg.Mailer: PurposeAccount for
 // any address with an account (verified or not) or targeted by a pending email
 // change, and PurposeParentalConsent for a parent with a request on file.
-// Returns an error when a required field is missing.
+// Returns an error when a required field is missing or Config.Templates does not
+// parse or defines a template DefaultTemplates does not.
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Mailer == nil || cfg.Consents == nil {
 		return nil, errors.New("accounts: Config needs Store, Mailer and Consents")
@@ -156,11 +165,15 @@ func New(cfg Config) (*Service, error) {
 	num(&cfg.NoteMaxLen, 20_000)
 	num(&cfg.MessageMaxLen, 2_000)
 
+	tpl, err := parseTemplates(cfg.Templates)
+	if err != nil {
+		return nil, err
+	}
 	secret := make([]byte, 32)
 	if _, err := io.ReadFull(cfg.Rand, secret); err != nil {
 		return nil, fmt.Errorf("accounts: random throttle key: %w", err)
 	}
-	s := &Service{cfg: cfg, store: cfg.Store, mailer: cfg.Mailer, policy: cfg.Policy, log: cfg.Log,
+	s := &Service{cfg: cfg, store: cfg.Store, mailer: cfg.Mailer, policy: cfg.Policy, log: cfg.Log, tpl: tpl,
 		hash: newHasher(cfg.Argon2, cfg.HashSlots, cfg.HashWait), photos: make(chan struct{}, cfg.PhotoSlots),
 		throttle: newThrottle(secret, cfg.MaxFailures, cfg.FailureWindow, cfg.MaxDelay)}
 	cfg.Mailer.AllowContract(holder{s}.Contract())
@@ -230,10 +243,19 @@ func checkPassword(field, pw string) error {
 	return nil
 }
 
-// send enqueues account mail to one address, with the address as data subject.
-func (s *Service) send(ctx context.Context, p privacy.Purpose, to, subject, text string) error {
+// send enqueues the mail of the templates name+".subject" and name+".body", signed,
+// to one address, with the address as data subject.
+func (s *Service) send(ctx context.Context, p privacy.Purpose, to, name string, d mailData) error {
+	d.Site, d.Operator = s.policy.SiteURL, s.policy.Operator
+	var parts [3]string
+	for i, n := range []string{name + ".subject", name + ".body", "signature"} {
+		var err error
+		if parts[i], err = say(s.tpl, n, d); err != nil {
+			return err
+		}
+	}
 	_, err := s.mailer.Send(ctx, privacy.Message{Purpose: p, DataSubject: to, To: privacy.Address{Email: to},
-		Subject: subject, Text: text + "\n\n-- \n" + s.policy.Operator + "\n"})
+		Subject: strings.TrimSpace(parts[0]), Text: parts[1] + parts[2]})
 	return err
 }
 

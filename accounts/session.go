@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 	"sync"
@@ -426,9 +425,8 @@ func (s *Service) RequestReset(ctx context.Context, email string) error {
 	now := s.now()
 	return s.store.CreateToken(ctx, Token{Hash: hash, Kind: TokenReset, AccountID: a.ID, Email: addr, Created: now, Expires: now.Add(s.cfg.ResetTTL)},
 		func(ctx context.Context) error {
-			return s.send(ctx, privacy.PurposeAccount, addr, "Reset your password",
-				fmt.Sprintf("To choose a new password, open:\n\n%s\n\nThe link works once, for %s, and signs you out everywhere. If you did not ask for this, ignore this message: your password is unchanged.",
-					s.link("/reset/confirm", token), human(s.cfg.ResetTTL)))
+			return s.send(ctx, privacy.PurposeAccount, addr, "reset",
+				mailData{Link: s.link("/reset/confirm", token), Valid: spanOf(s.cfg.ResetTTL)})
 		})
 }
 
@@ -478,8 +476,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, newEmail, password str
 		return err
 	}
 	if _, err := s.store.AccountByEmail(ctx, addr); err == nil {
-		return s.send(ctx, privacy.PurposeAccount, addr, "Someone tried to use your address",
-			"A member of this site asked to move their account to this address, which already has an account. Nothing has changed, and you need not do anything.")
+		return s.send(ctx, privacy.PurposeAccount, addr, "email-taken", mailData{})
 	} else if !errors.Is(err, privacy.ErrNotFound) {
 		return err
 	}
@@ -490,12 +487,11 @@ func (s *Service) RequestEmailChange(ctx context.Context, newEmail, password str
 	now := s.now()
 	return s.store.CreateToken(ctx, Token{Hash: hash, Kind: TokenEmail, AccountID: a.ID, Email: addr, Created: now, Expires: now.Add(s.cfg.EmailChangeTTL)},
 		func(ctx context.Context) error {
-			if err := s.send(ctx, privacy.PurposeAccount, addr, "Confirm your new address",
-				fmt.Sprintf("To use this address for your account, open:\n\n%s\n\nThe link works once, for %s.", s.link("/email/confirm", token), human(s.cfg.EmailChangeTTL))); err != nil {
+			if err := s.send(ctx, privacy.PurposeAccount, addr, "email-confirm",
+				mailData{Link: s.link("/email/confirm", token), Valid: spanOf(s.cfg.EmailChangeTTL)}); err != nil {
 				return err
 			}
-			return s.send(ctx, privacy.PurposeAccount, a.Email, "Your address is being changed",
-				"Someone signed in to your account asked to move it to another address. If it was you, follow the link we sent to the new address. If not, reset your password now; the change does not happen unless the new address confirms.")
+			return s.send(ctx, privacy.PurposeAccount, a.Email, "email-changing", mailData{})
 		})
 }
 
