@@ -43,7 +43,7 @@ type handler struct {
 	cfg  HandlerConfig
 	mux  *http.ServeMux
 	base string // the path prefix links on pages use, from Config.BaseURL
-	tpl  *web.Templates
+	tpl  *privacy.Templates
 }
 
 // Handler is the accounts HTTP handler: a JSON API for everything the Service

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // Config configures a Service. Store, Mailer, Consents and Auditor are required;
@@ -82,7 +81,7 @@ type Service struct {
 	mailer    *privacy.Mailer
 	policy    *privacy.Policy
 	log       *slog.Logger
-	tpl       *web.Templates
+	tpl       *privacy.Templates
 	hash      *hasher
 	photos    chan struct{}
 	photoHook func() // tests: runs in the slot before each decode

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/consentkit/consentkit/privacy/web"
+	"github.com/consentkit/consentkit/privacy"
 )
 
 //go:embed templates/*.html templates/*.txt
@@ -28,8 +28,8 @@ func sub(fsys fs.FS, dir string) fs.FS {
 	return s
 }
 
-func parseTemplates(override fs.FS) (*web.Templates, error) {
-	t, err := web.ParseTemplates(DefaultTemplates, override, nil)
+func parseTemplates(override fs.FS) (*privacy.Templates, error) {
+	t, err := privacy.ParseTemplates(DefaultTemplates, override, nil)
 	if err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
@@ -37,7 +37,7 @@ func parseTemplates(override fs.FS) (*web.Templates, error) {
 }
 
 // say renders the text template name: a sentence, a title or a mail's part.
-func say(t *web.Templates, name string, data any) (string, error) {
+func say(t *privacy.Templates, name string, data any) (string, error) {
 	var b strings.Builder
 	if err := t.Text.ExecuteTemplate(&b, name, data); err != nil {
 		return "", fmt.Errorf("accounts: template %q: %w", name, err)

@@ -74,7 +74,7 @@ type Handler struct {
 	svc     *Service
 	cfg     HandlerConfig
 	base    string // the path links start with, from cfg.BaseURL
-	tmpl    *web.Templates
+	tmpl    *privacy.Templates
 	labels  map[string]string // field -> its label, from the "label" template
 	handler http.Handler
 }

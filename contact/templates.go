@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/consentkit/consentkit/privacy/web"
+	"github.com/consentkit/consentkit/privacy"
 )
 
 //go:embed templates/*.html templates/*.txt
@@ -35,14 +35,14 @@ var funcs = map[string]any{
 
 // parseTemplates parses DefaultTemplates with override on top; what it returns
 // names the template at fault.
-func parseTemplates(override fs.FS) (*web.Templates, error) {
-	return web.ParseTemplates(DefaultTemplates, override, funcs)
+func parseTemplates(override fs.FS) (*privacy.Templates, error) {
+	return privacy.ParseTemplates(DefaultTemplates, override, funcs)
 }
 
 // plainText executes the HTML template name and returns its output as text: for a
 // page's title, which the Layout escapes itself, and for a field's label, which
 // ends up inside a sentence that the page escapes.
-func plainText(t *web.Templates, name string, data any) (string, error) {
+func plainText(t *privacy.Templates, name string, data any) (string, error) {
 	var b strings.Builder
 	if err := t.HTML.ExecuteTemplate(&b, name, data); err != nil {
 		return "", err

@@ -82,7 +82,7 @@ type HandlerConfig struct {
 type Handler struct {
 	svc     *Service
 	cfg     HandlerConfig
-	tm      *web.Templates // pages, their links under the mount
+	tm      *privacy.Templates // pages, their links under the mount
 	handler http.Handler
 }
 

@@ -13,7 +13,6 @@ import (
 	"github.com/yuin/goldmark/text"
 
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/web"
 )
 
 // MaxMarkdownLen is the longest campaign body accepted, in characters.
@@ -222,7 +221,7 @@ const (
 	prefsMark = "https://preferences" + markHost + "/"
 )
 
-func newMailTemplate(t *web.Templates, p mailParts) (mailTemplate, error) {
+func newMailTemplate(t *privacy.Templates, p mailParts) (mailTemplate, error) {
 	p.Unsubscribe, p.Preferences = unsubMark, prefsMark
 	html, err := execHTML(t, "campaign-html", p)
 	if err != nil {

@@ -79,7 +79,7 @@ type Service struct {
 	secret   []byte
 	base     string
 	prefix   string // base's path: where the Handler's pages are
-	tm       *web.Templates
+	tm       *privacy.Templates
 
 	confirmTTL, resendAfter, poll time.Duration
 	leftRetention                 time.Duration

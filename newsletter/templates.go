@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/consentkit/consentkit/privacy"
-	"github.com/consentkit/consentkit/privacy/web"
 )
 
 //go:embed templates/*.html templates/*.txt
@@ -26,9 +25,9 @@ var DefaultTemplates, _ = fs.Sub(templateFiles, "templates")
 // Every template can call {{base}}, the path the Handler's pages are mounted at,
 // and {{text "name" data}}, the output of the text template name, which lets a
 // page and a mail word a list with the same template (lists.txt).
-func parseTemplates(override fs.FS, base string) (*web.Templates, error) {
-	var t *web.Templates
-	t, err := web.ParseTemplates(DefaultTemplates, override, map[string]any{
+func parseTemplates(override fs.FS, base string) (*privacy.Templates, error) {
+	var t *privacy.Templates
+	t, err := privacy.ParseTemplates(DefaultTemplates, override, map[string]any{
 		"base": func() string { return base },
 		"text": func(name string, data any) (string, error) { return execText(t, name, data) },
 	})
@@ -36,7 +35,7 @@ func parseTemplates(override fs.FS, base string) (*web.Templates, error) {
 }
 
 // execText returns the output of t's text template name.
-func execText(t *web.Templates, name string, data any) (string, error) {
+func execText(t *privacy.Templates, name string, data any) (string, error) {
 	var b strings.Builder
 	if err := t.Text.ExecuteTemplate(&b, name, data); err != nil {
 		return "", fmt.Errorf("newsletter: template %s: %w", name, err)
@@ -45,7 +44,7 @@ func execText(t *web.Templates, name string, data any) (string, error) {
 }
 
 // execHTML returns the output of t's HTML template name.
-func execHTML(t *web.Templates, name string, data any) (template.HTML, error) {
+func execHTML(t *privacy.Templates, name string, data any) (template.HTML, error) {
 	var b strings.Builder
 	if err := t.HTML.ExecuteTemplate(&b, name, data); err != nil {
 		return "", fmt.Errorf("newsletter: template %s: %w", name, err)
@@ -55,14 +54,14 @@ func execHTML(t *web.Templates, name string, data any) (template.HTML, error) {
 
 // plainHTML returns the text of t's HTML template name, unescaped: a page title,
 // which the Layout escapes itself.
-func plainHTML(t *web.Templates, name string, data any) (string, error) {
+func plainHTML(t *privacy.Templates, name string, data any) (string, error) {
 	h, err := execHTML(t, name, data)
 	return htmlpkg.UnescapeString(string(h)), err
 }
 
 // subject returns the output of t's text template name as a mail subject: one
 // line, whatever line breaks an override's template holds, and short enough.
-func subject(t *web.Templates, name string, data any) (string, error) {
+func subject(t *privacy.Templates, name string, data any) (string, error) {
 	s, err := execText(t, name, data)
 	return clip(strings.Join(strings.Fields(s), " "), privacy.MaxSubjectLen-1), err
 }

@@ -83,7 +83,7 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tracking: HandlerConfig.BaseURL: %w", err)
 	}
-	tmpl, err := web.ParseTemplates(DefaultTemplates, cfg.Templates, map[string]any{
+	tmpl, err := privacy.ParseTemplates(DefaultTemplates, cfg.Templates, map[string]any{
 		"base":  func() string { return base },
 		"date":  func(t time.Time) string { return t.Format(dateLayout) },
 		"label": stepLabel,
