@@ -236,12 +236,12 @@ func (s *Store) ThreadVersion(ctx context.Context, thread string) (int64, error)
 	const q = `SELECT version FROM comments_threads WHERE thread = ?`
 	var v int64
 	var err error
-	if ext := sqltx.Ext(ctx, s.db); ext != sqlx.ExtContext(s.db) {
-		err = sqlx.GetContext(ctx, ext, &v, q, thread)
+	if sqltx.InTx(ctx) {
+		err = sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &v, q, thread)
 	} else if stmt, perr := s.versionStmt(ctx, q); perr != nil {
 		err = perr
 	} else {
-		err = stmt.QueryRowContext(ctx, thread).Scan(&v)
+		err = stmt.QueryRowContext(mysqldb.Waiting(ctx), thread).Scan(&v)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
@@ -258,7 +258,7 @@ func (s *Store) versionStmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if stmt := s.version.Load(); stmt != nil {
 		return stmt, nil
 	}
-	stmt, err := s.db.PrepareContext(ctx, q)
+	stmt, err := s.db.PrepareContext(mysqldb.Waiting(ctx), q)
 	if err != nil {
 		return nil, err // prepared again on the next call
 	}

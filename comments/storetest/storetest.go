@@ -843,6 +843,16 @@ func testThreadVersion(t *testing.T, newStore func(t *testing.T) comments.Store)
 		// when they see the new comments: before, during or after then runs, and
 		// after then fails and the change is undone.
 		s := newStore(t)
+		// The readers stand for other requests, each with a connection of its own.
+		var outside error
+		_ = s.CreateComment(ctx, comment("t", "ann@example.org", comments.StatusApproved), func(context.Context) error {
+			_, outside = s.ThreadVersion(ctx, "t")
+			return errX
+		})
+		if errors.Is(outside, privacy.ErrUnavailable) {
+			t.Skip("a reader outside the transaction needs a second connection, and the store's pool has one")
+		}
+		require.NoError(t, outside)
 		w := &versions{t: t, s: s, thread: "t", seen: map[int64][]comments.Comment{}}
 		before := w.see(ctx)
 		c := comment("t", "ann@example.org", comments.StatusApproved)

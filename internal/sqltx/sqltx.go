@@ -20,12 +20,50 @@ func With(ctx context.Context, tx *sqlx.Tx) context.Context {
 	return context.WithValue(ctx, ctxKey{}, tx)
 }
 
-// Ext returns the transaction ctx carries, or db when it carries none.
+// Ext returns the transaction ctx carries, or, when it carries none, db, each of
+// whose statements waits at most mysqldb.MaxWait for a connection.
+//
+// Every store reaches the database through Ext or Do, so that work done inside a
+// transaction joins it: with a bounded pool, a goroutine that holds a transaction's
+// connection and asks the pool for another can wait for ever, as can a burst of
+// such goroutines that between them hold every connection.
 func Ext(ctx context.Context, db *sqlx.DB) sqlx.ExtContext {
 	if tx, ok := ctx.Value(ctxKey{}).(*sqlx.Tx); ok {
 		return tx
 	}
-	return db
+	return pool{db}
+}
+
+// InTx reports whether ctx carries a transaction.
+func InTx(ctx context.Context) bool {
+	_, ok := ctx.Value(ctxKey{}).(*sqlx.Tx)
+	return ok
+}
+
+// pool is a database outside any transaction: each statement asks the pool for a
+// connection through mysqldb.Waiting.
+type pool struct{ db *sqlx.DB }
+
+func (p pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return p.db.ExecContext(mysqldb.Waiting(ctx), query, args...)
+}
+
+func (p pool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return p.db.QueryContext(mysqldb.Waiting(ctx), query, args...)
+}
+
+func (p pool) QueryxContext(ctx context.Context, query string, args ...any) (*sqlx.Rows, error) {
+	return p.db.QueryxContext(mysqldb.Waiting(ctx), query, args...)
+}
+
+func (p pool) QueryRowxContext(ctx context.Context, query string, args ...any) *sqlx.Row {
+	return p.db.QueryRowxContext(mysqldb.Waiting(ctx), query, args...)
+}
+
+func (p pool) DriverName() string         { return p.db.DriverName() }
+func (p pool) Rebind(query string) string { return p.db.Rebind(query) }
+func (p pool) BindNamed(query string, arg any) (string, []any, error) {
+	return p.db.BindNamed(query, arg)
 }
 
 // Do runs fn inside a transaction: the one ctx already carries (fn then joins it and
@@ -40,7 +78,7 @@ func Do(ctx context.Context, db *sqlx.DB, fn func(ctx context.Context, tx *sqlx.
 	if tx, ok := ctx.Value(ctxKey{}).(*sqlx.Tx); ok {
 		return fn(ctx, tx)
 	}
-	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	tx, err := db.BeginTxx(mysqldb.Waiting(ctx), &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return mysqldb.Translate(err)
 	}
