@@ -58,6 +58,15 @@ func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 	return db, nil
 }
 
+// Conflict reports whether err is a transaction's conflict with another (MySQL
+// error 1213): an InnoDB deadlock, or, on a Galera cluster, a certification
+// failure at commit or a transaction aborted by a replicated one. The
+// transaction was rolled back whole and may be run again.
+func Conflict(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1213
+}
+
 // Translate maps driver errors to privacy error kinds: a duplicate key is
 // ErrConflict, no rows is ErrNotFound, a lost or refused connection is
 // ErrUnavailable (the site answers 503 while the database is away). Other errors

@@ -7,6 +7,8 @@ package sqltx
 import (
 	"context"
 	"database/sql"
+	"math/rand/v2"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -71,6 +73,13 @@ func (p pool) BindNamed(query string, arg any) (string, []any, error) {
 // back otherwise. Failures to begin or commit are translated by mysqldb.Translate;
 // fn's own errors are returned as they are.
 //
+// A new transaction that fails with a conflict (mysqldb.Conflict: an InnoDB
+// deadlock, or a Galera node's certification failure at commit) is rolled back and
+// run again, up to Attempts times, so fn must set, not add to, what it reports
+// outside the transaction. A joined one is not: the conflict rolled back the
+// caller's whole transaction, which only the caller can run again; it gets the
+// error, which Translate makes a 503 with Retry-After.
+//
 // New transactions run at READ COMMITTED: InnoDB then takes no gap locks, which under
 // REPEATABLE READ make concurrent inserts deadlock with the outbox's
 // SELECT ... FOR UPDATE SKIP LOCKED claims.
@@ -78,6 +87,24 @@ func Do(ctx context.Context, db *sqlx.DB, fn func(ctx context.Context, tx *sqlx.
 	if tx, ok := ctx.Value(ctxKey{}).(*sqlx.Tx); ok {
 		return fn(ctx, tx)
 	}
+	for attempt := 1; ; attempt++ {
+		err := once(ctx, db, fn)
+		if attempt == Attempts || !mysqldb.Conflict(err) {
+			return err
+		}
+		// Apart, so the transactions that collided do not collide again.
+		select {
+		case <-time.After(time.Duration(attempt) * time.Duration(1+rand.IntN(10)) * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// Attempts is how many times Do runs a new transaction that keeps conflicting.
+const Attempts = 5
+
+func once(ctx context.Context, db *sqlx.DB, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
 	tx, err := db.BeginTxx(mysqldb.Waiting(ctx), &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return mysqldb.Translate(err)

@@ -83,6 +83,7 @@ func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error
 func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]privacy.Item, error) {
 	var items []privacy.Item
 	err := sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
+		items = nil
 		var rows []struct {
 			ID         int64     `db:"id"`
 			Body       []byte    `db:"body"`
