@@ -123,6 +123,7 @@ type siteOptions struct {
 	Relay *mailtest.Server // -smtp; nil uses the dev mailbox, or a relay of its own with DSN
 	Addr  string           // -addr; empty picks a free port
 	Env   []string         // more environment, e.g. GOMAXPROCS=2
+	Args  []string         // more flags, e.g. -mysql-max-conns 8
 }
 
 // siteProc is the reference site running as a subprocess.
@@ -169,6 +170,7 @@ func startSite(tb testing.TB, opts siteOptions) *siteProc {
 		args = append(args, "-smtp", "smtp://"+opts.Relay.Addr+"?tls=none")
 	}
 	p := &siteProc{tb: tb, opts: opts, Addr: opts.Addr, Base: "http://" + opts.Addr, log: &logBuffer{}, done: make(chan struct{})}
+	args = append(args, opts.Args...)
 	p.cmd = exec.Command(siteBinary(tb), append(args, "serve")...)
 	p.cmd.Env = siteEnv(opts.Env)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log

@@ -51,13 +51,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 // the error is likely to be logged.
 func (s *Store) checkCaseDuplicates(ctx context.Context) error {
 	var n int
-	err := s.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM information_schema.columns
+	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &n, `SELECT COUNT(*) FROM information_schema.columns
 		WHERE table_schema = DATABASE() AND table_name = 'accounts_accounts' AND column_name IN ('id', 'email_key')`)
 	if err != nil || n != 1 {
 		return tr(err) // no table yet, or already migrated
 	}
 	var groups []string
-	err = s.db.SelectContext(ctx, &groups, `SELECT GROUP_CONCAT(id ORDER BY created_at, id SEPARATOR ' ') FROM accounts_accounts
+	err = sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &groups, `SELECT GROUP_CONCAT(id ORDER BY created_at, id SEPARATOR ' ') FROM accounts_accounts
 		GROUP BY LOWER(email) HAVING COUNT(*) > 1 ORDER BY MIN(created_at)`)
 	if err != nil {
 		return tr(err)
@@ -304,7 +304,7 @@ func (s *Store) AccountsByParent(ctx context.Context, parent string) ([]accounts
 
 // PurgeUnverified implements accounts.Store.
 func (s *Store) PurgeUnverified(ctx context.Context, t time.Time) (int, error) {
-	return affected(s.db.ExecContext(ctx, `DELETE FROM accounts_accounts WHERE verified = FALSE AND created_at < ?`, t.UTC()))
+	return affected(sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM accounts_accounts WHERE verified = FALSE AND created_at < ?`, t.UTC()))
 }
 
 // SetRole implements accounts.Store.
@@ -412,7 +412,7 @@ func (s *Store) DeleteTokensTo(ctx context.Context, email string) (int, error) {
 
 // PurgeTokens implements accounts.Store.
 func (s *Store) PurgeTokens(ctx context.Context, now time.Time) (int, error) {
-	return affected(s.db.ExecContext(ctx, `DELETE FROM accounts_tokens WHERE expires_at <= ?`, now.UTC()))
+	return affected(sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM accounts_tokens WHERE expires_at <= ?`, now.UTC()))
 }
 
 // CreateSession implements accounts.Store.
@@ -485,7 +485,7 @@ func (s *Store) Sessions(ctx context.Context, accountID string) ([]accounts.Sess
 
 // PurgeSessions implements accounts.Store.
 func (s *Store) PurgeSessions(ctx context.Context, now, idleBefore time.Time) (int, error) {
-	return affected(s.db.ExecContext(ctx, `DELETE FROM accounts_sessions WHERE expires_at <= ? OR last_seen < ?`, now.UTC(), idleBefore.UTC()))
+	return affected(sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM accounts_sessions WHERE expires_at <= ? OR last_seen < ?`, now.UTC(), idleBefore.UTC()))
 }
 
 // AddResource implements accounts.Store.
@@ -677,5 +677,5 @@ func (s *Store) ParentalFor(ctx context.Context, parent string) ([]accounts.Pare
 
 // PurgeParental implements accounts.Store.
 func (s *Store) PurgeParental(ctx context.Context, t time.Time) (int, error) {
-	return affected(s.db.ExecContext(ctx, `DELETE FROM accounts_parental WHERE account_id IS NULL AND created_at < ?`, t.UTC()))
+	return affected(sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM accounts_parental WHERE account_id IS NULL AND created_at < ?`, t.UTC()))
 }

@@ -459,6 +459,57 @@ func testErase(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		_, err = s.Comment(ctx, cs[1].ID)
 		assert.ErrorIs(t, err, privacy.ErrNotFound)
 	})
+
+	t.Run("RepliesAllTheWayUp", func(t *testing.T) {
+		// ann's a <- ann's b <- bob's c: b keeps c's place and a keeps b's. ann's
+		// pending p <- ann's published q: with the text kept, q stays and p with it.
+		s := newStore(t)
+		a := create(t, s, comment("t", "ann@example.org", comments.StatusApproved))
+		b := comment("t", "ann@example.org", comments.StatusApproved)
+		b.ParentID = a.ID
+		create(t, s, b)
+		c := comment("t", "bob@example.org", comments.StatusApproved)
+		c.ParentID = b.ID
+		create(t, s, c)
+		p := create(t, s, comment("u", "ann@example.org", comments.StatusPending))
+		q := comment("u", "ann@example.org", comments.StatusApproved)
+		q.ParentID = p.ID
+		create(t, s, q)
+		lone := create(t, s, comment("u", "ann@example.org", comments.StatusRejected))
+
+		removed, kept, err := s.EraseCommenter(ctx, "ann@example.org", true)
+		require.NoError(t, err)
+		assert.Equal(t, 2, removed, "p made a tombstone, the rejected one removed")
+		assert.Equal(t, 3, kept, "a, b and q")
+		got, err := s.Comment(ctx, p.ID)
+		require.NoError(t, err, "a comment a kept one replies to stays")
+		assert.Equal(t, comments.StatusDeleted, got.Status)
+		assert.Empty(t, got.Source)
+		_, err = s.Comment(ctx, lone.ID)
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+
+		s = newStore(t)
+		a = create(t, s, comment("t", "ann@example.org", comments.StatusApproved))
+		b = comment("t", "ann@example.org", comments.StatusPending)
+		b.ParentID = a.ID
+		create(t, s, b)
+		c = comment("t", "bob@example.org", comments.StatusApproved)
+		c.ParentID = b.ID
+		create(t, s, c)
+		removed, kept, err = s.EraseCommenter(ctx, "ann@example.org", false)
+		require.NoError(t, err)
+		assert.Equal(t, 2, removed)
+		assert.Zero(t, kept)
+		for _, id := range []int64{a.ID, b.ID} {
+			got, err := s.Comment(ctx, id)
+			require.NoError(t, err, "comment %d stays for bob's reply below it", id)
+			assert.Equal(t, comments.StatusDeleted, got.Status)
+			assert.Empty(t, got.Email)
+		}
+		th, err := s.Thread(ctx, "t")
+		require.NoError(t, err)
+		assert.Equal(t, []int64{a.ID, b.ID, c.ID}, ids(th), "the thread shows both tombstones above bob's reply")
+	})
 }
 
 // testAddressCase: every look-up by address compares privacy.AddressKey, and an
@@ -843,6 +894,16 @@ func testThreadVersion(t *testing.T, newStore func(t *testing.T) comments.Store)
 		// when they see the new comments: before, during or after then runs, and
 		// after then fails and the change is undone.
 		s := newStore(t)
+		// The readers stand for other requests, each with a connection of its own.
+		var outside error
+		_ = s.CreateComment(ctx, comment("t", "ann@example.org", comments.StatusApproved), func(context.Context) error {
+			_, outside = s.ThreadVersion(ctx, "t")
+			return errX
+		})
+		if errors.Is(outside, privacy.ErrUnavailable) {
+			t.Skip("a reader outside the transaction needs a second connection, and the store's pool has one")
+		}
+		require.NoError(t, outside)
 		w := &versions{t: t, s: s, thread: "t", seen: map[int64][]comments.Comment{}}
 		before := w.see(ctx)
 		c := comment("t", "ann@example.org", comments.StatusApproved)

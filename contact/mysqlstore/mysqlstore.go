@@ -284,7 +284,7 @@ const purgeBatch = 1000
 func (s *Store) Purge(ctx context.Context, t time.Time) (int, error) {
 	total := 0
 	for {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM contact_requests WHERE status = ? AND closed_at < ? ORDER BY closed_at LIMIT ?`,
+		res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM contact_requests WHERE status = ? AND closed_at < ? ORDER BY closed_at LIMIT ?`,
 			contact.StatusClosed, t, purgeBatch)
 		n, err := affected(res, err)
 		total += n

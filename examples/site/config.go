@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentkit/consentkit/internal/mysqldb"
 	"github.com/consentkit/consentkit/privacy"
 )
 
@@ -25,6 +26,9 @@ type config struct {
 	Tracking bool
 	Quiet    bool
 	MaxConns int // connections held at once; lowered to what the open-file limit allows
+	// MySQLMaxConns bounds the database connections the process opens; a request
+	// that waits longer than mysqldb.MaxWait for one is answered 503.
+	MySQLMaxConns int
 
 	// FormMinAge is how soon after a form is served it may be sent (default 3s);
 	// tests shorten it.
@@ -37,6 +41,7 @@ type config struct {
 var envVars = map[string]string{
 	"addr": "CONSENTKIT_ADDR", "mysql": "CONSENTKIT_MYSQL", "smtp": "CONSENTKIT_SMTP", "policy": "CONSENTKIT_POLICY",
 	"secret": "CONSENTKIT_SECRET", "url": "CONSENTKIT_URL", "tracking": "CONSENTKIT_TRACKING", "max-conns": "CONSENTKIT_MAX_CONNS",
+	"mysql-max-conns": "CONSENTKIT_MYSQL_MAX_CONNS",
 }
 
 // minSecret is the shortest -secret accepted; `openssl rand -hex 32` makes one of 64.
@@ -54,6 +59,7 @@ func parseConfig(args []string, output io.Writer) (config, []string, error) {
 	fs.StringVar(&c.SiteURL, "url", "", "the site's absolute URL for links in mail; default http://ADDR (CONSENTKIT_URL)")
 	fs.BoolVar(&c.Tracking, "tracking", true, "tally aggregate page views (CONSENTKIT_TRACKING)")
 	fs.IntVar(&c.MaxConns, "max-conns", 4096, "most client connections held at once, at most 80% of the open-file limit; near it, idle ones are closed (CONSENTKIT_MAX_CONNS)")
+	fs.IntVar(&c.MySQLMaxConns, "mysql-max-conns", mysqldb.DefaultMaxConns, "most MySQL connections the process opens; a request that waits over "+mysqldb.MaxWait.String()+" for one is answered 503; keep the sum over every process below the server's max_connections (CONSENTKIT_MYSQL_MAX_CONNS)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "log only warnings and errors")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: site [flags] [command]
@@ -90,6 +96,9 @@ flags:
 	c.SiteURL = strings.TrimSuffix(c.SiteURL, "/")
 	if c.Secret != "" && len(c.Secret) < minSecret {
 		return c, nil, fmt.Errorf("-secret is %d characters, it needs at least %d: make one with `openssl rand -hex 32`", len(c.Secret), minSecret)
+	}
+	if c.MySQLMaxConns < 1 {
+		return c, nil, fmt.Errorf("-mysql-max-conns %d: the site needs at least one database connection", c.MySQLMaxConns)
 	}
 	if c.MaxConns < 1 {
 		return c, nil, fmt.Errorf("-max-conns %d: the site needs at least one connection", c.MaxConns)

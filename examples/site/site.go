@@ -23,6 +23,7 @@ import (
 	"github.com/consentkit/consentkit/contact"
 	contactmem "github.com/consentkit/consentkit/contact/memstore"
 	contactsql "github.com/consentkit/consentkit/contact/mysqlstore"
+	"github.com/consentkit/consentkit/internal/mysqldb"
 	"github.com/consentkit/consentkit/newsletter"
 	newslettermem "github.com/consentkit/consentkit/newsletter/memstore"
 	newslettersql "github.com/consentkit/consentkit/newsletter/mysqlstore"
@@ -42,7 +43,8 @@ type Site struct {
 	cfg    config
 	log    *slog.Logger
 	policy *privacy.Policy
-	db     *sqlx.DB // nil with in-memory stores
+	db     *sqlx.DB           // nil with in-memory stores
+	locker *privacysql.Locker // nil with in-memory stores
 
 	store      privacy.Store
 	mailer     *privacy.Mailer
@@ -96,6 +98,9 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 	if cfg.MySQL != "" {
 		if s.db, err = privacysql.Open(ctx, cfg.MySQL); err != nil {
 			return nil, fmt.Errorf("-mysql %s: %w", redactDSN(cfg.MySQL), err)
+		}
+		if cfg.MySQLMaxConns > 0 { // zero in a config made in code: Open's default
+			mysqldb.SetMaxConns(s.db, cfg.MySQLMaxConns)
 		}
 		ps := privacysql.New(s.db)
 		a, c, cm, n, t := accountssql.New(s.db), contactsql.New(s.db), commentssql.New(s.db), newslettersql.New(s.db), trackingsql.New(s.db)
@@ -157,7 +162,8 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 
 	var locker privacy.Locker = &privacy.LocalLocker{}
 	if s.db != nil {
-		locker = privacysql.NewLocker(s.db)
+		s.locker = privacysql.NewLocker(s.db)
+		locker = s.locker
 	}
 	s.retention = &privacy.Retention{Registry: s.registry, Locker: locker, Log: log}
 
@@ -277,6 +283,9 @@ func (s *Site) Run(ctx context.Context, srv *http.Server, serve func() error) er
 func (s *Site) Close() {
 	if s.mailbox != nil {
 		s.mailbox.Close()
+	}
+	if s.locker != nil {
+		s.locker.Close()
 	}
 	if s.db != nil {
 		s.db.Close()

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+
+	"github.com/consentkit/consentkit/internal/mysqldb"
 )
 
 // lockTimeout bounds the wait for another process's migration.
@@ -23,7 +25,17 @@ const lockTimeout = time.Minute
 // (GET_LOCK) on a dedicated connection. goose's own session locker does not cover
 // the version-table check, which races when two processes start on an empty database.
 // The lock belongs to the connection, so a migrator that dies never leaves it held.
+//
+// The lock's connection is held while goose takes one of its own: on a pool of
+// mysqldb.Open's, both come from a pool of the migration's own, so that a caller's
+// bounded pool, or other migrations waiting for the lock with a connection of it
+// each, never leave the migration waiting for a connection.
 func Up(ctx context.Context, db *sql.DB, fsys fs.FS, table string) error {
+	if c, ok := mysqldb.Connector(db); ok {
+		own := sql.OpenDB(c)
+		defer own.Close()
+		db = own
+	}
 	p, err := goose.NewProvider(goose.DialectMySQL, db, fsys,
 		goose.WithTableName(table),
 		goose.WithDisableGlobalRegistry(true),

@@ -36,23 +36,35 @@ func Config(dsn string) (*mysql.Config, error) {
 	return cfg, nil
 }
 
-// Open connects to dsn and checks the connection.
+// Open connects to dsn and checks the connection. The pool holds at most
+// DefaultMaxConns connections (SetMaxConns changes it); a call marked by Waiting
+// waits at most MaxWait for one.
 func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 	cfg, err := Config(dsn)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlx.Open("mysql", cfg.FormatDSN())
+	c, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, err
 	}
+	db := sqlx.NewDb(sql.OpenDB(connector{c}), "mysql")
 	db.SetConnMaxLifetime(5 * time.Minute)
-	db.SetMaxIdleConns(16)
+	SetMaxConns(db, DefaultMaxConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("mysql %s@%s: %w", cfg.User, cfg.Addr, err)
 	}
 	return db, nil
+}
+
+// Conflict reports whether err is a transaction's conflict with another (MySQL
+// error 1213): an InnoDB deadlock, or, on a Galera cluster, a certification
+// failure at commit or a transaction aborted by a replicated one. The
+// transaction was rolled back whole and may be run again.
+func Conflict(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1213
 }
 
 // Translate maps driver errors to privacy error kinds: a duplicate key is
@@ -70,10 +82,11 @@ func Translate(err error) error {
 		return &privacy.Error{Kind: privacy.ErrNotFound, Err: err}
 	case errors.As(err, &me) && me.Number == 1062:
 		return &privacy.Error{Kind: privacy.ErrConflict, Message: "already exists", Err: err}
+	case errors.Is(err, ErrPoolWait):
+		return &privacy.Error{Kind: privacy.ErrUnavailable, Message: "the server is busy, try again shortly", RetryAfter: time.Second, Err: err}
 	case errors.As(err, &me) && me.Number == 1040:
-		// Too many connections: the pool is not bounded, since a bound can deadlock
-		// requests that hold one connection and wait for another; a refused
-		// connection is a 503 the client retries.
+		// Too many connections: the server's limit is below the pools of the
+		// processes on it; a refused connection is a 503 the client retries.
 		return &privacy.Error{Kind: privacy.ErrUnavailable, Message: "the server is busy, try again shortly", RetryAfter: 2 * time.Second, Err: err}
 	case errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205):
 		// deadlock or lock wait timeout: the caller may retry

@@ -98,11 +98,12 @@ func NewDSN(tb testing.TB) string {
 // CheckMigrate applies a store's migrations from three goroutines at once on a new
 // database, then once more, and fails unless every one succeeded and each migration
 // is recorded once in the store's goose version table. It returns the database for
-// further checks.
+// further checks. The database's pool has one connection: a migration that held
+// one while asking for another would wait for ever behind the others.
 func CheckMigrate(t *testing.T, migrate func(ctx context.Context, db *sqlx.DB) error, versionTable string) *sqlx.DB {
 	t.Helper()
 	ctx := context.Background()
-	db := New(t)
+	db := OneConnection(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range errs {
@@ -122,5 +123,14 @@ func CheckMigrate(t *testing.T, migrate func(ctx context.Context, db *sqlx.DB) e
 	if rows == 0 || rows != distinct {
 		t.Fatalf("%s records %d migrations for %d versions, want each once", versionTable, rows, distinct)
 	}
+	return db
+}
+
+// OneConnection is New with a pool of one connection, on which a caller that holds
+// a connection and asks for another fails with mysqldb.ErrPoolWait.
+func OneConnection(tb testing.TB) *sqlx.DB {
+	tb.Helper()
+	db := New(tb)
+	mysqldb.SetMaxConns(db, 1)
 	return db
 }

@@ -9,6 +9,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -33,12 +35,50 @@ func With(ctx context.Context, db *sqlx.DB, tx *sqlx.Tx) context.Context {
 	return context.WithValue(ctx, ctxKey{}, current{db, tx})
 }
 
-// Ext returns the transaction ctx carries if it was begun on db, or db.
+// Ext returns the transaction ctx carries if it was begun on db, or else db, each
+// of whose statements waits at most mysqldb.MaxWait for a connection.
+//
+// Every store reaches the database through Ext or Do, so that work done inside a
+// transaction joins it: with a bounded pool, a goroutine that holds a transaction's
+// connection and asks the pool for another can wait for ever, as can a burst of
+// such goroutines that between them hold every connection.
 func Ext(ctx context.Context, db *sqlx.DB) sqlx.ExtContext {
 	if c, ok := ctx.Value(ctxKey{}).(current); ok && c.db == db {
 		return c.tx
 	}
-	return db
+	return pool{db}
+}
+
+// InTx reports whether ctx carries a transaction of db.
+func InTx(ctx context.Context, db *sqlx.DB) bool {
+	c, ok := ctx.Value(ctxKey{}).(current)
+	return ok && c.db == db
+}
+
+// pool is a database outside any transaction: each statement asks the pool for a
+// connection through mysqldb.Waiting.
+type pool struct{ db *sqlx.DB }
+
+func (p pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return p.db.ExecContext(mysqldb.Waiting(ctx), query, args...)
+}
+
+func (p pool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return p.db.QueryContext(mysqldb.Waiting(ctx), query, args...)
+}
+
+func (p pool) QueryxContext(ctx context.Context, query string, args ...any) (*sqlx.Rows, error) {
+	return p.db.QueryxContext(mysqldb.Waiting(ctx), query, args...)
+}
+
+func (p pool) QueryRowxContext(ctx context.Context, query string, args ...any) *sqlx.Row {
+	return p.db.QueryRowxContext(mysqldb.Waiting(ctx), query, args...)
+}
+
+func (p pool) DriverName() string         { return p.db.DriverName() }
+func (p pool) Rebind(query string) string { return p.db.Rebind(query) }
+func (p pool) BindNamed(query string, arg any) (string, []any, error) {
+	return p.db.BindNamed(query, arg)
 }
 
 // Do runs fn inside a transaction: the one ctx already carries (fn then joins it and
@@ -47,6 +87,13 @@ func Ext(ctx context.Context, db *sqlx.DB) sqlx.ExtContext {
 // or memory stores) is an error: the two could not commit together. Failures to
 // begin or commit are translated by mysqldb.Translate; fn's own errors are returned
 // as they are.
+//
+// A new transaction that fails with a conflict (mysqldb.Conflict: an InnoDB
+// deadlock, or a Galera node's certification failure at commit) is rolled back and
+// run again, up to Attempts times, so fn must set, not add to, what it reports
+// outside the transaction. A joined one is not: the conflict rolled back the
+// caller's whole transaction, which only the caller can run again; it gets the
+// error, which Translate makes a 503 with Retry-After.
 //
 // New transactions run at READ COMMITTED: InnoDB then takes no gap locks, which under
 // REPEATABLE READ make concurrent inserts deadlock with the outbox's
@@ -58,7 +105,25 @@ func Do(ctx context.Context, db *sqlx.DB, fn func(ctx context.Context, tx *sqlx.
 	if other, ok := ctx.Value(privacy.DatabaseKey{}).(string); ok {
 		return fmt.Errorf("a unit of work on %s cannot include a store on %s", other, Name(db))
 	}
-	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	for attempt := 1; ; attempt++ {
+		err := once(ctx, db, fn)
+		if attempt == Attempts || !mysqldb.Conflict(err) {
+			return err
+		}
+		// Apart, so the transactions that collided do not collide again.
+		select {
+		case <-time.After(time.Duration(attempt) * time.Duration(1+rand.IntN(10)) * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// Attempts is how many times Do runs a new transaction that keeps conflicting.
+const Attempts = 5
+
+func once(ctx context.Context, db *sqlx.DB, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
+	tx, err := db.BeginTxx(mysqldb.Waiting(ctx), &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return mysqldb.Translate(err)
 	}

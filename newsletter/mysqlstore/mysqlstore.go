@@ -203,12 +203,12 @@ func (s *Store) EraseSubscriptions(ctx context.Context, email string) (int, erro
 
 // PurgeSubscriptions implements newsletter.Store.
 func (s *Store) PurgeSubscriptions(ctx context.Context, pendingBefore, leftBefore time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM newsletter_subscriptions WHERE status = 'pending' AND (confirm_expires IS NULL OR confirm_expires < ?)`, pendingBefore.UTC())
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM newsletter_subscriptions WHERE status = 'pending' AND (confirm_expires IS NULL OR confirm_expires < ?)`, pendingBefore.UTC())
 	n, err := affected(res, err)
 	if err != nil || leftBefore.IsZero() {
 		return n, err
 	}
-	res, err = s.db.ExecContext(ctx, `DELETE FROM newsletter_subscriptions WHERE status = 'unsubscribed' AND left_at < ?`, leftBefore.UTC())
+	res, err = sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM newsletter_subscriptions WHERE status = 'unsubscribed' AND left_at < ?`, leftBefore.UTC())
 	m, err := affected(res, err)
 	return n + m, err
 }
@@ -277,7 +277,7 @@ func (s *Store) Campaign(ctx context.Context, id int64) (newsletter.Campaign, er
 // Campaigns implements newsletter.Store.
 func (s *Store) Campaigns(ctx context.Context, limit int) ([]newsletter.Campaign, error) {
 	var rows []campRow
-	if err := s.db.SelectContext(ctx, &rows, `SELECT `+campCols+` FROM newsletter_campaigns ORDER BY id DESC LIMIT ?`, limit); err != nil {
+	if err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &rows, `SELECT `+campCols+` FROM newsletter_campaigns ORDER BY id DESC LIMIT ?`, limit); err != nil {
 		return nil, tr(err)
 	}
 	out := make([]newsletter.Campaign, len(rows))
@@ -315,7 +315,7 @@ func (s *Store) UpdateCampaign(ctx context.Context, id int64, fn func(c *newslet
 // DueCampaigns implements newsletter.Store.
 func (s *Store) DueCampaigns(ctx context.Context, now time.Time) ([]newsletter.Campaign, error) {
 	var rows []campRow
-	err := s.db.SelectContext(ctx, &rows, `SELECT `+campCols+` FROM newsletter_campaigns
+	err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &rows, `SELECT `+campCols+` FROM newsletter_campaigns
 		WHERE status = 'sending' OR (status = 'scheduled' AND send_at <= ?) ORDER BY id`, now.UTC())
 	if err != nil {
 		return nil, tr(err)

@@ -15,13 +15,23 @@ import (
 	"github.com/consentkit/consentkit/newsletter/storetest"
 )
 
-func newStore(t *testing.T) newsletter.Store {
-	s := mysqlstore.New(mysqltest.New(t))
+func newStore(t *testing.T) newsletter.Store { return migrated(t, mysqltest.New(t)) }
+
+func migrated(t *testing.T, db *sqlx.DB) *mysqlstore.Store {
+	s := mysqlstore.New(db)
 	require.NoError(t, s.Migrate(context.Background()))
 	return s
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
+
+// TestConformanceOneConnection runs the suite on a pool of one connection, where a
+// call that holds a connection (a transaction, unread rows) and asks the pool for
+// another waits until it gives up (mysqldb.MaxWait): none does, so no bound on the
+// pool can deadlock the store.
+func TestConformanceOneConnection(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) newsletter.Store { return migrated(t, mysqltest.OneConnection(t)) })
+}
 
 func TestMigrateTwiceAndConcurrently(t *testing.T) {
 	db := mysqltest.CheckMigrate(t, func(ctx context.Context, db *sqlx.DB) error { return mysqlstore.New(db).Migrate(ctx) }, "newsletter_migrations")

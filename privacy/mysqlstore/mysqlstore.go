@@ -105,6 +105,7 @@ func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error
 func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]privacy.Item, error) {
 	var items []privacy.Item
 	err := sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
+		items = nil
 		var rows []struct {
 			ID         int64     `db:"id"`
 			Body       []byte    `db:"body"`
@@ -159,20 +160,20 @@ func (s *Store) MarkSent(ctx context.Context, owner string, ids []int64, now tim
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, q, args...)
+	_, err = sqltx.Ext(ctx, s.db).ExecContext(ctx, q, args...)
 	return tr(err)
 }
 
 // Retry implements privacy.OutboxStore.
 func (s *Store) Retry(ctx context.Context, owner string, id int64, next time.Time, reason string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE privacy_outbox SET owner = NULL, lease_until = NULL, due_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND owner = ? AND state = 0`,
+	_, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `UPDATE privacy_outbox SET owner = NULL, lease_until = NULL, due_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND owner = ? AND state = 0`,
 		next, clip(reason, 500), id, owner)
 	return tr(err)
 }
 
 // MarkFailed implements privacy.OutboxStore.
 func (s *Store) MarkFailed(ctx context.Context, owner string, id int64, reason string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE privacy_outbox SET state = 2, owner = NULL, lease_until = NULL, ended_at = ?, last_error = ? WHERE id = ? AND owner = ? AND state = 0`,
+	_, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `UPDATE privacy_outbox SET state = 2, owner = NULL, lease_until = NULL, ended_at = ?, last_error = ? WHERE id = ? AND owner = ? AND state = 0`,
 		now, clip(reason, 500), id, owner)
 	return tr(err)
 }
@@ -186,7 +187,7 @@ func (s *Store) Release(ctx context.Context, owner string, ids []int64) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, q, args...)
+	_, err = sqltx.Ext(ctx, s.db).ExecContext(ctx, q, args...)
 	return tr(err)
 }
 
@@ -222,7 +223,7 @@ func (s *Store) OutboxStats(ctx context.Context, ref string) (privacy.OutboxStat
 		q, args = `SELECT state, COUNT(*) AS n FROM privacy_outbox WHERE ref = ? GROUP BY state`, []any{ref}
 	}
 	var st privacy.OutboxStats
-	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+	if err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &rows, q, args...); err != nil {
 		return st, tr(err)
 	}
 	for _, r := range rows {
@@ -240,13 +241,13 @@ func (s *Store) OutboxStats(ctx context.Context, ref string) (privacy.OutboxStat
 
 // PurgeOutbox implements privacy.OutboxStore.
 func (s *Store) PurgeOutbox(ctx context.Context, t time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_outbox WHERE state IN (1, 2) AND ended_at < ?`, t)
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM privacy_outbox WHERE state IN (1, 2) AND ended_at < ?`, t)
 	return affected(res, err)
 }
 
 // EraseOutbox implements privacy.OutboxStore.
 func (s *Store) EraseOutbox(ctx context.Context, subject string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_outbox WHERE subject_key = LOWER(?) OR recipient_key = LOWER(?)`, subject, subject)
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM privacy_outbox WHERE subject_key = LOWER(?) OR recipient_key = LOWER(?)`, subject, subject)
 	return affected(res, err)
 }
 
@@ -269,7 +270,7 @@ func (s *Store) CountMail(ctx context.Context, key string, now time.Time, window
 
 // PurgeMailCounts implements privacy.OutboxStore.
 func (s *Store) PurgeMailCounts(ctx context.Context, t time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_mail_counts WHERE ends_at <= ?`, t)
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM privacy_mail_counts WHERE ends_at <= ?`, t)
 	return affected(res, err)
 }
 
@@ -295,19 +296,19 @@ func (s *Store) ConsentHistory(ctx context.Context, subject string) ([]privacy.C
 // ConsentsAfter implements privacy.ConsentStore.
 func (s *Store) ConsentsAfter(ctx context.Context, after int64, limit int) ([]privacy.Consent, error) {
 	var out []privacy.Consent
-	err := s.db.SelectContext(ctx, &out, `SELECT * FROM privacy_consent WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &out, `SELECT * FROM privacy_consent WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	return out, tr(err)
 }
 
 // EraseConsents implements privacy.ConsentStore.
 func (s *Store) EraseConsents(ctx context.Context, subject string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_consent WHERE subject_key = LOWER(?)`, subject)
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM privacy_consent WHERE subject_key = LOWER(?)`, subject)
 	return affected(res, err)
 }
 
 // RecordAccess implements privacy.AccessLog.
 func (s *Store) RecordAccess(ctx context.Context, a privacy.Access) error {
-	_, err := s.db.ExecContext(ctx,
+	_, err := sqltx.Ext(ctx, s.db).ExecContext(ctx,
 		`INSERT INTO privacy_access (actor_id, actor, role, subject, what, why, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		a.ActorID, a.Actor, a.Role, a.Subject, clip(a.What, 200), clip(a.Why, 200), a.At)
 	return tr(err)
@@ -339,7 +340,7 @@ func (s *Store) ListAccess(ctx context.Context, f privacy.AccessFilter) ([]priva
 	}
 	q += " ORDER BY id DESC LIMIT ?"
 	var out []privacy.Access
-	err := s.db.SelectContext(ctx, &out, q, append(args, limit)...)
+	err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &out, q, append(args, limit)...)
 	return out, tr(err)
 }
 
@@ -359,7 +360,7 @@ const requestCols = `id, kind, subject, token_hash, created_at, confirmed, COALE
 // RequestByToken implements privacy.RightsStore.
 func (s *Store) RequestByToken(ctx context.Context, h []byte) (*privacy.RightsRequest, error) {
 	var r privacy.RightsRequest
-	err := s.db.GetContext(ctx, &r, `SELECT `+requestCols+` FROM privacy_requests WHERE token_hash = ?`, h)
+	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &r, `SELECT `+requestCols+` FROM privacy_requests WHERE token_hash = ?`, h)
 	if err != nil {
 		return nil, tr(err)
 	}
@@ -369,7 +370,7 @@ func (s *Store) RequestByToken(ctx context.Context, h []byte) (*privacy.RightsRe
 // RequestByDownload implements privacy.RightsStore.
 func (s *Store) RequestByDownload(ctx context.Context, h []byte) (*privacy.RightsRequest, error) {
 	var r privacy.RightsRequest
-	err := s.db.GetContext(ctx, &r, `SELECT `+requestCols+` FROM privacy_requests WHERE download_hash = ?`, h)
+	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &r, `SELECT `+requestCols+` FROM privacy_requests WHERE download_hash = ?`, h)
 	if err != nil {
 		return nil, tr(err)
 	}
@@ -378,7 +379,7 @@ func (s *Store) RequestByDownload(ctx context.Context, h []byte) (*privacy.Right
 
 // UpdateRequest implements privacy.RightsStore.
 func (s *Store) UpdateRequest(ctx context.Context, r *privacy.RightsRequest) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE privacy_requests SET confirmed = ?, download_hash = ?, download_by = ? WHERE id = ?`,
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `UPDATE privacy_requests SET confirmed = ?, download_hash = ?, download_by = ? WHERE id = ?`,
 		r.Confirmed, r.DownloadHash, r.DownloadBy, r.ID)
 	n, err := affected(res, err)
 	if err == nil && n == 0 {
@@ -389,7 +390,7 @@ func (s *Store) UpdateRequest(ctx context.Context, r *privacy.RightsRequest) err
 
 // DeleteRequest implements privacy.RightsStore.
 func (s *Store) DeleteRequest(ctx context.Context, id int64) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM privacy_requests WHERE id = ?`, id)
+	_, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM privacy_requests WHERE id = ?`, id)
 	return tr(err)
 }
 
@@ -402,19 +403,19 @@ func (s *Store) HasRequest(ctx context.Context, subject string, since time.Time)
 
 // EraseRequests implements privacy.RightsStore.
 func (s *Store) EraseRequests(ctx context.Context, subject string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_requests WHERE subject = ?`, subject)
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM privacy_requests WHERE subject = ?`, subject)
 	return affected(res, err)
 }
 
 // PurgeRequests implements privacy.RightsStore.
 func (s *Store) PurgeRequests(ctx context.Context, t time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM privacy_requests WHERE created_at < ?`, t)
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM privacy_requests WHERE created_at < ?`, t)
 	return affected(res, err)
 }
 
 // AppendRightsEvent implements privacy.RightsStore.
 func (s *Store) AppendRightsEvent(ctx context.Context, e *privacy.RightsEvent) error {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO privacy_rights_events (kind, holders, records, at) VALUES (?, ?, ?, ?)`,
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `INSERT INTO privacy_rights_events (kind, holders, records, at) VALUES (?, ?, ?, ?)`,
 		e.Kind, e.Holders, e.Records, e.At)
 	if err != nil {
 		return tr(err)
@@ -426,13 +427,13 @@ func (s *Store) AppendRightsEvent(ctx context.Context, e *privacy.RightsEvent) e
 // RightsEvents implements privacy.RightsStore.
 func (s *Store) RightsEvents(ctx context.Context, limit int) ([]privacy.RightsEvent, error) {
 	var out []privacy.RightsEvent
-	err := s.db.SelectContext(ctx, &out, `SELECT * FROM privacy_rights_events ORDER BY id DESC LIMIT ?`, limit)
+	err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &out, `SELECT * FROM privacy_rights_events ORDER BY id DESC LIMIT ?`, limit)
 	return out, tr(err)
 }
 
 // AppendDisclosure implements privacy.DisclosureStore.
 func (s *Store) AppendDisclosure(ctx context.Context, d *privacy.Disclosure) error {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO privacy_disclosures (subject, basis, reference, requester, note, actor_id, actor, holders, at)
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `INSERT INTO privacy_disclosures (subject, basis, reference, requester, note, actor_id, actor, holders, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, d.Subject, d.Basis, d.Reference, d.Requester, d.Note, d.ActorID, d.Actor, d.Holders, d.At)
 	if err != nil {
 		return tr(err)
@@ -446,9 +447,9 @@ func (s *Store) ListDisclosures(ctx context.Context, subject string, limit int) 
 	var out []privacy.Disclosure
 	var err error
 	if subject == "" {
-		err = s.db.SelectContext(ctx, &out, `SELECT * FROM privacy_disclosures ORDER BY id DESC LIMIT ?`, limit)
+		err = sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &out, `SELECT * FROM privacy_disclosures ORDER BY id DESC LIMIT ?`, limit)
 	} else {
-		err = s.db.SelectContext(ctx, &out, `SELECT * FROM privacy_disclosures WHERE subject_key = LOWER(?) ORDER BY id DESC LIMIT ?`, subject, limit)
+		err = sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &out, `SELECT * FROM privacy_disclosures WHERE subject_key = LOWER(?) ORDER BY id DESC LIMIT ?`, subject, limit)
 	}
 	return out, tr(err)
 }
@@ -457,7 +458,7 @@ func (s *Store) ListDisclosures(ctx context.Context, subject string, limit int) 
 func (s *Store) Pseudonymize(ctx context.Context, subject, pseudonym string) (int, error) {
 	total := 0
 	for _, table := range []string{"privacy_access", "privacy_disclosures"} {
-		res, err := s.db.ExecContext(ctx, `UPDATE `+table+`
+		res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `UPDATE `+table+`
 			SET subject = IF(subject_key = LOWER(?), ?, subject), actor = IF(actor_key = LOWER(?), ?, actor)
 			WHERE subject_key = LOWER(?) OR actor_key = LOWER(?)`, subject, pseudonym, subject, pseudonym, subject, subject)
 		n, err := affected(res, err)
@@ -472,10 +473,23 @@ func (s *Store) Pseudonymize(ctx context.Context, subject, pseudonym string) (in
 // Locker is a privacy.Locker over MySQL named locks (GET_LOCK), shared by every
 // process on the database. A lock belongs to a connection, so a process that dies
 // releases it.
-type Locker struct{ db *sqlx.DB }
+//
+// The lock's connection is held while the work it guards asks db's pool for more:
+// it comes from a pool of the Locker's own (when db came from Open), so a bounded
+// pool never has one of its connections held by a lock while that lock's holder
+// waits for another. Close closes it.
+type Locker struct{ db *sql.DB }
 
-// NewLocker returns a Locker on db.
-func NewLocker(db *sqlx.DB) *Locker { return &Locker{db: db} }
+// NewLocker returns a Locker on db's server.
+func NewLocker(db *sqlx.DB) *Locker {
+	if c, ok := mysqldb.Connector(db.DB); ok {
+		return &Locker{db: sql.OpenDB(c)}
+	}
+	return &Locker{db: db.DB}
+}
+
+// Close closes the Locker's own connections; a lock still held is released.
+func (l *Locker) Close() error { return l.db.Close() }
 
 // TryLock implements privacy.Locker.
 func (l *Locker) TryLock(ctx context.Context, name string) (func(), bool, error) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
@@ -15,13 +16,23 @@ import (
 	"github.com/consentkit/consentkit/privacy/storetest"
 )
 
-func newStore(t *testing.T) privacy.Store {
-	s := mysqlstore.New(mysqltest.New(t))
+func newStore(t *testing.T) privacy.Store { return migrated(t, mysqltest.New(t)) }
+
+func migrated(t *testing.T, db *sqlx.DB) *mysqlstore.Store {
+	s := mysqlstore.New(db)
 	require.NoError(t, s.Migrate(context.Background()))
 	return s
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
+
+// TestConformanceOneConnection runs the suite on a pool of one connection, where a
+// call that holds a connection (a transaction, unread rows) and asks the pool for
+// another waits until it gives up (mysqldb.MaxWait): none does, so no bound on the
+// pool can deadlock the store.
+func TestConformanceOneConnection(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) privacy.Store { return migrated(t, mysqltest.OneConnection(t)) })
+}
 
 func TestMigrateTwiceAndConcurrently(t *testing.T) {
 	mysqltest.CheckMigrate(t, func(ctx context.Context, db *sqlx.DB) error { return mysqlstore.New(db).Migrate(ctx) }, "privacy_migrations")
@@ -42,6 +53,23 @@ func TestLockerOneHolder(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok, "released locks can be taken again")
 	unlock2()
+}
+
+// TestLockerKeepsOutOfThePool: the work a lock guards (retention's purges) runs
+// on the store's pool while the lock holds its connection; on a pool of one it
+// still gets that one.
+func TestLockerKeepsOutOfThePool(t *testing.T) {
+	ctx := context.Background()
+	db := mysqltest.OneConnection(t)
+	st := migrated(t, db)
+	l := mysqlstore.NewLocker(db)
+	defer l.Close()
+	unlock, ok, err := l.TryLock(ctx, "consentkit:test")
+	require.NoError(t, err)
+	require.True(t, ok)
+	defer unlock()
+	_, err = st.PurgeOutbox(ctx, time.Now())
+	require.NoError(t, err, "the store's one connection is free while the lock is held")
 }
 
 // TestLegacySuppressionStillCounts: a row suppressed before SuppressionKey

@@ -15,6 +15,7 @@ import (
 
 	"github.com/consentkit/consentkit/internal/migrate"
 	"github.com/consentkit/consentkit/internal/mysqldb"
+	"github.com/consentkit/consentkit/internal/sqltx"
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/tracking"
 )
@@ -104,7 +105,7 @@ func isDeadlock(err error) bool {
 const chunk = 500
 
 func (s *Store) add(ctx context.Context, counts []tracking.Count) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.db.BeginTxx(mysqldb.Waiting(ctx), nil)
 	if err != nil {
 		return err
 	}
@@ -165,7 +166,7 @@ func (s *Store) Counts(ctx context.Context, dim tracking.Dimension, from, to tim
 		Value  string          `db:"value"`
 		N      int64           `db:"views"`
 	}
-	err := s.db.SelectContext(ctx, &rows,
+	err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &rows,
 		`SELECT period, period_start, `+t.valueCol()+` AS value, views FROM `+t.name+
 			` WHERE period_start >= ? AND period_start < ? ORDER BY period_start, period, value`,
 		clamp(from), clamp(to))
@@ -192,7 +193,7 @@ func (s *Store) Rollup(ctx context.Context, from, to tracking.Period, before tim
 		t := tables[d]
 		for {
 			var first sql.NullTime
-			err := s.db.GetContext(ctx, &first, `SELECT MIN(period_start) FROM `+t.name+` WHERE period = ? AND period_start < ?`, from, before.UTC())
+			err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &first, `SELECT MIN(period_start) FROM `+t.name+` WHERE period = ? AND period_start < ?`, from, before.UTC())
 			if err != nil {
 				return merged, mysqldb.Translate(err)
 			}
@@ -217,7 +218,7 @@ func (s *Store) Rollup(ctx context.Context, from, to tracking.Period, before tim
 }
 
 func (s *Store) rollupOne(ctx context.Context, t table, from, to tracking.Period, start, end time.Time) (int, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.db.BeginTxx(mysqldb.Waiting(ctx), nil)
 	if err != nil {
 		return 0, err
 	}
@@ -254,7 +255,7 @@ func (s *Store) DeleteBefore(ctx context.Context, before time.Time) (int, error)
 	deleted := 0
 	for _, d := range tracking.Dimensions() {
 		for {
-			res, err := s.db.ExecContext(ctx, `DELETE FROM `+tables[d].name+` WHERE period_start < ? LIMIT `+fmt.Sprint(batch), clamp(before))
+			res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM `+tables[d].name+` WHERE period_start < ? LIMIT `+fmt.Sprint(batch), clamp(before))
 			if err != nil {
 				return deleted, mysqldb.Translate(err)
 			}

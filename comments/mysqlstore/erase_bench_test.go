@@ -1,0 +1,111 @@
+package mysqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/consentkit/consentkit/comments"
+	"github.com/consentkit/consentkit/internal/mysqltest"
+)
+
+const (
+	eraseSubject  = "prolific@example.org"
+	eraseComments = 10_000
+)
+
+// seedErase stores eraseComments comments by eraseSubject across 100 threads, half
+// published, each hundredth replied to by someone else (so erasure leaves 100
+// tombstones), in a few multi-row inserts.
+func seedErase(b *testing.B, db *sqlx.DB) {
+	b.Helper()
+	now := time.Now().UTC()
+	const rows = 500
+	for start := 0; start < eraseComments; start += rows {
+		var q strings.Builder
+		q.WriteString(`INSERT INTO comments_comments (thread, parent_id, name, email, source, html, digest, status, follow_up, hue, created_at) VALUES `)
+		var args []any
+		for i := start; i < start+rows; i++ {
+			if i > start {
+				q.WriteByte(',')
+			}
+			q.WriteString(`(?, 0, 'Prolific', ?, 'Thanks for the post.', '<p>Thanks for the post.</p>', ?, ?, TRUE, 1, ?)`)
+			status := comments.StatusApproved
+			if i%2 == 1 {
+				status = comments.StatusPending
+			}
+			args = append(args, fmt.Sprintf("post-%d", i%100), eraseSubject, comments.Digest(fmt.Sprint(i)), string(status), now)
+		}
+		db.MustExec(q.String(), args...)
+	}
+	db.MustExec(`INSERT INTO comments_comments (thread, parent_id, name, email, source, html, digest, status, follow_up, hue, created_at)
+		SELECT thread, id, 'Bob', 'bob@example.org', 'Agreed.', '<p>Agreed.</p>', digest, 'approved', FALSE, 2, created_at
+		FROM comments_comments WHERE email = ? AND MOD(id, 100) = 0`, eraseSubject)
+}
+
+// eraseOneByOne is EraseCommenter as it was before it became set-based (a
+// statement or two per comment, newest first): the baseline.
+func eraseOneByOne(ctx context.Context, s *Store, email string) (removed int, err error) {
+	err = s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		var rows []locked
+		if err := tx.SelectContext(ctx, &rows, `SELECT id, thread, status FROM comments_comments WHERE email_key = LOWER(?) ORDER BY id DESC FOR UPDATE`, email); err != nil {
+			return tr(err)
+		}
+		var threads []string
+		for _, r := range rows {
+			changed, err := del(ctx, tx, r)
+			if err != nil {
+				return err
+			}
+			if changed {
+				threads = append(threads, r.Thread)
+			}
+		}
+		removed = len(rows)
+		return touch(ctx, tx, threads...)
+	})
+	return removed, err
+}
+
+// BenchmarkEraseCommenter erases a commenter of 10,000 comments (100 of them
+// replied to by someone else) on MySQL. Baselines in the same run: the erasure a
+// statement per comment it replaced, and one DELETE of the same rows (what erasing
+// them costs the database at the least).
+func BenchmarkEraseCommenter(b *testing.B) {
+	ctx := context.Background()
+	s := New(mysqltest.New(b))
+	if err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	run := func(b *testing.B, erase func() (int, error)) {
+		for b.Loop() {
+			b.StopTimer()
+			s.db.MustExec(`DELETE FROM comments_comments`)
+			seedErase(b, s.db)
+			b.StartTimer()
+			n, err := erase()
+			if err != nil || n != eraseComments {
+				b.Fatalf("erased %d: %v", n, err)
+			}
+		}
+	}
+	b.Run("set-based", func(b *testing.B) {
+		run(b, func() (int, error) {
+			removed, _, err := s.EraseCommenter(ctx, eraseSubject, false)
+			return removed, err
+		})
+	})
+	b.Run("baseline-one-by-one", func(b *testing.B) {
+		run(b, func() (int, error) { return eraseOneByOne(ctx, s, eraseSubject) })
+	})
+	b.Run("baseline-one-delete", func(b *testing.B) {
+		run(b, func() (int, error) {
+			n, err := affected(s.db.ExecContext(ctx, `DELETE FROM comments_comments WHERE email = ?`, eraseSubject))
+			return n, err
+		})
+	})
+}
