@@ -7,6 +7,15 @@ import (
 	"github.com/consentkit/consentkit/privacy"
 )
 
+// The purposes accounts mail addresses for (P8).
+const (
+	// PurposeAccount is sign-up and account service: the address confirmation,
+	// password resets, address changes.
+	PurposeAccount privacy.Purpose = "account"
+	// PurposeParentalConsent is asking a parent's consent for a child under 13 (P5).
+	PurposeParentalConsent privacy.Purpose = "parental-consent"
+)
+
 // Age screen outcomes: the only thing kept about a member's age (P5), never the date.
 const (
 	AgeOver13  = "13-or-over"       // the member said they were 13 or over

@@ -27,8 +27,8 @@
 //     expiry; Service.Authenticate turns it into a privacy.Actor for every other
 //     capability, which never imports this package.
 //   - P8: mail goes out only for the account itself (confirming an address,
-//     resetting a password, changing the address) under privacy.PurposeAccount,
-//     and to a parent only under privacy.PurposeParentalConsent while a request of
+//     resetting a password, changing the address) under PurposeAccount,
+//     and to a parent only under PurposeParentalConsent while a request of
 //     theirs is on file.
 //   - P11: staff roles are granted here; only an admin reads the staff list, and
 //     each read is recorded by Config.Auditor when one is set.

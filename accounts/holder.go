@@ -46,9 +46,11 @@ func (h holder) Contract() privacy.Contract {
 				Retention: cfg.ParentalRetention, RetentionOf: "the request"},
 		},
 		Purposes: []privacy.PurposeUse{
-			{Purpose: privacy.PurposeAccount, Allower: privacy.AllowFunc(h.s.allowAccount),
+			// Anyone can type an address into the sign-up, reset and parental
+			// forms: 3 messages a day at most, so no one floods a stranger.
+			{Purpose: PurposeAccount, Allower: privacy.AllowFunc(h.s.allowAccount), Limit: 3,
 				Description: "to confirm your address when you sign up, and for messages about your account such as password resets"},
-			{Purpose: privacy.PurposeParentalConsent, Allower: privacy.AllowFunc(h.s.allowParent),
+			{Purpose: PurposeParentalConsent, Allower: privacy.AllowFunc(h.s.allowParent), Limit: 3,
 				Description: fmt.Sprintf("to ask a parent's consent before a child under %d may register", privacy.MinAge)},
 		},
 		Sections: []privacy.Section{

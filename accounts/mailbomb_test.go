@@ -24,7 +24,7 @@ import (
 // TestMailBombingStrangers replays audit #13 finding 5 through the HTTP handler: 100
 // requests, each from a fresh client address (so the per-client limiter never
 // trips), that each make the site mail one address that consented to nothing. The
-// address receives at most the 3 messages a day privacy.DefaultMailLimits allows,
+// address receives at most the 3 messages a day the accounts contract allows,
 // and every request gets the same answer.
 func TestMailBombingStrangers(t *testing.T) {
 	const victim = "victim@example.org"

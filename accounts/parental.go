@@ -36,7 +36,7 @@ func (s *Service) RequestParentalConsent(ctx context.Context, parentEmail string
 	}
 	p := ParentalRequest{ID: id, ParentEmail: parent, TokenHash: tokenHash, CodeHash: codeHash, Created: now}
 	err = s.store.CreateParental(ctx, p, func(ctx context.Context) error {
-		return s.send(ctx, privacy.PurposeParentalConsent, parent, "parental-ask",
+		return s.send(ctx, PurposeParentalConsent, parent, "parental-ask",
 			mailData{Link: s.link("/parental", token), Retention: spanOf(s.cfg.ParentalRetention)})
 	})
 	if err != nil {
@@ -85,7 +85,7 @@ func (s *Service) AnswerParental(ctx context.Context, token string, approve bool
 		if _, err := s.store.DeleteAccount(ctx, req.AccountID); err != nil && !errors.Is(err, privacy.ErrNotFound) {
 			return err
 		}
-		if _, err := s.cfg.Consents.Record(ctx, req.ParentEmail, privacy.PurposeParentalConsent, false, "parental-consent-link"); err != nil {
+		if _, err := s.cfg.Consents.Record(ctx, req.ParentEmail, PurposeParentalConsent, false, "parental-consent-link"); err != nil {
 			return err
 		}
 	}
@@ -113,7 +113,7 @@ func (s *Service) SendParentalConfirmations(ctx context.Context) (int, error) {
 		}
 		req.TokenHash = hash
 		err = s.store.ConfirmParental(ctx, req.ID, now, hash, func(ctx context.Context) error {
-			return s.send(ctx, privacy.PurposeParentalConsent, req.ParentEmail, "parental-confirm",
+			return s.send(ctx, PurposeParentalConsent, req.ParentEmail, "parental-confirm",
 				mailData{Link: s.link("/parental", token), Approved: req.Approved})
 		})
 		switch {

@@ -59,7 +59,7 @@ func TestParentalConsent(t *testing.T) {
 	assert.Equal(t, "Mum@example.org", a.ParentEmail)
 	hist, _ = e.priv.ConsentHistory(ctx, "Mum@example.org")
 	require.Len(t, hist, 1)
-	assert.Equal(t, privacy.PurposeParentalConsent, hist[0].Purpose)
+	assert.Equal(t, accounts.PurposeParentalConsent, hist[0].Purpose)
 	assert.True(t, hist[0].Granted)
 
 	child.Email = "kid2@example.org"
@@ -90,7 +90,7 @@ func TestParentalConsent(t *testing.T) {
 	assert.False(t, hist[1].Granted, "the withdrawal is on the record")
 	ps, _ := e.store.ParentalFor(ctx, "Mum@example.org")
 	assert.Empty(t, ps)
-	_, err = e.mail.Mailer.Send(ctx, privacy.Message{Purpose: privacy.PurposeParentalConsent, DataSubject: "Mum@example.org",
+	_, err = e.mail.Mailer.Send(ctx, privacy.Message{Purpose: accounts.PurposeParentalConsent, DataSubject: "Mum@example.org",
 		To: privacy.Address{Email: "Mum@example.org"}, Subject: "s", Text: "t"})
 	assert.ErrorIs(t, err, privacy.ErrRefused, "no request on file, no parental mail")
 }

@@ -169,7 +169,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResul
 		for _, o := range []struct {
 			on bool
 			p  privacy.Purpose
-		}{{in.Newsletter, privacy.PurposeNewsletter}, {in.Promotions, privacy.PurposePromotions}} {
+			// The newsletter's purposes: accounts records the consent given at
+			// sign-up, and the newsletter, which reads consent records, acts on it.
+		}{{in.Newsletter, privacy.Purpose("newsletter")}, {in.Promotions, privacy.Purpose("promotions")}} {
 			if o.on {
 				if _, err := s.cfg.Consents.Record(ctx, email, o.p, true, "registration"); err != nil {
 					return err
@@ -177,7 +179,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResul
 			}
 		}
 		if a.ParentEmail != "" {
-			if _, err := s.cfg.Consents.Record(ctx, a.ParentEmail, privacy.PurposeParentalConsent, true, "parental-consent-link"); err != nil {
+			if _, err := s.cfg.Consents.Record(ctx, a.ParentEmail, PurposeParentalConsent, true, "parental-consent-link"); err != nil {
 				return err
 			}
 		}
@@ -202,7 +204,7 @@ func (s *Service) registeredAgain(ctx context.Context, email, passwordHash strin
 		return err
 	}
 	if a.Verified {
-		return s.send(ctx, privacy.PurposeAccount, email, "registered-again", mailData{Link: s.cfg.BaseURL + "/reset"})
+		return s.send(ctx, PurposeAccount, email, "registered-again", mailData{Link: s.cfg.BaseURL + "/reset"})
 	}
 	token, hash, err := s.newToken()
 	if err != nil {
@@ -216,7 +218,7 @@ func (s *Service) registeredAgain(ctx context.Context, email, passwordHash strin
 // sendVerify mails a verification link. A first and a repeated registration get
 // the same text, so the mail does not tell that the address was registered before.
 func (s *Service) sendVerify(ctx context.Context, email, token string) error {
-	return s.send(ctx, privacy.PurposeAccount, email, "verify",
+	return s.send(ctx, PurposeAccount, email, "verify",
 		mailData{Link: s.link("/verify", token), Valid: spanOf(s.cfg.VerifyTTL), Retention: spanOf(s.cfg.UnverifiedRetention)})
 }
 

@@ -114,7 +114,7 @@ func TestRegistrationOptIns(t *testing.T) {
 	hist, err := e.priv.ConsentHistory(ctx, "news@example.org")
 	require.NoError(t, err)
 	require.Len(t, hist, 1, "the newsletter box only; promotions was left unchecked")
-	assert.Equal(t, privacy.PurposeNewsletter, hist[0].Purpose)
+	assert.Equal(t, privacy.Purpose("newsletter"), hist[0].Purpose)
 	assert.True(t, hist[0].Granted)
 	assert.Equal(t, "registration", hist[0].Source)
 	assert.Equal(t, "2026-11-01", hist[0].PolicyVersion)
@@ -568,10 +568,10 @@ func TestMailerAllowers(t *testing.T) {
 		_, err := e.mail.Mailer.Send(ctx, privacy.Message{Purpose: p, DataSubject: to, To: privacy.Address{Email: to}, Subject: "s", Text: "t"})
 		return err
 	}
-	require.NoError(t, send(privacy.PurposeAccount, "member@example.org"))
-	assert.ErrorIs(t, send(privacy.PurposeAccount, "stranger@example.org"), privacy.ErrRefused)
-	assert.ErrorIs(t, send(privacy.PurposeNewsletter, "member@example.org"), privacy.ErrRefused, "an account is no newsletter subscription")
-	assert.ErrorIs(t, send(privacy.PurposeParentalConsent, "member@example.org"), privacy.ErrRefused)
+	require.NoError(t, send(accounts.PurposeAccount, "member@example.org"))
+	assert.ErrorIs(t, send(accounts.PurposeAccount, "stranger@example.org"), privacy.ErrRefused)
+	assert.ErrorIs(t, send(privacy.Purpose("newsletter"), "member@example.org"), privacy.ErrInvalid, "an account is no newsletter subscription: on a site without one, no holder declares the purpose")
+	assert.ErrorIs(t, send(accounts.PurposeParentalConsent, "member@example.org"), privacy.ErrRefused)
 }
 
 func TestStaffRoles(t *testing.T) {
@@ -747,7 +747,7 @@ func registeredAgainAfterOwner(t *testing.T, e *env) {
 	ctx := context.Background()
 	// Four registrations mail frank@ four times; by default the third is the last
 	// in a day, and Frank would register again the next day.
-	e.mail.Mailer.SetLimits(privacy.MailLimits{PerPurpose: map[privacy.Purpose]int{privacy.PurposeAccount: 10}})
+	e.mail.Mailer.SetLimits(privacy.MailLimits{PerPurpose: map[privacy.Purpose]int{accounts.PurposeAccount: 10}})
 	registerFrank(t, e, "mallory's pass")
 	franksLink := registerFrank(t, e, "frank's own pass")
 	mallorysLink := registerFrank(t, e, "mallory's pass")

@@ -425,7 +425,7 @@ func (s *Service) RequestReset(ctx context.Context, email string) error {
 	now := s.now()
 	return s.store.CreateToken(ctx, Token{Hash: hash, Kind: TokenReset, AccountID: a.ID, Email: addr, Created: now, Expires: now.Add(s.cfg.ResetTTL)},
 		func(ctx context.Context) error {
-			return s.send(ctx, privacy.PurposeAccount, addr, "reset",
+			return s.send(ctx, PurposeAccount, addr, "reset",
 				mailData{Link: s.link("/reset/confirm", token), Valid: spanOf(s.cfg.ResetTTL)})
 		})
 }
@@ -476,7 +476,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, newEmail, password str
 		return err
 	}
 	if _, err := s.store.AccountByEmail(ctx, addr); err == nil {
-		return s.send(ctx, privacy.PurposeAccount, addr, "email-taken", mailData{})
+		return s.send(ctx, PurposeAccount, addr, "email-taken", mailData{})
 	} else if !errors.Is(err, privacy.ErrNotFound) {
 		return err
 	}
@@ -487,11 +487,11 @@ func (s *Service) RequestEmailChange(ctx context.Context, newEmail, password str
 	now := s.now()
 	return s.store.CreateToken(ctx, Token{Hash: hash, Kind: TokenEmail, AccountID: a.ID, Email: addr, Created: now, Expires: now.Add(s.cfg.EmailChangeTTL)},
 		func(ctx context.Context) error {
-			if err := s.send(ctx, privacy.PurposeAccount, addr, "email-confirm",
+			if err := s.send(ctx, PurposeAccount, addr, "email-confirm",
 				mailData{Link: s.link("/email/confirm", token), Valid: spanOf(s.cfg.EmailChangeTTL)}); err != nil {
 				return err
 			}
-			return s.send(ctx, privacy.PurposeAccount, a.Email, "email-changing", mailData{})
+			return s.send(ctx, PurposeAccount, a.Email, "email-changing", mailData{})
 		})
 }
 

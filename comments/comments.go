@@ -3,7 +3,13 @@ package comments
 import (
 	"context"
 	"time"
+
+	"github.com/consentkit/consentkit/privacy"
 )
+
+// PurposeFollowUp is the one purpose comments mails an address for: replies to a
+// comment whose author asked for them (P8).
+const PurposeFollowUp privacy.Purpose = "comment-follow-up"
 
 // Status is where a comment is in moderation.
 type Status string

@@ -63,7 +63,7 @@
 // # Follow-up mail
 //
 // "Email me about replies" is honoured only after double opt-in. Asking sends one
-// confirmation mail (purpose privacy.PurposeCommentFollowUp) whose link opens a page
+// confirmation mail (purpose PurposeFollowUp) whose link opens a page
 // that confirms on POST; a GET changes nothing, so a mail scanner that follows links
 // confirms nothing. Every follow-up mail, the confirmation included, carries a
 // one-click stop link (RFC 8058). The Service registers a privacy.MessageAllower for

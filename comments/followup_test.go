@@ -95,7 +95,7 @@ func TestReplyNotifications(t *testing.T) {
 		assert.Equal(t, 1, replies(), "never after the stop link was used")
 		e.post(t, comments.Input{Name: "Ann", Email: ann, Body: "Asking once more", FollowUp: true})
 		assert.Equal(t, 1, e.outbox(t, "comments:confirm"), "a stopped address gets no new confirmation")
-		_, err := e.mail.Mailer.Send(ctx, privacy.Message{Purpose: privacy.PurposeCommentFollowUp, DataSubject: ann,
+		_, err := e.mail.Mailer.Send(ctx, privacy.Message{Purpose: comments.PurposeFollowUp, DataSubject: ann,
 			To: privacy.Address{Email: ann}, Subject: "Hello", Text: "Anything"})
 		var re *privacy.RefusalError
 		require.ErrorAs(t, err, &re, "the mail guard itself refuses a stopped address")
@@ -143,7 +143,7 @@ func TestConfirmationExpires(t *testing.T) {
 		e.clock.Add(48 * time.Hour)
 		assert.Equal(t, http.StatusGone, e.get(t, confirmPath, "").Code)
 		assert.Equal(t, http.StatusGone, e.postForm(t, confirmPath, url.Values{}).Code)
-		_, err := e.mail.Mailer.Send(ctx, privacy.Message{Purpose: privacy.PurposeCommentFollowUp, DataSubject: ann,
+		_, err := e.mail.Mailer.Send(ctx, privacy.Message{Purpose: comments.PurposeFollowUp, DataSubject: ann,
 			To: privacy.Address{Email: ann}, Subject: "Late", Text: "A confirmation delivered after its link expired"})
 		assert.ErrorIs(t, err, privacy.ErrRefused, "the pending allowance ends with the link")
 
@@ -237,7 +237,7 @@ func TestPendingGetsOnlyConfirmation(t *testing.T) {
 		assert.Equal(t, "Confirm reply notifications", msgs[0].Subject())
 		assert.Equal(t, 1, e.outbox(t, comments.ConfirmRef))
 
-		note := privacy.Message{Purpose: privacy.PurposeCommentFollowUp, DataSubject: ann, To: privacy.Address{Email: ann},
+		note := privacy.Message{Purpose: comments.PurposeFollowUp, DataSubject: ann, To: privacy.Address{Email: ann},
 			Subject: "New reply to your comment", Text: "Bob replied.", Ref: comments.ReplyRef}
 		_, err := e.mail.Mailer.Send(ctx, note)
 		var re *privacy.RefusalError

@@ -31,7 +31,7 @@ func (s *Service) Contract() privacy.Contract {
 		Categories: []privacy.Category{{Name: CategoryComments,
 			Description: fmt.Sprintf("Comments, with the name and address given (rejected comments: %s)", privacy.HumanDuration(s.cfg.RejectedRetention)),
 			RetentionOf: "you delete the comment or ask us to erase it"}},
-		Purposes: []privacy.PurposeUse{{Purpose: privacy.PurposeCommentFollowUp, Allower: guard{s},
+		Purposes: []privacy.PurposeUse{{Purpose: PurposeFollowUp, Allower: guard{s},
 			Description: "to tell you about replies to a comment you posted, if you asked us to and confirmed your address"}},
 		Sections: []privacy.Section{{Heading: privacy.SectionCollected, Text: `**Comments.** To post a comment you give a name and an email address. Your name is shown with
 the comment; your email address is never shown to anyone, nor used to fetch a picture of you

@@ -246,7 +246,7 @@ type guard struct{ s *Service }
 // Allows answers for the address alone: whether any follow-up mail may reach it.
 // The Mailer asks AllowsMessage instead.
 func (g guard) Allows(ctx context.Context, p privacy.Purpose, subject string) (bool, error) {
-	if p != privacy.PurposeCommentFollowUp {
+	if p != PurposeFollowUp {
 		return false, nil
 	}
 	return g.s.store.FollowUpAllowed(ctx, subject, g.s.clock())
@@ -510,7 +510,7 @@ func (s *Service) requestConfirmation(ctx context.Context, email string, now tim
 	sub := Subscriber{Email: email, ConfirmHash: hash, ConfirmExpires: now.Add(s.cfg.ConfirmTTL), StopHash: privacy.HashToken(stop), Created: now}
 	_, err = s.store.RequestConfirmation(ctx, sub, func(ctx context.Context) error {
 		_, err := s.mailer.Send(ctx, privacy.Message{
-			Purpose: privacy.PurposeCommentFollowUp, DataSubject: email, To: privacy.Address{Email: email},
+			Purpose: PurposeFollowUp, DataSubject: email, To: privacy.Address{Email: email},
 			Subject: "Confirm reply notifications",
 			Text: fmt.Sprintf("Someone, we hope you, posted a comment on %s with this address and asked to be emailed about replies.\n\n"+
 				"To confirm, open this link and press the button on the page:\n%s\n\n"+
@@ -578,7 +578,7 @@ func (s *Service) notifyReply(ctx context.Context, reply Comment) error {
 		excerpt = string([]rune(excerpt)[:1000]) + " …"
 	}
 	_, err = s.mailer.Send(ctx, privacy.Message{
-		Purpose: privacy.PurposeCommentFollowUp, DataSubject: p.Email, To: privacy.Address{Name: p.Name, Email: p.Email},
+		Purpose: PurposeFollowUp, DataSubject: p.Email, To: privacy.Address{Name: p.Name, Email: p.Email},
 		Subject: "New reply to your comment",
 		Text: fmt.Sprintf("%s replied to your comment on %s:\n\n%s\n\nRead it: %s#c%d\n\n"+
 			"You get this because you asked to be emailed about replies and confirmed your address.\n"+

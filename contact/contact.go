@@ -10,6 +10,10 @@ import (
 	"github.com/consentkit/consentkit/privacy"
 )
 
+// PurposeSupport is the one purpose contact mails an address for: answering the
+// question sent from it (P3).
+const PurposeSupport privacy.Purpose = "support"
+
 // Status is where a request stands.
 type Status string
 

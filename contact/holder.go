@@ -25,7 +25,7 @@ func (s *Service) Contract() privacy.Contract {
 		Name: holderName,
 		Categories: []privacy.Category{{Name: CategoryRequests, Description: "Messages sent through the contact form",
 			Retention: s.cfg.Retention, RetentionOf: "the request is closed"}},
-		Purposes: []privacy.PurposeUse{{Purpose: privacy.PurposeSupport, Allower: s,
+		Purposes: []privacy.PurposeUse{{Purpose: PurposeSupport, Allower: s,
 			Description: "to answer a question you sent us through the contact form"}},
 		Sections: []privacy.Section{{Heading: privacy.SectionCollected, Text: `**The contact form.** When you write to us we need your email address, so we can answer. Your
 name is optional. We use the address only to answer your message.`}},

@@ -92,7 +92,7 @@ type Service struct {
 }
 
 // New returns a Service for cfg and registers it with cfg.Mailer as an Allower for
-// privacy.PurposeSupport. It returns an error naming what is missing or wrong,
+// PurposeSupport. It returns an error naming what is missing or wrong,
 // among them a cfg.Templates that does not parse or defines a template the
 // package has not.
 func New(cfg Config) (*Service, error) {
@@ -349,7 +349,7 @@ func (s *Service) notify(ctx context.Context, r *Request) error {
 		return err
 	}
 	_, err = s.cfg.Mailer.Send(ctx, privacy.Message{
-		Purpose:     privacy.PurposeSupport,
+		Purpose:     PurposeSupport,
 		DataSubject: r.Email,
 		To:          privacy.Address{Email: s.cfg.SupportInbox},
 		ReplyTo:     privacy.Address{Email: r.Email},
@@ -372,7 +372,7 @@ func (s *Service) notify(ctx context.Context, r *Request) error {
 			// The visitor's name stays out of the To header too: on an unverified
 			// address it would carry the visitor's words to whoever owns it.
 			_, err = s.cfg.Mailer.Send(ctx, privacy.Message{
-				Purpose:     privacy.PurposeSupport,
+				Purpose:     PurposeSupport,
 				DataSubject: r.Email,
 				To:          privacy.Address{Email: r.Email},
 				ReplyTo:     privacy.Address{Email: s.cfg.SupportInbox},
@@ -392,7 +392,7 @@ func (s *Service) notify(ctx context.Context, r *Request) error {
 // while it has an open request, or one closed within Config.AnswerWindow. It sees a
 // request created in the transaction ctx carries.
 func (s *Service) Allows(ctx context.Context, p privacy.Purpose, subject string) (bool, error) {
-	if p != privacy.PurposeSupport {
+	if p != PurposeSupport {
 		return false, nil
 	}
 	return s.cfg.Store.Answerable(ctx, subject, s.now().Add(-s.cfg.AnswerWindow))
@@ -485,7 +485,7 @@ func (s *Service) Reply(ctx context.Context, ref, text string) (Reply, error) {
 	}
 	err = s.cfg.Store.AddReply(ctx, ref, &rep, func(ctx context.Context) error {
 		_, err := s.cfg.Mailer.Send(ctx, privacy.Message{
-			Purpose:     privacy.PurposeSupport,
+			Purpose:     PurposeSupport,
 			DataSubject: r.Email,
 			To:          privacy.Address{Email: r.Email},
 			ReplyTo:     privacy.Address{Email: s.cfg.SupportInbox},

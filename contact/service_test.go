@@ -200,7 +200,7 @@ func TestNotificationRollsBackWithRequest(t *testing.T) {
 	r := &contact.Request{Ref: "ROLL-BACK", Email: visitor, Subject: "s", Message: "m", Status: contact.StatusOpen,
 		Created: e.clock.Now(), Updated: e.clock.Now()}
 	err := e.store.Create(ctx, r, func(ctx context.Context) error {
-		_, err := e.mail.Mailer.Send(ctx, privacy.Message{Purpose: privacy.PurposeSupport, DataSubject: visitor,
+		_, err := e.mail.Mailer.Send(ctx, privacy.Message{Purpose: contact.PurposeSupport, DataSubject: visitor,
 			To: privacy.Address{Email: inbox}, Subject: "new request", Text: "text"})
 		require.NoError(t, err, "the Allower must see the uncommitted request")
 		return boom
@@ -279,18 +279,18 @@ func TestAllower(t *testing.T) {
 		require.NoError(t, err)
 		return ok
 	}
-	assert.True(t, allows(privacy.PurposeSupport, visitor), "open request")
-	assert.False(t, allows(privacy.PurposeNewsletter, visitor), "a contact address is not a newsletter address")
-	assert.False(t, allows(privacy.PurposeCommentFollowUp, visitor))
-	assert.True(t, allows(privacy.PurposeSupport, "bob@example.org"), "closed within the answer window")
+	assert.True(t, allows(contact.PurposeSupport, visitor), "open request")
+	assert.False(t, allows(privacy.Purpose("newsletter"), visitor), "a contact address is not a newsletter address")
+	assert.False(t, allows(privacy.Purpose("comment-follow-up"), visitor))
+	assert.True(t, allows(contact.PurposeSupport, "bob@example.org"), "closed within the answer window")
 	e.clock.Add(contact.DefaultAnswerWindow + time.Second)
-	assert.False(t, allows(privacy.PurposeSupport, "bob@example.org"), "closed long ago")
-	assert.True(t, allows(privacy.PurposeSupport, visitor), "open requests stay answerable")
-	assert.False(t, allows(privacy.PurposeSupport, "stranger@example.org"))
+	assert.False(t, allows(contact.PurposeSupport, "bob@example.org"), "closed long ago")
+	assert.True(t, allows(contact.PurposeSupport, visitor), "open requests stay answerable")
+	assert.False(t, allows(contact.PurposeSupport, "stranger@example.org"))
 	_ = open
 
 	// Through the purpose guard: support mail to someone who never wrote is refused.
-	_, err = e.mail.Mailer.Send(ctx, privacy.Message{Purpose: privacy.PurposeSupport, DataSubject: "stranger@example.org",
+	_, err = e.mail.Mailer.Send(ctx, privacy.Message{Purpose: contact.PurposeSupport, DataSubject: "stranger@example.org",
 		To: privacy.Address{Email: "stranger@example.org"}, Subject: "hello", Text: "unsolicited"})
 	var re *privacy.RefusalError
 	require.ErrorAs(t, err, &re)
@@ -594,7 +594,7 @@ func TestExportErase(t *testing.T) {
 		out, err = reg.Export(ctx, visitor)
 		require.NoError(t, err)
 		assert.Nil(t, out["contact"])
-		ok2, err := e.svc.Allows(ctx, privacy.PurposeSupport, visitor)
+		ok2, err := e.svc.Allows(ctx, contact.PurposeSupport, visitor)
 		require.NoError(t, err)
 		assert.False(t, ok2, "an erased address may not be mailed")
 		bob, err := reg.Export(ctx, "bob@example.org")

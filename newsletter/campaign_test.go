@@ -43,8 +43,8 @@ func TestCampaignReachesOnlyConfirmedMembers(t *testing.T) {
 		ctx := context.Background()
 		// Addresses known to the site for other purposes, as the comments and contact
 		// capabilities would register them.
-		e.mail.Mailer.Allow(privacy.PurposeCommentFollowUp, allowAddrs("commenter@example.org"))
-		e.mail.Mailer.Allow(privacy.PurposeSupport, allowAddrs("asker@example.org"))
+		e.mail.Mailer.Allow(privacy.Purpose("comment-follow-up"), allowAddrs("commenter@example.org"))
+		e.mail.Mailer.Allow(privacy.Purpose("support"), allowAddrs("asker@example.org"))
 		var members []string
 		for i := range 9 {
 			a := "m" + string(rune('a'+i)) + "@example.org"
@@ -54,7 +54,7 @@ func TestCampaignReachesOnlyConfirmedMembers(t *testing.T) {
 		e.member(t, "promo@example.org", newsletter.ListPromotions)
 		require.NoError(t, e.svc.Subscribe(ctx, "pending@example.org", []newsletter.List{newsletter.ListNewsletter}))
 		e.member(t, "left@example.org", newsletter.ListNewsletter)
-		_, err := e.consents.Record(ctx, "left@example.org", privacy.PurposeNewsletter, false, "account-settings")
+		_, err := e.consents.Record(ctx, "left@example.org", newsletter.PurposeNewsletter, false, "account-settings")
 		require.NoError(t, err)
 		_, err = e.svc.SyncConsents(ctx)
 		require.NoError(t, err)
@@ -64,7 +64,7 @@ func TestCampaignReachesOnlyConfirmedMembers(t *testing.T) {
 		e.mail.Server.Reset()
 		e.mail.Server.FailFor("bounces@example.org", mailtest.PermFail)
 
-		_, err = e.mail.Mailer.Send(ctx, privacy.Message{Purpose: privacy.PurposeNewsletter, DataSubject: "commenter@example.org",
+		_, err = e.mail.Mailer.Send(ctx, privacy.Message{Purpose: newsletter.PurposeNewsletter, DataSubject: "commenter@example.org",
 			To: privacy.Address{Email: "commenter@example.org"}, Subject: "News", Text: "x"})
 		require.ErrorIs(t, err, privacy.ErrRefused, "a commenter's address was not collected for the newsletter")
 
@@ -116,7 +116,7 @@ func testUnsubscribeBetweenEnqueueAndSend(t *testing.T, kind string) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, p.Queued, "progress is readable while the campaign is undelivered")
 
-	_, err = e.consents.Record(ctx, ann, privacy.PurposeNewsletter, false, "account-settings")
+	_, err = e.consents.Record(ctx, ann, newsletter.PurposeNewsletter, false, "account-settings")
 	require.NoError(t, err)
 	_, err = e.svc.SyncConsents(ctx)
 	require.NoError(t, err)
@@ -314,7 +314,7 @@ func TestRunSendsScheduledCampaigns(t *testing.T) {
 	go func() { done <- e.svc.Run(ctx) }()
 	defer func() { cancel(); require.NoError(t, <-done) }()
 
-	_, err := e.consents.Record(ctx, ann, privacy.PurposeNewsletter, true, "registration")
+	_, err := e.consents.Record(ctx, ann, newsletter.PurposeNewsletter, true, "registration")
 	require.NoError(t, err)
 	msg := e.mails(t, ann, 1)[0] // Run synced the registration opt-in
 	_, err = e.svc.Confirm(ctx, token(t, link(t, msg.Text, "confirm")))

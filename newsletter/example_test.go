@@ -63,7 +63,7 @@ func Example() {
 	unsub := regexp.MustCompile(`unsubscribe\?t=([A-Za-z0-9_-]+)`).FindStringSubmatch(issue.Header.Get("List-Unsubscribe"))[1]
 	left, _ := svc.Unsubscribe(ctx, unsub) // what the mail provider's one-click POST does
 	fmt.Println("left:", left)
-	ok, _ := svc.Allows(ctx, privacy.PurposeNewsletter, "ann@example.org")
+	ok, _ := svc.Allows(ctx, newsletter.PurposeNewsletter, "ann@example.org")
 	fmt.Println("may be mailed the newsletter:", ok)
 
 	// Output:

@@ -30,8 +30,8 @@ func (s *Service) Contract() privacy.Contract {
 		Categories: []privacy.Category{{Name: CategorySubscriptions, Description: "Newsletter and promotions subscriptions",
 			Retention: s.leftRetention, RetentionOf: "you leave the list"}},
 		Purposes: []privacy.PurposeUse{
-			{Purpose: privacy.PurposeNewsletter, Allower: s, Description: "to send the newsletter, only if you subscribed and confirmed"},
-			{Purpose: privacy.PurposePromotions, Allower: s, Description: "to send occasional offers, only if you subscribed and confirmed"},
+			{Purpose: PurposeNewsletter, Allower: s, Description: "to send the newsletter, only if you subscribed and confirmed"},
+			{Purpose: PurposePromotions, Allower: s, Description: "to send occasional offers, only if you subscribed and confirmed"},
 		},
 		Sections: []privacy.Section{{Heading: privacy.SectionCollected, Text: `**Newsletter and promotions.** These are separate lists, and you are on one only if you sign up
 for it and confirm from the message we send. Every issue has a link that takes you off the list

@@ -7,6 +7,13 @@ import (
 	"github.com/consentkit/consentkit/privacy"
 )
 
+// The purposes the newsletter mails an address for, each only after the person
+// subscribed and confirmed (P13).
+const (
+	PurposeNewsletter privacy.Purpose = "newsletter"
+	PurposePromotions privacy.Purpose = "promotions"
+)
+
 // A List is a mailing list a person opts into on its own. Each list mails under its
 // own privacy.Purpose, so the purpose-bound Mailer refuses a list's mail to anyone
 // who did not opt into that very list.
@@ -27,17 +34,17 @@ func (l List) Valid() bool { return l == ListNewsletter || l == ListPromotions }
 // Purpose is the privacy purpose the list mails under.
 func (l List) Purpose() privacy.Purpose {
 	if l == ListPromotions {
-		return privacy.PurposePromotions
+		return PurposePromotions
 	}
-	return privacy.PurposeNewsletter
+	return PurposeNewsletter
 }
 
 // listFor returns the list that mails under p.
 func listFor(p privacy.Purpose) (List, bool) {
 	switch p {
-	case privacy.PurposeNewsletter:
+	case PurposeNewsletter:
 		return ListNewsletter, true
-	case privacy.PurposePromotions:
+	case PurposePromotions:
 		return ListPromotions, true
 	}
 	return "", false

@@ -41,7 +41,7 @@ func TestSubscribeConfirm(t *testing.T) {
 			assert.Equal(t, newsletter.SourceForm, c.Source)
 			assert.Equal(t, e.policy.Version, c.PolicyVersion)
 		}
-		assert.ElementsMatch(t, []privacy.Purpose{privacy.PurposeNewsletter, privacy.PurposePromotions}, []privacy.Purpose{hist[0].Purpose, hist[1].Purpose})
+		assert.ElementsMatch(t, []privacy.Purpose{newsletter.PurposeNewsletter, newsletter.PurposePromotions}, []privacy.Purpose{hist[0].Purpose, hist[1].Purpose})
 
 		// A link scanner following the link changes nothing.
 		for range 2 {
@@ -107,7 +107,7 @@ func TestConfirmExpires(t *testing.T) {
 	_, err = e.svc.Confirm(ctx, tok)
 	assert.ErrorIs(t, err, privacy.ErrGone)
 	assert.Equal(t, newsletter.StatusPending, e.status(t, ann, newsletter.ListNewsletter))
-	ok, err := e.svc.Allows(ctx, privacy.PurposeNewsletter, ann)
+	ok, err := e.svc.Allows(ctx, newsletter.PurposeNewsletter, ann)
 	require.NoError(t, err)
 	assert.False(t, ok, "an expired confirmation allows no mail")
 }
@@ -162,7 +162,7 @@ func TestAllows(t *testing.T) {
 	e.member(t, "member@example.org", newsletter.ListNewsletter)
 	require.NoError(t, e.svc.Subscribe(ctx, "pending@example.org", []newsletter.List{newsletter.ListNewsletter}))
 	e.member(t, "left@example.org", newsletter.ListNewsletter)
-	_, err := e.consents.Record(ctx, "left@example.org", privacy.PurposeNewsletter, false, "account-settings")
+	_, err := e.consents.Record(ctx, "left@example.org", newsletter.PurposeNewsletter, false, "account-settings")
 	require.NoError(t, err)
 	_, err = e.svc.SyncConsents(ctx)
 	require.NoError(t, err)
@@ -172,12 +172,12 @@ func TestAllows(t *testing.T) {
 		purpose privacy.Purpose
 		want    bool
 	}{
-		{"member@example.org", privacy.PurposeNewsletter, true},
-		{"member@example.org", privacy.PurposePromotions, false},
-		{"member@example.org", privacy.PurposeAccount, false},
-		{"pending@example.org", privacy.PurposeNewsletter, true}, // its confirmation may go out
-		{"left@example.org", privacy.PurposeNewsletter, false},
-		{"stranger@example.org", privacy.PurposeNewsletter, false},
+		{"member@example.org", newsletter.PurposeNewsletter, true},
+		{"member@example.org", newsletter.PurposePromotions, false},
+		{"member@example.org", privacy.Purpose("account"), false},
+		{"pending@example.org", newsletter.PurposeNewsletter, true}, // its confirmation may go out
+		{"left@example.org", newsletter.PurposeNewsletter, false},
+		{"stranger@example.org", newsletter.PurposeNewsletter, false},
 	} {
 		got, err := e.svc.Allows(ctx, tc.purpose, tc.addr)
 		require.NoError(t, err)
@@ -189,10 +189,10 @@ func TestAllows(t *testing.T) {
 		purpose       privacy.Purpose
 		want          bool
 	}{
-		{"member@example.org", "member@example.org", privacy.PurposeNewsletter, true},
-		{"member@example.org", "pending@example.org", privacy.PurposeNewsletter, false},
-		{"pending@example.org", "pending@example.org", privacy.PurposePromotions, false},
-		{"member@example.org", "stranger@example.org", privacy.PurposeNewsletter, false},
+		{"member@example.org", "member@example.org", newsletter.PurposeNewsletter, true},
+		{"member@example.org", "pending@example.org", newsletter.PurposeNewsletter, false},
+		{"pending@example.org", "pending@example.org", newsletter.PurposePromotions, false},
+		{"member@example.org", "stranger@example.org", newsletter.PurposeNewsletter, false},
 	} {
 		got, err := e.svc.Allows(newsletter.WithCampaignMark(ctx, tc.mark, newsletter.ListNewsletter), tc.purpose, tc.subject)
 		require.NoError(t, err)
@@ -200,7 +200,7 @@ func TestAllows(t *testing.T) {
 	}
 
 	e.clock.Add(8 * 24 * time.Hour)
-	got, err := e.svc.Allows(ctx, privacy.PurposeNewsletter, "pending@example.org")
+	got, err := e.svc.Allows(ctx, newsletter.PurposeNewsletter, "pending@example.org")
 	require.NoError(t, err)
 	assert.False(t, got, "once the confirmation expired a pending address gets nothing")
 }
@@ -217,14 +217,14 @@ func TestAllowsMessage(t *testing.T) {
 		ref     string
 		want    bool
 	}{
-		{"member@example.org", privacy.PurposeNewsletter, "campaign:1", true},
-		{"member@example.org", privacy.PurposeNewsletter, newsletter.ConfirmRef, true},
-		{"member@example.org", privacy.PurposePromotions, "campaign:1", false},
-		{"pending@example.org", privacy.PurposeNewsletter, newsletter.ConfirmRef, true},
-		{"pending@example.org", privacy.PurposeNewsletter, "campaign:1", false},
-		{"pending@example.org", privacy.PurposeNewsletter, "", false},
-		{"pending@example.org", privacy.PurposePromotions, newsletter.ConfirmRef, false},
-		{"stranger@example.org", privacy.PurposeNewsletter, newsletter.ConfirmRef, false},
+		{"member@example.org", newsletter.PurposeNewsletter, "campaign:1", true},
+		{"member@example.org", newsletter.PurposeNewsletter, newsletter.ConfirmRef, true},
+		{"member@example.org", newsletter.PurposePromotions, "campaign:1", false},
+		{"pending@example.org", newsletter.PurposeNewsletter, newsletter.ConfirmRef, true},
+		{"pending@example.org", newsletter.PurposeNewsletter, "campaign:1", false},
+		{"pending@example.org", newsletter.PurposeNewsletter, "", false},
+		{"pending@example.org", newsletter.PurposePromotions, newsletter.ConfirmRef, false},
+		{"stranger@example.org", newsletter.PurposeNewsletter, newsletter.ConfirmRef, false},
 	} {
 		got, err := e.svc.AllowsMessage(ctx, &privacy.Message{Purpose: tc.purpose, DataSubject: tc.addr, Ref: tc.ref})
 		require.NoError(t, err)
@@ -232,7 +232,7 @@ func TestAllowsMessage(t *testing.T) {
 	}
 
 	e.clock.Add(8 * 24 * time.Hour)
-	got, err := e.svc.AllowsMessage(ctx, &privacy.Message{Purpose: privacy.PurposeNewsletter, DataSubject: "pending@example.org", Ref: newsletter.ConfirmRef})
+	got, err := e.svc.AllowsMessage(ctx, &privacy.Message{Purpose: newsletter.PurposeNewsletter, DataSubject: "pending@example.org", Ref: newsletter.ConfirmRef})
 	require.NoError(t, err)
 	assert.False(t, got, "once the confirmation expired not even a confirmation goes out")
 }
@@ -249,7 +249,7 @@ func TestPendingGetsOnlyConfirmation(t *testing.T) {
 		assert.Contains(t, msgs[0].Subject(), "Please confirm")
 		e.sent(t, newsletter.ConfirmRef, 1, "the confirmation carries its fixed Ref")
 
-		campaign := privacy.Message{Purpose: privacy.PurposeNewsletter, DataSubject: pending,
+		campaign := privacy.Message{Purpose: newsletter.PurposeNewsletter, DataSubject: pending,
 			To: privacy.Address{Email: pending}, Subject: "Issue 1", Text: "News",
 			Unsubscribe: "http://127.0.0.1:8080/newsletter/unsubscribe?t=x", Ref: "campaign:901"}
 		_, err := e.mail.Mailer.Send(ctx, campaign)
@@ -286,12 +286,12 @@ func TestSyncConsents(t *testing.T) {
 			_, err := e.consents.Record(ctx, addr, p, granted, source)
 			require.NoError(t, err)
 		}
-		rec(ann, privacy.PurposeNewsletter, true, "registration")
-		rec(ann, privacy.PurposePromotions, true, "registration")
-		rec("bob@example.org", privacy.PurposeNewsletter, true, "registration")
-		rec("cy@example.org", privacy.PurposeNewsletter, true, "imported-list") // only registration opt-ins count
-		rec("dan@example.org", privacy.PurposeAccount, true, "registration")    // not a list purpose
-		rec("eve@example.org", privacy.PurposeNewsletter, true, newsletter.SourceForm)
+		rec(ann, newsletter.PurposeNewsletter, true, "registration")
+		rec(ann, newsletter.PurposePromotions, true, "registration")
+		rec("bob@example.org", newsletter.PurposeNewsletter, true, "registration")
+		rec("cy@example.org", newsletter.PurposeNewsletter, true, "imported-list") // only registration opt-ins count
+		rec("dan@example.org", privacy.Purpose("account"), true, "registration")   // not a list purpose
+		rec("eve@example.org", newsletter.PurposeNewsletter, true, newsletter.SourceForm)
 
 		n, err := e.svc.SyncConsents(ctx)
 		require.NoError(t, err)
@@ -325,7 +325,7 @@ func TestSyncConsents(t *testing.T) {
 		// withdrawal recorded elsewhere takes the member off the list.
 		_, err = e.svc.Confirm(ctx, token(t, link(t, e.mails(t, "bob@example.org", 1)[0].Text, "confirm")))
 		require.NoError(t, err)
-		rec("bob@example.org", privacy.PurposeNewsletter, false, "account-settings")
+		rec("bob@example.org", newsletter.PurposeNewsletter, false, "account-settings")
 		n, err = e.svc.SyncConsents(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, 1, n)
@@ -339,7 +339,7 @@ func TestSyncConsentsInBatches(t *testing.T) {
 	e := newEnv(t, "mem", func(c *newsletter.Config, _ *newsletter.HandlerConfig) { c.SyncBatch = 3 })
 	ctx := context.Background()
 	for i := range 8 {
-		_, err := e.consents.Record(ctx, "r"+string(rune('a'+i))+"@example.org", privacy.PurposeNewsletter, true, "registration")
+		_, err := e.consents.Record(ctx, "r"+string(rune('a'+i))+"@example.org", newsletter.PurposeNewsletter, true, "registration")
 		require.NoError(t, err)
 	}
 	n, err := e.svc.SyncConsents(ctx)
@@ -379,7 +379,7 @@ func TestUnsubscribeOneClick(t *testing.T) {
 		assert.Equal(t, newsletter.StatusConfirmed, e.status(t, ann, newsletter.ListPromotions), "the other list is kept")
 		hist, _ := e.priv.ConsentHistory(ctx, ann)
 		last := hist[len(hist)-1]
-		assert.Equal(t, privacy.Consent{Subject: ann, Purpose: privacy.PurposeNewsletter, Granted: false, PolicyVersion: e.policy.Version, Source: newsletter.SourceOneClick},
+		assert.Equal(t, privacy.Consent{Subject: ann, Purpose: newsletter.PurposeNewsletter, Granted: false, PolicyVersion: e.policy.Version, Source: newsletter.SourceOneClick},
 			privacy.Consent{Subject: last.Subject, Purpose: last.Purpose, Granted: last.Granted, PolicyVersion: last.PolicyVersion, Source: last.Source})
 
 		res = e.do(t, http.MethodPost, path, "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click")

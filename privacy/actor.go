@@ -9,12 +9,13 @@ import (
 // A Role is a staff role. Only staff with the right role reach personal data (P11).
 type Role string
 
-// The staff roles. An admin holds every permission.
+// The staff roles. An admin holds every permission; each holder documents which
+// of its staff pages needs which role.
 const (
 	RoleAdmin     Role = "admin"     // grants and revokes roles, reads the access log, registers disclosures
-	RoleSupport   Role = "support"   // reads and answers contact requests, handles subject requests
-	RoleModerator Role = "moderator" // moderates comments, sees commenter addresses
-	RoleEditor    Role = "editor"    // composes and sends newsletter campaigns
+	RoleSupport   Role = "support"   // answers people's questions and handles subject requests
+	RoleModerator Role = "moderator" // moderates what visitors publish, and may read their addresses
+	RoleEditor    Role = "editor"    // writes and sends mail to those who opted in
 )
 
 // Roles returns every staff role.
@@ -24,9 +25,9 @@ func Roles() []Role { return []Role{RoleAdmin, RoleSupport, RoleModerator, RoleE
 func (r Role) Valid() bool { return slices.Contains(Roles(), r) }
 
 // Actor is who is acting on a request: a signed-in member or staff member, or, as
-// the zero value, an anonymous visitor. The accounts middleware puts it in the
-// request context; capability handlers read it with ActorFrom, so no capability
-// imports accounts.
+// the zero value, an anonymous visitor. The host's sign-in middleware puts it in
+// the request context (WithActor); capability handlers read it with ActorFrom, so
+// no capability imports the one that signs people in.
 type Actor struct {
 	ID    string // account id; "" for an anonymous visitor
 	Email string

@@ -112,6 +112,7 @@ type Mailer struct {
 	allowers map[Purpose][]Allower
 	applied  map[string]bool // holder name + purpose, for AllowContract
 	limits   MailLimits
+	declared map[Purpose]int // PurposeUse.Limit of the contracts applied
 
 	refusals sync.Map // reason -> *atomic.Int64
 }
@@ -121,7 +122,7 @@ func NewMailer(policy *Policy, store OutboxStore, log *slog.Logger) *Mailer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Mailer{policy: policy, store: store, log: log, allowers: map[Purpose][]Allower{}, applied: map[string]bool{}}
+	m := &Mailer{policy: policy, store: store, log: log, allowers: map[Purpose][]Allower{}, applied: map[string]bool{}, declared: map[Purpose]int{}}
 	m.SetLimits(MailLimits{})
 	return m
 }
@@ -132,6 +133,13 @@ func NewMailer(policy *Policy, store OutboxStore, log *slog.Logger) *Mailer {
 func (m *Mailer) Work() UnitOfWork {
 	w, _ := m.store.(UnitOfWork)
 	return w
+}
+
+// knows reports whether p is a purpose an Allower was registered for.
+func (m *Mailer) knows(p Purpose) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.allowers[p]) > 0
 }
 
 // Policy returns the policy the mailer enforces.
@@ -158,18 +166,10 @@ func (m *Mailer) AllowContract(c Contract) {
 		}
 		m.applied[key] = true
 		m.allowers[pu.Purpose] = append(m.allowers[pu.Purpose], pu.Allower)
+		if pu.Limit > 0 {
+			m.declared[pu.Purpose] = pu.Limit
+		}
 	}
-}
-
-// knows reports whether p is a purpose the policy allows or one an Allower was
-// registered for.
-func (m *Mailer) knows(p Purpose) bool {
-	if p.Valid() {
-		return true
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return len(m.allowers[p]) > 0
 }
 
 // allowedPurposes returns the purposes Allowers are registered for.
@@ -255,7 +255,7 @@ func (m *Mailer) refuse(ctx context.Context, reason string, p Purpose) error {
 
 func (m *Mailer) checkFormat(msg *Message) error {
 	if !m.knows(msg.Purpose) {
-		return Invalid("purpose", "unknown purpose %q", msg.Purpose)
+		return Invalid("purpose", "unknown purpose %q: no holder declares it", msg.Purpose)
 	}
 	if msg.From.Email == "" {
 		msg.From = Address{Name: m.policy.Operator, Email: m.policy.SenderAddress()}

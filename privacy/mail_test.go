@@ -36,9 +36,10 @@ func commenters(addrs ...string) privacy.Allower {
 func TestMailerGuard(t *testing.T) {
 	ctx := context.Background()
 	h := mailtest.NewHarness(t, nil, nil)
-	h.Mailer.Allow(privacy.PurposeCommentFollowUp, commenters("ann@example.org"))
+	h.Mailer.Allow(privacy.Purpose("comment-follow-up"), commenters("ann@example.org"))
+	h.Mailer.Allow(privacy.Purpose("newsletter"), commenters()) // a site with a newsletter no one joined
 
-	ok := privacy.Message{Purpose: privacy.PurposeCommentFollowUp, DataSubject: "ann@example.org",
+	ok := privacy.Message{Purpose: privacy.Purpose("comment-follow-up"), DataSubject: "ann@example.org",
 		To: privacy.Address{Name: "Ann", Email: "ann@example.org"}, Subject: "A reply to your comment", Text: "Someone replied."}
 
 	t.Run("OK", func(t *testing.T) {
@@ -57,7 +58,7 @@ func TestMailerGuard(t *testing.T) {
 		mutate func(m *privacy.Message)
 		reason string
 	}{
-		{"NewsletterToCommenter", func(m *privacy.Message) { m.Purpose = privacy.PurposeNewsletter }, privacy.RefusedPurpose},
+		{"NewsletterToCommenter", func(m *privacy.Message) { m.Purpose = privacy.Purpose("newsletter") }, privacy.RefusedPurpose},
 		{"UnknownSubject", func(m *privacy.Message) {
 			m.DataSubject, m.To.Email = "bob@example.org", "bob@example.org"
 		}, privacy.RefusedPurpose},
@@ -115,8 +116,8 @@ func TestMailerGuard(t *testing.T) {
 	}
 
 	t.Run("OperatorInbox", func(t *testing.T) {
-		h.Mailer.Allow(privacy.PurposeSupport, commenters("visitor@example.org"))
-		_, err := h.Mailer.Send(ctx, privacy.Message{Purpose: privacy.PurposeSupport, DataSubject: "visitor@example.org",
+		h.Mailer.Allow(privacy.Purpose("support"), commenters("visitor@example.org"))
+		_, err := h.Mailer.Send(ctx, privacy.Message{Purpose: privacy.Purpose("support"), DataSubject: "visitor@example.org",
 			To: privacy.Address{Email: "support@example.com"}, ReplyTo: privacy.Address{Email: "visitor@example.org"},
 			Subject: "New contact request", Text: "A visitor wrote."})
 		require.NoError(t, err)
@@ -130,11 +131,11 @@ func TestPurposeRecheckedBeforeDelivery(t *testing.T) {
 	h := mailtest.NewHarness(t, nil, nil)
 	var subscribed atomic.Bool
 	subscribed.Store(true)
-	h.Mailer.Allow(privacy.PurposeNewsletter, privacy.AllowFunc(func(context.Context, privacy.Purpose, string) (bool, error) {
+	h.Mailer.Allow(privacy.Purpose("newsletter"), privacy.AllowFunc(func(context.Context, privacy.Purpose, string) (bool, error) {
 		return subscribed.Load(), nil
 	}))
 	h.Server.SetMode(mailtest.TempFail) // hold the message in the outbox
-	_, err := h.Mailer.Send(ctx, privacy.Message{Purpose: privacy.PurposeNewsletter, DataSubject: "sub@example.org",
+	_, err := h.Mailer.Send(ctx, privacy.Message{Purpose: privacy.Purpose("newsletter"), DataSubject: "sub@example.org",
 		To: privacy.Address{Email: "sub@example.org"}, Subject: "Issue 1", Text: "News", Unsubscribe: "https://example.com/u/abc"})
 	require.NoError(t, err)
 	time.Sleep(100 * time.Millisecond)
@@ -149,8 +150,8 @@ func TestPurposeRecheckedBeforeDelivery(t *testing.T) {
 
 func TestUnsubscribeHeaders(t *testing.T) {
 	h := mailtest.NewHarness(t, nil, nil)
-	h.Mailer.Allow(privacy.PurposeNewsletter, commenters("sub@example.org"))
-	_, err := h.Mailer.Send(context.Background(), privacy.Message{Purpose: privacy.PurposeNewsletter, DataSubject: "sub@example.org",
+	h.Mailer.Allow(privacy.Purpose("newsletter"), commenters("sub@example.org"))
+	_, err := h.Mailer.Send(context.Background(), privacy.Message{Purpose: privacy.Purpose("newsletter"), DataSubject: "sub@example.org",
 		To: privacy.Address{Email: "sub@example.org"}, Subject: "Issue 1", Text: "News", HTML: "<p>News</p>",
 		Unsubscribe: "https://example.com/newsletter/unsubscribe?t=abc123"})
 	require.NoError(t, err)
@@ -166,9 +167,10 @@ func TestUnsubscribeHeaders(t *testing.T) {
 func TestSuppressionAfterPermanentFailure(t *testing.T) {
 	ctx := context.Background()
 	h := mailtest.NewHarness(t, nil, nil)
-	h.Mailer.Allow(privacy.PurposeAccount, commenters("gone@example.org"))
+	h.Mailer.AllowContract(privacy.Contract{Name: "signup", Purposes: []privacy.PurposeUse{
+		{Purpose: "account", Allower: commenters("gone@example.org"), Limit: 3}}})
 	h.Server.FailFor("gone@example.org", mailtest.PermFail)
-	m := privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: "gone@example.org",
+	m := privacy.Message{Purpose: privacy.Purpose("account"), DataSubject: "gone@example.org",
 		To: privacy.Address{Email: "gone@example.org"}, Subject: "Verify", Text: "Link"}
 	_, err := h.Mailer.Send(ctx, m)
 	require.NoError(t, err)
@@ -192,9 +194,9 @@ func TestSuppressionAfterPermanentFailure(t *testing.T) {
 
 func TestDroppedConnectionRetried(t *testing.T) {
 	h := mailtest.NewHarness(t, nil, nil)
-	h.Mailer.Allow(privacy.PurposeAccount, commenters("drop@example.org"))
+	h.Mailer.Allow(privacy.Purpose("account"), commenters("drop@example.org"))
 	h.Server.SetMode(mailtest.Drop)
-	_, err := h.Mailer.Send(context.Background(), privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: "drop@example.org",
+	_, err := h.Mailer.Send(context.Background(), privacy.Message{Purpose: privacy.Purpose("account"), DataSubject: "drop@example.org",
 		To: privacy.Address{Email: "drop@example.org"}, Subject: "Verify", Text: "Link"})
 	require.NoError(t, err)
 	time.Sleep(150 * time.Millisecond)
@@ -215,8 +217,8 @@ func TestRetryGivesUpAfterMaxAge(t *testing.T) {
 	tr, err := smtp.New(smtp.Config{Host: srv.Host(), Port: port, TLS: "none"})
 	require.NoError(t, err)
 	m := privacy.NewMailer(mailtest.Policy(), store, nil)
-	m.Allow(privacy.PurposeAccount, commenters("late@example.org"))
-	_, err = m.Send(ctx, privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: "late@example.org",
+	m.Allow(privacy.Purpose("account"), commenters("late@example.org"))
+	_, err = m.Send(ctx, privacy.Message{Purpose: privacy.Purpose("account"), DataSubject: "late@example.org",
 		To: privacy.Address{Email: "late@example.org"}, Subject: "Verify", Text: "Link"})
 	require.NoError(t, err)
 
@@ -248,14 +250,14 @@ func TestRelayClosedIdleConnection(t *testing.T) {
 	tr, err := smtp.New(smtp.Config{Host: srv.Host(), Port: port, TLS: "none"})
 	require.NoError(t, err)
 	m := privacy.NewMailer(mailtest.Policy(), store, nil)
-	m.Allow(privacy.PurposeAccount, commenters("a@example.org", "b@example.org"))
+	m.Allow(privacy.Purpose("account"), commenters("a@example.org", "b@example.org"))
 	d := &privacy.Dispatcher{Store: store, Transport: tr, Mailer: m, Workers: 1, Poll: 10 * time.Millisecond, MinBackoff: time.Hour}
 	dctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { d.Run(dctx); close(done) }()
 	defer func() { cancel(); <-done }()
 	send := func(to string) {
-		_, err := m.Send(ctx, privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: to, To: privacy.Address{Email: to}, Subject: "Hi", Text: "Hi"})
+		_, err := m.Send(ctx, privacy.Message{Purpose: privacy.Purpose("account"), DataSubject: to, To: privacy.Address{Email: to}, Subject: "Hi", Text: "Hi"})
 		require.NoError(t, err)
 	}
 	send("a@example.org")
@@ -285,9 +287,9 @@ func TestMessageAllowerJudgesRef(t *testing.T) {
 	ctx := context.Background()
 	h := mailtest.NewHarness(t, nil, nil)
 	var a refAllower
-	h.Mailer.Allow(privacy.PurposeNewsletter, &a)
+	h.Mailer.Allow(privacy.Purpose("newsletter"), &a)
 	msg := func(ref string) privacy.Message {
-		return privacy.Message{Purpose: privacy.PurposeNewsletter, DataSubject: "sub@example.org",
+		return privacy.Message{Purpose: privacy.Purpose("newsletter"), DataSubject: "sub@example.org",
 			To: privacy.Address{Email: "sub@example.org"}, Subject: "About " + ref, Text: "News", Ref: ref}
 	}
 
@@ -334,9 +336,9 @@ func TestDisplayNameWithSpecials(t *testing.T) {
 		addrs[i] = "quote" + strconv.Itoa(i) + "@example.org"
 	}
 	h := mailtest.NewHarness(t, nil, nil)
-	h.Mailer.Allow(privacy.PurposeCommentFollowUp, commenters(addrs...))
+	h.Mailer.Allow(privacy.Purpose("comment-follow-up"), commenters(addrs...))
 	for i, name := range names {
-		_, err := h.Mailer.Send(ctx, privacy.Message{Purpose: privacy.PurposeCommentFollowUp, DataSubject: addrs[i],
+		_, err := h.Mailer.Send(ctx, privacy.Message{Purpose: privacy.Purpose("comment-follow-up"), DataSubject: addrs[i],
 			To: privacy.Address{Name: name, Email: addrs[i]}, ReplyTo: privacy.Address{Name: name, Email: addrs[i]},
 			Subject: "A reply", Text: "Someone replied."})
 		require.NoError(t, err)
@@ -374,8 +376,8 @@ func TestUnbuildableMessageNotSuppressed(t *testing.T) {
 	require.NoError(t, err)
 	const bad = "bro ken@@example.org" // bypasses the Mailer's checks: only a bug could enqueue it
 	m := privacy.NewMailer(mailtest.Policy(), store, nil)
-	m.Allow(privacy.PurposeAccount, commenters(bad))
-	id, err := store.Enqueue(ctx, &privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: bad,
+	m.Allow(privacy.Purpose("account"), commenters(bad))
+	id, err := store.Enqueue(ctx, &privacy.Message{Purpose: privacy.Purpose("account"), DataSubject: bad,
 		From: privacy.Address{Email: "noreply@example.com"}, To: privacy.Address{Email: bad}, Subject: "Verify", Text: "Link"})
 	require.NoError(t, err)
 

@@ -20,8 +20,10 @@ const LimitedRecipient = "limit"
 // inbox, however many client addresses the requests come from and however many
 // processes serve them.
 //
-// For each limited purpose, at most PerPurpose[purpose] messages are queued to one
-// recipient in one Window, which starts with the first of them. A message over the
+// For each limited purpose, at most its limit of messages is queued to one
+// recipient in one Window, which starts with the first of them. A purpose's limit is
+// the one its holder declares in its Contract (PurposeUse.Limit), unless PerPurpose
+// sets them all. A message over the
 // limit is not queued, and Send answers as if it were, so the visitor who caused it
 // learns nothing about the address; it is counted in Refusals under
 // LimitedRecipient and logged without the address. A message of a limited purpose
@@ -35,8 +37,9 @@ const LimitedRecipient = "limit"
 // Purge once their window ended. The count joins the transaction ctx carries, as the
 // message does.
 type MailLimits struct {
-	// PerPurpose is the most messages a purpose may queue to one address in one
-	// Window; purposes not in it are not limited. Default: DefaultMailLimits.
+	// PerPurpose, when not nil, replaces the limits the holders declare
+	// (PurposeUse.Limit): the most messages a purpose may queue to one address in
+	// one Window; purposes not in it are not limited.
 	PerPurpose map[Purpose]int
 	// Window is how long a counter runs (default 24h).
 	Window time.Duration
@@ -48,19 +51,9 @@ type MailLimits struct {
 	Now func() time.Time
 }
 
-// DefaultMailLimits is 3 messages per address per 24 hours for each of account mail
-// (a sign-up confirmation, "you already have an account", a password reset, the
-// confirmation of a new address), parental-consent mail and data-rights mail.
-func DefaultMailLimits() map[Purpose]int {
-	return map[Purpose]int{PurposeAccount: 3, PurposeParentalConsent: 3, PurposeDataRights: 3}
-}
-
-// SetLimits replaces the mailer's limits (by default DefaultMailLimits per 24 hours,
-// unkeyed). A nil PerPurpose keeps the defaults; an empty one limits nothing.
+// SetLimits replaces the mailer's limits (by default the holders' per 24 hours,
+// unkeyed). A nil PerPurpose keeps the holders' limits; an empty one limits nothing.
 func (m *Mailer) SetLimits(l MailLimits) {
-	if l.PerPurpose == nil {
-		l.PerPurpose = DefaultMailLimits()
-	}
 	l.PerPurpose = maps.Clone(l.PerPurpose)
 	if l.Window <= 0 {
 		l.Window = 24 * time.Hour
@@ -92,16 +85,26 @@ func MailLimitKey(key []byte, p Purpose, addr string) string {
 func (m *Mailer) limited(p Purpose) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	_, ok := m.limits.PerPurpose[p]
+	_, ok := m.limitOf(p)
 	return ok
+}
+
+// limitOf returns purpose p's limit and whether it has one; m.mu is held.
+func (m *Mailer) limitOf(p Purpose) (int, bool) {
+	if m.limits.PerPurpose != nil {
+		n, ok := m.limits.PerPurpose[p]
+		return n, ok
+	}
+	n, ok := m.declared[p]
+	return n, ok
 }
 
 // overLimit counts msg against its recipient's limit and reports whether it is over.
 func (m *Mailer) overLimit(ctx context.Context, msg *Message) (bool, error) {
 	m.mu.RLock()
 	l := m.limits
+	limit, ok := m.limitOf(msg.Purpose)
 	m.mu.RUnlock()
-	limit, ok := l.PerPurpose[msg.Purpose]
 	if !ok || m.policy.IsOperatorAddress(msg.To.Email) {
 		return false, nil
 	}

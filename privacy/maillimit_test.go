@@ -23,10 +23,8 @@ func TestMailLimitStranger(t *testing.T) {
 	ctx := context.Background()
 	store := memstore.New()
 	m := privacy.NewMailer(testPolicy(), store, nil)
-	for _, p := range []privacy.Purpose{privacy.PurposeAccount, privacy.PurposeParentalConsent, privacy.PurposeDataRights} {
-		m.Allow(p, privacy.AllowFunc(anyone))
-	}
-	for _, p := range []privacy.Purpose{privacy.PurposeAccount, privacy.PurposeParentalConsent, privacy.PurposeDataRights} {
+	m.AllowContract(formsContract)
+	for _, p := range []privacy.Purpose{privacy.Purpose("account"), privacy.Purpose("parental-consent"), privacy.PurposeDataRights} {
 		for range 100 {
 			_, err := m.Send(ctx, privacy.Message{Purpose: p, DataSubject: "victim@example.org",
 				To: privacy.Address{Email: "victim@example.org"}, Subject: "Confirm", Text: "Click"})
@@ -37,6 +35,18 @@ func TestMailLimitStranger(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 3*3, st.Queued, "3 per purpose")
 }
+
+// formsContract is a holder's declaration of purposes a visitor can make the site
+// mail to any address (limited to 3 a day), and of purposes a person opted in to.
+var formsContract = privacy.Contract{Name: "forms", Purposes: []privacy.PurposeUse{
+	{Purpose: "account", Allower: privacy.AllowFunc(anyone), Limit: 3},
+	{Purpose: "parental-consent", Allower: privacy.AllowFunc(anyone), Limit: 3},
+	{Purpose: privacy.PurposeDataRights, Allower: privacy.AllowFunc(anyone), Limit: 3},
+	{Purpose: "newsletter", Allower: privacy.AllowFunc(anyone)},
+	{Purpose: "promotions", Allower: privacy.AllowFunc(anyone)},
+	{Purpose: "comment-follow-up", Allower: privacy.AllowFunc(anyone)},
+	{Purpose: "support", Allower: privacy.AllowFunc(anyone)},
+}}
 
 func testPolicy() *privacy.Policy {
 	return &privacy.Policy{Operator: "Example Ltd", Contact: "privacy@example.com", Sender: "noreply@example.com",
@@ -49,9 +59,7 @@ func TestMailLimits(t *testing.T) {
 	newMailer := func(t *testing.T, l *privacy.MailLimits) (*privacy.Mailer, *memstore.Store) {
 		store := memstore.New()
 		m := privacy.NewMailer(testPolicy(), store, nil)
-		for _, p := range privacy.Purposes() {
-			m.Allow(p, privacy.AllowFunc(anyone))
-		}
+		m.AllowContract(formsContract)
 		if l != nil {
 			m.SetLimits(*l)
 		}
@@ -70,17 +78,17 @@ func TestMailLimits(t *testing.T) {
 		return queued
 	}
 
-	t.Run("Defaults", func(t *testing.T) {
+	t.Run("Declared", func(t *testing.T) {
 		m, _ := newMailer(t, nil)
-		assert.Equal(t, 3, send(t, m, privacy.PurposeAccount, "a@example.org", 10))
-		assert.Equal(t, 3, send(t, m, privacy.PurposeAccount, "b@example.org", 10), "each address has its own count")
+		assert.Equal(t, 3, send(t, m, privacy.Purpose("account"), "a@example.org", 10))
+		assert.Equal(t, 3, send(t, m, privacy.Purpose("account"), "b@example.org", 10), "each address has its own count")
 		assert.Equal(t, 3, send(t, m, privacy.PurposeDataRights, "a@example.org", 10), "and each purpose")
 		assert.Equal(t, int64(21), m.Refusals()[privacy.LimitedRecipient])
 	})
 
 	t.Run("OptedInPurposesUnlimited", func(t *testing.T) {
 		m, _ := newMailer(t, nil)
-		for _, p := range []privacy.Purpose{privacy.PurposeNewsletter, privacy.PurposePromotions, privacy.PurposeCommentFollowUp, privacy.PurposeSupport} {
+		for _, p := range []privacy.Purpose{privacy.Purpose("newsletter"), privacy.Purpose("promotions"), privacy.Purpose("comment-follow-up"), privacy.Purpose("support")} {
 			assert.Equal(t, 10, send(t, m, p, "member@example.org", 10), "%s", p)
 		}
 		assert.Zero(t, m.Refusals()[privacy.LimitedRecipient])
@@ -88,17 +96,17 @@ func TestMailLimits(t *testing.T) {
 
 	t.Run("OperatorUnlimited", func(t *testing.T) {
 		m, _ := newMailer(t, nil)
-		assert.Equal(t, 10, send(t, m, privacy.PurposeAccount, "staff@example.com", 10))
+		assert.Equal(t, 10, send(t, m, privacy.Purpose("account"), "staff@example.com", 10))
 	})
 
 	t.Run("WindowEnds", func(t *testing.T) {
 		clock := now
 		m, store := newMailer(t, &privacy.MailLimits{Now: func() time.Time { return clock }})
-		assert.Equal(t, 3, send(t, m, privacy.PurposeAccount, "a@example.org", 5))
+		assert.Equal(t, 3, send(t, m, privacy.Purpose("account"), "a@example.org", 5))
 		clock = now.Add(23 * time.Hour)
-		assert.Zero(t, send(t, m, privacy.PurposeAccount, "a@example.org", 5), "the window runs from the first message")
+		assert.Zero(t, send(t, m, privacy.Purpose("account"), "a@example.org", 5), "the window runs from the first message")
 		clock = now.Add(24 * time.Hour)
-		assert.Equal(t, 3, send(t, m, privacy.PurposeAccount, "a@example.org", 5))
+		assert.Equal(t, 3, send(t, m, privacy.Purpose("account"), "a@example.org", 5))
 
 		k := &privacy.KernelHolder{Store: store}
 		n, err := k.Purge(ctx, now.Add(47*time.Hour))
@@ -110,18 +118,18 @@ func TestMailLimits(t *testing.T) {
 	})
 
 	t.Run("Configured", func(t *testing.T) {
-		m, _ := newMailer(t, &privacy.MailLimits{PerPurpose: map[privacy.Purpose]int{privacy.PurposeSupport: 1}, Window: time.Hour,
+		m, _ := newMailer(t, &privacy.MailLimits{PerPurpose: map[privacy.Purpose]int{privacy.Purpose("support"): 1}, Window: time.Hour,
 			Key: []byte("0123456789abcdef0123456789abcdef")})
-		assert.Equal(t, 1, send(t, m, privacy.PurposeSupport, "a@example.org", 3))
-		assert.Equal(t, 3, send(t, m, privacy.PurposeAccount, "a@example.org", 3), "only the configured purposes are limited")
+		assert.Equal(t, 1, send(t, m, privacy.Purpose("support"), "a@example.org", 3))
+		assert.Equal(t, 3, send(t, m, privacy.Purpose("account"), "a@example.org", 3), "only the configured purposes are limited")
 	})
 
 	t.Run("Keys", func(t *testing.T) {
-		k := privacy.MailLimitKey(nil, privacy.PurposeAccount, "a@example.org")
+		k := privacy.MailLimitKey(nil, privacy.Purpose("account"), "a@example.org")
 		assert.Regexp(t, `^[0-9a-f]{64}$`, k)
 		assert.NotContains(t, k, "example")
 		assert.NotEqual(t, k, privacy.MailLimitKey(nil, privacy.PurposeDataRights, "a@example.org"))
-		assert.NotEqual(t, k, privacy.MailLimitKey([]byte("secret"), privacy.PurposeAccount, "a@example.org"))
+		assert.NotEqual(t, k, privacy.MailLimitKey([]byte("secret"), privacy.Purpose("account"), "a@example.org"))
 		assert.NotEqual(t, k, privacy.SuppressionKey("a@example.org"))
 	})
 
@@ -129,8 +137,8 @@ func TestMailLimits(t *testing.T) {
 		var buf bytes.Buffer
 		store := memstore.New()
 		m := privacy.NewMailer(testPolicy(), store, slog.New(slog.NewTextHandler(&buf, nil)))
-		m.Allow(privacy.PurposeAccount, privacy.AllowFunc(anyone))
-		send(t, m, privacy.PurposeAccount, "hidden@example.org", 4)
+		m.AllowContract(formsContract)
+		send(t, m, privacy.Purpose("account"), "hidden@example.org", 4)
 		assert.Contains(t, buf.String(), "limit")
 		assert.NotContains(t, buf.String(), "hidden")
 	})

@@ -3,7 +3,6 @@ package privacy
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -13,25 +12,25 @@ import (
 // collected for (P8).
 type Purpose string
 
-// The purposes the policy allows, and no others.
-const (
-	PurposeAccount         Purpose = "account"           // signup and account service
-	PurposeSupport         Purpose = "support"           // answering a question sent to the operator
-	PurposeCommentFollowUp Purpose = "comment-follow-up" // replies to a posted comment
-	PurposeNewsletter      Purpose = "newsletter"        // opt-in newsletter
-	PurposePromotions      Purpose = "promotions"        // opt-in promotions
-	PurposeParentalConsent Purpose = "parental-consent"  // asking a parent's consent (COPPA)
-	PurposeDataRights      Purpose = "data-rights"       // export and erasure requests
-)
+// PurposeDataRights is the kernel's own purpose: confirming and answering a person's
+// requests to export or erase their data (Rights). Every other purpose is declared
+// by the holder that collects addresses for it, in its Contract.
+const PurposeDataRights Purpose = "data-rights"
 
-// Purposes returns every purpose, in a fixed order.
-func Purposes() []Purpose {
-	return []Purpose{PurposeAccount, PurposeSupport, PurposeCommentFollowUp, PurposeNewsletter,
-		PurposePromotions, PurposeParentalConsent, PurposeDataRights}
+// Valid reports whether p is a well-formed purpose name: 1 to 64 lower-case ASCII
+// letters, digits and hyphens. Which purposes a site mails for is what its holders
+// declare (Registry.Check compares them with the Mailer's Allowers).
+func (p Purpose) Valid() bool {
+	if len(p) == 0 || len(p) > 64 {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
-
-// Valid reports whether p is one of the purposes the policy allows.
-func (p Purpose) Valid() bool { return slices.Contains(Purposes(), p) }
 
 // A Category is a kind of personal data the site holds, how long it is kept and why.
 // A Holder declares the categories it keeps in its Contract, with the retention its

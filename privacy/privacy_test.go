@@ -107,14 +107,14 @@ func TestConsents(t *testing.T) {
 	ctx := context.Background()
 	store := memstore.New()
 	c := &privacy.Consents{Store: store, Policy: mailtest.Policy()}
-	_, err := c.Record(ctx, "Ann@Example.org", privacy.PurposeNewsletter, true, "newsletter-form")
+	_, err := c.Record(ctx, "Ann@Example.org", privacy.Purpose("newsletter"), true, "newsletter-form")
 	require.NoError(t, err)
-	on, err := c.Current(ctx, "Ann@example.org", privacy.PurposeNewsletter)
+	on, err := c.Current(ctx, "Ann@example.org", privacy.Purpose("newsletter"))
 	require.NoError(t, err)
 	assert.True(t, on)
-	_, err = c.Record(ctx, "Ann@example.org", privacy.PurposeNewsletter, false, "unsubscribe-link")
+	_, err = c.Record(ctx, "Ann@example.org", privacy.Purpose("newsletter"), false, "unsubscribe-link")
 	require.NoError(t, err)
-	on, err = c.Current(ctx, "Ann@example.org", privacy.PurposeNewsletter)
+	on, err = c.Current(ctx, "Ann@example.org", privacy.Purpose("newsletter"))
 	require.NoError(t, err)
 	assert.False(t, on, "a withdrawal is the latest word")
 	hist, err := store.ConsentHistory(ctx, "Ann@example.org")
@@ -122,8 +122,8 @@ func TestConsents(t *testing.T) {
 	require.Len(t, hist, 2, "a withdrawal appends; the grant stays in the history")
 	assert.Equal(t, "2026-11-01", hist[0].PolicyVersion)
 
-	_, err = c.Record(ctx, "ann@example.org", "marketing", true, "form")
-	assert.ErrorIs(t, err, privacy.ErrInvalid)
+	_, err = c.Record(ctx, "ann@example.org", "Marketing!", true, "form")
+	assert.ErrorIs(t, err, privacy.ErrInvalid, "not a purpose name")
 }
 
 type holder struct {
@@ -207,18 +207,18 @@ func TestRegistryCheck(t *testing.T) {
 			r.Register(contractHolder{Name: "guestbook", Categories: []privacy.Category{{Name: "entries", Description: "entries", Retention: 24 * time.Hour}}})
 		}, `keeps category "entries" for 1 day, but purges nothing`},
 		{"ErrPurposeWithoutAllower", func(r *privacy.Registry) {
-			r.Register(contractHolder{Name: "guestbook", Purposes: []privacy.PurposeUse{{Purpose: privacy.PurposeSupport, Description: "to answer"}}})
+			r.Register(contractHolder{Name: "guestbook", Purposes: []privacy.PurposeUse{{Purpose: privacy.Purpose("support"), Description: "to answer"}}})
 		}, `declares purpose "support" without an Allower`},
 		{"ErrPurposeTwice", func(r *privacy.Registry) {
-			r.Register(contractHolder{Name: "guestbook", Purposes: []privacy.PurposeUse{{Purpose: privacy.PurposeSupport, Description: "to answer", Allower: allow}}})
-			r.Register(contractHolder{Name: "orders", Purposes: []privacy.PurposeUse{{Purpose: privacy.PurposeSupport, Description: "to answer", Allower: allow}}})
+			r.Register(contractHolder{Name: "guestbook", Purposes: []privacy.PurposeUse{{Purpose: privacy.Purpose("support"), Description: "to answer", Allower: allow}}})
+			r.Register(contractHolder{Name: "orders", Purposes: []privacy.PurposeUse{{Purpose: privacy.Purpose("support"), Description: "to answer", Allower: allow}}})
 		}, `holder orders declares purpose "support", which holder guestbook declares too`},
-		{"ErrUnknownPurpose", func(r *privacy.Registry) {
-			r.Register(contractHolder{Name: "guestbook", Purposes: []privacy.PurposeUse{{Purpose: "gossip", Description: "to gossip", Allower: allow}}})
-		}, `declares purpose "gossip", which the mailer does not know`},
+		{"ErrMalformedPurpose", func(r *privacy.Registry) {
+			r.Register(contractHolder{Name: "guestbook", Purposes: []privacy.PurposeUse{{Purpose: "Gossip Mail", Description: "to gossip", Allower: allow}}})
+		}, `declares purpose "Gossip Mail": a purpose is 1 to 64 lower-case letters`},
 		{"ErrMailerPurposeUndeclared", func(r *privacy.Registry) {
 			r.Mailer = privacy.NewMailer(mailtest.Policy(), memstore.New(), nil)
-			r.Mailer.Allow(privacy.PurposeSupport, allow)
+			r.Mailer.Allow(privacy.Purpose("support"), allow)
 		}, `the mailer sends mail for purpose "support", which no registered holder declares`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,6 +39,11 @@ type PurposeUse struct {
 	Purpose     Purpose
 	Description string // plain language, completing "We use an email address only ...": "to answer a question you sent us"
 	Allower     Allower
+	// Limit, for a purpose whose mail a visitor can make the site send to any
+	// address they type (a sign-up confirmation, a password reset), is the most
+	// messages of it queued to one address in one MailLimits.Window; 0 for none.
+	// See MailLimits.
+	Limit int
 }
 
 // A Section is a holder's text on the policy page, in Markdown: one or more
@@ -206,8 +211,8 @@ func (r *Registry) Check() error {
 				fail("holder %s declares purpose %q, which holder %s declares too", c.Name, pu.Purpose, other)
 			}
 			purposes[pu.Purpose] = c.Name
-			if !pu.Purpose.Valid() && (r.Mailer == nil || !r.Mailer.knows(pu.Purpose)) {
-				fail("holder %s declares purpose %q, which the mailer does not know", c.Name, pu.Purpose)
+			if !pu.Purpose.Valid() {
+				fail("holder %s declares purpose %q: a purpose is 1 to 64 lower-case letters, digits and hyphens", c.Name, pu.Purpose)
 			}
 			if pu.Description == "" {
 				fail("holder %s does not describe purpose %q", c.Name, pu.Purpose)

@@ -273,7 +273,7 @@ func (rt *Rights) Contract() Contract {
 		Name: "data-requests",
 		Categories: []Category{{Name: CategoryDataRequests, Description: "Your pending data request",
 			Retention: rt.confirmWithin(), RetentionOf: "the request"}},
-		Purposes: []PurposeUse{{Purpose: PurposeDataRights, Allower: rt,
+		Purposes: []PurposeUse{{Purpose: PurposeDataRights, Allower: rt, Limit: 3,
 			Description: "to confirm and answer your requests to see or erase your data"}},
 	}
 }

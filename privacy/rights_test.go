@@ -52,7 +52,7 @@ func newRightsEnv(t *testing.T) *rightsEnv {
 func TestRightsExport(t *testing.T) {
 	ctx := context.Background()
 	e := newRightsEnv(t)
-	_, err := (&privacy.Consents{Store: e.store, Policy: mailtest.Policy()}).Record(ctx, "ann@example.org", privacy.PurposeNewsletter, true, "form")
+	_, err := (&privacy.Consents{Store: e.store, Policy: mailtest.Policy()}).Record(ctx, "ann@example.org", privacy.Purpose("newsletter"), true, "form")
 	require.NoError(t, err)
 
 	require.NoError(t, e.rights.Ask(ctx, " ann@example.org ", privacy.RequestExport))

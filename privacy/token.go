@@ -26,9 +26,9 @@ type TokenMaker struct {
 	// Size is the number of random bytes in a token; 0 means DefaultTokenSize.
 	Size int
 	// HashRaw makes the stored hash the SHA-256 of the random bytes instead of
-	// HashToken of the token's text. Only newsletter confirmations set it: their rows
-	// have been stored in that form from the start, and another form would void every
-	// confirmation link still waiting in an inbox.
+	// HashToken of the token's text, for a holder whose rows have been stored in
+	// that form from the start: another form would void every link of it still
+	// waiting in an inbox.
 	HashRaw bool
 }
 
@@ -75,7 +75,7 @@ func (m TokenMaker) Hash(s string) ([]byte, bool) {
 }
 
 // HashToken returns the SHA-256 of the token's text: the form in which the tokens of
-// a TokenMaker without HashRaw are stored. accounts stores it hex-encoded.
+// a TokenMaker without HashRaw are stored.
 func HashToken(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]

@@ -54,11 +54,11 @@ func TestThenJoinsPrivacyStores(t *testing.T) {
 	now := time.Now().UTC()
 	then := func(fail bool) func(ctx context.Context) error {
 		return func(ctx context.Context) error {
-			if err := priv.AppendConsent(ctx, &privacy.Consent{Subject: "tx@example.org", Purpose: privacy.PurposeNewsletter, Granted: true,
+			if err := priv.AppendConsent(ctx, &privacy.Consent{Subject: "tx@example.org", Purpose: privacy.Purpose("newsletter"), Granted: true,
 				PolicyVersion: "1", Source: "registration", At: now}); err != nil {
 				return err
 			}
-			if _, err := priv.Enqueue(ctx, &privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: "tx@example.org",
+			if _, err := priv.Enqueue(ctx, &privacy.Message{Purpose: accounts.PurposeAccount, DataSubject: "tx@example.org",
 				From: privacy.Address{Email: "noreply@example.com"}, To: privacy.Address{Email: "tx@example.org"}, Subject: "s", Text: "t"}); err != nil {
 				return err
 			}

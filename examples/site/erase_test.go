@@ -81,7 +81,7 @@ func TestExportThenErase(t *testing.T) {
 	assert.NoError(t, privacytest.CheckTables(ctx, s.db.DB, []string{addr, strings.ToLower(addr)}, tables...),
 		"after erasure the address is in no table")
 
-	for _, p := range []privacy.Purpose{privacy.PurposeNewsletter, privacy.PurposePromotions, privacy.PurposeCommentFollowUp, privacy.PurposeAccount} {
+	for _, p := range []privacy.Purpose{newsletter.PurposeNewsletter, newsletter.PurposePromotions, comments.PurposeFollowUp, accounts.PurposeAccount} {
 		_, err := s.mailer.Send(ctx, privacy.Message{Purpose: p, DataSubject: addr, To: privacy.Address{Email: addr}, Subject: "Hi", Text: "Hi"})
 		assert.ErrorIs(t, err, privacy.ErrRefused, "purpose %s", p)
 	}

@@ -43,7 +43,7 @@ func BenchmarkCampaignSend(b *testing.B) {
 
 	msg := func(i int) privacy.Message {
 		to := fmt.Sprintf("s%05d@example.org", i)
-		return privacy.Message{Purpose: privacy.PurposeNewsletter, DataSubject: to, To: privacy.Address{Email: to},
+		return privacy.Message{Purpose: newsletter.PurposeNewsletter, DataSubject: to, To: privacy.Address{Email: to},
 			Subject: "Issue", Text: text, HTML: html, Unsubscribe: "http://127.0.0.1:8080/newsletter/unsubscribe?t=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", Ref: "raw"}
 	}
 	var raw, camp, drain time.Duration

@@ -40,7 +40,7 @@ func BenchmarkOutbox(b *testing.B) {
 		b.Fatal(err)
 	}
 	mailer := privacy.NewMailer(mailtest.Policy(), store, nil)
-	mailer.Allow(privacy.PurposeAccount, allowAll)
+	mailer.Allow(privacy.Purpose("account"), allowAll)
 	msgs := make([]privacy.Message, b.N)
 	for i := range msgs {
 		msgs[i] = message(i)

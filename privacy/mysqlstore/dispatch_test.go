@@ -43,7 +43,7 @@ func startPool(t *testing.T, dsn string, srv *mailtest.Server, workers int) *poo
 	tr, err := smtp.New(smtp.Config{Host: srv.Host(), Port: port, TLS: "none"})
 	require.NoError(t, err)
 	m := privacy.NewMailer(mailtest.Policy(), store, nil)
-	m.Allow(privacy.PurposeAccount, allowAll)
+	m.Allow(privacy.Purpose("account"), allowAll)
 	p := &pool{store: store, mailer: m, done: make(chan struct{}),
 		disp: &privacy.Dispatcher{Store: store, Transport: tr, Mailer: m, Workers: workers, Batch: 25,
 			Poll: 20 * time.Millisecond, MinBackoff: 100 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, Lease: time.Minute}}
@@ -60,7 +60,7 @@ func (p *pool) stop() { p.cancel(); <-p.done }
 
 func message(i int) privacy.Message {
 	to := fmt.Sprintf("user%d@example.org", i)
-	return privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: to, To: privacy.Address{Email: to},
+	return privacy.Message{Purpose: privacy.Purpose("account"), DataSubject: to, To: privacy.Address{Email: to},
 		Subject: fmt.Sprintf("Message %d", i), Text: "Hello"}
 }
 
@@ -119,6 +119,7 @@ func TestPermanentFailureSuppresses(t *testing.T) {
 	p := startPool(t, dsn, srv, 1)
 	srv.FailFor("user1@example.org", mailtest.PermFail)
 	ctx := context.Background()
+	p.mailer.SetLimits(privacy.MailLimits{PerPurpose: map[privacy.Purpose]int{"account": 3}})
 	_, err = p.mailer.Send(ctx, message(1))
 	require.NoError(t, err)
 	p.run()
@@ -208,7 +209,7 @@ func TestHostEnlistsInUnitOfWork(t *testing.T) {
 	_, err := db.ExecContext(ctx, "CREATE TABLE orders (id INT PRIMARY KEY)")
 	require.NoError(t, err)
 	m := privacy.NewMailer(mailtest.Policy(), store, nil)
-	m.Allow(privacy.PurposeAccount, allowAll)
+	m.Allow(privacy.Purpose("account"), allowAll)
 	failed := errors.New("payment refused")
 	for id, fail := range map[int]bool{1: true, 2: false} {
 		err := store.Do(ctx, func(ctx context.Context) error {

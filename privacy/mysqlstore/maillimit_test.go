@@ -31,15 +31,15 @@ func TestMailLimitTwoProcesses(t *testing.T) {
 		db, store = d, mysqlstore.New(d)
 		require.NoError(t, store.Migrate(ctx))
 		mailers[i] = privacy.NewMailer(mailtest.Policy(), store, nil)
-		mailers[i].SetLimits(privacy.MailLimits{Key: []byte("the same site key in every process")})
-		mailers[i].Allow(privacy.PurposeAccount, privacy.AllowFunc(func(context.Context, privacy.Purpose, string) (bool, error) { return true, nil }))
+		mailers[i].SetLimits(privacy.MailLimits{PerPurpose: map[privacy.Purpose]int{"account": 3}, Key: []byte("the same site key in every process")})
+		mailers[i].Allow(privacy.Purpose("account"), privacy.AllowFunc(func(context.Context, privacy.Purpose, string) (bool, error) { return true, nil }))
 	}
 	var wg sync.WaitGroup
 	for _, m := range mailers {
 		for range 10 {
 			wg.Go(func() {
 				for range 10 {
-					_, err := m.Send(ctx, privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: "victim@example.org",
+					_, err := m.Send(ctx, privacy.Message{Purpose: privacy.Purpose("account"), DataSubject: "victim@example.org",
 						To: privacy.Address{Email: "victim@example.org"}, Subject: "Reset your password", Text: "Open the link."})
 					assert.NoError(t, err)
 				}
@@ -54,6 +54,6 @@ func TestMailLimitTwoProcesses(t *testing.T) {
 
 	var rows []string
 	require.NoError(t, db.SelectContext(ctx, &rows, `SELECT key_hash FROM privacy_mail_counts`))
-	assert.Equal(t, []string{privacy.MailLimitKey([]byte("the same site key in every process"), privacy.PurposeAccount, "victim@example.org")}, rows,
+	assert.Equal(t, []string{privacy.MailLimitKey([]byte("the same site key in every process"), privacy.Purpose("account"), "victim@example.org")}, rows,
 		"one counter, under a keyed hash")
 }

@@ -86,7 +86,7 @@ func TestLegacySuppressionStillCounts(t *testing.T) {
 	ok, err := s.Suppressed(ctx, "Old.Bounce@example.org")
 	require.NoError(t, err)
 	require.True(t, ok)
-	_, err = s.Enqueue(ctx, &privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: "Old.Bounce@example.org",
+	_, err = s.Enqueue(ctx, &privacy.Message{Purpose: privacy.Purpose("account"), DataSubject: "Old.Bounce@example.org",
 		From: privacy.Address{Email: "noreply@example.com"}, To: privacy.Address{Email: "Old.Bounce@example.org"}, Subject: "s", Text: "t"})
 	var re *privacy.RefusalError
 	require.ErrorAs(t, err, &re)

@@ -66,8 +66,8 @@ func registry(hs ...privacy.Holder) *privacy.Registry {
 
 func TestCheckMail(t *testing.T) {
 	p := mailtest.Policy()
-	r := registry(declaring{privacy.PurposeSupport})
-	good := privacy.Message{Purpose: privacy.PurposeSupport, DataSubject: "ann@example.org", From: privacy.Address{Email: "noreply@example.com"},
+	r := registry(declaring{privacy.Purpose("support")})
+	good := privacy.Message{Purpose: privacy.Purpose("support"), DataSubject: "ann@example.org", From: privacy.Address{Email: "noreply@example.com"},
 		To: privacy.Address{Email: "ann@example.org"}, Subject: "Re: your question"}
 	toOperator := good
 	toOperator.To, toOperator.ReplyTo = privacy.Address{Email: "support@example.com"}, privacy.Address{Email: "ann@example.org"}
@@ -93,18 +93,18 @@ func TestRecorderWithDispatcher(t *testing.T) {
 	store := memstore.New()
 	rec := &privacytest.Recorder{}
 	m := privacy.NewMailer(mailtest.Policy(), store, nil)
-	m.Allow(privacy.PurposeAccount, privacy.AllowFunc(func(context.Context, privacy.Purpose, string) (bool, error) { return true, nil }))
+	m.Allow(privacy.Purpose("account"), privacy.AllowFunc(func(context.Context, privacy.Purpose, string) (bool, error) { return true, nil }))
 	d := &privacy.Dispatcher{Store: store, Transport: rec, Mailer: m, Poll: 10 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
-	_, err := m.Send(ctx, privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: "ann@example.org",
+	_, err := m.Send(ctx, privacy.Message{Purpose: privacy.Purpose("account"), DataSubject: "ann@example.org",
 		To: privacy.Address{Email: "ann@example.org"}, Subject: "Verify", Text: "link"})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return len(rec.Messages()) == 1 }, 5*time.Second, 10*time.Millisecond)
 	cancel()
 	<-done
-	assert.NoError(t, privacytest.CheckMail(mailtest.Policy(), registry(declaring{privacy.PurposeAccount}), rec.Messages()))
+	assert.NoError(t, privacytest.CheckMail(mailtest.Policy(), registry(declaring{privacy.Purpose("account")}), rec.Messages()))
 }
 
 func TestCheckTables(t *testing.T) {
@@ -130,7 +130,7 @@ func (guestbook) Contract() privacy.Contract {
 	return privacy.Contract{
 		Name:       "guestbook",
 		Categories: []privacy.Category{{Name: "guestbook-entries", Description: "Entries you signed", Retention: 90 * 24 * time.Hour, RetentionOf: "signing"}},
-		Purposes:   []privacy.PurposeUse{{Purpose: privacy.PurposeSupport, Description: "to thank you for signing"}},
+		Purposes:   []privacy.PurposeUse{{Purpose: privacy.Purpose("support"), Description: "to thank you for signing"}},
 		Sections:   []privacy.Section{{Heading: privacy.SectionCollected, Text: "**The guestbook.** Signing it takes a name and an `email` address."}},
 	}
 }

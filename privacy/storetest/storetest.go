@@ -38,14 +38,14 @@ func testUnitOfWork(t *testing.T, s privacy.Store) {
 	now := time.Now()
 	failed := errors.New("the change failed")
 	msg := func(to string) *privacy.Message {
-		return &privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: to, To: privacy.Address{Email: to}, Subject: "s", Text: "t"}
+		return &privacy.Message{Purpose: privacy.Purpose("account"), DataSubject: to, To: privacy.Address{Email: to}, Subject: "s", Text: "t"}
 	}
 	claimed := make(chan []privacy.Item, 1)
 	err := s.Do(ctx, func(ctx context.Context) error {
 		if _, err := s.Enqueue(ctx, msg("undone@example.org")); err != nil {
 			return err
 		}
-		if err := s.AppendConsent(ctx, &privacy.Consent{Subject: "undone@example.org", Purpose: privacy.PurposeNewsletter, Granted: true, PolicyVersion: "1", Source: "test", At: now}); err != nil {
+		if err := s.AppendConsent(ctx, &privacy.Consent{Subject: "undone@example.org", Purpose: privacy.Purpose("newsletter"), Granted: true, PolicyVersion: "1", Source: "test", At: now}); err != nil {
 			return err
 		}
 		// Another worker looks while the unit is open: nothing is due yet.
@@ -80,8 +80,8 @@ func testUnitOfWork(t *testing.T, s privacy.Store) {
 func testMailCounts(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 	ctx := context.Background()
 	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
-	a := privacy.MailLimitKey(nil, privacy.PurposeAccount, "a@example.org")
-	b := privacy.MailLimitKey(nil, privacy.PurposeAccount, "b@example.org")
+	a := privacy.MailLimitKey(nil, privacy.Purpose("account"), "a@example.org")
+	b := privacy.MailLimitKey(nil, privacy.Purpose("account"), "b@example.org")
 
 	t.Run("CountAndExpire", func(t *testing.T) {
 		s := newStore(t)
@@ -141,7 +141,7 @@ func testMailCounts(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 func testAddressCase(t *testing.T, s privacy.Store) {
 	ctx := context.Background()
 	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
-	require.NoError(t, s.AppendConsent(ctx, &privacy.Consent{Subject: "Zed@example.org", Purpose: privacy.PurposeNewsletter, Granted: true,
+	require.NoError(t, s.AppendConsent(ctx, &privacy.Consent{Subject: "Zed@example.org", Purpose: privacy.Purpose("newsletter"), Granted: true,
 		PolicyVersion: "1", Source: "form", At: at}))
 	hist, err := s.ConsentHistory(ctx, "zed@example.org")
 	require.NoError(t, err)
@@ -187,7 +187,7 @@ func testAddressCase(t *testing.T, s privacy.Store) {
 }
 
 func msg(to string, ref string) *privacy.Message {
-	return &privacy.Message{Purpose: privacy.PurposeAccount, DataSubject: to, From: privacy.Address{Email: "noreply@example.com"},
+	return &privacy.Message{Purpose: privacy.Purpose("account"), DataSubject: to, From: privacy.Address{Email: "noreply@example.com"},
 		To: privacy.Address{Email: to}, Subject: "Hello", Text: "Body", Ref: ref}
 }
 
@@ -207,7 +207,7 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 		require.NoError(t, err)
 		require.Len(t, a, 3)
 		assert.Equal(t, "u0@example.org", a[0].Message.To.Email)
-		assert.Equal(t, privacy.PurposeAccount, a[0].Message.Purpose)
+		assert.Equal(t, privacy.Purpose("account"), a[0].Message.Purpose)
 		b, err := s.Claim(ctx, "b", 10, now, time.Minute)
 		require.NoError(t, err)
 		require.Len(t, b, 2, "a claimed message must not be claimed again while its lease holds")
@@ -357,9 +357,9 @@ func testConsent(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 	s := newStore(t)
 	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	recs := []privacy.Consent{
-		{Subject: "a@example.org", Purpose: privacy.PurposeNewsletter, Granted: true, PolicyVersion: "1", Source: "form", At: at},
-		{Subject: "b@example.org", Purpose: privacy.PurposePromotions, Granted: true, PolicyVersion: "1", Source: "registration", At: at},
-		{Subject: "a@example.org", Purpose: privacy.PurposeNewsletter, Granted: false, PolicyVersion: "2", Source: "unsubscribe-link", At: at.Add(time.Hour)},
+		{Subject: "a@example.org", Purpose: privacy.Purpose("newsletter"), Granted: true, PolicyVersion: "1", Source: "form", At: at},
+		{Subject: "b@example.org", Purpose: privacy.Purpose("promotions"), Granted: true, PolicyVersion: "1", Source: "registration", At: at},
+		{Subject: "a@example.org", Purpose: privacy.Purpose("newsletter"), Granted: false, PolicyVersion: "2", Source: "unsubscribe-link", At: at.Add(time.Hour)},
 	}
 	for i := range recs {
 		require.NoError(t, s.AppendConsent(ctx, &recs[i]))

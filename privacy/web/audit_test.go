@@ -69,7 +69,7 @@ func TestEveryStaffRouteIsAudited(t *testing.T) {
 				Reference: "Ticket 9", Requester: "Police", ActorID: "1", Actor: "boss@example.com", At: at}))
 			require.NoError(t, e.store.RecordAccess(ctx, privacy.Access{ActorID: "2", Actor: "help@example.com", Role: privacy.RoleSupport,
 				Subject: "bob@example.org", What: "contact request", Why: "answering", At: at}))
-			require.NoError(t, e.store.AppendConsent(ctx, &privacy.Consent{Subject: "carol@example.org", Purpose: privacy.PurposeNewsletter,
+			require.NoError(t, e.store.AppendConsent(ctx, &privacy.Consent{Subject: "carol@example.org", Purpose: privacy.Purpose("newsletter"),
 				Granted: true, PolicyVersion: "1", Source: "newsletter-form", At: at}))
 			require.NoError(t, e.store.AppendRightsEvent(ctx, &privacy.RightsEvent{Kind: privacy.RequestExport, Holders: 2, Records: 3, At: at}))
 
