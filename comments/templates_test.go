@@ -3,6 +3,7 @@ package comments_test
 import (
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -204,4 +205,37 @@ func TestEveryWordInTemplates(t *testing.T) {
 	}
 	assert.Contains(t, changed[slicesIndex(changed, "thread")].text, "lEAVE A COMMENT", "the pseudo-translation is served")
 	assert.Contains(t, changed[slicesIndex(changed, "confirm mail")].text, "cONFIRM REPLY NOTIFICATIONS")
+}
+
+// TestOverrideCommentWords: the words of a comment in the list come from their
+// templates whether or not they can be made once: a date that is more than a
+// .Format, a reply link naming the author in an attribute.
+func TestOverrideCommentWords(t *testing.T) {
+	words := fstest.MapFS{"list.html": {Data: []byte(`{{define "date"}}le {{.Day}}/{{printf "%d" .Month}}/{{.Year}}{{end}}
+{{define "comment-reply"}}<span title="Répondre à {{.}}">Répondre</span>{{end}}
+{{define "comment-edited"}} (modifié){{end}}`)}}
+	e := newEnv(t, "mem", withModeration(comments.ModerateNone), withTemplates(words, nil))
+	a := e.post(t, comments.Input{Name: `Ann "A+B" <Lee>`, Email: ann, Body: "Bonjour"})
+	_, err := e.svc.Edit(ctx, a.ManageToken, "Bonjour !")
+	require.NoError(t, err)
+	page := e.get(t, threadPath, "").Body.String()
+	assert.Contains(t, page, `<time datetime="2026-11-02T09:00:00Z">le 2/11/2026</time></a> (modifié)</header>`)
+	assert.Contains(t, page, `#comment-form"><span title="Répondre à Ann &#34;A&#43;B&#34; &lt;Lee&gt;">Répondre</span></a>`,
+		"the name is escaped as its place in the template needs")
+}
+
+// TestHandlersShareService: two Handlers of one Service, with different
+// markup, share its thread cache and still each serve their own.
+func TestHandlersShareService(t *testing.T) {
+	e := newEnv(t, "mem", withModeration(comments.ModerateNone))
+	e.post(t, comments.Input{Name: "Ann", Email: ann, Body: "Hello"})
+	fr, err := comments.NewHandler(e.svc, comments.HandlerConfig{Signer: e.handlerSigner(), Templates: french})
+	require.NoError(t, err)
+	for range 2 {
+		assert.Contains(t, e.get(t, threadPath, "").Body.String(), "Post comment")
+		w := httptest.NewRecorder()
+		fr.ServeHTTP(w, httptest.NewRequest(http.MethodGet, threadPath, nil))
+		assert.Contains(t, w.Body.String(), "Publier le commentaire")
+		assert.Contains(t, w.Body.String(), "<p>Hello</p>")
+	}
 }
