@@ -38,7 +38,11 @@ type HandlerConfig struct {
 	Log *slog.Logger
 	// Templates are the host's overrides of DefaultTemplates for the pages and
 	// the form (the *.html files); nil for the defaults. NewHandler fails on one
-	// that does not parse or defines a template the defaults do not.
+	// that does not parse or defines a template the defaults do not. The
+	// Service's thread cache keeps a thread rendered one way: Handlers of one
+	// Service with different Templates (a site in two languages) re-render a
+	// thread each time a view alternates between them, so they are best given
+	// a Service each.
 	Templates fs.FS
 }
 
@@ -105,9 +109,12 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	m, err := newMarkup(cfg.Templates)
-	if err != nil {
-		return nil, err
+	m := svc.markup
+	if cfg.Templates != nil {
+		var err error
+		if m, err = newMarkup(cfg.Templates); err != nil {
+			return nil, err
+		}
 	}
 	h := &Handler{svc: svc, cfg: cfg, markup: m}
 	mux := http.NewServeMux()

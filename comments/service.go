@@ -149,8 +149,12 @@ type Service struct {
 	threadURL func(string) string
 	cfg       Config
 	render    *Renderer
-	cache     *threadCache // nil when Config.ThreadCache is negative
-	tpl       *web.Templates
+	cache     *threadCache   // nil when Config.ThreadCache is negative
+	tpl       *web.Templates // mail and feed
+	// markup is the default pages, which the thread cache renders a thread
+	// with when it is read for JSON or a feed: a Handler without Templates
+	// shares it, and finds the thread rendered.
+	markup *markup
 }
 
 // New returns a Service for cfg and registers the comment follow-up Allower on
@@ -212,7 +216,11 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{tpl: tpl,
+	m, err := newMarkup(nil)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{tpl: tpl, markup: m,
 		store: cfg.Store, mailer: cfg.Mailer, auditor: cfg.Auditor, log: cfg.Log, now: cfg.Now, rand: cfg.Rand,
 		key: cfg.Key, base: strings.TrimRight(cfg.BaseURL, "/"), mount: strings.TrimRight(u.Path, "/"),
 		threadURL: cfg.ThreadURL, cfg: cfg, render: cfg.Renderer,

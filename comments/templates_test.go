@@ -239,3 +239,17 @@ func TestHandlersShareService(t *testing.T) {
 		assert.Contains(t, w.Body.String(), "<p>Hello</p>")
 	}
 }
+
+// TestFeedFirstThenPage: a thread read first for a feed or JSON is cached
+// rendered with the default markup, which a Handler without Templates uses: its
+// page is then served without reading the thread again.
+func TestFeedFirstThenPage(t *testing.T) {
+	e := newEnv(t, "mem", withModeration(comments.ModerateNone))
+	e.post(t, comments.Input{Name: "Ann", Email: ann, Body: "Hello"})
+	require.Equal(t, http.StatusOK, e.get(t, "/feed/"+topic, "").Code)
+	require.Equal(t, http.StatusOK, e.get(t, threadPath, "application/json").Code)
+	assert.Contains(t, e.get(t, threadPath, "").Body.String(), "<p>Hello</p>")
+	st := e.svc.CacheStats()
+	assert.Equal(t, int64(1), st.Misses, "one read of the thread")
+	assert.Equal(t, int64(2), st.Hits)
+}

@@ -1,6 +1,7 @@
 package comments
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"sync"
@@ -56,10 +57,10 @@ func newThreadCache(max int64) *threadCache {
 }
 
 // get returns the cached thread at version, rendered with m unless m is nil, or,
-// with load set, a new entry the caller must fill. Other callers asking for the
-// same version meanwhile wait on it, so a thread that changed is read and
-// rendered once, not once per visitor.
-func (c *threadCache) get(thread string, version int64, m *markup) (e *shownThread, load bool) {
+// with load set, a new entry the caller must fill, to be rendered with m or
+// else with def. Other callers asking for the same version meanwhile wait on
+// it, so a thread that changed is read and rendered once, not once per visitor.
+func (c *threadCache) get(thread string, version int64, m, def *markup) (e *shownThread, load bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.byThread[thread]; ok {
@@ -72,7 +73,7 @@ func (c *threadCache) get(thread string, version int64, m *markup) (e *shownThre
 		c.remove(el)
 	}
 	c.misses++
-	e = &shownThread{thread: thread, version: version, versioned: true, markup: m, ready: make(chan struct{})}
+	e = &shownThread{thread: thread, version: version, versioned: true, markup: cmp.Or(m, def), ready: make(chan struct{})}
 	e.elem = c.lru.PushFront(e)
 	c.byThread[thread] = e.elem
 	return e, true
@@ -166,10 +167,10 @@ func (s *Service) CacheStats() CacheStats {
 
 // shown returns thread as visitors see it now: from the cache when the store's
 // version of the thread is the one cached, else read from the store, rendered,
-// and cached. The pages' HTML is rendered with m, a Handler's; with m nil it is
-// not rendered, and a cached thread is taken whatever rendered it. The result
-// is shared; it must not be modified. Returns ErrInvalid or ErrNotFound naming
-// "thread".
+// and cached. The pages' HTML is rendered with m, a Handler's; with m nil, a
+// cached thread is taken whatever rendered it, and one read for the cache is
+// rendered with the default markup, uncached not at all. The result is shared;
+// it must not be modified. Returns ErrInvalid or ErrNotFound naming "thread".
 func (s *Service) shown(ctx context.Context, thread string, m *markup) (*shownThread, error) {
 	if err := s.checkThread(ctx, thread); err != nil {
 		return nil, err
@@ -184,9 +185,9 @@ func (s *Service) shown(ctx context.Context, thread string, m *markup) (*shownTh
 	if err != nil {
 		return nil, err
 	}
-	e, load := s.cache.get(thread, v, m)
+	e, load := s.cache.get(thread, v, m, s.markup)
 	if load {
-		built, err := s.load(ctx, thread, m)
+		built, err := s.load(ctx, thread, e.markup)
 		if err != nil {
 			s.cache.fill(e, ThreadView{}, nil, err)
 			return nil, err
