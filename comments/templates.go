@@ -74,10 +74,12 @@ type markup struct {
 }
 
 // nameMarker stands for a name while the reply link's text is made; nameProbe
-// checks that the name is written escaped as text is.
+// checks that the template escapes a name as template.HTMLEscape does (in text
+// or a quoted attribute; html/template's further escape of '+' is not needed
+// there), and not as a URL, a script or an unquoted attribute.
 const (
 	nameMarker = "consentkitNAMEmarker"
-	nameProbe  = `a<b>"c'd&e +f`
+	nameProbe  = `a<b>"c'd&e f`
 )
 
 func newMarkup(override fs.FS) (*markup, error) {

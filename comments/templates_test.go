@@ -209,7 +209,7 @@ func TestEveryWordInTemplates(t *testing.T) {
 
 // TestOverrideCommentWords: the words of a comment in the list come from their
 // templates whether or not they can be made once: a date that is more than a
-// .Format, a reply link naming the author in an attribute.
+// .Format, a reply link naming the author in an attribute, or in a URL.
 func TestOverrideCommentWords(t *testing.T) {
 	words := fstest.MapFS{"list.html": {Data: []byte(`{{define "date"}}le {{.Day}}/{{printf "%d" .Month}}/{{.Year}}{{end}}
 {{define "comment-reply"}}<span title="Répondre à {{.}}">Répondre</span>{{end}}
@@ -220,8 +220,14 @@ func TestOverrideCommentWords(t *testing.T) {
 	require.NoError(t, err)
 	page := e.get(t, threadPath, "").Body.String()
 	assert.Contains(t, page, `<time datetime="2026-11-02T09:00:00Z">le 2/11/2026</time></a> (modifié)</header>`)
-	assert.Contains(t, page, `#comment-form"><span title="Répondre à Ann &#34;A&#43;B&#34; &lt;Lee&gt;">Répondre</span></a>`,
+	assert.Contains(t, page, `#comment-form"><span title="Répondre à Ann &#34;A+B&#34; &lt;Lee&gt;">Répondre</span></a>`,
 		"the name is escaped as its place in the template needs")
+
+	words["list.html"] = &fstest.MapFile{Data: []byte(`{{define "comment-reply"}}<a href="/u/{{.}}">{{slice . 0 3}}</a>{{end}}`)}
+	e = newEnv(t, "mem", withModeration(comments.ModerateNone), withTemplates(words, nil))
+	e.post(t, comments.Input{Name: `Ann "A+B" <Lee>`, Email: ann, Body: "Bonjour"})
+	assert.Contains(t, e.get(t, threadPath, "").Body.String(), `<a href="/u/Ann%20%22A&#43;B%22%20%3cLee%3e">Ann</a>`,
+		"a template that does more than write the name as text runs for each comment")
 }
 
 // TestHandlersShareService: two Handlers of one Service, with different
@@ -252,4 +258,15 @@ func TestFeedFirstThenPage(t *testing.T) {
 	st := e.svc.CacheStats()
 	assert.Equal(t, int64(1), st.Misses, "one read of the thread")
 	assert.Equal(t, int64(2), st.Hits)
+}
+
+// TestDefaultListFast: with the default templates, and with a translation that
+// keeps their shape, the comment list runs no template for each comment.
+func TestDefaultListFast(t *testing.T) {
+	e := newEnv(t, "mem")
+	assert.True(t, comments.FastList(e.handler))
+	fr, err := comments.NewHandler(e.svc, comments.HandlerConfig{Signer: e.handlerSigner(), Templates: fstest.MapFS{"fr.html": {Data: []byte(
+		`{{define "date"}}{{.Format "02/01/2006 15:04"}}{{end}}{{define "comment-reply"}}Répondre<span class="visually-hidden"> à {{.}}</span>{{end}}`)}}})
+	require.NoError(t, err)
+	assert.True(t, comments.FastList(fr))
 }
