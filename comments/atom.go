@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -61,7 +62,7 @@ func (s *Service) ThreadURL(thread string) string { return s.threadURL(thread) }
 // an Atom feed. Entries carry the author's name and the sanitized HTML, never an
 // address. Returns ErrInvalid or ErrNotFound naming "thread".
 func (s *Service) Atom(ctx context.Context, thread string) ([]byte, error) {
-	shown, err := s.shown(ctx, thread, false)
+	shown, err := s.shown(ctx, thread, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -84,9 +85,18 @@ func (s *Service) Atom(ctx context.Context, thread string) ([]byte, error) {
 	if u, err := url.Parse(s.base); err == nil && u.Hostname() != "" {
 		host = u.Hostname()
 	}
+	title := func(name string, data any) (string, error) {
+		var b strings.Builder
+		err := s.tpl.Text.ExecuteTemplate(&b, name, data)
+		return b.String(), err
+	}
+	feedTitle, err := title("feed-title", struct{ Thread string }{thread})
+	if err != nil {
+		return nil, err
+	}
 	f := atomFeed{
 		ID:    page,
-		Title: "Comments on " + thread,
+		Title: feedTitle,
 		Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: s.FeedURL(thread)}, {Rel: "alternate", Type: "text/html", Href: page}},
 	}
 	var updated time.Time
@@ -102,9 +112,13 @@ func (s *Service) Atom(ctx context.Context, thread string) ([]byte, error) {
 		if changed.After(updated) {
 			updated = changed
 		}
+		entryTitle, err := title("feed-entry-title", struct{ Name string }{p.Name})
+		if err != nil {
+			return nil, err
+		}
 		f.Entries = append(f.Entries, atomEntry{
 			ID:        fmt.Sprintf("tag:%s,%s:comment-%d", host, p.Created.Format("2006-01-02"), p.ID),
-			Title:     "Comment by " + p.Name,
+			Title:     entryTitle,
 			Published: p.Created.Format(time.RFC3339),
 			Updated:   changed.Format(time.RFC3339),
 			Author:    atomPerson{Name: p.Name},

@@ -15,6 +15,26 @@
 // site's Key), so the colour cannot be computed from the address by anyone who
 // lacks the key, and no image is fetched from a third party.
 //
+// # Markup
+//
+// Every page, form and mail renders from the templates in DefaultTemplates,
+// which hold every word a person reads: the pages and the comment form (*.html,
+// html/template), the follow-up mail and the feed's titles (*.txt,
+// text/template). A host restyles or translates them by handing its overrides to
+// NewHandler (HandlerConfig.Templates, for the pages) and to New
+// (Config.Templates, for the mail and the feed): a file named as a default file
+// replaces it, and any file may redefine single templates, so
+//
+//	{{define "form"}}<form class="mine" method="post" action="{{.Action}}">…{{end}}
+//
+// restyles and translates the comment form alone. Both constructors fail on an
+// override that does not parse or that defines a template the defaults do not.
+// Errors reach the templates as web.FieldError values, which a translation
+// words by Code; the error messages of Go code stay in English. A comment in the
+// list is written by the package for speed, its words (the date's layout, the
+// reply link, "edited", "deleted") taken from their templates once, at
+// NewHandler.
+//
 // # Markdown
 //
 // A comment's body is Markdown (goldmark, raw HTML off), rendered once when it is

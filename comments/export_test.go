@@ -34,3 +34,7 @@ func CachedText(s *Service) string {
 	}
 	return b.String()
 }
+
+// FastList reports whether h writes a comment's date and reply link without
+// running a template for each comment.
+func FastList(h *Handler) bool { return h.markup.layout != "" && h.markup.reply != nil }

@@ -3,7 +3,11 @@ package comments
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"html"
 	"html/template"
+	"io"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -11,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/web"
@@ -34,6 +36,14 @@ type HandlerConfig struct {
 	Layout web.Layout
 	// Log receives internal errors only; discarded when nil.
 	Log *slog.Logger
+	// Templates are the host's overrides of DefaultTemplates for the pages and
+	// the form (the *.html files); nil for the defaults. NewHandler fails on one
+	// that does not parse or defines a template the defaults do not. The
+	// Service's thread cache keeps a thread rendered one way: Handlers of one
+	// Service with different Templates (a site in two languages) re-render a
+	// thread each time a view alternates between them, so they are best given
+	// a Service each.
+	Templates fs.FS
 }
 
 // Handler serves threads, their forms and feeds, the author's manage page, the
@@ -75,12 +85,14 @@ type HandlerConfig struct {
 type Handler struct {
 	svc     *Service
 	cfg     HandlerConfig
+	markup  *markup
 	handler http.Handler
 }
 
 // NewHandler returns the handler for svc, mounted at the path of svc's BaseURL.
-// It returns an error when svc is nil, or cfg has no Signer or the Signer's key is
-// shorter than 32 bytes.
+// It returns an error when svc is nil, cfg has no Signer or the Signer's key is
+// shorter than 32 bytes, or cfg.Templates does not parse or defines a template
+// that DefaultTemplates does not (the error names it).
 func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if svc == nil {
 		return nil, errors.New("comments: NewHandler needs a Service")
@@ -97,7 +109,14 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{svc: svc, cfg: cfg}
+	m := svc.markup
+	if cfg.Templates != nil {
+		var err error
+		if m, err = newMarkup(cfg.Templates); err != nil {
+			return nil, err
+		}
+	}
+	h := &Handler{svc: svc, cfg: cfg, markup: m}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /t/{thread...}", h.thread)
 	mux.HandleFunc("POST /t/{thread...}", h.post)
@@ -122,9 +141,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.
 
 // serve sets the headers every answer carries; r's path is relative to the mount.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	// Token pages carry their token in the URL: no Referer may take it elsewhere.
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	web.SecurityHeaders(w)
 	if !strings.HasPrefix(r.URL.Path, "/feed/") {
 		// Pages may hold a manage link, a form stamp or a moderator's view.
 		w.Header().Set("Cache-Control", "no-store")
@@ -134,14 +152,30 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 
 func (h *Handler) maxBody() int64 { return int64(h.svc.cfg.MaxBody)*12 + 8<<10 }
 
-// tooLarge blames an oversized request on the comment, the one field that can
-// make it so, in the units the form states.
-func (h *Handler) tooLarge(err error) error {
-	var mb *http.MaxBytesError
-	if errors.As(err, &mb) || privacy.FieldOf(err) == "body" && strings.Contains(err.Error(), "larger than") {
-		return privacy.Invalid("body", "is longer than %d characters", h.svc.cfg.MaxBody)
+// decode reads r's form with web.Decode, blaming a body too large on the
+// comment, the one field that can make it so, in the units the form states.
+func (h *Handler) decode(r *http.Request) (url.Values, error) {
+	body := &countingReader{ReadCloser: r.Body}
+	r.Body = body
+	vals, err := web.Decode(r, h.maxBody())
+	if err != nil && body.n > h.maxBody() {
+		return nil, &privacy.Error{Kind: privacy.ErrInvalid, Field: "body", Code: "too-long", Limit: h.svc.cfg.MaxBody,
+			Message: fmt.Sprintf("is longer than %d characters", h.svc.cfg.MaxBody)}
 	}
-	return err
+	return vals, err
+}
+
+// countingReader counts the bytes read from a request body: web.Decode reads
+// one more than its limit before it refuses a body.
+type countingReader struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (h *Handler) logInternal(r *http.Request, err error) {
@@ -150,27 +184,38 @@ func (h *Handler) logInternal(r *http.Request, err error) {
 	}
 }
 
-// render executes page name into the host's layout.
-func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, title, name string, data any) {
-	var b bytes.Buffer
-	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
+// render executes page name, titled by template name+"-title", into the host's
+// layout; a page that fails to render is logged and answered with "broken".
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	title, body, err := h.page(name, data)
+	if err != nil {
 		h.cfg.Log.ErrorContext(r.Context(), "comments: render", "page", name, "err", err)
-		status, title = http.StatusInternalServerError, "Something went wrong"
-		b.Reset()
-		b.WriteString("<p>Something went wrong on our side. Please try again later.</p>")
+		status = http.StatusInternalServerError
+		if title, body, err = h.page("broken", nil); err != nil {
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
 	}
-	h.cfg.Layout(w, r, status, title, template.HTML(b.String()))
+	h.cfg.Layout(w, r, status, title, body)
 }
 
-type message struct {
-	Paragraphs []string
-	Form       *messageForm
-	Link       string
+// page renders template name and its title, as text for the Layout to escape.
+func (h *Handler) page(name string, data any) (title string, body template.HTML, err error) {
+	var t, b bytes.Buffer
+	if err := h.markup.tpl.HTML.ExecuteTemplate(&t, name+"-title", data); err != nil {
+		return "", "", err
+	}
+	if err := h.markup.tpl.HTML.ExecuteTemplate(&b, name, data); err != nil {
+		return "", "", err
+	}
+	return html.UnescapeString(t.String()), template.HTML(b.String()), nil
 }
 
-type messageForm struct {
-	Button string
-	Hidden map[string]string
+// errorPage is what the error template shows.
+type errorPage struct {
+	Status  int
+	Field   string
+	Message string
 }
 
 // fail answers err as JSON or as an HTML page saying what went wrong.
@@ -182,52 +227,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.logInternal(r, err)
 	web.SetRetryAfter(w, err)
 	b := web.Describe(err)
-	title := "Something went wrong"
-	switch b.Error.Status {
-	case http.StatusNotFound, http.StatusGone:
-		title = "This link does not work"
-	case http.StatusUnauthorized, http.StatusForbidden:
-		title = "Not allowed"
-	case http.StatusBadRequest:
-		title = "Please check the request"
-	}
-	msg := b.Error.Message
-	if b.Error.Field != "" {
-		msg = b.Error.Field + ": " + msg
-	}
-	h.render(w, r, b.Error.Status, title, "message", message{Paragraphs: []string{upperFirst(msg)}})
-}
-
-func upperFirst(s string) string {
-	r, n := utf8.DecodeRuneInString(s)
-	return string(unicode.ToUpper(r)) + s[n:]
-}
-
-// fieldError is one fault, shown beside its field and in the summary.
-type fieldError struct {
-	Field, ID, Text string
-}
-
-var formFields = map[string]string{"name": "Name", "email": "Email address", "body": "Comment"}
-
-func describe(err error) ([]fieldError, map[string]string) {
-	b := web.Describe(err)
-	msg := b.Error.Message
-	label, known := formFields[b.Error.Field]
-	// privacy.CheckText's messages continue the field's name ("is required").
-	if known && (strings.HasPrefix(msg, "is ") || strings.HasPrefix(msg, "has ") || strings.HasPrefix(msg, "may ") ||
-		strings.HasPrefix(msg, "contains ") || strings.HasPrefix(msg, "was ") || strings.HasPrefix(msg, "must ")) {
-		msg = label + " " + msg
-	} else {
-		msg = upperFirst(msg)
-	}
-	fe := fieldError{Text: msg}
-	byField := map[string]string{}
-	if known {
-		fe.Field, fe.ID = b.Error.Field, "cf-"+b.Error.Field
-		byField[b.Error.Field] = msg
-	}
-	return []fieldError{fe}, byField
+	h.render(w, r, b.Error.Status, "error", errorPage{Status: b.Error.Status, Field: b.Error.Field, Message: b.Error.Message})
 }
 
 // threadPage is what the thread template shows.
@@ -240,8 +240,8 @@ type threadPage struct {
 	Stamp    string
 	Parent   *Public
 	Values   Input // Email is never shown
-	Errors   []fieldError
-	Err      map[string]string
+	Errors   []web.FieldError
+	Err      map[string]string // the text of each field's first error (web.ByField)
 	MaxName  int
 	MaxEmail int
 	MaxBody  int
@@ -294,7 +294,7 @@ func paging(shown *shownThread, n int, prefix string) Paging {
 // lenient, as when a posted form is shown again with its errors, a bad page
 // number shows the first page rather than failing.
 func (h *Handler) threadPage(r *http.Request, thread string, v Input, ferr error, lenient bool) (threadPage, error) {
-	shown, err := h.svc.shown(r.Context(), thread, true)
+	shown, err := h.svc.shown(r.Context(), thread, h.markup)
 	if err != nil {
 		return threadPage{}, err
 	}
@@ -326,7 +326,8 @@ func (h *Handler) threadPage(r *http.Request, thread string, v Input, ferr error
 		}
 	}
 	if ferr != nil {
-		p.Errors, p.Err = describe(ferr)
+		p.Errors = web.FieldErrors(ferr, h.markup.label)
+		p.Err = web.ByField(p.Errors)
 	}
 	return p, nil
 }
@@ -341,7 +342,7 @@ func (h *Handler) Fragment(r *http.Request, thread string) (template.HTML, error
 	if err != nil {
 		return "", err
 	}
-	return threadHTML(p)
+	return h.markup.threadHTML(p)
 }
 
 // threadJSON is the JSON answer to GET /t/{thread}: one page of the thread,
@@ -360,7 +361,7 @@ type threadJSON struct {
 func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
 	thread := r.PathValue("thread")
 	if web.WantsJSON(r) {
-		shown, err := h.svc.shown(r.Context(), thread, false)
+		shown, err := h.svc.shown(r.Context(), thread, nil)
 		if err != nil {
 			h.fail(w, r, err)
 			return
@@ -379,7 +380,7 @@ func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
 		h.serveHoled(w, r, shown, "json", n, nil, nil, body, http.StatusOK)
 		return
 	}
-	if err := h.ServeThread(w, r, thread, "Comments", "", ""); err != nil {
+	if err := h.ServeThread(w, r, thread, h.markup.title, "", ""); err != nil {
 		h.fail(w, r, err)
 	}
 }
@@ -388,8 +389,8 @@ func (h *Handler) showThread(w http.ResponseWriter, r *http.Request, status int,
 	p, err := h.threadPage(r, thread, v, ferr, ferr != nil)
 	if err == nil {
 		var page template.HTML
-		if page, err = threadHTML(p); err == nil {
-			h.cfg.Layout(w, r, status, "Comments", page)
+		if page, err = h.markup.threadHTML(p); err == nil {
+			h.cfg.Layout(w, r, status, h.markup.title, page)
 			return
 		}
 	}
@@ -432,9 +433,9 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	vals, err := web.Decode(r, h.maxBody())
+	vals, err := h.decode(r)
 	if err != nil {
-		fail(h.tooLarge(err))
+		fail(err)
 		return
 	}
 	in = Input{Thread: thread, Name: vals.Get("name"), Email: vals.Get("email"), Body: vals.Get("body"), FollowUp: vals.Get("follow_up") != ""}
@@ -474,11 +475,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusCreated, out)
 		return
 	}
-	title := "Comment received"
-	if done.Status == StatusApproved {
-		title = "Comment published"
-	}
-	h.render(w, r, http.StatusOK, title, "posted", done)
+	h.render(w, r, http.StatusOK, "posted", done)
 }
 
 func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
@@ -495,15 +492,16 @@ func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
 type managePage struct {
 	M         *Managed
 	ThreadURL string
-	Message   string
+	Saved     bool
+	Notice    string // why the comment can no longer be edited
 	Body      string
-	Errors    []fieldError
+	Errors    []web.FieldError
 	Err       map[string]string
 }
 
 func (h *Handler) showManage(w http.ResponseWriter, r *http.Request, status int, m Managed, p managePage) {
 	p.M, p.ThreadURL = &m, h.svc.ThreadURL(m.Thread)
-	h.render(w, r, status, "Your comment", "manage", p)
+	h.render(w, r, status, "manage", p)
 }
 
 func (h *Handler) manage(w http.ResponseWriter, r *http.Request) {
@@ -525,9 +523,9 @@ func (h *Handler) manageSubmit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vals, err := web.Decode(r, h.maxBody())
+	vals, err := h.decode(r)
 	if err != nil {
-		h.fail(w, r, h.tooLarge(err))
+		h.fail(w, r, err)
 		return
 	}
 	switch vals.Get("action") {
@@ -538,7 +536,7 @@ func (h *Handler) manageSubmit(w http.ResponseWriter, r *http.Request) {
 				web.WriteJSON(w, http.StatusOK, m)
 				return
 			}
-			h.showManage(w, r, http.StatusOK, m, managePage{Message: "Your comment was saved."})
+			h.showManage(w, r, http.StatusOK, m, managePage{Saved: true})
 			return
 		}
 		cur, gerr := h.svc.Manage(r.Context(), token)
@@ -546,11 +544,11 @@ func (h *Handler) manageSubmit(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
-		p := managePage{Body: vals.Get("body")}
-		p.Errors, p.Err = describe(err)
+		p := managePage{Body: vals.Get("body"), Errors: web.FieldErrors(err, h.markup.label)}
+		p.Err = web.ByField(p.Errors)
 		if errors.Is(err, privacy.ErrGone) {
-			p.Body, p.Message = "", p.Errors[0].Text
-			p.Errors = nil
+			p.Body, p.Notice = "", p.Errors[0].Text
+			p.Errors, p.Err = nil, nil
 		}
 		h.showManage(w, r, web.HTTPStatus(err), cur, p)
 	case "delete":
@@ -562,7 +560,7 @@ func (h *Handler) manageSubmit(w http.ResponseWriter, r *http.Request) {
 			web.WriteJSON(w, http.StatusOK, map[string]bool{"deleted": true})
 			return
 		}
-		h.render(w, r, http.StatusOK, "Comment deleted", "message", message{Paragraphs: []string{"Your comment was deleted."}})
+		h.render(w, r, http.StatusOK, "deleted", nil)
 	default:
 		h.fail(w, r, privacy.Invalid("action", "must be edit or delete"))
 	}
@@ -577,10 +575,7 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]bool{"confirmed": false})
 		return
 	}
-	h.render(w, r, http.StatusOK, "Confirm reply notifications", "message", message{
-		Paragraphs: []string{"Press the button to be emailed when someone replies to a comment where you ticked “email me about replies”. Every email has a link to stop."},
-		Form:       &messageForm{Button: "Yes, email me about replies"},
-	})
+	h.render(w, r, http.StatusOK, "confirm", nil)
 }
 
 func (h *Handler) confirmSubmit(w http.ResponseWriter, r *http.Request) {
@@ -592,9 +587,7 @@ func (h *Handler) confirmSubmit(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]bool{"confirmed": true})
 		return
 	}
-	h.render(w, r, http.StatusOK, "Confirmed", "message", message{
-		Paragraphs: []string{"Thank you: your address is confirmed. You will be emailed about replies to comments where you asked for it, and every email has a link to stop."},
-	})
+	h.render(w, r, http.StatusOK, "confirmed", nil)
 }
 
 func (h *Handler) stop(w http.ResponseWriter, r *http.Request) {
@@ -607,22 +600,17 @@ func (h *Handler) stop(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]bool{"stopped": stopped})
 		return
 	}
-	h.showStop(w, r, stopped, "")
+	h.showStop(w, r, stopPage{Stopped: stopped})
 }
 
-func (h *Handler) showStop(w http.ResponseWriter, r *http.Request, stopped bool, done string) {
-	var m message
-	if done != "" {
-		m.Paragraphs = append(m.Paragraphs, done)
-	}
-	if stopped {
-		m.Paragraphs = append(m.Paragraphs, "We send you no reply notifications.")
-		m.Form = &messageForm{Button: "Email me about replies again", Hidden: map[string]string{"action": "resume"}}
-	} else {
-		m.Paragraphs = append(m.Paragraphs, "Press the button to stop every reply notification from us.")
-		m.Form = &messageForm{Button: "Stop reply emails"}
-	}
-	h.render(w, r, http.StatusOK, "Reply notifications", "message", m)
+// stopPage is what the stop template shows.
+type stopPage struct {
+	Stopped bool
+	Done    string // "stopped" or "resumed" after the form was sent, else ""
+}
+
+func (h *Handler) showStop(w http.ResponseWriter, r *http.Request, p stopPage) {
+	h.render(w, r, http.StatusOK, "stop", p)
 }
 
 func (h *Handler) stopSubmit(w http.ResponseWriter, r *http.Request) {
@@ -655,11 +643,11 @@ func (h *Handler) stopSubmit(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]bool{"stopped": stopped})
 		return
 	}
-	done := "Done: reply notifications are stopped."
+	p := stopPage{Stopped: stopped, Done: "stopped"}
 	if !stopped {
-		done = "Done: you will be emailed about replies again."
+		p.Done = "resumed"
 	}
-	h.showStop(w, r, stopped, done)
+	h.showStop(w, r, p)
 }
 
 type queuePage struct {
@@ -682,7 +670,7 @@ func (h *Handler) showQueue(w http.ResponseWriter, r *http.Request, f QueueFilte
 	}
 	p.Action, p.Status, p.Held = h.svc.mount+"/moderate", f.Status, held
 	p.Statuses = []Status{StatusPending, StatusApproved, StatusRejected}
-	h.render(w, r, http.StatusOK, "Moderation", "queue", p)
+	h.render(w, r, http.StatusOK, "queue", p)
 }
 
 func (h *Handler) queue(w http.ResponseWriter, r *http.Request) {

@@ -34,7 +34,7 @@ type Paging struct {
 	Next  string `json:"next,omitempty"`
 }
 
-// pageCost estimates the bytes a comment adds to the page, as listHTML does.
+// pageCost estimates the bytes a comment adds to the page, as markup.listHTML does.
 func pageCost(p *Public) int { return len(p.HTML) + 2*len(p.Name) + 520 }
 
 // paginate splits the comments of tree, in the order the page shows them (each
@@ -94,18 +94,18 @@ func pageForest(tree []Public, from, to int) []Public {
 	return f
 }
 
-// pages splits e.view into pages as cfg says, rendering each page's list when
-// list is set.
-func (s *Service) pages(e *shownThread, list bool) error {
+// pages splits e.view into pages as cfg says, rendering each page's list with
+// e.markup unless it is nil.
+func (s *Service) pages(e *shownThread) error {
 	ranges := paginate(e.view.Comments, s.cfg.PageComments, s.cfg.PageHTML)
 	e.pages = make([]shownPage, len(ranges))
 	for k, r := range ranges {
 		pg := &e.pages[k]
 		pg.comments = pageForest(e.view.Comments, r[0], r[1])
 		pg.out = &pageOut{}
-		if list {
+		if e.markup != nil {
 			var err error
-			if pg.list, err = listHTML(ThreadView{Thread: e.view.Thread, Count: e.view.Count, Comments: pg.comments}, k+1); err != nil {
+			if pg.list, err = e.markup.listHTML(ThreadView{Thread: e.view.Thread, Count: e.view.Count, Comments: pg.comments}, k+1); err != nil {
 				return err
 			}
 		}

@@ -116,7 +116,7 @@ func (s *Service) pageHTML(e *shownThread, n int) (*holed, error) {
 			Action: s.mount + "/t/" + e.thread + pageQuery(n), Stamp: stampMarker,
 			Err: map[string]string{}, MaxName: MaxNameLen, MaxEmail: privacy.MaxEmailLen, MaxBody: s.cfg.MaxBody, MaxLinks: s.cfg.MaxLinks}
 		var body template.HTML
-		if body, o.htmlErr = threadHTML(p); o.htmlErr == nil {
+		if body, o.htmlErr = e.markup.threadHTML(p); o.htmlErr == nil {
 			o.html, o.htmlErr = newHoled(string(body), stampMarker)
 		}
 		if o.htmlErr == nil && s.cache != nil {
@@ -375,7 +375,7 @@ func (h *Handler) frame(w http.ResponseWriter, r *http.Request, status int, titl
 // and returns the error (ErrInvalid or ErrNotFound naming "thread" or "page",
 // or the store's), so the host can show its page without the comments.
 func (h *Handler) ServeThread(w http.ResponseWriter, r *http.Request, thread, title string, before, after template.HTML) error {
-	shown, err := h.svc.shown(r.Context(), thread, true)
+	shown, err := h.svc.shown(r.Context(), thread, h.markup)
 	if err != nil {
 		return err
 	}
@@ -397,7 +397,7 @@ func (h *Handler) ServeThread(w http.ResponseWriter, r *http.Request, thread, ti
 	if err != nil {
 		return err
 	}
-	frag, err := threadHTML(p)
+	frag, err := h.markup.threadHTML(p)
 	if err != nil {
 		return err
 	}

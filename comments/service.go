@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -124,6 +126,11 @@ type Config struct {
 	// The bytes are estimated (see CacheStats); a thread larger than the bound is
 	// rendered for each view and not cached.
 	ThreadCache int
+
+	// Templates are the host's overrides of DefaultTemplates for the follow-up
+	// mail and the feed's titles (the *.txt files); nil for the defaults. New
+	// fails on one that does not parse or defines a template the defaults do not.
+	Templates fs.FS
 }
 
 // Service holds every rule about comments.
@@ -141,11 +148,18 @@ type Service struct {
 	threadURL func(string) string
 	cfg       Config
 	render    *Renderer
-	cache     *threadCache // nil when Config.ThreadCache is negative
+	cache     *threadCache       // nil when Config.ThreadCache is negative
+	tpl       *privacy.Templates // mail and feed
+	// markup is the default pages, which the thread cache renders a thread
+	// with when it is read for JSON or a feed: a Handler without Templates
+	// shares it, and finds the thread rendered.
+	markup *markup
 }
 
 // New returns a Service for cfg and registers the comment follow-up Allower on
-// cfg.Mailer. It returns an error naming the first missing or bad field.
+// cfg.Mailer. It returns an error naming the first missing or bad field, or the
+// template of cfg.Templates that does not parse or that DefaultTemplates does
+// not define.
 func New(cfg Config) (*Service, error) {
 	switch {
 	case cfg.Store == nil:
@@ -197,7 +211,15 @@ func New(cfg Config) (*Service, error) {
 	if cfg.PageHTML <= 0 {
 		cfg.PageHTML = DefaultPageHTML
 	}
-	s := &Service{
+	tpl, err := parseTemplates(cfg.Templates)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMarkup(nil)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{tpl: tpl, markup: m,
 		store: cfg.Store, mailer: cfg.Mailer, auditor: cfg.Auditor, log: cfg.Log, now: cfg.Now, rand: cfg.Rand,
 		key: cfg.Key, base: strings.TrimRight(cfg.BaseURL, "/"), mount: strings.TrimRight(u.Path, "/"),
 		threadURL: cfg.ThreadURL, cfg: cfg, render: cfg.Renderer,
@@ -327,7 +349,8 @@ func (s *Service) checkThread(ctx context.Context, thread string) error {
 	return nil
 }
 
-// checkBody validates and renders a comment body, enforcing the link cap.
+// checkBody validates and renders a comment body, enforcing the link cap. Its
+// errors are predicates of the field, with a Code for a page to word them.
 func (s *Service) checkBody(body string) (html string, err error) {
 	if err := privacy.CheckMultiline("body", body, s.cfg.MaxBody, true); err != nil {
 		return "", err
@@ -337,16 +360,17 @@ func (s *Service) checkBody(body string) (html string, err error) {
 		return "", fmt.Errorf("render comment: %w", err)
 	}
 	if strings.TrimSpace(html) == "" {
-		return "", privacy.Invalid("body", "has no text that can be shown (HTML is not accepted; write Markdown)")
+		return "", privacy.InvalidRule("body", "no-text", "has no text that can be shown (HTML is not accepted; write Markdown)")
 	}
 	if len(html) > s.cfg.MaxHTML {
-		return "", privacy.Invalid("body", "is too large once shown (deeply nested quotes or lists?); shorten it or nest less")
+		return "", privacy.InvalidRule("body", "too-large-shown", "is too large once shown (deeply nested quotes or lists?); shorten it or nest less")
 	}
 	if n := Links(html); n > s.cfg.MaxLinks {
 		if s.cfg.MaxLinks == 0 {
-			return "", privacy.Invalid("body", "may not contain links")
+			return "", privacy.InvalidRule("body", "no-links", "may not contain links")
 		}
-		return "", privacy.Invalid("body", "has %d links; at most %d are allowed", n, s.cfg.MaxLinks)
+		return "", &privacy.Error{Kind: privacy.ErrInvalid, Field: "body", Code: "too-many-links", Limit: s.cfg.MaxLinks,
+			Message: fmt.Sprintf("has %d links; at most %d are allowed", n, s.cfg.MaxLinks)}
 	}
 	return html, nil
 }
@@ -358,7 +382,8 @@ func (s *Service) checkBody(body string) (html string, err error) {
 // follow-up, so is the notification.
 //
 // Returns ErrNotFound naming "thread" for a thread Config.Threads refuses,
-// ErrInvalid naming the field at fault (thread, name, email, body, parent)
+// ErrInvalid naming the field at fault (thread, name, email, body, parent; the
+// faults of name, email and body joined with errors.Join, the first outermost)
 // and ErrConflict naming "body" for a duplicate or naming "thread" for a thread
 // that reached Config.MaxThreadSize or MaxThreadHTML; posted through the
 // Handler, ErrInvalid naming "ts" for a form that already posted a comment.
@@ -368,15 +393,11 @@ func (s *Service) Post(ctx context.Context, in Input) (Posted, error) {
 		return Posted{}, err
 	}
 	name := strings.TrimSpace(in.Name)
-	if err := privacy.CheckText("name", name, MaxNameLen, true); err != nil {
-		return Posted{}, err
-	}
-	email, err := privacy.NormalizeEmail(in.Email)
-	if err != nil {
-		return Posted{}, err
-	}
-	html, err := s.checkBody(in.Body)
-	if err != nil {
+	// Every field is checked, so a form shows all its faults at once.
+	nameErr := privacy.CheckText("name", name, MaxNameLen, true)
+	email, emailErr := privacy.NormalizeEmail(in.Email)
+	html, bodyErr := s.checkBody(in.Body)
+	if err := errors.Join(nameErr, emailErr, bodyErr); err != nil {
 		return Posted{}, err
 	}
 	if in.ParentID < 0 {
@@ -508,19 +529,18 @@ func (s *Service) requestConfirmation(ctx context.Context, email string, now tim
 	}
 	stop := s.stopToken(email)
 	sub := Subscriber{Email: email, ConfirmHash: hash, ConfirmExpires: now.Add(s.cfg.ConfirmTTL), StopHash: privacy.HashToken(stop), Created: now}
+	data := confirmMail{Site: s.siteName(), ConfirmURL: s.base + "/confirm/" + token, ValidFor: s.cfg.ConfirmTTL.String(), StopURL: s.base + "/stop/" + stop}
+	if s.cfg.ConfirmTTL%time.Hour == 0 {
+		data.ValidHours = int(s.cfg.ConfirmTTL / time.Hour)
+	}
+	msg, err := s.mail("confirm", data)
+	if err != nil {
+		return err
+	}
+	msg.Purpose, msg.DataSubject, msg.To = PurposeFollowUp, email, privacy.Address{Email: email}
+	msg.Unsubscribe, msg.Ref = data.StopURL, ConfirmRef
 	_, err = s.store.RequestConfirmation(ctx, sub, func(ctx context.Context) error {
-		_, err := s.mailer.Send(ctx, privacy.Message{
-			Purpose: PurposeFollowUp, DataSubject: email, To: privacy.Address{Email: email},
-			Subject: "Confirm reply notifications",
-			Text: fmt.Sprintf("Someone, we hope you, posted a comment on %s with this address and asked to be emailed about replies.\n\n"+
-				"To confirm, open this link and press the button on the page:\n%s\n\n"+
-				"The link works for %s. If you did not ask, ignore this message: nothing will be sent to you, "+
-				"and your address is never shown with the comment.\n\n"+
-				"To never receive reply notifications from us: %s\n",
-				s.siteName(), s.base+"/confirm/"+token, hours(s.cfg.ConfirmTTL), s.base+"/stop/"+stop),
-			Unsubscribe: s.base + "/stop/" + stop,
-			Ref:         ConfirmRef,
-		})
+		_, err := s.mailer.Send(ctx, msg)
 		return err
 	})
 	if errors.Is(err, privacy.ErrRefused) {
@@ -538,11 +558,29 @@ func (s *Service) siteName() string {
 	return s.base
 }
 
-func hours(d time.Duration) string {
-	if d%time.Hour == 0 {
-		return fmt.Sprintf("%d hours", d/time.Hour)
+// confirmMail is what the confirm-subject and confirm-text templates show.
+type confirmMail struct {
+	Site, ConfirmURL, StopURL string
+	ValidHours                int    // the link's life in hours, 0 when not whole hours
+	ValidFor                  string // the link's life as a Go duration
+}
+
+// replyMail is what the reply-subject and reply-text templates show.
+type replyMail struct {
+	Name, Site, Excerpt, URL, StopURL string
+}
+
+// mail returns the subject and text of mail name, from its templates
+// name-subject and name-text.
+func (s *Service) mail(name string, data any) (privacy.Message, error) {
+	var subject, text strings.Builder
+	if err := s.tpl.Text.ExecuteTemplate(&subject, name+"-subject", data); err != nil {
+		return privacy.Message{}, fmt.Errorf("comments: mail %s: %w", name, err)
 	}
-	return d.String()
+	if err := s.tpl.Text.ExecuteTemplate(&text, name+"-text", data); err != nil {
+		return privacy.Message{}, fmt.Errorf("comments: mail %s: %w", name, err)
+	}
+	return privacy.Message{Subject: subject.String(), Text: text.String()}, nil
 }
 
 // notifyReply mails the author of reply's parent when that author asked for
@@ -577,15 +615,14 @@ func (s *Service) notifyReply(ctx context.Context, reply Comment) error {
 	if utf8.RuneCountInString(excerpt) > 1000 {
 		excerpt = string([]rune(excerpt)[:1000]) + " …"
 	}
-	_, err = s.mailer.Send(ctx, privacy.Message{
-		Purpose: PurposeFollowUp, DataSubject: p.Email, To: privacy.Address{Name: p.Name, Email: p.Email},
-		Subject: "New reply to your comment",
-		Text: fmt.Sprintf("%s replied to your comment on %s:\n\n%s\n\nRead it: %s#c%d\n\n"+
-			"You get this because you asked to be emailed about replies and confirmed your address.\n"+
-			"Stop these emails: %s\n", reply.Name, s.siteName(), excerpt, s.threadURL(reply.Thread), reply.ID, stop),
-		Unsubscribe: stop,
-		Ref:         ReplyRef,
-	})
+	msg, err := s.mail("reply", replyMail{Name: reply.Name, Site: s.siteName(), Excerpt: excerpt,
+		URL: s.threadURL(reply.Thread) + "#c" + strconv.FormatInt(reply.ID, 10), StopURL: stop})
+	if err != nil {
+		return err
+	}
+	msg.Purpose, msg.DataSubject, msg.To = PurposeFollowUp, p.Email, privacy.Address{Name: p.Name, Email: p.Email}
+	msg.Unsubscribe, msg.Ref = stop, ReplyRef
+	_, err = s.mailer.Send(ctx, msg)
 	if errors.Is(err, privacy.ErrRefused) {
 		s.log.InfoContext(ctx, "reply notification not sent", "err", err)
 		return nil
@@ -669,7 +706,7 @@ const maxDepth = 6
 // is the caller's to modify. Returns ErrInvalid naming "thread" for a bad
 // identifier.
 func (s *Service) Thread(ctx context.Context, thread string) (ThreadView, error) {
-	e, err := s.shown(ctx, thread, false)
+	e, err := s.shown(ctx, thread, nil)
 	if err != nil {
 		return ThreadView{}, err
 	}

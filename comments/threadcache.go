@@ -1,6 +1,7 @@
 package comments
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"sync"
@@ -36,6 +37,8 @@ type shownThread struct {
 	err       error
 	size      int64
 	elem      *list.Element // its place in the cache; nil once out of it
+
+	markup *markup // the Handler's markup its pages' lists are in; nil for none
 }
 
 // threadCache holds the threads a process showed last, one version of each, in
@@ -53,15 +56,16 @@ func newThreadCache(max int64) *threadCache {
 	return &threadCache{max: max, byThread: map[string]*list.Element{}}
 }
 
-// get returns the cached thread at version, or, with load set, a new entry the
-// caller must fill. Other callers asking for the same version meanwhile wait on
+// get returns the cached thread at version, rendered with m unless m is nil, or,
+// with load set, a new entry the caller must fill, to be rendered with m or
+// else with def. Other callers asking for the same version meanwhile wait on
 // it, so a thread that changed is read and rendered once, not once per visitor.
-func (c *threadCache) get(thread string, version int64) (e *shownThread, load bool) {
+func (c *threadCache) get(thread string, version int64, m, def *markup) (e *shownThread, load bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.byThread[thread]; ok {
 		e := el.Value.(*shownThread)
-		if e.version == version {
+		if e.version == version && (m == nil || e.markup == m) {
 			c.lru.MoveToFront(el)
 			c.hits++
 			return e, false
@@ -69,7 +73,7 @@ func (c *threadCache) get(thread string, version int64) (e *shownThread, load bo
 		c.remove(el)
 	}
 	c.misses++
-	e = &shownThread{thread: thread, version: version, versioned: true, ready: make(chan struct{})}
+	e = &shownThread{thread: thread, version: version, versioned: true, markup: cmp.Or(m, def), ready: make(chan struct{})}
 	e.elem = c.lru.PushFront(e)
 	c.byThread[thread] = e.elem
 	return e, true
@@ -163,15 +167,16 @@ func (s *Service) CacheStats() CacheStats {
 
 // shown returns thread as visitors see it now: from the cache when the store's
 // version of the thread is the one cached, else read from the store, rendered,
-// and cached. Without a cache, the pages' HTML is rendered only when list is set.
-// The result is shared; it must not be modified. Returns ErrInvalid or
-// ErrNotFound naming "thread".
-func (s *Service) shown(ctx context.Context, thread string, list bool) (*shownThread, error) {
+// and cached. The pages' HTML is rendered with m, a Handler's; with m nil, a
+// cached thread is taken whatever rendered it, and one read for the cache is
+// rendered with the default markup, uncached not at all. The result is shared;
+// it must not be modified. Returns ErrInvalid or ErrNotFound naming "thread".
+func (s *Service) shown(ctx context.Context, thread string, m *markup) (*shownThread, error) {
 	if err := s.checkThread(ctx, thread); err != nil {
 		return nil, err
 	}
 	if s.cache == nil {
-		return s.load(ctx, thread, list)
+		return s.load(ctx, thread, m)
 	}
 	// The version is read before the comments, so the comments are at least as
 	// new as the version they are cached under: a visitor who reads a version
@@ -180,9 +185,9 @@ func (s *Service) shown(ctx context.Context, thread string, list bool) (*shownTh
 	if err != nil {
 		return nil, err
 	}
-	e, load := s.cache.get(thread, v)
+	e, load := s.cache.get(thread, v, m, s.markup)
 	if load {
-		built, err := s.load(ctx, thread, true)
+		built, err := s.load(ctx, thread, e.markup)
 		if err != nil {
 			s.cache.fill(e, ThreadView{}, nil, err)
 			return nil, err
@@ -198,20 +203,20 @@ func (s *Service) shown(ctx context.Context, thread string, list bool) (*shownTh
 	if e.err != nil {
 		// The request that loaded it failed, perhaps only because it was
 		// cancelled: this one reads for itself.
-		return s.load(ctx, thread, list)
+		return s.load(ctx, thread, m)
 	}
 	return e, nil
 }
 
-// load reads thread and pages it, rendering the pages when list is set, without
-// the cache.
-func (s *Service) load(ctx context.Context, thread string, list bool) (*shownThread, error) {
+// load reads thread and pages it, rendering the pages with m unless m is nil,
+// without the cache.
+func (s *Service) load(ctx context.Context, thread string, m *markup) (*shownThread, error) {
 	cs, err := s.store.Thread(ctx, thread)
 	if err != nil {
 		return nil, err
 	}
-	e := &shownThread{thread: thread, view: s.tree(thread, cs)}
-	if err := s.pages(e, list); err != nil {
+	e := &shownThread{thread: thread, view: s.tree(thread, cs), markup: m}
+	if err := s.pages(e); err != nil {
 		return nil, err
 	}
 	return e, nil
