@@ -37,13 +37,18 @@ type Store struct {
 	// execute) where a prepared one is one.
 	versionMu sync.Mutex
 	version   atomic.Pointer[sql.Stmt]
+	versions  *versionReads
 }
 
 var _ comments.Store = (*Store)(nil)
 
 // New returns a store on db (opened with privacy/mysqlstore.Open). Call Migrate
 // before first use.
-func New(db *sqlx.DB) *Store { return &Store{db: db} }
+func New(db *sqlx.DB) *Store {
+	s := &Store{db: db}
+	s.versions = newVersionReads(s.readVersion)
+	return s
+}
 
 // Migrate creates or updates the store's tables. It is safe to call from several
 // processes at once.
@@ -231,18 +236,31 @@ func (s *Store) Thread(ctx context.Context, thread string) ([]comments.Comment, 
 }
 
 // ThreadVersion implements comments.Store: one primary-key read, which takes no
-// lock, so page views never wait for a writer.
+// lock, so page views never wait for a writer. Outside a transaction, the views
+// of a thread arriving together share reads (see versionReads), each answered
+// by a read that started after it was asked.
 func (s *Store) ThreadVersion(ctx context.Context, thread string) (int64, error) {
-	const q = `SELECT version FROM comments_threads WHERE thread = ?`
-	var v int64
-	var err error
 	if ext := sqltx.Ext(ctx, s.db); ext != sqlx.ExtContext(s.db) {
-		err = sqlx.GetContext(ctx, ext, &v, q, thread)
-	} else if stmt, perr := s.versionStmt(ctx, q); perr != nil {
-		err = perr
-	} else {
-		err = stmt.QueryRowContext(ctx, thread).Scan(&v)
+		return scanVersion(ext.QueryRowxContext(ctx, versionQuery, thread))
 	}
+	return s.versions.get(ctx, thread)
+}
+
+const versionQuery = `SELECT version FROM comments_threads WHERE thread = ?`
+
+// readVersion reads thread's version outside any transaction.
+func (s *Store) readVersion(ctx context.Context, thread string) (int64, error) {
+	stmt, err := s.versionStmt(ctx, versionQuery)
+	if err != nil {
+		return 0, tr(err)
+	}
+	return scanVersion(stmt.QueryRowContext(ctx, thread))
+}
+
+// scanVersion returns the version row holds: 0 when the thread has none yet.
+func scanVersion(row interface{ Scan(...any) error }) (int64, error) {
+	var v int64
+	err := row.Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
