@@ -46,7 +46,7 @@ var _ comments.Store = (*Store)(nil)
 // before first use.
 func New(db *sqlx.DB) *Store {
 	s := &Store{db: db}
-	s.versions = newVersionReads(s.readVersion)
+	s.versions = newVersionReads(VersionLag, s.readVersion)
 	return s
 }
 
@@ -79,11 +79,17 @@ func timeOf(t sql.NullTime) time.Time {
 
 // atomic runs fn in a new transaction, or, inside the caller's, between a savepoint
 // and its release, rolling back to the savepoint when fn fails: the store's change
-// is undone when then fails, whoever opened the transaction.
+// is undone when then fails, whoever opened the transaction. A new transaction
+// that changed a thread's version returns VersionLag after its commit.
 func (s *Store) atomic(ctx context.Context, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
 	tx, ok := sqltx.Ext(ctx, s.db).(*sqlx.Tx)
 	if !ok {
-		return sqltx.Do(ctx, s.db, fn)
+		var touched bool
+		err := sqltx.Do(context.WithValue(ctx, touchedKey{}, &touched), s.db, fn)
+		if err == nil && touched {
+			time.Sleep(VersionLag)
+		}
+		return err
 	}
 	sp := fmt.Sprintf("comments_%d", s.savepoint.Add(1))
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
@@ -99,12 +105,19 @@ func (s *Store) atomic(ctx context.Context, fn func(ctx context.Context, tx *sql
 	return tr(err)
 }
 
+// touchedKey carries, in the context of a transaction atomic opened, whether
+// it changed a thread's version.
+type touchedKey struct{}
+
 // touch gives each of threads a new version inside tx. The version is random
 // rather than counted so that none comes back even when the database is restored
 // from a backup taken before it: a process that cached a page under a version
 // will never see that version again with other comments. Threads are touched in
 // order, after the comment rows, so concurrent transactions take locks in one order.
 func touch(ctx context.Context, tx *sqlx.Tx, threads ...string) error {
+	if p, ok := ctx.Value(touchedKey{}).(*bool); ok {
+		*p = true
+	}
 	slices.Sort(threads)
 	for i, thread := range threads {
 		if i > 0 && thread == threads[i-1] {
