@@ -250,8 +250,8 @@ func (s *Store) Thread(ctx context.Context, thread string) ([]comments.Comment, 
 
 // ThreadVersion implements comments.Store: one primary-key read, which takes no
 // lock, so page views never wait for a writer. Outside a transaction, the views
-// of a thread arriving together share reads (see versionReads), each answered
-// by a read that started after it was asked.
+// of a thread share reads (see versionReads), each answered by a read that
+// started no more than VersionLag before it was asked.
 func (s *Store) ThreadVersion(ctx context.Context, thread string) (int64, error) {
 	if ext := sqltx.Ext(ctx, s.db); ext != sqlx.ExtContext(s.db) {
 		return scanVersion(ext.QueryRowxContext(ctx, versionQuery, thread))

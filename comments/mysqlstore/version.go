@@ -19,8 +19,9 @@ const VersionLag = 10 * time.Millisecond
 // the thread as it was. Within that rule reads are shared, in three ways:
 //
 //   - a view takes the last read that returned, when it started within the
-//     lag; past half the lag, the view also starts the next read, so that a
-//     busy thread always has a recent one and no view waits;
+//     lag; past a quarter of the lag, the view also starts the next read, so
+//     that a busy thread always has a recent one and no view waits unless a
+//     round trip takes most of the lag;
 //   - else it waits for the read in flight, when that started within the lag;
 //   - else it waits for the next read, which starts when the one in flight
 //     returns (at once when none is), with every view that arrived meanwhile,
@@ -75,7 +76,7 @@ func (c *versionReads) get(ctx context.Context, thread string) (int64, error) {
 		c.threads[thread] = t
 	}
 	if l := t.last; l != nil && !l.started.Before(oldest) {
-		if t.inFlight == nil && arrived.Sub(l.started) > c.lag/2 {
+		if t.inFlight == nil && arrived.Sub(l.started) > c.lag/4 {
 			c.start(thread, t, newRound(context.Background()))
 		}
 		c.mu.Unlock()
