@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -148,6 +150,62 @@ func TestThreadCacheTwoProcesses(t *testing.T) {
 			assert.Equal(t, 1, st.Threads, e.kind)
 			assert.Greater(t, st.Hits, int64(0), "%s: the cache answered views of the unchanged thread", e.kind)
 		}
+	})
+}
+
+// TestThreadNeverStaleUnderLoad has one process post comment after comment
+// while many visitors view the thread from another, each process with its own
+// cache (and, on MySQL, its own pool, whose version reads are shared between
+// the views arriving together): every view that arrived after a comment was
+// posted shows it, as the page and as JSON.
+func TestThreadNeverStaleUnderLoad(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		a, b := twoProcesses(t, kind, withModeration(comments.ModerateNone))
+		const posts, viewers = 40, 8
+		var posted atomic.Int64
+		countRE := regexp.MustCompile(`(\d+) comments?</h2>|"count":(\d+)`)
+		stop := make(chan struct{})
+		var views atomic.Int64
+		var wg sync.WaitGroup
+		for i := range viewers {
+			accept := ""
+			if i%2 == 1 {
+				accept = "application/json"
+			}
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					before := posted.Load()
+					page := body(t, b.get(t, "/t/"+topic, accept))
+					m := countRE.FindStringSubmatch(page)
+					if !assert.NotNil(t, m, "no count in %q", page) {
+						return
+					}
+					n, err := strconv.ParseInt(m[1]+m[2], 10, 64)
+					require.NoError(t, err)
+					views.Add(1)
+					if n < before {
+						t.Errorf("%s: a view (%q) arriving after %d comments were posted shows %d", kind, accept, before, n)
+						return
+					}
+				}
+			})
+		}
+		for i := range posts {
+			a.post(t, comments.Input{Name: "Ann", Email: ann, Body: fmt.Sprintf("Comment %d", i)})
+			posted.Store(int64(i + 1))
+			// Some views arrive between one post and the next.
+			seen := views.Load()
+			require.Eventually(t, func() bool { return views.Load() >= seen+2*viewers }, 10*time.Second, time.Millisecond)
+		}
+		close(stop)
+		wg.Wait()
+		t.Logf("%s: %d views while %d comments were posted", kind, views.Load(), posts)
+		assert.Contains(t, body(t, b.get(t, "/t/"+topic, "")), fmt.Sprintf("%d comments", posts))
 	})
 }
 

@@ -50,12 +50,14 @@
 // A thread page of 1,000 comments takes about 10 ms to read from MySQL and render,
 // so each Service keeps the threads it showed last, as visitors see them (the
 // public tree and its rendered HTML, never an address), under the version the
-// store keeps for each thread (Store.ThreadVersion). A page view reads that version,
-// one primary-key lookup, and reads and renders the comments only when it differs
-// from the cached one. The store changes the version in the transaction of every
-// change to what the thread shows, so a process never shows a thread from before a
-// change committed by itself or by any other process on the same database. Many
-// visitors arriving after a change wait for one read. Config.ThreadCache bounds the
+// store keeps for each thread (Store.ThreadVersion). A page view asks for that
+// version, and reads and renders the comments only when it differs from the cached
+// one. The store changes the version in the transaction of every change to what the
+// thread shows, so a process never shows a thread from before a change the store
+// acknowledged (its method returned) to it or to any other process on the same
+// database; comments/mysqlstore answers the views of a busy thread from one recent
+// read rather than a round trip each (see VersionLag there). Many visitors arriving
+// after a change wait for one read of the comments. Config.ThreadCache bounds the
 // cache's estimated bytes (32 MiB by default), dropping the thread shown least
 // recently first; CacheStats reports its use.
 //

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
@@ -41,7 +42,8 @@ import (
 // holed is a response body with one hole, for the stamp.
 type holed struct {
 	before, after     []byte
-	gzBefore, gzAfter []byte // before and after as deflate segments
+	gzBefore, gzAfter []byte                  // before and after as deflate segments
+	framed            *atomic.Pointer[framed] // the answers last made of it
 }
 
 // pageOut holds the holed bodies of one page, made on its first view.
@@ -101,7 +103,7 @@ func newHoled(body, hole string) (holed, error) {
 	if err != nil {
 		return holed{}, err
 	}
-	return holed{before: []byte(before), after: []byte(after), gzBefore: gb, gzAfter: ga}, nil
+	return holed{before: []byte(before), after: []byte(after), gzBefore: gb, gzAfter: ga, framed: new(atomic.Pointer[framed])}, nil
 }
 
 var errNoHole = errors.New("comments: the page's stamp could not be placed")
@@ -211,67 +213,136 @@ func storedBlocks(dst, p []byte, final bool) []byte {
 
 var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}
 
-// write answers with o, gzip-encoded when gz is set. Cache-Control and the
+// answer is the body of one answer, as sent, and where its stamp is in it.
+type answer struct {
+	b       []byte
+	stampAt int
+	stamp   int // the stamp's length
+}
+
+// build makes o's body, gzip-encoded when gz is set, in a.
+func (o *served) build(a *answer, gz bool) {
+	stamp := []byte(o.stamp)
+	a.stamp = len(stamp)
+	if !gz {
+		// One buffer, written at once: each piece written on its own costs a
+		// system call.
+		b := append(append(a.b[:0], o.head...), o.body.before...)
+		a.stampAt = len(b)
+		b = append(append(append(b, stamp...), o.body.after...), o.foot...)
+		a.b = b
+		return
+	}
+	b := storedBlocks(append(a.b[:0], gzipHeader...), o.head, false)
+	b = append(b, o.body.gzBefore...)
+	a.stampAt = len(b) + 5 // after the stored block's header
+	b = storedBlocks(b, stamp, false)
+	b = append(b, o.body.gzAfter...)
+	b = storedBlocks(b, o.foot, true)
+	crc := crc32.Update(crc32.Update(0, crc32.IEEETable, o.head), crc32.IEEETable, o.body.before)
+	b = binary.LittleEndian.AppendUint32(b, o.crcFrom(crc))
+	a.b = binary.LittleEndian.AppendUint32(b, uint32(o.length()))
+}
+
+// crcFrom returns the CRC-32 of o's uncompressed body given crc, that of what
+// precedes the stamp.
+func (o *served) crcFrom(crc uint32) uint32 {
+	crc = crc32.Update(crc, crc32.IEEETable, []byte(o.stamp))
+	crc = crc32.Update(crc, crc32.IEEETable, o.body.after)
+	return crc32.Update(crc, crc32.IEEETable, o.foot)
+}
+
+// send answers with body, o's in the encoding gz says. Cache-Control and the
 // status are the caller's.
-func (o *served) write(w http.ResponseWriter, status int, gz bool) {
+func (o *served) send(w http.ResponseWriter, status int, gz bool, body []byte) {
 	hd := w.Header()
 	hd.Add("Vary", "Accept-Encoding")
 	if o.tag != "" {
 		hd.Set("ETag", o.etag(gz))
 	}
-	if !gz {
-		hd.Set("Content-Length", strconv.Itoa(o.length()))
-		w.WriteHeader(status)
-		// One write: each piece written on its own costs a system call.
-		bp := answerBufs.Get().(*[]byte)
-		b := append((*bp)[:0], o.head...)
-		b = append(b, o.body.before...)
-		b = append(b, o.stamp...)
-		b = append(b, o.body.after...)
-		b = append(b, o.foot...)
-		_, _ = w.Write(b)
-		*bp = b
-		answerBufs.Put(bp)
-		return
+	if gz {
+		hd.Set("Content-Encoding", "gzip")
 	}
-	stamp := []byte(o.stamp)
-	crc := crc32.Update(0, crc32.IEEETable, o.head)
-	crc = crc32.Update(crc, crc32.IEEETable, o.body.before)
-	crc = crc32.Update(crc, crc32.IEEETable, stamp)
-	crc = crc32.Update(crc, crc32.IEEETable, o.body.after)
-	crc = crc32.Update(crc, crc32.IEEETable, o.foot)
-	bp := answerBufs.Get().(*[]byte)
-	b := storedBlocks(append((*bp)[:0], gzipHeader...), o.head, false)
-	b = append(b, o.body.gzBefore...)
-	b = storedBlocks(b, stamp, false)
-	b = append(b, o.body.gzAfter...)
-	b = storedBlocks(b, o.foot, true)
-	b = binary.LittleEndian.AppendUint32(b, crc)
-	b = binary.LittleEndian.AppendUint32(b, uint32(o.length()))
-	hd.Set("Content-Encoding", "gzip")
-	hd.Set("Content-Length", strconv.Itoa(len(b)))
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = w.Write(b)
-	*bp = b
-	answerBufs.Put(bp)
+	_, _ = w.Write(body)
 }
 
 // answerBufs hold answers while they are written.
-var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+var answerBufs = sync.Pool{New: func() any { return &answer{b: make([]byte, 0, 64<<10)} }}
 
-// tag returns the ETag core of a view of page n of e framed by head and foot
-// and holding stamp; empty when e's version is not known.
-func tag(e *shownThread, format string, n int, head, foot []byte, stamp string) string {
-	if !e.versioned {
-		return ""
+// write answers with o, gzip-encoded when gz is set, from answers made for
+// fr's frame when it has one.
+func (o *served) write(w http.ResponseWriter, status int, gz bool, fr *framed) {
+	if fr == nil {
+		a := answerBufs.Get().(*answer)
+		o.build(a, gz)
+		o.send(w, status, gz, a.b)
+		answerBufs.Put(a)
+		return
 	}
+	pool := &fr.id
+	if gz {
+		pool = &fr.gz
+	}
+	a, _ := pool.Get().(*answer)
+	switch {
+	case a == nil || a.stamp != len(o.stamp):
+		if a == nil {
+			a = &answer{}
+		}
+		o.build(a, gz)
+	case !gz:
+		copy(a.b[a.stampAt:], o.stamp)
+	default:
+		copy(a.b[a.stampAt:], o.stamp)
+		fr.crcOnce.Do(func() {
+			fr.crcBefore = crc32.Update(crc32.Update(0, crc32.IEEETable, o.head), crc32.IEEETable, o.body.before)
+		})
+		binary.LittleEndian.PutUint32(a.b[len(a.b)-8:], o.crcFrom(fr.crcBefore))
+	}
+	o.send(w, status, gz, a.b)
+	pool.Put(a)
+}
+
+// framed is a holed body in the frame of one layout's head and foot. While the
+// layout writes the same head and foot, the views of the body are answered
+// from whole answers made for that frame, kept in pools, of which only the
+// stamp (and a gzip answer's CRC) is written for each view: no copy of the
+// body, no digest of the frame.
+type framed struct {
+	head, foot []byte
+	tag        string // the ETag core but the stamp; empty for none
+	crcOnce    sync.Once
+	crcBefore  uint32    // CRC-32 of head and before
+	id, gz     sync.Pool // of *answer
+}
+
+// frame returns body's answers for the frame of head and foot, for page n in
+// format of e; last is false when the body was last framed otherwise, so the
+// caller makes its answer as it would for a frame seen once.
+func (b *holed) frame(e *shownThread, format string, n int, head, foot []byte) (fr *framed, last bool) {
+	if fr := b.framed.Load(); fr != nil && bytes.Equal(fr.head, head) && bytes.Equal(fr.foot, foot) {
+		return fr, true
+	}
+	fr = &framed{head: head, foot: foot}
+	if e.versioned {
+		fr.tag = tagCore(e, format, n, head, foot)
+	}
+	b.framed.Store(fr)
+	return fr, false
+}
+
+// tagCore returns the ETag core, but for the stamp, of a view of page n of e
+// framed by head and foot.
+func tagCore(e *shownThread, format string, n int, head, foot []byte) string {
 	d := sha256.New()
 	d.Write(head)
 	d.Write([]byte{0})
 	d.Write(foot)
 	var sum [sha256.Size]byte
 	return "ck1~" + format + "~" + strconv.FormatInt(e.version, 36) + "~" + strconv.Itoa(n) + "~" +
-		hex.EncodeToString(d.Sum(sum[:0])[:12]) + "~" + stamp
+		hex.EncodeToString(d.Sum(sum[:0])[:12]) + "~"
 }
 
 // reusedStamp returns the stamp of the first of r's If-None-Match tags whose
@@ -410,8 +481,9 @@ func (h *Handler) ServeThread(w http.ResponseWriter, r *http.Request, thread, ti
 func (h *Handler) serveHoled(w http.ResponseWriter, r *http.Request, shown *shownThread, format string, n int, head, foot []byte, body *holed, status int) {
 	gz := acceptsGzip(r)
 	o := served{head: head, foot: foot, body: body}
-	if status == http.StatusOK && shown.versioned {
-		mk := func(stamp string) string { return tag(shown, format, n, head, foot, stamp) }
+	fr, last := body.frame(shown, format, n, head, foot)
+	if status == http.StatusOK && fr.tag != "" {
+		mk := func(stamp string) string { return fr.tag + stamp }
 		if stamp := h.reusedStamp(r.Context(), r, mk, gz); stamp != "" {
 			o.tag = mk(stamp)
 			hd := w.Header()
@@ -432,10 +504,13 @@ func (h *Handler) serveHoled(w http.ResponseWriter, r *http.Request, shown *show
 		return
 	}
 	o.stamp = stamp
-	if status == http.StatusOK && shown.versioned {
-		o.tag = tag(shown, format, n, head, foot, stamp)
+	if status == http.StatusOK && fr.tag != "" {
+		o.tag = fr.tag + stamp
 		// Stored by the browser, and asked about before each use.
 		w.Header().Set("Cache-Control", "private, no-cache")
 	}
-	o.write(w, status, gz)
+	if !last {
+		fr = nil
+	}
+	o.write(w, status, gz, fr)
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -185,4 +186,40 @@ func TestServeThread(t *testing.T) {
 	err = e.handler.ServeThread(w, httptest.NewRequest(http.MethodGet, "/blog/x?page=9", nil), topic, "Hello", "", "")
 	assert.Equal(t, "page", privacy.FieldOf(err))
 	assert.Zero(t, w.Body.Len(), "nothing written on error")
+}
+
+// TestThreadServedFromFrameAnswers views one page many times in each encoding
+// through a layout that greets the visitor the request names: the answers a
+// frame's views reuse carry that frame's layout only, a new stamp each, whose
+// ETag names it, and a gzip CRC and length that check out, while visitors
+// alternate and when one comes back.
+func TestThreadServedFromFrameAnswers(t *testing.T) {
+	e := newEnv(t, "mem", withModeration(comments.ModerateNone), func(_ *comments.Config, h *comments.HandlerConfig) {
+		h.Layout = func(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML) {
+			web.Plain(w, r, status, title, template.HTML("<p>Hello, "+template.HTMLEscapeString(r.URL.Query().Get("who"))+"</p>")+body)
+		}
+	})
+	seedThread(t, e, "long", 60)
+	want := map[string]string{}
+	stamps := map[string]bool{}
+	for i, who := range []string{"amy", "amy", "amy", "bo", "bo", "amy", "amy", "bo", "amy", "amy", "amy"} {
+		for _, enc := range []string{"", "gzip"} {
+			w, page := e.request(t, "/t/long?who="+who, "Accept-Encoding", enc)
+			require.Equal(t, http.StatusOK, w.Code)
+			assert.Equal(t, enc, w.Header().Get("Content-Encoding"))
+			assert.Equal(t, fmt.Sprint(w.Body.Len()), w.Header().Get("Content-Length"))
+			assert.Contains(t, page, "<p>Hello, "+who+"</p>", "view %d", i)
+			stamp := stampRE.FindStringSubmatch(page)
+			require.NotNil(t, stamp)
+			assert.False(t, stamps[stamp[1]], "view %d %s: a stamp served twice", i, enc)
+			stamps[stamp[1]] = true
+			assert.True(t, strings.HasSuffix(w.Header().Get("ETag"), "~"+stamp[1]+map[string]string{"": "~id\"", "gzip": "~gz\""}[enc]),
+				"view %d %s: ETag %s names another stamp than %s", i, enc, w.Header().Get("ETag"), stamp[1])
+			if want[who] == "" {
+				want[who] = withoutStamp(page)
+			}
+			assert.Equal(t, want[who], withoutStamp(page), "view %d %s", i, enc)
+		}
+	}
+	assert.NotEqual(t, want["amy"], want["bo"])
 }

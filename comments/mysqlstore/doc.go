@@ -13,6 +13,17 @@
 // package without comments_threads once its last old process has stopped, since
 // those change comments without changing versions.
 //
+// Page views read a thread's version without a round trip each: a method that
+// changes a thread's version returns VersionLag (10 ms) after its transaction
+// commits, and a view is answered by a version read that started no more than
+// VersionLag before it arrived, so it shows every change acknowledged before it
+// arrived; reads are shared between views (see versionReads). A change made
+// inside a caller's transaction (see below) is committed by the caller, who
+// must wait VersionLag after the commit before acknowledging it for the same
+// to hold; so must one made by hand, and a site upgrading from a version of
+// this package without the wait has, until its last old process has stopped,
+// views up to VersionLag late after the changes the old processes make.
+//
 // Methods that take a then func run it inside their transaction, passing a context
 // that carries it, so the privacy outbox (privacy/mysqlstore on the same database)
 // enqueues a message in it, and FollowUpAllowed, which the mail guard calls, sees

@@ -37,13 +37,18 @@ type Store struct {
 	// execute) where a prepared one is one.
 	versionMu sync.Mutex
 	version   atomic.Pointer[sql.Stmt]
+	versions  *versionReads
 }
 
 var _ comments.Store = (*Store)(nil)
 
 // New returns a store on db (opened with privacy/mysqlstore.Open). Call Migrate
 // before first use.
-func New(db *sqlx.DB) *Store { return &Store{db: db} }
+func New(db *sqlx.DB) *Store {
+	s := &Store{db: db}
+	s.versions = newVersionReads(VersionLag, s.readVersion)
+	return s
+}
 
 // Migrate creates or updates the store's tables. It is safe to call from several
 // processes at once.
@@ -74,11 +79,17 @@ func timeOf(t sql.NullTime) time.Time {
 
 // atomic runs fn in a new transaction, or, inside the caller's, between a savepoint
 // and its release, rolling back to the savepoint when fn fails: the store's change
-// is undone when then fails, whoever opened the transaction.
+// is undone when then fails, whoever opened the transaction. A new transaction
+// that changed a thread's version returns VersionLag after its commit.
 func (s *Store) atomic(ctx context.Context, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
 	tx, ok := sqltx.Ext(ctx, s.db).(*sqlx.Tx)
 	if !ok {
-		return sqltx.Do(ctx, s.db, fn)
+		var touched bool
+		err := sqltx.Do(context.WithValue(ctx, touchedKey{}, &touched), s.db, fn)
+		if err == nil && touched {
+			time.Sleep(VersionLag)
+		}
+		return err
 	}
 	sp := fmt.Sprintf("comments_%d", s.savepoint.Add(1))
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
@@ -94,12 +105,19 @@ func (s *Store) atomic(ctx context.Context, fn func(ctx context.Context, tx *sql
 	return tr(err)
 }
 
+// touchedKey carries, in the context of a transaction atomic opened, whether
+// it changed a thread's version.
+type touchedKey struct{}
+
 // touch gives each of threads a new version inside tx. The version is random
 // rather than counted so that none comes back even when the database is restored
 // from a backup taken before it: a process that cached a page under a version
 // will never see that version again with other comments. Threads are touched in
 // order, after the comment rows, so concurrent transactions take locks in one order.
 func touch(ctx context.Context, tx *sqlx.Tx, threads ...string) error {
+	if p, ok := ctx.Value(touchedKey{}).(*bool); ok {
+		*p = true
+	}
 	slices.Sort(threads)
 	for i, thread := range threads {
 		if i > 0 && thread == threads[i-1] {
@@ -231,18 +249,31 @@ func (s *Store) Thread(ctx context.Context, thread string) ([]comments.Comment, 
 }
 
 // ThreadVersion implements comments.Store: one primary-key read, which takes no
-// lock, so page views never wait for a writer.
+// lock, so page views never wait for a writer. Outside a transaction, the views
+// of a thread share reads (see versionReads), each answered by a read that
+// started no more than VersionLag before it was asked.
 func (s *Store) ThreadVersion(ctx context.Context, thread string) (int64, error) {
-	const q = `SELECT version FROM comments_threads WHERE thread = ?`
-	var v int64
-	var err error
 	if sqltx.InTx(ctx, s.db) {
-		err = sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &v, q, thread)
-	} else if stmt, perr := s.versionStmt(ctx, q); perr != nil {
-		err = perr
-	} else {
-		err = stmt.QueryRowContext(mysqldb.Waiting(ctx), thread).Scan(&v)
+		return scanVersion(sqltx.Ext(ctx, s.db).QueryRowxContext(ctx, versionQuery, thread))
 	}
+	return s.versions.get(ctx, thread)
+}
+
+const versionQuery = `SELECT version FROM comments_threads WHERE thread = ?`
+
+// readVersion reads thread's version outside any transaction.
+func (s *Store) readVersion(ctx context.Context, thread string) (int64, error) {
+	stmt, err := s.versionStmt(ctx, versionQuery)
+	if err != nil {
+		return 0, tr(err)
+	}
+	return scanVersion(stmt.QueryRowContext(mysqldb.Waiting(ctx), thread))
+}
+
+// scanVersion returns the version row holds: 0 when the thread has none yet.
+func scanVersion(row interface{ Scan(...any) error }) (int64, error) {
+	var v int64
+	err := row.Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/consentkit/consentkit/comments"
 	"github.com/consentkit/consentkit/comments/mysqlstore"
 	"github.com/consentkit/consentkit/comments/storetest"
 	"github.com/consentkit/consentkit/internal/mysqltest"
+	privacymysql "github.com/consentkit/consentkit/privacy/mysqlstore"
 )
 
 func newStore(t *testing.T) comments.Store { return migrated(t, mysqltest.New(t)) }
@@ -79,4 +81,39 @@ func TestMigrateMergesCaseDuplicates(t *testing.T) {
 	amy, err := st.Subscriber(ctx, "amy@example.org")
 	require.NoError(t, err)
 	require.Equal(t, "Amy@example.org", amy.Email, "else the confirmed record")
+}
+
+// TestVersionSeenAfterChange has one process read a thread's version, another
+// change the thread, and the first read the version again as soon as the change
+// returns, ten times: each read after a change sees it, though the first
+// process's last read, a moment old, would still be recent enough to answer a
+// view were it not for the wait after the change (commit-wait).
+func TestVersionSeenAfterChange(t *testing.T) {
+	ctx := context.Background()
+	dsn := mysqltest.NewDSN(t)
+	open := func() *mysqlstore.Store {
+		db, err := privacymysql.Open(ctx, dsn)
+		require.NoError(t, err)
+		t.Cleanup(func() { db.Close() })
+		s := mysqlstore.New(db)
+		require.NoError(t, s.Migrate(ctx))
+		return s
+	}
+	a, b := open(), open()
+	for i := range 10 {
+		before, err := b.ThreadVersion(ctx, "t")
+		require.NoError(t, err)
+		start := time.Now()
+		c := &comments.Comment{Thread: "t", Name: "Ann", Email: "ann@example.org", Source: "Hello.", HTML: "<p>Hello.</p>",
+			Digest: comments.Digest(fmt.Sprint("Hello ", i)), Status: comments.StatusApproved, Hue: 1,
+			Manage: []byte(fmt.Sprintf("%032d", i)), Created: time.Now().UTC()}
+		require.NoError(t, a.CreateComment(ctx, c, nil))
+		assert.GreaterOrEqual(t, time.Since(start), mysqlstore.VersionLag, "a change returns VersionLag after its commit")
+		after, err := b.ThreadVersion(ctx, "t")
+		require.NoError(t, err)
+		require.NotEqual(t, before, after, "change %d: the other process read the version from before it", i)
+		mine, err := a.ThreadVersion(ctx, "t")
+		require.NoError(t, err)
+		require.Equal(t, mine, after)
+	}
 }
