@@ -19,9 +19,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"embed"
 	"errors"
 	"flag"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
@@ -39,6 +41,21 @@ import (
 	"github.com/consentkit/consentkit/tracking"
 	trackingmem "github.com/consentkit/consentkit/tracking/memstore"
 )
+
+//go:embed comments-fr.html
+var commentsFrench embed.FS
+
+// layout is the host's page around the comment pages, with the card style of its
+// comment form.
+func layout(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<!doctype html><html lang="fr"><meta charset="utf-8"><title>%s · My Blog</title>
+<style>.carte{max-width:40rem;padding:1rem 1.5rem;border:1px solid #767676;border-radius:.5rem}
+.cote-a-cote{display:flex;gap:1rem;flex-wrap:wrap}.carte label{display:block;font-weight:600}
+.carte textarea{width:100%%}.erreurs{color:#8b0000}[hidden]{display:none}</style>
+<main>%s</main></html>`, template.HTMLEscapeString(title), body)
+}
 
 type options struct {
 	addr, relay, secret, moderatorToken string
@@ -109,7 +126,10 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ch, err := comments.NewHandler(cs, comments.HandlerConfig{Signer: &web.Signer{Key: key("form stamps")}})
+	// The comment form is the host's: restyled and in French (comments-fr.html
+	// overrides comments.DefaultTemplates' form; every other page keeps them).
+	ch, err := comments.NewHandler(cs, comments.HandlerConfig{Signer: &web.Signer{Key: key("form stamps")},
+		Templates: commentsFrench, Layout: layout})
 	if err != nil {
 		return err
 	}

@@ -124,6 +124,27 @@ func TestEmbedModerationAndMail(t *testing.T) {
 	assert.Contains(t, logs.String(), "/privacy/confirm?t=")
 }
 
+// The host's French comment form is served, and its faults are worded in French
+// by their code.
+func TestEmbedFrenchForm(t *testing.T) {
+	base, _ := start(t, options{})
+	_, page := do(t, "GET", base+"/comments/t/hello", "", nil)
+	assert.Contains(t, page, `<html lang="fr">`)
+	assert.Contains(t, page, `class="carte"`)
+	assert.Contains(t, page, "Laisser un commentaire")
+	assert.Contains(t, page, "Publier le commentaire")
+	assert.NotContains(t, page, "Post comment")
+	stamp := regexp.MustCompile(`name="ts" value="([^"]+)"`).FindStringSubmatch(page)
+	require.NotNil(t, stamp)
+	time.Sleep(3100 * time.Millisecond)
+	code, page := do(t, "POST", base+"/comments/t/hello", "", url.Values{"name": {""}, "email": {"ann@example.org"},
+		"body": {strings.Repeat("[x](https://example.org/) ", 20)}, "ts": {stamp[1]}})
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Contains(t, page, "Le commentaire n'a pas été publié")
+	assert.Contains(t, page, "Nom : champ obligatoire")
+	assert.Regexp(t, `Commentaire : \d+ liens au plus`, page)
+}
+
 func TestEmbedRefuses(t *testing.T) {
 	for name, o := range map[string]options{
 		"short secret":          {addr: "127.0.0.1:0", secret: "too short"},
