@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consentkit/consentkit/internal/galeratest"
+	"github.com/consentkit/consentkit/internal/mysqldb"
+	"github.com/consentkit/consentkit/privacy"
 )
 
 // TestCluster starts a cluster and shows what a store on it relies on: a row
@@ -61,4 +63,14 @@ func TestCluster(t *testing.T) {
 		require.NoError(t, conn.QueryRowContext(ctx, `SELECT GET_LOCK('smoke', 0)`).Scan(&got))
 		assert.Equal(t, 1, got, "a named lock is taken on each node")
 	}
+
+	// A node that will not serve (here told to; a node rejoining after a crash
+	// does the same until it is synced) refuses with 1047, which is a 503.
+	c3 := c.Nodes[2].Open("smoke")
+	_, err = c3.ExecContext(ctx, `SET GLOBAL wsrep_reject_queries = ALL`)
+	require.NoError(t, err)
+	err = c3.QueryRowContext(ctx, `SELECT COUNT(*) FROM q`).Scan(new(int))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "1047")
+	assert.ErrorIs(t, mysqldb.Translate(err), privacy.ErrUnavailable, "%v", err)
 }

@@ -119,6 +119,10 @@ func Translate(err error) error {
 		// Too many connections: the server's limit is below the pools of the
 		// processes on it; a refused connection is a 503 the client retries.
 		return &privacy.Error{Kind: privacy.ErrUnavailable, Message: "the server is busy, try again shortly", RetryAfter: 2 * time.Second, Err: err}
+	case errors.As(err, &me) && me.Number == 1047:
+		// A Galera node that is not synced (rejoining after a crash, or cut off
+		// from the majority) refuses every statement until it is.
+		return &privacy.Error{Kind: privacy.ErrUnavailable, Message: "the database is unavailable, try again shortly", RetryAfter: 5 * time.Second, Err: err}
 	case errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205):
 		// deadlock or lock wait timeout: the caller may retry
 		return &privacy.Error{Kind: privacy.ErrUnavailable, Message: "busy, try again", RetryAfter: time.Second, Err: err}
