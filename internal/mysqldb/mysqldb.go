@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,24 +41,53 @@ func Config(dsn string) (*mysql.Config, error) {
 // Open connects to dsn and checks the connection. The pool holds at most
 // DefaultMaxConns connections (SetMaxConns changes it); a call marked by Waiting
 // waits at most MaxWait for one.
-func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
-	cfg, err := Config(dsn)
-	if err != nil {
-		return nil, err
+func Open(ctx context.Context, dsn string) (*sqlx.DB, error) { return OpenNodes(ctx, dsn) }
+
+// OpenNodes is Open over the nodes of a Galera cluster, one DSN each: the pool
+// opens each new connection on the next node in turn, so that the calls of a
+// pool that keeps no idle connection (SetMaxIdleConns(0)) alternate nodes, as
+// the calls of a site behind a load balancer do. Read-your-writes across nodes
+// then takes wsrep_sync_wait in each DSN (README, "On a Galera cluster").
+func OpenNodes(ctx context.Context, dsns ...string) (*sqlx.DB, error) {
+	var nodes roundRobin
+	for _, dsn := range dsns {
+		cfg, err := Config(dsn)
+		if err != nil {
+			return nil, err
+		}
+		c, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return nil, err
+		}
+		nodes.cs = append(nodes.cs, c)
+		nodes.addrs = append(nodes.addrs, cfg.User+"@"+cfg.Addr)
 	}
-	c, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return nil, err
+	var c driver.Connector = nodes.cs[0]
+	if len(dsns) > 1 {
+		c = &nodes
 	}
 	db := sqlx.NewDb(sql.OpenDB(connector{c}), "mysql")
 	db.SetConnMaxLifetime(5 * time.Minute)
 	SetMaxConns(db, DefaultMaxConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("mysql %s@%s: %w", cfg.User, cfg.Addr, err)
+		return nil, fmt.Errorf("mysql %s: %w", strings.Join(nodes.addrs, ","), err)
 	}
 	return db, nil
 }
+
+// roundRobin connects to each of its nodes in turn.
+type roundRobin struct {
+	cs    []driver.Connector
+	addrs []string
+	next  atomic.Uint64
+}
+
+func (r *roundRobin) Connect(ctx context.Context) (driver.Conn, error) {
+	return r.cs[(r.next.Add(1)-1)%uint64(len(r.cs))].Connect(ctx)
+}
+
+func (r *roundRobin) Driver() driver.Driver { return r.cs[0].Driver() }
 
 // Conflict reports whether err is a transaction's conflict with another (MySQL
 // error 1213): an InnoDB deadlock, or, on a Galera cluster, a certification
@@ -88,6 +119,10 @@ func Translate(err error) error {
 		// Too many connections: the server's limit is below the pools of the
 		// processes on it; a refused connection is a 503 the client retries.
 		return &privacy.Error{Kind: privacy.ErrUnavailable, Message: "the server is busy, try again shortly", RetryAfter: 2 * time.Second, Err: err}
+	case errors.As(err, &me) && me.Number == 1047:
+		// A Galera node that is not synced (rejoining after a crash, or cut off
+		// from the majority) refuses every statement until it is.
+		return &privacy.Error{Kind: privacy.ErrUnavailable, Message: "the database is unavailable, try again shortly", RetryAfter: 5 * time.Second, Err: err}
 	case errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205):
 		// deadlock or lock wait timeout: the caller may retry
 		return &privacy.Error{Kind: privacy.ErrUnavailable, Message: "busy, try again", RetryAfter: time.Second, Err: err}

@@ -4,6 +4,12 @@
 // The server is found through CONSENTKIT_TEST_MYSQL_DSN (default
 // "root@tcp(127.0.0.1:3306)/"). When it cannot be reached the test is skipped, or
 // fails when CONSENTKIT_REQUIRE_MYSQL=1.
+//
+// CONSENTKIT_TEST_MYSQL_NODES, the DSNs of a Galera cluster's nodes separated by
+// spaces, puts New's databases on the cluster instead: each call outside a
+// transaction runs on the next node in turn, with wsrep_sync_wait=SyncWait so
+// that it sees what the calls before it wrote on the other nodes. The proof
+// package's TestStoresOnGalera runs the stores' tests that way.
 package mysqltest
 
 import (
@@ -25,23 +31,86 @@ import (
 // DefaultDSN is used when CONSENTKIT_TEST_MYSQL_DSN is not set.
 const DefaultDSN = "root@tcp(127.0.0.1:3306)/"
 
-// ServerDSN returns the DSN of the test server, without a database name.
+// SyncWait is the wsrep_sync_wait a store needs on a Galera cluster to read its
+// own writes across nodes: a read (1), an UPDATE or DELETE (2) and an INSERT or
+// REPLACE (4) each first wait until the node has applied every transaction the
+// cluster committed before it began. An UPDATE that ran on a node behind the
+// others would find no row and change nothing, without an error.
+const SyncWait = "7"
+
+// Nodes returns CONSENTKIT_TEST_MYSQL_NODES's DSNs, none without a cluster.
+func Nodes() []string { return strings.Fields(os.Getenv("CONSENTKIT_TEST_MYSQL_NODES")) }
+
+// ServerDSN returns the DSN of the test server, without a database name: on a
+// cluster, of its first node.
 func ServerDSN() string {
+	if nodes := Nodes(); len(nodes) > 0 {
+		return nodes[0]
+	}
 	if dsn := os.Getenv("CONSENTKIT_TEST_MYSQL_DSN"); dsn != "" {
 		return dsn
 	}
 	return DefaultDSN
 }
 
-// New returns a connection to a new, empty database, dropped at cleanup.
+// New returns a connection to a new, empty database, dropped at cleanup. On a
+// cluster (CONSENTKIT_TEST_MYSQL_NODES) the pool keeps no idle connection, so
+// that each call outside a transaction opens one on the next node.
 func New(tb testing.TB) *sqlx.DB {
 	tb.Helper()
-	db, err := mysqldb.Open(context.Background(), NewDSN(tb))
+	dsn := NewDSN(tb)
+	var db *sqlx.DB
+	var err error
+	if nodes := Nodes(); len(nodes) > 0 {
+		db, err = openNodes(dsn, nodes)
+	} else {
+		db, err = mysqldb.Open(context.Background(), dsn)
+	}
 	if err != nil {
 		tb.Fatalf("open test database: %v", err)
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db
+}
+
+func openNodes(dsn string, nodes []string) (*sqlx.DB, error) {
+	cfg, err := mysqldb.Config(dsn)
+	if err != nil {
+		return nil, err
+	}
+	var dsns []string
+	for _, n := range nodes {
+		c, err := mysqldb.Config(n)
+		if err != nil {
+			return nil, err
+		}
+		c.Params["wsrep_sync_wait"] = SyncWait
+		// A connection names its database before it could wait for the node
+		// to apply the CREATE DATABASE made on the first.
+		if err := awaitDatabase(c.FormatDSN(), cfg.DBName); err != nil {
+			return nil, err
+		}
+		c.DBName = cfg.DBName
+		dsns = append(dsns, c.FormatDSN())
+	}
+	db, err := mysqldb.OpenNodes(context.Background(), dsns...)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxIdleConns(0)
+	return db, nil
+}
+
+func awaitDatabase(server, name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := mysqldb.Open(ctx, server)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var n int
+	return db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", name).Scan(&n)
 }
 
 var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)

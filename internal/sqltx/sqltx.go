@@ -59,8 +59,19 @@ func InTx(ctx context.Context, db *sqlx.DB) bool {
 // connection through mysqldb.Waiting.
 type pool struct{ db *sqlx.DB }
 
+// ExecContext runs a statement on its own, again if it fails with a conflict, up
+// to Attempts times: a statement outside a transaction is one that failed whole
+// and changed nothing. On a Galera cluster two nodes upserting one row (a mail
+// count, a page's views) at once is such a conflict, which the node retries
+// once by itself (wsrep_retry_autocommit) and then reports.
 func (p pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return p.db.ExecContext(mysqldb.Waiting(ctx), query, args...)
+	var res sql.Result
+	err := retry(ctx, func() error {
+		var err error
+		res, err = p.db.ExecContext(mysqldb.Waiting(ctx), query, args...)
+		return err
+	})
+	return res, err
 }
 
 func (p pool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
@@ -105,22 +116,31 @@ func Do(ctx context.Context, db *sqlx.DB, fn func(ctx context.Context, tx *sqlx.
 	if other, ok := ctx.Value(privacy.DatabaseKey{}).(string); ok {
 		return fmt.Errorf("a unit of work on %s cannot include a store on %s", other, Name(db))
 	}
+	return retry(ctx, func() error { return once(ctx, db, fn) })
+}
+
+// retry runs fn, which does all its work or none, until it does not fail with a
+// conflict, at most Attempts times.
+func retry(ctx context.Context, fn func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := once(ctx, db, fn)
+		err := fn()
 		if attempt == Attempts || !mysqldb.Conflict(err) {
 			return err
 		}
-		// Apart, so the transactions that collided do not collide again.
+		// Apart, and further apart each time (at random up to 5 ms, 10, 20, ...,
+		// at most 320 ms), so that the writers of one hot row, on a cluster
+		// several nodes' worth, stop colliding again.
 		select {
-		case <-time.After(time.Duration(attempt) * time.Duration(1+rand.IntN(10)) * time.Millisecond):
+		case <-time.After(time.Duration(rand.Int64N(int64(5*time.Millisecond) << min(attempt-1, 6)))):
 		case <-ctx.Done():
 			return err
 		}
 	}
 }
 
-// Attempts is how many times Do runs a new transaction that keeps conflicting.
-const Attempts = 5
+// Attempts is how many times Do runs a new transaction, and Ext a statement
+// outside one, that keeps conflicting.
+const Attempts = 10
 
 func once(ctx context.Context, db *sqlx.DB, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
 	tx, err := db.BeginTxx(mysqldb.Waiting(ctx), &sql.TxOptions{Isolation: sql.LevelReadCommitted})
