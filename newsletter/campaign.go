@@ -17,9 +17,9 @@ type Draft struct {
 	Markdown string `json:"markdown"`
 }
 
-// check validates d and renders its body.
-func (d Draft) check() (html, text string, err error) {
-	if !d.List.Valid() {
+// checkDraft validates d and renders its body.
+func (s *Service) checkDraft(d Draft) (html, text string, err error) {
+	if !s.defined(d.List) {
 		return "", "", privacy.Invalid("list", "there is no list %q", clip(string(d.List), 40))
 	}
 	if err := privacy.CheckText("subject", d.Subject, privacy.MaxSubjectLen, true); err != nil {
@@ -34,7 +34,7 @@ func (s *Service) CreateCampaign(ctx context.Context, d Draft) (Campaign, error)
 	if err := privacy.Require(ctx, privacy.RoleEditor); err != nil {
 		return Campaign{}, err
 	}
-	html, text, err := d.check()
+	html, text, err := s.checkDraft(d)
 	if err != nil {
 		return Campaign{}, err
 	}
@@ -53,7 +53,7 @@ func (s *Service) UpdateCampaign(ctx context.Context, id int64, d Draft) (Campai
 	if err := privacy.Require(ctx, privacy.RoleEditor); err != nil {
 		return Campaign{}, err
 	}
-	html, text, err := d.check()
+	html, text, err := s.checkDraft(d)
 	if err != nil {
 		return Campaign{}, err
 	}
@@ -171,7 +171,7 @@ func (s *Service) campaignMessage(c Campaign, m mailTemplate, r Recipient, token
 	}
 	html, text := m.fill(unsub, prefs)
 	return privacy.Message{
-		Purpose: c.List.Purpose(), DataSubject: r.Email, To: privacy.Address{Email: r.Email},
+		Purpose: s.listDef(c.List).Purpose, DataSubject: r.Email, To: privacy.Address{Email: r.Email},
 		Subject: c.Subject, Text: text, HTML: html, Unsubscribe: unsub, Ref: c.Ref(),
 	}, nil
 }

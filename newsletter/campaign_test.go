@@ -127,7 +127,7 @@ func testUnsubscribeBetweenEnqueueAndSend(t *testing.T, kind string) {
 		return err == nil && p.Queued == 0
 	}, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, newsletter.Progress{Status: newsletter.CampaignSent, Total: 2, Enqueued: 2, Sent: 1, Failed: 1}, p)
-	assert.Equal(t, []string{"Please confirm your subscription to the newsletter of Example Ltd"}, e.subjects(ann),
+	assert.Equal(t, []string{"Please confirm your subscription to Newsletter of Example Ltd"}, e.subjects(ann),
 		"the re-check before delivery stops the mail to someone who left meanwhile")
 }
 

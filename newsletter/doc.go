@@ -4,8 +4,12 @@
 // complaint, the one staff act that shows an address, is for admins only and
 // recorded in the access log (P11).
 //
-// Each list ("newsletter", "promotions") is its own opt-in and mails under its own
-// privacy.Purpose. Subscribing is double opt-in: the confirmation link opens a page
+// A site defines its own lists (Config.Lists: name, title, description, and the
+// privacy.Purpose it mails under, newsletter or promotions; DefaultLists, a newsletter
+// and promotions, when it defines none). Each list is its own opt-in, even beside
+// another of the same purpose, and a campaign reaches its own list's members only.
+// The pages, the mails, the policy page (Contract) and the consent records
+// (ConsentSource) name the lists. Subscribing is double opt-in: the confirmation link opens a page
 // that confirms only on POST, so a link scanner following GET links confirms no one.
 // Opt-ins made at account registration arrive as privacy consent records and are
 // honoured by SyncConsents without importing the accounts capability. Every opt-in and

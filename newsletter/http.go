@@ -111,7 +111,7 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	tm, err := parseTemplates(cfg.Templates, svc.prefix)
+	tm, err := parseTemplates(cfg.Templates, svc.prefix, svc.listDef)
 	if err != nil {
 		return nil, fmt.Errorf("newsletter: HandlerConfig.Templates: %w", err)
 	}
@@ -208,23 +208,23 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // listChoice is one checkbox of the subscribe and preference forms.
 type listChoice struct {
-	Name    List
+	ListDef
 	Checked bool
 	Status  Status
 }
 
-func choices(checked func(List) bool) []listChoice {
+func (h *Handler) choices(checked func(List) bool) []listChoice {
 	var out []listChoice
-	for _, l := range Lists() {
-		out = append(out, listChoice{Name: l, Checked: checked(l)})
+	for _, d := range h.svc.lists {
+		out = append(out, listChoice{ListDef: d, Checked: checked(d.Name)})
 	}
 	return out
 }
 
-// chosen returns the lists whose checkbox is ticked in v.
-func chosen(v url.Values) []List {
+// chosen returns the lists whose checkbox, named after the list, is ticked in v.
+func (h *Handler) chosen(v url.Values) []List {
 	var out []List
-	for _, l := range Lists() {
+	for _, l := range h.svc.names() {
 		if v.Get(string(l)) != "" {
 			out = append(out, l)
 		}
@@ -246,7 +246,7 @@ type formPage struct {
 
 func (h *Handler) formPage(email string, lists []List, err error) formPage {
 	p := formPage{Stamp: h.cfg.Signer.Stamp(), Email: email, Err: map[string]web.FieldError{}, MaxEmail: privacy.MaxEmailLen,
-		Lists: choices(func(l List) bool { return slices.Contains(lists, l) }), Errors: web.FieldErrors(err, h.label)}
+		Lists: h.choices(func(l List) bool { return slices.Contains(lists, l) }), Errors: web.FieldErrors(err, h.label)}
 	for _, fe := range slices.Backward(p.Errors) {
 		if fe.Field != "" {
 			p.Err[fe.Field] = fe
@@ -263,7 +263,7 @@ type formDescriptor struct {
 
 func (h *Handler) showForm(w http.ResponseWriter, r *http.Request) {
 	if web.WantsJSON(r) {
-		web.WriteJSON(w, http.StatusOK, formDescriptor{Timestamp: h.cfg.Signer.Stamp(), Honeypot: web.Honeypot, Lists: Lists()})
+		web.WriteJSON(w, http.StatusOK, formDescriptor{Timestamp: h.cfg.Signer.Stamp(), Honeypot: web.Honeypot, Lists: h.svc.names()})
 		return
 	}
 	h.render(w, r, http.StatusOK, "subscribe", h.formPage("", nil, nil))
@@ -289,7 +289,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	email, lists = v.Get("email"), chosen(v)
+	email, lists = v.Get("email"), h.chosen(v)
 	if len(email) > 2*privacy.MaxEmailLen {
 		email = email[:2*privacy.MaxEmailLen] // shown back to the visitor, not stored
 	}
@@ -301,7 +301,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 	if !web.Bot(v) {
 		if err := h.cfg.Signer.Check(v.Get(web.TimestampField)); err != nil {
 			// The visitor sends the form again either way: tell them all it needs.
-			_, _, fields := checkSubscription(email, lists)
+			_, _, fields := h.svc.checkSubscription(email, lists)
 			fail(errors.Join(fields, err))
 			return
 		}
@@ -418,7 +418,7 @@ func (h *Handler) preferencesPage(sub Subscriber, t string, saved bool, left []L
 	for _, s := range sub.Subscriptions {
 		status[s.List] = s.Status
 	}
-	p.Choice = choices(func(l List) bool { return status[l] == StatusConfirmed || status[l] == StatusPending })
+	p.Choice = h.choices(func(l List) bool { return status[l] == StatusConfirmed || status[l] == StatusPending })
 	for i := range p.Choice {
 		p.Choice[i].Status = status[p.Choice[i].Name]
 	}
@@ -469,7 +469,7 @@ func (h *Handler) savePreferences(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	left, err := h.svc.SetPreferences(r.Context(), t, chosen(v))
+	left, err := h.svc.SetPreferences(r.Context(), t, h.chosen(v))
 	if err != nil {
 		h.fail(w, r, err)
 		return

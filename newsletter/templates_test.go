@@ -151,7 +151,7 @@ Se désabonner : {{.Unsubscribe}}
 func TestOverrideTranslatesMail(t *testing.T) {
 	e := newEnv(t, "mem", func(c *newsletter.Config, _ *newsletter.HandlerConfig) { c.Templates = frenchMail })
 	ctx := context.Background()
-	require.NoError(t, e.svc.Subscribe(ctx, ann, newsletter.Lists()))
+	require.NoError(t, e.svc.Subscribe(ctx, ann, bothLists))
 	msg := e.mails(t, ann, 1)[0]
 	assert.Equal(t, "Confirmez votre abonnement à la lettre et aux promotions de Example Ltd", msg.Subject(),
 		"the subject is one line, whatever lines its template has")
@@ -166,7 +166,7 @@ func TestOverrideTranslatesMail(t *testing.T) {
 	assert.Regexp(t, `^Bonjour à tous\.\n\n-- \nSe désabonner : http://127\.0\.0\.1:8080/newsletter/unsubscribe\?t=\S+\n$`, text,
 		"the recipient's own link fills the translated footer")
 	assert.Equal(t, link(t, msg.Text, "unsubscribe"), link(t, strings.Trim(msg.Header.Get("List-Unsubscribe"), "<>"), "unsubscribe"))
-	assert.Contains(t, msg.HTML, "You receive this because you subscribed to the newsletter of Example Ltd",
+	assert.Contains(t, msg.HTML, "You receive this because you subscribed to the list Newsletter of Example Ltd",
 		"the HTML, not overridden, keeps the default")
 	res := e.do(t, http.MethodGet, "/newsletter/subscribe", "", "")
 	assert.Contains(t, res.Body, "Your email address", "the Service's overrides are not the Handler's")
@@ -264,7 +264,8 @@ func visibleText(doc string) string {
 
 // TestEveryWordIsInTemplates: with every file of DefaultTemplates pseudo-translated,
 // no page or mail shows a word of English. What may remain is data: addresses and
-// links, the operator's name, the editor's campaign, the link's expiry date (whose
+// links, the operator's name, the site's lists (Config.Lists, which the host words),
+// the editor's campaign, the link's expiry date (whose
 // month Go's time layout words; a translation words it by .Expires.Month), and the
 // faults' own sentences, which stay in Go and which a translation words by
 // FieldError.Code (here, the override of field-error).
@@ -279,7 +280,7 @@ func TestEveryWordIsInTemplates(t *testing.T) {
 	}
 	want := tour(t, newEnv(t, "mem"))
 	got := tour(t, newEnv(t, "mem", func(c *newsletter.Config, h *newsletter.HandlerConfig) { c.Templates, h.Templates = pseudo, pseudo }))
-	data := regexp.MustCompile(`https?://\S+|\S+@\S+|Example Ltd|Offer|Cheap|today|EXPIRES|\b(email|lists|ts)\b`)
+	data := regexp.MustCompile(`https?://\S+|\S+@\S+|Example Ltd|Offer|Cheap|today|EXPIRES|\b(email|lists|ts)\b|` + listWords())
 	english := regexp.MustCompile(`[A-Za-z]+`)
 	for name, out := range got {
 		status, doc, _ := strings.Cut(out, "\n")
@@ -292,4 +293,13 @@ func TestEveryWordIsInTemplates(t *testing.T) {
 		left := english.FindAllString(data.ReplaceAllString(visibleText(doc), ""), -1)
 		assert.Empty(t, left, "%s: words not from the templates:\n%s", name, doc)
 	}
+}
+
+// listWords matches the titles and descriptions of DefaultLists.
+func listWords() string {
+	var words []string
+	for _, d := range newsletter.DefaultLists() {
+		words = append(words, regexp.QuoteMeta(d.Title), regexp.QuoteMeta(d.Description))
+	}
+	return strings.Join(words, "|")
 }
