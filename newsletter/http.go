@@ -37,9 +37,12 @@ type HandlerConfig struct {
 	Log *slog.Logger
 	// Templates are the host's overrides of DefaultTemplates, for the pages
 	// (subscribe.html, confirm.html, unsubscribe.html, preferences.html, error.html,
-	// and lists.txt for the lists' names); nil for the defaults. Pass the Service
+	// staff.html, and lists.txt for the lists' names); nil for the defaults. Pass the Service
 	// the same overrides, so that its mail says what the pages say.
 	Templates fs.FS
+	// TimeZone is the zone the staff pages show times in and read a campaign's
+	// send time in; UTC by default.
+	TimeZone *time.Location
 }
 
 // Handler serves the subscription pages, as server-rendered HTML that needs no
@@ -63,6 +66,17 @@ type HandlerConfig struct {
 //	POST /unsubscribe?t=           leave at once: the RFC 8058 one-click target and the button
 //	GET  /preferences?t=           the address's lists
 //	POST /preferences?t=           stay on the ticked lists (newsletter, promotions), leave the others
+//	GET  /staff/campaigns          staff pages: the campaigns, newest first, and each list's member count
+//	GET  /staff/campaigns/new      the form of a new draft
+//	POST /staff/campaigns          save a new draft (list, subject, markdown); 303 to its page
+//	GET  /staff/campaigns/{id}     a campaign: its state, its progress, and what can be done now
+//	POST /staff/campaigns/{id}     save a draft's edit; 303 to its page
+//	GET  /staff/campaigns/{id}/edit     the form of a draft
+//	GET  /staff/campaigns/{id}/preview  its mail, HTML and text
+//	POST /staff/campaigns/{id}/test     to (an operator address); 303 to its page
+//	GET  /staff/campaigns/{id}/send?at= how many members of which list it goes to, and when: confirm
+//	POST /staff/campaigns/{id}/send     at, confirm=yes: send now or schedule; 303 to its page
+//	POST /staff/campaigns/{id}/cancel   stop it; 303 to its page
 //	GET  /api/campaigns            staff: campaigns, newest first
 //	POST /api/campaigns            staff: create a draft from list, subject, markdown
 //	GET  /api/campaigns/{id}       staff: a campaign and its progress
@@ -70,11 +84,13 @@ type HandlerConfig struct {
 //	POST /api/campaigns/{id}/test  staff: to (an operator address)
 //	POST /api/campaigns/{id}/schedule  staff: at (RFC 3339; empty sends now)
 //	POST /api/campaigns/{id}/cancel    staff
-//	GET  /api/campaigns/{id}/progress  staff: queued, sent, failed, total
+//	GET  /api/campaigns/{id}/progress  staff: queued, sent, failed, total, done, percent, rate, eta
 //	POST /api/complaints           admin: email (a spam complaint: leave every list, suppress; audited)
 //
 // Staff routes need an actor with privacy.RoleEditor in the request context (the
-// host's sign-in middleware puts it there); complaints, which stop all mail to an
+// host's sign-in middleware puts it there); the staff pages render through the
+// Layout like every page, and a campaign page's progress element carries the
+// progress route in data-progress for the host's script to poll while it sends; complaints, which stop all mail to an
 // address, need privacy.RoleAdmin. No route lists or exports subscribers.
 // Every POST and PUT from another origin is refused (http.CrossOriginProtection); a
 // mail provider's one-click POST carries no Origin and passes. No response sets a
@@ -126,6 +142,17 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	mux.HandleFunc("POST /unsubscribe", h.unsubscribe)
 	mux.HandleFunc("GET /preferences", h.showPreferences)
 	mux.HandleFunc("POST /preferences", h.savePreferences)
+	mux.HandleFunc("GET /staff/campaigns", h.staffCampaigns)
+	mux.HandleFunc("GET /staff/campaigns/new", h.staffNew)
+	mux.HandleFunc("POST /staff/campaigns", h.staffCreate)
+	mux.HandleFunc("GET /staff/campaigns/{id}", h.staffCampaign)
+	mux.HandleFunc("POST /staff/campaigns/{id}", h.staffSave)
+	mux.HandleFunc("GET /staff/campaigns/{id}/edit", h.staffEdit)
+	mux.HandleFunc("GET /staff/campaigns/{id}/preview", h.staffPreview)
+	mux.HandleFunc("POST /staff/campaigns/{id}/test", h.staffTest)
+	mux.HandleFunc("GET /staff/campaigns/{id}/send", h.staffConfirmSend)
+	mux.HandleFunc("POST /staff/campaigns/{id}/send", h.staffSend)
+	mux.HandleFunc("POST /staff/campaigns/{id}/cancel", h.staffCancel)
 	mux.HandleFunc("GET /api/campaigns", h.listCampaigns)
 	mux.HandleFunc("POST /api/campaigns", h.createCampaign)
 	mux.HandleFunc("GET /api/campaigns/{id}", h.getCampaign)

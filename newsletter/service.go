@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
@@ -85,6 +86,9 @@ type Service struct {
 	prefix   string // base's path: where the Handler's pages are
 	tm       *privacy.Templates
 	lists    []ListDef
+	// sending maps a campaign past its draft, whose list no longer changes, to its
+	// list: the check before each message's delivery reads it once per process.
+	sending sync.Map
 
 	confirmTTL, resendAfter, poll time.Duration
 	leftRetention                 time.Duration
@@ -267,14 +271,14 @@ func (s *Service) allows(ctx context.Context, p privacy.Purpose, subject, ref st
 	}
 	lists := s.listsOf(p)
 	if id, ok := campaignID(ref); ok {
-		c, err := s.store.Campaign(ctx, id)
+		list, err := s.campaignList(ctx, id)
 		if errors.Is(err, privacy.ErrNotFound) {
 			return false, nil
 		}
 		if err != nil {
 			return false, err
 		}
-		lists = slices.DeleteFunc(lists, func(l List) bool { return l != c.List })
+		lists = slices.DeleteFunc(lists, func(l List) bool { return l != list })
 	}
 	for _, l := range lists {
 		sub, err := s.store.Subscription(ctx, subject, l)
@@ -289,6 +293,21 @@ func (s *Service) allows(ctx context.Context, p privacy.Purpose, subject, ref st
 		}
 	}
 	return false, nil
+}
+
+// campaignList returns the list of campaign id. Returns ErrNotFound.
+func (s *Service) campaignList(ctx context.Context, id int64) (List, error) {
+	if l, ok := s.sending.Load(id); ok {
+		return l.(List), nil
+	}
+	c, err := s.store.Campaign(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if c.Status != CampaignDraft {
+		s.sending.Store(id, c.List)
+	}
+	return c.List, nil
 }
 
 // checkLists de-duplicates lists into the order of the site's lists. Returns

@@ -2,6 +2,7 @@ package newsletter_test
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
@@ -31,6 +33,9 @@ var varying = []struct {
 	{regexp.MustCompile(`\?t=[A-Za-z0-9_-]+`), "?t=TOKEN"},
 	{regexp.MustCompile(`name="ts" value="[^"]*"`), `name="ts" value="STAMP"`},
 	{regexp.MustCompile(`\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d UTC`), "EXPIRES"},
+	{regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d`), "WHEN"},
+	{regexp.MustCompile(`(data-field="per-minute">)\d+`), "${1}RATE"},
+	{regexp.MustCompile(`(data-field="left">)[^<]*`), "${1}LEFT"},
 }
 
 func steady(s string) string {
@@ -89,6 +94,36 @@ func tour(t *testing.T, e *env) map[string]string {
 	page("preferences-unchanged", http.MethodPost, prefs, "newsletter=on&promotions=on")
 	page("unsubscribed", http.MethodPost, unsub, "")
 	page("preferences-left", http.MethodPost, prefs, "")
+
+	staff := func(name, method, path, body string) {
+		t.Helper()
+		ct := ""
+		if method == http.MethodPost {
+			ct = formType
+		}
+		res := e.do(t, method, "/newsletter/staff/campaigns"+path, ct, body, "X-Test-Actor", "editor")
+		out[name] = http.StatusText(res.Code) + "\n" + steady(res.Body)
+	}
+	e.sent(t, c.Ref(), 1, "the campaign, whose page shows its progress")
+	id := fmt.Sprintf("/%d", c.ID)
+	staff("staff-campaigns", http.MethodGet, "", "")
+	staff("staff-new", http.MethodGet, "/new", "")
+	staff("staff-draft-invalid", http.MethodPost, "", "list=x&subject=&markdown=")
+	staff("staff-campaign-sent", http.MethodGet, id, "")
+	staff("staff-preview", http.MethodGet, id+"/preview", "")
+	d, err := e.svc.CreateCampaign(editor(), newsletter.Draft{List: newsletter.ListNewsletter, Subject: "Offer", Markdown: "Cheap."})
+	require.NoError(t, err)
+	draft := fmt.Sprintf("/%d", d.ID)
+	staff("staff-edit", http.MethodGet, draft+"/edit", "")
+	staff("staff-campaign-saved", http.MethodGet, draft+"?done=saved", "")
+	staff("staff-test-invalid", http.MethodPost, draft+"/test", "to=ann%40example.org")
+	staff("staff-send", http.MethodGet, draft+"/send", "")
+	staff("staff-send-later", http.MethodGet, draft+"/send?at=2099-01-01T09:00", "")
+	staff("staff-send-unconfirmed", http.MethodPost, draft+"/send", "at=")
+	_, err = e.svc.Schedule(editor(), d.ID, e.clock.Now().Add(time.Hour))
+	require.NoError(t, err)
+	staff("staff-campaign-scheduled", http.MethodGet, draft+"?done=scheduled", "")
+	staff("staff-not-found", http.MethodGet, "/999", "")
 	return out
 }
 
@@ -280,7 +315,7 @@ func TestEveryWordIsInTemplates(t *testing.T) {
 	}
 	want := tour(t, newEnv(t, "mem"))
 	got := tour(t, newEnv(t, "mem", func(c *newsletter.Config, h *newsletter.HandlerConfig) { c.Templates, h.Templates = pseudo, pseudo }))
-	data := regexp.MustCompile(`https?://\S+|\S+@\S+|Example Ltd|Offer|Cheap|today|EXPIRES|\b(email|lists|ts)\b|` + listWords())
+	data := regexp.MustCompile(`https?://\S+|\S+@\S+|Example Ltd|Offer|Cheap|today|EXPIRES|WHEN|RATE|LEFT|UTC|\b(email|lists|ts|list|subject|markdown|to|at|confirm)\b|` + listWords())
 	english := regexp.MustCompile(`[A-Za-z]+`)
 	for name, out := range got {
 		status, doc, _ := strings.Cut(out, "\n")
