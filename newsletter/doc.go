@@ -34,8 +34,12 @@
 // privacy outbox, in batches: each batch's messages and the campaign's resume cursor
 // commit in one transaction, so a crash mid-campaign loses no recipient, and a
 // recipient can receive a second copy only if their message was being delivered at
-// the moment of the crash. Progress (queued, sent, failed, total) can be read while it
-// sends.
+// the moment of the crash. Progress (queued, sent, failed, total, rate, time left) can
+// be read while it sends. The staff pages (/staff/campaigns under the Handler) write
+// and edit drafts, preview them, send a test to an operator address, show each
+// list's member count (a number, never who), send after a confirmation, now or at a
+// time, and cancel; a scheduled campaign is sent by whichever process finds it due
+// first (SendDue in Run), once.
 //
 // Every word a person reads, on a page or in a mail, but the English sentence of a
 // fault, is in the templates of DefaultTemplates (the files under templates/): the

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
@@ -212,6 +213,7 @@ func (h *Handler) label(field string) string {
 type errorPage struct {
 	Status int
 	Link   bool // the link is at fault: incomplete, expired or used
+	Staff  bool // a staff page failed
 	Errors []web.FieldError
 }
 
@@ -229,6 +231,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.render(w, r, b.Error.Status, "error", errorPage{
 		Status: b.Error.Status,
 		Link:   b.Error.Status == http.StatusGone || b.Error.Field == "t",
+		Staff:  strings.HasPrefix(r.URL.Path, "/staff/"),
 		Errors: web.FieldErrors(err, h.label),
 	})
 }

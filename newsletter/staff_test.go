@@ -177,7 +177,9 @@ func TestStaffCampaignPages(t *testing.T) {
 		res = page("GET", "", "", "editor")
 		assert.Regexp(t, `<a href="/newsletter/staff/campaigns`+id+`">Issue one</a></td><td>Newsletter</td>\s*<td>Sent</td>`, res.Body)
 		assert.Regexp(t, `<a href="/newsletter/staff/campaigns`+id2+`">Offer</a></td><td>Promotions</td>\s*<td>Cancelled</td>`, res.Body)
-		assert.Equal(t, http.StatusNotFound, page("GET", "/999", "", "editor").Code)
+		res = page("GET", "/999", "", "editor")
+		assert.Equal(t, http.StatusNotFound, res.Code)
+		assert.Contains(t, res.Body, `<a href="/newsletter/staff/campaigns">All campaigns</a>`, "a staff page's error leads back to the campaigns")
 		assert.Equal(t, http.StatusBadRequest, page("GET", "/x", "", "editor").Code)
 	})
 }
