@@ -35,7 +35,7 @@ func (s *Service) Contract() privacy.Contract {
 	text := new(strings.Builder)
 	text.WriteString("**Mailing lists.** Each list is a separate choice: you are on one only if you sign up for it\n" +
 		"and confirm from the message we send. Every issue has a link that takes you off the list at once.\n" +
-		"The lists are:\n\n")
+		"The lists are these.\n")
 	for _, p := range []struct {
 		purpose privacy.Purpose
 		what    string
@@ -48,7 +48,9 @@ func (s *Service) Contract() privacy.Contract {
 		for _, l := range lists {
 			d := s.listDef(l)
 			titles = append(titles, d.Title)
-			fmt.Fprintf(text, "- **%s** (%s)", escapeMarkdown(d.Title), p.what)
+			// A paragraph each: the policy page's check reads the text, and a
+			// Markdown list's markers are not on the page.
+			fmt.Fprintf(text, "\n**%s** (%s)", escapeMarkdown(d.Title), p.what)
 			if d.Description != "" {
 				fmt.Fprintf(text, ": %s", escapeMarkdown(d.Description))
 			}

@@ -114,9 +114,9 @@ func TestSiteListsInPolicy(t *testing.T) {
 	assert.Contains(t, c.Purposes[0].Description, "Weekly digest, Release notes")
 	require.Len(t, c.Sections, 1)
 	text := c.Sections[0].Text
-	assert.Contains(t, text, "- **Weekly digest** (news): The week's posts, on Mondays\n")
-	assert.Contains(t, text, "- **Release notes** (news)\n")
-	assert.Contains(t, text, `- **Deals** (offers): Offers \<b\>now\</b\> and then`, "a list's words stay literal in the Markdown")
+	assert.Contains(t, text, "\n\n**Weekly digest** (news): The week's posts, on Mondays\n")
+	assert.Contains(t, text, "\n\n**Release notes** (news)\n")
+	assert.Contains(t, text, `**Deals** (offers): Offers \<b\>now\</b\> and then`, "a list's words stay literal in the Markdown")
 
 	e = newEnv(t, "mem", withLists(siteLists[:1]))
 	c = e.svc.Contract()
