@@ -30,6 +30,17 @@ func TestEveryStaffRouteIsAudited(t *testing.T) {
 		route, method, path, body, actor string
 		reads                            []read // nil: no subscriber's data
 	}{
+		{"GET /staff/campaigns", "GET", "/staff/campaigns", "", "editor", nil},
+		{"GET /staff/campaigns/new", "GET", "/staff/campaigns/new", "", "editor", nil},
+		{"POST /staff/campaigns", "POST", "/staff/campaigns", `{"list":"newsletter","subject":"S","markdown":"M"}`, "editor", nil},
+		{"GET /staff/campaigns/{id}", "GET", "/staff/campaigns/2", "", "editor", nil},
+		{"POST /staff/campaigns/{id}", "POST", "/staff/campaigns/1", `{"list":"newsletter","subject":"S2","markdown":"M2"}`, "editor", nil},
+		{"GET /staff/campaigns/{id}/edit", "GET", "/staff/campaigns/1/edit", "", "editor", nil},
+		{"GET /staff/campaigns/{id}/preview", "GET", "/staff/campaigns/2/preview", "", "editor", nil},
+		{"POST /staff/campaigns/{id}/test", "POST", "/staff/campaigns/1/test", `{"to":"editor@example.com"}`, "editor", nil},
+		{"GET /staff/campaigns/{id}/send", "GET", "/staff/campaigns/1/send", "", "editor", nil},
+		{"POST /staff/campaigns/{id}/send", "POST", "/staff/campaigns/1/send", `{"at":"","confirm":"yes"}`, "editor", nil},
+		{"POST /staff/campaigns/{id}/cancel", "POST", "/staff/campaigns/2/cancel", "", "editor", nil},
 		{"GET /api/campaigns", "GET", "/api/campaigns", "", "editor", nil},
 		{"POST /api/campaigns", "POST", "/api/campaigns", `{"list":"newsletter","subject":"S","markdown":"M"}`, "editor", nil},
 		{"GET /api/campaigns/{id}", "GET", "/api/campaigns/2", "", "editor", nil},
@@ -73,7 +84,7 @@ func TestEveryStaffRouteIsAudited(t *testing.T) {
 			require.Empty(t, log(), "a refused request records nothing")
 
 			res := do(tc.actor)
-			require.Less(t, res.Code, 300, res.Body)
+			require.Less(t, res.Code, 400, res.Body) // a staff form is answered with 303 See Other
 			var reads []read
 			for _, a := range log() {
 				reads = append(reads, read{a.Subject, a.What, a.Why})

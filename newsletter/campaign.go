@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"html/template"
+	"math"
 	"sync"
 	"time"
 
@@ -17,24 +18,24 @@ type Draft struct {
 	Markdown string `json:"markdown"`
 }
 
-// check validates d and renders its body.
-func (d Draft) check() (html, text string, err error) {
-	if !d.List.Valid() {
-		return "", "", privacy.Invalid("list", "there is no list %q", clip(string(d.List), 40))
+// checkDraft validates d and renders its body. Every fault is returned, joined.
+func (s *Service) checkDraft(d Draft) (html, text string, err error) {
+	var errList error
+	if !s.defined(d.List) {
+		errList = privacy.Invalid("list", "there is no list %q", clip(string(d.List), 40))
 	}
-	if err := privacy.CheckText("subject", d.Subject, privacy.MaxSubjectLen, true); err != nil {
-		return "", "", err
-	}
-	return Render(d.Markdown)
+	errSubject := privacy.CheckText("subject", d.Subject, privacy.MaxSubjectLen, true)
+	html, text, errBody := Render(d.Markdown)
+	return html, text, errors.Join(errList, errSubject, errBody)
 }
 
 // CreateCampaign stores a draft campaign. Requires the editor role: ErrUnauthorized,
-// ErrForbidden. Returns ErrInvalid naming "list", "subject" or "markdown".
+// ErrForbidden. Returns ErrInvalid naming "list", "subject" or "markdown", every fault joined.
 func (s *Service) CreateCampaign(ctx context.Context, d Draft) (Campaign, error) {
 	if err := privacy.Require(ctx, privacy.RoleEditor); err != nil {
 		return Campaign{}, err
 	}
-	html, text, err := d.check()
+	html, text, err := s.checkDraft(d)
 	if err != nil {
 		return Campaign{}, err
 	}
@@ -53,7 +54,7 @@ func (s *Service) UpdateCampaign(ctx context.Context, id int64, d Draft) (Campai
 	if err := privacy.Require(ctx, privacy.RoleEditor); err != nil {
 		return Campaign{}, err
 	}
-	html, text, err := d.check()
+	html, text, err := s.checkDraft(d)
 	if err != nil {
 		return Campaign{}, err
 	}
@@ -171,7 +172,7 @@ func (s *Service) campaignMessage(c Campaign, m mailTemplate, r Recipient, token
 	}
 	html, text := m.fill(unsub, prefs)
 	return privacy.Message{
-		Purpose: c.List.Purpose(), DataSubject: r.Email, To: privacy.Address{Email: r.Email},
+		Purpose: s.listDef(c.List).Purpose, DataSubject: r.Email, To: privacy.Address{Email: r.Email},
 		Subject: c.Subject, Text: text, HTML: html, Unsubscribe: unsub, Ref: c.Ref(),
 	}, nil
 }
@@ -186,6 +187,15 @@ type Progress struct {
 	Queued   int            `json:"queued"`   // waiting in the outbox or being delivered
 	Sent     int            `json:"sent"`
 	Failed   int            `json:"failed"` // refused at delivery (left meanwhile), bounced or expired
+	// Done counts the recipients settled: sent, failed or skipped.
+	Done int `json:"done"`
+	// Percent is Done of Total, 0 to 100: 100 once every recipient is settled.
+	Percent int `json:"percent"`
+	// Rate is messages sent or failed per second since sending started.
+	Rate float64 `json:"rate"`
+	// ETA is the seconds left at Rate; -1 while it is not known (nothing is settled
+	// yet, or the campaign is not sending).
+	ETA int `json:"eta"`
 }
 
 // Progress returns how far campaign id has got; it can be read while the campaign
@@ -202,12 +212,61 @@ func (s *Service) Progress(ctx context.Context, id int64) (Progress, error) {
 	if err != nil {
 		return Progress{}, err
 	}
+	return progressOf(c, st, s.clock()), nil
+}
+
+// progressOf is c's progress at now, its messages' states being st.
+func progressOf(c Campaign, st privacy.OutboxStats, now time.Time) Progress {
 	p := Progress{Status: c.Status, Total: max(c.Total, c.Enqueued+c.Skipped), Enqueued: c.Enqueued, Skipped: c.Skipped,
-		Queued: st.Queued, Sent: st.Sent, Failed: st.Failed}
+		Queued: st.Queued, Sent: st.Sent, Failed: st.Failed, ETA: -1}
 	if c.Status == CampaignSent {
 		p.Total = c.Enqueued + c.Skipped
 	}
-	return p, nil
+	p.Done = p.Sent + p.Failed + p.Skipped
+	switch {
+	case p.Total > 0:
+		p.Percent = min(100, p.Done*100/p.Total)
+	case c.Status == CampaignSent:
+		p.Percent = 100 // a list with no member: nothing to wait for
+	}
+	if elapsed := now.Sub(c.StartedAt).Seconds(); !c.StartedAt.IsZero() && elapsed > 0 {
+		p.Rate = float64(p.Sent+p.Failed) / elapsed
+	}
+	left := p.Total - p.Done
+	if c.Status == CampaignCancelled {
+		left = p.Queued // only what is already in the outbox goes out
+	}
+	started := c.Status == CampaignSending || c.Status == CampaignSent || c.Status == CampaignCancelled
+	switch {
+	case started && left <= 0 && c.Status != CampaignSending:
+		p.ETA = 0
+	case started && p.Rate > 0:
+		p.ETA = int(math.Ceil(float64(max(left, 0)) / p.Rate))
+	}
+	return p
+}
+
+// ListCount is a list the site offers and how many confirmed members it has.
+type ListCount struct {
+	ListDef
+	Members int `json:"members"`
+}
+
+// ListCounts returns the confirmed members of each list the site offers: the number
+// only, never who (P9). Requires the editor role.
+func (s *Service) ListCounts(ctx context.Context) ([]ListCount, error) {
+	if err := privacy.Require(ctx, privacy.RoleEditor); err != nil {
+		return nil, err
+	}
+	out := make([]ListCount, len(s.lists))
+	for i, d := range s.lists {
+		n, err := s.store.CountConfirmed(ctx, d.Name)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ListCount{ListDef: d, Members: n}
+	}
+	return out, nil
 }
 
 var errNotDue = errors.New("newsletter: campaign not due")

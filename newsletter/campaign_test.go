@@ -96,7 +96,9 @@ func TestCampaignReachesOnlyConfirmedMembers(t *testing.T) {
 
 		p, err := e.svc.Progress(editor(), c2.ID)
 		require.NoError(t, err)
-		assert.Equal(t, newsletter.Progress{Status: newsletter.CampaignSent, Total: 10, Enqueued: 9, Skipped: 1, Sent: 9}, p)
+		assert.Positive(t, p.Rate)
+		p.Rate = 0
+		assert.Equal(t, newsletter.Progress{Status: newsletter.CampaignSent, Total: 10, Enqueued: 9, Skipped: 1, Sent: 9, Done: 10, Percent: 100}, p)
 	})
 }
 
@@ -126,8 +128,9 @@ func testUnsubscribeBetweenEnqueueAndSend(t *testing.T, kind string) {
 		p, err = e.svc.Progress(editor(), c.ID)
 		return err == nil && p.Queued == 0
 	}, 10*time.Second, 10*time.Millisecond)
-	assert.Equal(t, newsletter.Progress{Status: newsletter.CampaignSent, Total: 2, Enqueued: 2, Sent: 1, Failed: 1}, p)
-	assert.Equal(t, []string{"Please confirm your subscription to the newsletter of Example Ltd"}, e.subjects(ann),
+	p.Rate = 0
+	assert.Equal(t, newsletter.Progress{Status: newsletter.CampaignSent, Total: 2, Enqueued: 2, Sent: 1, Failed: 1, Done: 2, Percent: 100}, p)
+	assert.Equal(t, []string{"Please confirm your subscription to Newsletter of Example Ltd"}, e.subjects(ann),
 		"the re-check before delivery stops the mail to someone who left meanwhile")
 }
 

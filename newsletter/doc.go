@@ -4,8 +4,12 @@
 // complaint, the one staff act that shows an address, is for admins only and
 // recorded in the access log (P11).
 //
-// Each list ("newsletter", "promotions") is its own opt-in and mails under its own
-// privacy.Purpose. Subscribing is double opt-in: the confirmation link opens a page
+// A site defines its own lists (Config.Lists: name, title, description, and the
+// privacy.Purpose it mails under, newsletter or promotions; DefaultLists, a newsletter
+// and promotions, when it defines none). Each list is its own opt-in, even beside
+// another of the same purpose, and a campaign reaches its own list's members only.
+// The pages, the mails, the policy page (Contract) and the consent records
+// (ConsentSource) name the lists. Subscribing is double opt-in: the confirmation link opens a page
 // that confirms only on POST, so a link scanner following GET links confirms no one.
 // Opt-ins made at account registration arrive as privacy consent records and are
 // honoured by SyncConsents without importing the accounts capability. Every opt-in and
@@ -30,8 +34,12 @@
 // privacy outbox, in batches: each batch's messages and the campaign's resume cursor
 // commit in one transaction, so a crash mid-campaign loses no recipient, and a
 // recipient can receive a second copy only if their message was being delivered at
-// the moment of the crash. Progress (queued, sent, failed, total) can be read while it
-// sends.
+// the moment of the crash. Progress (queued, sent, failed, total, rate, time left) can
+// be read while it sends. The staff pages (/staff/campaigns under the Handler) write
+// and edit drafts, preview them, send a test to an operator address, show each
+// list's member count (a number, never who), send after a confirmation, now or at a
+// time, and cancel; a scheduled campaign is sent by whichever process finds it due
+// first (SendDue in Run), once.
 //
 // Every word a person reads, on a page or in a mail, but the English sentence of a
 // fault, is in the templates of DefaultTemplates (the files under templates/): the

@@ -243,3 +243,6 @@ func (e *env) subjects(rcpt string) []string {
 	}
 	return out
 }
+
+// bothLists are the names of newsletter.DefaultLists.
+var bothLists = []newsletter.List{newsletter.ListNewsletter, newsletter.ListPromotions}

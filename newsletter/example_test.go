@@ -67,7 +67,7 @@ func Example() {
 	fmt.Println("may be mailed the newsletter:", ok)
 
 	// Output:
-	// Please confirm your subscription to the newsletter of Example Ltd
+	// Please confirm your subscription to Newsletter of Example Ltd
 	// confirmed: [newsletter]
 	// Spring issue | List-Unsubscribe=One-Click
 	// left: newsletter

@@ -6,3 +6,6 @@ import "context"
 func WithCampaignMark(ctx context.Context, email string, list List) context.Context {
 	return context.WithValue(ctx, campaignKey, campaignMark{email: email, list: list})
 }
+
+// ProgressOf is progressOf.
+var ProgressOf = progressOf

@@ -3,7 +3,9 @@ package newsletter_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -94,6 +96,45 @@ func FuzzSubscribeForm(f *testing.F) {
 		}
 		if len(res.Header.Values("Set-Cookie")) > 0 {
 			t.Fatal("a cookie was set")
+		}
+	})
+}
+
+// FuzzStaffForms posts any body with any content type to each staff form, and
+// asks to send at any time: never a 500 or a panic, never a cookie, and a post
+// that is refused changes no campaign.
+func FuzzStaffForms(f *testing.F) {
+	e := newEnv(f, "mem")
+	c, err := e.svc.CreateCampaign(editor(), newsletter.Draft{List: newsletter.ListNewsletter, Subject: "Issue", Markdown: "Hi."})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("application/x-www-form-urlencoded", "list=newsletter&subject=S&markdown=M", "2030-01-01T09:00")
+	f.Add("application/json", `{"list":"newsletter","subject":["a"],"markdown":1}`, "2030-02-30T25:61")
+	f.Add("application/x-www-form-urlencoded", "to=editor%40example.com&confirm=no&at=%00", "2030-01-01T09:00:00+99:00")
+	f.Fuzz(func(t *testing.T, contentType, body, at string) {
+		before, err := e.svc.Campaign(editor(), c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := "/newsletter/staff/campaigns/" + strconv.FormatInt(c.ID, 10)
+		for _, path := range []string{"/newsletter/staff/campaigns", id, id + "/test", id + "/send", id + "/cancel"} {
+			res := e.do(t, http.MethodPost, path, contentType, body, "X-Test-Actor", "editor")
+			if res.Code >= 500 || len(res.Header.Values("Set-Cookie")) > 0 {
+				t.Fatalf("POST %s %q %q = %d: %s", path, contentType, body, res.Code, res.Body)
+			}
+			after, err := e.svc.Campaign(editor(), c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Code >= 400 && (after.Status != before.Status || after.Subject != before.Subject || after.Markdown != before.Markdown) {
+				t.Fatalf("refused POST %s %q changed the campaign: %+v", path, body, after)
+			}
+			before = after
+		}
+		res := e.do(t, http.MethodGet, id+"/send?at="+url.QueryEscape(at), "", "", "X-Test-Actor", "editor")
+		if res.Code >= 500 {
+			t.Fatalf("GET send at %q = %d: %s", at, res.Code, res.Body)
 		}
 	})
 }

@@ -2,6 +2,8 @@ package newsletter
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
@@ -22,22 +24,48 @@ var (
 )
 
 // Contract implements privacy.Holder: subscriptions, kept Config.LeftRetention
-// after their subscriber left, and the newsletter and promotions purposes with the
-// Service as their Allower.
+// after their subscriber left, the purposes the site's lists mail under with the
+// Service as their Allower, and a section of the policy naming every list.
 func (s *Service) Contract() privacy.Contract {
-	return privacy.Contract{
+	c := privacy.Contract{
 		Name: holderName,
-		Categories: []privacy.Category{{Name: CategorySubscriptions, Description: "Newsletter and promotions subscriptions",
+		Categories: []privacy.Category{{Name: CategorySubscriptions, Description: "Mailing list subscriptions",
 			Retention: s.leftRetention, RetentionOf: "you leave the list"}},
-		Purposes: []privacy.PurposeUse{
-			{Purpose: PurposeNewsletter, Allower: s, Description: "to send the newsletter, only if you subscribed and confirmed"},
-			{Purpose: PurposePromotions, Allower: s, Description: "to send occasional offers, only if you subscribed and confirmed"},
-		},
-		Sections: []privacy.Section{{Heading: privacy.SectionCollected, Text: `**Newsletter and promotions.** These are separate lists, and you are on one only if you sign up
-for it and confirm from the message we send. Every issue has a link that takes you off the list
-at once.`}},
 	}
+	text := new(strings.Builder)
+	text.WriteString("**Mailing lists.** Each list is a separate choice: you are on one only if you sign up for it\n" +
+		"and confirm from the message we send. Every issue has a link that takes you off the list at once.\n" +
+		"The lists are these.\n")
+	for _, p := range []struct {
+		purpose privacy.Purpose
+		what    string
+	}{{PurposeNewsletter, "news"}, {PurposePromotions, "offers"}} {
+		lists := s.listsOf(p.purpose)
+		if len(lists) == 0 {
+			continue
+		}
+		var titles []string
+		for _, l := range lists {
+			d := s.listDef(l)
+			titles = append(titles, d.Title)
+			// A paragraph each: the policy page's check reads the text, and a
+			// Markdown list's markers are not on the page.
+			fmt.Fprintf(text, "\n**%s** (%s)", escapeMarkdown(d.Title), p.what)
+			if d.Description != "" {
+				fmt.Fprintf(text, ": %s", escapeMarkdown(d.Description))
+			}
+			text.WriteString("\n")
+		}
+		c.Purposes = append(c.Purposes, privacy.PurposeUse{Purpose: p.purpose, Allower: s,
+			Description: fmt.Sprintf("to send %s (%s), only if you subscribed to that list and confirmed", p.what, strings.Join(titles, ", "))})
+	}
+	c.Sections = []privacy.Section{{Heading: privacy.SectionCollected, Text: strings.TrimSpace(text.String())}}
+	return c
 }
+
+// escapeMarkdown keeps a list's title and description literal in the policy's
+// Markdown.
+var escapeMarkdown = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "`", "\\`", "[", `\[`, "]", `\]`, "<", `\<`, ">", `\>`, "#", `\#`, "|", `\|`).Replace
 
 // Export implements privacy.Exporter: the subject's subscriptions, or nil. It is the
 // only way a subscription leaves the package, and it gives a person their own.

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
@@ -37,9 +38,12 @@ type HandlerConfig struct {
 	Log *slog.Logger
 	// Templates are the host's overrides of DefaultTemplates, for the pages
 	// (subscribe.html, confirm.html, unsubscribe.html, preferences.html, error.html,
-	// and lists.txt for the lists' names); nil for the defaults. Pass the Service
+	// staff.html, and lists.txt for the lists' names); nil for the defaults. Pass the Service
 	// the same overrides, so that its mail says what the pages say.
 	Templates fs.FS
+	// TimeZone is the zone the staff pages show times in and read a campaign's
+	// send time in; UTC by default.
+	TimeZone *time.Location
 }
 
 // Handler serves the subscription pages, as server-rendered HTML that needs no
@@ -63,6 +67,17 @@ type HandlerConfig struct {
 //	POST /unsubscribe?t=           leave at once: the RFC 8058 one-click target and the button
 //	GET  /preferences?t=           the address's lists
 //	POST /preferences?t=           stay on the ticked lists (newsletter, promotions), leave the others
+//	GET  /staff/campaigns          staff pages: the campaigns, newest first, and each list's member count
+//	GET  /staff/campaigns/new      the form of a new draft
+//	POST /staff/campaigns          save a new draft (list, subject, markdown); 303 to its page
+//	GET  /staff/campaigns/{id}     a campaign: its state, its progress, and what can be done now
+//	POST /staff/campaigns/{id}     save a draft's edit; 303 to its page
+//	GET  /staff/campaigns/{id}/edit     the form of a draft
+//	GET  /staff/campaigns/{id}/preview  its mail, HTML and text
+//	POST /staff/campaigns/{id}/test     to (an operator address); 303 to its page
+//	GET  /staff/campaigns/{id}/send?at= how many members of which list it goes to, and when: confirm
+//	POST /staff/campaigns/{id}/send     at, confirm=yes: send now or schedule; 303 to its page
+//	POST /staff/campaigns/{id}/cancel   stop it; 303 to its page
 //	GET  /api/campaigns            staff: campaigns, newest first
 //	POST /api/campaigns            staff: create a draft from list, subject, markdown
 //	GET  /api/campaigns/{id}       staff: a campaign and its progress
@@ -70,11 +85,13 @@ type HandlerConfig struct {
 //	POST /api/campaigns/{id}/test  staff: to (an operator address)
 //	POST /api/campaigns/{id}/schedule  staff: at (RFC 3339; empty sends now)
 //	POST /api/campaigns/{id}/cancel    staff
-//	GET  /api/campaigns/{id}/progress  staff: queued, sent, failed, total
+//	GET  /api/campaigns/{id}/progress  staff: queued, sent, failed, total, done, percent, rate, eta
 //	POST /api/complaints           admin: email (a spam complaint: leave every list, suppress; audited)
 //
 // Staff routes need an actor with privacy.RoleEditor in the request context (the
-// host's sign-in middleware puts it there); complaints, which stop all mail to an
+// host's sign-in middleware puts it there); the staff pages render through the
+// Layout like every page, and a campaign page's progress element carries the
+// progress route in data-progress for the host's script to poll while it sends; complaints, which stop all mail to an
 // address, need privacy.RoleAdmin. No route lists or exports subscribers.
 // Every POST and PUT from another origin is refused (http.CrossOriginProtection); a
 // mail provider's one-click POST carries no Origin and passes. No response sets a
@@ -111,7 +128,7 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	tm, err := parseTemplates(cfg.Templates, svc.prefix)
+	tm, err := parseTemplates(cfg.Templates, svc.prefix, svc.listDef)
 	if err != nil {
 		return nil, fmt.Errorf("newsletter: HandlerConfig.Templates: %w", err)
 	}
@@ -126,6 +143,17 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	mux.HandleFunc("POST /unsubscribe", h.unsubscribe)
 	mux.HandleFunc("GET /preferences", h.showPreferences)
 	mux.HandleFunc("POST /preferences", h.savePreferences)
+	mux.HandleFunc("GET /staff/campaigns", h.staffCampaigns)
+	mux.HandleFunc("GET /staff/campaigns/new", h.staffNew)
+	mux.HandleFunc("POST /staff/campaigns", h.staffCreate)
+	mux.HandleFunc("GET /staff/campaigns/{id}", h.staffCampaign)
+	mux.HandleFunc("POST /staff/campaigns/{id}", h.staffSave)
+	mux.HandleFunc("GET /staff/campaigns/{id}/edit", h.staffEdit)
+	mux.HandleFunc("GET /staff/campaigns/{id}/preview", h.staffPreview)
+	mux.HandleFunc("POST /staff/campaigns/{id}/test", h.staffTest)
+	mux.HandleFunc("GET /staff/campaigns/{id}/send", h.staffConfirmSend)
+	mux.HandleFunc("POST /staff/campaigns/{id}/send", h.staffSend)
+	mux.HandleFunc("POST /staff/campaigns/{id}/cancel", h.staffCancel)
 	mux.HandleFunc("GET /api/campaigns", h.listCampaigns)
 	mux.HandleFunc("POST /api/campaigns", h.createCampaign)
 	mux.HandleFunc("GET /api/campaigns/{id}", h.getCampaign)
@@ -185,6 +213,7 @@ func (h *Handler) label(field string) string {
 type errorPage struct {
 	Status int
 	Link   bool // the link is at fault: incomplete, expired or used
+	Staff  bool // a staff page failed
 	Errors []web.FieldError
 }
 
@@ -202,29 +231,30 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.render(w, r, b.Error.Status, "error", errorPage{
 		Status: b.Error.Status,
 		Link:   b.Error.Status == http.StatusGone || b.Error.Field == "t",
+		Staff:  strings.HasPrefix(r.URL.Path, "/staff/"),
 		Errors: web.FieldErrors(err, h.label),
 	})
 }
 
 // listChoice is one checkbox of the subscribe and preference forms.
 type listChoice struct {
-	Name    List
+	ListDef
 	Checked bool
 	Status  Status
 }
 
-func choices(checked func(List) bool) []listChoice {
+func (h *Handler) choices(checked func(List) bool) []listChoice {
 	var out []listChoice
-	for _, l := range Lists() {
-		out = append(out, listChoice{Name: l, Checked: checked(l)})
+	for _, d := range h.svc.lists {
+		out = append(out, listChoice{ListDef: d, Checked: checked(d.Name)})
 	}
 	return out
 }
 
-// chosen returns the lists whose checkbox is ticked in v.
-func chosen(v url.Values) []List {
+// chosen returns the lists whose checkbox, named after the list, is ticked in v.
+func (h *Handler) chosen(v url.Values) []List {
 	var out []List
-	for _, l := range Lists() {
+	for _, l := range h.svc.names() {
 		if v.Get(string(l)) != "" {
 			out = append(out, l)
 		}
@@ -246,7 +276,7 @@ type formPage struct {
 
 func (h *Handler) formPage(email string, lists []List, err error) formPage {
 	p := formPage{Stamp: h.cfg.Signer.Stamp(), Email: email, Err: map[string]web.FieldError{}, MaxEmail: privacy.MaxEmailLen,
-		Lists: choices(func(l List) bool { return slices.Contains(lists, l) }), Errors: web.FieldErrors(err, h.label)}
+		Lists: h.choices(func(l List) bool { return slices.Contains(lists, l) }), Errors: web.FieldErrors(err, h.label)}
 	for _, fe := range slices.Backward(p.Errors) {
 		if fe.Field != "" {
 			p.Err[fe.Field] = fe
@@ -263,7 +293,7 @@ type formDescriptor struct {
 
 func (h *Handler) showForm(w http.ResponseWriter, r *http.Request) {
 	if web.WantsJSON(r) {
-		web.WriteJSON(w, http.StatusOK, formDescriptor{Timestamp: h.cfg.Signer.Stamp(), Honeypot: web.Honeypot, Lists: Lists()})
+		web.WriteJSON(w, http.StatusOK, formDescriptor{Timestamp: h.cfg.Signer.Stamp(), Honeypot: web.Honeypot, Lists: h.svc.names()})
 		return
 	}
 	h.render(w, r, http.StatusOK, "subscribe", h.formPage("", nil, nil))
@@ -289,7 +319,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	email, lists = v.Get("email"), chosen(v)
+	email, lists = v.Get("email"), h.chosen(v)
 	if len(email) > 2*privacy.MaxEmailLen {
 		email = email[:2*privacy.MaxEmailLen] // shown back to the visitor, not stored
 	}
@@ -301,7 +331,7 @@ func (h *Handler) subscribe(w http.ResponseWriter, r *http.Request) {
 	if !web.Bot(v) {
 		if err := h.cfg.Signer.Check(v.Get(web.TimestampField)); err != nil {
 			// The visitor sends the form again either way: tell them all it needs.
-			_, _, fields := checkSubscription(email, lists)
+			_, _, fields := h.svc.checkSubscription(email, lists)
 			fail(errors.Join(fields, err))
 			return
 		}
@@ -418,7 +448,7 @@ func (h *Handler) preferencesPage(sub Subscriber, t string, saved bool, left []L
 	for _, s := range sub.Subscriptions {
 		status[s.List] = s.Status
 	}
-	p.Choice = choices(func(l List) bool { return status[l] == StatusConfirmed || status[l] == StatusPending })
+	p.Choice = h.choices(func(l List) bool { return status[l] == StatusConfirmed || status[l] == StatusPending })
 	for i := range p.Choice {
 		p.Choice[i].Status = status[p.Choice[i].Name]
 	}
@@ -469,7 +499,7 @@ func (h *Handler) savePreferences(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	left, err := h.svc.SetPreferences(r.Context(), t, chosen(v))
+	left, err := h.svc.SetPreferences(r.Context(), t, h.chosen(v))
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -2,53 +2,104 @@ package newsletter
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
 )
 
 // The purposes the newsletter mails an address for, each only after the person
-// subscribed and confirmed (P13).
+// subscribed to a list of it and confirmed (P13).
 const (
 	PurposeNewsletter privacy.Purpose = "newsletter"
 	PurposePromotions privacy.Purpose = "promotions"
 )
 
-// A List is a mailing list a person opts into on its own. Each list mails under its
-// own privacy.Purpose, so the purpose-bound Mailer refuses a list's mail to anyone
-// who did not opt into that very list.
+// A List names a mailing list a person opts into on its own: a ListDef's Name. Each
+// list mails under the privacy.Purpose its ListDef gives, and a list's mail reaches
+// only those who opted into that very list.
 type List string
 
-// The lists. Each is its own opt-in.
+// The names of the two lists of DefaultLists.
 const (
 	ListNewsletter List = "newsletter"
 	ListPromotions List = "promotions"
 )
 
-// Lists returns every list, in a fixed order.
-func Lists() []List { return []List{ListNewsletter, ListPromotions} }
-
-// Valid reports whether l is one of Lists.
-func (l List) Valid() bool { return l == ListNewsletter || l == ListPromotions }
-
-// Purpose is the privacy purpose the list mails under.
-func (l List) Purpose() privacy.Purpose {
-	if l == ListPromotions {
-		return PurposePromotions
+// Valid reports whether l is well-formed as a list's name: 1 to 32 lowercase ASCII
+// letters, digits and hyphens, starting with a letter. Whether a site defines it is
+// the Service's to say.
+func (l List) Valid() bool {
+	if len(l) == 0 || len(l) > 32 || l[0] < 'a' || l[0] > 'z' {
+		return false
 	}
-	return PurposeNewsletter
+	for _, c := range []byte(l) {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
-// listFor returns the list that mails under p.
-func listFor(p privacy.Purpose) (List, bool) {
-	switch p {
-	case PurposeNewsletter:
-		return ListNewsletter, true
-	case PurposePromotions:
-		return ListPromotions, true
-	}
-	return "", false
+// ListDef is a list a site offers (Config.Lists). Pages, mails, the policy page and
+// the consent records name it.
+type ListDef struct {
+	Name List `json:"name"`
+	// Title is how pages, mails and the policy name the list ("Weekly digest").
+	Title string `json:"title"`
+	// Description says in a sentence what the list sends; it is shown beside the
+	// list's checkbox and in the policy. Optional.
+	Description string `json:"description,omitempty"`
+	// Purpose is PurposeNewsletter or PurposePromotions: what the
+	// list's mail is for, under the policy.
+	Purpose privacy.Purpose `json:"purpose"`
 }
+
+// DefaultLists are the lists of a site that defines none: the newsletter and
+// promotions, each its own opt-in under its own purpose.
+func DefaultLists() []ListDef {
+	return []ListDef{
+		{Name: ListNewsletter, Title: "Newsletter", Description: "News from us, now and then", Purpose: PurposeNewsletter},
+		{Name: ListPromotions, Title: "Promotions", Description: "Occasional offers", Purpose: PurposePromotions},
+	}
+}
+
+// reservedLists are the names of the subscribe and preference forms' other
+// fields, which a list's checkbox, named after the list, must not take.
+var reservedLists = []List{"email", "ts", "website", "t", "lists"}
+
+// checkListDefs returns an error naming the first fault of defs.
+func checkListDefs(defs []ListDef) error {
+	if len(defs) == 0 {
+		return errors.New("newsletter: Config.Lists holds no list")
+	}
+	seen := map[List]bool{}
+	for i, d := range defs {
+		switch {
+		case !d.Name.Valid() || slices.Contains(reservedLists, d.Name):
+			return fmt.Errorf("newsletter: Config.Lists[%d]: name %q must be 1 to 32 lowercase letters, digits and hyphens, start with a letter, and not be one of %v", i, d.Name, reservedLists)
+		case seen[d.Name]:
+			return fmt.Errorf("newsletter: Config.Lists[%d]: list %q is defined twice", i, d.Name)
+		case d.Purpose != PurposeNewsletter && d.Purpose != PurposePromotions:
+			return fmt.Errorf("newsletter: Config.Lists[%d] (%s): purpose %q must be %q or %q", i, d.Name, d.Purpose, PurposeNewsletter, PurposePromotions)
+		}
+		if err := privacy.CheckText("title", d.Title, 80, true); err != nil {
+			return fmt.Errorf("newsletter: Config.Lists[%d] (%s): %w", i, d.Name, err)
+		}
+		if err := privacy.CheckText("description", d.Description, 200, false); err != nil {
+			return fmt.Errorf("newsletter: Config.Lists[%d] (%s): %w", i, d.Name, err)
+		}
+		seen[d.Name] = true
+	}
+	return nil
+}
+
+// ConsentSource is the Source of the consent record an opt-in or withdrawal of list l
+// made through source (SourceForm, ...) is kept with: "newsletter-form:weekly". The
+// record's Purpose is the list's; its Source names the list.
+func ConsentSource(source string, l List) string { return source + ":" + string(l) }
 
 // Status is where a subscription stands.
 type Status string

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
@@ -46,7 +47,11 @@ type Config struct {
 	// Templates are the host's overrides of DefaultTemplates, for the mail the
 	// Service sends (confirm.txt, campaign.txt, campaign.html, lists.txt); nil for
 	// the defaults. Pass the Handler the same overrides.
-	Templates   fs.FS
+	Templates fs.FS
+	// Lists are the lists the site offers, in the order pages show them; nil for
+	// DefaultLists. A list's name is kept in every subscription to it: renaming one
+	// leaves its members behind, and a list taken out of Lists mails no one.
+	Lists       []ListDef
 	ConfirmTTL  time.Duration // 7 days: how long a confirmation link works
 	ResendAfter time.Duration // 10m: a second subscribe within this sends no second confirmation
 	// LeftRetention is how long a subscription is kept after its subscriber left
@@ -80,6 +85,10 @@ type Service struct {
 	base     string
 	prefix   string // base's path: where the Handler's pages are
 	tm       *privacy.Templates
+	lists    []ListDef
+	// sending maps a campaign past its draft, whose list no longer changes, to its
+	// list: the check before each message's delivery reads it once per process.
+	sending sync.Map
 
 	confirmTTL, resendAfter, poll time.Duration
 	leftRetention                 time.Duration
@@ -109,10 +118,17 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Auditor == nil || cfg.Auditor.Log == nil {
 		errs = append(errs, errors.New("newsletter: Config.Auditor with a Log is required: staff act on subscribers' data"))
 	}
+	lists := cfg.Lists
+	if lists == nil {
+		lists = DefaultLists()
+	}
+	if err := checkListDefs(lists); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	s := &Service{
+	s := &Service{lists: slices.Clone(lists),
 		store: cfg.Store, mailer: cfg.Mailer, outbox: cfg.Outbox, consents: cfg.Consents, auditor: cfg.Auditor,
 		policy: cfg.Mailer.Policy(), log: cfg.Log, now: cfg.Now,
 		tokens: tokenSigner{key: cfg.Secret}, confirm: confirmTokens(cfg.Rand), secret: cfg.Secret,
@@ -153,7 +169,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("newsletter: Config.BaseURL %q must be an absolute http(s) URL without query or fragment", base)
 	}
 	s.base, s.prefix = base, prefix
-	if s.tm, err = parseTemplates(cfg.Templates, prefix); err != nil {
+	if s.tm, err = parseTemplates(cfg.Templates, prefix, s.listDef); err != nil {
 		return nil, fmt.Errorf("newsletter: Config.Templates: %w", err)
 	}
 	s.mailer.AllowContract(s.Contract())
@@ -161,6 +177,43 @@ func New(cfg Config) (*Service, error) {
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC() }
+
+// Lists returns the lists the site offers, in the order pages show them.
+func (s *Service) Lists() []ListDef { return slices.Clone(s.lists) }
+
+// listDef returns the definition of l; for a list the site no longer defines, one
+// titled with its name and no purpose, so that it mails no one.
+func (s *Service) listDef(l List) ListDef {
+	for _, d := range s.lists {
+		if d.Name == l {
+			return d
+		}
+	}
+	return ListDef{Name: l, Title: string(l)}
+}
+
+// defined reports whether the site offers l.
+func (s *Service) defined(l List) bool { return s.listDef(l).Purpose != "" }
+
+// listsOf returns the names of the lists that mail under p, in order.
+func (s *Service) listsOf(p privacy.Purpose) []List {
+	var out []List
+	for _, d := range s.lists {
+		if d.Purpose == p {
+			out = append(out, d.Name)
+		}
+	}
+	return out
+}
+
+// names returns the names of the lists the site offers, in order.
+func (s *Service) names() []List {
+	out := make([]List, len(s.lists))
+	for i, d := range s.lists {
+		out[i] = d.Name
+	}
+	return out
+}
 
 // errQuiet rolls back a change whose mail the Mailer refused (the address is
 // suppressed): the visitor is answered as if it had worked, so the form does not tell
@@ -210,50 +263,65 @@ func (s *Service) AllowsMessage(ctx context.Context, msg *privacy.Message) (bool
 	return s.allows(ctx, msg.Purpose, msg.DataSubject, msg.Ref)
 }
 
-// allows is AllowsMessage for a message to subject with the given Ref.
+// allows is AllowsMessage for a message to subject with the given Ref. A campaign's
+// message is allowed by its own list; any other, by any list of p.
 func (s *Service) allows(ctx context.Context, p privacy.Purpose, subject, ref string) (bool, error) {
-	list, ok := listFor(p)
-	if !ok {
-		return false, nil
-	}
 	if m, ok := ctx.Value(campaignKey).(campaignMark); ok {
-		return m.email == subject && m.list == list, nil
+		return m.email == subject && s.listDef(m.list).Purpose == p, nil
 	}
-	sub, err := s.store.Subscription(ctx, subject, list)
-	if errors.Is(err, privacy.ErrNotFound) {
-		return false, nil
+	lists := s.listsOf(p)
+	if id, ok := campaignID(ref); ok {
+		list, err := s.campaignList(ctx, id)
+		if errors.Is(err, privacy.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		lists = slices.DeleteFunc(lists, func(l List) bool { return l != list })
 	}
-	if err != nil {
-		return false, err
+	for _, l := range lists {
+		sub, err := s.store.Subscription(ctx, subject, l)
+		if errors.Is(err, privacy.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if sub.Status == StatusConfirmed || ref == ConfirmRef && sub.awaitsConfirmation(s.clock()) {
+			return true, nil
+		}
 	}
-	switch {
-	case sub.Status == StatusConfirmed:
-		return true, nil
-	case ref == ConfirmRef:
-		return sub.awaitsConfirmation(s.clock()), nil
-	default:
-		return false, nil
-	}
+	return false, nil
 }
 
-// checkLists de-duplicates lists into the fixed order of Lists. Returns ErrInvalid
-// naming "lists" when none or an unknown one is given.
-func checkLists(lists []List) ([]List, error) {
+// campaignList returns the list of campaign id. Returns ErrNotFound.
+func (s *Service) campaignList(ctx context.Context, id int64) (List, error) {
+	if l, ok := s.sending.Load(id); ok {
+		return l.(List), nil
+	}
+	c, err := s.store.Campaign(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if c.Status != CampaignDraft {
+		s.sending.Store(id, c.List)
+	}
+	return c.List, nil
+}
+
+// checkLists de-duplicates lists into the order of the site's lists. Returns
+// ErrInvalid naming "lists" when none or one the site does not offer is given.
+func (s *Service) checkLists(lists []List) ([]List, error) {
 	if len(lists) == 0 {
 		return nil, privacy.Invalid("lists", "choose at least one list")
 	}
-	var out []List
-	for _, l := range Lists() {
-		if slices.Contains(lists, l) {
-			out = append(out, l)
-		}
-	}
 	for _, l := range lists {
-		if !l.Valid() {
+		if !s.defined(l) {
 			return nil, privacy.Invalid("lists", "there is no list %q", clip(string(l), 40))
 		}
 	}
-	return out, nil
+	return slices.DeleteFunc(s.names(), func(l List) bool { return !slices.Contains(lists, l) }), nil
 }
 
 // Subscribe asks for email to join lists: each list is its own opt-in, pending
@@ -264,7 +332,7 @@ func checkLists(lists []List) ([]List, error) {
 // outbox suppressed (bounced, complained) gets the same answer and nothing is stored
 // or sent.
 func (s *Service) Subscribe(ctx context.Context, email string, lists []List) error {
-	addr, lists, err := checkSubscription(email, lists)
+	addr, lists, err := s.checkSubscription(email, lists)
 	if err != nil {
 		return err
 	}
@@ -273,9 +341,9 @@ func (s *Service) Subscribe(ctx context.Context, email string, lists []List) err
 
 // checkSubscription returns email normalized and lists checked, or the faults of
 // both, joined.
-func checkSubscription(email string, lists []List) (string, []List, error) {
+func (s *Service) checkSubscription(email string, lists []List) (string, []List, error) {
 	addr, errEmail := privacy.NormalizeEmail(email)
-	lists, errLists := checkLists(lists)
+	lists, errLists := s.checkLists(lists)
 	return addr, lists, errors.Join(errEmail, errLists)
 }
 
@@ -342,7 +410,7 @@ func (s *Service) sendConfirmation(ctx context.Context, addr string, subs []Subs
 		return err
 	}
 	_, err = s.mailer.Send(ctx, privacy.Message{
-		Purpose: subs[0].List.Purpose(), DataSubject: addr, To: privacy.Address{Email: addr},
+		Purpose: s.listDef(subs[0].List).Purpose, DataSubject: addr, To: privacy.Address{Email: addr},
 		Subject: subj, Text: text, Ref: ConfirmRef,
 	})
 	if errors.Is(err, privacy.ErrRefused) {
@@ -432,7 +500,7 @@ func (s *Service) Confirm(ctx context.Context, token string) ([]List, error) {
 
 func (s *Service) record(ctx context.Context, subs []Subscription, granted bool, source string) error {
 	for _, sub := range subs {
-		if _, err := s.consents.Record(ctx, sub.Email, sub.List.Purpose(), granted, source); err != nil {
+		if _, err := s.consents.Record(ctx, sub.Email, s.listDef(sub.List).Purpose, granted, ConsentSource(source, sub.List)); err != nil {
 			return err
 		}
 	}
@@ -485,7 +553,7 @@ func (s *Service) Unsubscribe(ctx context.Context, token string) (List, error) {
 	if err != nil {
 		return "", err
 	}
-	_, err = s.leave(ctx, sub.Email, []List{sub.List}, SourceOneClick, nil)
+	_, err = s.leave(ctx, sub.Email, func(l List) bool { return l == sub.List }, SourceOneClick, nil)
 	return sub.List, err
 }
 
@@ -495,7 +563,7 @@ func (s *Service) Unsubscribe(ctx context.Context, token string) (List, error) {
 // or "lists"; ErrGone.
 func (s *Service) SetPreferences(ctx context.Context, token string, keep []List) ([]List, error) {
 	for _, l := range keep {
-		if !l.Valid() {
+		if !s.defined(l) {
 			return nil, privacy.Invalid("lists", "there is no list %q", clip(string(l), 40))
 		}
 	}
@@ -503,13 +571,7 @@ func (s *Service) SetPreferences(ctx context.Context, token string, keep []List)
 	if err != nil {
 		return nil, err
 	}
-	var leave []List
-	for _, l := range Lists() {
-		if !slices.Contains(keep, l) {
-			leave = append(leave, l)
-		}
-	}
-	return s.leave(ctx, sub.Email, leave, SourcePreferences, nil)
+	return s.leave(ctx, sub.Email, func(l List) bool { return !slices.Contains(keep, l) }, SourcePreferences, nil)
 }
 
 // ReportComplaint handles a spam complaint (a feedback-loop report, or a staff
@@ -521,7 +583,7 @@ func (s *Service) ReportComplaint(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.leave(ctx, addr, Lists(), SourceComplaint, func(ctx context.Context) error {
+	_, err = s.leave(ctx, addr, func(List) bool { return true }, SourceComplaint, func(ctx context.Context) error {
 		return s.outbox.Suppress(ctx, addr, "complaint", s.clock())
 	})
 	return err
@@ -546,14 +608,14 @@ func (s *Service) RelayComplaint(ctx context.Context, addr string) error {
 	return s.ReportComplaint(ctx, addr)
 }
 
-// leave unsubscribes addr from lists and records the withdrawals; also runs in the
-// same transaction.
-func (s *Service) leave(ctx context.Context, addr string, lists []List, source string, also func(ctx context.Context) error) ([]List, error) {
+// leave unsubscribes addr from the lists it is on that leaves picks, and records the
+// withdrawals; also runs in the same transaction.
+func (s *Service) leave(ctx context.Context, addr string, leaves func(List) bool, source string, also func(ctx context.Context) error) ([]List, error) {
 	now := s.clock()
 	written, err := s.store.UpdateSubscriptions(ctx, addr, func(cur []Subscription) ([]Subscription, error) {
 		var out []Subscription
 		for _, sub := range cur {
-			if slices.Contains(lists, sub.List) && sub.Status != StatusUnsubscribed {
+			if leaves(sub.List) && sub.Status != StatusUnsubscribed {
 				sub.Status, sub.LeftAt = StatusUnsubscribed, now
 				sub.ConfirmHash, sub.ConfirmSentAt, sub.ConfirmExpires = nil, time.Time{}, time.Time{}
 				out = append(out, sub)
@@ -584,9 +646,9 @@ func (s *Service) leave(ctx context.Context, addr string, lists []List, source s
 // SyncConsents acts on consent records written elsewhere since the last call (the
 // cursor is kept in the Store): an opt-in to the newsletter or promotions purpose
 // recorded at account registration (source "registration") becomes a pending
-// subscription and a double opt-in confirmation mail; a withdrawal recorded by
-// another part of the site (an account settings page) takes the address off that
-// list. This package's own records are skipped. The host runs it periodically (Run
+// subscription to the purpose's first list and a double opt-in confirmation mail;
+// a withdrawal recorded by another part of the site (an account settings page)
+// takes the address off every list of that purpose. This package's own records are skipped. The host runs it periodically (Run
 // does). Returns how many records it acted on. Each batch of records, the changes
 // and mails they cause and the cursor commit together, so a crash repeats or loses
 // nothing; several processes may run it at once.
@@ -627,13 +689,13 @@ func (s *Service) applyConsents(ctx context.Context, recs []privacy.Consent) (in
 			return nil
 		}
 		delete(optIns, addr)
-		lists, _ = checkLists(lists)
+		lists, _ = s.checkLists(lists)
 		return s.subscribe(ctx, addr, lists, SourceRegistration, false)
 	}
 	acted := 0
 	for _, r := range recs {
-		list, ok := listFor(r.Purpose)
-		if !ok || strings.HasPrefix(r.Source, "newsletter-") {
+		lists := s.listsOf(r.Purpose)
+		if len(lists) == 0 || strings.HasPrefix(r.Source, "newsletter-") {
 			continue
 		}
 		addr, err := privacy.NormalizeEmail(r.Subject)
@@ -646,14 +708,14 @@ func (s *Service) applyConsents(ctx context.Context, recs []privacy.Consent) (in
 			if _, seen := optIns[addr]; !seen {
 				order = append(order, addr)
 			}
-			optIns[addr] = append(optIns[addr], list)
+			optIns[addr] = append(optIns[addr], lists[0])
 			acted++
 		case !r.Granted:
 			if err := flush(addr); err != nil {
 				return acted, err
 			}
 			// The withdrawal is already on record; only the subscription changes.
-			if _, err := s.leave(ctx, addr, []List{list}, "", nil); err != nil {
+			if _, err := s.leave(ctx, addr, func(l List) bool { return slices.Contains(lists, l) }, "", nil); err != nil {
 				return acted, err
 			}
 			acted++
@@ -677,3 +739,13 @@ func mask(addr string) string {
 }
 
 func campaignRef(id int64) string { return "campaign:" + strconv.FormatInt(id, 10) }
+
+// campaignID returns the campaign whose messages carry ref.
+func campaignID(ref string) (int64, bool) {
+	n, ok := strings.CutPrefix(ref, "campaign:")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(n, 10, 64)
+	return id, err == nil && id > 0
+}

@@ -27,10 +27,10 @@ func TestSubscribeConfirm(t *testing.T) {
 
 		msgs := e.mails(t, ann, 1)
 		require.Len(t, msgs, 1, "one confirmation for both lists")
-		assert.Equal(t, "Please confirm your subscription to the newsletter and promotions of Example Ltd", msgs[0].Subject())
+		assert.Equal(t, "Please confirm your subscription to Newsletter and Promotions of Example Ltd", msgs[0].Subject())
 		assert.Empty(t, msgs[0].Header.Get("List-Unsubscribe"), "a confirmation is no list mail")
 		path := link(t, msgs[0].Text, "confirm")
-		for _, l := range newsletter.Lists() {
+		for _, l := range bothLists {
 			assert.Equal(t, newsletter.StatusPending, e.status(t, ann, l))
 		}
 		hist, err := e.priv.ConsentHistory(ctx, ann)
@@ -38,7 +38,7 @@ func TestSubscribeConfirm(t *testing.T) {
 		require.Len(t, hist, 2)
 		for _, c := range hist {
 			assert.True(t, c.Granted)
-			assert.Equal(t, newsletter.SourceForm, c.Source)
+			assert.Contains(t, []string{newsletter.ConsentSource(newsletter.SourceForm, newsletter.ListNewsletter), newsletter.ConsentSource(newsletter.SourceForm, newsletter.ListPromotions)}, c.Source, "the record names its list")
 			assert.Equal(t, e.policy.Version, c.PolicyVersion)
 		}
 		assert.ElementsMatch(t, []privacy.Purpose{newsletter.PurposeNewsletter, newsletter.PurposePromotions}, []privacy.Purpose{hist[0].Purpose, hist[1].Purpose})
@@ -47,7 +47,7 @@ func TestSubscribeConfirm(t *testing.T) {
 		for range 2 {
 			res := e.do(t, http.MethodGet, path, "", "")
 			require.Equal(t, http.StatusOK, res.Code, res.Body)
-			assert.Contains(t, res.Body, "newsletter and promotions")
+			assert.Contains(t, res.Body, "Newsletter and Promotions")
 			assert.Contains(t, res.Body, `<form method="post" action="/newsletter/confirm?t=`)
 			assert.Equal(t, newsletter.StatusPending, e.status(t, ann, newsletter.ListNewsletter))
 		}
@@ -56,14 +56,14 @@ func TestSubscribeConfirm(t *testing.T) {
 
 		res = e.do(t, http.MethodPost, path, "application/x-www-form-urlencoded", "")
 		require.Equal(t, http.StatusOK, res.Code, res.Body)
-		assert.Contains(t, res.Body, "you will receive the newsletter and promotions")
-		for _, l := range newsletter.Lists() {
+		assert.Contains(t, res.Body, "you will receive Newsletter and Promotions")
+		for _, l := range bothLists {
 			assert.Equal(t, newsletter.StatusConfirmed, e.status(t, ann, l))
 		}
 		hist, err = e.priv.ConsentHistory(ctx, ann)
 		require.NoError(t, err)
 		require.Len(t, hist, 4)
-		assert.Equal(t, newsletter.SourceConfirm, hist[3].Source)
+		assert.Equal(t, newsletter.ConsentSource(newsletter.SourceConfirm, newsletter.ListPromotions), hist[3].Source)
 		assert.True(t, hist[3].Granted)
 
 		res = e.do(t, http.MethodPost, path, "application/x-www-form-urlencoded", "")
@@ -210,6 +210,9 @@ func TestAllowsMessage(t *testing.T) {
 	ctx := context.Background()
 	e.member(t, "member@example.org", newsletter.ListNewsletter)
 	require.NoError(t, e.svc.Subscribe(ctx, "pending@example.org", []newsletter.List{newsletter.ListNewsletter}))
+	c, err := e.svc.CreateCampaign(editor(), newsletter.Draft{List: newsletter.ListNewsletter, Subject: "S", Markdown: "M"})
+	require.NoError(t, err)
+	require.Equal(t, "campaign:1", c.Ref())
 
 	for _, tc := range []struct {
 		addr    string
@@ -251,19 +254,19 @@ func TestPendingGetsOnlyConfirmation(t *testing.T) {
 
 		campaign := privacy.Message{Purpose: newsletter.PurposeNewsletter, DataSubject: pending,
 			To: privacy.Address{Email: pending}, Subject: "Issue 1", Text: "News",
-			Unsubscribe: "http://127.0.0.1:8080/newsletter/unsubscribe?t=x", Ref: "campaign:901"}
+			Unsubscribe: "http://127.0.0.1:8080/newsletter/unsubscribe?t=x", Ref: "news:901"}
 		_, err := e.mail.Mailer.Send(ctx, campaign)
 		var re *privacy.RefusalError
 		require.ErrorAs(t, err, &re, "refused at Send")
 		assert.Equal(t, privacy.RefusedPurpose, re.Reason)
 
 		// Past Send, straight into the outbox: only the re-check before delivery is left.
-		campaign.Ref = "campaign:902"
+		campaign.Ref = "news:902"
 		campaign.From = privacy.Address{Email: e.policy.SenderAddress()}
 		_, err = e.priv.Enqueue(ctx, &campaign)
 		require.NoError(t, err)
 		require.Eventually(t, func() bool {
-			st, err := e.priv.OutboxStats(ctx, "campaign:902")
+			st, err := e.priv.OutboxStats(ctx, "news:902")
 			return err == nil && st.Failed == 1
 		}, 10*time.Second, 10*time.Millisecond, "refused at delivery")
 		assert.Len(t, e.mail.Server.To(pending), 1, "only the confirmation reached the pending subscriber")
@@ -271,7 +274,7 @@ func TestPendingGetsOnlyConfirmation(t *testing.T) {
 		// Confirmed, the same message goes out.
 		_, err = e.svc.Confirm(ctx, token(t, link(t, msgs[0].Text, "confirm")))
 		require.NoError(t, err)
-		campaign.Ref = "campaign:903"
+		campaign.Ref = "news:903"
 		_, err = e.mail.Mailer.Send(ctx, campaign)
 		require.NoError(t, err)
 		e.mails(t, pending, 2)
@@ -297,7 +300,7 @@ func TestSyncConsents(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 3, n)
 		msgs := e.mails(t, ann, 1)
-		assert.Contains(t, msgs[0].Subject(), "newsletter and promotions", "one confirmation for both opt-ins")
+		assert.Contains(t, msgs[0].Subject(), "Newsletter and Promotions", "one confirmation for both opt-ins")
 		e.mails(t, "bob@example.org", 1)
 		e.settle(t)
 		for _, a := range []string{"cy@example.org", "dan@example.org", "eve@example.org"} {
@@ -379,7 +382,7 @@ func TestUnsubscribeOneClick(t *testing.T) {
 		assert.Equal(t, newsletter.StatusConfirmed, e.status(t, ann, newsletter.ListPromotions), "the other list is kept")
 		hist, _ := e.priv.ConsentHistory(ctx, ann)
 		last := hist[len(hist)-1]
-		assert.Equal(t, privacy.Consent{Subject: ann, Purpose: newsletter.PurposeNewsletter, Granted: false, PolicyVersion: e.policy.Version, Source: newsletter.SourceOneClick},
+		assert.Equal(t, privacy.Consent{Subject: ann, Purpose: newsletter.PurposeNewsletter, Granted: false, PolicyVersion: e.policy.Version, Source: newsletter.ConsentSource(newsletter.SourceOneClick, newsletter.ListNewsletter)},
 			privacy.Consent{Subject: last.Subject, Purpose: last.Purpose, Granted: last.Granted, PolicyVersion: last.PolicyVersion, Source: last.Source})
 
 		res = e.do(t, http.MethodPost, path, "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click")
@@ -389,7 +392,7 @@ func TestUnsubscribeOneClick(t *testing.T) {
 		e.campaign(t, newsletter.ListPromotions, "Offer", "Cheap.")
 		e.mails(t, ann, 3)
 		e.settle(t)
-		assert.Equal(t, []string{"Please confirm your subscription to the newsletter and promotions of Example Ltd", "Issue 1", "Offer"}, e.subjects(ann),
+		assert.Equal(t, []string{"Please confirm your subscription to Newsletter and Promotions of Example Ltd", "Issue 1", "Offer"}, e.subjects(ann),
 			"an unsubscribed member never gets the list again")
 	})
 }
@@ -407,10 +410,10 @@ func TestPreferencesLeaveOneList(t *testing.T) {
 
 	res = e.do(t, http.MethodPost, path, "application/x-www-form-urlencoded", "newsletter=on")
 	require.Equal(t, http.StatusOK, res.Code, res.Body)
-	assert.Contains(t, res.Body, "You have left the promotions")
+	assert.Contains(t, res.Body, "You have left Promotions")
 	assert.Equal(t, newsletter.StatusConfirmed, e.status(t, ann, newsletter.ListNewsletter))
 	assert.Equal(t, newsletter.StatusUnsubscribed, e.status(t, ann, newsletter.ListPromotions))
-	assert.Contains(t, res.Body, "Promotions: occasional offers: not subscribed")
+	assert.Contains(t, res.Body, "Promotions: Occasional offers: not subscribed")
 
 	res = e.do(t, http.MethodPost, path, "application/json", `{"newsletter": false}`)
 	require.Equal(t, http.StatusOK, res.Code, res.Body)
@@ -461,14 +464,14 @@ func TestComplaintSuppresses(t *testing.T) {
 	ctx := context.Background()
 	e.member(t, ann, newsletter.ListNewsletter, newsletter.ListPromotions)
 	require.NoError(t, e.svc.ReportComplaint(ctx, ann))
-	for _, l := range newsletter.Lists() {
+	for _, l := range bothLists {
 		assert.Equal(t, newsletter.StatusUnsubscribed, e.status(t, ann, l))
 	}
 	ok, err := e.priv.Suppressed(ctx, ann)
 	require.NoError(t, err)
 	assert.True(t, ok)
 	hist, _ := e.priv.ConsentHistory(ctx, ann)
-	assert.Equal(t, newsletter.SourceComplaint, hist[len(hist)-1].Source)
+	assert.Equal(t, newsletter.ConsentSource(newsletter.SourceComplaint, newsletter.ListPromotions), hist[len(hist)-1].Source)
 	require.NoError(t, e.svc.Subscribe(ctx, ann, []newsletter.List{newsletter.ListNewsletter}))
 	e.settle(t)
 	assert.Len(t, e.mail.Server.To(ann), 1, "a complainant gets not even a confirmation again")

@@ -23,12 +23,18 @@ var DefaultTemplates, _ = fs.Sub(templateFiles, "templates")
 
 // parseTemplates parses DefaultTemplates with override (nil for none) on top.
 // Every template can call {{base}}, the path the Handler's pages are mounted at,
-// and {{text "name" data}}, the output of the text template name, which lets a
-// page and a mail word a list with the same template (lists.txt).
-func parseTemplates(override fs.FS, base string) (*privacy.Templates, error) {
+// {{text "name" data}}, the output of the text template name, which lets a page
+// and a mail word a list with the same template (lists.txt), {{list .}}, the
+// ListDef of a list's name, and {{statuses}}, the statuses of a campaign past its
+// draft.
+func parseTemplates(override fs.FS, base string, list func(List) ListDef) (*privacy.Templates, error) {
 	var t *privacy.Templates
 	t, err := privacy.ParseTemplates(DefaultTemplates, override, map[string]any{
 		"base": func() string { return base },
+		"list": list,
+		"statuses": func() []CampaignStatus {
+			return []CampaignStatus{CampaignScheduled, CampaignSending, CampaignSent, CampaignCancelled}
+		},
 		"text": func(name string, data any) (string, error) { return execText(t, name, data) },
 	})
 	return t, err

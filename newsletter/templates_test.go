@@ -2,6 +2,7 @@ package newsletter_test
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
@@ -31,6 +33,9 @@ var varying = []struct {
 	{regexp.MustCompile(`\?t=[A-Za-z0-9_-]+`), "?t=TOKEN"},
 	{regexp.MustCompile(`name="ts" value="[^"]*"`), `name="ts" value="STAMP"`},
 	{regexp.MustCompile(`\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d UTC`), "EXPIRES"},
+	{regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d`), "WHEN"},
+	{regexp.MustCompile(`(data-field="per-minute">)\d+`), "${1}RATE"},
+	{regexp.MustCompile(`(data-field="left">)[^<]*`), "${1}LEFT"},
 }
 
 func steady(s string) string {
@@ -89,6 +94,36 @@ func tour(t *testing.T, e *env) map[string]string {
 	page("preferences-unchanged", http.MethodPost, prefs, "newsletter=on&promotions=on")
 	page("unsubscribed", http.MethodPost, unsub, "")
 	page("preferences-left", http.MethodPost, prefs, "")
+
+	staff := func(name, method, path, body string) {
+		t.Helper()
+		ct := ""
+		if method == http.MethodPost {
+			ct = formType
+		}
+		res := e.do(t, method, "/newsletter/staff/campaigns"+path, ct, body, "X-Test-Actor", "editor")
+		out[name] = http.StatusText(res.Code) + "\n" + steady(res.Body)
+	}
+	e.sent(t, c.Ref(), 1, "the campaign, whose page shows its progress")
+	id := fmt.Sprintf("/%d", c.ID)
+	staff("staff-campaigns", http.MethodGet, "", "")
+	staff("staff-new", http.MethodGet, "/new", "")
+	staff("staff-draft-invalid", http.MethodPost, "", "list=x&subject=&markdown=")
+	staff("staff-campaign-sent", http.MethodGet, id, "")
+	staff("staff-preview", http.MethodGet, id+"/preview", "")
+	d, err := e.svc.CreateCampaign(editor(), newsletter.Draft{List: newsletter.ListNewsletter, Subject: "Offer", Markdown: "Cheap."})
+	require.NoError(t, err)
+	draft := fmt.Sprintf("/%d", d.ID)
+	staff("staff-edit", http.MethodGet, draft+"/edit", "")
+	staff("staff-campaign-saved", http.MethodGet, draft+"?done=saved", "")
+	staff("staff-test-invalid", http.MethodPost, draft+"/test", "to=ann%40example.org")
+	staff("staff-send", http.MethodGet, draft+"/send", "")
+	staff("staff-send-later", http.MethodGet, draft+"/send?at=2099-01-01T09:00", "")
+	staff("staff-send-unconfirmed", http.MethodPost, draft+"/send", "at=")
+	_, err = e.svc.Schedule(editor(), d.ID, e.clock.Now().Add(time.Hour))
+	require.NoError(t, err)
+	staff("staff-campaign-scheduled", http.MethodGet, draft+"?done=scheduled", "")
+	staff("staff-not-found", http.MethodGet, "/999", "")
 	return out
 }
 
@@ -151,7 +186,7 @@ Se désabonner : {{.Unsubscribe}}
 func TestOverrideTranslatesMail(t *testing.T) {
 	e := newEnv(t, "mem", func(c *newsletter.Config, _ *newsletter.HandlerConfig) { c.Templates = frenchMail })
 	ctx := context.Background()
-	require.NoError(t, e.svc.Subscribe(ctx, ann, newsletter.Lists()))
+	require.NoError(t, e.svc.Subscribe(ctx, ann, bothLists))
 	msg := e.mails(t, ann, 1)[0]
 	assert.Equal(t, "Confirmez votre abonnement à la lettre et aux promotions de Example Ltd", msg.Subject(),
 		"the subject is one line, whatever lines its template has")
@@ -166,7 +201,7 @@ func TestOverrideTranslatesMail(t *testing.T) {
 	assert.Regexp(t, `^Bonjour à tous\.\n\n-- \nSe désabonner : http://127\.0\.0\.1:8080/newsletter/unsubscribe\?t=\S+\n$`, text,
 		"the recipient's own link fills the translated footer")
 	assert.Equal(t, link(t, msg.Text, "unsubscribe"), link(t, strings.Trim(msg.Header.Get("List-Unsubscribe"), "<>"), "unsubscribe"))
-	assert.Contains(t, msg.HTML, "You receive this because you subscribed to the newsletter of Example Ltd",
+	assert.Contains(t, msg.HTML, "You receive this because you subscribed to the list Newsletter of Example Ltd",
 		"the HTML, not overridden, keeps the default")
 	res := e.do(t, http.MethodGet, "/newsletter/subscribe", "", "")
 	assert.Contains(t, res.Body, "Your email address", "the Service's overrides are not the Handler's")
@@ -264,7 +299,8 @@ func visibleText(doc string) string {
 
 // TestEveryWordIsInTemplates: with every file of DefaultTemplates pseudo-translated,
 // no page or mail shows a word of English. What may remain is data: addresses and
-// links, the operator's name, the editor's campaign, the link's expiry date (whose
+// links, the operator's name, the site's lists (Config.Lists, which the host words),
+// the editor's campaign, the link's expiry date (whose
 // month Go's time layout words; a translation words it by .Expires.Month), and the
 // faults' own sentences, which stay in Go and which a translation words by
 // FieldError.Code (here, the override of field-error).
@@ -279,7 +315,7 @@ func TestEveryWordIsInTemplates(t *testing.T) {
 	}
 	want := tour(t, newEnv(t, "mem"))
 	got := tour(t, newEnv(t, "mem", func(c *newsletter.Config, h *newsletter.HandlerConfig) { c.Templates, h.Templates = pseudo, pseudo }))
-	data := regexp.MustCompile(`https?://\S+|\S+@\S+|Example Ltd|Offer|Cheap|today|EXPIRES|\b(email|lists|ts)\b`)
+	data := regexp.MustCompile(`https?://\S+|\S+@\S+|Example Ltd|Offer|Cheap|today|EXPIRES|WHEN|RATE|LEFT|UTC|\b(email|lists|ts|list|subject|markdown|to|at|confirm)\b|` + listWords())
 	english := regexp.MustCompile(`[A-Za-z]+`)
 	for name, out := range got {
 		status, doc, _ := strings.Cut(out, "\n")
@@ -292,4 +328,13 @@ func TestEveryWordIsInTemplates(t *testing.T) {
 		left := english.FindAllString(data.ReplaceAllString(visibleText(doc), ""), -1)
 		assert.Empty(t, left, "%s: words not from the templates:\n%s", name, doc)
 	}
+}
+
+// listWords matches the titles and descriptions of DefaultLists.
+func listWords() string {
+	var words []string
+	for _, d := range newsletter.DefaultLists() {
+		words = append(words, regexp.QuoteMeta(d.Title), regexp.QuoteMeta(d.Description))
+	}
+	return strings.Join(words, "|")
 }
