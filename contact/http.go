@@ -3,6 +3,7 @@ package contact
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,7 +67,11 @@ type HandlerConfig struct {
 //	GET  /requests/{ref}        staff: read one request and its thread
 //	POST /requests/{ref}/reply  staff: text
 //	POST /requests/{ref}/close  staff
+//	POST /requests/{ref}/reopen staff
 //
+// A staff form posted as HTML is answered with 303 See Other to the request's page
+// (?done=replied, closed or reopened says what was done), or with the page again,
+// every fault beside its field, when the reply was refused.
 // Staff routes need an actor with privacy.RoleSupport in the request context (the
 // host's sign-in middleware puts it there). Every POST is refused when it comes
 // from another origin (http.CrossOriginProtection). No response sets a cookie.
@@ -122,7 +127,8 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	mux.HandleFunc("GET /requests", h.list)
 	mux.HandleFunc("GET /requests/{ref}", h.read)
 	mux.HandleFunc("POST /requests/{ref}/reply", h.reply)
-	mux.HandleFunc("POST /requests/{ref}/close", h.close)
+	mux.HandleFunc("POST /requests/{ref}/close", h.setStatus("closed", h.svc.Close))
+	mux.HandleFunc("POST /requests/{ref}/reopen", h.setStatus("reopened", h.svc.Reopen))
 	h.handler = web.Mount(base, http.NewCrossOriginProtection().Handler(mux))
 	return h, nil
 }
@@ -403,7 +409,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 type requestPage struct {
 	Request
 	Base   string
-	Notice string // what was just done: "replied", "closed" or ""
+	Notice string // what was just done: "replied", "closed", "reopened" or ""
 	Text   string // the reply being written, kept after an error
 	Errors []web.FieldError
 }
@@ -412,7 +418,18 @@ type requestPage struct {
 func (p requestPage) Lines() []string { return strings.Split(p.Message, "\n") }
 
 func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
-	h.showRequest(w, r, http.StatusOK, "", "", nil)
+	notice := r.URL.Query().Get("done")
+	switch notice {
+	case "", "replied", "closed", "reopened":
+	default:
+		notice = ""
+	}
+	h.showRequest(w, r, http.StatusOK, notice, "", nil)
+}
+
+// done answers a staff form that did what it asked with the request's page.
+func (h *Handler) done(w http.ResponseWriter, r *http.Request, ref, what string) {
+	http.Redirect(w, r, h.base+"/requests/"+url.PathEscape(ref)+"?done="+what, http.StatusSeeOther)
 }
 
 func (h *Handler) showRequest(w http.ResponseWriter, r *http.Request, status int, notice, text string, replyErr error) {
@@ -448,18 +465,26 @@ func (h *Handler) reply(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusCreated, rep)
 		return
 	}
-	h.showRequest(w, r, http.StatusOK, "replied", "", nil)
+	ref, _ := ParseRef(r.PathValue("ref"))
+	h.done(w, r, ref, "replied")
 }
 
-func (h *Handler) close(w http.ResponseWriter, r *http.Request) {
-	if err := h.svc.Close(r.Context(), r.PathValue("ref")); err != nil {
-		h.staffError(w, r, err)
-		return
-	}
-	if web.WantsJSON(r) {
+// setStatus answers the form that closes or reopens a request with change.
+func (h *Handler) setStatus(what string, change func(ctx context.Context, ref string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := change(r.Context(), r.PathValue("ref")); err != nil {
+			h.staffError(w, r, err)
+			return
+		}
 		ref, _ := ParseRef(r.PathValue("ref"))
-		web.WriteJSON(w, http.StatusOK, submitted{Ref: ref, Status: StatusClosed})
-		return
+		if web.WantsJSON(r) {
+			st := StatusOpen
+			if what == "closed" {
+				st = StatusClosed
+			}
+			web.WriteJSON(w, http.StatusOK, submitted{Ref: ref, Status: st})
+			return
+		}
+		h.done(w, r, ref, what)
 	}
-	h.showRequest(w, r, http.StatusOK, "closed", "", nil)
 }
