@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -251,10 +252,18 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := SubmissionFrom(vals)
-	if err := h.cfg.Limiter.Check(r, h.cfg.TrustedHeader); err != nil {
+	undo, err := h.cfg.Limiter.Reserve(r, h.cfg.TrustedHeader)
+	if err != nil {
 		fail(in, err)
 		return
 	}
+	// The limit counts requests taken, not forms sent back to be corrected; a
+	// stamp refused (a script's speed) still counts.
+	defer func() {
+		if errors.Is(err, privacy.ErrInvalid) && slices.Contains(fields, privacy.FieldOf(err)) {
+			undo()
+		}
+	}()
 	var done submitted
 	switch {
 	case web.Bot(vals):
@@ -266,11 +275,12 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		}
 		done = submitted{Ref: ref, Status: StatusOpen}
 	default:
-		if err := h.cfg.Signer.Check(vals.Get(web.TimestampField)); err != nil {
+		if err = h.cfg.Signer.Check(vals.Get(web.TimestampField)); err != nil {
 			fail(in, err)
 			return
 		}
-		req, err := h.svc.Submit(r.Context(), in)
+		var req Request
+		req, err = h.svc.Submit(r.Context(), in)
 		if err != nil {
 			fail(in, err)
 			return

@@ -197,11 +197,15 @@ func (h *Handler) requestForm(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
 	v, err := Decode(r, 0)
+	undo := func() {}
 	if err == nil {
-		err = h.cfg.Limiter.Check(r, h.cfg.TrustedHeader)
+		undo, err = h.cfg.Limiter.Reserve(r, h.cfg.TrustedHeader)
 	}
 	if err == nil && !Bot(v) {
 		err = h.cfg.Rights.Ask(r.Context(), v.Get("email"), privacy.RequestKind(v.Get("kind")))
+	}
+	if f := privacy.FieldOf(err); errors.Is(err, privacy.ErrInvalid) && (f == "email" || f == "kind") {
+		undo() // the limit counts requests, not mistyped addresses
 	}
 	if err != nil {
 		if WantsJSON(r) || privacy.FieldOf(err) == "" {

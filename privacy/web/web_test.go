@@ -344,3 +344,32 @@ func TestStaffPages(t *testing.T) {
 	assert.Contains(t, w.Body.String(), `<a href="/privacy/staff/access?limit=52">Show more</a>`)
 	assert.Equal(t, 2, strings.Count(w.Body.String(), "<tr><td><time"))
 }
+
+// TestRateLimitTellsTheWait: over a limit of 5 an hour the answer says the true
+// wait, in the message and in Retry-After, and a request refused for a mistyped
+// address does not count.
+func TestRateLimitTellsTheWait(t *testing.T) {
+	now := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	lim := web.NewLimiter(5, time.Hour, 5)
+	lim.Now = func() time.Time { return now }
+	e := newEnv(t, func(c *web.Config) { c.Limiter = lim })
+	ask := func(email string) *httptest.ResponseRecorder {
+		r := postForm("/request", url.Values{"email": {email}, "kind": {"export"}})
+		r.Header.Set("Accept", "application/json")
+		return e.do(r)
+	}
+	for i := range 3 {
+		require.Equal(t, 400, ask("not an address").Code, "mistyped %d", i)
+	}
+	for i := range 5 {
+		require.Equal(t, 202, ask(fmt.Sprintf("p%d@example.org", i)).Code, "request %d is within the limit despite the 3 mistyped", i)
+	}
+	w := ask("p6@example.org")
+	require.Equal(t, 429, w.Code)
+	assert.Equal(t, "720", w.Header().Get("Retry-After"), "one request every 12 minutes")
+	assert.Contains(t, w.Body.String(), "try again in 12 minutes")
+	now = now.Add(11*time.Minute + 30*time.Second)
+	w = ask("p6@example.org")
+	assert.Equal(t, "30", w.Header().Get("Retry-After"))
+	assert.Contains(t, w.Body.String(), "try again in 30 seconds")
+}
