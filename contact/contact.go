@@ -80,6 +80,10 @@ type Store interface {
 	// Close closes the request at at. Closing a closed request changes nothing.
 	// Returns ErrNotFound.
 	Close(ctx context.Context, ref string, at time.Time) error
+	// Reopen opens the closed request again, marking it updated at at and
+	// clearing its closing time. Reopening an open request changes nothing.
+	// Returns ErrNotFound.
+	Reopen(ctx context.Context, ref string, at time.Time) error
 	// Answerable reports whether email has an open request, or one closed at or
 	// after closedSince. The address is matched exactly.
 	Answerable(ctx context.Context, email string, closedSince time.Time) (bool, error)

@@ -3,6 +3,7 @@ package contact
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,7 +68,11 @@ type HandlerConfig struct {
 //	GET  /requests/{ref}        staff: read one request and its thread
 //	POST /requests/{ref}/reply  staff: text
 //	POST /requests/{ref}/close  staff
+//	POST /requests/{ref}/reopen staff
 //
+// A staff form posted as HTML is answered with 303 See Other to the request's page
+// (?done=replied, closed or reopened says what was done), or with the page again,
+// every fault beside its field, when the reply was refused.
 // Staff routes need an actor with privacy.RoleSupport in the request context (the
 // host's sign-in middleware puts it there). Every POST is refused when it comes
 // from another origin (http.CrossOriginProtection). No response sets a cookie.
@@ -122,7 +128,8 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	mux.HandleFunc("GET /requests", h.list)
 	mux.HandleFunc("GET /requests/{ref}", h.read)
 	mux.HandleFunc("POST /requests/{ref}/reply", h.reply)
-	mux.HandleFunc("POST /requests/{ref}/close", h.close)
+	mux.HandleFunc("POST /requests/{ref}/close", h.setStatus("closed", h.svc.Close))
+	mux.HandleFunc("POST /requests/{ref}/reopen", h.setStatus("reopened", h.svc.Reopen))
 	h.handler = web.Mount(base, http.NewCrossOriginProtection().Handler(mux))
 	return h, nil
 }
@@ -245,10 +252,18 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := SubmissionFrom(vals)
-	if err := h.cfg.Limiter.Check(r, h.cfg.TrustedHeader); err != nil {
+	undo, err := h.cfg.Limiter.Reserve(r, h.cfg.TrustedHeader)
+	if err != nil {
 		fail(in, err)
 		return
 	}
+	// The limit counts requests taken, not forms sent back to be corrected; a
+	// stamp refused (a script's speed) still counts.
+	defer func() {
+		if errors.Is(err, privacy.ErrInvalid) && slices.Contains(fields, privacy.FieldOf(err)) {
+			undo()
+		}
+	}()
 	var done submitted
 	switch {
 	case web.Bot(vals):
@@ -260,11 +275,12 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) {
 		}
 		done = submitted{Ref: ref, Status: StatusOpen}
 	default:
-		if err := h.cfg.Signer.Check(vals.Get(web.TimestampField)); err != nil {
+		if err = h.cfg.Signer.Check(vals.Get(web.TimestampField)); err != nil {
 			fail(in, err)
 			return
 		}
-		req, err := h.svc.Submit(r.Context(), in)
+		var req Request
+		req, err = h.svc.Submit(r.Context(), in)
 		if err != nil {
 			fail(in, err)
 			return
@@ -403,7 +419,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 type requestPage struct {
 	Request
 	Base   string
-	Notice string // what was just done: "replied", "closed" or ""
+	Notice string // what was just done: "replied", "closed", "reopened" or ""
 	Text   string // the reply being written, kept after an error
 	Errors []web.FieldError
 }
@@ -412,7 +428,18 @@ type requestPage struct {
 func (p requestPage) Lines() []string { return strings.Split(p.Message, "\n") }
 
 func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
-	h.showRequest(w, r, http.StatusOK, "", "", nil)
+	notice := r.URL.Query().Get("done")
+	switch notice {
+	case "", "replied", "closed", "reopened":
+	default:
+		notice = ""
+	}
+	h.showRequest(w, r, http.StatusOK, notice, "", nil)
+}
+
+// done answers a staff form that did what it asked with the request's page.
+func (h *Handler) done(w http.ResponseWriter, r *http.Request, ref, what string) {
+	http.Redirect(w, r, h.base+"/requests/"+url.PathEscape(ref)+"?done="+what, http.StatusSeeOther)
 }
 
 func (h *Handler) showRequest(w http.ResponseWriter, r *http.Request, status int, notice, text string, replyErr error) {
@@ -448,18 +475,26 @@ func (h *Handler) reply(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusCreated, rep)
 		return
 	}
-	h.showRequest(w, r, http.StatusOK, "replied", "", nil)
+	ref, _ := ParseRef(r.PathValue("ref"))
+	h.done(w, r, ref, "replied")
 }
 
-func (h *Handler) close(w http.ResponseWriter, r *http.Request) {
-	if err := h.svc.Close(r.Context(), r.PathValue("ref")); err != nil {
-		h.staffError(w, r, err)
-		return
-	}
-	if web.WantsJSON(r) {
+// setStatus answers the form that closes or reopens a request with change.
+func (h *Handler) setStatus(what string, change func(ctx context.Context, ref string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := change(r.Context(), r.PathValue("ref")); err != nil {
+			h.staffError(w, r, err)
+			return
+		}
 		ref, _ := ParseRef(r.PathValue("ref"))
-		web.WriteJSON(w, http.StatusOK, submitted{Ref: ref, Status: StatusClosed})
-		return
+		if web.WantsJSON(r) {
+			st := StatusOpen
+			if what == "closed" {
+				st = StatusClosed
+			}
+			web.WriteJSON(w, http.StatusOK, submitted{Ref: ref, Status: st})
+			return
+		}
+		h.done(w, r, ref, what)
 	}
-	h.showRequest(w, r, http.StatusOK, "closed", "", nil)
 }

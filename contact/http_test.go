@@ -426,8 +426,8 @@ func TestStaffHTTP(t *testing.T) {
 		t.Run("ListHTML", func(t *testing.T) {
 			w := do(t, e.handler, as("support", httptest.NewRequest(http.MethodGet, "/requests", nil)))
 			require.Equal(t, http.StatusOK, w.Code)
-			assert.Contains(t, w.Body.String(), `<a href="/requests/`+r.Ref+`">`+r.Ref+`</a>`)
-			assert.Contains(t, w.Body.String(), "Ann Example &lt;ann@example.org&gt;")
+			assert.Contains(t, w.Body.String(), `<a href="/requests/`+r.Ref+`">Order 1234 has not arrived</a>`)
+			assert.Contains(t, w.Body.String(), "Ann Example<br><span class=\"meta\">ann@example.org</span>")
 		})
 		t.Run("ReplyHTML", func(t *testing.T) {
 			w := do(t, e.handler, as("support", httptest.NewRequest(http.MethodGet, "/requests/"+r.Ref, nil)))
@@ -441,7 +441,9 @@ func TestStaffHTTP(t *testing.T) {
 			assert.Contains(t, w.Body.String(), "Reply is required")
 
 			w = do(t, e.handler, as("support", formRequest("/requests/"+r.Ref+"/reply", url.Values{"text": {"We shipped it.\nBest, Support"}})))
-			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			require.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())
+			require.Equal(t, "/requests/"+r.Ref+"?done=replied", w.Header().Get("Location"), "a refresh of the answer must not send the reply again")
+			w = do(t, e.handler, as("support", httptest.NewRequest(http.MethodGet, w.Header().Get("Location"), nil)))
 			body = w.Body.String()
 			assert.Contains(t, body, "Your reply was sent.")
 			assert.Contains(t, body, "We shipped it.<br>\nBest, Support")
@@ -497,8 +499,51 @@ func TestMountedUnderPrefix(t *testing.T) {
 	req = formRequest("/help/contact/requests/"+ref+"/close", nil)
 	req.Header.Set("X-Test-Role", "support")
 	w = do(t, mux, req)
-	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, http.StatusSeeOther, w.Code)
+	require.Equal(t, "/help/contact/requests/"+ref+"?done=closed", w.Header().Get("Location"))
+	req = httptest.NewRequest(http.MethodGet, w.Header().Get("Location"), nil)
+	req.Header.Set("X-Test-Role", "support")
+	w = do(t, mux, req)
 	assert.Contains(t, w.Body.String(), `<a href="/help/contact/requests">All requests</a>`)
+	assert.Contains(t, w.Body.String(), `action="/help/contact/requests/`+ref+`/reopen"`)
+}
+
+// TestCloseReopenHTML: a closed request offers no reply form but a way to reopen
+// it; reopened, it takes replies again, and each step is in the access log.
+func TestCloseReopenHTML(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind)
+		r, err := e.svc.Submit(context.Background(), valid())
+		require.NoError(t, err)
+		as := func(role string, req *http.Request) *http.Request {
+			req.Header.Set("X-Test-Role", role)
+			return req
+		}
+		step := func(action, want string) string {
+			w := do(t, e.handler, as("support", formRequest("/requests/"+r.Ref+"/"+action, nil)))
+			require.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())
+			w = do(t, e.handler, as("support", httptest.NewRequest(http.MethodGet, w.Header().Get("Location"), nil)))
+			require.Equal(t, http.StatusOK, w.Code)
+			assert.Contains(t, w.Body.String(), want)
+			return w.Body.String()
+		}
+		closed := step("close", "The request is closed.")
+		assert.NotContains(t, closed, "/reply\"", "a closed request shows no reply form")
+		assert.Contains(t, closed, "/reopen\"")
+		reopened := step("reopen", "The request is open again.")
+		assert.Contains(t, reopened, "/reply\"")
+		got, err := e.store.Get(context.Background(), r.Ref)
+		require.NoError(t, err)
+		assert.Equal(t, contact.StatusOpen, got.Status)
+		whys := map[string]bool{}
+		for _, a := range e.access(t) {
+			whys[a.Why] = true
+		}
+		assert.True(t, whys["closing the request"] && whys["reopening the request"], "access log: %v", whys)
+
+		w := do(t, e.handler, formRequest("/requests/"+r.Ref+"/reopen", nil))
+		assert.Equal(t, http.StatusUnauthorized, w.Code, "reopening needs a signed-in member")
+	})
 }
 
 func TestNoCookiesAnywhere(t *testing.T) {

@@ -527,6 +527,27 @@ func (s *Service) Close(ctx context.Context, ref string) error {
 	return s.cfg.Store.Close(ctx, ref, s.now())
 }
 
+// Reopen opens the closed request ref again, so that it can be answered;
+// reopening an open request is not an error. It needs the support role and records
+// the access. Returns ErrUnauthorized, ErrForbidden or ErrNotFound.
+func (s *Service) Reopen(ctx context.Context, ref string) error {
+	if err := privacy.Require(ctx, privacy.RoleSupport); err != nil {
+		return err
+	}
+	ref, err := ParseRef(ref)
+	if err != nil {
+		return err
+	}
+	r, err := s.cfg.Store.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Auditor.Record(ctx, privacy.RoleSupport, r.Email, "contact request "+r.Ref, "reopening the request"); err != nil {
+		return err
+	}
+	return s.cfg.Store.Reopen(ctx, ref, s.now())
+}
+
 // maxBody bounds request bodies: the largest a form can be when every field is at
 // its limit and every character is four bytes, each percent-encoded.
 func (s *Service) maxBody() int64 {

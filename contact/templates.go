@@ -30,6 +30,7 @@ func sub(fsys fs.FS, dir string) fs.FS {
 
 var funcs = map[string]any{
 	"time":  fmtTime,
+	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"split": func(s string) []string { return strings.Split(s, "\n") },
 }
 

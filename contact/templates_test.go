@@ -202,6 +202,9 @@ func TestEveryWordInTemplates(t *testing.T) {
 
 	v := e.values()
 	v.Set("subject", "")
+	reply := formRequest("/requests/"+r.Ref+"/reply", url.Values{"text": {"We shipped it."}})
+	reply.Header.Set("X-Test-Role", "support")
+	require.Equal(t, http.StatusSeeOther, do(t, e.handler, reply).Code)
 	pages := []struct {
 		name string
 		req  *http.Request
@@ -214,8 +217,9 @@ func TestEveryWordInTemplates(t *testing.T) {
 		{"ListEmpty", httptest.NewRequest(http.MethodGet, "/requests?status=closed", nil), "support"},
 		{"Request", httptest.NewRequest(http.MethodGet, "/requests/"+r.Ref, nil), "support"},
 		{"ReplyFault", formRequest("/requests/"+r.Ref+"/reply", url.Values{"text": {" "}}), "support"},
-		{"Replied", formRequest("/requests/"+r.Ref+"/reply", url.Values{"text": {"We shipped it."}}), "support"},
-		{"Closed", formRequest("/requests/"+r.Ref+"/close", nil), "support"},
+		{"RepliedPage", httptest.NewRequest(http.MethodGet, "/requests/"+r.Ref+"?done=replied", nil), "support"},
+		{"ClosedPage", httptest.NewRequest(http.MethodGet, "/requests/"+r.Ref+"?done=closed", nil), "support"},
+		{"ReopenedPage", httptest.NewRequest(http.MethodGet, "/requests/"+r.Ref+"?done=reopened", nil), "support"},
 		{"Unauthorized", httptest.NewRequest(http.MethodGet, "/requests", nil), ""},
 	}
 	for _, p := range pages {

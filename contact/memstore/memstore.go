@@ -160,6 +160,20 @@ func (s *Store) Close(ctx context.Context, ref string, at time.Time) error {
 	return nil
 }
 
+// Reopen implements contact.Store.
+func (s *Store) Reopen(ctx context.Context, ref string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.requests[ref]
+	if !ok {
+		return privacy.Errorf(privacy.ErrNotFound, "no such contact request")
+	}
+	if r.Status == contact.StatusClosed {
+		r.Status, r.Closed, r.Updated = contact.StatusOpen, time.Time{}, at
+	}
+	return nil
+}
+
 // Answerable implements contact.Store.
 func (s *Store) Answerable(ctx context.Context, email string, closedSince time.Time) (bool, error) {
 	s.mu.Lock()

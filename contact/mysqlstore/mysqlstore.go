@@ -210,9 +210,20 @@ func (s *Store) AddReply(ctx context.Context, ref string, rep *contact.Reply, th
 
 // Close implements contact.Store.
 func (s *Store) Close(ctx context.Context, ref string, at time.Time) error {
+	return s.setStatus(ctx, ref, contact.StatusOpen, contact.StatusClosed, sql.NullTime{Time: at, Valid: true}, at)
+}
+
+// Reopen implements contact.Store.
+func (s *Store) Reopen(ctx context.Context, ref string, at time.Time) error {
+	return s.setStatus(ctx, ref, contact.StatusClosed, contact.StatusOpen, sql.NullTime{}, at)
+}
+
+// setStatus moves the request ref from status from to to; a request already in to
+// is left as it is.
+func (s *Store) setStatus(ctx context.Context, ref string, from, to contact.Status, closed sql.NullTime, at time.Time) error {
 	ext := sqltx.Ext(ctx, s.db)
 	res, err := ext.ExecContext(ctx, `UPDATE contact_requests SET status = ?, closed_at = ?, updated_at = ? WHERE ref = ? AND status = ?`,
-		contact.StatusClosed, at, at, ref, contact.StatusOpen)
+		to, closed, at, ref, from)
 	n, err := affected(res, err)
 	if err != nil || n > 0 {
 		return err

@@ -26,6 +26,7 @@ func Run(t *testing.T, newStore func(t *testing.T) contact.Store) {
 	t.Run("List", func(t *testing.T) { testList(t, newStore(t)) })
 	t.Run("Thread", func(t *testing.T) { testThread(t, newStore(t)) })
 	t.Run("Close", func(t *testing.T) { testClose(t, newStore(t)) })
+	t.Run("Reopen", func(t *testing.T) { testReopen(t, newStore(t)) })
 	t.Run("Answerable", func(t *testing.T) { testAnswerable(t, newStore(t)) })
 	t.Run("AckedSince", func(t *testing.T) { testAckedSince(t, newStore(t)) })
 	t.Run("ExportErase", func(t *testing.T) { testExportErase(t, newStore(t)) })
@@ -219,6 +220,30 @@ func testClose(t *testing.T, s contact.Store) {
 	assert.True(t, got.Closed.Equal(at), "closing again keeps the first closing time")
 
 	assert.ErrorIs(t, s.Close(ctx, "NONE-0000", at), privacy.ErrNotFound)
+}
+
+func testReopen(t *testing.T, s contact.Store) {
+	ctx := context.Background()
+	mustCreate(t, s, request("REOP-0001", "ann@example.org", base))
+	require.NoError(t, s.Close(ctx, "REOP-0001", base.Add(time.Hour)))
+	at := base.Add(2 * time.Hour)
+	require.NoError(t, s.Reopen(ctx, "REOP-0001", at))
+	got, err := s.Get(ctx, "REOP-0001")
+	require.NoError(t, err)
+	assert.Equal(t, contact.StatusOpen, got.Status)
+	assert.True(t, got.Closed.IsZero(), "a reopened request keeps no closing time: %v", got.Closed)
+	assert.True(t, got.Updated.Equal(at))
+	open, err := s.List(ctx, contact.Filter{Status: contact.StatusOpen})
+	require.NoError(t, err)
+	require.Len(t, open, 1, "the reopened request is listed as open")
+
+	require.NoError(t, s.Reopen(ctx, "REOP-0001", at.Add(time.Hour)), "reopening an open request is not an error")
+	got, err = s.Get(ctx, "REOP-0001")
+	require.NoError(t, err)
+	assert.True(t, got.Updated.Equal(at), "reopening an open request changes nothing")
+	require.NoError(t, s.AddReply(ctx, "REOP-0001", &contact.Reply{Text: "again", At: at}, nil), "a reopened request takes replies")
+
+	assert.ErrorIs(t, s.Reopen(ctx, "NONE-0000", at), privacy.ErrNotFound)
 }
 
 func testAnswerable(t *testing.T, s contact.Store) {

@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 
 	"github.com/consentkit/consentkit/newsletter"
@@ -34,6 +36,17 @@ type browser struct {
 	mu       sync.Mutex
 	cookies  []string
 	problems []string
+	// expected are the answers a test provokes on purpose, such as a form sent
+	// back with its faults (400): Chromium logs them as failed loads.
+	expected []string
+}
+
+// expect declares that the page may log a failed load of a URL containing
+// urlPart with status.
+func (b *browser) expect(status int, urlPart string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.expected = append(b.expected, fmt.Sprintf("%d %s", status, urlPart))
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -58,6 +71,11 @@ func newBrowser(t *testing.T) *browser {
 	}
 	if _, err := chromedp.Call(ctx, log.Enable, cdp.Empty{}); err != nil {
 		t.Fatalf("chromium log: %v", err)
+	}
+	// Focus as in a window in front, whatever the headless one is: the pages'
+	// focus styles are checked.
+	if _, err := chromedp.Call(ctx, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true}); err != nil {
+		t.Fatalf("chromium focus: %v", err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -99,24 +117,38 @@ func (b *browser) event(ev any) {
 			b.problems = append(b.problems, "console.error")
 		}
 	case *log.EventEntryAdded:
-		if e.Entry.Level == log.EntryLevelError {
+		if e.Entry.Level == log.EntryLevelError && !b.expectedLog(e.Entry) {
 			b.problems = append(b.problems, "log: "+e.Entry.Text+" "+e.Entry.URL)
 		}
 	}
 }
 
-// do runs steps, then checks that the page holds no cookie.
+func (b *browser) expectedLog(e *log.Entry) bool {
+	for _, x := range b.expected {
+		status, part, _ := strings.Cut(x, " ")
+		if strings.Contains(e.Text, "status of "+status) && strings.Contains(e.URL, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// do runs steps, then checks that the browser holds no cookie. It asks the
+// browser's cookie jar, which document.cookie writes to as well, rather than
+// evaluating document.cookie in the page: a step that submits a form leaves a
+// navigation in flight, and an evaluation racing it failed with "Inspected target
+// navigated or closed" about once in six runs.
 func (b *browser) do(t *testing.T, step string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(b.ctx, steps...); err != nil {
 		t.Fatalf("%s: %v", step, err)
 	}
-	cookie, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.cookie`))
+	jar, err := chromedp.CallBrowser(b.ctx, storage.GetCookies, storage.GetCookiesParams{})
 	if err != nil {
 		t.Fatalf("%s: %v", step, err)
 	}
-	if cookie != "" {
-		t.Fatalf("%s: document.cookie = %q, want empty", step, cookie)
+	if len(jar.Cookies) > 0 {
+		t.Fatalf("%s: the browser holds cookies: %v", step, jar.Cookies[0].Name)
 	}
 }
 
@@ -302,28 +334,30 @@ func TestNewcomer(t *testing.T) {
 		}
 	}
 
-	// Made an admin, the newcomer opens every section of the staff area.
+	// Made an admin, the newcomer opens every section of the staff area from its
+	// navigation, each at its own URL, and saves a campaign draft.
 	if err := s.accounts.GrantRole(context.Background(), email, privacy.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	b.do(t, "staff area", chromedp.Navigate(base+"/staff"), chromedp.WaitVisible(css(`.tabs`)))
-	for _, section := range []string{"Contact inbox", "Moderation queue", "Campaigns", "Usage", "Data requests", "Disclosures", "Access log", "Staff"} {
-		b.do(t, "staff: "+section, chromedp.Click(css(fmt.Sprintf(`[data-title=%q]`, section))))
-		b.waitText(t, "#staff-view h2", section)
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			view := b.text(t, "#staff-view")
-			if !strings.Contains(view, "Loading") {
-				if alert, _ := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`!!document.querySelector("#staff-view [role=alert]")`)); alert {
-					t.Errorf("staff section %s shows an error: %q", section, view)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("staff section %s never loaded", section)
-			}
-			time.Sleep(50 * time.Millisecond)
+	b.do(t, "staff area", chromedp.Navigate(base+"/staff"), chromedp.WaitVisible(css(`#staff-nav`)))
+	b.waitText(t, "#staff-view", "Choose a section")
+	for _, sec := range staffSections {
+		b.do(t, "staff: "+sec.Title, chromedp.Click(css(fmt.Sprintf(`#staff-nav a[href=%q]`, sec.Path))))
+		b.waitLoaded(t, sec.Path)
+		if got := b.eval(t, `location.pathname`); got != sec.Path {
+			t.Errorf("staff section %s is at %s, want %s", sec.Title, got, sec.Path)
+		}
+		if alert := b.eval(t, `document.querySelector("#staff-view [role=alert]")?.innerText ?? ""`); alert != "" {
+			t.Errorf("staff section %s shows an error: %q", sec.Title, alert)
 		}
 	}
+	b.do(t, "save a campaign draft",
+		chromedp.Navigate(base+"/newsletter/staff/campaigns"),
+		chromedp.WaitVisible(css(`#new-campaign`)),
+		chromedp.SendKeys(css(`#c-subject`), "Issue 2"),
+		chromedp.SendKeys(css(`#c-body`), "Second **issue**."),
+		submit(`#new-campaign`))
+	b.waitText(t, "#staff-view", "Draft saved.")
+	b.waitText(t, "#staff-view table", "Issue 2")
 	b.check(t)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -29,6 +30,9 @@ type config struct {
 	// MySQLMaxConns bounds the database connections the process opens; a request
 	// that waits longer than mysqldb.MaxWait for one is answered 503.
 	MySQLMaxConns int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the
+	// client; empty: the connection's address is the client's.
+	TrustedProxies []netip.Prefix
 
 	// FormMinAge is how soon after a form is served it may be sent (default 3s);
 	// tests shorten it.
@@ -41,7 +45,7 @@ type config struct {
 var envVars = map[string]string{
 	"addr": "CONSENTKIT_ADDR", "mysql": "CONSENTKIT_MYSQL", "smtp": "CONSENTKIT_SMTP", "policy": "CONSENTKIT_POLICY",
 	"secret": "CONSENTKIT_SECRET", "url": "CONSENTKIT_URL", "tracking": "CONSENTKIT_TRACKING", "max-conns": "CONSENTKIT_MAX_CONNS",
-	"mysql-max-conns": "CONSENTKIT_MYSQL_MAX_CONNS",
+	"mysql-max-conns": "CONSENTKIT_MYSQL_MAX_CONNS", "trusted-proxy": "CONSENTKIT_TRUSTED_PROXY",
 }
 
 // minSecret is the shortest -secret accepted; `openssl rand -hex 32` makes one of 64.
@@ -60,6 +64,12 @@ func parseConfig(args []string, output io.Writer) (config, []string, error) {
 	fs.BoolVar(&c.Tracking, "tracking", true, "tally aggregate page views (CONSENTKIT_TRACKING)")
 	fs.IntVar(&c.MaxConns, "max-conns", 4096, "most client connections held at once, at most 80% of the open-file limit; near it, idle ones are closed (CONSENTKIT_MAX_CONNS)")
 	fs.IntVar(&c.MySQLMaxConns, "mysql-max-conns", mysqldb.DefaultMaxConns, "most MySQL connections the process opens; a request that waits over "+mysqldb.MaxWait.String()+" for one is answered 503; keep the sum over every process below the server's max_connections (CONSENTKIT_MYSQL_MAX_CONNS)")
+	fs.Func("trusted-proxy", "addresses or CIDR prefixes of the reverse proxies in front of the site, comma-separated, e.g. 127.0.0.1,10.0.0.0/8: "+
+		"the client of a request they forward is the right-most untrusted address of X-Forwarded-For, for every per-client limit (CONSENTKIT_TRUSTED_PROXY)",
+		func(v string) (err error) {
+			c.TrustedProxies, err = parseProxies(v)
+			return err
+		})
 	fs.BoolVar(&c.Quiet, "quiet", false, "log only warnings and errors")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: site [flags] [command]

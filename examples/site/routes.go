@@ -5,8 +5,10 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -45,9 +47,19 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// layout is the site's web.Layout: every capability's pages share it.
+// layout is the site's web.Layout: every capability's pages share it. Asked by the
+// staff shell's script for a fragment (fragmentHeader), it writes the page's body
+// only, its title in titleHeader.
 func (s *Site) layout(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Add("Vary", fragmentHeader)
+	if r.Header.Get(fragmentHeader) == "1" {
+		h.Set(titleHeader, url.PathEscape(title))
+		w.WriteHeader(status)
+		io.WriteString(w, string(body))
+		return
+	}
 	w.WriteHeader(status)
 	if err := pageTmpl.ExecuteTemplate(w, "layout.html", map[string]any{
 		"Title": title, "Body": body, "Site": s.policy.Operator, "Mailbox": s.mailbox != nil, "Path": r.URL.Path,
@@ -100,7 +112,11 @@ func (s *Site) routes(formKey []byte, privacyWeb *web.Handler) (http.Handler, er
 	mux.HandleFunc("GET /blog", s.blogIndex)
 	mux.HandleFunc("GET /blog/{slug}", s.blogPost)
 	mux.HandleFunc("GET /member", s.appPage("Member area", "member.html"))
-	mux.HandleFunc("GET /staff", s.appPage("Staff area", "staff.html"))
+	mux.HandleFunc("GET /staff", s.appPage("Staff area", "staff-home.html"))
+	// The campaigns section, drawn by the site's script from the newsletter's JSON
+	// API until the newsletter renders its own campaign pages at this URL: then
+	// this route and campaigns.html go.
+	mux.HandleFunc("GET /newsletter/staff/campaigns", s.appPage("Campaigns", "campaigns.html"))
 	// Each handler routes on the path after its BaseURL, so it is mounted as is.
 	mux.Handle("/accounts/", accountsH)
 	mux.Handle("/contact/", contactH)
@@ -122,7 +138,8 @@ func (s *Site) routes(formKey []byte, privacyWeb *web.Handler) (http.Handler, er
 	if s.tracker != nil {
 		h = s.tracker.Handler(h)
 	}
-	h = s.accounts.Authenticate(h)
+	h = s.accounts.Authenticate(s.staffShell(h))
+	h = s.clientAddr(h)
 	h = web.NoCookies(h, web.NoCookiesOptions{Log: s.log})
 	return securityHeaders(h), nil
 }

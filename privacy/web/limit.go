@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -96,6 +97,13 @@ func NewLimiter(n int, per time.Duration, burst int) *Limiter {
 
 // Allow reports whether addr may make a request now.
 func (l *Limiter) Allow(addr netip.Addr) bool {
+	ok, _, _ := l.take(addr)
+	return ok
+}
+
+// take spends one of addr's tokens. It returns whether there was one, how long
+// until there is one when not, and undo, which gives a spent token back.
+func (l *Limiter) take(addr netip.Addr) (ok bool, wait time.Duration, undo func()) {
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)
 		addr = p.Addr()
@@ -122,7 +130,15 @@ func (l *Limiter) Allow(addr netip.Addr) bool {
 		l.keys[addr] = e
 	}
 	e.seen = now
-	return e.l.AllowN(now, 1)
+	res := e.l.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 || !res.OK() {
+		res.CancelAt(now)
+		if !res.OK() {
+			d = time.Hour
+		}
+		return false, d, func() {}
+	}
+	return true, 0, func() { res.CancelAt(now) }
 }
 
 // evict forgets keys idle longer than the median idle time.
@@ -139,10 +155,38 @@ func (l *Limiter) evict(now time.Time) {
 	}
 }
 
-// Check returns ErrRateLimited when r's client is over the limit.
+// Check returns ErrRateLimited when r's client is over the limit, telling the
+// true wait (RetryAfter, and the message), else spends one of its tokens.
 func (l *Limiter) Check(r *http.Request, trustedHeader string) error {
-	if l.Allow(ClientAddr(r, trustedHeader)) {
-		return nil
+	_, err := l.Reserve(r, trustedHeader)
+	return err
+}
+
+// Reserve is Check, with undo to give the token back when the request turns out
+// not to be what the limit counts, such as a form refused for a field's fault.
+func (l *Limiter) Reserve(r *http.Request, trustedHeader string) (undo func(), err error) {
+	ok, wait, undo := l.take(ClientAddr(r, trustedHeader))
+	if ok {
+		return undo, nil
 	}
-	return &privacy.Error{Kind: privacy.ErrRateLimited, Message: "too many requests; try again in a minute", RetryAfter: time.Minute}
+	return undo, &privacy.Error{Kind: privacy.ErrRateLimited, Message: "too many requests; try again in " + waitText(wait), RetryAfter: wait}
+}
+
+// waitText words d, rounded up to the unit it is given in.
+func waitText(d time.Duration) string {
+	unit, name := time.Second, "second"
+	switch {
+	case d > 90*time.Minute:
+		unit, name = time.Hour, "hour"
+	case d > 90*time.Second:
+		unit, name = time.Minute, "minute"
+	}
+	n := int((d + unit - 1) / unit)
+	if n <= 1 && name == "hour" {
+		return "an hour"
+	}
+	if n <= 1 {
+		return "a " + name
+	}
+	return strconv.Itoa(n) + " " + name + "s"
 }

@@ -1,14 +1,17 @@
 package web
 
 import (
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -57,10 +60,15 @@ type Config struct {
 //	POST /confirm           t: carries the request out (an export gives a download link)
 //	GET  /download?t=       the export, as a JSON attachment; the link works once
 //	GET  /staff/access      admin: the access log (?subject, ?actor, ?since, ?until, ?limit, ?format=csv)
-//	GET  /staff/disclosures admin: the disclosure register (?subject)
+//	GET  /staff/disclosures admin: the disclosure register (?subject, ?limit) and the form to record one
 //	POST /staff/disclosures admin: subject, basis, reference, requester, note; answers the export
-//	GET  /staff/consents    admin: ?subject's consent history
-//	GET  /staff/requests    admin or support: completed data requests (no addresses)
+//	GET  /staff/consents    admin: ?subject's consent history, and the form to look one up
+//	GET  /staff/requests    admin or support: completed data requests (no addresses; ?limit)
+//
+// The staff routes answer JSON, or a page through the Layout when the client
+// accepts text/html (a browser): readable columns, times in <time datetime>, an
+// empty state, "show more" by ?limit, and forms whose faults are shown beside
+// their fields, all at once.
 //
 // Every staff answer that names people is recorded in the access log first: the
 // consent history once, the access log and the disclosure register once for every
@@ -148,7 +156,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, tit
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if WantsJSON(r) || strings.Contains(r.URL.Path, "/staff/") {
+	if WantsJSON(r) || strings.Contains(r.URL.Path, "/staff/") && !wantsPage(r) {
 		WriteJSONError(w, r, h.cfg.Log, err)
 		return
 	}
@@ -189,11 +197,15 @@ func (h *Handler) requestForm(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) request(w http.ResponseWriter, r *http.Request) {
 	v, err := Decode(r, 0)
+	undo := func() {}
 	if err == nil {
-		err = h.cfg.Limiter.Check(r, h.cfg.TrustedHeader)
+		undo, err = h.cfg.Limiter.Reserve(r, h.cfg.TrustedHeader)
 	}
 	if err == nil && !Bot(v) {
 		err = h.cfg.Rights.Ask(r.Context(), v.Get("email"), privacy.RequestKind(v.Get("kind")))
+	}
+	if f := privacy.FieldOf(err); errors.Is(err, privacy.ErrInvalid) && (f == "email" || f == "kind") {
+		undo() // the limit counts requests, not mistyped addresses
 	}
 	if err != nil {
 		if WantsJSON(r) || privacy.FieldOf(err) == "" {
@@ -323,6 +335,10 @@ func (h *Handler) access(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if q.Get("format") != "csv" && wantsPage(r) {
+		h.staffPage(w, r, http.StatusOK, "staff-access", staffView{Base: h.base, Query: q, Rows: accessRows(recs), More: more(h.base+"/staff/access", q, len(recs), f.Limit)})
+		return
+	}
 	if q.Get("format") != "csv" {
 		writeJSON(w, http.StatusOK, map[string]any{"access": recs})
 		return
@@ -374,7 +390,22 @@ func (h *Handler) disclosures(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// List recorded a read for every address in the list.
+	if wantsPage(r) {
+		h.staffPage(w, r, http.StatusOK, "staff-disclosures", h.disclosuresView(r, list, n, url.Values{}, nil))
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"disclosures": list})
+}
+
+func (h *Handler) disclosuresView(r *http.Request, list []privacy.Disclosure, n int, form url.Values, err error) staffView {
+	q := r.URL.Query()
+	v := staffView{Base: h.base, Query: q, Form: form, More: more(h.base+"/staff/disclosures", q, len(list), n), Errors: h.staffFaults(err)}
+	v.Err = ByField(v.Errors)
+	for _, d := range list {
+		v.Rows = append(v.Rows, map[string]any{"At": stamp(d.At), "Subject": d.Subject, "Basis": string(d.Basis), "Reference": d.Reference,
+			"Requester": d.Requester, "Note": d.Note, "Actor": d.Actor, "Holders": d.Holders})
+	}
+	return v
 }
 
 func (h *Handler) disclose(w http.ResponseWriter, r *http.Request) {
@@ -387,10 +418,39 @@ func (h *Handler) disclose(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	data, err := h.cfg.Disclosures.Disclose(r.Context(), privacy.Disclosure{Subject: v.Get("subject"), Basis: privacy.Basis(v.Get("basis")),
-		Reference: v.Get("reference"), Requester: v.Get("requester"), Note: v.Get("note")})
+	if wantsPage(r) {
+		// A page shows every missing field at once; Disclose names the first fault.
+		var missing []error
+		for _, f := range []string{"subject", "basis", "reference", "requester"} {
+			if strings.TrimSpace(v.Get(f)) == "" {
+				missing = append(missing, privacy.InvalidRule(f, "required", "is required"))
+			}
+		}
+		err = errors.Join(missing...)
+	}
+	var data []byte
+	if err == nil {
+		data, err = h.cfg.Disclosures.Disclose(r.Context(), privacy.Disclosure{Subject: v.Get("subject"), Basis: privacy.Basis(v.Get("basis")),
+			Reference: v.Get("reference"), Requester: v.Get("requester"), Note: v.Get("note")})
+	}
+	if err != nil && wantsPage(r) && errors.Is(err, privacy.ErrInvalid) {
+		n, _ := limit("")
+		list, lerr := h.cfg.Disclosures.List(r.Context(), "", n)
+		if lerr != nil {
+			h.fail(w, r, lerr)
+			return
+		}
+		h.staffPage(w, r, http.StatusBadRequest, "staff-disclosures", h.disclosuresView(r, list, n, v, err))
+		return
+	}
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if wantsPage(r) {
+		h.staffPage(w, r, http.StatusCreated, "staff-disclosed", map[string]any{"Base": h.base, "Subject": v.Get("subject"),
+			"Basis": v.Get("basis"), "Reference": v.Get("reference"),
+			"Export": template.URL("data:application/json;base64," + base64.StdEncoding.EncodeToString(data))})
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"export": json.RawMessage(data)})
@@ -401,9 +461,21 @@ func (h *Handler) consents(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	subject, err := privacy.NormalizeEmail(r.URL.Query().Get("subject"))
+	raw := r.URL.Query().Get("subject")
+	if raw == "" && wantsPage(r) {
+		h.staffPage(w, r, http.StatusOK, "staff-consents", staffView{Base: h.base, Query: r.URL.Query()})
+		return
+	}
+	subject, err := privacy.NormalizeEmail(raw)
 	if err != nil {
-		h.fail(w, r, privacy.Invalid("subject", "give the person's email address"))
+		err = privacy.Invalid("subject", "give the person's email address")
+		if wantsPage(r) {
+			v := staffView{Base: h.base, Query: r.URL.Query(), Errors: h.staffFaults(err)}
+			v.Err = ByField(v.Errors)
+			h.staffPage(w, r, http.StatusBadRequest, "staff-consents", v)
+			return
+		}
+		h.fail(w, r, err)
 		return
 	}
 	if err := h.cfg.Auditor.Record(r.Context(), privacy.RoleAdmin, subject, "consent history", "admin review"); err != nil {
@@ -415,6 +487,15 @@ func (h *Handler) consents(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if wantsPage(r) {
+		v := staffView{Base: h.base, Query: r.URL.Query(), Subject: subject, Looked: true}
+		for _, c := range hist {
+			v.Rows = append(v.Rows, map[string]any{"At": stamp(c.At), "Purpose": string(c.Purpose), "Granted": c.Granted,
+				"Version": c.PolicyVersion, "Source": c.Source})
+		}
+		h.staffPage(w, r, http.StatusOK, "staff-consents", v)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"consents": hist})
 }
 
@@ -423,10 +504,107 @@ func (h *Handler) requests(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	ev, err := h.cfg.Store.RightsEvents(r.Context(), 200)
+	n := 200
+	if wantsPage(r) {
+		n = 50
+	}
+	if s := r.URL.Query().Get("limit"); s != "" {
+		var err error
+		if n, err = limit(s); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	ev, err := h.cfg.Store.RightsEvents(r.Context(), n)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	if wantsPage(r) {
+		v := staffView{Base: h.base, Query: r.URL.Query(), More: more(h.base+"/staff/requests", r.URL.Query(), len(ev), n)}
+		for _, e := range ev {
+			v.Rows = append(v.Rows, map[string]any{"At": stamp(e.At), "Kind": string(e.Kind), "Holders": e.Holders, "Records": e.Records})
+		}
+		h.staffPage(w, r, http.StatusOK, "staff-requests", v)
+		return
+	}
+	if ev == nil {
+		ev = []privacy.RightsEvent{} // an empty list, not null
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"requests": ev})
+}
+
+// wantsPage reports whether a staff route should answer with a page: the staff
+// routes are an API first, and answer a page to a client that accepts HTML.
+func wantsPage(r *http.Request) bool {
+	return !WantsJSON(r) && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// staffView is what the staff pages are given: the query they were asked with, the
+// rows to show (each a map of the columns), the link to more rows, and the form's
+// values and faults.
+type staffView struct {
+	Base    string
+	Query   url.Values
+	Rows    []map[string]any
+	More    string // the link that shows more rows; "" when every row is shown
+	Form    url.Values
+	Errors  []FieldError
+	Err     map[string]string
+	Subject string // the consent history's address
+	Looked  bool   // a consent history was looked up
+}
+
+// timeView is a time as a page shows it: RFC 3339 for <time datetime>, which the
+// host's script may show in the reader's zone, and UTC text for a page without it.
+type timeView struct{ ISO, Text string }
+
+func stamp(t time.Time) timeView {
+	return timeView{t.UTC().Format(time.RFC3339), t.UTC().Format("2006-01-02 15:04 UTC")}
+}
+
+// more returns the link to page with q showing 50 more rows, when a list filled
+// its limit.
+func more(page string, q url.Values, got, limit int) string {
+	if got < limit || limit >= 10000 {
+		return ""
+	}
+	m := url.Values{}
+	for k, v := range q {
+		m[k] = v
+	}
+	m.Set("limit", strconv.Itoa(min(limit+50, 10000)))
+	return page + "?" + m.Encode()
+}
+
+func accessRows(recs []privacy.Access) []map[string]any {
+	rows := make([]map[string]any, len(recs))
+	for i, a := range recs {
+		rows[i] = map[string]any{"At": stamp(a.At), "Actor": a.Actor, "Role": string(a.Role), "Subject": a.Subject, "What": a.What, "Why": a.Why}
+	}
+	return rows
+}
+
+// staffFaults words err for a staff form, each field named by the
+// "staff-label" template.
+func (h *Handler) staffFaults(err error) []FieldError {
+	return FieldErrors(err, func(field string) string {
+		var b strings.Builder
+		if h.tpl.HTML.ExecuteTemplate(&b, "staff-label", field) != nil {
+			return ""
+		}
+		return html.UnescapeString(b.String())
+	})
+}
+
+// staffPage renders the staff page name, titled by name+"-title".
+func (h *Handler) staffPage(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	var title strings.Builder
+	if err := h.tpl.HTML.ExecuteTemplate(&title, name+"-title", data); err != nil {
+		h.cfg.Log.Error("render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	h.render(w, r, status, html.UnescapeString(title.String()), name, data)
 }

@@ -281,3 +281,95 @@ func TestDataRequestMailBombing(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	assert.Len(t, e.mail.Server.To("stranger@example.org"), 3)
 }
+
+// TestStaffPages: a browser (Accept: text/html) gets pages, the API JSON: an empty
+// state instead of a blank list, every missing field of the disclosure form at
+// once beside its field, the consent look-up form (a look-up is a recorded read, the
+// empty form is not), local-time <time> columns and "show more" paging.
+func TestStaffPages(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	page := func(r *http.Request, role privacy.Role) *httptest.ResponseRecorder {
+		r.Header.Set("Accept", "text/html,application/xhtml+xml")
+		return e.do(as(r, role))
+	}
+
+	w := page(httptest.NewRequest("GET", "/staff/requests", nil), privacy.RoleSupport)
+	require.Equal(t, 200, w.Code)
+	assert.Contains(t, w.Body.String(), "No data request has been completed yet")
+	assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+	w = e.do(as(httptest.NewRequest("GET", "/staff/requests", nil), privacy.RoleSupport))
+	assert.JSONEq(t, `{"requests":[]}`, w.Body.String(), "the API answers an empty list, not null")
+
+	w = page(postForm("/staff/disclosures", url.Values{"note": {"x"}}), privacy.RoleAdmin)
+	require.Equal(t, 400, w.Code)
+	for _, f := range []string{"subject", "basis", "reference", "requester"} {
+		assert.Contains(t, w.Body.String(), `id="staff-`+f+`-error"`, "fault of %s beside its field", f)
+		assert.Contains(t, w.Body.String(), `href="#staff-`+f+`"`, "fault of %s in the summary", f)
+	}
+	assert.Contains(t, w.Body.String(), ">x</textarea>", "what was typed is kept")
+
+	d := url.Values{"subject": {"Ann@Example.org"}, "basis": {"legal-process"}, "reference": {"Order 77"}, "requester": {"County Court"}}
+	w = page(postForm("/staff/disclosures", d), privacy.RoleAdmin)
+	require.Equal(t, 201, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), `href="data:application/json;base64,`)
+	w = page(httptest.NewRequest("GET", "/staff/disclosures", nil), privacy.RoleAdmin)
+	require.Equal(t, 200, w.Code)
+	assert.Contains(t, w.Body.String(), "<td>Ann@example.org</td>")
+	assert.Regexp(t, `<time datetime="\d{4}-\d\d-\d\dT[^"]+Z">`, w.Body.String())
+	w = page(httptest.NewRequest("GET", "/staff/disclosures?subject=bob@example.org", nil), privacy.RoleAdmin)
+	assert.Contains(t, w.Body.String(), "No disclosure of this address is recorded.")
+
+	before := len(newReads(t, e.store, 0))
+	w = page(httptest.NewRequest("GET", "/staff/consents", nil), privacy.RoleAdmin)
+	require.Equal(t, 200, w.Code)
+	assert.Contains(t, w.Body.String(), `<form method="get" action="/privacy/staff/consents"`)
+	assert.Len(t, newReads(t, e.store, 0), before, "the empty form reads no one's data")
+	w = page(httptest.NewRequest("GET", "/staff/consents?subject=nobody", nil), privacy.RoleAdmin)
+	require.Equal(t, 400, w.Code)
+	assert.Contains(t, w.Body.String(), `id="staff-subject-error"`)
+	require.NoError(t, e.store.AppendConsent(ctx, &privacy.Consent{Subject: "carol@example.org", Purpose: privacy.PurposeNewsletter,
+		Granted: true, PolicyVersion: "7", Source: "newsletter-form", At: time.Now()}))
+	w = page(httptest.NewRequest("GET", "/staff/consents?subject=carol@example.org", nil), privacy.RoleAdmin)
+	require.Equal(t, 200, w.Code)
+	assert.Contains(t, w.Body.String(), "<td>Given</td><td>7</td><td>newsletter-form</td>")
+	assert.Len(t, newReads(t, e.store, 0), before+1, "a look-up is a recorded read")
+
+	for range 3 {
+		require.NoError(t, e.store.RecordAccess(ctx, privacy.Access{ActorID: "2", Actor: "help@example.com", Role: privacy.RoleSupport,
+			Subject: "bob@example.org", What: "contact request", Why: "answering", At: time.Now()}))
+	}
+	w = page(httptest.NewRequest("GET", "/staff/access?limit=2", nil), privacy.RoleAdmin)
+	require.Equal(t, 200, w.Code)
+	assert.Contains(t, w.Body.String(), `<a href="/privacy/staff/access?limit=52">Show more</a>`)
+	assert.Equal(t, 2, strings.Count(w.Body.String(), "<tr><td><time"))
+}
+
+// TestRateLimitTellsTheWait: over a limit of 5 an hour the answer says the true
+// wait, in the message and in Retry-After, and a request refused for a mistyped
+// address does not count.
+func TestRateLimitTellsTheWait(t *testing.T) {
+	now := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	lim := web.NewLimiter(5, time.Hour, 5)
+	lim.Now = func() time.Time { return now }
+	e := newEnv(t, func(c *web.Config) { c.Limiter = lim })
+	ask := func(email string) *httptest.ResponseRecorder {
+		r := postForm("/request", url.Values{"email": {email}, "kind": {"export"}})
+		r.Header.Set("Accept", "application/json")
+		return e.do(r)
+	}
+	for i := range 3 {
+		require.Equal(t, 400, ask("not an address").Code, "mistyped %d", i)
+	}
+	for i := range 5 {
+		require.Equal(t, 202, ask(fmt.Sprintf("p%d@example.org", i)).Code, "request %d is within the limit despite the 3 mistyped", i)
+	}
+	w := ask("p6@example.org")
+	require.Equal(t, 429, w.Code)
+	assert.Equal(t, "720", w.Header().Get("Retry-After"), "one request every 12 minutes")
+	assert.Contains(t, w.Body.String(), "try again in 12 minutes")
+	now = now.Add(11*time.Minute + 30*time.Second)
+	w = ask("p6@example.org")
+	assert.Equal(t, "30", w.Header().Get("Retry-After"))
+	assert.Contains(t, w.Body.String(), "try again in 30 seconds")
+}

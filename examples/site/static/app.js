@@ -34,16 +34,30 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
+// NEXT holds, in this tab, the page to return to once signed in: a staff link
+// opened from a mail lands on sign-in first, then on what it points to.
+const NEXT = "consentkit.next";
+
 // A sign-in page hands over the token once; keep it in this tab and leave.
 function adoptToken() {
   const out = document.getElementById("session-token");
   if (!out || !out.dataset.token) return;
   sessionStorage.setItem(KEY, out.dataset.token);
   out.remove();
+  const next = sessionStorage.getItem(NEXT) || "";
+  sessionStorage.removeItem(NEXT);
+  const to = next.startsWith("/") && !next.startsWith("//") ? next : "/member";
   // Leave once the page has loaded, so the navigation does not abort its load.
-  const go = () => location.replace("/member");
+  const go = () => location.replace(to);
   if (document.readyState === "complete") go();
   else addEventListener("load", go, { once: true });
+}
+
+// forget empties everything private a page shows, and shows it signed out.
+function forget() {
+  document.querySelectorAll("[data-private]").forEach((e) => e.replaceChildren());
+  document.querySelectorAll(".signed-in, .staff-only, #staff-nav").forEach((e) => (e.hidden = true));
+  document.querySelectorAll(".signed-out").forEach((e) => (e.hidden = false));
 }
 
 async function showSession() {
@@ -61,6 +75,8 @@ async function showSession() {
   document.getElementById("signout")?.addEventListener("click", async () => {
     try { await api("/accounts/signout", { method: "POST" }); } catch {}
     sessionStorage.removeItem(KEY);
+    // Emptied before leaving: the back-forward cache keeps the page as it is now.
+    forget();
     location.assign("/");
   });
   return account;
@@ -113,71 +129,180 @@ async function member(account) {
   refresh();
 }
 
-// table renders every array of records in a JSON answer.
+// table renders every array of records in a JSON answer: the staff pages of a
+// capability that has no server-rendered ones yet.
 function table(rows, actions) {
-  if (!rows.length) return el("p", {}, "Nothing here.");
-  const cols = Object.keys(rows[0]).filter((c) => !["html", "markdown", "text", "data"].includes(c));
-  const t = el("table", {}, el("thead", {}, el("tr", {}, ...cols.map((c) => el("th", { scope: "col" }, c)), actions ? el("th", {}, "") : "")));
+  if (!rows.length) return el("p", {}, "Nothing here yet.");
+  const cols = Object.keys(rows[0]).filter((c) => !["html", "markdown", "text", "data", "id", "account_id"].includes(c));
+  const head = (c) => c.replaceAll("_", " ").replace(/^./, (x) => x.toUpperCase());
+  const cell = (v) => {
+    if (typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v)) return new Date(v).toLocaleString();
+    return v !== null && typeof v === "object" ? JSON.stringify(v) : v;
+  };
+  const t = el("table", {}, el("thead", {}, el("tr", {}, ...cols.map((c) => el("th", { scope: "col" }, head(c))), actions ? el("th", { scope: "col" }, "Actions") : "")));
   const body = el("tbody");
   for (const r of rows) {
-    const tr = el("tr", {}, ...cols.map((c) => el("td", {}, typeof r[c] === "object" ? JSON.stringify(r[c]) : r[c])));
+    const tr = el("tr", {}, ...cols.map((c) => el("td", {}, cell(r[c]))));
     if (actions) tr.append(el("td", {}, ...actions(r)));
     body.append(tr);
   }
   t.append(body);
-  return t;
+  return el("div", { class: "scroll" }, t);
 }
 
-async function staff() {
-  const view = document.getElementById("staff-view");
-  const show = async (path, title) => {
-    view.replaceChildren(el("h2", {}, title), el("p", {}, "Loading…"));
-    try {
-      if (path === "campaigns") return campaigns(view);
-      // The usage report is a server-rendered page with SVG charts; the rest is JSON.
-      const data = await api(path, { headers: { Accept: path === "/stats/" ? "text/html" : "application/json" } });
-      const out = [el("h2", {}, title)];
-      if (typeof data === "string") {
-        const doc = new DOMParser().parseFromString(data, "text/html");
-        const main = doc.querySelector("main");
-        if (main) { main.querySelector("h1")?.remove(); out.push(...main.childNodes); }
-      } else {
-        for (const [key, rows] of Object.entries(data)) {
-          if (!Array.isArray(rows)) continue;
-          out.push(el("h3", {}, key), table(rows, path === "/comments/moderate" ? moderation(() => show(path, title)) : null));
-        }
-      }
-      view.replaceChildren(...out);
-    } catch (e) {
-      view.replaceChildren(el("h2", {}, title), el("p", { class: "error", role: "alert" }, e.message));
+// The staff shell: each staff URL's page is fetched with the token and shown in
+// #staff-view; see staff.go in the site.
+const staffView = () => document.getElementById("staff-view");
+
+function showSignin() {
+  forget();
+  document.getElementById("staff-signin").hidden = false;
+  document.getElementById("staff-signin-link").addEventListener("click", () =>
+    sessionStorage.setItem(NEXT, location.pathname + location.search));
+}
+
+function staffNav(account) {
+  const roles = account.roles || [];
+  const nav = document.getElementById("staff-nav");
+  for (const a of nav.querySelectorAll("a")) {
+    a.hidden = !roles.includes("admin") && !a.dataset.roles.split(" ").some((r) => roles.includes(r));
+    const here = location.pathname === a.pathname || location.pathname.startsWith(a.pathname.replace(/\/?$/, "/"));
+    if (here) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  nav.hidden = false;
+}
+
+// fragment fetches url's page with the token, as the shell's content.
+function fragment(url, init = {}) {
+  const headers = new Headers(init.headers || {});
+  headers.set("Authorization", "Bearer " + token());
+  headers.set("X-Consentkit-Fragment", "1");
+  headers.set("Accept", "text/html");
+  return fetch(url, { ...init, headers, credentials: "omit" });
+}
+
+// show puts a fetched page in the shell: its body, its title, and the focus on
+// the title so that a screen reader announces the new page.
+async function show(res, url, focus) {
+  const view = staffView();
+  if (res.status === 401) {
+    sessionStorage.removeItem(KEY);
+    showSignin();
+    return;
+  }
+  const type = res.headers.get("Content-Type") || "";
+  let title = decodeURIComponent(res.headers.get("X-Consentkit-Title") || "");
+  if (type.includes("json")) {
+    const data = await res.json();
+    const sections = Object.entries(data).filter(([, rows]) => Array.isArray(rows) || rows === null);
+    view.replaceChildren(...sections.map(([, rows]) => table(rows || [])));
+    title = document.querySelector(`#staff-nav a[href="${url.pathname}"]`)?.textContent || title;
+  } else {
+    const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+    view.replaceChildren(...doc.body.childNodes);
+    const list = view.querySelector("#campaigns");
+    if (list) await campaigns(list, view.querySelector("#new-campaign"));
+  }
+  const h1 = document.getElementById("page-title");
+  if (title) {
+    h1.textContent = title;
+    document.title = title + " · " + document.body.dataset.site;
+  }
+  view.querySelectorAll("time[datetime]").forEach(localTime);
+  view.dataset.loaded = url.pathname + url.search;
+  if (focus) h1.focus();
+}
+
+// localTime shows a UTC time in the reader's own zone.
+function localTime(t) {
+  const d = new Date(t.getAttribute("datetime"));
+  if (isNaN(d)) return;
+  t.title = t.textContent;
+  t.textContent = t.dataset.date === "" ? d.toLocaleDateString() : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+}
+
+async function load(url, focus) {
+  url = new URL(url, location.href);
+  delete staffView().dataset.loaded;
+  try {
+    await show(await fragment(url), url, focus);
+  } catch (e) {
+    staffView().replaceChildren(el("p", { class: "error", role: "alert" }, "The page could not be loaded: " + e.message));
+  }
+}
+
+// submit sends a form of the shown page with the token, follows its answer (a 303
+// to the page to show next, or the form again with its errors) and shows it.
+async function submit(ev) {
+  const form = ev.target;
+  if (!(form instanceof HTMLFormElement)) return;
+  ev.preventDefault();
+  const action = new URL(form.getAttribute("action") || location.href, location.href);
+  const data = new FormData(form, ev.submitter);
+  const buttons = form.querySelectorAll("button");
+  buttons.forEach((b) => (b.disabled = true));
+  try {
+    if ((form.getAttribute("method") || "get").toLowerCase() === "get") {
+      action.search = new URLSearchParams(data).toString();
+      history.pushState(null, "", action);
+      staffNav(await staffAccount);
+      await load(action, true);
+      return;
     }
-  };
-  document.querySelectorAll("[data-load]").forEach((b) => b.addEventListener("click", () => show(b.dataset.load, b.dataset.title)));
+    const body = form.enctype === "multipart/form-data" ? data : new URLSearchParams(data);
+    const res = await fragment(action, { method: "POST", body });
+    const to = new URL(res.url);
+    if (res.redirected && to.href !== location.href) history.pushState(null, "", to);
+    staffNav(await staffAccount);
+    await show(res, to, true);
+  } catch (e) {
+    staffView().prepend(el("p", { class: "error", role: "alert" }, "Not sent: " + e.message));
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
+  }
 }
 
-function moderation(reload) {
-  return (c) => ["approve", "reject", "delete"].map((a) =>
-    el("button", { type: "button", onclick: async () => { await api(`/comments/moderate/${c.id}/${a}`, { method: "POST", json: {} }); reload(); } }, a));
-}
+let staffAccount;
 
-async function campaigns(view) {
-  const { campaigns } = await api("/newsletter/api/campaigns");
-  const formT = document.getElementById("campaign-form").content.cloneNode(true);
-  const progress = el("p", { role: "status" });
-  view.replaceChildren(el("h2", {}, "Campaigns"), progress, table(campaigns || [], (c) => c.status === "draft" ? [
-    el("button", { type: "button", onclick: async () => {
-      await api(`/newsletter/api/campaigns/${c.id}/schedule`, { method: "POST", json: { at: "" } });
-      watch(c.id, progress);
-    } }, "Send now"),
-  ] : [el("button", { type: "button", onclick: () => watch(c.id, progress) }, "Progress")]), formT);
-  view.querySelector("#new-campaign").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const f = ev.target;
-    try {
-      await api("/newsletter/api/campaigns", { method: "POST", json: Object.fromEntries(new FormData(f)) });
-      campaigns(view);
-    } catch (e) { f.querySelector(".status").textContent = e.message; }
+function staff(account) {
+  if (!account) {
+    showSignin();
+    return;
+  }
+  staffAccount = Promise.resolve(account);
+  staffNav(account);
+  staffView().addEventListener("submit", submit);
+  addEventListener("popstate", () => {
+    staffNav(account);
+    load(location.href, true);
   });
+  load(location.href, false);
+}
+
+// The campaigns section (campaigns.html), drawn from the newsletter's API.
+async function campaigns(out, form) {
+  const draw = async () => {
+    const { campaigns: list } = await api("/newsletter/api/campaigns");
+    out.replaceChildren(progress, table(list || [], (c) => c.status === "draft" ? [
+      el("button", { type: "button", onclick: async () => {
+        await api(`/newsletter/api/campaigns/${c.id}/schedule`, { method: "POST", json: { at: "" } });
+        watch(c.id, progress);
+      } }, "Send now"),
+    ] : [el("button", { type: "button", onclick: () => watch(c.id, progress) }, "Progress")]));
+  };
+  const progress = el("p", { role: "status" });
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    ev.stopPropagation();
+    try {
+      await api("/newsletter/api/campaigns", { method: "POST", json: Object.fromEntries(new FormData(form)) });
+      await draw();
+      form.reset();
+      form.querySelector(".status").textContent = "Draft saved.";
+    } catch (e) { form.querySelector(".status").textContent = e.message; }
+  });
+  await draw();
 }
 
 // watch shows a campaign's progress live while it sends.
@@ -191,8 +316,13 @@ async function watch(id, out) {
   }
 }
 
+// A page restored by Back after signing out shows nothing private.
+addEventListener("pageshow", () => {
+  if (!token()) forget();
+});
+
 adoptToken();
 const account = await showSession();
 const app = document.querySelector("[data-app]")?.dataset.app;
 if (account && app === "member") member(account);
-if (account && app === "staff") staff();
+if (app === "staff") staff(account);
