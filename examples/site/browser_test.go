@@ -354,10 +354,13 @@ func TestNewcomer(t *testing.T) {
 	b.do(t, "save a campaign draft",
 		chromedp.Navigate(base+"/newsletter/staff/campaigns"),
 		chromedp.WaitVisible(css(`#new-campaign`)),
-		chromedp.SendKeys(css(`#c-subject`), "Issue 2"),
-		chromedp.SendKeys(css(`#c-body`), "Second **issue**."),
-		submit(`#new-campaign`))
-	b.waitText(t, "#staff-view", "Draft saved.")
-	b.waitText(t, "#staff-view table", "Issue 2")
+		chromedp.Click(css(`#new-campaign`)),
+		chromedp.WaitVisible(css(`#campaign-draft`)),
+		chromedp.SendKeys(css(`#campaign-subject`), "Issue 2"),
+		chromedp.SendKeys(css(`#campaign-markdown`), "Second **issue**."),
+		chromedp.Click(css(`#campaign-draft button[type=submit]`)))
+	b.waitText(t, "#campaign-done", "The draft is saved.")
+	b.do(t, "the list shows it", chromedp.Navigate(base+"/newsletter/staff/campaigns"), chromedp.WaitVisible(css(`#campaigns`)))
+	b.waitText(t, "#campaigns", "Issue 2")
 	b.check(t)
 }

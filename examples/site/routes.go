@@ -113,10 +113,6 @@ func (s *Site) routes(formKey []byte, privacyWeb *web.Handler) (http.Handler, er
 	mux.HandleFunc("GET /blog/{slug}", s.blogPost)
 	mux.HandleFunc("GET /member", s.appPage("Member area", "member.html"))
 	mux.HandleFunc("GET /staff", s.appPage("Staff area", "staff-home.html"))
-	// The campaigns section, drawn by the site's script from the newsletter's JSON
-	// API until the newsletter renders its own campaign pages at this URL: then
-	// this route and campaigns.html go.
-	mux.HandleFunc("GET /newsletter/staff/campaigns", s.appPage("Campaigns", "campaigns.html"))
 	// Each handler routes on the path after its BaseURL, so it is mounted as is.
 	mux.Handle("/accounts/", accountsH)
 	mux.Handle("/contact/", contactH)

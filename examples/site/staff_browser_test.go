@@ -15,6 +15,7 @@ import (
 
 	"github.com/consentkit/consentkit/accounts"
 	"github.com/consentkit/consentkit/contact"
+	"github.com/consentkit/consentkit/newsletter"
 	"github.com/consentkit/consentkit/privacy"
 )
 
@@ -219,7 +220,7 @@ func TestStaffPrivacy(t *testing.T) {
 	b := newBrowser(t)
 	const admin = "boss@example.org"
 	password := member(t, s, admin, "Boss", privacy.RoleAdmin)
-	if err := s.store.AppendConsent(context.Background(), &privacy.Consent{Subject: "reader@example.org", Purpose: privacy.PurposeNewsletter,
+	if err := s.store.AppendConsent(context.Background(), &privacy.Consent{Subject: "reader@example.org", Purpose: newsletter.PurposeNewsletter,
 		Granted: true, PolicyVersion: "2026-11-01", Source: "newsletter-form", At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}

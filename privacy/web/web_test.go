@@ -328,7 +328,7 @@ func TestStaffPages(t *testing.T) {
 	w = page(httptest.NewRequest("GET", "/staff/consents?subject=nobody", nil), privacy.RoleAdmin)
 	require.Equal(t, 400, w.Code)
 	assert.Contains(t, w.Body.String(), `id="staff-subject-error"`)
-	require.NoError(t, e.store.AppendConsent(ctx, &privacy.Consent{Subject: "carol@example.org", Purpose: privacy.PurposeNewsletter,
+	require.NoError(t, e.store.AppendConsent(ctx, &privacy.Consent{Subject: "carol@example.org", Purpose: privacy.Purpose("newsletter"),
 		Granted: true, PolicyVersion: "7", Source: "newsletter-form", At: time.Now()}))
 	w = page(httptest.NewRequest("GET", "/staff/consents?subject=carol@example.org", nil), privacy.RoleAdmin)
 	require.Equal(t, 200, w.Code)

@@ -201,8 +201,6 @@ async function show(res, url, focus) {
   } else {
     const doc = new DOMParser().parseFromString(await res.text(), "text/html");
     view.replaceChildren(...doc.body.childNodes);
-    const list = view.querySelector("#campaigns");
-    if (list) await campaigns(list, view.querySelector("#new-campaign"));
   }
   const h1 = document.getElementById("page-title");
   if (title) {
@@ -278,42 +276,6 @@ function staff(account) {
     load(location.href, true);
   });
   load(location.href, false);
-}
-
-// The campaigns section (campaigns.html), drawn from the newsletter's API.
-async function campaigns(out, form) {
-  const draw = async () => {
-    const { campaigns: list } = await api("/newsletter/api/campaigns");
-    out.replaceChildren(progress, table(list || [], (c) => c.status === "draft" ? [
-      el("button", { type: "button", onclick: async () => {
-        await api(`/newsletter/api/campaigns/${c.id}/schedule`, { method: "POST", json: { at: "" } });
-        watch(c.id, progress);
-      } }, "Send now"),
-    ] : [el("button", { type: "button", onclick: () => watch(c.id, progress) }, "Progress")]));
-  };
-  const progress = el("p", { role: "status" });
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    ev.stopPropagation();
-    try {
-      await api("/newsletter/api/campaigns", { method: "POST", json: Object.fromEntries(new FormData(form)) });
-      await draw();
-      form.reset();
-      form.querySelector(".status").textContent = "Draft saved.";
-    } catch (e) { form.querySelector(".status").textContent = e.message; }
-  });
-  await draw();
-}
-
-// watch shows a campaign's progress live while it sends.
-async function watch(id, out) {
-  for (;;) {
-    const p = await api(`/newsletter/api/campaigns/${id}/progress`);
-    const prog = p.progress || p;
-    out.textContent = `Campaign ${id}: ${prog.sent} sent, ${prog.queued} queued, ${prog.failed} failed of ${prog.total}.`;
-    if (prog.total && prog.sent + prog.failed >= prog.total) return;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
 }
 
 // A page restored by Back after signing out shows nothing private.
