@@ -26,6 +26,9 @@ type config struct {
 	Quiet    bool
 	MaxConns int // connections held at once; lowered to what the open-file limit allows
 
+	DKIMKey      string // PEM private key file; with DKIMSelector, every message is signed
+	DKIMSelector string
+
 	// FormMinAge is how soon after a form is served it may be sent (default 3s);
 	// tests shorten it.
 	FormMinAge time.Duration
@@ -37,6 +40,7 @@ type config struct {
 var envVars = map[string]string{
 	"addr": "CONSENTKIT_ADDR", "mysql": "CONSENTKIT_MYSQL", "smtp": "CONSENTKIT_SMTP", "policy": "CONSENTKIT_POLICY",
 	"secret": "CONSENTKIT_SECRET", "url": "CONSENTKIT_URL", "tracking": "CONSENTKIT_TRACKING", "max-conns": "CONSENTKIT_MAX_CONNS",
+	"dkim-key": "CONSENTKIT_DKIM_KEY", "dkim-selector": "CONSENTKIT_DKIM_SELECTOR",
 }
 
 // minSecret is the shortest -secret accepted; `openssl rand -hex 32` makes one of 64.
@@ -54,6 +58,8 @@ func parseConfig(args []string, output io.Writer) (config, []string, error) {
 	fs.StringVar(&c.SiteURL, "url", "", "the site's absolute URL for links in mail; default http://ADDR (CONSENTKIT_URL)")
 	fs.BoolVar(&c.Tracking, "tracking", true, "tally aggregate page views (CONSENTKIT_TRACKING)")
 	fs.IntVar(&c.MaxConns, "max-conns", 4096, "most client connections held at once, at most 80% of the open-file limit; near it, idle ones are closed (CONSENTKIT_MAX_CONNS)")
+	fs.StringVar(&c.DKIMKey, "dkim-key", "", "PEM private key (RSA of 2048 bits, or Ed25519) to DKIM-sign every message for the sender's domain; needs -dkim-selector (CONSENTKIT_DKIM_KEY)")
+	fs.StringVar(&c.DKIMSelector, "dkim-selector", "", "DKIM selector: the public key is published at SELECTOR._domainkey.DOMAIN (CONSENTKIT_DKIM_SELECTOR)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "log only warnings and errors")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: site [flags] [command]
@@ -90,6 +96,9 @@ flags:
 	c.SiteURL = strings.TrimSuffix(c.SiteURL, "/")
 	if c.Secret != "" && len(c.Secret) < minSecret {
 		return c, nil, fmt.Errorf("-secret is %d characters, it needs at least %d: make one with `openssl rand -hex 32`", len(c.Secret), minSecret)
+	}
+	if (c.DKIMKey == "") != (c.DKIMSelector == "") {
+		return c, nil, errors.New("-dkim-key and -dkim-selector go together: pass both to sign mail, or neither")
 	}
 	if c.MaxConns < 1 {
 		return c, nil, fmt.Errorf("-max-conns %d: the site needs at least one connection", c.MaxConns)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -199,6 +200,14 @@ func (s *Site) setupMail(ctx context.Context) error {
 		s.mailbox = mb
 		port, _ := strconv.Atoi(mb.Port())
 		scfg = smtp.Config{Host: mb.Host(), Port: port, TLS: "none"}
+	}
+	if s.cfg.DKIMKey != "" {
+		key, err := smtp.LoadDKIMKey(s.cfg.DKIMKey)
+		if err != nil {
+			return fmt.Errorf("-dkim-key: %w", err)
+		}
+		_, domain, _ := strings.Cut(s.policy.SenderAddress(), "@")
+		scfg.DKIM = &smtp.DKIM{Domain: domain, Selector: s.cfg.DKIMSelector, Key: key}
 	}
 	var tr privacy.Transport = noRelay{}
 	if scfg.Host != "" {
