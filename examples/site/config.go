@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -116,9 +117,11 @@ func (c config) devMailbox() bool {
 // isLoopback reports whether addr (host:port) listens on this machine only.
 func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
+	return err == nil && isLoopbackHost(host)
+}
+
+// isLoopbackHost reports whether host names this machine only.
+func isLoopbackHost(host string) bool {
 	if host == "localhost" {
 		return true
 	}
@@ -133,13 +136,30 @@ func (c config) checkServe() error {
 			"and a random one made at start-up would break every link mailed before a restart. Make one with `openssl rand -hex 32`, " +
 			"keep it, and give every process of the site the same")
 	}
-	if c.SMTP != "" || c.devMailbox() {
+	if c.SMTP == "" && !c.devMailbox() {
+		if c.MySQL != "" {
+			return errors.New("serving on -mysql needs a mail relay: pass -smtp smtp://user:pass@host:587 (the dev mailbox is for in-memory sites on 127.0.0.1 only)")
+		}
+		return fmt.Errorf("-addr %s is not a loopback address: pass -smtp smtp://user:pass@host:587, or listen on 127.0.0.1 to use the dev mailbox", c.Addr)
+	}
+	return c.checkURL()
+}
+
+// checkURL reports why the links the site mails (confirmation, unsubscribe, data
+// requests) would not be safe at c.SiteURL. They carry the tokens that act for the
+// person, so only a development run that no other machine can reach gets plain
+// http; RFC 8058 section 3.1 also requires https for one-click unsubscribe.
+func (c config) checkURL() error {
+	u, err := url.Parse(c.SiteURL)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("-url %q: want the site's absolute URL, such as https://www.example.com", c.SiteURL)
+	}
+	if u.Scheme == "https" || (isLoopbackHost(u.Hostname()) && isLoopback(c.Addr)) {
 		return nil
 	}
-	if c.MySQL != "" {
-		return errors.New("serving on -mysql needs a mail relay: pass -smtp smtp://user:pass@host:587 (the dev mailbox is for in-memory sites on 127.0.0.1 only)")
-	}
-	return fmt.Errorf("-addr %s is not a loopback address: pass -smtp smtp://user:pass@host:587, or listen on 127.0.0.1 to use the dev mailbox", c.Addr)
+	return fmt.Errorf("-url %s: links in mail (confirmation, unsubscribe, data requests) must be https on a site other machines can reach "+
+		"(RFC 8058 section 3.1 requires it for one-click unsubscribe). Serve TLS from a proxy in front of the site and pass -url https://your.domain, "+
+		"or, for development, listen on 127.0.0.1 with the default -url", c.SiteURL)
 }
 
 // policyFile is the operator's part of the policy, as JSON.
