@@ -35,6 +35,10 @@ type Message struct {
 	Unsubscribe string `json:"unsubscribe,omitempty"`
 	// Ref groups messages for progress reports, e.g. "campaign:42". Never personal.
 	Ref string `json:"ref,omitempty"`
+	// ID is the message's outbox id, set by the Dispatcher for the Transport (which
+	// may name the message in its return path, so a bounce can be traced to it
+	// without holding the address); Send ignores it.
+	ID int64 `json:"-"`
 }
 
 // Limits on header values.

@@ -53,6 +53,10 @@ type OutboxStore interface {
 	Suppress(ctx context.Context, addr, reason string, now time.Time) error
 	// Suppressed reports whether addr is suppressed.
 	Suppressed(ctx context.Context, addr string) (bool, error)
+	// Recipient returns the address message id was for, so that a bounce naming
+	// the message can suppress it. Returns ErrNotFound when the message is no
+	// longer kept (purged or erased).
+	Recipient(ctx context.Context, id int64) (string, error)
 	// OutboxStats counts messages with the given Ref, or all messages when ref is "".
 	OutboxStats(ctx context.Context, ref string) (OutboxStats, error)
 	// PurgeOutbox removes sent and failed messages that ended before t.
@@ -253,6 +257,7 @@ func (d *Dispatcher) deliver(ctx context.Context, owner string, conn Conn, items
 			return conn
 		}
 		msg := it.Message
+		msg.ID = it.ID
 		if it.Suppressed {
 			d.fail(bg, owner, it, "recipient suppressed")
 			continue

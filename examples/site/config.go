@@ -30,6 +30,9 @@ type config struct {
 	DKIMKey      string // PEM private key file; with DKIMSelector, every message is signed
 	DKIMSelector string
 
+	BounceAddr   string // where the bounce receiver listens; with BounceDomain, mail carries VERP return paths
+	BounceDomain string
+
 	// FormMinAge is how soon after a form is served it may be sent (default 3s);
 	// tests shorten it.
 	FormMinAge time.Duration
@@ -42,6 +45,7 @@ var envVars = map[string]string{
 	"addr": "CONSENTKIT_ADDR", "mysql": "CONSENTKIT_MYSQL", "smtp": "CONSENTKIT_SMTP", "policy": "CONSENTKIT_POLICY",
 	"secret": "CONSENTKIT_SECRET", "url": "CONSENTKIT_URL", "tracking": "CONSENTKIT_TRACKING", "max-conns": "CONSENTKIT_MAX_CONNS",
 	"dkim-key": "CONSENTKIT_DKIM_KEY", "dkim-selector": "CONSENTKIT_DKIM_SELECTOR",
+	"bounce-addr": "CONSENTKIT_BOUNCE_ADDR", "bounce-domain": "CONSENTKIT_BOUNCE_DOMAIN",
 }
 
 // minSecret is the shortest -secret accepted; `openssl rand -hex 32` makes one of 64.
@@ -61,6 +65,8 @@ func parseConfig(args []string, output io.Writer) (config, []string, error) {
 	fs.IntVar(&c.MaxConns, "max-conns", 4096, "most client connections held at once, at most 80% of the open-file limit; near it, idle ones are closed (CONSENTKIT_MAX_CONNS)")
 	fs.StringVar(&c.DKIMKey, "dkim-key", "", "PEM private key (RSA of 2048 bits, or Ed25519) to DKIM-sign every message for the sender's domain; needs -dkim-selector (CONSENTKIT_DKIM_KEY)")
 	fs.StringVar(&c.DKIMSelector, "dkim-selector", "", "DKIM selector: the public key is published at SELECTOR._domainkey.DOMAIN (CONSENTKIT_DKIM_SELECTOR)")
+	fs.StringVar(&c.BounceAddr, "bounce-addr", "", "listen address of the bounce receiver, an SMTP server for bounces and complaints, e.g. :25; needs -bounce-domain (CONSENTKIT_BOUNCE_ADDR)")
+	fs.StringVar(&c.BounceDomain, "bounce-domain", "", "domain whose MX is the bounce receiver: mail is sent from bounce+TOKEN@DOMAIN, and a permanent failure or complaint sent there suppresses the address (CONSENTKIT_BOUNCE_DOMAIN)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "log only warnings and errors")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: site [flags] [command]
@@ -100,6 +106,9 @@ flags:
 	}
 	if (c.DKIMKey == "") != (c.DKIMSelector == "") {
 		return c, nil, errors.New("-dkim-key and -dkim-selector go together: pass both to sign mail, or neither")
+	}
+	if (c.BounceAddr == "") != (c.BounceDomain == "") {
+		return c, nil, errors.New("-bounce-addr and -bounce-domain go together: pass both to receive bounces, or neither")
 	}
 	if c.MaxConns < 1 {
 		return c, nil, fmt.Errorf("-max-conns %d: the site needs at least one connection", c.MaxConns)

@@ -164,6 +164,17 @@ func (s *Store) Suppressed(ctx context.Context, addr string) (bool, error) {
 	return ok, nil
 }
 
+// Recipient implements privacy.OutboxStore.
+func (s *Store) Recipient(ctx context.Context, id int64) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.outbox[id]
+	if !ok {
+		return "", privacy.Errorf(privacy.ErrNotFound, "outbox message %d not found", id)
+	}
+	return e.item.Message.To.Email, nil
+}
+
 // OutboxStats implements privacy.OutboxStore.
 func (s *Store) OutboxStats(ctx context.Context, ref string) (privacy.OutboxStats, error) {
 	s.mu.Lock()

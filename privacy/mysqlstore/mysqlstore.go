@@ -16,6 +16,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -187,6 +188,16 @@ func (s *Store) Suppressed(ctx context.Context, addr string) (bool, error) {
 	var n int
 	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &n, `SELECT COUNT(*) FROM privacy_suppression WHERE address_hash IN (?, ?)`, privacy.SuppressionKey(addr), legacyKey(addr))
 	return n > 0, tr(err)
+}
+
+// Recipient implements privacy.OutboxStore.
+func (s *Store) Recipient(ctx context.Context, id int64) (string, error) {
+	var to string
+	err := s.db.GetContext(ctx, &to, `SELECT recipient FROM privacy_outbox WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", privacy.Errorf(privacy.ErrNotFound, "outbox message %d not found", id)
+	}
+	return to, tr(err)
 }
 
 // OutboxStats implements privacy.OutboxStore.

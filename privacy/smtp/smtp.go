@@ -35,6 +35,10 @@ type Config struct {
 	Timeout time.Duration // per command; default 15s
 	HELO    string        // default "localhost"
 	DKIM    *DKIM         // signs every message when set
+	// ReturnPath, when set, gives the envelope sender of the outbox message with
+	// the given id (a VERP address, see privacy/bounce), so that its bounce names
+	// the message. Mail without an id is sent from its From address.
+	ReturnPath func(id int64) string
 }
 
 // ParseURL reads a relay URL such as smtp://user:pass@mail.example.com:587?tls=mandatory.
@@ -67,8 +71,9 @@ func ParseURL(s string) (Config, error) {
 
 // Transport implements privacy.Transport.
 type Transport struct {
-	client *mail.Client
-	dkim   *DKIM
+	client     *mail.Client
+	dkim       *DKIM
+	returnPath func(int64) string
 }
 
 var _ privacy.Transport = (*Transport)(nil)
@@ -120,7 +125,7 @@ func New(cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
-	return &Transport{client: c, dkim: cfg.DKIM}, nil
+	return &Transport{client: c, dkim: cfg.DKIM, returnPath: cfg.ReturnPath}, nil
 }
 
 // Dial opens one connection to the relay. A failure is temporary.
@@ -146,7 +151,11 @@ func (c *conn) Send(ctx context.Context, msg *privacy.Message) error {
 	if err != nil {
 		return &privacy.BuildError{Err: err}
 	}
-	if err := c.transact(msg.From.Email, msg.To.Email, raw); err != nil {
+	from := msg.From.Email
+	if c.t.returnPath != nil && msg.ID != 0 {
+		from = c.t.returnPath(msg.ID)
+	}
+	if err := c.transact(from, msg.To.Email, raw); err != nil {
 		var te *textproto.Error
 		if errors.As(err, &te) {
 			// The relay answered, so the connection still works: end the failed
