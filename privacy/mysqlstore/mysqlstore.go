@@ -82,8 +82,16 @@ func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error
 
 // Claim implements privacy.OutboxStore.
 func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]privacy.Item, error) {
+	return s.MarkSentAndClaim(ctx, owner, nil, limit, now, lease)
+}
+
+// MarkSentAndClaim implements privacy.OutboxStore.
+func (s *Store) MarkSentAndClaim(ctx context.Context, owner string, sent []int64, limit int, now time.Time, lease time.Duration) ([]privacy.Item, error) {
 	var items []privacy.Item
 	err := sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
+		if err := markSent(ctx, tx, owner, sent, now); err != nil {
+			return err
+		}
 		var rows []struct {
 			ID         int64     `db:"id"`
 			Body       []byte    `db:"body"`
@@ -131,6 +139,10 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Tim
 
 // MarkSent implements privacy.OutboxStore.
 func (s *Store) MarkSent(ctx context.Context, owner string, ids []int64, now time.Time) error {
+	return tr(markSent(ctx, s.db, owner, ids, now))
+}
+
+func markSent(ctx context.Context, db sqlx.ExecerContext, owner string, ids []int64, now time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -138,8 +150,8 @@ func (s *Store) MarkSent(ctx context.Context, owner string, ids []int64, now tim
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, q, args...)
-	return tr(err)
+	_, err = db.ExecContext(ctx, q, args...)
+	return err
 }
 
 // Retry implements privacy.OutboxStore.

@@ -224,6 +224,35 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 		assert.Equal(t, privacy.OutboxStats{Sent: 1}, st)
 	})
 
+	t.Run("MarkSentAndClaim", func(t *testing.T) {
+		s := newStore(t)
+		for i := range 5 {
+			_, err := s.Enqueue(ctx, msg(fmt.Sprintf("m%d@example.org", i), "batch"))
+			require.NoError(t, err)
+		}
+		a, err := s.Claim(ctx, "w", 2, now, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, a, 2)
+		other, err := s.Claim(ctx, "other", 1, now, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, other, 1)
+		b, err := s.MarkSentAndClaim(ctx, "w", []int64{a[0].ID, a[1].ID, other[0].ID}, 10, now, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, b, 2, "the next batch is claimed")
+		for _, it := range b {
+			assert.NotContains(t, []int64{a[0].ID, a[1].ID, other[0].ID}, it.ID)
+		}
+		st, err := s.OutboxStats(ctx, "batch")
+		require.NoError(t, err)
+		assert.Equal(t, privacy.OutboxStats{Queued: 3, Sent: 2}, st, "a message held by another worker is not marked")
+		c, err := s.MarkSentAndClaim(ctx, "w", []int64{b[0].ID, b[1].ID}, 10, now, time.Minute)
+		require.NoError(t, err)
+		assert.Empty(t, c)
+		st, err = s.OutboxStats(ctx, "batch")
+		require.NoError(t, err)
+		assert.Equal(t, privacy.OutboxStats{Queued: 1, Sent: 4}, st)
+	})
+
 	t.Run("RetryReleaseFail", func(t *testing.T) {
 		s := newStore(t)
 		for _, to := range []string{"r1@example.org", "r2@example.org", "r3@example.org"} {
