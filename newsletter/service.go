@@ -215,14 +215,60 @@ func (s *Service) allows(ctx context.Context, p privacy.Purpose, subject, ref st
 	if err != nil {
 		return false, err
 	}
+	return s.admits(sub, ref), nil
+}
+
+// admits reports whether a message with ref may go to sub's address.
+func (s *Service) admits(sub Subscription, ref string) bool {
 	switch {
 	case sub.Status == StatusConfirmed:
-		return true, nil
+		return true
 	case ref == ConfirmRef:
-		return sub.awaitsConfirmation(s.clock()), nil
+		return sub.awaitsConfirmation(s.clock())
 	default:
-		return false, nil
+		return false
 	}
+}
+
+// AllowsMessages implements privacy.BatchAllower: AllowsMessage for each of msgs,
+// with one look-up for each list.
+func (s *Service) AllowsMessages(ctx context.Context, msgs []*privacy.Message) ([]bool, error) {
+	out := make([]bool, len(msgs))
+	if _, marked := ctx.Value(campaignKey).(campaignMark); marked {
+		for i, m := range msgs {
+			ok, err := s.AllowsMessage(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = ok
+		}
+		return out, nil
+	}
+	byList := map[List][]int{}
+	for i, m := range msgs {
+		if list, ok := listFor(m.Purpose); ok {
+			byList[list] = append(byList[list], i)
+		}
+	}
+	for list, idx := range byList {
+		emails := make([]string, len(idx))
+		for k, i := range idx {
+			emails[k] = msgs[i].DataSubject
+		}
+		subs, err := s.store.SubscriptionsTo(ctx, list, emails)
+		if err != nil {
+			return nil, err
+		}
+		byAddr := make(map[string]Subscription, len(subs))
+		for _, sub := range subs {
+			byAddr[privacy.AddressKey(sub.Email)] = sub
+		}
+		for _, i := range idx {
+			sub, ok := byAddr[privacy.AddressKey(msgs[i].DataSubject)]
+			out[i] = ok && s.admits(sub, msgs[i].Ref)
+		}
+	}
+	return out, nil
 }
 
 // checkLists de-duplicates lists into the fixed order of Lists. Returns ErrInvalid

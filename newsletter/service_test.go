@@ -211,7 +211,7 @@ func TestAllowsMessage(t *testing.T) {
 	e.member(t, "member@example.org", newsletter.ListNewsletter)
 	require.NoError(t, e.svc.Subscribe(ctx, "pending@example.org", []newsletter.List{newsletter.ListNewsletter}))
 
-	for _, tc := range []struct {
+	cases := []struct {
 		addr    string
 		purpose privacy.Purpose
 		ref     string
@@ -225,10 +225,22 @@ func TestAllowsMessage(t *testing.T) {
 		{"pending@example.org", privacy.PurposeNewsletter, "", false},
 		{"pending@example.org", privacy.PurposePromotions, newsletter.ConfirmRef, false},
 		{"stranger@example.org", privacy.PurposeNewsletter, newsletter.ConfirmRef, false},
-	} {
-		got, err := e.svc.AllowsMessage(ctx, &privacy.Message{Purpose: tc.purpose, DataSubject: tc.addr, Ref: tc.ref})
+		{"MEMBER@example.org", privacy.PurposeNewsletter, "campaign:1", true},
+		{"member@example.org", privacy.PurposeAccount, "", false},
+	}
+	var msgs []*privacy.Message
+	for _, tc := range cases {
+		msg := &privacy.Message{Purpose: tc.purpose, DataSubject: tc.addr, Ref: tc.ref}
+		msgs = append(msgs, msg)
+		got, err := e.svc.AllowsMessage(ctx, msg)
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, got, "%s for %s ref %q", tc.addr, tc.purpose, tc.ref)
+	}
+	// The Dispatcher's re-check of a batch asks once and must get the same answers.
+	batch, err := e.svc.AllowsMessages(ctx, msgs)
+	require.NoError(t, err)
+	for i, tc := range cases {
+		assert.Equal(t, tc.want, batch[i], "batch: %s for %s ref %q", tc.addr, tc.purpose, tc.ref)
 	}
 
 	e.clock.Add(8 * 24 * time.Hour)

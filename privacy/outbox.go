@@ -261,6 +261,22 @@ func (d *Dispatcher) sleep(ctx context.Context, dur time.Duration) {
 // to mark sent.
 func (d *Dispatcher) deliver(ctx context.Context, owner string, conn Conn, items []Item) (_ Conn, sent []int64) {
 	bg := context.WithoutCancel(ctx)
+	// The purpose guard looks again at every message just before its batch goes
+	// out, in one look-up per Allower for the batch.
+	verdicts := make([]error, len(items))
+	if d.Mailer != nil {
+		var msgs []*Message
+		var at []int
+		for i := range items {
+			if !items[i].Suppressed {
+				msgs = append(msgs, &items[i].Message)
+				at = append(at, i)
+			}
+		}
+		for k, err := range d.Mailer.recheck(bg, msgs) {
+			verdicts[at[k]] = err
+		}
+	}
 	for i, it := range items {
 		if ctx.Err() != nil {
 			ids := make([]int64, 0, len(items)-i)
@@ -278,15 +294,13 @@ func (d *Dispatcher) deliver(ctx context.Context, owner string, conn Conn, items
 			d.fail(bg, owner, it, "recipient suppressed")
 			continue
 		}
-		if d.Mailer != nil {
-			if err := d.Mailer.checkPolicy(bg, &msg, false); err != nil {
-				if errors.Is(err, ErrRefused) {
-					d.fail(bg, owner, it, "refused at delivery: "+err.Error())
-				} else {
-					d.retry(bg, owner, it, err)
-				}
-				continue
+		if err := verdicts[i]; err != nil {
+			if errors.Is(err, ErrRefused) {
+				d.fail(bg, owner, it, "refused at delivery: "+err.Error())
+			} else {
+				d.retry(bg, owner, it, err)
 			}
+			continue
 		}
 		reused := conn != nil
 		if conn == nil {
