@@ -233,9 +233,12 @@ func (s *Site) setupMail(ctx context.Context, verpKey []byte) error {
 	if s.mailbox != nil {
 		poll = 50 * time.Millisecond
 	}
-	s.dispatcher = &privacy.Dispatcher{Store: s.store, Transport: tr, Mailer: s.mailer, Log: s.log, Poll: poll}
+	s.dispatcher = &privacy.Dispatcher{Store: s.store, Transport: tr, Mailer: s.mailer, Log: s.log, Poll: poll, Workers: mailWorkers}
 	return nil
 }
+
+// mailWorkers is how many connections the site holds to its relay.
+const mailWorkers = 4
 
 // noRelay is the transport of commands run without -smtp on a site with no dev
 // mailbox: they only enqueue mail, and serve refuses to start that way.
