@@ -92,6 +92,17 @@ func testMailCounts(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 func testAddressCase(t *testing.T, s privacy.Store) {
 	ctx := context.Background()
 	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+
+	// A message queued before its recipient bounced, under another spelling, is
+	// reported suppressed when claimed, and so is not sent.
+	_, err := s.Enqueue(ctx, msg("Yan@example.org", "case"))
+	require.NoError(t, err)
+	require.NoError(t, s.Suppress(ctx, "yan@example.org", "bounce 5.1.1", at))
+	items, err := s.Claim(ctx, "w", 10, time.Now().UTC().Add(time.Hour), time.Minute)
+	require.NoError(t, err)
+	require.Len(t, items, 1)
+	assert.True(t, items[0].Suppressed, "Claim sees a suppression whatever the case of the address")
+	require.NoError(t, s.MarkFailed(ctx, "w", items[0].ID, "suppressed", at))
 	require.NoError(t, s.AppendConsent(ctx, &privacy.Consent{Subject: "Zed@example.org", Purpose: privacy.PurposeNewsletter, Granted: true,
 		PolicyVersion: "1", Source: "form", At: at}))
 	hist, err := s.ConsentHistory(ctx, "zed@example.org")
