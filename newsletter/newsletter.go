@@ -212,6 +212,9 @@ type Store interface {
 	// Subscription returns email's subscription to list, seeing the uncommitted rows
 	// of a transaction ctx carries. Returns ErrNotFound if there is none.
 	Subscription(ctx context.Context, email string, list List) (Subscription, error)
+	// SubscriptionsTo returns the subscriptions to list of those of emails that have
+	// one, matching addresses as Subscription does, in no particular order.
+	SubscriptionsTo(ctx context.Context, list List, emails []string) ([]Subscription, error)
 	// Subscriptions returns email's subscriptions ordered by list (none is not an error).
 	Subscriptions(ctx context.Context, email string) ([]Subscription, error)
 	// SubscriptionByID returns the subscription with id. Returns ErrNotFound.

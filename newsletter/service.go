@@ -269,16 +269,9 @@ func (s *Service) allows(ctx context.Context, p privacy.Purpose, subject, ref st
 	if m, ok := ctx.Value(campaignKey).(campaignMark); ok {
 		return m.email == subject && s.listDef(m.list).Purpose == p, nil
 	}
-	lists := s.listsOf(p)
-	if id, ok := campaignID(ref); ok {
-		list, err := s.campaignList(ctx, id)
-		if errors.Is(err, privacy.ErrNotFound) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		lists = slices.DeleteFunc(lists, func(l List) bool { return l != list })
+	lists, err := s.listsFor(ctx, p, ref)
+	if err != nil {
+		return false, err
 	}
 	for _, l := range lists {
 		sub, err := s.store.Subscription(ctx, subject, l)
@@ -288,11 +281,85 @@ func (s *Service) allows(ctx context.Context, p privacy.Purpose, subject, ref st
 		if err != nil {
 			return false, err
 		}
-		if sub.Status == StatusConfirmed || ref == ConfirmRef && sub.awaitsConfirmation(s.clock()) {
+		if s.admits(sub, ref) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// listsFor returns the lists whose members a message of purpose p with ref may
+// reach: a campaign's own list (none when the campaign is unknown), or any list of p.
+func (s *Service) listsFor(ctx context.Context, p privacy.Purpose, ref string) ([]List, error) {
+	lists := s.listsOf(p)
+	if id, ok := campaignID(ref); ok {
+		list, err := s.campaignList(ctx, id)
+		if errors.Is(err, privacy.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		lists = slices.DeleteFunc(lists, func(l List) bool { return l != list })
+	}
+	return lists, nil
+}
+
+// admits reports whether a message with ref may go to sub's address.
+func (s *Service) admits(sub Subscription, ref string) bool {
+	switch {
+	case sub.Status == StatusConfirmed:
+		return true
+	case ref == ConfirmRef:
+		return sub.awaitsConfirmation(s.clock())
+	default:
+		return false
+	}
+}
+
+// AllowsMessages implements privacy.BatchAllower: AllowsMessage for each of msgs,
+// with one look-up for each list.
+func (s *Service) AllowsMessages(ctx context.Context, msgs []*privacy.Message) ([]bool, error) {
+	out := make([]bool, len(msgs))
+	if _, marked := ctx.Value(campaignKey).(campaignMark); marked {
+		for i, m := range msgs {
+			ok, err := s.AllowsMessage(ctx, m)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = ok
+		}
+		return out, nil
+	}
+	byList := map[List][]int{}
+	for i, m := range msgs {
+		lists, err := s.listsFor(ctx, m.Purpose, m.Ref)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range lists {
+			byList[l] = append(byList[l], i)
+		}
+	}
+	for list, idx := range byList {
+		emails := make([]string, len(idx))
+		for k, i := range idx {
+			emails[k] = msgs[i].DataSubject
+		}
+		subs, err := s.store.SubscriptionsTo(ctx, list, emails)
+		if err != nil {
+			return nil, err
+		}
+		byAddr := make(map[string]Subscription, len(subs))
+		for _, sub := range subs {
+			byAddr[privacy.AddressKey(sub.Email)] = sub
+		}
+		for _, i := range idx {
+			sub, ok := byAddr[privacy.AddressKey(msgs[i].DataSubject)]
+			out[i] = out[i] || ok && s.admits(sub, msgs[i].Ref)
+		}
+	}
+	return out, nil
 }
 
 // campaignList returns the list of campaign id. Returns ErrNotFound.

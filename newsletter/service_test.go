@@ -214,7 +214,7 @@ func TestAllowsMessage(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "campaign:1", c.Ref())
 
-	for _, tc := range []struct {
+	cases := []struct {
 		addr    string
 		purpose privacy.Purpose
 		ref     string
@@ -228,10 +228,22 @@ func TestAllowsMessage(t *testing.T) {
 		{"pending@example.org", newsletter.PurposeNewsletter, "", false},
 		{"pending@example.org", newsletter.PurposePromotions, newsletter.ConfirmRef, false},
 		{"stranger@example.org", newsletter.PurposeNewsletter, newsletter.ConfirmRef, false},
-	} {
-		got, err := e.svc.AllowsMessage(ctx, &privacy.Message{Purpose: tc.purpose, DataSubject: tc.addr, Ref: tc.ref})
+		{"MEMBER@example.org", newsletter.PurposeNewsletter, "campaign:1", true},
+		{"member@example.org", privacy.Purpose("account"), "", false},
+	}
+	var msgs []*privacy.Message
+	for _, tc := range cases {
+		msg := &privacy.Message{Purpose: tc.purpose, DataSubject: tc.addr, Ref: tc.ref}
+		msgs = append(msgs, msg)
+		got, err := e.svc.AllowsMessage(ctx, msg)
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, got, "%s for %s ref %q", tc.addr, tc.purpose, tc.ref)
+	}
+	// The Dispatcher's re-check of a batch asks once and must get the same answers.
+	batch, err := e.svc.AllowsMessages(ctx, msgs)
+	require.NoError(t, err)
+	for i, tc := range cases {
+		assert.Equal(t, tc.want, batch[i], "batch: %s for %s ref %q", tc.addr, tc.purpose, tc.ref)
 	}
 
 	e.clock.Add(8 * 24 * time.Hour)

@@ -35,6 +35,10 @@ type Message struct {
 	Unsubscribe string `json:"unsubscribe,omitempty"`
 	// Ref groups messages for progress reports, e.g. "campaign:42". Never personal.
 	Ref string `json:"ref,omitempty"`
+	// ID is the message's outbox id, set by the Dispatcher for the Transport (which
+	// may name the message in its return path, so a bounce can be traced to it
+	// without holding the address); Send ignores it.
+	ID int64 `json:"-"`
 }
 
 // Limits on header values.
@@ -88,6 +92,14 @@ type Allower interface {
 // uncommitted rows.
 type MessageAllower interface {
 	AllowsMessage(ctx context.Context, msg *Message) (bool, error)
+}
+
+// A BatchAllower judges many messages at once, for the Dispatcher's re-check of a
+// claimed batch: one look-up for the batch where AllowsMessage would make one a
+// message. The Mailer discovers it by type assertion. The answer for each message
+// must be the one AllowsMessage (or Allows) would give; the messages are copies.
+type BatchAllower interface {
+	AllowsMessages(ctx context.Context, msgs []*Message) ([]bool, error)
 }
 
 // AllowFunc adapts a function to Allower.
@@ -320,19 +332,12 @@ func CheckURL(field, s string) error {
 	return nil
 }
 
-// checkPolicy applies the guard. The dispatcher's re-check skips the suppression
-// look-up: Claim already reports suppressed recipients.
+// checkPolicy applies the guard. The dispatcher's re-check (recheck) skips the
+// suppression look-up: Claim already reports suppressed recipients.
 func (m *Mailer) checkPolicy(ctx context.Context, msg *Message, suppression bool) error {
-	p := m.policy
-	if !p.IsOperatorAddress(msg.From.Email) {
-		return m.refuse(ctx, RefusedSender, msg.Purpose)
-	}
-	party := func(a string) bool { return a == "" || a == msg.DataSubject || p.IsOperatorAddress(a) }
-	if !party(msg.To.Email) || !party(msg.ReplyTo.Email) {
-		return m.refuse(ctx, RefusedRecipient, msg.Purpose)
-	}
-	if msg.DataSubject == "" && !p.IsOperatorAddress(msg.To.Email) {
-		return m.refuse(ctx, RefusedRecipient, msg.Purpose)
+	ask, err := m.parties(ctx, msg)
+	if err != nil {
+		return err
 	}
 	if suppression {
 		suppressed, err := m.store.Suppressed(ctx, msg.To.Email)
@@ -343,41 +348,121 @@ func (m *Mailer) checkPolicy(ctx context.Context, msg *Message, suppression bool
 			return m.refuse(ctx, RefusedSuppressed, msg.Purpose)
 		}
 	}
-	if msg.DataSubject == "" || p.IsOperatorAddress(msg.DataSubject) {
-		return nil // mail between operator addresses concerns no one else
+	if !ask {
+		return nil
 	}
-	ok, err := m.allowed(ctx, msg)
+	ok, err := m.allowed(ctx, msg.Purpose, []*Message{msg})
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if !ok[0] {
 		return m.refuse(ctx, RefusedPurpose, msg.Purpose)
 	}
 	return nil
 }
 
-func (m *Mailer) allowed(ctx context.Context, msg *Message) (bool, error) {
-	p := msg.Purpose
+// parties applies the rules on sender and recipients, which need no look-up, and
+// reports whether the purpose's Allowers must still be asked: not for mail between
+// operator addresses, which concerns no one else.
+func (m *Mailer) parties(ctx context.Context, msg *Message) (ask bool, err error) {
+	p := m.policy
+	if !p.IsOperatorAddress(msg.From.Email) {
+		return false, m.refuse(ctx, RefusedSender, msg.Purpose)
+	}
+	party := func(a string) bool { return a == "" || a == msg.DataSubject || p.IsOperatorAddress(a) }
+	if !party(msg.To.Email) || !party(msg.ReplyTo.Email) {
+		return false, m.refuse(ctx, RefusedRecipient, msg.Purpose)
+	}
+	if msg.DataSubject == "" && !p.IsOperatorAddress(msg.To.Email) {
+		return false, m.refuse(ctx, RefusedRecipient, msg.Purpose)
+	}
+	return msg.DataSubject != "" && !p.IsOperatorAddress(msg.DataSubject), nil
+}
+
+// recheck applies the guard to a claimed batch, as checkPolicy without suppression
+// would to each message, asking each BatchAllower once for all the messages of its
+// purpose. It returns one error (or nil) for each message.
+func (m *Mailer) recheck(ctx context.Context, msgs []*Message) []error {
+	errs := make([]error, len(msgs))
+	byPurpose := map[Purpose][]int{}
+	for i, msg := range msgs {
+		ask, err := m.parties(ctx, msg)
+		switch {
+		case err != nil:
+			errs[i] = err
+		case ask:
+			byPurpose[msg.Purpose] = append(byPurpose[msg.Purpose], i)
+		}
+	}
+	for p, idx := range byPurpose {
+		group := make([]*Message, len(idx))
+		for k, i := range idx {
+			group[k] = msgs[i]
+		}
+		ok, err := m.allowed(ctx, p, group)
+		for k, i := range idx {
+			switch {
+			case err != nil:
+				errs[i] = err
+			case !ok[k]:
+				errs[i] = m.refuse(ctx, RefusedPurpose, p)
+			}
+		}
+	}
+	return errs
+}
+
+// allowed reports for each of msgs, all for purpose p, whether any Allower
+// registered for p allows it. Each Allower is given copies.
+func (m *Mailer) allowed(ctx context.Context, p Purpose, msgs []*Message) ([]bool, error) {
 	m.mu.RLock()
 	as := m.allowers[p]
 	m.mu.RUnlock()
+	ok := make([]bool, len(msgs))
 	for _, a := range as {
-		var ok bool
+		var pending []int
+		for i := range msgs {
+			if !ok[i] {
+				pending = append(pending, i)
+			}
+		}
+		if len(pending) == 0 {
+			break
+		}
+		copies := make([]*Message, len(pending))
+		for k, i := range pending {
+			c := *msgs[i]
+			copies[k] = &c
+		}
+		var yes []bool
 		var err error
-		if ma, isMsg := a.(MessageAllower); isMsg {
-			c := *msg
-			ok, err = ma.AllowsMessage(ctx, &c)
-		} else {
-			ok, err = a.Allows(ctx, p, msg.DataSubject)
+		switch a := a.(type) {
+		case BatchAllower:
+			yes, err = a.AllowsMessages(ctx, copies)
+			if err == nil && len(yes) != len(copies) {
+				err = fmt.Errorf("%d answers for %d messages", len(yes), len(copies))
+			}
+		default:
+			yes = make([]bool, len(copies))
+			for k, c := range copies {
+				if ma, isMsg := a.(MessageAllower); isMsg {
+					yes[k], err = ma.AllowsMessage(ctx, c)
+				} else {
+					yes[k], err = a.Allows(ctx, p, c.DataSubject)
+				}
+				if err != nil {
+					break
+				}
+			}
 		}
 		if err != nil {
-			return false, fmt.Errorf("purpose check for %s: %w", p, err)
+			return nil, fmt.Errorf("purpose check for %s: %w", p, err)
 		}
-		if ok {
-			return true, nil
+		for k, i := range pending {
+			ok[i] = ok[i] || yes[k]
 		}
 	}
-	return false, nil
+	return ok, nil
 }
 
 // SenderAddress returns the address mail is sent from: Sender, or Contact.

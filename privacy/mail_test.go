@@ -139,13 +139,90 @@ func TestPurposeRecheckedBeforeDelivery(t *testing.T) {
 		To: privacy.Address{Email: "sub@example.org"}, Subject: "Issue 1", Text: "News", Unsubscribe: "https://example.com/u/abc"})
 	require.NoError(t, err)
 	time.Sleep(100 * time.Millisecond)
-	subscribed.Store(false) // the person leaves between enqueue and delivery
-	h.Server.SetMode(mailtest.Accept)
+	// The person leaves between enqueue and delivery. The relay keeps refusing
+	// until the next attempt has ended the message, so no attempt checked just
+	// before the change can get through after it.
+	subscribed.Store(false)
 	require.Eventually(t, func() bool {
 		st, _ := h.Store.OutboxStats(ctx, "")
 		return st.Failed == 1
-	}, 5*time.Second, 20*time.Millisecond)
+	}, 10*time.Second, 20*time.Millisecond)
+	h.Server.SetMode(mailtest.Accept)
 	assert.Empty(t, h.Server.Messages(), "a person who left between enqueue and send gets nothing")
+	assert.Equal(t, int64(1), h.Mailer.Refusals()[privacy.RefusedPurpose])
+}
+
+// members is a BatchAllower over a set of addresses that records the size of each
+// batch it is asked about.
+type members struct {
+	mu      sync.Mutex
+	in      map[string]bool
+	batches []int
+}
+
+func (m *members) Allows(_ context.Context, _ privacy.Purpose, subject string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.in[subject], nil
+}
+
+func (m *members) AllowsMessages(_ context.Context, msgs []*privacy.Message) ([]bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.batches = append(m.batches, len(msgs))
+	out := make([]bool, len(msgs))
+	for i, msg := range msgs {
+		out[i] = m.in[msg.DataSubject]
+	}
+	return out, nil
+}
+
+// TestBatchRecheck: the Dispatcher asks a BatchAllower about a claimed batch at
+// once; a person it no longer allows gets nothing, and another Allower for the
+// purpose still admits whom it allows.
+func TestBatchRecheck(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	mailer := privacy.NewMailer(mailtest.Policy(), store, nil)
+	m := &members{in: map[string]bool{}}
+	addrs := []string{"a@example.org", "b@example.org", "c@example.org", "d@example.org", "e@example.org"}
+	for _, a := range addrs {
+		m.in[a] = true
+	}
+	mailer.Allow(privacy.Purpose("newsletter"), m)
+	mailer.Allow(privacy.Purpose("newsletter"), commenters("e@example.org"))
+	for _, a := range addrs {
+		_, err := mailer.Send(ctx, privacy.Message{Purpose: privacy.Purpose("newsletter"), DataSubject: a,
+			To: privacy.Address{Email: a}, Subject: "Issue 1", Text: "News", Unsubscribe: "https://example.com/u/abc"})
+		require.NoError(t, err)
+	}
+	// b and e leave while their messages wait.
+	m.in["b@example.org"], m.in["e@example.org"], m.batches = false, false, nil
+
+	srv, err := mailtest.Start()
+	require.NoError(t, err)
+	defer srv.Close()
+	port, _ := strconv.Atoi(srv.Port())
+	tr, err := smtp.New(smtp.Config{Host: srv.Host(), Port: port, TLS: "none"})
+	require.NoError(t, err)
+	d := &privacy.Dispatcher{Store: store, Transport: tr, Mailer: mailer, Workers: 1, Poll: 10 * time.Millisecond}
+	dctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { d.Run(dctx); close(done) }()
+	require.Eventually(t, func() bool {
+		st, _ := store.OutboxStats(ctx, "")
+		return st.Queued == 0
+	}, 10*time.Second, 10*time.Millisecond)
+	cancel()
+	<-done
+	var got []string
+	for _, msg := range srv.Messages() {
+		got = append(got, msg.To[0])
+	}
+	assert.ElementsMatch(t, []string{"a@example.org", "c@example.org", "d@example.org", "e@example.org"}, got,
+		"b left while queued; e is still allowed by the other Allower")
+	assert.Equal(t, []int{5}, m.batches, "the re-check asks about the claimed batch at once")
+	assert.Equal(t, int64(1), mailer.Refusals()[privacy.RefusedPurpose])
 }
 
 func TestUnsubscribeHeaders(t *testing.T) {

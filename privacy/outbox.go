@@ -43,6 +43,10 @@ type OutboxStore interface {
 	Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]Item, error)
 	// MarkSent records that owner delivered ids. Ids owner no longer holds are ignored.
 	MarkSent(ctx context.Context, owner string, ids []int64, now time.Time) error
+	// MarkSentAndClaim is MarkSent(sent) then Claim, in one transaction: a worker
+	// that delivered a full batch commits once for it and the next. On an error
+	// neither happened.
+	MarkSentAndClaim(ctx context.Context, owner string, sent []int64, limit int, now time.Time, lease time.Duration) ([]Item, error)
 	// Retry releases id for another attempt at next, recording the reason.
 	Retry(ctx context.Context, owner string, id int64, next time.Time, reason string) error
 	// MarkFailed ends id without delivery, recording the reason.
@@ -53,6 +57,10 @@ type OutboxStore interface {
 	Suppress(ctx context.Context, addr, reason string, now time.Time) error
 	// Suppressed reports whether addr is suppressed.
 	Suppressed(ctx context.Context, addr string) (bool, error)
+	// Recipient returns the address message id was for, so that a bounce naming
+	// the message can suppress it. Returns ErrNotFound when the message is no
+	// longer kept (purged or erased).
+	Recipient(ctx context.Context, id int64) (string, error)
 	// OutboxStats counts messages with the given Ref, or all messages when ref is "".
 	OutboxStats(ctx context.Context, ref string) (OutboxStats, error)
 	// PurgeOutbox removes sent and failed messages that ended before t.
@@ -189,32 +197,52 @@ func newOwner() string {
 }
 
 func (d *Dispatcher) work(ctx context.Context, owner string) {
+	// Bookkeeping must outlive a cancelled ctx so nothing claimed is left dangling.
+	bg := context.WithoutCancel(ctx)
 	var conn Conn
+	var sent []int64 // delivered, not yet marked
 	defer func() {
+		d.markSent(bg, owner, sent)
 		if conn != nil {
 			conn.Close()
 		}
 	}()
 	idle := d.Poll
 	for ctx.Err() == nil {
-		items, err := d.Store.Claim(ctx, owner, d.Batch, nowOr(d.Now), d.Lease)
+		// A full batch delivered is marked in the transaction that claims the next.
+		items, err := d.Store.MarkSentAndClaim(ctx, owner, sent, d.Batch, nowOr(d.Now), d.Lease)
 		if err != nil {
+			d.markSent(bg, owner, sent)
+			sent = nil
 			if ctx.Err() == nil {
 				d.Log.Error("outbox claim", "err", err)
 			}
 			d.sleep(ctx, idle)
 			continue
 		}
+		sent = nil
 		if len(items) == 0 {
 			d.sleep(ctx, idle)
 			continue
 		}
-		conn = d.deliver(ctx, owner, conn, items)
+		conn, sent = d.deliver(ctx, owner, conn, items)
 		if len(items) < d.Batch {
-			// The outbox is drained: let it fill up a little rather than claim
-			// messages one by one as they trickle in.
+			// The outbox is drained: mark now rather than after the wait, and let
+			// the outbox fill up a little rather than claim messages one by one as
+			// they trickle in.
+			d.markSent(bg, owner, sent)
+			sent = nil
 			d.sleep(ctx, min(idle, 20*time.Millisecond))
 		}
+	}
+}
+
+func (d *Dispatcher) markSent(ctx context.Context, owner string, ids []int64) {
+	if len(ids) == 0 {
+		return
+	}
+	if err := d.Store.MarkSent(ctx, owner, ids, nowOr(d.Now)); err != nil {
+		d.Log.Error("outbox mark sent", "err", err, "count", len(ids))
 	}
 }
 
@@ -229,18 +257,26 @@ func (d *Dispatcher) sleep(ctx context.Context, dur time.Duration) {
 }
 
 // deliver sends items over conn (dialling when nil) and returns the connection to
-// reuse, or nil after a connection failure.
-func (d *Dispatcher) deliver(ctx context.Context, owner string, conn Conn, items []Item) Conn {
-	// Bookkeeping must outlive a cancelled ctx so nothing claimed is left dangling.
+// reuse, or nil after a connection failure, and the ids delivered, for the caller
+// to mark sent.
+func (d *Dispatcher) deliver(ctx context.Context, owner string, conn Conn, items []Item) (_ Conn, sent []int64) {
 	bg := context.WithoutCancel(ctx)
-	var sent []int64
-	defer func() {
-		if len(sent) > 0 {
-			if err := d.Store.MarkSent(bg, owner, sent, nowOr(d.Now)); err != nil {
-				d.Log.Error("outbox mark sent", "err", err, "count", len(sent))
+	// The purpose guard looks again at every message just before its batch goes
+	// out, in one look-up per Allower for the batch.
+	verdicts := make([]error, len(items))
+	if d.Mailer != nil {
+		var msgs []*Message
+		var at []int
+		for i := range items {
+			if !items[i].Suppressed {
+				msgs = append(msgs, &items[i].Message)
+				at = append(at, i)
 			}
 		}
-	}()
+		for k, err := range d.Mailer.recheck(bg, msgs) {
+			verdicts[at[k]] = err
+		}
+	}
 	for i, it := range items {
 		if ctx.Err() != nil {
 			ids := make([]int64, 0, len(items)-i)
@@ -250,22 +286,21 @@ func (d *Dispatcher) deliver(ctx context.Context, owner string, conn Conn, items
 			if err := d.Store.Release(bg, owner, ids); err != nil {
 				d.Log.Error("outbox release", "err", err)
 			}
-			return conn
+			return conn, sent
 		}
 		msg := it.Message
+		msg.ID = it.ID
 		if it.Suppressed {
 			d.fail(bg, owner, it, "recipient suppressed")
 			continue
 		}
-		if d.Mailer != nil {
-			if err := d.Mailer.checkPolicy(bg, &msg, false); err != nil {
-				if errors.Is(err, ErrRefused) {
-					d.fail(bg, owner, it, "refused at delivery: "+err.Error())
-				} else {
-					d.retry(bg, owner, it, err)
-				}
-				continue
+		if err := verdicts[i]; err != nil {
+			if errors.Is(err, ErrRefused) {
+				d.fail(bg, owner, it, "refused at delivery: "+err.Error())
+			} else {
+				d.retry(bg, owner, it, err)
 			}
+			continue
 		}
 		reused := conn != nil
 		if conn == nil {
@@ -275,7 +310,7 @@ func (d *Dispatcher) deliver(ctx context.Context, owner string, conn Conn, items
 				for _, rest := range items[i:] {
 					d.retry(bg, owner, rest, err)
 				}
-				return nil
+				return nil, sent
 			}
 			conn = c
 		}
@@ -312,7 +347,7 @@ func (d *Dispatcher) deliver(ctx context.Context, owner string, conn Conn, items
 			}
 		}
 	}
-	return conn
+	return conn, sent
 }
 
 func (d *Dispatcher) fail(ctx context.Context, owner string, it Item, reason string) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -34,6 +35,12 @@ type config struct {
 	// client; empty: the connection's address is the client's.
 	TrustedProxies []netip.Prefix
 
+	DKIMKey      string // PEM private key file; with DKIMSelector, every message is signed
+	DKIMSelector string
+
+	BounceAddr   string // where the bounce receiver listens; with BounceDomain, mail carries VERP return paths
+	BounceDomain string
+
 	// FormMinAge is how soon after a form is served it may be sent (default 3s);
 	// tests shorten it.
 	FormMinAge time.Duration
@@ -46,6 +53,8 @@ var envVars = map[string]string{
 	"addr": "CONSENTKIT_ADDR", "mysql": "CONSENTKIT_MYSQL", "smtp": "CONSENTKIT_SMTP", "policy": "CONSENTKIT_POLICY",
 	"secret": "CONSENTKIT_SECRET", "url": "CONSENTKIT_URL", "tracking": "CONSENTKIT_TRACKING", "max-conns": "CONSENTKIT_MAX_CONNS",
 	"mysql-max-conns": "CONSENTKIT_MYSQL_MAX_CONNS", "trusted-proxy": "CONSENTKIT_TRUSTED_PROXY",
+	"dkim-key": "CONSENTKIT_DKIM_KEY", "dkim-selector": "CONSENTKIT_DKIM_SELECTOR",
+	"bounce-addr": "CONSENTKIT_BOUNCE_ADDR", "bounce-domain": "CONSENTKIT_BOUNCE_DOMAIN",
 }
 
 // minSecret is the shortest -secret accepted; `openssl rand -hex 32` makes one of 64.
@@ -70,6 +79,10 @@ func parseConfig(args []string, output io.Writer) (config, []string, error) {
 			c.TrustedProxies, err = parseProxies(v)
 			return err
 		})
+	fs.StringVar(&c.DKIMKey, "dkim-key", "", "PEM private key (RSA of 2048 bits, or Ed25519) to DKIM-sign every message for the sender's domain; needs -dkim-selector (CONSENTKIT_DKIM_KEY)")
+	fs.StringVar(&c.DKIMSelector, "dkim-selector", "", "DKIM selector: the public key is published at SELECTOR._domainkey.DOMAIN (CONSENTKIT_DKIM_SELECTOR)")
+	fs.StringVar(&c.BounceAddr, "bounce-addr", "", "listen address of the bounce receiver, an SMTP server for bounces and complaints, e.g. :25; needs -bounce-domain (CONSENTKIT_BOUNCE_ADDR)")
+	fs.StringVar(&c.BounceDomain, "bounce-domain", "", "domain whose MX is the bounce receiver: mail is sent from bounce+TOKEN@DOMAIN, and a permanent failure or complaint sent there suppresses the address (CONSENTKIT_BOUNCE_DOMAIN)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "log only warnings and errors")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: site [flags] [command]
@@ -110,6 +123,12 @@ flags:
 	if c.MySQLMaxConns < 1 {
 		return c, nil, fmt.Errorf("-mysql-max-conns %d: the site needs at least one database connection", c.MySQLMaxConns)
 	}
+	if (c.DKIMKey == "") != (c.DKIMSelector == "") {
+		return c, nil, errors.New("-dkim-key and -dkim-selector go together: pass both to sign mail, or neither")
+	}
+	if (c.BounceAddr == "") != (c.BounceDomain == "") {
+		return c, nil, errors.New("-bounce-addr and -bounce-domain go together: pass both to receive bounces, or neither")
+	}
 	if c.MaxConns < 1 {
 		return c, nil, fmt.Errorf("-max-conns %d: the site needs at least one connection", c.MaxConns)
 	}
@@ -126,9 +145,11 @@ func (c config) devMailbox() bool {
 // isLoopback reports whether addr (host:port) listens on this machine only.
 func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
+	return err == nil && isLoopbackHost(host)
+}
+
+// isLoopbackHost reports whether host names this machine only.
+func isLoopbackHost(host string) bool {
 	if host == "localhost" {
 		return true
 	}
@@ -143,13 +164,30 @@ func (c config) checkServe() error {
 			"and a random one made at start-up would break every link mailed before a restart. Make one with `openssl rand -hex 32`, " +
 			"keep it, and give every process of the site the same")
 	}
-	if c.SMTP != "" || c.devMailbox() {
+	if c.SMTP == "" && !c.devMailbox() {
+		if c.MySQL != "" {
+			return errors.New("serving on -mysql needs a mail relay: pass -smtp smtp://user:pass@host:587 (the dev mailbox is for in-memory sites on 127.0.0.1 only)")
+		}
+		return fmt.Errorf("-addr %s is not a loopback address: pass -smtp smtp://user:pass@host:587, or listen on 127.0.0.1 to use the dev mailbox", c.Addr)
+	}
+	return c.checkURL()
+}
+
+// checkURL reports why the links the site mails (confirmation, unsubscribe, data
+// requests) would not be safe at c.SiteURL. They carry the tokens that act for the
+// person, so only a development run that no other machine can reach gets plain
+// http; RFC 8058 section 3.1 also requires https for one-click unsubscribe.
+func (c config) checkURL() error {
+	u, err := url.Parse(c.SiteURL)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("-url %q: want the site's absolute URL, such as https://www.example.com", c.SiteURL)
+	}
+	if u.Scheme == "https" || (isLoopbackHost(u.Hostname()) && isLoopback(c.Addr)) {
 		return nil
 	}
-	if c.MySQL != "" {
-		return errors.New("serving on -mysql needs a mail relay: pass -smtp smtp://user:pass@host:587 (the dev mailbox is for in-memory sites on 127.0.0.1 only)")
-	}
-	return fmt.Errorf("-addr %s is not a loopback address: pass -smtp smtp://user:pass@host:587, or listen on 127.0.0.1 to use the dev mailbox", c.Addr)
+	return fmt.Errorf("-url %s: links in mail (confirmation, unsubscribe, data requests) must be https on a site other machines can reach "+
+		"(RFC 8058 section 3.1 requires it for one-click unsubscribe). Serve TLS from a proxy in front of the site and pass -url https://your.domain, "+
+		"or, for development, listen on 127.0.0.1 with the default -url", c.SiteURL)
 }
 
 // policyFile is the operator's part of the policy, as JSON.

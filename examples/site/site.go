@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +30,7 @@ import (
 	newslettermem "github.com/consentkit/consentkit/newsletter/memstore"
 	newslettersql "github.com/consentkit/consentkit/newsletter/mysqlstore"
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/bounce"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	privacymem "github.com/consentkit/consentkit/privacy/memstore"
 	privacysql "github.com/consentkit/consentkit/privacy/mysqlstore"
@@ -52,6 +55,7 @@ type Site struct {
 	registry   *privacy.Registry
 	retention  *privacy.Retention
 	mailbox    *mailtest.Server // the dev mailbox; nil with a real relay
+	bounces    *bounce.Receiver // nil without -bounce-domain
 
 	accounts   *accounts.Service
 	contact    *contact.Service
@@ -167,7 +171,7 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 	}
 	s.retention = &privacy.Retention{Registry: s.registry, Locker: locker, Log: log}
 
-	if err := s.setupMail(ctx); err != nil {
+	if err := s.setupMail(ctx, key("verp")); err != nil {
 		return nil, err
 	}
 	if cfg.Tracking {
@@ -187,8 +191,9 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 	return s, err
 }
 
-// setupMail picks the relay (a real one, or the dev mailbox) and the dispatcher.
-func (s *Site) setupMail(ctx context.Context) error {
+// setupMail picks the relay (a real one, or the dev mailbox), the dispatcher and
+// the bounce receiver, whose return paths are signed with verpKey.
+func (s *Site) setupMail(ctx context.Context, verpKey []byte) error {
 	var scfg smtp.Config
 	if s.cfg.SMTP != "" {
 		c, err := smtp.ParseURL(s.cfg.SMTP)
@@ -205,6 +210,19 @@ func (s *Site) setupMail(ctx context.Context) error {
 		port, _ := strconv.Atoi(mb.Port())
 		scfg = smtp.Config{Host: mb.Host(), Port: port, TLS: "none"}
 	}
+	if s.cfg.DKIMKey != "" {
+		key, err := smtp.LoadDKIMKey(s.cfg.DKIMKey)
+		if err != nil {
+			return fmt.Errorf("-dkim-key: %w", err)
+		}
+		_, domain, _ := strings.Cut(s.policy.SenderAddress(), "@")
+		scfg.DKIM = &smtp.DKIM{Domain: domain, Selector: s.cfg.DKIMSelector, Key: key}
+	}
+	if s.cfg.BounceDomain != "" {
+		v := bounce.VERP{Domain: s.cfg.BounceDomain, Key: verpKey}
+		scfg.ReturnPath = v.ReturnPath
+		s.bounces = &bounce.Receiver{VERP: v, Store: s.store, Log: s.log}
+	}
 	var tr privacy.Transport = noRelay{}
 	if scfg.Host != "" {
 		smtpTr, err := smtp.New(scfg)
@@ -220,9 +238,12 @@ func (s *Site) setupMail(ctx context.Context) error {
 	if s.mailbox != nil {
 		poll = 50 * time.Millisecond
 	}
-	s.dispatcher = &privacy.Dispatcher{Store: s.store, Transport: tr, Mailer: s.mailer, Log: s.log, Poll: poll}
+	s.dispatcher = &privacy.Dispatcher{Store: s.store, Transport: tr, Mailer: s.mailer, Log: s.log, Poll: poll, Workers: mailWorkers}
 	return nil
 }
+
+// mailWorkers is how many connections the site holds to its relay.
+const mailWorkers = 4
 
 // noRelay is the transport of commands run without -smtp on a site with no dev
 // mailbox: they only enqueue mail, and serve refuses to start that way.
@@ -239,14 +260,23 @@ func (s *Site) Run(ctx context.Context, srv *http.Server, serve func() error) er
 		s.Close()
 		return err
 	}
-	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{
+	runs := []func(context.Context) error{
 		s.dispatcher.Run,
 		s.accounts.Run,
 		s.newsletter.Run,
 		func(ctx context.Context) error { s.retention.Run(ctx); return nil },
-	} {
+	}
+	if s.bounces != nil {
+		ln, err := net.Listen("tcp", s.cfg.BounceAddr)
+		if err != nil {
+			s.Close()
+			return fmt.Errorf("-bounce-addr: %w", err)
+		}
+		runs = append(runs, func(ctx context.Context) error { return s.bounces.Serve(ctx, ln) })
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for _, run := range runs {
 		wg.Go(func() {
 			if err := run(bg); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.Error("background task", "err", err)

@@ -57,6 +57,23 @@ func (s *Store) Subscription(ctx context.Context, email string, list newsletter.
 	return newsletter.Subscription{}, notFound("subscription")
 }
 
+// SubscriptionsTo implements newsletter.Store.
+func (s *Store) SubscriptionsTo(ctx context.Context, list newsletter.List, emails []string) ([]newsletter.Subscription, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := map[string]bool{}
+	for _, e := range emails {
+		want[privacy.AddressKey(e)] = true
+	}
+	var out []newsletter.Subscription
+	for _, sub := range s.subs {
+		if sub.List == list && want[privacy.AddressKey(sub.Email)] {
+			out = append(out, cloneSub(*sub))
+		}
+	}
+	return out, nil
+}
+
 func (s *Store) byEmail(email string) []newsletter.Subscription {
 	var out []newsletter.Subscription
 	for _, sub := range s.subs {

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -99,6 +100,22 @@ func (s *Store) Subscription(ctx context.Context, email string, list newsletter.
 		return newsletter.Subscription{}, tr(err)
 	}
 	return r.sub(), nil
+}
+
+// SubscriptionsTo implements newsletter.Store.
+func (s *Store) SubscriptionsTo(ctx context.Context, list newsletter.List, emails []string) ([]newsletter.Subscription, error) {
+	if len(emails) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(emails)+1)
+	args = append(args, list)
+	for _, e := range emails {
+		args = append(args, e)
+	}
+	var rows []subRow
+	err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &rows, `SELECT `+subCols+` FROM newsletter_subscriptions WHERE list = ? AND email_key IN (`+
+		strings.TrimSuffix(strings.Repeat("LOWER(?),", len(emails)), ",")+`)`, args...)
+	return subs(rows), tr(err)
 }
 
 // Subscriptions implements newsletter.Store.

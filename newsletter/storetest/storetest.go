@@ -140,6 +140,25 @@ func testSubscriptions(t *testing.T, newStore func(t *testing.T) newsletter.Stor
 		assert.Empty(t, empty)
 	})
 
+	t.Run("SubscriptionsTo", func(t *testing.T) {
+		s := newStore(t)
+		ann := put(t, s, "Ann@example.org", pending("Ann@example.org", newsletter.ListNewsletter, hash(1)), pending("Ann@example.org", newsletter.ListPromotions, hash(1)))
+		bob := confirmed(t, s, "bob@example.org", newsletter.ListNewsletter)
+		confirmed(t, s, "cat@example.org", newsletter.ListPromotions)
+		got, err := s.SubscriptionsTo(ctx, newsletter.ListNewsletter, []string{"ann@EXAMPLE.org", "bob@example.org", "cat@example.org", "nobody@example.org"})
+		require.NoError(t, err)
+		ids := map[int64]string{}
+		for _, g := range got {
+			ids[g.ID] = g.Email
+			assert.Equal(t, newsletter.ListNewsletter, g.List)
+		}
+		assert.Equal(t, map[int64]string{ann[0].ID: "Ann@example.org", bob.ID: "bob@example.org"}, ids,
+			"each address's subscription to the list, whatever its spelling, and no other")
+		none, err := s.SubscriptionsTo(ctx, newsletter.ListNewsletter, nil)
+		require.NoError(t, err)
+		assert.Empty(t, none)
+	})
+
 	t.Run("Update", func(t *testing.T) {
 		s := newStore(t)
 		sub := put(t, s, "ann@example.org", pending("ann@example.org", newsletter.ListNewsletter, hash(1)))[0]

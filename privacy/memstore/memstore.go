@@ -92,8 +92,14 @@ func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error
 
 // Claim implements privacy.OutboxStore.
 func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]privacy.Item, error) {
+	return s.MarkSentAndClaim(ctx, owner, nil, limit, now, lease)
+}
+
+// MarkSentAndClaim implements privacy.OutboxStore.
+func (s *Store) MarkSentAndClaim(ctx context.Context, owner string, sent []int64, limit int, now time.Time, lease time.Duration) ([]privacy.Item, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.markSent(owner, sent, now)
 	var due []*entry
 	for _, e := range s.outbox {
 		if e.state == "queued" && !e.due.After(now) && (e.owner == "" || !e.lease.After(now)) {
@@ -128,12 +134,16 @@ func (s *Store) held(owner string, id int64) *entry {
 func (s *Store) MarkSent(ctx context.Context, owner string, ids []int64, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.markSent(owner, ids, now)
+	return nil
+}
+
+func (s *Store) markSent(owner string, ids []int64, now time.Time) {
 	for _, id := range ids {
 		if e := s.held(owner, id); e != nil {
 			e.state, e.owner, e.ended = "sent", "", now
 		}
 	}
-	return nil
 }
 
 // Retry implements privacy.OutboxStore.
@@ -183,6 +193,17 @@ func (s *Store) Suppressed(ctx context.Context, addr string) (bool, error) {
 	defer s.mu.Unlock()
 	_, ok := s.suppressed[privacy.SuppressionKey(addr)]
 	return ok, nil
+}
+
+// Recipient implements privacy.OutboxStore.
+func (s *Store) Recipient(ctx context.Context, id int64) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.outbox[id]
+	if !ok {
+		return "", privacy.Errorf(privacy.ErrNotFound, "outbox message %d not found", id)
+	}
+	return e.item.Message.To.Email, nil
 }
 
 // OutboxStats implements privacy.OutboxStore.

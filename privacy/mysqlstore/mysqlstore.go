@@ -16,6 +16,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -103,9 +104,17 @@ func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error
 
 // Claim implements privacy.OutboxStore.
 func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]privacy.Item, error) {
+	return s.MarkSentAndClaim(ctx, owner, nil, limit, now, lease)
+}
+
+// MarkSentAndClaim implements privacy.OutboxStore.
+func (s *Store) MarkSentAndClaim(ctx context.Context, owner string, sent []int64, limit int, now time.Time, lease time.Duration) ([]privacy.Item, error) {
 	var items []privacy.Item
 	err := sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
-		items = nil
+		items = nil // a conflict runs this again
+		if err := markSent(ctx, tx, owner, sent, now); err != nil {
+			return err
+		}
 		var rows []struct {
 			ID         int64     `db:"id"`
 			Body       []byte    `db:"body"`
@@ -117,10 +126,12 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Tim
 		// A claim moves due_at to the end of the lease, so rows held by live workers
 		// are not due and the index on (state, due_at, id) yields the next due rows
 		// in order, without sorting or skipping over the claimed ones. The
-		// suppression subquery takes no lock: only the outbox rows are claimed.
+		// suppression subquery takes no lock: only the outbox rows are claimed. It
+		// looks for the address under SuppressionKey (lower case) and under the
+		// spelling rows were suppressed by before that (legacyKey).
 		err := tx.SelectContext(ctx, &rows, `
 			SELECT o.id, o.body, o.attempts, o.created_at, o.owner IS NOT NULL AS reclaimed,
-			       EXISTS (SELECT 1 FROM privacy_suppression s WHERE s.address_hash = SHA2(o.recipient, 256)) AS suppressed
+			       EXISTS (SELECT 1 FROM privacy_suppression s WHERE s.address_hash IN (SHA2(o.recipient_key, 256), SHA2(o.recipient, 256))) AS suppressed
 			FROM privacy_outbox o
 			WHERE o.state = 0 AND o.due_at <= ?
 			ORDER BY o.due_at, o.id LIMIT ? FOR UPDATE SKIP LOCKED`, now, limit)
@@ -153,6 +164,10 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, now time.Tim
 
 // MarkSent implements privacy.OutboxStore.
 func (s *Store) MarkSent(ctx context.Context, owner string, ids []int64, now time.Time) error {
+	return tr(markSent(ctx, sqltx.Ext(ctx, s.db), owner, ids, now))
+}
+
+func markSent(ctx context.Context, db sqlx.ExecerContext, owner string, ids []int64, now time.Time) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -160,8 +175,8 @@ func (s *Store) MarkSent(ctx context.Context, owner string, ids []int64, now tim
 	if err != nil {
 		return err
 	}
-	_, err = sqltx.Ext(ctx, s.db).ExecContext(ctx, q, args...)
-	return tr(err)
+	_, err = db.ExecContext(ctx, q, args...)
+	return err
 }
 
 // Retry implements privacy.OutboxStore.
@@ -210,6 +225,16 @@ func (s *Store) Suppressed(ctx context.Context, addr string) (bool, error) {
 	var n int
 	err := sqlx.GetContext(ctx, sqltx.Ext(ctx, s.db), &n, `SELECT COUNT(*) FROM privacy_suppression WHERE address_hash IN (?, ?)`, privacy.SuppressionKey(addr), legacyKey(addr))
 	return n > 0, tr(err)
+}
+
+// Recipient implements privacy.OutboxStore.
+func (s *Store) Recipient(ctx context.Context, id int64) (string, error) {
+	var to string
+	err := s.db.GetContext(ctx, &to, `SELECT recipient FROM privacy_outbox WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", privacy.Errorf(privacy.ErrNotFound, "outbox message %d not found", id)
+	}
+	return to, tr(err)
 }
 
 // OutboxStats implements privacy.OutboxStore.

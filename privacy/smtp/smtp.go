@@ -7,12 +7,15 @@
 package smtp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	netmail "net/mail"
+	"net/textproto"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	mail "github.com/wneessen/go-mail"
@@ -32,6 +35,11 @@ type Config struct {
 	TLS     string
 	Timeout time.Duration // per command; default 15s
 	HELO    string        // default "localhost"
+	DKIM    *DKIM         // signs every message when set
+	// ReturnPath, when set, gives the envelope sender of the outbox message with
+	// the given id (a VERP address, see privacy/bounce), so that its bounce names
+	// the message. Mail without an id is sent from its From address.
+	ReturnPath func(id int64) string
 }
 
 // ParseURL reads a relay URL such as smtp://user:pass@mail.example.com:587?tls=mandatory.
@@ -64,13 +72,22 @@ func ParseURL(s string) (Config, error) {
 
 // Transport implements privacy.Transport.
 type Transport struct {
-	client *mail.Client
+	client     *mail.Client
+	timeout    time.Duration
+	dkim       *DKIM
+	returnPath func(int64) string
 }
 
 var _ privacy.Transport = (*Transport)(nil)
 
-// New returns a transport for cfg. It does not connect.
+// New returns a transport for cfg. It does not connect. It returns an error for a
+// DKIM configuration that cannot sign.
 func New(cfg Config) (*Transport, error) {
+	if cfg.DKIM != nil {
+		if err := cfg.DKIM.check(); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 15 * time.Second
 	}
@@ -110,7 +127,7 @@ func New(cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
-	return &Transport{client: c}, nil
+	return &Transport{client: c, timeout: cfg.Timeout, dkim: cfg.DKIM, returnPath: cfg.ReturnPath}, nil
 }
 
 // Dial opens one connection to the relay. A failure is temporary.
@@ -128,24 +145,123 @@ type conn struct {
 }
 
 // Send delivers msg, which must have passed privacy.Mailer's checks. It returns a
-// *privacy.BuildError when msg cannot be built, and a *privacy.DeliveryError,
-// Permanent for a 5xx reply, when the relay does not take it; neither names the address.
+// *privacy.BuildError when msg cannot be built or signed, and a
+// *privacy.DeliveryError, Permanent for a 5xx reply, when the relay does not take
+// it; neither names the address.
 func (c *conn) Send(ctx context.Context, msg *privacy.Message) error {
-	m, err := Build(msg)
+	raw, err := c.t.Render(msg)
 	if err != nil {
 		return &privacy.BuildError{Err: err}
 	}
-	if err := c.t.client.SendWithSMTPClient(c.c, m); err != nil {
-		var se *mail.SendError
-		if errors.As(err, &se) {
-			// go-mail's text names the recipients; the outbox logs and stores this
-			// error, so it keeps only the reason and the reply code.
-			serr := fmt.Errorf("smtp: %s (reply %d)", se.Reason, se.ErrorCode())
-			return &privacy.DeliveryError{Permanent: !se.IsTemp() && se.ErrorCode() >= 500, Err: serr}
+	from := msg.From.Email
+	if c.t.returnPath != nil && msg.ID != 0 {
+		from = c.t.returnPath(msg.ID)
+	}
+	if strings.ContainsAny(from+msg.To.Email, "\r\n<>") {
+		return &privacy.BuildError{Err: errors.New("smtp: an envelope address holds a line break or an angle bracket")}
+	}
+	// The deadline set at dial would otherwise end a connection kept for longer.
+	if err := c.c.UpdateDeadline(c.t.timeout); err != nil {
+		return &privacy.DeliveryError{Err: fmt.Errorf("smtp: %w", err)}
+	}
+	if err := c.transact(from, msg.To.Email, raw); err != nil {
+		var te *textproto.Error
+		if errors.As(err, &te) {
+			// The relay answered, so the connection still works: end the failed
+			// transaction for the next message on it.
+			if rerr := c.c.Reset(); rerr != nil {
+				return &privacy.DeliveryError{Err: fmt.Errorf("smtp: %d %s, then RSET: %w", te.Code, te.Msg, rerr)}
+			}
+			// The reply text may quote the address; the outbox logs and stores this
+			// error, so it keeps only the code.
+			return &privacy.DeliveryError{Permanent: te.Code >= 500, Err: fmt.Errorf("smtp: reply %d", te.Code)}
 		}
-		return &privacy.DeliveryError{Err: err}
+		return &privacy.DeliveryError{Err: fmt.Errorf("smtp: %w", err)}
 	}
 	return nil
+}
+
+// transact sends one message. When the relay offers PIPELINING (RFC 2920), MAIL,
+// RCPT and DATA go in one write and their replies are read together: two round
+// trips per message instead of four.
+func (c *conn) transact(from, to string, raw []byte) error {
+	if ok, _ := c.c.Extension("PIPELINING"); !ok {
+		if err := c.c.Mail("<" + from + ">"); err != nil {
+			return err
+		}
+		if err := c.c.Rcpt("<" + to + ">"); err != nil {
+			return err
+		}
+		w, err := c.c.Data()
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(raw); err != nil {
+			return err
+		}
+		return w.Close()
+	}
+	t := c.c.Text
+	body := ""
+	if ok, _ := c.c.Extension("8BITMIME"); ok {
+		body = " BODY=8BITMIME"
+	}
+	fmt.Fprintf(t.W, "MAIL FROM:<%s>%s\r\nRCPT TO:<%s>\r\nDATA\r\n", from, body, to)
+	if err := t.W.Flush(); err != nil {
+		return err
+	}
+	var refused error
+	for _, want := range []int{250, 25, 354} {
+		_, _, err := t.ReadResponse(want)
+		var te *textproto.Error
+		switch {
+		case err != nil && !errors.As(err, &te):
+			return err // the connection failed
+		case err != nil && refused == nil:
+			refused = err
+		case err == nil && want == 354 && refused != nil:
+			// A relay that takes DATA after refusing MAIL or RCPT gets an empty
+			// message, which has no one to go to.
+			if _, err := t.W.WriteString(".\r\n"); err != nil {
+				return err
+			}
+			if err := t.W.Flush(); err != nil {
+				return err
+			}
+			if _, _, err := t.ReadResponse(0); err != nil && !errors.As(err, &te) {
+				return err
+			}
+		}
+	}
+	if refused != nil {
+		return refused
+	}
+	w := t.DotWriter()
+	if _, err := w.Write(raw); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	_, _, err := t.ReadResponse(250)
+	return err
+}
+
+// Render returns msg as it goes on the wire: built, and signed when the transport
+// has a DKIM key.
+func (t *Transport) Render(msg *privacy.Message) ([]byte, error) {
+	m, err := Build(msg)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if _, err := m.WriteTo(&b); err != nil {
+		return nil, err
+	}
+	if t.dkim == nil {
+		return b.Bytes(), nil
+	}
+	return t.dkim.sign(b.Bytes())
 }
 
 func (c *conn) Close() error { return c.t.client.CloseWithSMTPClient(c.c) }

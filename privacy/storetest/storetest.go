@@ -141,6 +141,17 @@ func testMailCounts(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 func testAddressCase(t *testing.T, s privacy.Store) {
 	ctx := context.Background()
 	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+
+	// A message queued before its recipient bounced, under another spelling, is
+	// reported suppressed when claimed, and so is not sent.
+	_, err := s.Enqueue(ctx, msg("Yan@example.org", "case"))
+	require.NoError(t, err)
+	require.NoError(t, s.Suppress(ctx, "yan@example.org", "bounce 5.1.1", at))
+	items, err := s.Claim(ctx, "w", 10, time.Now().UTC().Add(time.Hour), time.Minute)
+	require.NoError(t, err)
+	require.Len(t, items, 1)
+	assert.True(t, items[0].Suppressed, "Claim sees a suppression whatever the case of the address")
+	require.NoError(t, s.MarkFailed(ctx, "w", items[0].ID, "suppressed", at))
 	require.NoError(t, s.AppendConsent(ctx, &privacy.Consent{Subject: "Zed@example.org", Purpose: privacy.Purpose("newsletter"), Granted: true,
 		PolicyVersion: "1", Source: "form", At: at}))
 	hist, err := s.ConsentHistory(ctx, "zed@example.org")
@@ -273,6 +284,35 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 		assert.Equal(t, privacy.OutboxStats{Sent: 1}, st)
 	})
 
+	t.Run("MarkSentAndClaim", func(t *testing.T) {
+		s := newStore(t)
+		for i := range 5 {
+			_, err := s.Enqueue(ctx, msg(fmt.Sprintf("m%d@example.org", i), "batch"))
+			require.NoError(t, err)
+		}
+		a, err := s.Claim(ctx, "w", 2, now, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, a, 2)
+		other, err := s.Claim(ctx, "other", 1, now, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, other, 1)
+		b, err := s.MarkSentAndClaim(ctx, "w", []int64{a[0].ID, a[1].ID, other[0].ID}, 10, now, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, b, 2, "the next batch is claimed")
+		for _, it := range b {
+			assert.NotContains(t, []int64{a[0].ID, a[1].ID, other[0].ID}, it.ID)
+		}
+		st, err := s.OutboxStats(ctx, "batch")
+		require.NoError(t, err)
+		assert.Equal(t, privacy.OutboxStats{Queued: 3, Sent: 2}, st, "a message held by another worker is not marked")
+		c, err := s.MarkSentAndClaim(ctx, "w", []int64{b[0].ID, b[1].ID}, 10, now, time.Minute)
+		require.NoError(t, err)
+		assert.Empty(t, c)
+		st, err = s.OutboxStats(ctx, "batch")
+		require.NoError(t, err)
+		assert.Equal(t, privacy.OutboxStats{Queued: 1, Sent: 4}, st)
+	})
+
 	t.Run("RetryReleaseFail", func(t *testing.T) {
 		s := newStore(t)
 		for _, to := range []string{"r1@example.org", "r2@example.org", "r3@example.org"} {
@@ -311,8 +351,13 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 		ok, err := s.Suppressed(ctx, "bounce@example.org")
 		require.NoError(t, err)
 		assert.False(t, ok)
-		_, err = s.Enqueue(ctx, msg("bounce@example.org", ""))
+		id, err := s.Enqueue(ctx, msg("bounce@example.org", ""))
 		require.NoError(t, err)
+		to, err := s.Recipient(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, "bounce@example.org", to, "a bounce naming message %d must find its recipient", id)
+		_, err = s.Recipient(ctx, id+1000)
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
 		require.NoError(t, s.Suppress(ctx, "bounce@example.org", "550", now))
 		require.NoError(t, s.Suppress(ctx, "bounce@example.org", "550 again", now))
 		ok, err = s.Suppressed(ctx, "bounce@example.org")
