@@ -70,6 +70,50 @@ type Session struct {
 	Created   time.Time `json:"created" db:"created_at"`
 	LastSeen  time.Time `json:"last_seen" db:"last_seen"`
 	Expires   time.Time `json:"expires" db:"expires_at"` // absolute expiry
+	// Device is a coarse label of the browser and system that signed in ("Firefox
+	// on Linux"), from the user agent then; the string itself is not kept.
+	Device string `json:"device" db:"device"`
+	// Proved is when the member last proved who they are in this session (a
+	// password, a code or a passkey): changing a credential, exporting or deleting
+	// needs a recent one (Config.StepUpWindow).
+	Proved time.Time `json:"proved" db:"proved_at"`
+}
+
+// Factor kinds.
+const (
+	FactorTOTP = "totp" // RFC 6238 time-based codes from an authenticator app
+)
+
+// Factor is a second factor of an account. Exports show its kind and dates,
+// never its secret.
+type Factor struct {
+	ID        string `json:"id" db:"id"`
+	AccountID string `json:"-" db:"account_id"`
+	Kind      string `json:"kind" db:"kind"`
+	// Secret checks a proof: for TOTP the key, sealed under Config.FactorKey.
+	Secret    []byte    `json:"-" db:"secret"`
+	Created   time.Time `json:"created" db:"created_at"`
+	Confirmed time.Time `json:"confirmed,omitzero" db:"confirmed_at"` // zero until a first code confirms it
+	LastUsed  time.Time `json:"last_used,omitzero" db:"last_used_at"`
+	// Step is the last TOTP time step accepted: no code of it or of an earlier
+	// step is accepted again.
+	Step int64 `json:"-" db:"step"`
+}
+
+// Challenge kinds.
+const (
+	ChallengeSignIn = "signin" // a password was right; a second factor must follow
+)
+
+// Challenge is a one-time, expiring step of a sign-in, held server-side under a
+// random id the client gets instead of a session. Only the SHA-256 of the id is
+// stored.
+type Challenge struct {
+	Hash      string    `db:"hash"`
+	Kind      string    `db:"kind"`
+	AccountID string    `db:"account_id"`
+	Created   time.Time `db:"created_at"`
+	Expires   time.Time `db:"expires_at"`
 }
 
 // Resource kinds and visibilities (P2).
@@ -143,8 +187,9 @@ type Store interface {
 	// SetEmail changes the address, ends every session and deletes every mailed
 	// token of the account. ErrConflict when taken.
 	SetEmail(ctx context.Context, id, email string) error
-	// DeleteAccount removes the account with its sessions, tokens, roles, resources
-	// and the parental request it used, and returns how many records went.
+	// DeleteAccount removes the account with its sessions, tokens, roles, resources,
+	// factors, recovery codes, challenges and the parental request it used, and
+	// returns how many records went.
 	DeleteAccount(ctx context.Context, id string) (int, error)
 	// AccountsByParent returns the accounts registered with parent's consent.
 	AccountsByParent(ctx context.Context, parent string) ([]Account, error)
@@ -192,6 +237,45 @@ type Store interface {
 	// PurgeSessions removes sessions past their absolute expiry at now or idle since
 	// before idleBefore.
 	PurgeSessions(ctx context.Context, now, idleBefore time.Time) (int, error)
+	// SetSessionProved records a fresh proof of identity in the session at at.
+	SetSessionProved(ctx context.Context, hash string, at time.Time) error
+	// DeleteSessionOf ends the account's session of hash; ErrNotFound when the
+	// account has none, so a member cannot end another's.
+	DeleteSessionOf(ctx context.Context, accountID, hash string) error
+	// DeleteOtherSessions ends every session of the account but keep's and returns
+	// how many.
+	DeleteOtherSessions(ctx context.Context, accountID, keep string) (int, error)
+
+	// AddFactor stores f, unconfirmed, deleting the account's unconfirmed factors of
+	// its kind: only the newest enrolment can be confirmed. ErrNotFound when the
+	// account is missing.
+	AddFactor(ctx context.Context, f Factor) error
+	// Factors returns the account's factors, oldest first.
+	Factors(ctx context.Context, accountID string) ([]Factor, error)
+	// ConfirmFactor marks the account's unconfirmed factor id confirmed at at, its
+	// Step step, and replaces the account's recovery codes with codes (hashes).
+	// ErrGone when there is no such unconfirmed factor.
+	ConfirmFactor(ctx context.Context, accountID, id string, step int64, at time.Time, codes []string) error
+	// UseFactor records a proof by the account's confirmed factor id at step: Step
+	// becomes step and LastUsed at. ErrGone when step is not above Step (a replayed
+	// code) or there is no such confirmed factor.
+	UseFactor(ctx context.Context, accountID, id string, step int64, at time.Time) error
+	// DeleteFactor removes the account's factor id and, when no confirmed factor is
+	// left, its recovery codes. ErrNotFound when the account has no such factor.
+	DeleteFactor(ctx context.Context, accountID, id string) error
+	// UseRecoveryCode deletes the account's recovery code of hash. ErrGone when it
+	// has none.
+	UseRecoveryCode(ctx context.Context, accountID, hash string) error
+	// RecoveryCodes returns how many recovery codes the account has left.
+	RecoveryCodes(ctx context.Context, accountID string) (int, error)
+
+	// CreateChallenge stores c. ErrNotFound when its account is missing.
+	CreateChallenge(ctx context.Context, c Challenge) error
+	// UseChallenge deletes and returns the challenge of hash and kind. ErrGone when
+	// there is none or it expired before now.
+	UseChallenge(ctx context.Context, hash, kind string, now time.Time) (Challenge, error)
+	// PurgeChallenges removes challenges expired before now.
+	PurgeChallenges(ctx context.Context, now time.Time) (int, error)
 
 	// AddResource stores r unless the account's resources would then exceed quota
 	// bytes, which is ErrInvalid naming the field "file".

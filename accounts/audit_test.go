@@ -25,7 +25,9 @@ func TestEveryStaffRouteIsAudited(t *testing.T) {
 		// A member's own data is no staff read.
 		"GET /me", "GET /me/export", "POST /me/password", "POST /me/email", "POST /me/delete",
 		"GET /me/resources", "POST /me/resources", "GET /resources", "GET /resources/{id}", "GET /resources/{id}/content",
-		"DELETE /resources/{id}",
+		"DELETE /resources/{id}", "POST /signin/code", "POST /me/confirm", "GET /me/factors", "POST /me/factors/totp",
+		"POST /me/factors/totp/confirm", "POST /me/factors/{id}/disable", "GET /me/sessions", "POST /me/sessions/others/revoke",
+		"POST /me/sessions/{id}/revoke",
 	}
 	type read struct{ subject, what, why string }
 	tests := []struct {

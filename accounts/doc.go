@@ -52,12 +52,24 @@
 // addresses, and expire with the window: a site running several processes gives a
 // guesser each process's allowance.
 //
+// A member may turn on codes from an authenticator app (TOTP, RFC 6238): the QR
+// code is drawn by this server, the key is sealed under Config.FactorKey, ten
+// one-time recovery codes are kept only hashed, and a code is accepted once. With
+// codes on, a right password answers a one-time challenge, stored hashed and
+// valid Config.ChallengeTTL, never a cookie; wrong codes count in the throttle
+// above. Members see their sessions (when begun and last used, and a coarse
+// device label from fixed lists, never an IP address or the user-agent string)
+// and end one or all others. Changing the password ends every other session.
+// Export, deletion without a password and turning a factor off need a proof
+// (password or code) within Config.StepUpWindow in the session (Service.Confirm).
+//
 // Registration opt-ins to the newsletter and promotions become privacy consent
 // records, written in the registration's transaction. Staff roles live here
 // (Grant, Revoke; GrantRole for operators). The Service is a privacy.Holder of the
-// categories "accounts", "member-resources" and "parental-consent": members export
-// and delete their own data, and retention purges unverified accounts (7 days),
-// unanswered parental requests (14 days) and expired sessions and tokens.
+// categories "accounts", "sign-in-sessions", "second-factors", "member-resources"
+// and "parental-consent": members export and delete their own data, and retention
+// purges unverified accounts (7 days), unanswered parental requests (14 days) and
+// expired sessions, tokens and sign-in challenges.
 //
 // # Markup the host owns
 //

@@ -111,9 +111,9 @@ func (e *env) member(email, password string) accounts.Account {
 // as returns a context signed in as the account of token.
 func (e *env) as(token string) context.Context {
 	e.t.Helper()
-	a, err := e.svc.Actor(context.Background(), token)
+	ctx, err := e.svc.WithSession(context.Background(), token)
 	require.NoError(e.t, err)
-	return privacy.WithActor(context.Background(), a)
+	return ctx
 }
 
 func (e *env) signIn(email, password string) (string, context.Context) {

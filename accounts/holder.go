@@ -14,6 +14,8 @@ const (
 	CategoryAccounts        = "accounts"
 	CategoryResources       = "member-resources"
 	CategoryParentalConsent = "parental-consent"
+	CategorySessions        = "sign-in-sessions"
+	CategoryFactors         = "second-factors"
 )
 
 // Holder returns the Service as a privacy.Holder (also Exporter, Eraser and Purger)
@@ -39,8 +41,12 @@ func (h holder) Contract() privacy.Contract {
 	return privacy.Contract{
 		Name: holderName,
 		Categories: []privacy.Category{
-			{Name: CategoryAccounts, Description: "Your account: email address, display name, password hash, sign-in sessions",
+			{Name: CategoryAccounts, Description: "Your account: email address, display name, password hash",
 				RetentionOf: fmt.Sprintf("you delete your account (unconfirmed sign-ups: %s)", privacy.HumanDuration(cfg.UnverifiedRetention))},
+			{Name: CategorySessions, Description: "Your sign-in sessions: when each began, was last used and last confirmed, and the kind of browser and system it came from (such as \"Firefox on Linux\"); never your IP address",
+				Retention: cfg.SessionMax, RetentionOf: fmt.Sprintf("sign-in at most; sooner when unused for %s, or when you sign out or end it", privacy.HumanDuration(cfg.SessionIdle))},
+			{Name: CategoryFactors, Description: "Second factors you turn on: an authenticator app's key (encrypted), one-way hashes of your recovery codes, when each was added and last used",
+				RetentionOf: "you turn it off or delete your account"},
 			{Name: CategoryResources, Description: "Photos, notes and messages you upload", RetentionOf: "you delete them or your account"},
 			{Name: CategoryParentalConsent, Description: "A parent's address while we wait for consent",
 				Retention: cfg.ParentalRetention, RetentionOf: "the request"},
@@ -81,6 +87,9 @@ type ExportedAccount struct {
 	Account
 	Sessions  []Session  `json:"sessions"`
 	Resources []Resource `json:"resources"`
+	// Factors are the second factors, their kinds and dates: never a secret.
+	Factors       []Factor `json:"factors"`
+	RecoveryCodes int      `json:"recovery_codes"` // how many are left unused; the codes are kept only hashed
 }
 
 // ExportedToken is a pending change naming this address.
@@ -106,6 +115,15 @@ func (h holder) Export(ctx context.Context, subject string) (any, error) {
 	case err == nil:
 		ea := &ExportedAccount{Account: a, Sessions: []Session{}, Resources: []Resource{}}
 		if ea.Sessions, err = st.Sessions(ctx, a.ID); err != nil {
+			return nil, err
+		}
+		if ea.Factors, err = st.Factors(ctx, a.ID); err != nil {
+			return nil, err
+		}
+		for i := range ea.Factors {
+			ea.Factors[i].Secret = nil
+		}
+		if ea.RecoveryCodes, err = st.RecoveryCodes(ctx, a.ID); err != nil {
 			return nil, err
 		}
 		list, err := st.Resources(ctx, ResourceFilter{AccountID: a.ID, Limit: -1})
@@ -215,6 +233,7 @@ func (h holder) Purge(ctx context.Context, now time.Time) (int, error) {
 		func() (int, error) { return s.store.PurgeParental(ctx, now.Add(-s.cfg.ParentalRetention)) },
 		func() (int, error) { return s.store.PurgeSessions(ctx, now, now.Add(-s.cfg.SessionIdle)) },
 		func() (int, error) { return s.store.PurgeTokens(ctx, now) },
+		func() (int, error) { return s.store.PurgeChallenges(ctx, now) },
 	} {
 		n, err := f()
 		total += n
@@ -225,17 +244,24 @@ func (h holder) Purge(ctx context.Context, now time.Time) (int, error) {
 	return total, nil
 }
 
-// DeleteMe erases the signed-in member's account after checking the password: through
+// DeleteMe erases the signed-in member's account after checking the password, or
+// with password "" a fresh proof in the session (Confirm): through
 // Config.Registry when set, so every holder on the site (consents, comments, the
 // outbox...) forgets the address, and in this package in any case. Returns
 // ErrUnauthorized when no one is signed in, ErrInvalid (field "password") for a
-// wrong password, and ErrUnavailable when no hash slot came free.
+// wrong password, ErrForbidden (field "proof") with neither, and ErrUnavailable
+// when no hash slot came free.
 func (s *Service) DeleteMe(ctx context.Context, password string) ([]privacy.Erasure, error) {
 	a, err := s.me(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkCurrent(ctx, a, "password", password); err != nil {
+	if password == "" {
+		err = s.fresh(ctx)
+	} else {
+		err = s.checkCurrent(ctx, a, "password", password)
+	}
+	if err != nil {
 		return nil, err
 	}
 	var out []privacy.Erasure
@@ -257,11 +283,15 @@ func (s *Service) DeleteMe(ctx context.Context, password string) ([]privacy.Eras
 }
 
 // ExportMe returns everything held about the signed-in member: from every holder
-// through Config.Registry when set, else from this package. Returns ErrUnauthorized
-// when no one is signed in.
+// through Config.Registry when set, else from this package. It needs a fresh
+// proof in the session (Confirm; signing in is one). Returns ErrUnauthorized when
+// no one is signed in and ErrForbidden (field "proof") without a fresh proof.
 func (s *Service) ExportMe(ctx context.Context) (map[string]any, error) {
 	a, err := s.me(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.fresh(ctx); err != nil {
 		return nil, err
 	}
 	if s.cfg.Registry != nil {

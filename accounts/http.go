@@ -65,11 +65,15 @@ type handler struct {
 //	GET|POST /parental?token= · /parental/answer   a parent approves or refuses
 //	GET|POST /verify                   confirm an address (token, and the password chosen when registering)
 //	GET|POST /signin                   -> {"token", "expires"}
+//	POST     /signin/code              challenge, code -> the session, after a password on an account with a second factor
 //	POST     /signout, /signout/all    end this session, or every one
 //	GET|POST /reset, /reset/confirm    password reset by mail
 //	GET|POST /email/confirm            confirm a new address (token)
 //	GET      /me, /me/export           the account; everything held about it
 //	POST     /me/password, /me/email, /me/delete
+//	POST     /me/confirm               password or code: a fresh proof for step-up
+//	GET      /me/factors; POST /me/factors/totp, /me/factors/totp/confirm, /me/factors/{id}/disable
+//	GET      /me/sessions; POST /me/sessions/{id}/revoke, /me/sessions/others/revoke
 //	GET|POST /me/resources             list, upload (multipart "file") or write a note or message
 //	GET      /resources                what members share with the community
 //	GET      /resources/{id}, /resources/{id}/content
@@ -123,6 +127,7 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	m.HandleFunc("POST /verify", h.limited(h.verify))
 	m.HandleFunc("GET /signin", h.signinPage)
 	m.HandleFunc("POST /signin", h.limited(h.signin))
+	m.HandleFunc("POST /signin/code", h.limited(h.signinCode))
 	m.HandleFunc("POST /signout", h.signout)
 	m.HandleFunc("POST /signout/all", h.signoutAll)
 	m.HandleFunc("GET /reset", h.resetPage)
@@ -136,6 +141,14 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	m.HandleFunc("POST /me/password", h.limited(h.changePassword))
 	m.HandleFunc("POST /me/email", h.limited(h.changeEmail))
 	m.HandleFunc("POST /me/delete", h.limited(h.deleteMe))
+	m.HandleFunc("POST /me/confirm", h.limited(h.confirm))
+	m.HandleFunc("GET /me/factors", h.factors)
+	m.HandleFunc("POST /me/factors/totp", h.enrolTOTP)
+	m.HandleFunc("POST /me/factors/totp/confirm", h.limited(h.confirmTOTP))
+	m.HandleFunc("POST /me/factors/{id}/disable", h.limited(h.disableFactor))
+	m.HandleFunc("GET /me/sessions", h.sessions)
+	m.HandleFunc("POST /me/sessions/others/revoke", h.revokeOthers)
+	m.HandleFunc("POST /me/sessions/{id}/revoke", h.revokeSession)
 	m.HandleFunc("GET /me/resources", h.myResources)
 	m.HandleFunc("POST /me/resources", h.addResource)
 	m.HandleFunc("GET /resources", h.community)
@@ -154,7 +167,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	web.SecurityHeaders(w)
-	h.mux.ServeHTTP(w, r)
+	ctx := WithClient(WithUserAgent(r.Context(), r.UserAgent()), web.ClientAddr(r, h.cfg.TrustedHeader))
+	h.mux.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // Authenticate reads "Authorization: Bearer <token>" and, for a live session, puts
@@ -171,10 +185,10 @@ func (s *Service) Authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if tok, ok := bearer(r); ok {
-			a, err := s.Actor(r.Context(), tok)
+			ctx, err := s.WithSession(r.Context(), tok)
 			switch {
 			case err == nil:
-				r = r.WithContext(privacy.WithActor(r.Context(), a))
+				r = r.WithContext(ctx)
 			case !errors.Is(err, privacy.ErrUnauthorized):
 				s.log.ErrorContext(r.Context(), "session look-up", "err", err)
 				web.WriteJSONError(w, r, nil, &privacy.Error{Kind: privacy.ErrUnavailable,
@@ -327,6 +341,7 @@ var formFields = map[string]map[string]bool{
 	"register":      {"email": true, "password": true, "display_name": true, "birth_date": true, "newsletter": true, "promotions": true, "consent_code": true},
 	"register-code": {"email": true, "password": true, "display_name": true, "birth_date": true, "consent_code": true},
 	"signin":        {"email": true, "password": true},
+	"signin-code":   {"code": true},
 	"reset":         {"email": true},
 	"parental":      {"parent_email": true},
 	"verify":        {"password": true},
@@ -517,8 +532,7 @@ func (h *handler) signin(w http.ResponseWriter, r *http.Request) {
 	default:
 		err = onlyFields(v, "email", "password")
 		if err == nil {
-			ctx := WithClient(r.Context(), web.ClientAddr(r, h.cfg.TrustedHeader))
-			res, err = h.s.SignIn(ctx, v.Get("email"), v.Get("password"))
+			res, err = h.s.SignIn(r.Context(), v.Get("email"), v.Get("password"))
 		}
 	}
 	if err != nil {
@@ -534,6 +548,11 @@ func (h *handler) session(w http.ResponseWriter, r *http.Request, status int, re
 		return
 	}
 	p := h.newPage(nil)
+	if res.Challenge != "" {
+		p.Token = res.Challenge
+		h.render(w, r, status, "title-signin-code", "signin-code", p)
+		return
+	}
 	p.Token, p.Message = res.Token, res.Expires.Format(time.RFC3339)
 	h.render(w, r, status, "title-signedin", "signedin", p)
 }
@@ -845,4 +864,91 @@ func (h *handler) role(grant bool) http.HandlerFunc {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+func (h *handler) signinCode(w http.ResponseWriter, r *http.Request) {
+	v, bot, err := h.decode(r)
+	var res SignedIn
+	switch {
+	case err != nil:
+	case bot:
+		err = errCredentials()
+	default:
+		if err = onlyFields(v, "challenge", "code"); err == nil {
+			res, err = h.s.SignInWithCode(r.Context(), v.Get("challenge"), v.Get("code"))
+		}
+	}
+	if err != nil {
+		// The challenge is used up, right or wrong: a browser signs in again.
+		h.fail(w, r, err, "title-signin", "signin", nil)
+		return
+	}
+	h.session(w, r, http.StatusOK, res)
+}
+
+func (h *handler) confirm(w http.ResponseWriter, r *http.Request) {
+	v, err := web.Decode(r, 0)
+	if err == nil {
+		if err = onlyFields(v, "password", "code"); err == nil {
+			err = h.s.Confirm(r.Context(), v.Get("password"), v.Get("code"))
+		}
+	}
+	if err != nil {
+		web.WriteJSONError(w, r, h.cfg.Log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handler) factors(w http.ResponseWriter, r *http.Request) {
+	fs, err := h.s.MyFactors(r.Context())
+	h.api(w, r, http.StatusOK, fs, err)
+}
+
+func (h *handler) enrolTOTP(w http.ResponseWriter, r *http.Request) {
+	e, err := h.s.EnrolTOTP(r.Context())
+	h.api(w, r, http.StatusCreated, e, err)
+}
+
+func (h *handler) confirmTOTP(w http.ResponseWriter, r *http.Request) {
+	v, err := web.Decode(r, 0)
+	var codes []string
+	if err == nil {
+		if err = onlyFields(v, "id", "code"); err == nil {
+			codes, err = h.s.ConfirmTOTP(r.Context(), v.Get("id"), v.Get("code"))
+		}
+	}
+	h.api(w, r, http.StatusOK, map[string]any{"recovery_codes": codes}, err)
+}
+
+func (h *handler) disableFactor(w http.ResponseWriter, r *http.Request) {
+	v, err := web.Decode(r, 0)
+	if err == nil {
+		if err = onlyFields(v, "code"); err == nil {
+			err = h.s.DisableFactor(r.Context(), r.PathValue("id"), v.Get("code"))
+		}
+	}
+	if err != nil {
+		web.WriteJSONError(w, r, h.cfg.Log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handler) sessions(w http.ResponseWriter, r *http.Request) {
+	list, err := h.s.MySessions(r.Context())
+	h.api(w, r, http.StatusOK, map[string]any{"sessions": list}, err)
+}
+
+func (h *handler) revokeSession(w http.ResponseWriter, r *http.Request) {
+	if err := h.s.RevokeSession(r.Context(), r.PathValue("id")); err != nil {
+		web.WriteJSONError(w, r, h.cfg.Log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handler) revokeOthers(w http.ResponseWriter, r *http.Request) {
+	n, err := h.s.RevokeOtherSessions(r.Context())
+	h.api(w, r, http.StatusOK, map[string]int{"ended": n}, err)
 }

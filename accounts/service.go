@@ -52,6 +52,15 @@ type Config struct {
 	EmailChangeTTL time.Duration // 24h
 	SessionIdle    time.Duration // 24h: a session unused this long ends
 	SessionMax     time.Duration // 30 days: a session ends this long after sign-in, used or not
+	// StepUpWindow is how recent a proof of identity in the session must be to
+	// change the address or password, delete the account, export its data or turn
+	// a factor off. Default: 5m.
+	StepUpWindow time.Duration
+	ChallengeTTL time.Duration // 5m: the time between a right password and the second factor
+	// FactorKey, 32 bytes, seals the TOTP keys of authenticator apps (AES-256-GCM)
+	// in the store. Without it they are stored as they are, though never exported;
+	// keys stored before it was set still work after.
+	FactorKey []byte
 
 	// Sign-in throttle, per address and source, in memory (see SignIn):
 	MaxFailures   int           // 10 failed sign-ins on one address ...
@@ -152,6 +161,11 @@ func New(cfg Config) (*Service, error) {
 	dur(&cfg.EmailChangeTTL, 24*time.Hour)
 	dur(&cfg.SessionIdle, 24*time.Hour)
 	dur(&cfg.SessionMax, 30*24*time.Hour)
+	dur(&cfg.StepUpWindow, 5*time.Minute)
+	dur(&cfg.ChallengeTTL, 5*time.Minute)
+	if n := len(cfg.FactorKey); n != 0 && n != 32 {
+		return nil, fmt.Errorf("accounts: FactorKey has %d bytes; it needs 32", n)
+	}
 	num(&cfg.MaxFailures, 10)
 	dur(&cfg.FailureWindow, 15*time.Minute)
 	dur(&cfg.MaxDelay, 15*time.Minute)

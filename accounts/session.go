@@ -15,8 +15,12 @@ import (
 
 // SignedIn is the answer to a successful sign-in: the bearer token, shown once.
 type SignedIn struct {
-	Token   string    `json:"token"`
+	Token   string    `json:"token,omitempty"`
 	Expires time.Time `json:"expires"` // absolute expiry; the session also ends after Config.SessionIdle unused
+	// Challenge, instead of Token, says the password was right and a second factor
+	// must follow (SignInWithCode) before Expires; Factors names its kinds.
+	Challenge string   `json:"challenge,omitempty"`
+	Factors   []string `json:"factors,omitempty"`
 }
 
 // errCredentials is the one answer to a wrong address or a wrong password.
@@ -28,7 +32,8 @@ func errCredentials() error {
 // address, a wrong password and a legacy hash all cost one argon2id hash at the
 // configured parameters and the same store reads, with no store write, and the
 // first two get the same answer. A stored hash that is legacy sha1 or argon2id at
-// other parameters is replaced on success.
+// other parameters is replaced on success. For an account with a confirmed second
+// factor the answer holds a Challenge for SignInWithCode instead of a Token.
 //
 // Failures are throttled per address, whether or not it has an account, and per
 // source: the client address the handler puts in ctx (WithClient). Once an address
@@ -78,7 +83,6 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn,
 		s.throttle.fail(key, src, s.now())
 		return SignedIn{}, errCredentials()
 	}
-	s.throttle.succeed(key, src)
 	if rehash != "" {
 		if err := s.store.SetPassword(ctx, a.ID, rehash, false); err != nil {
 			return SignedIn{}, err
@@ -87,6 +91,16 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn,
 	if !a.Verified {
 		return SignedIn{}, privacy.Errorf(privacy.ErrForbidden, "confirm your address first: follow the link we sent you")
 	}
+	fs, err := s.store.Factors(ctx, a.ID)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	if len(confirmed(fs)) > 0 {
+		// The failures are forgotten only once the code is right too, so that the
+		// password cannot reset the count of wrong codes.
+		return s.secondStep(ctx, a.ID, fs)
+	}
+	s.throttle.succeed(key, src)
 	return s.openSession(ctx, a.ID)
 }
 
@@ -259,7 +273,9 @@ func (s *Service) openSession(ctx context.Context, accountID string) (SignedIn, 
 		return SignedIn{}, err
 	}
 	now := s.now()
-	sess := Session{Hash: hash, AccountID: accountID, Created: now, LastSeen: now, Expires: now.Add(s.cfg.SessionMax)}
+	// The credentials that open a session are a fresh proof of who the member is.
+	sess := Session{Hash: hash, AccountID: accountID, Created: now, LastSeen: now, Expires: now.Add(s.cfg.SessionMax),
+		Device: deviceFrom(ctx), Proved: now}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return SignedIn{}, err
 	}
@@ -273,29 +289,55 @@ const touchEvery = time.Minute
 // token that is malformed, unknown, idle longer than Config.SessionIdle or past its
 // absolute expiry.
 func (s *Service) Actor(ctx context.Context, token string) (privacy.Actor, error) {
+	_, actor, err := s.session(ctx, token)
+	return actor, err
+}
+
+// WithSession returns ctx signed in with token: carrying the member's
+// privacy.Actor and the session, which the session list marks as current and
+// step-up (Confirm) reads and records proofs in. Errors as Actor.
+func (s *Service) WithSession(ctx context.Context, token string) (context.Context, error) {
+	sess, actor, err := s.session(ctx, token)
+	if err != nil {
+		return ctx, err
+	}
+	return context.WithValue(privacy.WithActor(ctx, actor), sessionKey{}, sess), nil
+}
+
+type sessionKey struct{}
+
+// current returns the session ctx was signed in with by WithSession, if the
+// actor is still its member.
+func current(ctx context.Context) (Session, bool) {
+	sess, ok := ctx.Value(sessionKey{}).(Session)
+	return sess, ok && sess.AccountID == privacy.ActorFrom(ctx).ID
+}
+
+func (s *Service) session(ctx context.Context, token string) (Session, privacy.Actor, error) {
 	unauth := privacy.Errorf(privacy.ErrUnauthorized, "your session has ended; sign in again")
 	if checkToken("token", token) != nil {
-		return privacy.Actor{}, unauth
+		return Session{}, privacy.Actor{}, unauth
 	}
 	hash := hashToken(token)
 	sess, a, err := s.store.SessionByHash(ctx, hash)
 	if errors.Is(err, privacy.ErrNotFound) {
-		return privacy.Actor{}, unauth
+		return Session{}, privacy.Actor{}, unauth
 	}
 	if err != nil {
-		return privacy.Actor{}, err
+		return Session{}, privacy.Actor{}, err
 	}
 	now := s.now()
 	if !now.Before(sess.Expires) || now.Sub(sess.LastSeen) > s.cfg.SessionIdle {
 		_ = s.store.DeleteSession(ctx, hash)
-		return privacy.Actor{}, unauth
+		return Session{}, privacy.Actor{}, unauth
 	}
 	if now.Sub(sess.LastSeen) > touchEvery {
 		if err := s.store.TouchSession(ctx, hash, now); err != nil {
-			return privacy.Actor{}, err
+			return Session{}, privacy.Actor{}, err
 		}
+		sess.LastSeen = now
 	}
-	return privacy.Actor{ID: a.ID, Email: a.Email, Roles: a.Roles}, nil
+	return sess, privacy.Actor{ID: a.ID, Email: a.Email, Roles: a.Roles}, nil
 }
 
 // SignOut ends the session of token. Ending a session that already ended is not an error.

@@ -1,6 +1,8 @@
 package proof_test
 
 import (
+	"context"
+	"encoding/base32"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -27,9 +30,12 @@ func resetPeak(tb testing.TB, pid int) {
 }
 
 // TestSignInFlood sends 500 sign-ins at once, each from its own address, against
-// 50 accounts: right passwords, wrong ones and unknown addresses. Every answer is
-// a success (a token, only for a right password), a failure (401, only for a wrong
-// password or an unknown address) or a 503 with Retry-After; the server's memory
+// 50 accounts, half of them with codes from an authenticator app turned on: right
+// passwords, wrong ones and unknown addresses. Every answer is a success (a token,
+// only for a right password; for an account with codes a challenge instead, then
+// answered with the current code at once by every client that got one: one is
+// accepted per account and code, the rest refused as replays), a failure (401,
+// only for a wrong password or an unknown address) or a 503 with Retry-After; the server's memory
 // grows by at most its budget, hash slots x 2 x 19 MiB + 64 MiB (each hash's memory
 // is allocated afresh, and as much again may wait for the collector), plus what the clients'
 // connections cost; and the hashes it does run go at about the rate its slots
@@ -54,6 +60,7 @@ func TestSignInFlood(t *testing.T) {
 		emails = append(emails, fmt.Sprintf("flood%02d@example.org", i))
 	}
 	importAccounts(t, dsn, emails...)
+	secrets := enrolTOTP(t, dsn, emails)
 	site := startSite(t, siteOptions{DSN: dsn, Env: []string{"GOMAXPROCS=" + strconv.Itoa(slots)}, Args: []string{"-mysql-max-conns", strconv.Itoa(pool)}})
 	admin := openDB(t, m.DSN(""))
 
@@ -77,11 +84,17 @@ func TestSignInFlood(t *testing.T) {
 	_, err := admin.Exec("FLUSH STATUS")
 	require.NoError(t, err)
 	type result struct {
-		kind   string // right, wrong, unknown
-		status int
-		retry  string
-		token  bool
-		err    error
+		kind      string // right, wrong, unknown
+		email     string
+		status    int
+		retry     string
+		token     bool
+		challenge bool
+		err       error
+		// The second step of an account with codes: the code sent and the answer.
+		code       string
+		codeStatus int
+		codeToken  bool
 	}
 	results := make([]result, clients)
 	ready, start := sync.WaitGroup{}, make(chan struct{})
@@ -103,10 +116,18 @@ func TestSignInFlood(t *testing.T) {
 			<-start
 			a := postJSON(c, site.Base+"/accounts/signin", map[string]string{"email": email, "password": pw}, "")
 			var s struct {
-				Token string `json:"token"`
+				Token, Challenge string
 			}
 			_ = json.Unmarshal(a.Body, &s)
-			results[i] = result{kind: kind, status: a.Status, retry: a.Header.Get("Retry-After"), token: s.Token != "", err: a.Err}
+			r := result{kind: kind, email: email, status: a.Status, retry: a.Header.Get("Retry-After"), token: s.Token != "", challenge: s.Challenge != "", err: a.Err}
+			if s.Challenge != "" && secrets[email] != "" {
+				r.code, _ = totp.GenerateCode(secrets[email], time.Now())
+				b := postJSON(c, site.Base+"/accounts/signin/code", map[string]string{"challenge": s.Challenge, "code": r.code}, "")
+				var in struct{ Token string }
+				_ = json.Unmarshal(b.Body, &in)
+				r.codeStatus, r.codeToken = b.Status, in.Token != ""
+			}
+			results[i] = r
 		})
 	}
 	ready.Wait()
@@ -127,7 +148,11 @@ func TestSignInFlood(t *testing.T) {
 		switch {
 		case r.status == http.StatusOK:
 			assert.Equal(t, "right", r.kind, "a %s password signed in", r.kind)
-			assert.True(t, r.token, "a success carries a token")
+			if secrets[r.email] != "" {
+				assert.True(t, r.challenge && !r.token, "a right password on an account with codes asks for one, and gives no token")
+			} else {
+				assert.True(t, r.token, "a success carries a token")
+			}
 			hashed++
 		case r.status == http.StatusUnauthorized:
 			assert.NotEqual(t, "right", r.kind, "the right password refused")
@@ -138,6 +163,27 @@ func TestSignInFlood(t *testing.T) {
 			t.Errorf("a %s sign-in answered %d", r.kind, r.status)
 		}
 	}
+	// Every client that got a challenge sent the current code at once: per account
+	// and code, one is accepted and the rest are refused as replays (or 503).
+	accepted := map[string]int{}
+	for _, r := range results {
+		if r.code == "" {
+			continue
+		}
+		answers[fmt.Sprintf("code %d", r.codeStatus)]++
+		switch r.codeStatus {
+		case http.StatusOK:
+			assert.True(t, r.codeToken, "a right code carries a token")
+			accepted[r.email+" "+r.code]++
+		case http.StatusUnauthorized, http.StatusServiceUnavailable:
+		default:
+			t.Errorf("a code answered %d", r.codeStatus)
+		}
+	}
+	for k, n := range accepted {
+		assert.Equal(t, 1, n, "%s: a code is accepted once", k)
+	}
+	assert.NotEmpty(t, accepted, "some codes signed in")
 	// The budget of the hashing limit, and the connection each request in flight
 	// holds (measured at about 31 KiB each for an idle keep-alive one): a server
 	// answering this many clients at once pays for them whatever it does. It bounds
@@ -171,6 +217,32 @@ func TestSignInFlood(t *testing.T) {
 	t.Logf("%d concurrent sign-ins in %s: %s; %d hashed at %.1f/s against a limit of %.1f/s (%d slots, %s a hash) = %.2f; peak memory %d KiB from %d KiB, budget %d KiB + %d KiB for connections; %d database connections at most (load %s)",
 		clients, took.Round(time.Millisecond), strings.Join(hist, ", "), hashed, rate, limit, slots, perHash.Round(time.Millisecond), rate/limit,
 		hwm, rss0, budget, conns, maxConns, loadavg())
+}
+
+// enrolTOTP turns codes on for every other account, as confirmed factors straight
+// in the database, and returns their keys by address. The keys are stored
+// unsealed (first byte 0), as a site without accounts.Config.FactorKey stores
+// them; the site, which has one, still reads them.
+func enrolTOTP(t *testing.T, dsn string, emails []string) map[string]string {
+	t.Helper()
+	// Closed at once: the flood counts the database connections open.
+	db, err := mysqldb.Open(context.Background(), dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	out := map[string]string{}
+	now := time.Now().UTC()
+	for i, e := range emails {
+		if i%2 == 0 {
+			continue
+		}
+		secret := base32.StdEncoding.EncodeToString(fmt.Appendf(nil, "flood-secret-%07d", i))
+		_, err = db.Exec(`INSERT INTO accounts_factors (id, account_id, kind, secret, created_at, confirmed_at)
+			SELECT ?, id, 'totp', ?, ?, ? FROM accounts_accounts WHERE email = ?`,
+			fmt.Sprintf("%032x", i), append([]byte{0}, secret...), now, now, e)
+		require.NoError(t, err)
+		out[e] = secret
+	}
+	return out
 }
 
 // TestDatabaseConnectionLimit sends 300 sign-ins at once to a site whose pool

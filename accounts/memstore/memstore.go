@@ -20,6 +20,9 @@ type Store struct {
 	sessions  map[string]accounts.Session
 	resources map[string]accounts.Resource
 	parental  map[string]accounts.ParentalRequest
+	factors   map[string]accounts.Factor    // by id
+	recovery  map[string]map[string]bool    // account id -> code hashes
+	challenge map[string]accounts.Challenge // by hash
 }
 
 var _ accounts.Store = (*Store)(nil)
@@ -27,7 +30,8 @@ var _ accounts.Store = (*Store)(nil)
 // New returns an empty store.
 func New() *Store {
 	return &Store{accounts: map[string]*accounts.Account{}, byEmail: map[string]string{}, tokens: map[string]accounts.Token{},
-		sessions: map[string]accounts.Session{}, resources: map[string]accounts.Resource{}, parental: map[string]accounts.ParentalRequest{}}
+		sessions: map[string]accounts.Session{}, resources: map[string]accounts.Resource{}, parental: map[string]accounts.ParentalRequest{},
+		factors: map[string]accounts.Factor{}, recovery: map[string]map[string]bool{}, challenge: map[string]accounts.Challenge{}}
 }
 
 func sameAddress(a, b string) bool { return privacy.AddressKey(a) == privacy.AddressKey(b) }
@@ -179,6 +183,20 @@ func (s *Store) deleteAccount(id string) (int, error) {
 	for pid, p := range s.parental {
 		if p.AccountID == id {
 			delete(s.parental, pid)
+			n++
+		}
+	}
+	for fid, f := range s.factors {
+		if f.AccountID == id {
+			delete(s.factors, fid)
+			n++
+		}
+	}
+	n += len(s.recovery[id])
+	delete(s.recovery, id)
+	for h, c := range s.challenge {
+		if c.AccountID == id {
+			delete(s.challenge, h)
 			n++
 		}
 	}

@@ -266,11 +266,15 @@ func (s *Store) DeleteAccount(ctx context.Context, id string) (int, error) {
 			(SELECT COUNT(*) FROM accounts_sessions WHERE account_id = ?) +
 			(SELECT COUNT(*) FROM accounts_tokens WHERE account_id = ?) +
 			(SELECT COUNT(*) FROM accounts_resources WHERE account_id = ?) +
-			(SELECT COUNT(*) FROM accounts_parental WHERE account_id = ?)`, id, id, id, id)
+			(SELECT COUNT(*) FROM accounts_parental WHERE account_id = ?) +
+			(SELECT COUNT(*) FROM accounts_factors WHERE account_id = ?) +
+			(SELECT COUNT(*) FROM accounts_recovery_codes WHERE account_id = ?) +
+			(SELECT COUNT(*) FROM accounts_challenges WHERE account_id = ?)`, id, id, id, id, id, id, id)
 		if err != nil {
 			return tr(err)
 		}
-		// The foreign keys cascade to sessions, tokens, roles, resources and the parental request.
+		// The foreign keys cascade to sessions, tokens, roles, resources, factors,
+		// recovery codes, challenges and the parental request.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM accounts_accounts WHERE id = ?`, id); err != nil {
 			return tr(err)
 		}
@@ -417,8 +421,8 @@ func (s *Store) PurgeTokens(ctx context.Context, now time.Time) (int, error) {
 
 // CreateSession implements accounts.Store.
 func (s *Store) CreateSession(ctx context.Context, sess accounts.Session) error {
-	_, err := s.ext(ctx).ExecContext(ctx, `INSERT INTO accounts_sessions (hash, account_id, created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?)`,
-		sess.Hash, sess.AccountID, sess.Created.UTC(), sess.LastSeen.UTC(), sess.Expires.UTC())
+	_, err := s.ext(ctx).ExecContext(ctx, `INSERT INTO accounts_sessions (hash, account_id, created_at, last_seen, expires_at, device, proved_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, sess.Hash, sess.AccountID, sess.Created.UTC(), sess.LastSeen.UTC(), sess.Expires.UTC(), sess.Device, nullable(sess.Proved))
 	if isFK(err) {
 		return notFound("account")
 	}
@@ -428,14 +432,10 @@ func (s *Store) CreateSession(ctx context.Context, sess accounts.Session) error 
 // SessionByHash implements accounts.Store.
 func (s *Store) SessionByHash(ctx context.Context, hash string) (accounts.Session, accounts.Account, error) {
 	var row struct {
-		Hash      string    `db:"hash"`
-		AccountID string    `db:"account_id"`
-		Created   time.Time `db:"s_created"`
-		LastSeen  time.Time `db:"last_seen"`
-		Expires   time.Time `db:"expires_at"`
+		sessionRow
 		accountRow
 	}
-	err := sqlx.GetContext(ctx, s.ext(ctx), &row, `SELECT s.hash, s.account_id, s.created_at AS s_created, s.last_seen, s.expires_at, `+accountCols+`
+	err := sqlx.GetContext(ctx, s.ext(ctx), &row, `SELECT `+sessionCols+`, `+accountCols+`
 		FROM accounts_sessions s JOIN accounts_accounts a ON a.id = s.account_id WHERE s.hash = ?`, hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return accounts.Session{}, accounts.Account{}, notFound("session")
@@ -447,7 +447,24 @@ func (s *Store) SessionByHash(ctx context.Context, hash string) (accounts.Sessio
 	if a.Roles, err = s.roles(ctx, a.ID); err != nil {
 		return accounts.Session{}, accounts.Account{}, err
 	}
-	return accounts.Session{Hash: row.Hash, AccountID: row.AccountID, Created: row.Created.UTC(), LastSeen: row.LastSeen.UTC(), Expires: row.Expires.UTC()}, a, nil
+	return row.session(), a, nil
+}
+
+type sessionRow struct {
+	Hash      string       `db:"hash"`
+	AccountID string       `db:"account_id"`
+	Created   time.Time    `db:"s_created"`
+	LastSeen  time.Time    `db:"last_seen"`
+	Expires   time.Time    `db:"expires_at"`
+	Device    string       `db:"device"`
+	Proved    sql.NullTime `db:"proved_at"`
+}
+
+const sessionCols = `s.hash, s.account_id, s.created_at AS s_created, s.last_seen, s.expires_at, s.device, s.proved_at`
+
+func (r sessionRow) session() accounts.Session {
+	return accounts.Session{Hash: r.Hash, AccountID: r.AccountID, Created: r.Created.UTC(), LastSeen: r.LastSeen.UTC(), Expires: r.Expires.UTC(),
+		Device: r.Device, Proved: timeOf(r.Proved)}
 }
 
 // TouchSession implements accounts.Store.
@@ -475,10 +492,11 @@ func (s *Store) DeleteSessions(ctx context.Context, accountID string) (int, erro
 
 // Sessions implements accounts.Store.
 func (s *Store) Sessions(ctx context.Context, accountID string) ([]accounts.Session, error) {
-	out := []accounts.Session{}
-	err := sqlx.SelectContext(ctx, s.ext(ctx), &out, `SELECT hash, account_id, created_at, last_seen, expires_at FROM accounts_sessions WHERE account_id = ? ORDER BY created_at`, accountID)
-	for i := range out {
-		out[i].Created, out[i].LastSeen, out[i].Expires = out[i].Created.UTC(), out[i].LastSeen.UTC(), out[i].Expires.UTC()
+	var rows []sessionRow
+	err := sqlx.SelectContext(ctx, s.ext(ctx), &rows, `SELECT `+sessionCols+` FROM accounts_sessions s WHERE s.account_id = ? ORDER BY s.created_at, s.hash`, accountID)
+	out := make([]accounts.Session, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.session())
 	}
 	return out, tr(err)
 }

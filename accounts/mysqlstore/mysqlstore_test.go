@@ -93,8 +93,11 @@ func TestMigrateRefusesCaseDuplicates(t *testing.T) {
 	db := mysqltest.New(t)
 	st := mysqlstore.New(db)
 	require.NoError(t, st.Migrate(ctx))
-	// Back to the schema before migration 00003 (00004 undone first).
+	// Back to the schema before migration 00003 (00005 and 00004 undone first).
 	for _, q := range []string{
+		`DROP TABLE accounts_challenges, accounts_recovery_codes, accounts_factors`,
+		`ALTER TABLE accounts_sessions DROP COLUMN proved_at, DROP COLUMN device`,
+		`DELETE FROM accounts_migrations WHERE version_id = 5`,
 		`ALTER TABLE accounts_accounts ADD COLUMN failures INT NOT NULL DEFAULT 0, ADD COLUMN fail_since DATETIME(6) NULL, ADD COLUMN last_failure DATETIME(6) NULL`,
 		`DELETE FROM accounts_migrations WHERE version_id = 4`,
 		`ALTER TABLE accounts_parental DROP KEY by_parent, DROP COLUMN parent_key, ADD KEY by_parent (parent_email)`,

@@ -29,6 +29,13 @@ func Run(t *testing.T, newStore func(t *testing.T) accounts.Store) {
 	t.Run("Resources", func(t *testing.T) { testResources(t, newStore(t)) })
 	t.Run("Parental", func(t *testing.T) { testParental(t, newStore(t)) })
 	t.Run("DeleteAndPurge", func(t *testing.T) { testDelete(t, newStore(t)) })
+	t.Run("SessionDeviceAndProof", func(t *testing.T) { testSessionProof(t, newStore(t)) })
+	t.Run("RevokeOwnSessions", func(t *testing.T) { testRevokeSessions(t, newStore(t)) })
+	t.Run("Factors", func(t *testing.T) { testFactors(t, newStore(t)) })
+	t.Run("FactorStepRefusesReplay", func(t *testing.T) { testFactorReplay(t, newStore(t)) })
+	t.Run("RecoveryCodes", func(t *testing.T) { testRecoveryCodes(t, newStore(t)) })
+	t.Run("Challenges", func(t *testing.T) { testChallenges(t, newStore(t)) })
+	t.Run("DeleteAccountTakesFactors", func(t *testing.T) { testDeleteFactors(t, newStore(t)) })
 }
 
 var t0 = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)

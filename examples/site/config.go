@@ -46,6 +46,8 @@ type config struct {
 	FormMinAge time.Duration
 	// wrapTransport, when set, wraps the mail transport (tests record mail with it).
 	wrapTransport func(privacy.Transport) privacy.Transport
+	// now, when set, is the accounts' clock (tests move it past the step-up window).
+	now func() time.Time
 }
 
 // envVars names the environment variable of each flag that has one.

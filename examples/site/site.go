@@ -126,7 +126,7 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 	consents := &privacy.Consents{Store: s.store, Policy: s.policy}
 
 	if s.accounts, err = accounts.New(accounts.Config{Store: as, Mailer: s.mailer, Consents: consents, Registry: s.registry,
-		Auditor: auditor, Log: log, BaseURL: cfg.SiteURL + "/accounts"}); err != nil {
+		Auditor: auditor, Log: log, BaseURL: cfg.SiteURL + "/accounts", FactorKey: key("second-factors"), Now: cfg.now}); err != nil {
 		return nil, err
 	}
 	if s.contact, err = contact.New(contact.Config{Store: cs, Mailer: s.mailer, Auditor: auditor, Log: log,

@@ -121,12 +121,122 @@ async function member(account) {
     } catch (e) { status(f, e.message); }
   });
   document.getElementById("export-me").addEventListener("click", async () => {
-    const data = await api("/accounts/me/export");
+    const data = await stepUp(() => api("/accounts/me/export"));
     const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
     el("a", { href: url, download: "my-data.json" }).click();
     URL.revokeObjectURL(url);
   });
   refresh();
+  security();
+}
+
+// stepUp runs call; when the server asks for a fresh proof (the field "proof"),
+// it shows the step-up form and, once the password or a code is confirmed, runs
+// call again.
+async function stepUp(call) {
+  try {
+    return await call();
+  } catch (e) {
+    if (!e.message.endsWith("(proof)")) throw e;
+  }
+  const form = document.getElementById("step-up");
+  form.hidden = false;
+  form.querySelector("input").focus();
+  await new Promise((done) => {
+    const submit = async (ev) => {
+      ev.preventDefault();
+      const { password, code } = Object.fromEntries(new FormData(form));
+      try {
+        await api("/accounts/me/confirm", { method: "POST", json: password ? { password } : { code } });
+      } catch (err) {
+        form.querySelector(".status").textContent = err.message;
+        return;
+      }
+      form.removeEventListener("submit", submit);
+      form.reset();
+      form.hidden = true;
+      done();
+    };
+    form.addEventListener("submit", submit);
+  });
+  return call();
+}
+
+// security shows the member's second factor and sessions, and deletes the account.
+async function security() {
+  const show = (id, on) => (document.getElementById(id).hidden = !on);
+  const status = (form, text) => (form.querySelector(".status").textContent = text);
+  async function factors() {
+    const { factors, recovery_codes } = await api("/accounts/me/factors");
+    const on = (factors || []).find((f) => f.kind === "totp" && f.confirmed);
+    show("totp-on", !!on);
+    show("totp-off", !on);
+    document.getElementById("recovery-left").textContent = on ? recovery_codes + " recovery codes left." : "";
+    return on;
+  }
+  let enrolment;
+  document.getElementById("totp-start").addEventListener("click", async () => {
+    enrolment = await api("/accounts/me/factors/totp", { method: "POST", json: {} });
+    document.getElementById("totp-qr").src = enrolment.qr;
+    document.getElementById("totp-secret").textContent = enrolment.secret;
+    show("totp-confirm", true);
+  });
+  document.getElementById("totp-confirm").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    try {
+      const { recovery_codes } = await api("/accounts/me/factors/totp/confirm", { method: "POST", json: { id: enrolment.id, code: f.code.value } });
+      document.getElementById("recovery-codes").replaceChildren(...recovery_codes.map((c) => el("li", {}, el("code", {}, c))));
+      show("recovery", true);
+      f.reset();
+      show("totp-confirm", false);
+      factors();
+    } catch (e) { status(f, e.message); }
+  });
+  document.getElementById("totp-disable").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const on = await factors();
+    if (!on) return;
+    try {
+      await stepUp(() => api(`/accounts/me/factors/${on.id}/disable`, { method: "POST", json: { code: f.code.value } }));
+      f.reset();
+      show("recovery", false);
+      factors();
+    } catch (e) { status(f, e.message); }
+  });
+
+  const list = document.getElementById("sessions");
+  async function sessions() {
+    const { sessions: all } = await api("/accounts/me/sessions");
+    list.replaceChildren(...all.map((s) => {
+      const when = "signed in " + new Date(s.created).toLocaleString() + ", last used " + new Date(s.last_seen).toLocaleString();
+      const item = el("li", { "data-current": s.current }, (s.device || "An unknown browser") + ", " + when + (s.current ? " (this one)" : " "));
+      if (!s.current) item.append(el("button", { type: "button", onclick: async () => {
+        await api(`/accounts/me/sessions/${s.id}/revoke`, { method: "POST", json: {} });
+        sessions();
+      } }, "Sign it out"));
+      return item;
+    }));
+  }
+  document.getElementById("revoke-others").addEventListener("click", async () => {
+    const { ended } = await api("/accounts/me/sessions/others/revoke", { method: "POST", json: {} });
+    document.getElementById("sessions-status").textContent = ended + " other sessions ended.";
+    sessions();
+  });
+  document.getElementById("delete-me").addEventListener("click", async () => {
+    const out = document.getElementById("delete-status");
+    try {
+      await stepUp(() => api("/accounts/me/delete", { method: "POST", json: {} }));
+    } catch (e) {
+      out.textContent = e.message;
+      return;
+    }
+    sessionStorage.removeItem(KEY);
+    document.querySelector(".signed-in").replaceChildren(el("p", { id: "deleted", role: "status" }, "Your account and everything it held are deleted."));
+  });
+  factors();
+  sessions();
 }
 
 // table renders every array of records in a JSON answer: the staff pages of a
