@@ -18,15 +18,7 @@ var embedded embed.FS
 // text/template), one file per group of pages. A host reads or copies them and
 // overrides whole files or single {{define}}s through Config.Templates and
 // HandlerConfig.Templates (see the package doc).
-var DefaultTemplates fs.FS = sub(embedded, "templates")
-
-func sub(fsys fs.FS, dir string) fs.FS {
-	s, err := fs.Sub(fsys, dir)
-	if err != nil {
-		panic(err) // only for an invalid literal path
-	}
-	return s
-}
+var DefaultTemplates, _ = fs.Sub(embedded, "templates") // a literal embedded directory: no error
 
 func parseTemplates(override fs.FS) (*privacy.Templates, error) {
 	t, err := privacy.ParseTemplates(DefaultTemplates, override, nil)

@@ -30,15 +30,7 @@ var embedded embed.FS
 // The pages hold no script and no style attribute, so a host's strict
 // Content-Security-Policy needs no exception for them. Classes (avatar-1 …
 // avatar-8, field-error, …) are the host stylesheet's to style.
-var DefaultTemplates fs.FS = mustSub(embedded, "templates")
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err) // the embedded directory is the package's own
-	}
-	return sub
-}
+var DefaultTemplates, _ = fs.Sub(embedded, "templates") // a literal embedded directory: no error
 
 // funcs are the templates' helpers: they hold no words.
 var funcs = map[string]any{

@@ -18,15 +18,7 @@ var embedded embed.FS
 // saying what its templates are given. A host restyles or translates them by
 // overriding whole files or single {{define}}s: HandlerConfig.Templates for the
 // pages, Config.Templates for the mail.
-var DefaultTemplates fs.FS = sub(embedded, "templates")
-
-func sub(fsys fs.FS, dir string) fs.FS {
-	f, err := fs.Sub(fsys, dir)
-	if err != nil {
-		panic(err) // dir is a constant naming an embedded directory
-	}
-	return f
-}
+var DefaultTemplates, _ = fs.Sub(embedded, "templates") // a literal embedded directory: no error
 
 var funcs = map[string]any{
 	"time":  fmtTime,
