@@ -66,10 +66,18 @@
 // # Reports
 //
 // Service.Report gives totals, a time series and the top values of each dimension
-// over a range; Service.PathSeries one path's series. A value with fewer than
-// Config.K (default 5) views in the range is merged into "(other)", so a rare domain
-// or page cannot point at the one visitor behind it. Handler serves the reports as
-// JSON and as pages with server-rendered SVG charts (no JavaScript). It is separate
+// over a range; Service.PathSeries one path's series; Service.Compare a report beside
+// the period of the same length just before it (PreviousRange). A value with fewer
+// than Config.K (default 5) views in the range is merged into "(other)", so a rare
+// domain or page cannot point at the one visitor behind it; in a comparison, a
+// value's previous views under K are not given either, but counted in the previous
+// "(other)". Handler serves the reports as JSON, as CSV and as pages with
+// server-rendered SVG charts (no JavaScript, no style attribute, nothing loaded from
+// elsewhere): a range is a Preset (today, 7 days, 30 days, 12 months) or two dates in
+// the URL, each figure stands beside the previous period's and its change, and the
+// page's CSV link holds the figures it shows as a data: URL, so it downloads without
+// credentials wherever the page is shown. HandlerConfig.Title names the pages a
+// report lists by their titles. It is separate
 // from the middleware: whether only staff see it is the host's choice
 // (HandlerConfig.Role, or where the host mounts it). It only reads (GET and HEAD), so
 // it needs no cross-origin protection, and it sets no cookie.

@@ -120,10 +120,13 @@ func FuzzRegistrableDomain(f *testing.F) {
 }
 
 // FuzzReportQuery: any query string gets a report or a 4xx, never a 500 or a panic,
-// on every report route.
+// on every report route, the CSV and the comparison included.
 func FuzzReportQuery(f *testing.F) {
 	f.Add("from=2025-01-01&to=2025-01-31&top=5")
 	f.Add("path=%2F&from=2025-01-01")
+	f.Add("range=12m&top=3")
+	f.Add("range=today&path=%2F")
+	f.Add("from=0001-01-01&to=0001-01-02")
 	store := memstore.New()
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	_ = store.Add(context.Background(), []tracking.Count{
@@ -139,7 +142,7 @@ func FuzzReportQuery(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, query string) {
-		for _, route := range []string{"/", "/page", "/api/report", "/api/page"} {
+		for _, route := range []string{"/", "/page", "/export.csv", "/api/report", "/api/compare", "/api/page"} {
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.URL.Path, r.URL.RawQuery = route, query
 			w := httptest.NewRecorder()

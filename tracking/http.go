@@ -34,6 +34,10 @@ type HandlerConfig struct {
 	// e.g. "/stats": the Handler routes on the path after it, and the links on its
 	// pages start with it. Default: "/stats".
 	BaseURL string
+	// Title, when set, gives the title of the page at a path the report shows
+	// ("/blog/hello-world"), shown beside the path and in the CSV; "" for none.
+	// Default: none.
+	Title func(path string) string
 	// Templates is the host's overrides of DefaultTemplates; nil for the defaults.
 	// A file named as a default file replaces it, and any file may redefine single
 	// templates ({{define "report"}}).
@@ -50,27 +54,31 @@ type HandlerConfig struct {
 //
 // It routes on the path after the BaseURL's (web.Mount). Routes, relative to it:
 //
-//	GET /                 the report page: totals, SVG charts and tables
+//	GET /                 the report page: totals, SVG charts and tables, each figure
+//	                      beside the previous period's (Service.Compare)
+//	GET /export.csv       the figures of the report page as CSV
 //	GET /page?path=P      one path's views over time
 //	GET /api/report       the report as JSON
+//	GET /api/compare      the report and the previous period as JSON
 //	GET /api/page?path=P  one path's series as JSON
 //
-// Each takes from and to (dates, YYYY-MM-DD, UTC, both included; default: the last 30
-// days) and the report routes take top (1–100). Bad parameters answer 400 naming the
-// parameter. The Handler is separate from the counting middleware: mount it where the
+// Each takes a range: range, a Preset ("today", "7d", "30d", "12m"), or from and to
+// (dates, YYYY-MM-DD, UTC, both included), not both; default: the last 30 days. The
+// report routes take top (1–100). Bad parameters answer 400 naming the parameter. The Handler is separate from the counting middleware: mount it where the
 // host's staff pages are. It sets no cookie and has no form that changes anything.
 type Handler struct {
 	svc     *Service
 	layout  web.Layout
 	log     *slog.Logger
 	role    privacy.Role
+	title   func(string) string
 	pages   *template.Template // their links under the mount
 	labels  map[string]string  // parameter -> its label, from the "field-label" template
 	handler http.Handler
 }
 
 // parameters are the report form's, in the order it shows them.
-var parameters = []string{"from", "to", "top", "path"}
+var parameters = []string{"range", "from", "to", "top", "path"}
 
 // NewHandler returns the report handler for s. It returns an error when s is nil,
 // cfg.BaseURL is not a URL or a path, or cfg.Templates does not parse or defines a
@@ -85,6 +93,7 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	}
 	tmpl, err := privacy.ParseTemplates(DefaultTemplates, cfg.Templates, map[string]any{
 		"base":  func() string { return base },
+		"k":     s.K,
 		"date":  func(t time.Time) string { return t.Format(dateLayout) },
 		"label": stepLabel,
 		"last":  func(t time.Time) string { return t.AddDate(0, 0, -1).Format(dateLayout) },
@@ -93,7 +102,10 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 		return nil, fmt.Errorf("tracking: HandlerConfig.Templates: %w", err)
 	}
 	h := &Handler{svc: s, layout: cfg.Layout, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), role: cfg.Role,
-		pages: tmpl.HTML, labels: map[string]string{}}
+		title: cfg.Title, pages: tmpl.HTML, labels: map[string]string{}}
+	if h.title == nil {
+		h.title = func(string) string { return "" }
+	}
 	for _, p := range parameters {
 		if h.labels[p], err = h.text("field-label", p); err != nil {
 			return nil, fmt.Errorf("tracking: HandlerConfig.Templates: label of %s: %w", p, err)
@@ -116,9 +128,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	var api bool
 	switch r.URL.Path {
-	case "/api/report", "/api/page":
+	case "/api/report", "/api/compare", "/api/page":
 		api = true
-	case "/", "", "/page":
+	case "/", "", "/page", "/export.csv":
 	default:
 		http.NotFound(w, r)
 		return
@@ -148,6 +160,22 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		web.WriteJSON(w, http.StatusOK, rep)
+	case "/api/compare":
+		c, err := h.svc.Compare(r.Context(), q)
+		if err != nil {
+			h.fail(w, r, true, err, &in)
+			return
+		}
+		web.WriteJSON(w, http.StatusOK, c)
+	case "/export.csv":
+		c, err := h.svc.Compare(r.Context(), q)
+		if err != nil {
+			h.fail(w, r, false, err, &in)
+			return
+		}
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+csvName(c.Report)+`"`)
+		_, _ = w.Write(h.csv(c))
 	case "/api/page":
 		rep, err := h.svc.PathSeries(r.Context(), path, q)
 		if err != nil {
@@ -163,12 +191,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		h.render(w, r, http.StatusOK, "path", pathPage(rep, in))
 	default:
-		rep, err := h.svc.Report(r.Context(), q)
+		c, err := h.svc.Compare(r.Context(), q)
 		if err != nil {
 			h.fail(w, r, false, err, &in)
 			return
 		}
-		h.render(w, r, http.StatusOK, "report", reportPage(rep, in))
+		h.render(w, r, http.StatusOK, "report", h.reportPage(c, in))
 	}
 }
 
@@ -253,16 +281,16 @@ func (h *Handler) text(name string, data any) (string, error) {
 
 // params is the report form as typed, kept to show it again beside its errors.
 type params struct {
-	From, To, Top, Path string
-	twice               []string          // the parameters given more than once
-	errors              map[string]string // parameter -> its first fault, as a sentence
+	Range, From, To, Top, Path string
+	twice                      []string          // the parameters given more than once
+	errors                     map[string]string // parameter -> its first fault, as a sentence
 }
 
 // Error returns the fault of field, for the template.
 func (p params) Error(field string) string { return p.errors[field] }
 
 func readParams(v url.Values) params {
-	p := params{From: v.Get("from"), To: v.Get("to"), Top: v.Get("top"), Path: v.Get("path")}
+	p := params{Range: v.Get("range"), From: v.Get("from"), To: v.Get("to"), Top: v.Get("top"), Path: v.Get("path")}
 	for _, k := range parameters {
 		if len(v[k]) > 1 {
 			p.twice = append(p.twice, k)
@@ -297,12 +325,27 @@ func (p *params) query(needPath bool, now time.Time) (Query, string, error) {
 		}
 		return t
 	}
-	to := date("to", p.To, today)
-	from := date("from", p.From, to.AddDate(0, 0, -29))
-	if !bad["from"] && !bad["to"] && to.Before(from) {
-		fault(privacy.InvalidRule("to", "before-from", "must not be before from"))
+	if p.Range == "" && p.From == "" && p.To == "" {
+		p.Range = string(Preset30Days)
 	}
-	q := Query{From: from, To: to.AddDate(0, 0, 1)}
+	var q Query
+	if p.Range != "" && !bad["range"] {
+		var ok bool
+		q.From, q.To, ok = Preset(p.Range).Range(now)
+		switch {
+		case !ok:
+			fault(privacy.InvalidRule("range", "preset", "must be one of %s, %s, %s or %s", PresetToday, Preset7Days, Preset30Days, Preset12Months))
+		case p.From != "" || p.To != "":
+			fault(privacy.InvalidRule("range", "with-dates", "must not be given with from or to"))
+		}
+	} else if p.Range == "" {
+		to := date("to", p.To, today)
+		from := date("from", p.From, to.AddDate(0, 0, -29))
+		if !bad["from"] && !bad["to"] && to.Before(from) {
+			fault(privacy.InvalidRule("to", "before-from", "must not be before from"))
+		}
+		q = Query{From: from, To: to.AddDate(0, 0, 1)}
+	}
 	if p.Top != "" && !bad["top"] {
 		n, err := strconv.Atoi(p.Top)
 		if err != nil || n < 1 || n > MaxTop {
@@ -322,6 +365,6 @@ func (p *params) query(needPath bool, now time.Time) (Query, string, error) {
 		return Query{}, "", errors.Join(errs...)
 	}
 	// Show the range as it was understood.
-	p.From, p.To = from.Format(dateLayout), to.Format(dateLayout)
+	p.From, p.To = q.From.Format(dateLayout), q.To.AddDate(0, 0, -1).Format(dateLayout)
 	return q, p.Path, nil
 }

@@ -2,6 +2,8 @@ package tracking
 
 import (
 	"embed"
+	"encoding/base64"
+	"html/template"
 	"io/fs"
 	"strconv"
 	"time"
@@ -119,37 +121,82 @@ func newBarChart(id string, rows []Row) barChart {
 // section is one dimension's list; the templates title it by its chart's ID.
 type section struct {
 	Chart barChart
-	Rows  []Row
+	Rows  []shownRow
 	Links bool // rows link to the path page
 }
+
+// shownRow is a row of a list as the page shows it.
+type shownRow struct {
+	Compared
+	Title  string // the page's title, from HandlerConfig.Title
+	Change string // the change in per cent, signed ("+25", "−40"); "" when there is none
+}
+
+func (r shownRow) New() bool { return r.Views > 0 && r.Previous == 0 && !r.Hidden }
 
 type reportData struct {
 	Form     params
 	R        *Report
+	C        *Comparison
+	Views    shownRow
 	Series   columnChart
 	Sections []section
+	Presets  []Preset
+	CSV      template.URL // the CSV download, as a data: URL: a link the page's reader can follow without credentials
+	CSVName  string
 }
 
-func reportPage(r *Report, in params) reportData {
+func (h *Handler) reportPage(c *Comparison, in params) reportData {
+	r := c.Report
+	rows := func(cs []Compared, titled bool) []shownRow {
+		out := make([]shownRow, len(cs))
+		for i, x := range cs {
+			out[i] = shownRow{Compared: x, Change: change(x)}
+			if titled && x.Value != Other {
+				out[i].Title = h.title(x.Value)
+			}
+		}
+		return out
+	}
 	return reportData{
-		Form:   in,
-		R:      r,
-		Series: newColumnChart("tracking-series", "", r.Step, r.Series),
+		Form:    in,
+		R:       r,
+		C:       c,
+		Views:   shownRow{Compared: c.Views, Change: change(c.Views)},
+		Series:  newColumnChart("tracking-series", "", r.Step, r.Series),
+		Presets: Presets(),
 		Sections: []section{
-			{Chart: newBarChart("tracking-paths", r.Paths), Rows: r.Paths, Links: true},
-			{Chart: newBarChart("tracking-domains", r.Domains), Rows: r.Domains},
-			{Chart: newBarChart("tracking-browsers", r.Browsers), Rows: r.Browsers},
-			{Chart: newBarChart("tracking-mime", r.MIMETypes), Rows: r.MIMETypes},
+			{Chart: newBarChart("tracking-paths", r.Paths), Rows: rows(c.Paths, true), Links: true},
+			{Chart: newBarChart("tracking-domains", r.Domains), Rows: rows(c.Domains, false)},
+			{Chart: newBarChart("tracking-browsers", r.Browsers), Rows: rows(c.Browsers, false)},
+			{Chart: newBarChart("tracking-mime", r.MIMETypes), Rows: rows(c.MIMETypes, false)},
 		},
+		CSV:     template.URL("data:text/csv;charset=utf-8;base64," + base64.StdEncoding.EncodeToString(h.csv(c))),
+		CSVName: csvName(r),
 	}
 }
 
+// change formats Compared.Change with its sign.
+func change(c Compared) string {
+	pct, ok := c.Change()
+	switch {
+	case !ok:
+		return ""
+	case pct > 0:
+		return "+" + strconv.FormatInt(pct, 10)
+	case pct < 0:
+		return "−" + strconv.FormatInt(-pct, 10)
+	}
+	return "0"
+}
+
 type pathData struct {
-	Form   params
-	R      *PathReport
-	Series columnChart
+	Form    params
+	Presets []Preset
+	R       *PathReport
+	Series  columnChart
 }
 
 func pathPage(r *PathReport, in params) pathData {
-	return pathData{Form: in, R: r, Series: newColumnChart("tracking-path-series", r.Path, r.Step, r.Series)}
+	return pathData{Form: in, Presets: Presets(), R: r, Series: newColumnChart("tracking-path-series", r.Path, r.Step, r.Series)}
 }

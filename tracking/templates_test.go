@@ -91,7 +91,8 @@ func TestEveryWordInTemplates(t *testing.T) {
 	// Code when they translate.
 	data := []string{"/blog/{slug}", "/five", "example.net", "Firefox", "Chrome", "text/html",
 		"must be a date like", "must be a number from 1 to 100", "must not be before from", "No page with at least 5 views in this range",
-		"was given more than once", "is required", "Sign in first"}
+		"was given more than once", "is required", "Sign in first", "must be one of today, 7d, 30d or 12m", "must not be given with from or to",
+		"text/csv", "charset=utf-8", "base64"}
 	for _, target := range []string{
 		"/?from=2025-05-01&to=2025-05-31",
 		"/?from=2025-05-01&to=2025-05-01",
@@ -102,6 +103,10 @@ func TestEveryWordInTemplates(t *testing.T) {
 		"/page?from=2025-05-01&from=2025-05-02",
 		"/?from=x&to=y&top=z",
 		"/?from=2025-05-10&to=2025-05-01",
+		"/?range=today",
+		"/?range=12m",
+		"/?range=1y",
+		"/?range=7d&from=2025-05-01",
 	} {
 		t.Run(target, func(t *testing.T) {
 			w := do(h, http.MethodGet, target)

@@ -100,7 +100,8 @@ func (s *Site) routes(formKey []byte, privacyWeb *web.Handler) (http.Handler, er
 	if err != nil {
 		return nil, err
 	}
-	statsH, err := tracking.NewHandler(s.stats, tracking.HandlerConfig{Layout: s.layout, Logger: s.log, Role: privacy.RoleAdmin, BaseURL: "/stats"})
+	statsH, err := tracking.NewHandler(s.stats, tracking.HandlerConfig{Layout: s.layout, Logger: s.log, Role: privacy.RoleAdmin, BaseURL: "/stats",
+		Title: s.pageTitle})
 	if err != nil {
 		return nil, err
 	}
@@ -212,6 +213,17 @@ func (s *Site) post(slug string) (post, bool) {
 
 func (s *Site) blogIndex(w http.ResponseWriter, r *http.Request) {
 	s.page(w, r, http.StatusOK, "Blog", "blog.html", map[string]any{"Posts": s.posts})
+}
+
+// pageTitle names a page the usage report lists: a post by its title (each is
+// counted under its own path, see TrackerConfig.ByPath in site.go).
+func (s *Site) pageTitle(path string) string {
+	if slug, ok := strings.CutPrefix(path, "/blog/"); ok {
+		if p, ok := s.post(slug); ok {
+			return p.Title
+		}
+	}
+	return ""
 }
 
 func (s *Site) blogPost(w http.ResponseWriter, r *http.Request) {
