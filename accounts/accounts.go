@@ -82,6 +82,9 @@ type Session struct {
 // Factor kinds.
 const (
 	FactorTOTP = "totp" // RFC 6238 time-based codes from an authenticator app
+	// FactorPasskey, in SignedIn.Factors, says a passkey may follow the password in
+	// place of a code. Passkeys are not Factors: they are kept as Passkey.
+	FactorPasskey = "passkey"
 )
 
 // Factor is a second factor of an account. Exports show its kind and dates,
