@@ -9,14 +9,16 @@ import (
 
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/consentkit/consentkit/privacy"
 )
 
 // TestPasskeyInBrowser, in a real browser with Chromium's virtual authenticator
 // (a platform one that keeps discoverable credentials and verifies its user): a
-// member adds a passkey in the member area, signs out, and signs in with the
-// passkey alone, no address or password typed; later, past the step-up window,
+// member adds a passkey in the member area; with codes turned on, signs in with
+// the password and the passkey in place of a code; signs out, and signs in with
+// the passkey alone, no address or password typed; later, past the step-up window,
 // removing it asks for a fresh proof, which the passkey gives. No response sets
 // a cookie and the tab keeps nothing but its session.
 func TestPasskeyInBrowser(t *testing.T) {
@@ -57,6 +59,28 @@ func TestPasskeyInBrowser(t *testing.T) {
 	if len(creds.Credentials) != 1 || !creds.Credentials[0].IsResidentCredential || creds.Credentials[0].RpID != "localhost" {
 		t.Fatalf("the authenticator holds %+v, want one discoverable credential for localhost", creds.Credentials)
 	}
+
+	// With codes on, the passkey takes the code's place after the password.
+	b.do(t, "turn codes on", chromedp.Click(css(`#totp-start`)), chromedp.WaitVisible(css(`#totp-confirm`)))
+	secret := b.text(t, "#totp-secret")
+	code, err := totp.GenerateCode(secret, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, "confirm codes",
+		chromedp.SendKeys(css(`#totp-code`), code),
+		chromedp.Click(css(`#totp-confirm button[type=submit]`)),
+		chromedp.WaitVisible(css(`#totp-on`)))
+	b.do(t, "password, then the passkey in place of a code",
+		chromedp.Click(css(`#signout`)),
+		chromedp.WaitVisible(css(`nav .signed-out`)),
+		chromedp.Navigate(base+"/accounts/signin"),
+		chromedp.SendKeys(css(`#email`), email),
+		chromedp.SendKeys(css(`#password`), password),
+		chromedp.Submit(css(`main form`)),
+		chromedp.WaitVisible(css(`[data-passkey-second] button`)),
+		chromedp.Click(css(`[data-passkey-second] button`)),
+		chromedp.WaitVisible(css(`#totp-on`)))
 
 	b.do(t, "sign out",
 		chromedp.Click(css(`#signout`)),
