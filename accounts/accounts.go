@@ -82,6 +82,9 @@ type Session struct {
 // Factor kinds.
 const (
 	FactorTOTP = "totp" // RFC 6238 time-based codes from an authenticator app
+	// FactorPasskey, in SignedIn.Factors, says a passkey may follow the password in
+	// place of a code. Passkeys are not Factors: they are kept as Passkey.
+	FactorPasskey = "passkey"
 )
 
 // Factor is a second factor of an account. Exports show its kind and dates,
@@ -114,6 +117,44 @@ type Challenge struct {
 	AccountID string    `db:"account_id"`
 	Created   time.Time `db:"created_at"`
 	Expires   time.Time `db:"expires_at"`
+}
+
+// Passkey is a WebAuthn credential a member registered: it signs in alone, or
+// after the password in place of a code, and proves who the member is for
+// step-up. Exports show its name and dates, never its key.
+type Passkey struct {
+	ID        string `json:"id" db:"id"`
+	AccountID string `json:"-" db:"account_id"`
+	Name      string `json:"name" db:"name"` // the member's, to tell their passkeys apart
+	// CredentialID is the authenticator's id of the credential, unique on the site.
+	CredentialID []byte `json:"-" db:"credential_id"`
+	// Data is what checks a sign-in with it: the public key, its flags and
+	// signature counter, as go-webauthn's Credential in JSON; never an attestation.
+	Data     []byte    `json:"-" db:"data"`
+	Created  time.Time `json:"created" db:"created_at"`
+	LastUsed time.Time `json:"last_used,omitzero" db:"last_used_at"`
+}
+
+// Ceremony kinds: the WebAuthn exchanges a passkey takes part in.
+const (
+	CeremonyRegister = "passkey-register" // a signed-in member adds a passkey
+	CeremonySignIn   = "passkey-signin"   // anyone signs in with a passkey alone
+	CeremonySecond   = "passkey-second"   // a passkey after a right password, in place of a code
+	CeremonyConfirm  = "passkey-confirm"  // a signed-in member proves who they are (step-up)
+)
+
+// Ceremony is the server's half of one WebAuthn exchange, held under a random
+// one-time id the client gets, never in a cookie, until Expires. Only the SHA-256
+// of the id is stored.
+type Ceremony struct {
+	Hash      string `db:"hash"`
+	Kind      string `db:"kind"`
+	AccountID string `db:"account_id"` // "" for a sign-in with a passkey alone: no one is known yet
+	// Data is go-webauthn's SessionData in JSON: the challenge and what the
+	// answer must match.
+	Data    []byte    `db:"data"`
+	Created time.Time `db:"created_at"`
+	Expires time.Time `db:"expires_at"`
 }
 
 // Resource kinds and visibilities (P2).
@@ -188,8 +229,8 @@ type Store interface {
 	// token of the account. ErrConflict when taken.
 	SetEmail(ctx context.Context, id, email string) error
 	// DeleteAccount removes the account with its sessions, tokens, roles, resources,
-	// factors, recovery codes, challenges and the parental request it used, and
-	// returns how many records went.
+	// factors, recovery codes, challenges, passkeys, ceremonies and the parental
+	// request it used, and returns how many records went.
 	DeleteAccount(ctx context.Context, id string) (int, error)
 	// AccountsByParent returns the accounts registered with parent's consent.
 	AccountsByParent(ctx context.Context, parent string) ([]Account, error)
@@ -276,6 +317,26 @@ type Store interface {
 	UseChallenge(ctx context.Context, hash, kind string, now time.Time) (Challenge, error)
 	// PurgeChallenges removes challenges expired before now.
 	PurgeChallenges(ctx context.Context, now time.Time) (int, error)
+
+	// AddPasskey stores p. ErrNotFound when its account is missing, ErrConflict
+	// when its credential id is registered already (to any account).
+	AddPasskey(ctx context.Context, p Passkey) error
+	// Passkeys returns the account's passkeys, oldest first.
+	Passkeys(ctx context.Context, accountID string) ([]Passkey, error)
+	// PasskeyByCredential returns the passkey of a credential id.
+	PasskeyByCredential(ctx context.Context, credentialID []byte) (Passkey, error)
+	// UsePasskey records a sign-in with the account's passkey id: Data becomes data
+	// (its signature counter moved) and LastUsed at.
+	UsePasskey(ctx context.Context, accountID, id string, data []byte, at time.Time) error
+	// DeletePasskey removes the account's passkey id.
+	DeletePasskey(ctx context.Context, accountID, id string) error
+	// CreateCeremony stores c. ErrNotFound when c names an account that is missing.
+	CreateCeremony(ctx context.Context, c Ceremony) error
+	// UseCeremony deletes and returns the ceremony of hash, whatever its kind.
+	// ErrGone when there is none or it expired before now.
+	UseCeremony(ctx context.Context, hash string, now time.Time) (Ceremony, error)
+	// PurgeCeremonies removes ceremonies expired before now.
+	PurgeCeremonies(ctx context.Context, now time.Time) (int, error)
 
 	// AddResource stores r unless the account's resources would then exceed quota
 	// bytes, which is ErrInvalid naming the field "file".

@@ -61,15 +61,28 @@
 // device label from fixed lists, never an IP address or the user-agent string)
 // and end one or all others. Changing the password ends every other session.
 // Export, deletion without a password and turning a factor off need a proof
-// (password or code) within Config.StepUpWindow in the session (Service.Confirm).
+// (password, code or passkey) within Config.StepUpWindow in the session
+// (Service.Confirm, ConfirmWithPasskey).
+//
+// A member may add passkeys (WebAuthn, go-webauthn) from a freshly proved
+// session: discoverable and unlocked by the member (user verification), each
+// signs in alone, with no address typed, and after the password in place of a
+// code when codes are on. A passkey does not by itself turn on the second step:
+// that stays with codes, whose recovery codes keep a member with a lost device
+// from being locked out. Each exchange's state is held server-side under a
+// one-time id stored hashed, valid Config.ChallengeTTL, never a cookie; the
+// relying party is the site's host name (Config.PasskeyRPID), so a site served at
+// an IP address has none. Only the public key, flags and signature counter are
+// kept, never the attestation or the authenticator's model; a counter that goes
+// back is refused. Removing a passkey needs a fresh proof.
 //
 // Registration opt-ins to the newsletter and promotions become privacy consent
 // records, written in the registration's transaction. Staff roles live here
 // (Grant, Revoke; GrantRole for operators). The Service is a privacy.Holder of the
-// categories "accounts", "sign-in-sessions", "second-factors", "member-resources"
-// and "parental-consent": members export and delete their own data, and retention
+// categories "accounts", "sign-in-sessions", "second-factors", "passkeys",
+// "member-resources" and "parental-consent": members export and delete their own data, and retention
 // purges unverified accounts (7 days), unanswered parental requests (14 days) and
-// expired sessions, tokens and sign-in challenges.
+// expired sessions, tokens, sign-in challenges and passkey ceremonies.
 //
 // # Markup the host owns
 //

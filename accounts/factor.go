@@ -417,13 +417,15 @@ func (s *Service) SignInWithCode(ctx context.Context, challenge, code string) (S
 
 // secondStep answers a right password on an account with a confirmed factor: a
 // one-time challenge, valid Config.ChallengeTTL, instead of a session.
-func (s *Service) secondStep(ctx context.Context, accountID string, fs []Factor) (SignedIn, error) {
+// With passkeys on the account, the answer also holds the options for one of
+// them (SignInWithPasskey), in place of a code.
+func (s *Service) secondStep(ctx context.Context, a Account, fs []Factor) (SignedIn, error) {
 	token, hash, err := s.newToken()
 	if err != nil {
 		return SignedIn{}, err
 	}
 	now := s.now()
-	c := Challenge{Hash: hash, Kind: ChallengeSignIn, AccountID: accountID, Created: now, Expires: now.Add(s.cfg.ChallengeTTL)}
+	c := Challenge{Hash: hash, Kind: ChallengeSignIn, AccountID: a.ID, Created: now, Expires: now.Add(s.cfg.ChallengeTTL)}
 	if err := s.store.CreateChallenge(ctx, c); err != nil {
 		return SignedIn{}, err
 	}
@@ -431,5 +433,12 @@ func (s *Service) secondStep(ctx context.Context, accountID string, fs []Factor)
 	for _, f := range confirmed(fs) {
 		kinds = append(kinds, f.Kind)
 	}
-	return SignedIn{Challenge: token, Factors: kinds, Expires: c.Expires}, nil
+	pk, err := s.passkeyStep(ctx, a, token, hash)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	if pk != nil {
+		kinds = append(kinds, FactorPasskey)
+	}
+	return SignedIn{Challenge: token, Factors: kinds, Expires: c.Expires, Passkey: pk}, nil
 }

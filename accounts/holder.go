@@ -16,6 +16,7 @@ const (
 	CategoryParentalConsent = "parental-consent"
 	CategorySessions        = "sign-in-sessions"
 	CategoryFactors         = "second-factors"
+	CategoryPasskeys        = "passkeys"
 )
 
 // Holder returns the Service as a privacy.Holder (also Exporter, Eraser and Purger)
@@ -47,6 +48,8 @@ func (h holder) Contract() privacy.Contract {
 				Retention: cfg.SessionMax, RetentionOf: fmt.Sprintf("sign-in at most; sooner when unused for %s, or when you sign out or end it", privacy.HumanDuration(cfg.SessionIdle))},
 			{Name: CategoryFactors, Description: "Second factors you turn on: an authenticator app's key (encrypted), one-way hashes of your recovery codes, when each was added and last used",
 				RetentionOf: "you turn it off or delete your account"},
+			{Name: CategoryPasskeys, Description: "Passkeys you add: the name you give each, its credential id and public key from your device (never its private key, which stays on the device), when it was added and last used; while you sign in or add one, for a few minutes, the one-time challenge your device answers",
+				RetentionOf: "you remove it or delete your account (a challenge: until answered, at most a few minutes)"},
 			{Name: CategoryResources, Description: "Photos, notes and messages you upload", RetentionOf: "you delete them or your account"},
 			{Name: CategoryParentalConsent, Description: "A parent's address while we wait for consent",
 				Retention: cfg.ParentalRetention, RetentionOf: "the request"},
@@ -90,6 +93,8 @@ type ExportedAccount struct {
 	// Factors are the second factors, their kinds and dates: never a secret.
 	Factors       []Factor `json:"factors"`
 	RecoveryCodes int      `json:"recovery_codes"` // how many are left unused; the codes are kept only hashed
+	// Passkeys are their names and dates: never a key.
+	Passkeys []Passkey `json:"passkeys"`
 }
 
 // ExportedToken is a pending change naming this address.
@@ -125,6 +130,12 @@ func (h holder) Export(ctx context.Context, subject string) (any, error) {
 		}
 		if ea.RecoveryCodes, err = st.RecoveryCodes(ctx, a.ID); err != nil {
 			return nil, err
+		}
+		if ea.Passkeys, err = st.Passkeys(ctx, a.ID); err != nil {
+			return nil, err
+		}
+		for i := range ea.Passkeys {
+			ea.Passkeys[i].CredentialID, ea.Passkeys[i].Data = nil, nil
 		}
 		list, err := st.Resources(ctx, ResourceFilter{AccountID: a.ID, Limit: -1})
 		if err != nil {
@@ -174,9 +185,10 @@ func (h holder) Export(ctx context.Context, subject string) (any, error) {
 	return out, nil
 }
 
-// Erase removes subject's account with its sessions, tokens, roles and resources;
-// tokens sent to the address; the parental requests naming it; and the accounts of
-// children registered with its consent, since that consent is what allowed them.
+// Erase removes subject's account with its sessions, tokens, roles, resources,
+// factors and passkeys; tokens sent to the address; the parental requests naming
+// it; and the accounts of children registered with its consent, since that
+// consent is what allowed them.
 func (h holder) Erase(ctx context.Context, subject string) (privacy.Erasure, error) {
 	st := h.s.store
 	var res privacy.Erasure
@@ -223,7 +235,7 @@ func (h holder) Erase(ctx context.Context, subject string) (privacy.Erasure, err
 
 // Purge removes unverified accounts past Config.UnverifiedRetention, parental
 // requests unanswered or unused past Config.ParentalRetention, and expired
-// sessions and tokens.
+// sessions, tokens, sign-in challenges and passkey ceremonies.
 func (h holder) Purge(ctx context.Context, now time.Time) (int, error) {
 	s := h.s
 	now = now.UTC()
@@ -234,6 +246,7 @@ func (h holder) Purge(ctx context.Context, now time.Time) (int, error) {
 		func() (int, error) { return s.store.PurgeSessions(ctx, now, now.Add(-s.cfg.SessionIdle)) },
 		func() (int, error) { return s.store.PurgeTokens(ctx, now) },
 		func() (int, error) { return s.store.PurgeChallenges(ctx, now) },
+		func() (int, error) { return s.store.PurgeCeremonies(ctx, now) },
 	} {
 		n, err := f()
 		total += n

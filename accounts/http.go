@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -66,12 +67,16 @@ type handler struct {
 //	GET|POST /verify                   confirm an address (token, and the password chosen when registering)
 //	GET|POST /signin                   -> {"token", "expires"}
 //	POST     /signin/code              challenge, code -> the session, after a password on an account with a second factor
+//	POST     /signin/passkey/begin     -> {"ceremony", "options"} for navigator.credentials.get, a sign-in with a passkey alone
+//	POST     /signin/passkey           ceremony (or the challenge after a password), credential (the browser's answer, JSON) -> the session
 //	POST     /signout, /signout/all    end this session, or every one
 //	GET|POST /reset, /reset/confirm    password reset by mail
 //	GET|POST /email/confirm            confirm a new address (token)
 //	GET      /me, /me/export           the account; everything held about it
 //	POST     /me/password, /me/email, /me/delete
 //	POST     /me/confirm               password or code: a fresh proof for step-up
+//	POST     /me/confirm/passkey/begin, /me/confirm/passkey   a passkey as the fresh proof
+//	GET      /me/passkeys; POST /me/passkeys/begin, /me/passkeys (ceremony, name, credential); DELETE /me/passkeys/{id}
 //	GET      /me/factors; POST /me/factors/totp, /me/factors/totp/confirm, /me/factors/{id}/disable
 //	GET      /me/sessions; POST /me/sessions/{id}/revoke, /me/sessions/others/revoke
 //	GET|POST /me/resources             list, upload (multipart "file") or write a note or message
@@ -128,6 +133,8 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	m.HandleFunc("GET /signin", h.signinPage)
 	m.HandleFunc("POST /signin", h.limited(h.signin))
 	m.HandleFunc("POST /signin/code", h.limited(h.signinCode))
+	m.HandleFunc("POST /signin/passkey/begin", h.limited(h.passkeySigninBegin))
+	m.HandleFunc("POST /signin/passkey", h.limited(h.passkeySignin))
 	m.HandleFunc("POST /signout", h.signout)
 	m.HandleFunc("POST /signout/all", h.signoutAll)
 	m.HandleFunc("GET /reset", h.resetPage)
@@ -142,6 +149,12 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	m.HandleFunc("POST /me/email", h.limited(h.changeEmail))
 	m.HandleFunc("POST /me/delete", h.limited(h.deleteMe))
 	m.HandleFunc("POST /me/confirm", h.limited(h.confirm))
+	m.HandleFunc("POST /me/confirm/passkey/begin", h.passkeyConfirmBegin)
+	m.HandleFunc("POST /me/confirm/passkey", h.limited(h.passkeyConfirm))
+	m.HandleFunc("GET /me/passkeys", h.passkeys)
+	m.HandleFunc("POST /me/passkeys/begin", h.passkeyBegin)
+	m.HandleFunc("POST /me/passkeys", h.addPasskey)
+	m.HandleFunc("DELETE /me/passkeys/{id}", h.removePasskey)
 	m.HandleFunc("GET /me/factors", h.factors)
 	m.HandleFunc("POST /me/factors/totp", h.enrolTOTP)
 	m.HandleFunc("POST /me/factors/totp/confirm", h.limited(h.confirmTOTP))
@@ -550,6 +563,15 @@ func (h *handler) session(w http.ResponseWriter, r *http.Request, status int, re
 	p := h.newPage(nil)
 	if res.Challenge != "" {
 		p.Token = res.Challenge
+		if res.Passkey != nil {
+			// For the page's script: the options of a passkey in place of a code.
+			opts, err := json.Marshal(res.Passkey)
+			if err != nil {
+				h.fail(w, r, err, "title-signin", "signin", nil)
+				return
+			}
+			p.Message = string(opts)
+		}
 		h.render(w, r, status, "title-signin-code", "signin-code", p)
 		return
 	}
@@ -951,4 +973,68 @@ func (h *handler) revokeSession(w http.ResponseWriter, r *http.Request) {
 func (h *handler) revokeOthers(w http.ResponseWriter, r *http.Request) {
 	n, err := h.s.RevokeOtherSessions(r.Context())
 	h.api(w, r, http.StatusOK, map[string]int{"ended": n}, err)
+}
+
+func (h *handler) passkeySigninBegin(w http.ResponseWriter, r *http.Request) {
+	start, err := h.s.BeginPasskeySignIn(r.Context())
+	h.api(w, r, http.StatusOK, start, err)
+}
+
+func (h *handler) passkeySignin(w http.ResponseWriter, r *http.Request) {
+	v, err := web.Decode(r, 0)
+	var res SignedIn
+	if err == nil {
+		if err = onlyFields(v, "ceremony", "credential"); err == nil {
+			res, err = h.s.SignInWithPasskey(r.Context(), v.Get("ceremony"), v.Get("credential"))
+		}
+	}
+	h.api(w, r, http.StatusOK, res, err)
+}
+
+func (h *handler) passkeyConfirmBegin(w http.ResponseWriter, r *http.Request) {
+	start, err := h.s.BeginPasskeyConfirm(r.Context())
+	h.api(w, r, http.StatusOK, start, err)
+}
+
+func (h *handler) passkeyConfirm(w http.ResponseWriter, r *http.Request) {
+	v, err := web.Decode(r, 0)
+	if err == nil {
+		if err = onlyFields(v, "ceremony", "credential"); err == nil {
+			err = h.s.ConfirmWithPasskey(r.Context(), v.Get("ceremony"), v.Get("credential"))
+		}
+	}
+	if err != nil {
+		web.WriteJSONError(w, r, h.cfg.Log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handler) passkeys(w http.ResponseWriter, r *http.Request) {
+	list, err := h.s.MyPasskeys(r.Context())
+	h.api(w, r, http.StatusOK, map[string]any{"passkeys": list}, err)
+}
+
+func (h *handler) passkeyBegin(w http.ResponseWriter, r *http.Request) {
+	start, err := h.s.BeginPasskey(r.Context())
+	h.api(w, r, http.StatusOK, start, err)
+}
+
+func (h *handler) addPasskey(w http.ResponseWriter, r *http.Request) {
+	v, err := web.Decode(r, 0)
+	var p Passkey
+	if err == nil {
+		if err = onlyFields(v, "ceremony", "name", "credential"); err == nil {
+			p, err = h.s.FinishPasskey(r.Context(), v.Get("ceremony"), v.Get("name"), v.Get("credential"))
+		}
+	}
+	h.api(w, r, http.StatusCreated, p, err)
+}
+
+func (h *handler) removePasskey(w http.ResponseWriter, r *http.Request) {
+	if err := h.s.RemovePasskey(r.Context(), r.PathValue("id")); err != nil {
+		web.WriteJSONError(w, r, h.cfg.Log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

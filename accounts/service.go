@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/consentkit/consentkit/privacy"
 )
 
@@ -61,6 +63,12 @@ type Config struct {
 	// in the store. Without it they are stored as they are, though never exported;
 	// keys stored before it was set still work after.
 	FactorKey []byte
+	// PasskeyRPID is the domain passkeys are bound to, and PasskeyOrigins the
+	// origins a browser may ask from. Default: the host name and the origin of
+	// Policy.SiteURL. A site at an IP address has no passkeys, since browsers
+	// take only a domain name (localhost is one).
+	PasskeyRPID    string
+	PasskeyOrigins []string
 
 	// Sign-in throttle, per address and source, in memory (see SignIn):
 	MaxFailures   int           // 10 failed sign-ins on one address ...
@@ -95,6 +103,7 @@ type Service struct {
 	photos    chan struct{}
 	photoHook func() // tests: runs in the slot before each decode
 	throttle  *throttle
+	wa        *webauthn.WebAuthn // nil when the site has no passkeys
 }
 
 // New returns a Service and registers its Allowers on cfg.Mailer: PurposeAccount for
@@ -178,6 +187,10 @@ func New(cfg Config) (*Service, error) {
 	num(&cfg.NoteMaxLen, 20_000)
 	num(&cfg.MessageMaxLen, 2_000)
 
+	wa, err := newWebAuthn(&cfg, cfg.Policy.SiteURL)
+	if err != nil {
+		return nil, err
+	}
 	tpl, err := parseTemplates(cfg.Templates)
 	if err != nil {
 		return nil, err
@@ -188,7 +201,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, store: cfg.Store, mailer: cfg.Mailer, policy: cfg.Policy, log: cfg.Log, tpl: tpl,
 		hash: newHasher(cfg.Argon2, cfg.HashSlots, cfg.HashWait), photos: make(chan struct{}, cfg.PhotoSlots),
-		throttle: newThrottle(secret, cfg.MaxFailures, cfg.FailureWindow, cfg.MaxDelay)}
+		throttle: newThrottle(secret, cfg.MaxFailures, cfg.FailureWindow, cfg.MaxDelay), wa: wa}
 	cfg.Mailer.AllowContract(holder{s}.Contract())
 	return s, nil
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-webauthn/webauthn/protocol"
+
 	"github.com/consentkit/consentkit/privacy"
 )
 
@@ -21,6 +23,10 @@ type SignedIn struct {
 	// must follow (SignInWithCode) before Expires; Factors names its kinds.
 	Challenge string   `json:"challenge,omitempty"`
 	Factors   []string `json:"factors,omitempty"`
+	// Passkey, with a Challenge on an account with passkeys, is the options for
+	// the browser's navigator.credentials.get: its answer and the Challenge go to
+	// SignInWithPasskey in place of a code.
+	Passkey *protocol.CredentialAssertion `json:"passkey,omitempty"`
 }
 
 // errCredentials is the one answer to a wrong address or a wrong password.
@@ -98,7 +104,7 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (SignedIn,
 	if len(confirmed(fs)) > 0 {
 		// The failures are forgotten only once the code is right too, so that the
 		// password cannot reset the count of wrong codes.
-		return s.secondStep(ctx, a.ID, fs)
+		return s.secondStep(ctx, a, fs)
 	}
 	s.throttle.succeed(key, src)
 	return s.openSession(ctx, a.ID)

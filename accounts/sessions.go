@@ -132,7 +132,7 @@ func (s *Service) RevokeOtherSessions(ctx context.Context) (int, error) {
 // errStepUp asks for a fresh proof; the field names what the client asks for.
 func errStepUp() error {
 	return &privacy.Error{Kind: privacy.ErrForbidden, Field: "proof",
-		Message: "confirm it is you first: give your password or a code from your authenticator app"}
+		Message: "confirm it is you first: give your password, a code from your authenticator app or a passkey"}
 }
 
 // fresh returns nil when the member proved who they are in this session within
@@ -155,7 +155,8 @@ func (s *Service) proved(ctx context.Context) error {
 }
 
 // Confirm records a fresh proof of who the signed-in member is in this session:
-// the password, or a code from a second factor (which is then used up). For
+// the password, or a code from a second factor (which is then used up); a
+// passkey is the other proof (BeginPasskeyConfirm, ConfirmWithPasskey). For
 // Config.StepUpWindow the session may then change the address or password,
 // delete the account, export its data or turn a factor off. Returns
 // ErrUnauthorized when no one is signed in or the context has no session

@@ -23,6 +23,8 @@ type Store struct {
 	factors   map[string]accounts.Factor    // by id
 	recovery  map[string]map[string]bool    // account id -> code hashes
 	challenge map[string]accounts.Challenge // by hash
+	passkeys  map[string]accounts.Passkey   // by id
+	ceremony  map[string]accounts.Ceremony  // by hash
 }
 
 var _ accounts.Store = (*Store)(nil)
@@ -31,7 +33,8 @@ var _ accounts.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{accounts: map[string]*accounts.Account{}, byEmail: map[string]string{}, tokens: map[string]accounts.Token{},
 		sessions: map[string]accounts.Session{}, resources: map[string]accounts.Resource{}, parental: map[string]accounts.ParentalRequest{},
-		factors: map[string]accounts.Factor{}, recovery: map[string]map[string]bool{}, challenge: map[string]accounts.Challenge{}}
+		factors: map[string]accounts.Factor{}, recovery: map[string]map[string]bool{}, challenge: map[string]accounts.Challenge{},
+		passkeys: map[string]accounts.Passkey{}, ceremony: map[string]accounts.Ceremony{}}
 }
 
 func sameAddress(a, b string) bool { return privacy.AddressKey(a) == privacy.AddressKey(b) }
@@ -197,6 +200,18 @@ func (s *Store) deleteAccount(id string) (int, error) {
 	for h, c := range s.challenge {
 		if c.AccountID == id {
 			delete(s.challenge, h)
+			n++
+		}
+	}
+	for pid, p := range s.passkeys {
+		if p.AccountID == id {
+			delete(s.passkeys, pid)
+			n++
+		}
+	}
+	for h, c := range s.ceremony {
+		if c.AccountID == id {
+			delete(s.ceremony, h)
 			n++
 		}
 	}

@@ -269,12 +269,14 @@ func (s *Store) DeleteAccount(ctx context.Context, id string) (int, error) {
 			(SELECT COUNT(*) FROM accounts_parental WHERE account_id = ?) +
 			(SELECT COUNT(*) FROM accounts_factors WHERE account_id = ?) +
 			(SELECT COUNT(*) FROM accounts_recovery_codes WHERE account_id = ?) +
-			(SELECT COUNT(*) FROM accounts_challenges WHERE account_id = ?)`, id, id, id, id, id, id, id)
+			(SELECT COUNT(*) FROM accounts_challenges WHERE account_id = ?) +
+			(SELECT COUNT(*) FROM accounts_passkeys WHERE account_id = ?) +
+			(SELECT COUNT(*) FROM accounts_ceremonies WHERE account_id = ?)`, id, id, id, id, id, id, id, id, id)
 		if err != nil {
 			return tr(err)
 		}
 		// The foreign keys cascade to sessions, tokens, roles, resources, factors,
-		// recovery codes, challenges and the parental request.
+		// recovery codes, challenges, passkeys, ceremonies and the parental request.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM accounts_accounts WHERE id = ?`, id); err != nil {
 			return tr(err)
 		}

@@ -93,8 +93,10 @@ func TestMigrateRefusesCaseDuplicates(t *testing.T) {
 	db := mysqltest.New(t)
 	st := mysqlstore.New(db)
 	require.NoError(t, st.Migrate(ctx))
-	// Back to the schema before migration 00003 (00005 and 00004 undone first).
+	// Back to the schema before migration 00003 (00006, 00005 and 00004 undone first).
 	for _, q := range []string{
+		`DROP TABLE accounts_ceremonies, accounts_passkeys`,
+		`DELETE FROM accounts_migrations WHERE version_id = 6`,
 		`DROP TABLE accounts_challenges, accounts_recovery_codes, accounts_factors`,
 		`ALTER TABLE accounts_sessions DROP COLUMN proved_at, DROP COLUMN device`,
 		`DELETE FROM accounts_migrations WHERE version_id = 5`,

@@ -36,6 +36,9 @@ func Run(t *testing.T, newStore func(t *testing.T) accounts.Store) {
 	t.Run("RecoveryCodes", func(t *testing.T) { testRecoveryCodes(t, newStore(t)) })
 	t.Run("Challenges", func(t *testing.T) { testChallenges(t, newStore(t)) })
 	t.Run("DeleteAccountTakesFactors", func(t *testing.T) { testDeleteFactors(t, newStore(t)) })
+	t.Run("Passkeys", func(t *testing.T) { testPasskeys(t, newStore(t)) })
+	t.Run("Ceremonies", func(t *testing.T) { testCeremonies(t, newStore(t)) })
+	t.Run("DeleteAccountTakesPasskeys", func(t *testing.T) { testDeletePasskeys(t, newStore(t)) })
 }
 
 var t0 = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)

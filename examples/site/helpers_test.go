@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -14,12 +15,19 @@ import (
 // cfg.SiteURL are filled in from the port.
 func startSite(t *testing.T, cfg config) (*Site, string) {
 	t.Helper()
+	return startSiteAt(t, cfg, "127.0.0.1")
+}
+
+// startSiteAt starts the site on a loopback port with the URL http://host:port:
+// passkeys need a domain name, such as localhost, where 127.0.0.1 has none.
+func startSiteAt(t *testing.T, cfg config, host string) (*Site, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Addr = ln.Addr().String()
-	cfg.SiteURL = "http://" + cfg.Addr
+	cfg.SiteURL = "http://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 	if cfg.Secret == "" {
 		cfg.Secret = "test secret, test secret, test secret"
 	}

@@ -1,6 +1,8 @@
 // The site's one script. Public pages work without it; signed-in pages use it to
 // keep the session token in this tab's sessionStorage (never a cookie) and to send
 // it as "Authorization: Bearer" with every API call.
+import * as passkey from "./passkeys.js";
+
 const KEY = "consentkit.session";
 
 const token = () => sessionStorage.getItem(KEY);
@@ -42,8 +44,14 @@ const NEXT = "consentkit.next";
 function adoptToken() {
   const out = document.getElementById("session-token");
   if (!out || !out.dataset.token) return;
-  sessionStorage.setItem(KEY, out.dataset.token);
   out.remove();
+  signedIn(out.dataset.token);
+}
+
+// signedIn keeps a new session's token in this tab and leaves for the page
+// that waited for it, or the member area.
+function signedIn(tok) {
+  sessionStorage.setItem(KEY, tok);
   const next = sessionStorage.getItem(NEXT) || "";
   sessionStorage.removeItem(NEXT);
   const to = next.startsWith("/") && !next.startsWith("//") ? next : "/member";
@@ -51,6 +59,29 @@ function adoptToken() {
   const go = () => location.replace(to);
   if (document.readyState === "complete") go();
   else addEventListener("load", go, { once: true });
+}
+
+// passkeySignin lets the sign-in pages' hidden passkey buttons work where the
+// browser has passkeys: alone (data-passkey-signin), or after the password in
+// place of a code (data-passkey-second, with the challenge and the options).
+function passkeySignin() {
+  if (!passkey.available()) return;
+  for (const p of document.querySelectorAll("[data-passkey-signin], [data-passkey-second]")) {
+    p.hidden = false;
+    const out = p.querySelector(".status");
+    p.querySelector("button").addEventListener("click", async () => {
+      out.textContent = "";
+      try {
+        let ceremony = p.dataset.challenge;
+        let options = p.dataset.options && JSON.parse(p.dataset.options);
+        if (!ceremony) ({ ceremony, options } = await api(p.dataset.passkeySignin + "/signin/passkey/begin", { method: "POST", json: {} }));
+        const credential = await passkey.get(options);
+        const base = p.dataset.passkeySignin || p.dataset.passkeySecond;
+        const res = await api(base + "/signin/passkey", { method: "POST", json: { ceremony, credential } });
+        signedIn(res.token);
+      } catch (e) { out.textContent = e.message; }
+    });
+  }
 }
 
 // forget empties everything private a page shows, and shows it signed out.
@@ -140,24 +171,35 @@ async function stepUp(call) {
     if (!e.message.endsWith("(proof)")) throw e;
   }
   const form = document.getElementById("step-up");
+  const withKey = document.getElementById("step-up-passkey");
   form.hidden = false;
   form.querySelector("input").focus();
   await new Promise((done) => {
-    const submit = async (ev) => {
-      ev.preventDefault();
-      const { password, code } = Object.fromEntries(new FormData(form));
+    const confirm = async (proof) => {
       try {
-        await api("/accounts/me/confirm", { method: "POST", json: password ? { password } : { code } });
+        await proof();
       } catch (err) {
         form.querySelector(".status").textContent = err.message;
         return;
       }
       form.removeEventListener("submit", submit);
+      withKey.removeEventListener("click", key);
       form.reset();
       form.hidden = true;
       done();
     };
+    const submit = (ev) => {
+      ev.preventDefault();
+      const { password, code } = Object.fromEntries(new FormData(form));
+      confirm(() => api("/accounts/me/confirm", { method: "POST", json: password ? { password } : { code } }));
+    };
+    const key = () => confirm(async () => {
+      const { ceremony, options } = await api("/accounts/me/confirm/passkey/begin", { method: "POST", json: {} });
+      const credential = await passkey.get(options);
+      await api("/accounts/me/confirm/passkey", { method: "POST", json: { ceremony, credential } });
+    });
     form.addEventListener("submit", submit);
+    withKey.addEventListener("click", key);
   });
   return call();
 }
@@ -237,6 +279,46 @@ async function security() {
   });
   factors();
   sessions();
+  passkeys();
+}
+
+// passkeys lists the member's passkeys, adds one and removes one; the step-up
+// form offers one as the proof once there is one.
+async function passkeys() {
+  const list = document.getElementById("passkeys");
+  const form = document.getElementById("passkey-add");
+  const status = (text) => (form.querySelector(".status").textContent = text);
+  const day = (t) => new Date(t).toLocaleDateString();
+  async function refresh() {
+    const { passkeys: all } = await api("/accounts/me/passkeys");
+    document.getElementById("step-up-passkey").hidden = !all.length || !passkey.available();
+    list.replaceChildren(...all.map((k) => el("li", { "data-passkey": k.id },
+      k.name + ", added " + day(k.created) + (k.last_used ? ", last used " + day(k.last_used) : ", not used yet") + " ",
+      el("button", { type: "button", onclick: async () => {
+        try {
+          await stepUp(() => api("/accounts/me/passkeys/" + encodeURIComponent(k.id), { method: "DELETE" }));
+          status("Passkey removed.");
+        } catch (e) { status(e.message); }
+        refresh();
+      } }, "Remove"))));
+  }
+  if (!passkey.available()) {
+    status("This browser cannot use passkeys.");
+    form.querySelector("button").disabled = true;
+  }
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    status("");
+    try {
+      const { ceremony, options } = await stepUp(() => api("/accounts/me/passkeys/begin", { method: "POST", json: {} }));
+      const credential = await passkey.create(options);
+      await api("/accounts/me/passkeys", { method: "POST", json: { ceremony, name: form.name.value, credential } });
+      form.reset();
+      status("Passkey added.");
+    } catch (e) { status(e.message); }
+    refresh();
+  });
+  refresh();
 }
 
 // table renders every array of records in a JSON answer: the staff pages of a
@@ -394,6 +476,7 @@ addEventListener("pageshow", () => {
 });
 
 adoptToken();
+passkeySignin();
 const account = await showSession();
 const app = document.querySelector("[data-app]")?.dataset.app;
 if (account && app === "member") member(account);
