@@ -24,7 +24,7 @@ func TestEveryStaffRouteIsAudited(t *testing.T) {
 		"GET /reset", "POST /reset", "GET /reset/confirm", "POST /reset/confirm", "GET /email/confirm", "POST /email/confirm",
 		// A member's own data is no staff read.
 		"GET /me", "GET /me/export", "POST /me/password", "POST /me/email", "POST /me/delete",
-		"GET /me/resources", "POST /me/resources", "GET /resources", "GET /resources/{id}", "GET /resources/{id}/content",
+		"GET /me/resources", "POST /me/resources", "GET /resources", "GET /resources/{id}", "GET /resources/{id}/content", "GET /resources/{id}/thumbnail",
 		"DELETE /resources/{id}", "POST /signin/code", "POST /me/confirm", "GET /me/factors", "POST /me/factors/totp",
 		"POST /me/factors/totp/confirm", "POST /signin/passkey/begin", "POST /signin/passkey", "POST /me/confirm/passkey/begin",
 		"POST /me/confirm/passkey", "GET /me/passkeys", "POST /me/passkeys/begin", "POST /me/passkeys", "DELETE /me/passkeys/{id}", "POST /me/factors/{id}/disable", "GET /me/sessions", "POST /me/sessions/others/revoke",

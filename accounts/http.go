@@ -81,7 +81,7 @@ type handler struct {
 //	GET      /me/sessions; POST /me/sessions/{id}/revoke, /me/sessions/others/revoke
 //	GET|POST /me/resources             list, upload (multipart "file") or write a note or message
 //	GET      /resources                what members share with the community
-//	GET      /resources/{id}, /resources/{id}/content
+//	GET      /resources/{id}, /resources/{id}/content, /resources/{id}/thumbnail (a photo's, JPEG)
 //	DELETE   /resources/{id}
 //	GET      /staff; POST /staff/grant, /staff/revoke   admins only
 //
@@ -167,6 +167,7 @@ func NewHandler(s *Service, cfg HandlerConfig) (*Handler, error) {
 	m.HandleFunc("GET /resources", h.community)
 	m.HandleFunc("GET /resources/{id}", h.resource)
 	m.HandleFunc("GET /resources/{id}/content", h.content)
+	m.HandleFunc("GET /resources/{id}/thumbnail", h.thumbnail)
 	m.HandleFunc("DELETE /resources/{id}", h.deleteResource)
 	m.HandleFunc("GET /staff", h.staff)
 	m.HandleFunc("POST /staff/grant", h.role(true))
@@ -853,6 +854,18 @@ func (h *handler) content(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = io.WriteString(w, res.Body)
+}
+
+func (h *handler) thumbnail(w http.ResponseWriter, r *http.Request) {
+	jpg, err := h.s.Thumbnail(r.Context(), r.PathValue("id"))
+	if err != nil {
+		web.WriteJSONError(w, r, h.cfg.Log, err)
+		return
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Header().Set("Content-Length", strconv.Itoa(len(jpg)))
+	_, _ = w.Write(jpg)
 }
 
 func (h *handler) deleteResource(w http.ResponseWriter, r *http.Request) {

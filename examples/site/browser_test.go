@@ -279,6 +279,10 @@ func TestNewcomer(t *testing.T) {
 		chromedp.SetUploadFiles(css(`#photo-file`), []string{testPNG(t)}),
 		submit(`#upload-photo`),
 		chromedp.WaitVisible(css(`#resources li[data-kind=photo]`)))
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.querySelector("#resources li[data-kind=photo] img.thumbnail")?.naturalWidth > 0`,
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("the photo's thumbnail: %v", err)
+	}
 	if text := b.text(t, "#resources"); !strings.Contains(text, "Holiday") {
 		t.Fatalf("resources: %q", text)
 	}

@@ -31,7 +31,7 @@ var pageTmpl = template.Must(template.ParseFS(assets, "templates/*.html"))
 
 // csp allows only the site's own script and stylesheet: no inline script, no
 // inline style, no third party.
-const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // securityHeaders sets the headers every response carries.

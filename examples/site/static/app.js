@@ -113,6 +113,17 @@ async function showSession() {
   return account;
 }
 
+// thumbnail shows a photo's thumbnail, fetched with the token (an <img src> could
+// not send it) and shown from a blob: URL.
+function thumbnail(r) {
+  const img = el("img", { alt: r.title || "Photo", class: "thumbnail" });
+  fetch("/accounts/resources/" + encodeURIComponent(r.id) + "/thumbnail", { headers: { Authorization: "Bearer " + token() }, credentials: "omit" })
+    .then((res) => (res.ok ? res.blob() : Promise.reject(new Error(res.statusText))))
+    .then((blob) => (img.src = URL.createObjectURL(blob)))
+    .catch(() => img.remove());
+  return img;
+}
+
 async function member(account) {
   const me = document.getElementById("me");
   me.textContent = "Signed in as " + (account.display_name || account.email) + ".";
@@ -121,6 +132,7 @@ async function member(account) {
     const { resources } = await api("/accounts/me/resources");
     list.replaceChildren(...(resources || []).map((r) => {
       const item = el("li", { "data-kind": r.kind }, r.kind + ": " + r.title + " (" + r.visibility + ") ");
+      if (r.kind === "photo") item.prepend(thumbnail(r));
       const del = el("button", { type: "button", onclick: async () => {
         await api("/accounts/resources/" + encodeURIComponent(r.id), { method: "DELETE" });
         refresh();
