@@ -13,9 +13,7 @@
 // package without comments_threads once its last old process has stopped, since
 // those change comments without changing versions.
 //
-// Methods that take a then func run it inside their transaction, passing a context
-// that carries it, so the privacy outbox (privacy/mysqlstore on the same database)
-// enqueues a message in it, and FollowUpAllowed, which the mail guard calls, sees
-// its uncommitted rows. Called inside a caller's transaction, such a method undoes
-// its own change through a savepoint when then fails, as the memory store does.
+// Every statement joins the unit of work (Do) ctx carries. Give it the same
+// *sqlx.DB as privacy/mysqlstore: the Service's mail is then enqueued in the
+// comment's transaction, and the mail guard's reads see its uncommitted rows.
 package mysqlstore
