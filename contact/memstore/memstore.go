@@ -8,6 +8,7 @@ package memstore
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -148,14 +149,25 @@ func (s *Store) AddReply(ctx context.Context, ref string, decide func(contact.Re
 // Close implements contact.Store.
 func (s *Store) Close(ctx context.Context, ref string, at time.Time) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	r, ok := s.requests[ref]
 	if !ok {
+		s.mu.Unlock()
 		return privacy.Errorf(privacy.ErrNotFound, "no such contact request")
 	}
-	if r.Status == contact.StatusOpen {
-		r.Status, r.Closed, r.Updated = contact.StatusClosed, at, at
+	if r.Status != contact.StatusOpen {
+		s.mu.Unlock()
+		return nil
 	}
+	prev := *r
+	r.Status, r.Closed, r.Updated = contact.StatusClosed, at, at
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		if r, ok := s.requests[ref]; ok {
+			r.Status, r.Closed, r.Updated = prev.Status, prev.Closed, prev.Updated
+		}
+		s.mu.Unlock()
+	})
 	return nil
 }
 
@@ -196,26 +208,31 @@ func (s *Store) ByEmail(ctx context.Context, email string) ([]contact.Request, e
 
 // EraseEmail implements contact.Store.
 func (s *Store) EraseEmail(ctx context.Context, email string) (int, error) {
-	return s.remove(func(r *contact.Request) bool { return sameAddress(r.Email, email) }), nil
+	return s.remove(ctx, func(r *contact.Request) bool { return sameAddress(r.Email, email) }), nil
 }
 
 // Purge implements contact.Store.
 func (s *Store) Purge(ctx context.Context, t time.Time) (int, error) {
-	return s.remove(func(r *contact.Request) bool { return r.Status == contact.StatusClosed && r.Closed.Before(t) }), nil
+	return s.remove(ctx, func(r *contact.Request) bool { return r.Status == contact.StatusClosed && r.Closed.Before(t) }), nil
 }
 
 // sameAddress matches addresses as every look-up by address does.
 func sameAddress(a, b string) bool { return privacy.AddressKey(a) == privacy.AddressKey(b) }
 
-func (s *Store) remove(match func(*contact.Request) bool) int {
+func (s *Store) remove(ctx context.Context, match func(*contact.Request) bool) int {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
+	removed := map[string]*contact.Request{}
 	for ref, r := range s.requests {
 		if match(r) {
+			removed[ref] = r
 			delete(s.requests, ref)
-			n++
 		}
 	}
-	return n
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		maps.Copy(s.requests, removed)
+		s.mu.Unlock()
+	})
+	return len(removed)
 }

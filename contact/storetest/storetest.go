@@ -168,6 +168,24 @@ func testUnitOfWork(t *testing.T, s contact.Store) {
 	got, err = s.Get(ctx, "AAAA-0002")
 	require.NoError(t, err)
 	require.Len(t, got.Thread, 1, "a unit of work that succeeds commits every write")
+
+	err = s.Do(ctx, func(ctx context.Context) error {
+		if err := s.Close(ctx, "AAAA-0002", base.Add(time.Hour)); err != nil {
+			return err
+		}
+		if n, err := s.EraseEmail(ctx, "ann@example.org"); err != nil || n != 1 {
+			return fmt.Errorf("EraseEmail=%d, %v; want 1", n, err)
+		}
+		return failed
+	})
+	require.ErrorIs(t, err, failed)
+	got, err = s.Get(ctx, "AAAA-0002")
+	require.NoError(t, err)
+	assert.Equal(t, contact.StatusOpen, got.Status, "a close in a failed unit of work is undone")
+	assert.True(t, got.Closed.IsZero())
+	got, err = s.Get(ctx, "AAAA-0001")
+	require.NoError(t, err, "an erasure in a failed unit of work is undone")
+	assert.Len(t, got.Thread, 1)
 }
 
 func testList(t *testing.T, s contact.Store) {
