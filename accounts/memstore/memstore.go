@@ -45,8 +45,16 @@ func clone(a *accounts.Account) accounts.Account {
 	return c
 }
 
+// Do implements privacy.UnitOfWork.
+func (s *Store) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	return privacy.MemoryWork(ctx, fn)
+}
+
+// Database implements privacy.UnitOfWork.
+func (s *Store) Database() string { return privacy.MemoryDatabase }
+
 // CreateAccount implements accounts.Store.
-func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *accounts.Token, then func(ctx context.Context) error) error {
+func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *accounts.Token) error {
 	s.mu.Lock()
 	if _, ok := s.byEmail[privacy.AddressKey(a.Email)]; ok {
 		s.mu.Unlock()
@@ -77,7 +85,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *
 		s.tokens[verify.Hash] = *verify
 	}
 	s.mu.Unlock()
-	if err := then(ctx); err != nil {
+	privacy.OnUndo(ctx, func() {
 		s.mu.Lock()
 		delete(s.accounts, a.ID)
 		delete(s.byEmail, privacy.AddressKey(a.Email))
@@ -90,8 +98,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *
 			}
 		}
 		s.mu.Unlock()
-		return err
-	}
+	})
 	return nil
 }
 
@@ -258,7 +265,7 @@ func (s *Store) Staff(ctx context.Context) ([]accounts.Account, error) {
 }
 
 // CreateToken implements accounts.Store.
-func (s *Store) CreateToken(ctx context.Context, t accounts.Token, then func(ctx context.Context) error) error {
+func (s *Store) CreateToken(ctx context.Context, t accounts.Token) error {
 	s.mu.Lock()
 	if _, ok := s.accounts[t.AccountID]; !ok {
 		s.mu.Unlock()
@@ -277,7 +284,7 @@ func (s *Store) CreateToken(ctx context.Context, t accounts.Token, then func(ctx
 	}
 	s.tokens[t.Hash] = t
 	s.mu.Unlock()
-	if err := then(ctx); err != nil {
+	privacy.OnUndo(ctx, func() {
 		s.mu.Lock()
 		delete(s.tokens, t.Hash)
 		if _, ok := s.accounts[t.AccountID]; ok {
@@ -286,8 +293,7 @@ func (s *Store) CreateToken(ctx context.Context, t accounts.Token, then func(ctx
 			}
 		}
 		s.mu.Unlock()
-		return err
-	}
+	})
 	return nil
 }
 
@@ -572,7 +578,7 @@ func (s *Store) Usage(ctx context.Context, accountID string) (int64, error) {
 }
 
 // CreateParental implements accounts.Store.
-func (s *Store) CreateParental(ctx context.Context, p accounts.ParentalRequest, then func(ctx context.Context) error) error {
+func (s *Store) CreateParental(ctx context.Context, p accounts.ParentalRequest) error {
 	s.mu.Lock()
 	if _, ok := s.parental[p.ID]; ok {
 		s.mu.Unlock()
@@ -580,12 +586,11 @@ func (s *Store) CreateParental(ctx context.Context, p accounts.ParentalRequest, 
 	}
 	s.parental[p.ID] = p
 	s.mu.Unlock()
-	if err := then(ctx); err != nil {
+	privacy.OnUndo(ctx, func() {
 		s.mu.Lock()
 		delete(s.parental, p.ID)
 		s.mu.Unlock()
-		return err
-	}
+	})
 	return nil
 }
 
@@ -654,7 +659,7 @@ func (s *Store) ParentalDue(ctx context.Context, t time.Time, limit int) ([]acco
 }
 
 // ConfirmParental implements accounts.Store.
-func (s *Store) ConfirmParental(ctx context.Context, id string, at time.Time, tokenHash string, then func(ctx context.Context) error) error {
+func (s *Store) ConfirmParental(ctx context.Context, id string, at time.Time, tokenHash string) error {
 	s.mu.Lock()
 	p, ok := s.parental[id]
 	if !ok || !p.Confirmed.IsZero() {
@@ -665,14 +670,13 @@ func (s *Store) ConfirmParental(ctx context.Context, id string, at time.Time, to
 	p.Confirmed, p.TokenHash = at, tokenHash
 	s.parental[id] = p
 	s.mu.Unlock()
-	if err := then(ctx); err != nil {
+	privacy.OnUndo(ctx, func() {
 		s.mu.Lock()
 		if _, ok := s.parental[id]; ok {
 			s.parental[id] = before
 		}
 		s.mu.Unlock()
-		return err
-	}
+	})
 	return nil
 }
 

@@ -18,7 +18,6 @@ type Store struct {
 	// mu guards the data. The other locks serialise read-modify-write calls whose
 	// callbacks (which send mail, whose purpose check reads the store) run outside mu.
 	mu        sync.Mutex
-	writeMu   sync.Mutex // UpdateSubscriptions
 	batchMu   sync.Mutex // EnqueueBatch
 	syncMu    sync.Mutex // WithSyncCursor
 	nextSub   int64
@@ -116,11 +115,17 @@ func (s *Store) SubscriptionsByConfirmHash(ctx context.Context, hash []byte) ([]
 	return out, nil
 }
 
-// UpdateSubscriptions implements newsletter.Store. then runs outside the data lock
-// (its mail's purpose check reads the store) and, if it fails, the rows are put back.
-func (s *Store) UpdateSubscriptions(ctx context.Context, email string, decide func([]newsletter.Subscription) ([]newsletter.Subscription, error), then func(context.Context, []newsletter.Subscription) error) ([]newsletter.Subscription, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+// Do implements privacy.UnitOfWork.
+func (s *Store) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	return privacy.MemoryWork(ctx, fn)
+}
+
+// Database implements privacy.UnitOfWork.
+func (s *Store) Database() string { return privacy.MemoryDatabase }
+
+// UpdateSubscriptions implements newsletter.Store. When ctx's unit of work fails,
+// the rows are put back.
+func (s *Store) UpdateSubscriptions(ctx context.Context, email string, decide func([]newsletter.Subscription) ([]newsletter.Subscription, error)) ([]newsletter.Subscription, error) {
 	s.mu.Lock()
 	out, err := decide(s.byEmail(email))
 	if err != nil {
@@ -163,12 +168,7 @@ func (s *Store) UpdateSubscriptions(ctx context.Context, email string, decide fu
 		out[i] = cloneSub(sub)
 	}
 	s.mu.Unlock()
-	if then != nil {
-		if err := then(ctx, out); err != nil {
-			s.undo(before, inserted)
-			return nil, err
-		}
-	}
+	privacy.OnUndo(ctx, func() { s.undo(before, inserted) })
 	return out, nil
 }
 
@@ -186,15 +186,16 @@ func (s *Store) undo(before map[int64]*newsletter.Subscription, inserted []int64
 // EraseSubscriptions implements newsletter.Store.
 func (s *Store) EraseSubscriptions(ctx context.Context, email string) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
+	erased := map[int64]*newsletter.Subscription{}
 	for id, sub := range s.subs {
 		if same(sub.Email, email) {
+			erased[id] = sub
 			delete(s.subs, id)
-			n++
 		}
 	}
-	return n, nil
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() { s.undo(erased, nil) })
+	return len(erased), nil
 }
 
 // PurgeSubscriptions implements newsletter.Store.
