@@ -174,14 +174,25 @@ func (s *Store) Close(ctx context.Context, ref string, at time.Time) error {
 // Reopen implements contact.Store.
 func (s *Store) Reopen(ctx context.Context, ref string, at time.Time) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	r, ok := s.requests[ref]
 	if !ok {
+		s.mu.Unlock()
 		return privacy.Errorf(privacy.ErrNotFound, "no such contact request")
 	}
-	if r.Status == contact.StatusClosed {
-		r.Status, r.Closed, r.Updated = contact.StatusOpen, time.Time{}, at
+	if r.Status != contact.StatusClosed {
+		s.mu.Unlock()
+		return nil
 	}
+	prev := *r
+	r.Status, r.Closed, r.Updated = contact.StatusOpen, time.Time{}, at
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		if r, ok := s.requests[ref]; ok {
+			r.Status, r.Closed, r.Updated = prev.Status, prev.Closed, prev.Updated
+		}
+		s.mu.Unlock()
+	})
 	return nil
 }
 

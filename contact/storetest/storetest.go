@@ -187,6 +187,21 @@ func testUnitOfWork(t *testing.T, s contact.Store) {
 	got, err = s.Get(ctx, "AAAA-0001")
 	require.NoError(t, err, "an erasure in a failed unit of work is undone")
 	assert.Len(t, got.Thread, 1)
+
+	closed := base.Add(2 * time.Hour)
+	require.NoError(t, s.Close(ctx, "AAAA-0002", closed))
+	err = s.Do(ctx, func(ctx context.Context) error {
+		if err := s.Reopen(ctx, "AAAA-0002", base.Add(3*time.Hour)); err != nil {
+			return err
+		}
+		return failed
+	})
+	require.ErrorIs(t, err, failed)
+	got, err = s.Get(ctx, "AAAA-0002")
+	require.NoError(t, err)
+	assert.Equal(t, contact.StatusClosed, got.Status, "a reopening in a failed unit of work is undone")
+	assert.True(t, got.Closed.Equal(closed), "Closed=%v, want %v", got.Closed, closed)
+	assert.True(t, got.Updated.Equal(closed), "Updated=%v, want %v", got.Updated, closed)
 }
 
 func testList(t *testing.T, s contact.Store) {
