@@ -201,16 +201,17 @@ func (s *Store) EraseSubscriptions(ctx context.Context, email string) (int, erro
 // PurgeSubscriptions implements newsletter.Store.
 func (s *Store) PurgeSubscriptions(ctx context.Context, pendingBefore, leftBefore time.Time) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
+	purged := map[int64]*newsletter.Subscription{}
 	for id, sub := range s.subs {
 		if sub.Status == newsletter.StatusPending && sub.ConfirmExpires.Before(pendingBefore) ||
 			sub.Status == newsletter.StatusUnsubscribed && !leftBefore.IsZero() && sub.LeftAt.Before(leftBefore) {
+			purged[id] = sub
 			delete(s.subs, id)
-			n++
 		}
 	}
-	return n, nil
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() { s.undo(purged, nil) })
+	return len(purged), nil
 }
 
 // CountConfirmed implements newsletter.Store.
@@ -229,11 +230,16 @@ func (s *Store) CountConfirmed(ctx context.Context, list newsletter.List) (int, 
 // CreateCampaign implements newsletter.Store.
 func (s *Store) CreateCampaign(ctx context.Context, c *newsletter.Campaign) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.nextCamp++
 	c.ID = s.nextCamp
 	cp := *c
 	s.campaigns[c.ID] = &cp
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		delete(s.campaigns, cp.ID)
+		s.mu.Unlock()
+	})
 	return nil
 }
 
@@ -265,18 +271,30 @@ func (s *Store) Campaigns(ctx context.Context, limit int) ([]newsletter.Campaign
 // UpdateCampaign implements newsletter.Store.
 func (s *Store) UpdateCampaign(ctx context.Context, id int64, fn func(c *newsletter.Campaign) error) (newsletter.Campaign, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, ok := s.campaigns[id]
 	if !ok {
+		s.mu.Unlock()
 		return newsletter.Campaign{}, notFound("campaign")
 	}
 	cp := *c
 	if err := fn(&cp); err != nil {
+		s.mu.Unlock()
 		return newsletter.Campaign{}, err
 	}
 	cp.ID = id
 	s.campaigns[id] = &cp
+	s.mu.Unlock()
+	s.onUndoCampaign(ctx, c)
 	return cp, nil
+}
+
+// onUndoCampaign puts prev back as its campaign when ctx's unit of work fails.
+func (s *Store) onUndoCampaign(ctx context.Context, prev *newsletter.Campaign) {
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		s.campaigns[prev.ID] = prev
+		s.mu.Unlock()
+	})
 }
 
 // DueCampaigns implements newsletter.Store.
@@ -293,9 +311,10 @@ func (s *Store) DueCampaigns(ctx context.Context, now time.Time) ([]newsletter.C
 	return out, nil
 }
 
-// EnqueueBatch implements newsletter.Store. The privacy memory outbox cannot roll
-// back, so the cursor advances past each recipient send handled, even when a later
-// one fails: nothing is enqueued twice.
+// EnqueueBatch implements newsletter.Store. Outside a unit of work the privacy
+// memory outbox cannot take a message back, so the cursor advances past each
+// recipient send handled, even when a later one fails: nothing is enqueued twice.
+// Inside one, the cursor and counts are undone with the messages when it fails.
 func (s *Store) EnqueueBatch(ctx context.Context, id int64, limit int, now time.Time, send newsletter.SendFunc) (newsletter.Batch, error) {
 	s.batchMu.Lock()
 	defer s.batchMu.Unlock()
@@ -337,8 +356,8 @@ func (s *Store) EnqueueBatch(ctx context.Context, id int64, limit int, now time.
 		cursor = r.ID
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c = s.campaigns[id] // UpdateCampaign may have replaced it meanwhile
+	prev := *c
 	if cursor > c.Cursor {
 		c.Cursor = cursor
 	}
@@ -348,6 +367,8 @@ func (s *Store) EnqueueBatch(ctx context.Context, id int64, limit int, now time.
 		c.Status, c.FinishedAt, c.UpdatedAt = newsletter.CampaignSent, now, now
 	}
 	b.Status = c.Status
+	s.mu.Unlock()
+	s.onUndoCampaign(ctx, &prev)
 	return b, sendErr
 }
 
@@ -363,7 +384,13 @@ func (s *Store) WithSyncCursor(ctx context.Context, fn func(ctx context.Context,
 		return err
 	}
 	s.mu.Lock()
+	prev := s.cursor
 	s.cursor = max(s.cursor, next)
 	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		s.cursor = prev
+		s.mu.Unlock()
+	})
 	return nil
 }

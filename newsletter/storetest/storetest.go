@@ -413,6 +413,58 @@ func testCampaigns(t *testing.T, newStore func(t *testing.T) newsletter.Store) {
 		assert.ErrorIs(t, err, privacy.ErrNotFound)
 	})
 
+	t.Run("UnitOfWork", func(t *testing.T) {
+		s := newStore(t)
+		kept := draft(newsletter.ListNewsletter, "Kept")
+		require.NoError(t, s.CreateCampaign(ctx, kept))
+		members(t, s, newsletter.ListNewsletter, "m", 2)
+		put(t, s, "p@example.org", pending("p@example.org", newsletter.ListNewsletter, hash(9)))
+		id := sending(t, s, newsletter.ListNewsletter)
+		var cursor int64
+		require.NoError(t, s.WithSyncCursor(ctx, func(_ context.Context, cur int64) (int64, error) { cursor = cur; return cur, nil }))
+		created := draft(newsletter.ListPromotions, "Undone")
+		boom := errors.New("boom")
+		err := s.Do(ctx, func(ctx context.Context) error {
+			if err := s.CreateCampaign(ctx, created); err != nil {
+				return err
+			}
+			if _, err := s.UpdateCampaign(ctx, kept.ID, func(c *newsletter.Campaign) error { c.Subject = "changed"; return nil }); err != nil {
+				return err
+			}
+			b, err := s.EnqueueBatch(ctx, id, 10, now, func(context.Context, newsletter.Recipient) (bool, error) { return true, nil })
+			if err != nil {
+				return err
+			}
+			assert.Equal(t, 2, b.Enqueued)
+			if err := s.WithSyncCursor(ctx, func(_ context.Context, cur int64) (int64, error) { return cur + 5, nil }); err != nil {
+				return err
+			}
+			n, err := s.PurgeSubscriptions(ctx, now.Add(24*time.Hour), time.Time{})
+			if err != nil {
+				return err
+			}
+			assert.Equal(t, 1, n)
+			return boom
+		})
+		require.ErrorIs(t, err, boom)
+		_, err = s.Campaign(ctx, created.ID)
+		assert.ErrorIs(t, err, privacy.ErrNotFound, "a campaign created in a failed unit of work is undone")
+		got, err := s.Campaign(ctx, kept.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "Kept", got.Subject, "an update in a failed unit of work is undone")
+		got, err = s.Campaign(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, newsletter.CampaignSending, got.Status, "a batch in a failed unit of work is undone with its messages")
+		assert.Zero(t, got.Cursor)
+		assert.Zero(t, got.Enqueued)
+		require.NoError(t, s.WithSyncCursor(ctx, func(_ context.Context, cur int64) (int64, error) {
+			assert.Equal(t, cursor, cur, "the sync cursor moved in a failed unit of work is undone")
+			return cur, nil
+		}))
+		_, err = s.Subscription(ctx, "p@example.org", newsletter.ListNewsletter)
+		assert.NoError(t, err, "a purge in a failed unit of work is undone")
+	})
+
 	t.Run("Due", func(t *testing.T) {
 		s := newStore(t)
 		mk := func(st newsletter.CampaignStatus, at time.Time) int64 {
