@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) accounts.Store) {
 	t.Run("RecoveryCodes", func(t *testing.T) { testRecoveryCodes(t, newStore(t)) })
 	t.Run("Challenges", func(t *testing.T) { testChallenges(t, newStore(t)) })
 	t.Run("DeleteAccountTakesFactors", func(t *testing.T) { testDeleteFactors(t, newStore(t)) })
+	t.Run("SecurityUnitOfWork", func(t *testing.T) { testSecurityUnitOfWork(t, newStore(t)) })
 }
 
 var t0 = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
