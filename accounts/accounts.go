@@ -204,18 +204,20 @@ type ParentalRequest struct {
 }
 
 // Store keeps accounts, sessions, tokens, resources and parental consent requests.
-// Methods that cause mail take then, run inside the store's transaction with a ctx
-// carrying it: if then fails, nothing the method did is kept.
+// It is a privacy.UnitOfWork: the Service runs a change and the mail it causes in
+// one Do, on the same database as the Mailer's store, so that if the mail cannot be
+// queued nothing the change did is kept.
 //
 // Every look-up by address compares privacy.AddressKey (case-insensitively), and
 // an account's address is unique under it; addresses are kept as given.
 //
 // Unless stated otherwise, a missing row is ErrNotFound.
 type Store interface {
-	// CreateAccount stores a, its roles, and verify when not nil, then runs then.
+	privacy.UnitOfWork
+	// CreateAccount stores a, its roles, and verify when not nil.
 	// Returns ErrConflict when the address already has an account, and ErrGone when
 	// a.ParentalRequest is set but not an approved, unused request (it is marked used).
-	CreateAccount(ctx context.Context, a *Account, verify *Token, then func(ctx context.Context) error) error
+	CreateAccount(ctx context.Context, a *Account, verify *Token) error
 	// AccountByID and AccountByEmail return an account with its roles.
 	AccountByID(ctx context.Context, id string) (Account, error)
 	AccountByEmail(ctx context.Context, email string) (Account, error)
@@ -244,9 +246,8 @@ type Store interface {
 	Staff(ctx context.Context) ([]Account, error)
 
 	// CreateToken stores t, deleting the account's earlier tokens of t's kind (only
-	// the newest reset, verification or address-change link works), then runs then;
-	// if then fails the earlier tokens are kept.
-	CreateToken(ctx context.Context, t Token, then func(ctx context.Context) error) error
+	// the newest reset, verification or address-change link works).
+	CreateToken(ctx context.Context, t Token) error
 	// Token returns the token of that hash and kind without using it. ErrGone when
 	// there is none or it expired before now.
 	Token(ctx context.Context, hash, kind string, now time.Time) (Token, error)
@@ -350,8 +351,8 @@ type Store interface {
 	// Usage returns the bytes the account's resources take.
 	Usage(ctx context.Context, accountID string) (int64, error)
 
-	// CreateParental stores p, then runs then.
-	CreateParental(ctx context.Context, p ParentalRequest, then func(ctx context.Context) error) error
+	// CreateParental stores p.
+	CreateParental(ctx context.Context, p ParentalRequest) error
 	// ParentalByToken and ParentalByCode find a request by its parent link or child code.
 	ParentalByToken(ctx context.Context, tokenHash string) (ParentalRequest, error)
 	ParentalByCode(ctx context.Context, codeHash string) (ParentalRequest, error)
@@ -363,9 +364,9 @@ type Store interface {
 	// ParentalDue returns approved requests not yet confirmed, approved before t.
 	ParentalDue(ctx context.Context, t time.Time, limit int) ([]ParentalRequest, error)
 	// ConfirmParental marks the request confirmed at and replaces its token hash
-	// (the confirmation mail carries a fresh link), then runs then. ErrGone if it was
-	// confirmed or deleted meanwhile.
-	ConfirmParental(ctx context.Context, id string, at time.Time, tokenHash string, then func(ctx context.Context) error) error
+	// (the confirmation mail carries a fresh link). ErrGone if it was confirmed or
+	// deleted meanwhile.
+	ConfirmParental(ctx context.Context, id string, at time.Time, tokenHash string) error
 	// ParentalFor returns the requests naming parent.
 	ParentalFor(ctx context.Context, parent string) ([]ParentalRequest, error)
 	// PurgeParental removes requests not used to register and created before t.

@@ -55,7 +55,7 @@ func BenchmarkSignInLoad(b *testing.B) {
 	for i := range members {
 		a := &accounts.Account{ID: fmt.Sprintf("%032x", i+1), Email: fmt.Sprintf("m%d@example.org", i), PasswordHash: seed.PasswordHash,
 			Verified: true, AgeScreen: accounts.AgeOver13, Created: time.Now().UTC()}
-		if err := e.store.CreateAccount(ctx, a, nil, func(context.Context) error { return nil }); err != nil {
+		if err := e.store.CreateAccount(ctx, a, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

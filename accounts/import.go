@@ -155,7 +155,7 @@ func (s *Service) importOne(ctx context.Context, la LegacyAccount) error {
 	}
 	now := s.now()
 	a := Account{ID: id, Email: email, DisplayName: la.DisplayName, PasswordHash: stored, Verified: true, AgeScreen: AgeUnknown, Created: now}
-	return s.store.CreateAccount(ctx, &a, nil, func(context.Context) error { return nil })
+	return s.store.CreateAccount(ctx, &a, nil)
 }
 
 // ReadLegacyCSV reads legacy accounts from CSV with a header row naming the

@@ -35,7 +35,10 @@ func (s *Service) RequestParentalConsent(ctx context.Context, parentEmail string
 		return "", err
 	}
 	p := ParentalRequest{ID: id, ParentEmail: parent, TokenHash: tokenHash, CodeHash: codeHash, Created: now}
-	err = s.store.CreateParental(ctx, p, func(ctx context.Context) error {
+	err = s.store.Do(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateParental(ctx, p); err != nil {
+			return err
+		}
 		return s.send(ctx, PurposeParentalConsent, parent, "parental-ask",
 			mailData{Link: s.link("/parental", token), Retention: spanOf(s.cfg.ParentalRetention)})
 	})
@@ -112,7 +115,10 @@ func (s *Service) SendParentalConfirmations(ctx context.Context) (int, error) {
 			return sent, err
 		}
 		req.TokenHash = hash
-		err = s.store.ConfirmParental(ctx, req.ID, now, hash, func(ctx context.Context) error {
+		err = s.store.Do(ctx, func(ctx context.Context) error {
+			if err := s.store.ConfirmParental(ctx, req.ID, now, hash); err != nil {
+				return err
+			}
 			return s.send(ctx, PurposeParentalConsent, req.ParentEmail, "parental-confirm",
 				mailData{Link: s.link("/parental", token), Approved: req.Approved})
 		})

@@ -12,9 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consentkit/consentkit/accounts"
+	"github.com/consentkit/consentkit/accounts/memstore"
 	"github.com/consentkit/consentkit/accounts/mysqlstore"
 	"github.com/consentkit/consentkit/internal/mysqltest"
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/mailtest"
+	privmem "github.com/consentkit/consentkit/privacy/memstore"
 	privmysql "github.com/consentkit/consentkit/privacy/mysqlstore"
 )
 
@@ -219,4 +222,65 @@ func TestMySQLRegistrationIsOneTransaction(t *testing.T) {
 		assert.Zero(t, n, q)
 	}
 	e.mailTo("tx@example.org", "Confirm your address")
+}
+
+// TestRefusedMailLeavesNothing: a registration and a reset link whose mail cannot
+// be queued leave no account, token or consent record, in memory as in MySQL.
+func TestRefusedMailLeavesNothing(t *testing.T) {
+	envs := map[string]func(t *testing.T) *env{
+		"mem":   func(t *testing.T) *env { return newEnv(t) },
+		"mysql": func(t *testing.T) *env { e, _ := newMySQLEnv(t); return e },
+	}
+	for name, newEnv := range envs {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			// Account mail is answered alike by default; limiting nothing makes a
+			// refusal an error again (see TestMySQLRegistrationIsOneTransaction).
+			e.mail.Mailer.SetLimits(privacy.MailLimits{PerPurpose: map[privacy.Purpose]int{}})
+			require.NoError(t, e.priv.Suppress(ctx, "gone@example.org", "550", time.Now()))
+			_, err := e.svc.Register(ctx, accounts.RegisterInput{Email: "gone@example.org", Password: "correct horse", BirthDate: "1990-01-01", Newsletter: true})
+			require.ErrorIs(t, err, privacy.ErrRefused)
+			_, err = e.store.AccountByEmail(ctx, "gone@example.org")
+			assert.ErrorIs(t, err, privacy.ErrNotFound, "no account")
+			tokens, err := e.store.TokensTo(ctx, "gone@example.org")
+			require.NoError(t, err)
+			assert.Empty(t, tokens, "no token")
+			hist, err := e.priv.ConsentHistory(ctx, "gone@example.org")
+			require.NoError(t, err)
+			assert.Empty(t, hist, "no consent record")
+			st, err := e.priv.OutboxStats(ctx, "")
+			require.NoError(t, err)
+			assert.Zero(t, st.Total(), "no message")
+		})
+	}
+}
+
+// TestNewRefusesStoresOnTwoDatabases: an account and the mail it causes must
+// commit together, so New refuses a store on another database than the Mailer's.
+func TestNewRefusesStoresOnTwoDatabases(t *testing.T) {
+	db := mysqltest.New(t)
+	sqlStore := mysqlstore.New(db)
+	cases := map[string]struct {
+		store accounts.Store
+		priv  privacy.Store
+	}{
+		"MySQLBesideMemory": {sqlStore, privmem.New()},
+		"MemoryBesideMySQL": {memstore.New(), privmysql.New(db)},
+		"TwoPools":          {sqlStore, privmysql.New(mysqltest.New(t))},
+	}
+	cfg := func(store accounts.Store, ps privacy.Store) accounts.Config {
+		m := privacy.NewMailer(mailtest.Policy(), ps, nil)
+		return accounts.Config{Store: store, Mailer: m, Consents: &privacy.Consents{Store: ps, Policy: m.Policy()},
+			Registry: &privacy.Registry{}, Auditor: &privacy.Auditor{Log: ps}, Argon2: fastArgon}
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := accounts.New(cfg(tc.store, tc.priv))
+			require.ErrorContains(t, err, "must be on one database")
+			assert.ErrorContains(t, err, "accounts")
+		})
+	}
+	_, err := accounts.New(cfg(sqlStore, privmysql.New(db)))
+	require.NoError(t, err, "one pool is one database")
 }

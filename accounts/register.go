@@ -160,7 +160,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (RegisterResul
 		return RegisterResult{}, err
 	}
 	vt := &Token{Hash: hash, Kind: TokenVerify, AccountID: a.ID, Email: email, PasswordHash: a.PasswordHash, Created: now, Expires: now.Add(s.cfg.VerifyTTL)}
-	err = s.store.CreateAccount(ctx, &a, vt, func(ctx context.Context) error {
+	err = s.store.Do(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateAccount(ctx, &a, vt); err != nil {
+			return err
+		}
 		// The mail goes first: it is what the guard may refuse, and a memory consent
 		// store, unlike the MySQL one, cannot take a record back.
 		if err := s.sendVerify(ctx, email, token); err != nil {
@@ -211,8 +214,20 @@ func (s *Service) registeredAgain(ctx context.Context, email, passwordHash strin
 		return err
 	}
 	now := s.now()
-	return s.store.CreateToken(ctx, Token{Hash: hash, Kind: TokenVerify, AccountID: a.ID, Email: email, PasswordHash: passwordHash, Created: now, Expires: now.Add(s.cfg.VerifyTTL)},
+	return s.tokenMail(ctx, Token{Hash: hash, Kind: TokenVerify, AccountID: a.ID, Email: email, PasswordHash: passwordHash, Created: now, Expires: now.Add(s.cfg.VerifyTTL)},
 		func(ctx context.Context) error { return s.sendVerify(ctx, email, token) })
+}
+
+// tokenMail stores t and runs mail, which mails its link, in one unit of work: a
+// link is stored (and the earlier one of its kind replaced) only if its mail is
+// queued.
+func (s *Service) tokenMail(ctx context.Context, t Token, mail func(ctx context.Context) error) error {
+	return s.store.Do(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateToken(ctx, t); err != nil {
+			return err
+		}
+		return mail(ctx)
+	})
 }
 
 // sendVerify mails a verification link. A first and a repeated registration get

@@ -118,6 +118,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Auditor == nil || cfg.Auditor.Log == nil {
 		return nil, errors.New("accounts: Config.Auditor with a Log is required: the staff pages read members' data")
 	}
+	if err := privacy.SameDatabase("accounts", cfg.Store, cfg.Mailer.Work()); err != nil {
+		return nil, err
+	}
 	if cfg.Policy == nil {
 		cfg.Policy = cfg.Mailer.Policy()
 	}

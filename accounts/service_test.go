@@ -812,7 +812,7 @@ func TestVerifyLegacyToken(t *testing.T) {
 	legacy := strings.Repeat("A", 43)
 	sum := sha256.Sum256([]byte(legacy))
 	require.NoError(t, e.store.CreateToken(ctx, accounts.Token{Hash: hex.EncodeToString(sum[:]), Kind: accounts.TokenVerify, AccountID: a.ID,
-		Email: a.Email, Created: e.clock.Now(), Expires: e.clock.Now().Add(time.Hour)}, func(context.Context) error { return nil }))
+		Email: a.Email, Created: e.clock.Now(), Expires: e.clock.Now().Add(time.Hour)}))
 
 	require.NoError(t, e.svc.Verify(ctx, legacy, ""))
 	e.signIn("old@example.org", "correct horse")

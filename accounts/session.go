@@ -471,7 +471,7 @@ func (s *Service) RequestReset(ctx context.Context, email string) error {
 		return err
 	}
 	now := s.now()
-	return s.store.CreateToken(ctx, Token{Hash: hash, Kind: TokenReset, AccountID: a.ID, Email: addr, Created: now, Expires: now.Add(s.cfg.ResetTTL)},
+	return s.tokenMail(ctx, Token{Hash: hash, Kind: TokenReset, AccountID: a.ID, Email: addr, Created: now, Expires: now.Add(s.cfg.ResetTTL)},
 		func(ctx context.Context) error {
 			return s.send(ctx, PurposeAccount, addr, "reset",
 				mailData{Link: s.link("/reset/confirm", token), Valid: spanOf(s.cfg.ResetTTL)})
@@ -533,7 +533,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, newEmail, password str
 		return err
 	}
 	now := s.now()
-	return s.store.CreateToken(ctx, Token{Hash: hash, Kind: TokenEmail, AccountID: a.ID, Email: addr, Created: now, Expires: now.Add(s.cfg.EmailChangeTTL)},
+	return s.tokenMail(ctx, Token{Hash: hash, Kind: TokenEmail, AccountID: a.ID, Email: addr, Created: now, Expires: now.Add(s.cfg.EmailChangeTTL)},
 		func(ctx context.Context) error {
 			if err := s.send(ctx, PurposeAccount, addr, "email-confirm",
 				mailData{Link: s.link("/email/confirm", token), Valid: spanOf(s.cfg.EmailChangeTTL)}); err != nil {

@@ -72,7 +72,7 @@ func seedThread(tb testing.TB, e *env, thread string, n int) {
 		if len(ids) > 0 && rng.IntN(2) == 0 {
 			c.ParentID = ids[rng.IntN(len(ids))]
 		}
-		require.NoError(tb, e.store.CreateComment(context.Background(), c, nil))
+		require.NoError(tb, e.store.CreateComment(context.Background(), c))
 		ids = append(ids, c.ID)
 	}
 }

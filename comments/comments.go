@@ -2,6 +2,7 @@ package comments
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/consentkit/consentkit/privacy"
@@ -78,6 +79,58 @@ func (s Subscriber) Pending(now time.Time) bool {
 // Active reports whether s confirmed and has not stopped: reply mail may go to it.
 func (s Subscriber) Active() bool { return !s.Confirmed.IsZero() && s.Stopped.IsZero() }
 
+// MayAsk reports whether a confirmation may be requested for s at now: it has not
+// confirmed, has not stopped, and holds no request unexpired at now.
+func (s Subscriber) MayAsk(now time.Time) bool {
+	return s.Confirmed.IsZero() && s.Stopped.IsZero() && !s.Pending(now)
+}
+
+// Confirm returns s confirmed at now, its confirmation token spent. Returns ErrGone
+// when the request expired at now.
+func (s Subscriber) Confirm(now time.Time) (Subscriber, error) {
+	if !now.Before(s.ConfirmExpires) {
+		return s, errLinkExpired
+	}
+	s.Confirmed, s.ConfirmHash = now, nil
+	return s, nil
+}
+
+// SetStopped returns s stopped at now (keeping the first time), or, with stopped
+// false, resumed and confirmed: only the address's mailbox got the stop token.
+// Either way a pending confirmation is cancelled.
+func (s Subscriber) SetStopped(stopped bool, now time.Time) Subscriber {
+	s.ConfirmHash = nil
+	switch {
+	case stopped && s.Stopped.IsZero():
+		s.Stopped = now
+	case !stopped:
+		s.Stopped = time.Time{}
+		if s.Confirmed.IsZero() {
+			s.Confirmed = now
+		}
+	}
+	return s
+}
+
+// FollowUpAllowed is the follow-up mail guard's rule: mail may reach sub at now
+// when it has not stopped, confirmed or holds a request unexpired at now, and one
+// of its comments that asked for follow-up (their statuses) is pending or approved.
+func FollowUpAllowed(sub Subscriber, statuses []Status, now time.Time) bool {
+	if !sub.Stopped.IsZero() || sub.Confirmed.IsZero() && !sub.Pending(now) {
+		return false
+	}
+	return slices.ContainsFunc(statuses, func(st Status) bool { return st == StatusPending || st == StatusApproved })
+}
+
+// SubscriberKey finds a subscriber: by address (matched without regard to case),
+// by the hash of its pending confirmation token, or by the hash of its stop token.
+// Exactly one field is set.
+type SubscriberKey struct {
+	Email       string
+	ConfirmHash []byte
+	StopHash    []byte
+}
+
 // QueueFilter selects comments for the moderation queue.
 type QueueFilter struct {
 	Status Status // required
@@ -97,13 +150,17 @@ type DuplicateQuery struct {
 }
 
 // Store keeps comments and follow-up state. Implementations: memstore (memory) and
-// mysqlstore. Methods that may cause mail take then, which runs inside the store's
-// transaction (or, in memory, after the change, undoing it if then fails), so a
-// message is enqueued if and only if the change commits.
+// mysqlstore. It is a privacy.UnitOfWork: the Service runs a change and the mail it
+// causes in one Do, on the same database as the Mailer's store, so a message is
+// queued if and only if the change commits, and every read made with Do's context
+// (the mail guard's among them) sees the uncommitted change. The store keeps no
+// rule about comments or follow-up: a method that must read, decide and write at
+// once takes the Service's decision as decide, which must not call the store.
 type Store interface {
-	// CreateComment stores c, sets its ID and runs then. Returns ErrConflict if c.Manage
-	// is already used.
-	CreateComment(ctx context.Context, c *Comment, then func(ctx context.Context) error) error
+	privacy.UnitOfWork
+	// CreateComment stores c and sets its ID. Returns ErrConflict if c.Manage is
+	// already used.
+	CreateComment(ctx context.Context, c *Comment) error
 	// Comment returns the comment with id, or ErrNotFound.
 	Comment(ctx context.Context, id int64) (Comment, error)
 	// CommentByManage returns the comment whose manage token hashes to hash, or ErrNotFound.
@@ -133,10 +190,10 @@ type Store interface {
 	EditComment(ctx context.Context, id int64, source, html, digest string, at time.Time) error
 	// SetHTML replaces id's HTML. Returns ErrNotFound.
 	SetHTML(ctx context.Context, id int64, html string) error
-	// SetStatus moves id from one of the statuses in from to to, sets Moderated to at,
-	// and runs then. Returns ErrNotFound if id does not exist and ErrConflict if its
-	// status is not in from.
-	SetStatus(ctx context.Context, id int64, from []Status, to Status, at time.Time, then func(ctx context.Context) error) error
+	// SetStatus locks id, passes its status to decide and moves it to the status
+	// decide returns, setting Moderated to at. Returns ErrNotFound, or decide's
+	// error with nothing written.
+	SetStatus(ctx context.Context, id int64, at time.Time, decide func(current Status) (Status, error)) error
 	// DeleteComment removes id, or, when other comments reply to it, keeps it as a
 	// StatusDeleted tombstone with no name, address, text or manage hash. Returns
 	// ErrNotFound.
@@ -159,19 +216,13 @@ type Store interface {
 	// PurgeRejected removes rejected comments moderated before t and returns how many.
 	PurgeRejected(ctx context.Context, t time.Time) (int, error)
 
-	// RequestConfirmation records a confirmation request for s.Email (with
-	// s.ConfirmHash, s.ConfirmExpires, s.StopHash, s.Created) and runs then, unless
-	// the address has confirmed, has stopped, or holds a request unexpired at
-	// s.Created: then it changes nothing and reports false. When then fails the
-	// request is undone, even inside a caller's transaction.
-	RequestConfirmation(ctx context.Context, s Subscriber, then func(ctx context.Context) error) (bool, error)
-	// Confirm confirms the request whose token hashes to hash. Returns ErrNotFound for
-	// an unknown hash and ErrGone for one expired at now.
-	Confirm(ctx context.Context, hash []byte, now time.Time) (Subscriber, error)
-	// SetStopped marks the address whose stop token hashes to hash as stopped (at
-	// now) or, with stopped false, resumed and confirmed: the token reached only its
-	// mailbox. Returns ErrNotFound.
-	SetStopped(ctx context.Context, hash []byte, stopped bool, now time.Time) (Subscriber, error)
+	// UpdateSubscriber locks the follow-up state key finds, passes it to decide
+	// and writes what decide returns. When an Email key finds none, decide is
+	// given the zero Subscriber and what it returns is inserted; a hash key that
+	// finds none returns ErrNotFound. A Subscriber returned without Email removes
+	// the state; an existing one keeps its Email as first stored. Returns the
+	// state written, or decide's error with nothing written.
+	UpdateSubscriber(ctx context.Context, key SubscriberKey, decide func(current Subscriber) (Subscriber, error)) (Subscriber, error)
 	// Subscriber returns email's follow-up state, or ErrNotFound.
 	Subscriber(ctx context.Context, email string) (Subscriber, error)
 	// SubscriberByConfirm returns the subscriber whose pending token hashes to hash,
@@ -179,11 +230,9 @@ type Store interface {
 	SubscriberByConfirm(ctx context.Context, hash []byte) (Subscriber, error)
 	// SubscriberByStop returns the subscriber whose stop token hashes to hash, or ErrNotFound.
 	SubscriberByStop(ctx context.Context, hash []byte) (Subscriber, error)
-	// FollowUpAllowed answers the mail guard: a pending or approved comment from
-	// email asked for follow-up, email has not stopped, and it confirmed or holds a
-	// request unexpired at now. When ctx carries a transaction the answer sees its
-	// uncommitted rows.
-	FollowUpAllowed(ctx context.Context, email string, now time.Time) (bool, error)
+	// FollowUpStatuses returns the statuses, each once, of email's comments that
+	// asked for follow-up.
+	FollowUpStatuses(ctx context.Context, email string) ([]Status, error)
 	// PurgeSubscribers removes subscribers that never confirmed and whose request
 	// expired at or before t, and confirmed, unstopped ones with no comment left, and
 	// returns how many.
@@ -191,9 +240,9 @@ type Store interface {
 
 	// UseStamp records that the form stamp hashing to hash posted a comment and
 	// is spent until expires. Returns ErrConflict if hash is recorded with an
-	// expiry after now. When ctx carries a transaction the record is part of it,
-	// so it is undone with the comment, and a concurrent use of the same hash
-	// waits for it and then fails.
+	// expiry after now. Inside a unit of work the record is part of it, so it is
+	// undone with the comment, and a concurrent use of the same hash waits for it
+	// (MySQL) and then fails.
 	UseStamp(ctx context.Context, hash []byte, expires, now time.Time) error
 	// StampUsed reports whether hash is recorded with an expiry after now.
 	StampUsed(ctx context.Context, hash []byte, now time.Time) (bool, error)

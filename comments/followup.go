@@ -7,7 +7,10 @@ import (
 	"github.com/consentkit/consentkit/privacy"
 )
 
-var errBadLink = privacy.Errorf(privacy.ErrNotFound, "this link is not valid")
+var (
+	errBadLink     = privacy.Errorf(privacy.ErrNotFound, "this link is not valid")
+	errLinkExpired = privacy.Errorf(privacy.ErrGone, "this link has expired; tick the box again with your next comment")
+)
 
 // CheckConfirmation reports whether a confirmation token can still be used, and
 // changes nothing: the confirmation page's GET calls it. Returns ErrNotFound for an
@@ -25,7 +28,7 @@ func (s *Service) CheckConfirmation(ctx context.Context, token string) error {
 		return err
 	}
 	if !sub.Pending(s.clock()) {
-		return privacy.Errorf(privacy.ErrGone, "this link has expired; tick the box again with your next comment")
+		return errLinkExpired
 	}
 	return nil
 }
@@ -38,12 +41,12 @@ func (s *Service) Confirm(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.store.Confirm(ctx, hash, s.clock())
+	now := s.clock()
+	_, err = s.store.UpdateSubscriber(ctx, SubscriberKey{ConfirmHash: hash}, func(cur Subscriber) (Subscriber, error) {
+		return cur.Confirm(now)
+	})
 	if errors.Is(err, privacy.ErrNotFound) {
 		return errBadLink
-	}
-	if errors.Is(err, privacy.ErrGone) {
-		return privacy.Errorf(privacy.ErrGone, "this link has expired; tick the box again with your next comment")
 	}
 	return err
 }
@@ -83,7 +86,10 @@ func (s *Service) setStopped(ctx context.Context, token string, stopped bool) er
 	if err != nil {
 		return err
 	}
-	_, err = s.store.SetStopped(ctx, hash, stopped, s.clock())
+	now := s.clock()
+	_, err = s.store.UpdateSubscriber(ctx, SubscriberKey{StopHash: hash}, func(cur Subscriber) (Subscriber, error) {
+		return cur.SetStopped(stopped, now), nil
+	})
 	if errors.Is(err, privacy.ErrNotFound) {
 		return errBadLink
 	}

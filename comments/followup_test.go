@@ -156,14 +156,18 @@ func TestConfirmationExpires(t *testing.T) {
 }
 
 func TestSuppressedAddressStillComments(t *testing.T) {
-	e := newEnv(t, "mem", withModeration(comments.ModerateNone))
-	require.NoError(t, e.priv.Suppress(ctx, dee, "bounced", e.clock.Now()))
-	p := e.post(t, comments.Input{Name: "Dee", Email: dee, Body: "My mail bounces", FollowUp: true})
-	assert.Equal(t, comments.StatusApproved, p.Status)
-	assert.Zero(t, e.outbox(t, "comments:confirm"))
-	assert.Equal(t, int64(1), e.mail.Mailer.Refusals()[privacy.RefusedSuppressed])
-	_, err := e.store.Subscriber(ctx, dee)
-	assert.ErrorIs(t, err, privacy.ErrNotFound, "the request whose mail was refused is undone")
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, withModeration(comments.ModerateNone))
+		require.NoError(t, e.priv.Suppress(ctx, dee, "bounced", e.clock.Now()))
+		p := e.post(t, comments.Input{Name: "Dee", Email: dee, Body: "My mail bounces", FollowUp: true})
+		assert.Equal(t, comments.StatusApproved, p.Status)
+		assert.Zero(t, e.outbox(t, "comments:confirm"))
+		assert.Equal(t, int64(1), e.mail.Mailer.Refusals()[privacy.RefusedSuppressed])
+		_, err := e.store.Subscriber(ctx, dee)
+		assert.ErrorIs(t, err, privacy.ErrNotFound, "the request whose mail was refused is undone")
+		_, err = e.store.Comment(ctx, p.Comment.ID)
+		assert.NoError(t, err, "the comment is kept")
+	})
 }
 
 // brokenOutbox fails every enqueue, as a lost database connection would.

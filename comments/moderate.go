@@ -3,6 +3,7 @@ package comments
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,7 +80,7 @@ func (s *Service) Queue(ctx context.Context, f QueueFilter) ([]Held, error) {
 
 // Approve publishes comment id (pending or rejected) and, when it replies to a
 // confirmed commenter who asked for follow-up, enqueues the notification in the
-// same transaction. Returns ErrUnauthorized or ErrForbidden unless the actor is a
+// same unit of work. Returns ErrUnauthorized or ErrForbidden unless the actor is a
 // moderator, ErrNotFound, and ErrConflict when the comment is already approved or
 // deleted.
 func (s *Service) Approve(ctx context.Context, id int64) error {
@@ -91,8 +92,12 @@ func (s *Service) Approve(ctx context.Context, id int64) error {
 		return err
 	}
 	c.Status = StatusApproved
-	return s.store.SetStatus(ctx, id, []Status{StatusPending, StatusRejected}, StatusApproved, s.clock(),
-		func(ctx context.Context) error { return s.notifyReply(ctx, c) })
+	return s.store.Do(ctx, func(ctx context.Context) error {
+		if err := s.store.SetStatus(ctx, id, s.clock(), move(StatusApproved, StatusPending, StatusRejected)); err != nil {
+			return err
+		}
+		return s.notifyReply(ctx, c)
+	})
 }
 
 // Reject hides comment id (pending or approved) until it is purged,
@@ -105,7 +110,17 @@ func (s *Service) Reject(ctx context.Context, id int64) error {
 	if _, err := s.audit(ctx, id, "rejecting the comment"); err != nil {
 		return err
 	}
-	return s.store.SetStatus(ctx, id, []Status{StatusPending, StatusApproved}, StatusRejected, s.clock(), nil)
+	return s.store.SetStatus(ctx, id, s.clock(), move(StatusRejected, StatusPending, StatusApproved))
+}
+
+// move is the moderation rule: a comment goes to to only from one of from.
+func move(to Status, from ...Status) func(Status) (Status, error) {
+	return func(cur Status) (Status, error) {
+		if !slices.Contains(from, cur) {
+			return cur, privacy.Errorf(privacy.ErrConflict, "the comment is %s", cur)
+		}
+		return to, nil
+	}
 }
 
 // Remove deletes comment id at once. Returns ErrUnauthorized or ErrForbidden unless

@@ -171,6 +171,9 @@ func New(cfg Config) (*Service, error) {
 	case len(cfg.Key) < 32:
 		return nil, errors.New("comments: Config.Key must hold at least 32 random bytes")
 	}
+	if err := privacy.SameDatabase("comments", cfg.Store, cfg.Mailer.Work()); err != nil {
+		return nil, err
+	}
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, errors.New("comments: Config.BaseURL must be an absolute http(s) URL without query, e.g. https://example.com/comments")
@@ -265,13 +268,25 @@ const (
 // guard is the follow-up purpose's privacy.MessageAllower.
 type guard struct{ s *Service }
 
-// Allows answers for the address alone: whether any follow-up mail may reach it.
-// The Mailer asks AllowsMessage instead.
+// Allows answers for the address alone: whether any follow-up mail may reach it
+// (FollowUpAllowed). It reads through ctx, so it sees the comment and request of
+// the unit of work ctx carries. The Mailer asks AllowsMessage instead.
 func (g guard) Allows(ctx context.Context, p privacy.Purpose, subject string) (bool, error) {
 	if p != PurposeFollowUp {
 		return false, nil
 	}
-	return g.s.store.FollowUpAllowed(ctx, subject, g.s.clock())
+	sub, err := g.s.store.Subscriber(ctx, subject)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	statuses, err := g.s.store.FollowUpStatuses(ctx, subject)
+	if err != nil {
+		return false, err
+	}
+	return FollowUpAllowed(sub, statuses, g.s.clock()), nil
 }
 
 // AllowsMessage lets the confirmation (ConfirmRef) through to an address that asked
@@ -377,7 +392,7 @@ func (s *Service) checkBody(body string) (html string, err error) {
 
 // Post validates in and stores the comment: published at once or held for a
 // moderator as Config.Moderation says. When in.FollowUp is set and the address has
-// not confirmed, a confirmation mail is enqueued in the same transaction; when the
+// not confirmed, a confirmation mail is enqueued in the same unit of work; when the
 // comment publishes at once and replies to a confirmed commenter who asked for
 // follow-up, so is the notification.
 //
@@ -453,15 +468,18 @@ func (s *Service) Post(ctx context.Context, in Input) (Posted, error) {
 		Thread: in.Thread, ParentID: in.ParentID, Name: name, Email: email, Source: in.Body, HTML: html,
 		Digest: digest, Status: status, FollowUp: in.FollowUp, Hue: s.hue(email), Manage: hash, Created: now,
 	}
-	err = s.store.CreateComment(ctx, &c, func(ctx context.Context) error {
-		// First, so that a stamp spent meanwhile by a concurrent post leaves
-		// nothing to undo.
+	err = s.store.Do(ctx, func(ctx context.Context) error {
+		// First, so that a stamp spent meanwhile by a concurrent post fails the
+		// post before it writes anything.
 		if in.stamp != nil {
 			if err := s.store.UseStamp(ctx, in.stamp, in.stampExpires, now); errors.Is(err, privacy.ErrConflict) {
 				return errStampUsed()
 			} else if err != nil {
 				return err
 			}
+		}
+		if err := s.store.CreateComment(ctx, &c); err != nil {
+			return err
 		}
 		if c.FollowUp {
 			if err := s.requestConfirmation(ctx, email, now); err != nil {
@@ -521,14 +539,15 @@ func (s *Service) stopToken(email string) string {
 func (s *Service) hue(email string) int { return int(s.mac("avatar", email)[0]%8) + 1 }
 
 // requestConfirmation issues a confirmation for email unless it confirmed, stopped
-// or already holds one, and enqueues the confirmation mail with it.
+// or holds one unexpired at now, and enqueues the confirmation mail with it, in
+// the unit of work ctx carries. A confirmation whose mail is refused is taken back:
+// the comment still posts, and the address may ask again.
 func (s *Service) requestConfirmation(ctx context.Context, email string, now time.Time) error {
 	token, hash, err := s.token()
 	if err != nil {
 		return err
 	}
 	stop := s.stopToken(email)
-	sub := Subscriber{Email: email, ConfirmHash: hash, ConfirmExpires: now.Add(s.cfg.ConfirmTTL), StopHash: privacy.HashToken(stop), Created: now}
 	data := confirmMail{Site: s.siteName(), ConfirmURL: s.base + "/confirm/" + token, ValidFor: s.cfg.ConfirmTTL.String(), StopURL: s.base + "/stop/" + stop}
 	if s.cfg.ConfirmTTL%time.Hour == 0 {
 		data.ValidHours = int(s.cfg.ConfirmTTL / time.Hour)
@@ -539,14 +558,26 @@ func (s *Service) requestConfirmation(ctx context.Context, email string, now tim
 	}
 	msg.Purpose, msg.DataSubject, msg.To = PurposeFollowUp, email, privacy.Address{Email: email}
 	msg.Unsubscribe, msg.Ref = data.StopURL, ConfirmRef
-	_, err = s.store.RequestConfirmation(ctx, sub, func(ctx context.Context) error {
-		_, err := s.mailer.Send(ctx, msg)
-		return err
+	key := SubscriberKey{Email: email}
+	var before Subscriber
+	issued := false
+	_, err = s.store.UpdateSubscriber(ctx, key, func(cur Subscriber) (Subscriber, error) {
+		before, issued = cur, false
+		if !cur.MayAsk(now) {
+			return cur, nil
+		}
+		issued = true
+		return Subscriber{Email: email, ConfirmHash: hash, ConfirmExpires: now.Add(s.cfg.ConfirmTTL),
+			StopHash: privacy.HashToken(stop), Created: now}, nil
 	})
+	if err != nil || !issued {
+		return err
+	}
+	_, err = s.mailer.Send(ctx, msg)
 	if errors.Is(err, privacy.ErrRefused) {
 		// A suppressed address still may comment; it just gets no mail.
 		s.log.InfoContext(ctx, "comment follow-up confirmation not sent", "err", err)
-		return nil
+		_, err = s.store.UpdateSubscriber(ctx, key, func(Subscriber) (Subscriber, error) { return before, nil })
 	}
 	return err
 }

@@ -11,7 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consentkit/consentkit/comments"
+	commentsmem "github.com/consentkit/consentkit/comments/memstore"
+	commentsmysql "github.com/consentkit/consentkit/comments/mysqlstore"
+	"github.com/consentkit/consentkit/internal/mysqltest"
 	"github.com/consentkit/consentkit/privacy"
+	privacymem "github.com/consentkit/consentkit/privacy/memstore"
+	privacymysql "github.com/consentkit/consentkit/privacy/mysqlstore"
 )
 
 func TestNewRequiresConfig(t *testing.T) {
@@ -350,4 +355,31 @@ func TestRerender(t *testing.T) {
 	c, err := e.store.Comment(ctx, p.Comment.ID)
 	require.NoError(t, err)
 	assert.Equal(t, "<p>Some <strong>bold</strong> text</p>", c.HTML)
+}
+
+// TestNewRefusesStoresOnTwoDatabases: a comment and the mail it causes must commit
+// together, so New refuses a store on another database than the Mailer's.
+func TestNewRefusesStoresOnTwoDatabases(t *testing.T) {
+	e := newEnv(t, "mem")
+	db := mysqltest.New(t)
+	sqlStore := commentsmysql.New(db)
+	cases := map[string]struct {
+		store  comments.Store
+		outbox privacy.Store
+	}{
+		"MySQLBesideMemory": {sqlStore, privacymem.New()},
+		"MemoryBesideMySQL": {commentsmem.New(), privacymysql.New(db)},
+		"TwoPools":          {sqlStore, privacymysql.New(mysqltest.New(t))},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := comments.New(comments.Config{Store: tc.store, Mailer: privacy.NewMailer(e.policy, tc.outbox, nil),
+				Auditor: e.auditor, Key: e.key, BaseURL: base})
+			require.ErrorContains(t, err, "must be on one database")
+			assert.ErrorContains(t, err, "comments")
+		})
+	}
+	_, err := comments.New(comments.Config{Store: sqlStore, Mailer: privacy.NewMailer(e.policy, privacymysql.New(db), nil),
+		Auditor: e.auditor, Key: e.key, BaseURL: base})
+	require.NoError(t, err, "one pool is one database")
 }

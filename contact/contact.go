@@ -60,23 +60,26 @@ type Filter struct {
 	Offset int
 }
 
-// Store keeps contact requests. Methods that cause mail take a then function that
-// runs inside the store's transaction, after the change and before the commit: when
-// then fails, nothing is stored. The context passed to then carries the transaction
-// (MySQL), so privacy.Mailer.Send called from it enqueues in the same transaction and
-// every query made through the store with that context sees the uncommitted change.
+// Store keeps contact requests. It is a privacy.UnitOfWork: the Service runs a
+// change and the mail it causes in one Do, on the same database as the Mailer's
+// store, so that every query made through the store with Do's context (the
+// Mailer's purpose check among them) sees the uncommitted change, and a change
+// whose mail cannot be queued is not kept. The store keeps no rule of its own:
+// what may change is decided by the Service.
 type Store interface {
-	// Create stores r, setting r.ID, then runs then (which may be nil). Returns
-	// ErrConflict when r.Ref is taken.
-	Create(ctx context.Context, r *Request, then func(ctx context.Context) error) error
+	privacy.UnitOfWork
+	// Create stores r, setting r.ID. Returns ErrConflict when r.Ref is taken.
+	Create(ctx context.Context, r *Request) error
 	// Get returns the request with its thread. Returns ErrNotFound.
 	Get(ctx context.Context, ref string) (Request, error)
 	// List returns matching requests newest first, without Message or Thread.
 	List(ctx context.Context, f Filter) ([]Request, error)
-	// AddReply appends rep to the open request's thread, setting rep.ID, and
-	// marks the request updated at rep.At, then runs then. Returns ErrNotFound, or
-	// ErrConflict when the request is closed.
-	AddReply(ctx context.Context, ref string, rep *Reply, then func(ctx context.Context) error) error
+	// AddReply locks the request ref, passes it (without its thread) to decide,
+	// and appends the reply decide returns to its thread, setting the reply's ID,
+	// and marks the request updated at the reply's At. decide must not call the
+	// store. Returns the stored reply; ErrNotFound, or decide's error, with nothing
+	// written.
+	AddReply(ctx context.Context, ref string, decide func(current Request) (Reply, error)) (Reply, error)
 	// Close closes the request at at. Closing a closed request changes nothing.
 	// Returns ErrNotFound.
 	Close(ctx context.Context, ref string, at time.Time) error

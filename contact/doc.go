@@ -16,9 +16,10 @@
 // Service registers with privacy.Registry to export and erase everything it holds
 // about an address. Open requests are kept until closed or erased.
 //
-// The request and its notification are written in one transaction: with
-// contact/mysqlstore and privacy/mysqlstore on the same database, either both are
-// kept or neither is.
+// The request and its notification are written in one unit of work
+// (privacy.UnitOfWork): either both are kept or neither is. New refuses a Store
+// that is not on the Mailer's store's database, where they could not commit
+// together.
 //
 // The host owns the markup. Every page, form and mail renders from templates
 // (DefaultTemplates, embedded from contact/templates: *.html for the pages through

@@ -156,6 +156,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Store != nil && cfg.Mailer != nil {
+		if err := privacy.SameDatabase("contact", cfg.Store, cfg.Mailer.Work()); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -277,7 +282,7 @@ func hasBidiOverride(s string) bool {
 }
 
 // Submit validates in, stores it as a new open request with a fresh reference and,
-// in the same transaction, enqueues the notification to the support inbox (From an
+// in the same unit of work, enqueues the notification to the support inbox (From an
 // operator address, Reply-To the visitor), and the acknowledgement when enabled and
 // due. Either the request and its notification are both kept, or neither is.
 //
@@ -306,7 +311,12 @@ func (s *Service) Submit(ctx context.Context, in Submission) (Request, error) {
 		if r.Ref, err = NewRef(s.cfg.Rand); err != nil {
 			return Request{}, fmt.Errorf("contact: reference: %w", err)
 		}
-		err = s.cfg.Store.Create(ctx, &r, func(ctx context.Context) error { return s.notify(ctx, &r) })
+		err = s.cfg.Store.Do(ctx, func(ctx context.Context) error {
+			if err := s.cfg.Store.Create(ctx, &r); err != nil {
+				return err
+			}
+			return s.notify(ctx, &r)
+		})
 		if !errors.Is(err, privacy.ErrConflict) || attempt == 4 {
 			break
 		}
@@ -390,7 +400,7 @@ func (s *Service) notify(ctx context.Context, r *Request) error {
 
 // Allows implements privacy.Allower: an address may be mailed for PurposeSupport
 // while it has an open request, or one closed within Config.AnswerWindow. It sees a
-// request created in the transaction ctx carries.
+// request created in the unit of work ctx carries.
 func (s *Service) Allows(ctx context.Context, p privacy.Purpose, subject string) (bool, error) {
 	if p != PurposeSupport {
 		return false, nil
@@ -449,7 +459,7 @@ func (s *Service) Get(ctx context.Context, ref string) (Request, error) {
 }
 
 // Reply sends text to the requester of ref (support purpose, Reply-To the support
-// inbox) and keeps it in the request's thread, in one transaction. It needs the
+// inbox) and keeps it in the request's thread, in one unit of work. It needs the
 // support role and records the access. The reply quotes nothing the visitor wrote.
 // Returns ErrUnauthorized, ErrForbidden, ErrNotFound, ErrInvalid naming "text",
 // ErrConflict when the request is closed or the requester's address is suppressed
@@ -471,8 +481,8 @@ func (s *Service) Reply(ctx context.Context, ref, text string) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
-	if r.Status == StatusClosed {
-		return Reply{}, privacy.Errorf(privacy.ErrConflict, "the request is closed")
+	if err := answerable(r); err != nil {
+		return Reply{}, err
 	}
 	if err := s.cfg.Auditor.Record(ctx, privacy.RoleSupport, r.Email, "contact request "+r.Ref, "replying to the request"); err != nil {
 		return Reply{}, err
@@ -483,8 +493,14 @@ func (s *Service) Reply(ctx context.Context, ref, text string) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
-	err = s.cfg.Store.AddReply(ctx, ref, &rep, func(ctx context.Context) error {
-		_, err := s.cfg.Mailer.Send(ctx, privacy.Message{
+	var stored Reply
+	err = s.cfg.Store.Do(ctx, func(ctx context.Context) error {
+		var err error
+		// The request may have closed since it was read: decided again under AddReply's lock.
+		if stored, err = s.cfg.Store.AddReply(ctx, ref, func(cur Request) (Reply, error) { return rep, answerable(cur) }); err != nil {
+			return err
+		}
+		_, err = s.cfg.Mailer.Send(ctx, privacy.Message{
 			Purpose:     PurposeSupport,
 			DataSubject: r.Email,
 			To:          privacy.Address{Email: r.Email},
@@ -503,7 +519,15 @@ func (s *Service) Reply(ctx context.Context, ref, text string) (Reply, error) {
 	case err != nil:
 		return Reply{}, err
 	}
-	return rep, nil
+	return stored, nil
+}
+
+// answerable is the rule of replies: a closed request takes none.
+func answerable(r Request) error {
+	if r.Status == StatusClosed {
+		return privacy.Errorf(privacy.ErrConflict, "the request is closed")
+	}
+	return nil
 }
 
 // Close closes the request ref; closing a closed request is not an error. It needs

@@ -16,9 +16,12 @@ import (
 
 	"github.com/consentkit/consentkit/contact"
 	contactmem "github.com/consentkit/consentkit/contact/memstore"
+	contactmysql "github.com/consentkit/consentkit/contact/mysqlstore"
+	"github.com/consentkit/consentkit/internal/mysqltest"
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	privacymem "github.com/consentkit/consentkit/privacy/memstore"
+	privacymysql "github.com/consentkit/consentkit/privacy/mysqlstore"
 	"github.com/consentkit/consentkit/privacy/web"
 )
 
@@ -191,24 +194,64 @@ func TestSubmitRefusedNotificationStoresNothing(t *testing.T) {
 	})
 }
 
-// On MySQL the notification joins the request's transaction: when anything after it
-// fails, the message is withdrawn with the request.
-func TestNotificationRollsBackWithRequest(t *testing.T) {
-	e := newEnv(t, "mysql")
-	ctx := context.Background()
-	boom := errors.New("later step failed")
-	r := &contact.Request{Ref: "ROLL-BACK", Email: visitor, Subject: "s", Message: "m", Status: contact.StatusOpen,
-		Created: e.clock.Now(), Updated: e.clock.Now()}
-	err := e.store.Create(ctx, r, func(ctx context.Context) error {
-		_, err := e.mail.Mailer.Send(ctx, privacy.Message{Purpose: contact.PurposeSupport, DataSubject: visitor,
-			To: privacy.Address{Email: inbox}, Subject: "new request", Text: "text"})
-		require.NoError(t, err, "the Allower must see the uncommitted request")
-		return boom
+// A host enlists Submit in its own unit of work: when the host's later step fails,
+// the request and its queued notification are both withdrawn; when it succeeds,
+// both are kept.
+func TestSubmitInHostUnitOfWork(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind)
+		ctx := context.Background()
+		boom := errors.New("the host's later step failed")
+		err := e.store.Do(ctx, func(ctx context.Context) error {
+			if _, err := e.svc.Submit(ctx, valid()); err != nil {
+				return err
+			}
+			rs, err := e.store.List(ctx, contact.Filter{})
+			require.NoError(t, err)
+			assert.Len(t, rs, 1, "the unit of work sees its request")
+			return boom
+		})
+		require.ErrorIs(t, err, boom)
+		reqs, msgs := e.count(t)
+		assert.Zero(t, reqs)
+		assert.Zero(t, msgs, "the queued notification is withdrawn with the request")
+
+		require.NoError(t, e.store.Do(ctx, func(ctx context.Context) error {
+			_, err := e.svc.Submit(ctx, valid())
+			return err
+		}))
+		reqs, msgs = e.count(t)
+		assert.Equal(t, 1, reqs)
+		assert.Equal(t, 1, msgs)
+		assert.Len(t, e.mail.Server.Wait(1, 5*time.Second), 1, "the committed notification is delivered")
 	})
-	require.ErrorIs(t, err, boom)
-	reqs, msgs := e.count(t)
-	assert.Zero(t, reqs)
-	assert.Zero(t, msgs, "the enqueued notification is rolled back with the request")
+}
+
+// New refuses a store a unit of work cannot span with the Mailer's: a MySQL
+// contact store beside a memory privacy store, or two MySQL pools.
+func TestNewRefusesStoresOnTwoDatabases(t *testing.T) {
+	policy := mailtest.Policy()
+	db := mysqltest.New(t)
+	mysqlStore := contactmysql.New(db)
+	cases := map[string]struct {
+		store  contact.Store
+		outbox privacy.Store
+	}{
+		"MySQLBesideMemory": {mysqlStore, privacymem.New()},
+		"MemoryBesideMySQL": {contactmem.New(), privacymysql.New(db)},
+		"TwoPools":          {mysqlStore, privacymysql.New(mysqltest.New(t))},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := contact.New(contact.Config{Store: tc.store, Mailer: privacy.NewMailer(policy, tc.outbox, nil),
+				Auditor: &privacy.Auditor{Log: tc.outbox}, SupportInbox: inbox})
+			require.ErrorContains(t, err, "must be on one database")
+			assert.ErrorContains(t, err, "contact")
+		})
+	}
+	_, err := contact.New(contact.Config{Store: mysqlStore, Mailer: privacy.NewMailer(policy, privacymysql.New(db), nil),
+		Auditor: &privacy.Auditor{Log: privacymem.New()}, SupportInbox: inbox})
+	require.NoError(t, err, "one pool is one database")
 }
 
 func TestRefCollisionRetried(t *testing.T) {
@@ -550,7 +593,7 @@ func TestRetention(t *testing.T) {
 		assert.NotContains(t, string(page), "6 months")
 		now := time.Now().UTC()
 		require.NoError(t, store.Create(context.Background(), &contact.Request{Ref: "AAAA-AAAA", Email: visitor, Status: contact.StatusClosed,
-			Created: now, Updated: now, Closed: now}, nil))
+			Created: now, Updated: now, Closed: now}))
 		n, err := svc.Purge(context.Background(), now.Add(29*24*time.Hour))
 		require.NoError(t, err)
 		assert.Zero(t, n)

@@ -205,10 +205,11 @@ type Batch struct {
 type SendFunc func(ctx context.Context, r Recipient) (bool, error)
 
 // Store keeps subscriptions, campaigns and the consent-sync cursor. The rules live in
-// the Service; a Store makes each call atomic. Methods that cause mail take a function
-// run inside the change's transaction (ctx carries it), so mail is enqueued if and only
-// if the change commits.
+// the Service; a Store makes each call atomic. It is a privacy.UnitOfWork: the Service
+// runs a change and the mail it causes in one Do, on the same database as the
+// Mailer's store, so mail is enqueued if and only if the change commits.
 type Store interface {
+	privacy.UnitOfWork
 	// Subscription returns email's subscription to list, seeing the uncommitted rows
 	// of a transaction ctx carries. Returns ErrNotFound if there is none.
 	Subscription(ctx context.Context, email string, list List) (Subscription, error)
@@ -223,10 +224,11 @@ type Store interface {
 	// confirmation has hash (none is not an error).
 	SubscriptionsByConfirmHash(ctx context.Context, hash []byte) ([]Subscription, error)
 	// UpdateSubscriptions locks email's subscriptions, passes them to decide, and
-	// writes the subscriptions decide returns (ID 0 inserts, others update), then runs
-	// then with the written rows. If then fails, nothing is written. decide must not
-	// call the store. Returns the written rows; ErrConflict if a row decide inserts exists.
-	UpdateSubscriptions(ctx context.Context, email string, decide func(current []Subscription) ([]Subscription, error), then func(ctx context.Context, written []Subscription) error) ([]Subscription, error)
+	// writes the subscriptions decide returns (ID 0 inserts, others update). decide
+	// must not call the store, and may be called again when a first subscription of
+	// the address races it. Returns the written rows; decide's error with nothing
+	// written; ErrConflict if a row decide inserts exists.
+	UpdateSubscriptions(ctx context.Context, email string, decide func(current []Subscription) ([]Subscription, error)) ([]Subscription, error)
 	// EraseSubscriptions removes every subscription of email and returns how many.
 	EraseSubscriptions(ctx context.Context, email string) (int, error)
 	// PurgeSubscriptions removes pending subscriptions whose confirmation expired

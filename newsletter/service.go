@@ -125,6 +125,11 @@ func New(cfg Config) (*Service, error) {
 	if err := checkListDefs(lists); err != nil {
 		errs = append(errs, err)
 	}
+	if cfg.Store != nil && cfg.Mailer != nil {
+		if err := privacy.SameDatabase("newsletter", cfg.Store, cfg.Mailer.Work()); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -420,7 +425,7 @@ func (s *Service) subscribe(ctx context.Context, addr string, lists []List, sour
 	if err != nil {
 		return fmt.Errorf("newsletter: %w", err)
 	}
-	_, err = s.store.UpdateSubscriptions(ctx, addr, func(cur []Subscription) ([]Subscription, error) {
+	_, err = s.update(ctx, addr, func(cur []Subscription) ([]Subscription, error) {
 		var out []Subscription
 		for _, l := range lists {
 			i := slices.IndexFunc(cur, func(x Subscription) bool { return x.List == l })
@@ -539,7 +544,7 @@ func (s *Service) Confirm(ctx context.Context, token string) ([]List, error) {
 		return nil, gone
 	}
 	now := s.clock()
-	written, err := s.store.UpdateSubscriptions(ctx, subs[0].Email, func(cur []Subscription) ([]Subscription, error) {
+	written, err := s.update(ctx, subs[0].Email, func(cur []Subscription) ([]Subscription, error) {
 		var out []Subscription
 		for _, sub := range cur {
 			if bytes.Equal(sub.ConfirmHash, hash) && sub.awaitsConfirmation(now) {
@@ -563,6 +568,24 @@ func (s *Service) Confirm(ctx context.Context, token string) ([]List, error) {
 		lists[i] = sub.List
 	}
 	return lists, nil
+}
+
+// update runs decide on addr's subscriptions (Store.UpdateSubscriptions) and then
+// on the rows written, in one unit of work: the mail and consent records then
+// causes commit with the rows, or nothing does.
+func (s *Service) update(ctx context.Context, addr string, decide func([]Subscription) ([]Subscription, error), then func(ctx context.Context, written []Subscription) error) ([]Subscription, error) {
+	var written []Subscription
+	err := s.store.Do(ctx, func(ctx context.Context) error {
+		var err error
+		if written, err = s.store.UpdateSubscriptions(ctx, addr, decide); err != nil {
+			return err
+		}
+		return then(ctx, written)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return written, nil
 }
 
 func (s *Service) record(ctx context.Context, subs []Subscription, granted bool, source string) error {
@@ -679,7 +702,7 @@ func (s *Service) RelayComplaint(ctx context.Context, addr string) error {
 // withdrawals; also runs in the same transaction.
 func (s *Service) leave(ctx context.Context, addr string, leaves func(List) bool, source string, also func(ctx context.Context) error) ([]List, error) {
 	now := s.clock()
-	written, err := s.store.UpdateSubscriptions(ctx, addr, func(cur []Subscription) ([]Subscription, error) {
+	written, err := s.update(ctx, addr, func(cur []Subscription) ([]Subscription, error) {
 		var out []Subscription
 		for _, sub := range cur {
 			if leaves(sub.List) && sub.Status != StatusUnsubscribed {

@@ -10,11 +10,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/consentkit/consentkit/internal/mysqltest"
 	"github.com/consentkit/consentkit/newsletter"
 	newsmem "github.com/consentkit/consentkit/newsletter/memstore"
+	newsmysql "github.com/consentkit/consentkit/newsletter/mysqlstore"
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	privacymem "github.com/consentkit/consentkit/privacy/memstore"
+	privacymysql "github.com/consentkit/consentkit/privacy/mysqlstore"
 )
 
 const ann = "ann@example.org"
@@ -599,4 +602,33 @@ func TestCaseVariantsAreOneSubscriber(t *testing.T) {
 		require.Len(t, subs, 1, "one subscriber")
 		assert.Equal(t, "zedzed@example.org", subs[0].Email, "kept as first typed")
 	})
+}
+
+// TestNewRefusesStoresOnTwoDatabases: a subscription and its confirmation mail
+// must commit together, so New refuses a store on another database than the
+// Mailer's.
+func TestNewRefusesStoresOnTwoDatabases(t *testing.T) {
+	db := mysqltest.New(t)
+	sqlStore := newsmysql.New(db)
+	cases := map[string]struct {
+		store newsletter.Store
+		priv  privacy.Store
+	}{
+		"MySQLBesideMemory": {sqlStore, privacymem.New()},
+		"MemoryBesideMySQL": {newsmem.New(), privacymysql.New(db)},
+		"TwoPools":          {sqlStore, privacymysql.New(mysqltest.New(t))},
+	}
+	cfg := func(store newsletter.Store, ps privacy.Store) newsletter.Config {
+		return newsletter.Config{Store: store, Mailer: privacy.NewMailer(mailtest.Policy(), ps, nil), Outbox: ps,
+			Consents: &privacy.Consents{Store: ps, Policy: mailtest.Policy()}, Auditor: &privacy.Auditor{Log: ps}, Secret: secret}
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := newsletter.New(cfg(tc.store, tc.priv))
+			require.ErrorContains(t, err, "must be on one database")
+			assert.ErrorContains(t, err, "newsletter")
+		})
+	}
+	_, err := newsletter.New(cfg(sqlStore, privacymysql.New(db)))
+	require.NoError(t, err, "one pool is one database")
 }

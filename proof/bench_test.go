@@ -107,7 +107,7 @@ func (h *holders) seed(tb testing.TB) {
 					Digest: comments.Digest(fmt.Sprint(src, i)), Status: status, Hue: 1, Manage: fmt.Appendf(nil, "%032d", i), Created: now}
 				// Concurrent inserts of published comments into one thread
 				// deadlock on its version row, and the store runs the loser again.
-				if err := h.comments.CreateComment(ctx, c, nil); err != nil {
+				if err := h.comments.CreateComment(ctx, c); err != nil {
 					tb.Error(err)
 				}
 			}

@@ -318,7 +318,10 @@ func TestCommentCommitLost(t *testing.T) {
 	c := &comments.Comment{Thread: "t", Name: "Ann", Email: "ann@example.org", Source: "Hello.", HTML: "<p>Hello.</p>",
 		Digest: comments.Digest("Hello."), Status: comments.StatusPending, Hue: 1, Manage: []byte("0123456789abcdef0123456789abcdef"),
 		Created: time.Now().UTC()}
-	err := st.CreateComment(ctx, c, func(ctx context.Context) error {
+	err := st.Do(ctx, func(ctx context.Context) error {
+		if err := st.CreateComment(ctx, c); err != nil {
+			return err
+		}
 		var id int64
 		if err := sqlx.GetContext(ctx, sqltx.Ext(ctx, db), &id, `SELECT CONNECTION_ID()`); err != nil {
 			return err

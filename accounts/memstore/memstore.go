@@ -48,8 +48,67 @@ func clone(a *accounts.Account) accounts.Account {
 	return c
 }
 
+// Do implements privacy.UnitOfWork.
+func (s *Store) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	return privacy.MemoryWork(ctx, fn)
+}
+
+// Database implements privacy.UnitOfWork.
+func (s *Store) Database() string { return privacy.MemoryDatabase }
+
+// undo is a write's journal: how to put back what it changed, run newest first
+// under s.mu should ctx's unit of work fail. A nil journal keeps nothing: the
+// write is final.
+type undo []func()
+
+// write runs fn under s.mu and records its journal with ctx's unit of work after
+// releasing s.mu, which the undo takes again.
+func (s *Store) write(ctx context.Context, fn func(u *undo) error) error {
+	var u undo
+	s.mu.Lock()
+	err := fn(&u)
+	s.mu.Unlock()
+	if len(u) > 0 {
+		privacy.OnUndo(ctx, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for _, f := range slices.Backward(u) {
+				f()
+			}
+		})
+	}
+	return err
+}
+
+// set stores v as m[k], journaling in u how to put back what m held there.
+func set[K comparable, V any](u *undo, m map[K]V, k K, v V) {
+	prev, had := m[k]
+	if u != nil {
+		*u = append(*u, func() {
+			if had {
+				m[k] = prev
+			} else {
+				delete(m, k)
+			}
+		})
+	}
+	m[k] = v
+}
+
+// remove deletes m[k], journaling in u how to put it back.
+func remove[K comparable, V any](u *undo, m map[K]V, k K) {
+	prev, had := m[k]
+	if !had {
+		return
+	}
+	if u != nil {
+		*u = append(*u, func() { m[k] = prev })
+	}
+	delete(m, k)
+}
+
 // CreateAccount implements accounts.Store.
-func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *accounts.Token, then func(ctx context.Context) error) error {
+func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *accounts.Token) error {
 	s.mu.Lock()
 	if _, ok := s.byEmail[privacy.AddressKey(a.Email)]; ok {
 		s.mu.Unlock()
@@ -80,7 +139,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *
 		s.tokens[verify.Hash] = *verify
 	}
 	s.mu.Unlock()
-	if err := then(ctx); err != nil {
+	privacy.OnUndo(ctx, func() {
 		s.mu.Lock()
 		delete(s.accounts, a.ID)
 		delete(s.byEmail, privacy.AddressKey(a.Email))
@@ -93,8 +152,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *
 			}
 		}
 		s.mu.Unlock()
-		return err
-	}
+	})
 	return nil
 }
 
@@ -140,7 +198,7 @@ func (s *Store) SetPassword(ctx context.Context, id, hash string, revoke bool) e
 	return s.update(id, func(a *accounts.Account) error {
 		a.PasswordHash = hash
 		if revoke {
-			s.deleteSessions(id)
+			s.deleteSessions(nil, id)
 			s.deleteTokens(id)
 		}
 		return nil
@@ -156,7 +214,7 @@ func (s *Store) SetEmail(ctx context.Context, id, email string) error {
 		delete(s.byEmail, privacy.AddressKey(a.Email))
 		a.Email = email
 		s.byEmail[privacy.AddressKey(email)] = id
-		s.deleteSessions(id)
+		s.deleteSessions(nil, id)
 		s.deleteTokens(id)
 		return nil
 	})
@@ -174,7 +232,7 @@ func (s *Store) deleteAccount(id string) (int, error) {
 	if !ok {
 		return 0, notFound("account")
 	}
-	n := 1 + s.deleteSessions(id) + s.deleteTokens(id)
+	n := 1 + s.deleteSessions(nil, id) + s.deleteTokens(id)
 	delete(s.accounts, id)
 	delete(s.byEmail, privacy.AddressKey(a.Email))
 	for rid, r := range s.resources {
@@ -273,7 +331,7 @@ func (s *Store) Staff(ctx context.Context) ([]accounts.Account, error) {
 }
 
 // CreateToken implements accounts.Store.
-func (s *Store) CreateToken(ctx context.Context, t accounts.Token, then func(ctx context.Context) error) error {
+func (s *Store) CreateToken(ctx context.Context, t accounts.Token) error {
 	s.mu.Lock()
 	if _, ok := s.accounts[t.AccountID]; !ok {
 		s.mu.Unlock()
@@ -292,7 +350,7 @@ func (s *Store) CreateToken(ctx context.Context, t accounts.Token, then func(ctx
 	}
 	s.tokens[t.Hash] = t
 	s.mu.Unlock()
-	if err := then(ctx); err != nil {
+	privacy.OnUndo(ctx, func() {
 		s.mu.Lock()
 		delete(s.tokens, t.Hash)
 		if _, ok := s.accounts[t.AccountID]; ok {
@@ -301,8 +359,7 @@ func (s *Store) CreateToken(ctx context.Context, t accounts.Token, then func(ctx
 			}
 		}
 		s.mu.Unlock()
-		return err
-	}
+	})
 	return nil
 }
 
@@ -400,16 +457,16 @@ func (s *Store) PurgeTokens(ctx context.Context, now time.Time) (int, error) {
 
 // CreateSession implements accounts.Store.
 func (s *Store) CreateSession(ctx context.Context, sess accounts.Session) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.accounts[sess.AccountID]; !ok {
-		return notFound("account")
-	}
-	if _, ok := s.sessions[sess.Hash]; ok {
-		return privacy.Errorf(privacy.ErrConflict, "session exists")
-	}
-	s.sessions[sess.Hash] = sess
-	return nil
+	return s.write(ctx, func(u *undo) error {
+		if _, ok := s.accounts[sess.AccountID]; !ok {
+			return notFound("account")
+		}
+		if _, ok := s.sessions[sess.Hash]; ok {
+			return privacy.Errorf(privacy.ErrConflict, "session exists")
+		}
+		set(u, s.sessions, sess.Hash, sess)
+		return nil
+	})
 }
 
 // SessionByHash implements accounts.Store.
@@ -429,37 +486,42 @@ func (s *Store) SessionByHash(ctx context.Context, hash string) (accounts.Sessio
 
 // TouchSession implements accounts.Store.
 func (s *Store) TouchSession(ctx context.Context, hash string, at time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, ok := s.sessions[hash]
-	if !ok {
-		return notFound("session")
-	}
-	sess.LastSeen = at
-	s.sessions[hash] = sess
-	return nil
+	return s.write(ctx, func(u *undo) error {
+		sess, ok := s.sessions[hash]
+		if !ok {
+			return notFound("session")
+		}
+		sess.LastSeen = at
+		set(u, s.sessions, hash, sess)
+		return nil
+	})
 }
 
 // DeleteSession implements accounts.Store.
 func (s *Store) DeleteSession(ctx context.Context, hash string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.sessions, hash)
-	return nil
+	return s.write(ctx, func(u *undo) error {
+		remove(u, s.sessions, hash)
+		return nil
+	})
 }
 
 // DeleteSessions implements accounts.Store.
 func (s *Store) DeleteSessions(ctx context.Context, accountID string) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.deleteSessions(accountID), nil
+	n := 0
+	err := s.write(ctx, func(u *undo) error {
+		n = s.deleteSessions(u, accountID)
+		return nil
+	})
+	return n, err
 }
 
-func (s *Store) deleteSessions(accountID string) int {
+// deleteSessions removes every session of the account, journaled in u, and
+// returns how many.
+func (s *Store) deleteSessions(u *undo, accountID string) int {
 	n := 0
 	for h, sess := range s.sessions {
 		if sess.AccountID == accountID {
-			delete(s.sessions, h)
+			remove(u, s.sessions, h)
 			n++
 		}
 	}
@@ -482,16 +544,17 @@ func (s *Store) Sessions(ctx context.Context, accountID string) ([]accounts.Sess
 
 // PurgeSessions implements accounts.Store.
 func (s *Store) PurgeSessions(ctx context.Context, now, idleBefore time.Time) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := 0
-	for h, sess := range s.sessions {
-		if !now.Before(sess.Expires) || sess.LastSeen.Before(idleBefore) {
-			delete(s.sessions, h)
-			n++
+	err := s.write(ctx, func(u *undo) error {
+		for h, sess := range s.sessions {
+			if !now.Before(sess.Expires) || sess.LastSeen.Before(idleBefore) {
+				remove(u, s.sessions, h)
+				n++
+			}
 		}
-	}
-	return n, nil
+		return nil
+	})
+	return n, err
 }
 
 // AddResource implements accounts.Store.
@@ -587,7 +650,7 @@ func (s *Store) Usage(ctx context.Context, accountID string) (int64, error) {
 }
 
 // CreateParental implements accounts.Store.
-func (s *Store) CreateParental(ctx context.Context, p accounts.ParentalRequest, then func(ctx context.Context) error) error {
+func (s *Store) CreateParental(ctx context.Context, p accounts.ParentalRequest) error {
 	s.mu.Lock()
 	if _, ok := s.parental[p.ID]; ok {
 		s.mu.Unlock()
@@ -595,12 +658,11 @@ func (s *Store) CreateParental(ctx context.Context, p accounts.ParentalRequest, 
 	}
 	s.parental[p.ID] = p
 	s.mu.Unlock()
-	if err := then(ctx); err != nil {
+	privacy.OnUndo(ctx, func() {
 		s.mu.Lock()
 		delete(s.parental, p.ID)
 		s.mu.Unlock()
-		return err
-	}
+	})
 	return nil
 }
 
@@ -669,7 +731,7 @@ func (s *Store) ParentalDue(ctx context.Context, t time.Time, limit int) ([]acco
 }
 
 // ConfirmParental implements accounts.Store.
-func (s *Store) ConfirmParental(ctx context.Context, id string, at time.Time, tokenHash string, then func(ctx context.Context) error) error {
+func (s *Store) ConfirmParental(ctx context.Context, id string, at time.Time, tokenHash string) error {
 	s.mu.Lock()
 	p, ok := s.parental[id]
 	if !ok || !p.Confirmed.IsZero() {
@@ -680,14 +742,13 @@ func (s *Store) ConfirmParental(ctx context.Context, id string, at time.Time, to
 	p.Confirmed, p.TokenHash = at, tokenHash
 	s.parental[id] = p
 	s.mu.Unlock()
-	if err := then(ctx); err != nil {
+	privacy.OnUndo(ctx, func() {
 		s.mu.Lock()
 		if _, ok := s.parental[id]; ok {
 			s.parental[id] = before
 		}
 		s.mu.Unlock()
-		return err
-	}
+	})
 	return nil
 }
 

@@ -34,6 +34,15 @@ var _ accounts.Store = (*Store)(nil)
 // before first use.
 func New(db *sqlx.DB) *Store { return &Store{db: db} }
 
+// Do implements privacy.UnitOfWork over one transaction of the store's pool.
+func (s *Store) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	return sqltx.Do(ctx, s.db, func(ctx context.Context, _ *sqlx.Tx) error { return fn(ctx) })
+}
+
+// Database implements privacy.UnitOfWork: the pool, since one transaction is one
+// connection of one pool.
+func (s *Store) Database() string { return sqltx.Name(s.db) }
+
 // Migrate creates or updates the store's tables. It is safe to call from several
 // processes at once. It refuses, naming their account ids, while accounts exist
 // whose addresses differ only in case: one of each must be merged into the other
@@ -138,7 +147,7 @@ func (s *Store) accountWhere(ctx context.Context, where string, arg any) (accoun
 }
 
 // CreateAccount implements accounts.Store.
-func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *accounts.Token, then func(ctx context.Context) error) error {
+func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *accounts.Token) error {
 	return tr(sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO accounts_accounts (id, email, display_name, password_hash, verified, age_screen, parent_email, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.Email, a.DisplayName, a.PasswordHash, a.Verified, a.AgeScreen, a.ParentEmail, a.Created.UTC())
@@ -165,7 +174,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *
 				return err
 			}
 		}
-		return then(ctx)
+		return nil
 	}))
 }
 
@@ -333,7 +342,7 @@ func (s *Store) Staff(ctx context.Context) ([]accounts.Account, error) {
 }
 
 // CreateToken implements accounts.Store.
-func (s *Store) CreateToken(ctx context.Context, t accounts.Token, then func(ctx context.Context) error) error {
+func (s *Store) CreateToken(ctx context.Context, t accounts.Token) error {
 	return tr(sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM accounts_tokens WHERE account_id = ? AND kind = ?`, t.AccountID, t.Kind); err != nil {
 			return tr(err)
@@ -341,7 +350,7 @@ func (s *Store) CreateToken(ctx context.Context, t accounts.Token, then func(ctx
 		if err := insertToken(ctx, tx, t); err != nil {
 			return err
 		}
-		return then(ctx)
+		return nil
 	}))
 }
 
@@ -631,15 +640,10 @@ func (s *Store) parental(ctx context.Context, where string, arg any) (accounts.P
 }
 
 // CreateParental implements accounts.Store.
-func (s *Store) CreateParental(ctx context.Context, p accounts.ParentalRequest, then func(ctx context.Context) error) error {
-	return tr(sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO accounts_parental (id, parent_email, token_hash, code_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-			p.ID, p.ParentEmail, p.TokenHash, p.CodeHash, p.Created.UTC())
-		if err != nil {
-			return tr(err)
-		}
-		return then(ctx)
-	}))
+func (s *Store) CreateParental(ctx context.Context, p accounts.ParentalRequest) error {
+	_, err := s.ext(ctx).ExecContext(ctx, `INSERT INTO accounts_parental (id, parent_email, token_hash, code_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+		p.ID, p.ParentEmail, p.TokenHash, p.CodeHash, p.Created.UTC())
+	return tr(err)
 }
 
 // ParentalByToken implements accounts.Store.
@@ -676,18 +680,13 @@ func (s *Store) ParentalDue(ctx context.Context, t time.Time, limit int) ([]acco
 }
 
 // ConfirmParental implements accounts.Store.
-func (s *Store) ConfirmParental(ctx context.Context, id string, at time.Time, tokenHash string, then func(ctx context.Context) error) error {
-	return tr(sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
-		n, err := affected(tx.ExecContext(ctx, `UPDATE accounts_parental SET confirmed_at = ?, token_hash = ? WHERE id = ? AND confirmed_at IS NULL`,
-			at.UTC(), tokenHash, id))
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return privacy.Errorf(privacy.ErrGone, "the request was confirmed or deleted")
-		}
-		return then(ctx)
-	}))
+func (s *Store) ConfirmParental(ctx context.Context, id string, at time.Time, tokenHash string) error {
+	n, err := affected(s.ext(ctx).ExecContext(ctx, `UPDATE accounts_parental SET confirmed_at = ?, token_hash = ? WHERE id = ? AND confirmed_at IS NULL`,
+		at.UTC(), tokenHash, id))
+	if err == nil && n == 0 {
+		return privacy.Errorf(privacy.ErrGone, "the request was confirmed or deleted")
+	}
+	return err
 }
 
 // ParentalFor implements accounts.Store.

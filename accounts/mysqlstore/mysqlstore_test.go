@@ -42,9 +42,10 @@ func TestMigrateConcurrently(t *testing.T) {
 	mysqltest.CheckMigrate(t, func(ctx context.Context, db *sqlx.DB) error { return mysqlstore.New(db).Migrate(ctx) }, "accounts_migrations")
 }
 
-// TestThenJoinsPrivacyStores proves what registration relies on: the consent
-// record and the outbox message written in then commit or roll back with the account.
-func TestThenJoinsPrivacyStores(t *testing.T) {
+// TestUnitOfWorkJoinsPrivacyStores proves what registration relies on: the consent
+// record and the outbox message written in the account's unit of work commit or
+// roll back with the account.
+func TestUnitOfWorkJoinsPrivacyStores(t *testing.T) {
 	ctx := context.Background()
 	db := mysqltest.New(t)
 	st := mysqlstore.New(db)
@@ -52,8 +53,11 @@ func TestThenJoinsPrivacyStores(t *testing.T) {
 	priv := privmysql.New(db)
 	require.NoError(t, priv.Migrate(ctx))
 	now := time.Now().UTC()
-	then := func(fail bool) func(ctx context.Context) error {
+	create := func(a *accounts.Account, fail bool) func(ctx context.Context) error {
 		return func(ctx context.Context) error {
+			if err := st.CreateAccount(ctx, a, nil); err != nil {
+				return err
+			}
 			if err := priv.AppendConsent(ctx, &privacy.Consent{Subject: "tx@example.org", Purpose: privacy.Purpose("newsletter"), Granted: true,
 				PolicyVersion: "1", Source: "registration", At: now}); err != nil {
 				return err
@@ -70,7 +74,9 @@ func TestThenJoinsPrivacyStores(t *testing.T) {
 	}
 	a := &accounts.Account{ID: "0123456789abcdef0123456789abcdef", Email: "tx@example.org", PasswordHash: "$sha1$" + strings.Repeat("0", 40),
 		AgeScreen: accounts.AgeOver13, Created: now}
-	require.Error(t, st.CreateAccount(ctx, a, nil, then(true)))
+	require.Error(t, st.Do(ctx, create(a, true)))
+	_, err := st.AccountByID(ctx, a.ID)
+	require.ErrorIs(t, err, privacy.ErrNotFound, "the account rolled back")
 	hist, err := priv.ConsentHistory(ctx, "tx@example.org")
 	require.NoError(t, err)
 	require.Empty(t, hist, "the consent record rolled back with the account")
@@ -78,7 +84,7 @@ func TestThenJoinsPrivacyStores(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, stats.Total(), "so did the message")
 
-	require.NoError(t, st.CreateAccount(ctx, a, nil, then(false)))
+	require.NoError(t, st.Do(ctx, create(a, false)))
 	hist, _ = priv.ConsentHistory(ctx, "tx@example.org")
 	require.Len(t, hist, 1)
 	stats, _ = priv.OutboxStats(ctx, "")

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -215,4 +216,84 @@ func testDeleteFactors(t *testing.T, s accounts.Store) {
 	assert.Zero(t, left)
 	_, err = s.UseChallenge(ctx, hash("ch"), accounts.ChallengeSignIn, t0)
 	assert.ErrorIs(t, err, privacy.ErrGone)
+}
+
+// testSecurityUnitOfWork: the session, factor and challenge writes take part in
+// a unit of work, so a host's failed change (or a Service's whose mail was not
+// queued) leaves none of them.
+func testSecurityUnitOfWork(t *testing.T, s accounts.Store) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	a := account(1, "unit@example.org")
+	mustCreate(t, s, a)
+	x := accounts.Session{Hash: hash("u1"), AccountID: a.ID, Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour)}
+	require.NoError(t, s.CreateSession(ctx, x))
+	f := totpFactor(1, a.ID, t0)
+	require.NoError(t, s.AddFactor(ctx, f))
+	require.NoError(t, s.ConfirmFactor(ctx, a.ID, f.ID, 5, t0, []string{hash("code1")}))
+	ch := accounts.Challenge{Hash: hash("uch"), Kind: accounts.ChallengeSignIn, AccountID: a.ID, Created: t0, Expires: t0.Add(time.Hour)}
+	require.NoError(t, s.CreateChallenge(ctx, ch))
+
+	failed := func(steps ...func(ctx context.Context) error) {
+		t.Helper()
+		require.ErrorIs(t, s.Do(ctx, func(ctx context.Context) error {
+			for _, step := range steps {
+				if err := step(ctx); err != nil {
+					return err
+				}
+			}
+			return boom
+		}), boom)
+	}
+	unchanged := func(msg string) {
+		t.Helper()
+		sessions, err := s.Sessions(ctx, a.ID)
+		require.NoError(t, err)
+		require.Len(t, sessions, 1, msg)
+		assert.Equal(t, x.Hash, sessions[0].Hash, msg)
+		assert.True(t, sessions[0].LastSeen.Equal(t0), "%s: LastSeen=%v", msg, sessions[0].LastSeen)
+		assert.True(t, sessions[0].Proved.IsZero(), "%s: Proved=%v", msg, sessions[0].Proved)
+		fs, err := s.Factors(ctx, a.ID)
+		require.NoError(t, err)
+		require.Len(t, fs, 1, msg)
+		assert.Equal(t, f.ID, fs[0].ID, msg)
+		assert.Equal(t, int64(5), fs[0].Step, msg)
+		n, err := s.RecoveryCodes(ctx, a.ID)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, msg)
+	}
+
+	failed(
+		func(ctx context.Context) error {
+			return s.CreateSession(ctx, accounts.Session{Hash: hash("u2"), AccountID: a.ID, Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour)})
+		},
+		func(ctx context.Context) error { return s.TouchSession(ctx, x.Hash, t0.Add(time.Minute)) },
+		func(ctx context.Context) error { return s.SetSessionProved(ctx, x.Hash, t0.Add(time.Minute)) },
+		func(ctx context.Context) error { return s.AddFactor(ctx, totpFactor(2, a.ID, t0.Add(time.Second))) },
+		func(ctx context.Context) error { return s.UseFactor(ctx, a.ID, f.ID, 9, t0.Add(time.Minute)) },
+		func(ctx context.Context) error { return s.UseRecoveryCode(ctx, a.ID, hash("code1")) },
+		func(ctx context.Context) error {
+			return s.CreateChallenge(ctx, accounts.Challenge{Hash: hash("uch2"), Kind: accounts.ChallengeSignIn, AccountID: a.ID, Created: t0, Expires: t0.Add(time.Hour)})
+		},
+		func(ctx context.Context) error {
+			_, err := s.UseChallenge(ctx, ch.Hash, accounts.ChallengeSignIn, t0.Add(time.Minute))
+			return err
+		},
+	)
+	unchanged("the writes of a failed unit of work are undone")
+	_, err := s.UseChallenge(ctx, hash("uch2"), accounts.ChallengeSignIn, t0.Add(time.Minute))
+	assert.ErrorIs(t, err, privacy.ErrGone, "a challenge created in a failed unit of work is not kept")
+
+	failed(
+		func(ctx context.Context) error { return s.DeleteFactor(ctx, a.ID, f.ID) },
+		func(ctx context.Context) error { return s.DeleteSessionOf(ctx, a.ID, x.Hash) },
+		func(ctx context.Context) error { _, err := s.DeleteOtherSessions(ctx, a.ID, ""); return err },
+		func(ctx context.Context) error { _, err := s.DeleteSessions(ctx, a.ID); return err },
+		func(ctx context.Context) error { return s.DeleteSession(ctx, x.Hash) },
+		func(ctx context.Context) error { _, err := s.PurgeSessions(ctx, t0.Add(2*time.Hour), t0); return err },
+		func(ctx context.Context) error { _, err := s.PurgeChallenges(ctx, t0.Add(2*time.Hour)); return err },
+	)
+	unchanged("the deletions of a failed unit of work are undone")
+	_, err = s.UseChallenge(ctx, ch.Hash, accounts.ChallengeSignIn, t0.Add(time.Minute))
+	assert.NoError(t, err, "a challenge used or purged in a failed unit of work is still there")
 }

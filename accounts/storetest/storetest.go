@@ -17,7 +17,7 @@ import (
 // Run runs every conformance test; newStore returns a new, empty store.
 func Run(t *testing.T, newStore func(t *testing.T) accounts.Store) {
 	t.Run("Accounts", func(t *testing.T) { testAccounts(t, newStore(t)) })
-	t.Run("Then", func(t *testing.T) { testThen(t, newStore(t)) })
+	t.Run("UnitOfWork", func(t *testing.T) { testUnitOfWork(t, newStore(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore(t)) })
 	t.Run("CredentialChangeKillsTokens", func(t *testing.T) { testCredentialChange(t, newStore(t)) })
 	t.Run("NewerTokenReplacesOlder", func(t *testing.T) { testNewerToken(t, newStore(t)) })
@@ -39,11 +39,21 @@ func Run(t *testing.T, newStore func(t *testing.T) accounts.Store) {
 	t.Run("Passkeys", func(t *testing.T) { testPasskeys(t, newStore(t)) })
 	t.Run("Ceremonies", func(t *testing.T) { testCeremonies(t, newStore(t)) })
 	t.Run("DeleteAccountTakesPasskeys", func(t *testing.T) { testDeletePasskeys(t, newStore(t)) })
+	t.Run("SecurityUnitOfWork", func(t *testing.T) { testSecurityUnitOfWork(t, newStore(t)) })
 }
 
 var t0 = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
 
-func nothing(context.Context) error { return nil }
+// unit runs write, then then, in one unit of work, as the Service runs a change
+// and the mail it causes.
+func unit(s accounts.Store, write, then func(ctx context.Context) error) error {
+	return s.Do(context.Background(), func(ctx context.Context) error {
+		if err := write(ctx); err != nil {
+			return err
+		}
+		return then(ctx)
+	})
+}
 
 func hash(s string) string { return fmt.Sprintf("%064x", []byte(s)[:min(len(s), 32)]) }
 
@@ -56,14 +66,14 @@ func account(n int, email string) *accounts.Account {
 
 func mustCreate(t *testing.T, s accounts.Store, a *accounts.Account) {
 	t.Helper()
-	require.NoError(t, s.CreateAccount(context.Background(), a, nil, nothing))
+	require.NoError(t, s.CreateAccount(context.Background(), a, nil))
 }
 
 func testAccounts(t *testing.T, s accounts.Store) {
 	ctx := context.Background()
 	a := account(1, "Ann@example.org")
 	a.Roles = []privacy.Role{privacy.RoleSupport}
-	require.NoError(t, s.CreateAccount(ctx, a, nil, nothing))
+	require.NoError(t, s.CreateAccount(ctx, a, nil))
 
 	got, err := s.AccountByEmail(ctx, "Ann@example.org")
 	require.NoError(t, err)
@@ -81,7 +91,7 @@ func testAccounts(t *testing.T, s accounts.Store) {
 	_, err = s.AccountByID(ctx, id(99))
 	assert.ErrorIs(t, err, privacy.ErrNotFound)
 
-	err = s.CreateAccount(ctx, account(2, "Ann@example.org"), nil, nothing)
+	err = s.CreateAccount(ctx, account(2, "Ann@example.org"), nil)
 	assert.ErrorIs(t, err, privacy.ErrConflict, "one address, one account")
 
 	require.NoError(t, s.SetVerified(ctx, a.ID, t0))
@@ -124,9 +134,9 @@ func testAddressCase(t *testing.T, s accounts.Store) {
 	ctx := context.Background()
 	zed := account(1, "Zed@example.org")
 	vt := &accounts.Token{Hash: hash("zed-verify"), Kind: accounts.TokenVerify, AccountID: zed.ID, Email: zed.Email, Created: t0, Expires: t0.Add(time.Hour)}
-	require.NoError(t, s.CreateAccount(ctx, zed, vt, nothing))
-	assert.ErrorIs(t, s.CreateAccount(ctx, account(2, "zed@example.org"), nil, nothing), privacy.ErrConflict, "one address, one account")
-	assert.ErrorIs(t, s.CreateAccount(ctx, account(3, "ZED@EXAMPLE.ORG"), nil, nothing), privacy.ErrConflict)
+	require.NoError(t, s.CreateAccount(ctx, zed, vt))
+	assert.ErrorIs(t, s.CreateAccount(ctx, account(2, "zed@example.org"), nil), privacy.ErrConflict, "one address, one account")
+	assert.ErrorIs(t, s.CreateAccount(ctx, account(3, "ZED@EXAMPLE.ORG"), nil), privacy.ErrConflict)
 	for _, e := range []string{"zed@example.org", "ZED@example.org", "Zed@example.org"} {
 		got, err := s.AccountByEmail(ctx, e)
 		require.NoError(t, err, e)
@@ -149,66 +159,66 @@ func testAddressCase(t *testing.T, s accounts.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, "Amy@example.org", got.Email)
 
-	require.NoError(t, s.CreateToken(ctx, accounts.Token{Hash: hash("zed-reset"), Kind: accounts.TokenReset, AccountID: zed.ID, Email: zed.Email, Created: t0, Expires: t0.Add(time.Hour)}, nothing))
+	require.NoError(t, s.CreateToken(ctx, accounts.Token{Hash: hash("zed-reset"), Kind: accounts.TokenReset, AccountID: zed.ID, Email: zed.Email, Created: t0, Expires: t0.Add(time.Hour)}))
 	n, err := s.DeleteTokensTo(ctx, "zed@EXAMPLE.org")
 	require.NoError(t, err)
 	assert.Equal(t, 2, n, "DeleteTokensTo")
 
 	p := accounts.ParentalRequest{ID: id(10), ParentEmail: "Mum@example.org", TokenHash: hash("case-pt"), CodeHash: hash("case-pc"), Created: t0}
-	require.NoError(t, s.CreateParental(ctx, p, nothing))
+	require.NoError(t, s.CreateParental(ctx, p))
 	ps, err := s.ParentalFor(ctx, "mum@example.org")
 	require.NoError(t, err)
 	assert.Len(t, ps, 1, "ParentalFor")
 	require.NoError(t, s.ApproveParental(ctx, p.ID, t0))
 	kid := account(11, "kid@example.org")
 	kid.AgeScreen, kid.ParentEmail, kid.ParentalRequest = accounts.AgeConsent, p.ParentEmail, p.ID
-	require.NoError(t, s.CreateAccount(ctx, kid, nil, nothing))
+	require.NoError(t, s.CreateAccount(ctx, kid, nil))
 	kids, err := s.AccountsByParent(ctx, "MUM@example.org")
 	require.NoError(t, err)
 	assert.Len(t, kids, 1, "AccountsByParent")
 }
 
-func testThen(t *testing.T, s accounts.Store) {
+func testUnitOfWork(t *testing.T, s accounts.Store) {
 	ctx := context.Background()
 	boom := errors.New("mail refused")
 	a := account(1, "then@example.org")
 	tok := &accounts.Token{Hash: hash("verify-then"), Kind: accounts.TokenVerify, AccountID: a.ID, Email: a.Email, Created: t0, Expires: t0.Add(time.Hour)}
 	var sawAccount, sawToken bool
-	err := s.CreateAccount(ctx, a, tok, func(ctx context.Context) error {
+	err := unit(s, func(ctx context.Context) error { return s.CreateAccount(ctx, a, tok) }, func(ctx context.Context) error {
 		_, err := s.AccountByEmail(ctx, a.Email)
 		sawAccount = err == nil
 		sawToken, _ = s.TokenFor(ctx, accounts.TokenVerify, a.Email, t0)
 		return boom
 	})
 	require.ErrorIs(t, err, boom)
-	assert.True(t, sawAccount, "then must see the new account (the mail guard's Allower asks)")
-	assert.True(t, sawToken, "then must see the new token")
+	assert.True(t, sawAccount, "the unit of work sees the new account (the mail guard's Allower asks)")
+	assert.True(t, sawToken, "the unit of work sees the new token")
 	_, err = s.AccountByEmail(ctx, a.Email)
-	assert.ErrorIs(t, err, privacy.ErrNotFound, "a failed then leaves no account")
+	assert.ErrorIs(t, err, privacy.ErrNotFound, "a failed unit of work leaves no account")
 	_, err = s.UseToken(ctx, tok.Hash, accounts.TokenVerify, t0)
-	assert.ErrorIs(t, err, privacy.ErrGone, "a failed then leaves no token")
-	require.NoError(t, s.CreateAccount(ctx, a, tok, nothing), "the address is free after a rollback")
+	assert.ErrorIs(t, err, privacy.ErrGone, "a failed unit of work leaves no token")
+	require.NoError(t, s.CreateAccount(ctx, a, tok), "the address is free after a rollback")
 
 	rt := accounts.Token{Hash: hash("reset-then"), Kind: accounts.TokenReset, AccountID: a.ID, Email: a.Email, Created: t0, Expires: t0.Add(time.Hour)}
-	require.ErrorIs(t, s.CreateToken(ctx, rt, func(context.Context) error { return boom }), boom)
+	require.ErrorIs(t, unit(s, func(ctx context.Context) error { return s.CreateToken(ctx, rt) }, func(context.Context) error { return boom }), boom)
 	_, err = s.UseToken(ctx, rt.Hash, accounts.TokenReset, t0)
 	assert.ErrorIs(t, err, privacy.ErrGone)
 
 	p := accounts.ParentalRequest{ID: id(50), ParentEmail: "parent@example.org", TokenHash: hash("pt"), CodeHash: hash("pc"), Created: t0}
 	var sawParent bool
-	require.ErrorIs(t, s.CreateParental(ctx, p, func(ctx context.Context) error {
+	require.ErrorIs(t, unit(s, func(ctx context.Context) error { return s.CreateParental(ctx, p) }, func(ctx context.Context) error {
 		ps, _ := s.ParentalFor(ctx, p.ParentEmail)
 		sawParent = len(ps) == 1
 		return boom
 	}), boom)
-	assert.True(t, sawParent, "then must see the new request")
+	assert.True(t, sawParent, "the unit of work sees the new request")
 	ps, err := s.ParentalFor(ctx, p.ParentEmail)
 	require.NoError(t, err)
 	assert.Empty(t, ps)
 
-	require.NoError(t, s.CreateParental(ctx, p, nothing))
+	require.NoError(t, s.CreateParental(ctx, p))
 	require.NoError(t, s.ApproveParental(ctx, p.ID, t0))
-	require.ErrorIs(t, s.ConfirmParental(ctx, p.ID, t0.Add(time.Hour), hash("pt2"), func(context.Context) error { return boom }), boom)
+	require.ErrorIs(t, unit(s, func(ctx context.Context) error { return s.ConfirmParental(ctx, p.ID, t0.Add(time.Hour), hash("pt2")) }, func(context.Context) error { return boom }), boom)
 	due, err := s.ParentalDue(ctx, t0.Add(time.Minute), 10)
 	require.NoError(t, err)
 	require.Len(t, due, 1, "a failed confirmation stays due")
@@ -222,7 +232,7 @@ func testTokens(t *testing.T, s accounts.Store) {
 	mustCreate(t, s, b)
 	mkFor := func(acct *accounts.Account, name, kind, email string, ttl time.Duration) accounts.Token {
 		tk := accounts.Token{Hash: hash(name), Kind: kind, AccountID: acct.ID, Email: email, Created: t0, Expires: t0.Add(ttl)}
-		require.NoError(t, s.CreateToken(ctx, tk, nothing))
+		require.NoError(t, s.CreateToken(ctx, tk))
 		return tk
 	}
 	mk := func(name, kind, email string, ttl time.Duration) accounts.Token {
@@ -267,7 +277,7 @@ func testTokens(t *testing.T, s accounts.Store) {
 	ok, _ = s.TokenFor(ctx, accounts.TokenEmail, "new@example.org", t0)
 	assert.False(t, ok)
 
-	err = s.CreateToken(ctx, accounts.Token{Hash: hash("orphan"), Kind: accounts.TokenReset, AccountID: id(99), Email: "x@example.org", Created: t0, Expires: t0.Add(time.Hour)}, nothing)
+	err = s.CreateToken(ctx, accounts.Token{Hash: hash("orphan"), Kind: accounts.TokenReset, AccountID: id(99), Email: "x@example.org", Created: t0, Expires: t0.Add(time.Hour)})
 	assert.ErrorIs(t, err, privacy.ErrNotFound, "a token for a missing account")
 }
 
@@ -284,7 +294,7 @@ func testCredentialChange(t *testing.T, s accounts.Store) {
 	mk := func(acct *accounts.Account, kind, email string) accounts.Token {
 		n++
 		tk := accounts.Token{Hash: hash(fmt.Sprintf("cred-%d", n)), Kind: kind, AccountID: acct.ID, Email: email, Created: t0, Expires: t0.Add(time.Hour)}
-		require.NoError(t, s.CreateToken(ctx, tk, nothing))
+		require.NoError(t, s.CreateToken(ctx, tk))
 		return tk
 	}
 	live := func(tk accounts.Token) bool {
@@ -328,7 +338,7 @@ func testCredentialChange(t *testing.T, s accounts.Store) {
 }
 
 // testNewerToken: creating a token deletes the account's earlier tokens of the
-// same kind and nothing else, and a failed then keeps them (audit #13 finding 7).
+// same kind and nothing else, and a failed unit of work keeps them (audit #13 finding 7).
 func testNewerToken(t *testing.T, s accounts.Store) {
 	ctx := context.Background()
 	a, b := account(1, "newer@example.org"), account(2, "other@example.org")
@@ -336,7 +346,7 @@ func testNewerToken(t *testing.T, s accounts.Store) {
 	mustCreate(t, s, b)
 	mk := func(name string, acct *accounts.Account, kind, email string) accounts.Token {
 		tk := accounts.Token{Hash: hash(name), Kind: kind, AccountID: acct.ID, Email: email, Created: t0, Expires: t0.Add(time.Hour)}
-		require.NoError(t, s.CreateToken(ctx, tk, nothing))
+		require.NoError(t, s.CreateToken(ctx, tk))
 		return tk
 	}
 	live := func(tk accounts.Token) bool {
@@ -356,8 +366,8 @@ func testNewerToken(t *testing.T, s accounts.Store) {
 
 	boom := errors.New("mail refused")
 	failed := accounts.Token{Hash: hash("failed-reset"), Kind: accounts.TokenReset, AccountID: a.ID, Email: a.Email, Created: t0, Expires: t0.Add(time.Hour)}
-	require.ErrorIs(t, s.CreateToken(ctx, failed, func(context.Context) error { return boom }), boom)
-	assert.True(t, live(old), "a failed then keeps the earlier token")
+	require.ErrorIs(t, unit(s, func(ctx context.Context) error { return s.CreateToken(ctx, failed) }, func(context.Context) error { return boom }), boom)
+	assert.True(t, live(old), "a failed unit of work keeps the earlier token")
 	assert.False(t, live(failed))
 
 	newer := mk("new-reset", a, accounts.TokenReset, a.Email)
@@ -378,7 +388,7 @@ func testTokenPassword(t *testing.T, s accounts.Store) {
 	a := account(1, "frank@example.org")
 	first := &accounts.Token{Hash: hash("first"), Kind: accounts.TokenVerify, AccountID: a.ID, Email: a.Email,
 		PasswordHash: "$sha1$" + fmt.Sprintf("%040x", 1), Created: t0, Expires: t0.Add(time.Hour)}
-	require.NoError(t, s.CreateAccount(ctx, a, first, nothing))
+	require.NoError(t, s.CreateAccount(ctx, a, first))
 	ts, err := s.TokensTo(ctx, a.Email)
 	require.NoError(t, err)
 	require.Len(t, ts, 1)
@@ -389,13 +399,13 @@ func testTokenPassword(t *testing.T, s accounts.Store) {
 
 	again := accounts.Token{Hash: hash("again"), Kind: accounts.TokenVerify, AccountID: a.ID, Email: a.Email,
 		PasswordHash: "$sha1$" + fmt.Sprintf("%040x", 2), Created: t0, Expires: t0.Add(time.Hour)}
-	require.NoError(t, s.CreateToken(ctx, again, nothing))
+	require.NoError(t, s.CreateToken(ctx, again))
 	got, err = s.UseToken(ctx, again.Hash, accounts.TokenVerify, t0)
 	require.NoError(t, err)
 	assert.Equal(t, again.PasswordHash, got.PasswordHash, "a token created later")
 
 	plain := accounts.Token{Hash: hash("plain"), Kind: accounts.TokenReset, AccountID: a.ID, Email: a.Email, Created: t0, Expires: t0.Add(time.Hour)}
-	require.NoError(t, s.CreateToken(ctx, plain, nothing))
+	require.NoError(t, s.CreateToken(ctx, plain))
 	got, err = s.UseToken(ctx, plain.Hash, accounts.TokenReset, t0)
 	require.NoError(t, err)
 	assert.Empty(t, got.PasswordHash, "other tokens carry none")
@@ -409,7 +419,7 @@ func testTokenLook(t *testing.T, s accounts.Store) {
 	a := account(1, "look@example.org")
 	verify := &accounts.Token{Hash: hash("look"), Kind: accounts.TokenVerify, AccountID: a.ID, Email: a.Email,
 		PasswordHash: "$sha1$" + fmt.Sprintf("%040x", 7), Created: t0, Expires: t0.Add(time.Hour)}
-	require.NoError(t, s.CreateAccount(ctx, a, verify, nothing))
+	require.NoError(t, s.CreateAccount(ctx, a, verify))
 
 	for range 2 {
 		got, err := s.Token(ctx, verify.Hash, accounts.TokenVerify, t0)
@@ -574,8 +584,8 @@ func testParental(t *testing.T, s accounts.Store) {
 	ctx := context.Background()
 	p := accounts.ParentalRequest{ID: id(1), ParentEmail: "mum@example.org", TokenHash: hash("tok1"), CodeHash: hash("code1"), Created: t0}
 	q := accounts.ParentalRequest{ID: id(2), ParentEmail: "mum@example.org", TokenHash: hash("tok2"), CodeHash: hash("code2"), Created: t0.Add(time.Hour)}
-	require.NoError(t, s.CreateParental(ctx, p, nothing))
-	require.NoError(t, s.CreateParental(ctx, q, nothing))
+	require.NoError(t, s.CreateParental(ctx, p))
+	require.NoError(t, s.CreateParental(ctx, q))
 
 	got, err := s.ParentalByToken(ctx, p.TokenHash)
 	require.NoError(t, err)
@@ -589,7 +599,7 @@ func testParental(t *testing.T, s accounts.Store) {
 
 	child := account(10, "kid@example.org")
 	child.AgeScreen, child.ParentEmail, child.ParentalRequest = accounts.AgeConsent, p.ParentEmail, p.ID
-	assert.ErrorIs(t, s.CreateAccount(ctx, child, nil, nothing), privacy.ErrGone, "not approved yet")
+	assert.ErrorIs(t, s.CreateAccount(ctx, child, nil), privacy.ErrGone, "not approved yet")
 	_, err = s.AccountByEmail(ctx, child.Email)
 	assert.ErrorIs(t, err, privacy.ErrNotFound, "nothing stored")
 
@@ -599,12 +609,12 @@ func testParental(t *testing.T, s accounts.Store) {
 	assert.True(t, got.Approved.Equal(t0.Add(time.Minute)), "the first approval time stays")
 	assert.ErrorIs(t, s.ApproveParental(ctx, id(99), t0), privacy.ErrNotFound)
 
-	require.NoError(t, s.CreateAccount(ctx, child, nil, nothing))
+	require.NoError(t, s.CreateAccount(ctx, child, nil))
 	got, _ = s.ParentalByToken(ctx, p.TokenHash)
 	assert.Equal(t, child.ID, got.AccountID, "the request is used")
 	other := account(11, "kid2@example.org")
 	other.ParentalRequest = p.ID
-	assert.ErrorIs(t, s.CreateAccount(ctx, other, nil, nothing), privacy.ErrGone, "a request is used once")
+	assert.ErrorIs(t, s.CreateAccount(ctx, other, nil), privacy.ErrGone, "a request is used once")
 	kids, err := s.AccountsByParent(ctx, "mum@example.org")
 	require.NoError(t, err)
 	require.Len(t, kids, 1)
@@ -615,8 +625,8 @@ func testParental(t *testing.T, s accounts.Store) {
 	require.Len(t, due, 1)
 	due, _ = s.ParentalDue(ctx, t0, 10)
 	assert.Empty(t, due, "not due before the delay")
-	require.NoError(t, s.ConfirmParental(ctx, p.ID, t0.Add(time.Hour), hash("tok1b"), nothing))
-	assert.ErrorIs(t, s.ConfirmParental(ctx, p.ID, t0.Add(time.Hour), hash("tok1c"), nothing), privacy.ErrGone, "confirmed once")
+	require.NoError(t, s.ConfirmParental(ctx, p.ID, t0.Add(time.Hour), hash("tok1b")))
+	assert.ErrorIs(t, s.ConfirmParental(ctx, p.ID, t0.Add(time.Hour), hash("tok1c")), privacy.ErrGone, "confirmed once")
 	got, err = s.ParentalByToken(ctx, hash("tok1b"))
 	require.NoError(t, err, "the confirmation carries a new link")
 	assert.False(t, got.Confirmed.IsZero())
@@ -634,7 +644,7 @@ func testParental(t *testing.T, s accounts.Store) {
 	assert.Equal(t, p.ID, ps[0].ID)
 
 	r := accounts.ParentalRequest{ID: id(3), ParentEmail: "dad@example.org", TokenHash: hash("tok3"), CodeHash: hash("code3"), Created: t0}
-	require.NoError(t, s.CreateParental(ctx, r, nothing))
+	require.NoError(t, s.CreateParental(ctx, r))
 	require.NoError(t, s.DeleteParental(ctx, r.ID))
 	assert.ErrorIs(t, s.DeleteParental(ctx, r.ID), privacy.ErrNotFound)
 }
@@ -644,16 +654,16 @@ func testDelete(t *testing.T, s accounts.Store) {
 	a := account(1, "gone@example.org")
 	a.Roles = []privacy.Role{privacy.RoleSupport}
 	vt := &accounts.Token{Hash: hash("v"), Kind: accounts.TokenVerify, AccountID: a.ID, Email: a.Email, Created: t0, Expires: t0.Add(time.Hour)}
-	require.NoError(t, s.CreateAccount(ctx, a, vt, nothing))
+	require.NoError(t, s.CreateAccount(ctx, a, vt))
 	require.NoError(t, s.CreateSession(ctx, accounts.Session{Hash: hash("s"), AccountID: a.ID, Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour)}))
 	r := accounts.Resource{ID: id(7), AccountID: a.ID, Kind: accounts.KindNote, Title: "n", Body: "b", Size: 2, Visibility: accounts.Private, Created: t0}
 	require.NoError(t, s.AddResource(ctx, &r, 100))
 	p := accounts.ParentalRequest{ID: id(8), ParentEmail: "p@example.org", TokenHash: hash("pt"), CodeHash: hash("pc"), Created: t0}
-	require.NoError(t, s.CreateParental(ctx, p, nothing))
+	require.NoError(t, s.CreateParental(ctx, p))
 	require.NoError(t, s.ApproveParental(ctx, p.ID, t0))
 	kid := account(2, "kid@example.org")
 	kid.ParentEmail, kid.ParentalRequest = p.ParentEmail, p.ID
-	require.NoError(t, s.CreateAccount(ctx, kid, nil, nothing))
+	require.NoError(t, s.CreateAccount(ctx, kid, nil))
 
 	n, err := s.DeleteAccount(ctx, a.ID)
 	require.NoError(t, err)

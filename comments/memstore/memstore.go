@@ -57,40 +57,98 @@ func cloneSub(s *comments.Subscriber) comments.Subscriber {
 	return out
 }
 
-// CreateComment implements comments.Store.
-func (s *Store) CreateComment(ctx context.Context, c *comments.Comment, then func(ctx context.Context) error) error {
+// Do implements privacy.UnitOfWork.
+func (s *Store) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	return privacy.MemoryWork(ctx, fn)
+}
+
+// Database implements privacy.UnitOfWork.
+func (s *Store) Database() string { return privacy.MemoryDatabase }
+
+// undo restores what one write changed; it runs with mu held.
+type undo []func()
+
+// write runs fn under the lock and gives ctx's unit of work what fn recorded to
+// undo its change, once the lock is released: the undo takes it again.
+func (s *Store) write(ctx context.Context, fn func(u *undo) error) error {
+	var u undo
 	s.mu.Lock()
-	if c.Manage != nil {
-		for _, x := range s.comments {
-			if bytes.Equal(x.Manage, c.Manage) {
-				s.mu.Unlock()
-				return privacy.Errorf(privacy.ErrConflict, "manage token already used")
+	err := fn(&u)
+	s.mu.Unlock()
+	if len(u) > 0 {
+		privacy.OnUndo(ctx, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for _, f := range slices.Backward(u) {
+				f()
+			}
+		})
+	}
+	return err
+}
+
+// keep records how to put comment id back as it is now; the caller holds mu. The
+// thread's version changes again on undo, so no version comes back.
+func (s *Store) keep(u *undo, id int64) {
+	prev, existed := s.comments[id]
+	var saved comments.Comment
+	if existed {
+		saved = clone(prev)
+	}
+	*u = append(*u, func() {
+		if c, ok := s.comments[id]; ok {
+			s.changed(c.Thread)
+			s.remove(id)
+		}
+		if existed {
+			c := clone(&saved)
+			s.comments[id] = &c
+			ids := s.byThread[c.Thread]
+			i, _ := slices.BinarySearch(ids, id)
+			s.byThread[c.Thread] = slices.Insert(ids, i, id)
+			s.changed(c.Thread)
+		}
+	})
+}
+
+// keepSub records how to put the subscriber under key back; the caller holds mu.
+func (s *Store) keepSub(u *undo, key string) {
+	prev, existed := s.subs[key]
+	var saved comments.Subscriber
+	if existed {
+		saved = cloneSub(prev)
+	}
+	*u = append(*u, func() {
+		if existed {
+			x := cloneSub(&saved)
+			s.subs[key] = &x
+		} else {
+			delete(s.subs, key)
+		}
+	})
+}
+
+// CreateComment implements comments.Store.
+func (s *Store) CreateComment(ctx context.Context, c *comments.Comment) error {
+	return s.write(ctx, func(u *undo) error {
+		if c.Manage != nil {
+			for _, x := range s.comments {
+				if bytes.Equal(x.Manage, c.Manage) {
+					return privacy.Errorf(privacy.ErrConflict, "manage token already used")
+				}
 			}
 		}
-	}
-	s.nextID++
-	c.ID = s.nextID
-	stored := clone(c)
-	s.comments[c.ID] = &stored
-	s.byThread[c.Thread] = append(s.byThread[c.Thread], c.ID)
-	if c.Status.Shown() {
-		s.changed(c.Thread)
-	}
-	s.mu.Unlock()
-	if then == nil {
-		return nil
-	}
-	if err := then(ctx); err != nil {
-		s.mu.Lock()
-		s.remove(c.ID)
+		s.nextID++
+		c.ID = s.nextID
+		s.keep(u, c.ID)
+		stored := clone(c)
+		s.comments[c.ID] = &stored
+		s.byThread[c.Thread] = append(s.byThread[c.Thread], c.ID)
 		if c.Status.Shown() {
 			s.changed(c.Thread)
 		}
-		s.mu.Unlock()
-		c.ID = 0
-		return err
-	}
-	return nil
+		return nil
+	})
 }
 
 // remove deletes id outright; the caller holds mu.
@@ -199,68 +257,54 @@ func (s *Store) Comments(ctx context.Context, after int64, limit int) ([]comment
 
 // EditComment implements comments.Store.
 func (s *Store) EditComment(ctx context.Context, id int64, source, html, digest string, at time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.comments[id]
-	if !ok || c.Status == comments.StatusDeleted {
-		return notFound()
-	}
-	c.Source, c.HTML, c.Digest, c.Edited = source, html, digest, at
-	if c.Status.Shown() {
-		s.changed(c.Thread)
-	}
-	return nil
+	return s.write(ctx, func(u *undo) error {
+		c, ok := s.comments[id]
+		if !ok || c.Status == comments.StatusDeleted {
+			return notFound()
+		}
+		s.keep(u, id)
+		c.Source, c.HTML, c.Digest, c.Edited = source, html, digest, at
+		if c.Status.Shown() {
+			s.changed(c.Thread)
+		}
+		return nil
+	})
 }
 
 // SetHTML implements comments.Store.
 func (s *Store) SetHTML(ctx context.Context, id int64, html string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.comments[id]
-	if !ok {
-		return notFound()
-	}
-	c.HTML = html
-	if c.Status.Shown() {
-		s.changed(c.Thread)
-	}
-	return nil
+	return s.write(ctx, func(u *undo) error {
+		c, ok := s.comments[id]
+		if !ok {
+			return notFound()
+		}
+		s.keep(u, id)
+		c.HTML = html
+		if c.Status.Shown() {
+			s.changed(c.Thread)
+		}
+		return nil
+	})
 }
 
 // SetStatus implements comments.Store.
-func (s *Store) SetStatus(ctx context.Context, id int64, from []comments.Status, to comments.Status, at time.Time, then func(ctx context.Context) error) error {
-	s.mu.Lock()
-	c, ok := s.comments[id]
-	if !ok {
-		s.mu.Unlock()
-		return notFound()
-	}
-	if !slices.Contains(from, c.Status) {
-		s.mu.Unlock()
-		return privacy.Errorf(privacy.ErrConflict, "the comment is %s", c.Status)
-	}
-	prevStatus, prevAt := c.Status, c.Moderated
-	c.Status, c.Moderated = to, at
-	shown := prevStatus.Shown() || to.Shown()
-	if shown {
-		s.changed(c.Thread)
-	}
-	s.mu.Unlock()
-	if then == nil {
-		return nil
-	}
-	if err := then(ctx); err != nil {
-		s.mu.Lock()
-		if c, ok := s.comments[id]; ok && c.Status == to {
-			c.Status, c.Moderated = prevStatus, prevAt
-			if shown {
-				s.changed(c.Thread)
-			}
+func (s *Store) SetStatus(ctx context.Context, id int64, at time.Time, decide func(comments.Status) (comments.Status, error)) error {
+	return s.write(ctx, func(u *undo) error {
+		c, ok := s.comments[id]
+		if !ok {
+			return notFound()
 		}
-		s.mu.Unlock()
-		return err
-	}
-	return nil
+		to, err := decide(c.Status)
+		if err != nil {
+			return err
+		}
+		s.keep(u, id)
+		if c.Status.Shown() || to.Shown() {
+			s.changed(c.Thread)
+		}
+		c.Status, c.Moderated = to, at
+		return nil
+	})
 }
 
 // hasReplies reports whether any comment replies to c; the caller holds mu.
@@ -290,14 +334,15 @@ func (s *Store) del(c *comments.Comment) {
 
 // DeleteComment implements comments.Store.
 func (s *Store) DeleteComment(ctx context.Context, id int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.comments[id]
-	if !ok || c.Status == comments.StatusDeleted {
-		return notFound()
-	}
-	s.del(c)
-	return nil
+	return s.write(ctx, func(u *undo) error {
+		c, ok := s.comments[id]
+		if !ok || c.Status == comments.StatusDeleted {
+			return notFound()
+		}
+		s.keep(u, id)
+		s.del(c)
+		return nil
+	})
 }
 
 // Approved implements comments.Store.
@@ -351,76 +396,95 @@ func (s *Store) CommentsBy(ctx context.Context, email string) ([]comments.Commen
 
 // EraseCommenter implements comments.Store.
 func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool) (removed, kept int, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	mine := s.sorted(func(c *comments.Comment) bool { return same(c.Email, email) })
-	// Newest first, so a reply is gone before its parent asks whether it has replies.
-	for i := len(mine) - 1; i >= 0; i-- {
-		c := s.comments[mine[i].ID]
-		if keepText && c.Status == comments.StatusApproved {
-			c.Name, c.Email, c.FollowUp, c.Hue, c.Manage = "", "", false, 0, nil
-			s.changed(c.Thread)
-			kept++
-			continue
+	err = s.write(ctx, func(u *undo) error {
+		mine := s.sorted(func(c *comments.Comment) bool { return same(c.Email, email) })
+		// Newest first, so a reply is gone before its parent asks whether it has replies.
+		for i := len(mine) - 1; i >= 0; i-- {
+			c := s.comments[mine[i].ID]
+			s.keep(u, c.ID)
+			if keepText && c.Status == comments.StatusApproved {
+				c.Name, c.Email, c.FollowUp, c.Hue, c.Manage = "", "", false, 0, nil
+				s.changed(c.Thread)
+				kept++
+				continue
+			}
+			s.del(c)
+			removed++
 		}
-		s.del(c)
-		removed++
-	}
-	delete(s.subs, privacy.AddressKey(email))
-	return removed, kept, nil
+		s.keepSub(u, privacy.AddressKey(email))
+		delete(s.subs, privacy.AddressKey(email))
+		return nil
+	})
+	return removed, kept, err
 }
 
 // PurgeRejected implements comments.Store.
 func (s *Store) PurgeRejected(ctx context.Context, t time.Time) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.sorted(func(c *comments.Comment) bool {
-		return c.Status == comments.StatusRejected && c.Moderated.Before(t)
+	n := 0
+	err := s.write(ctx, func(u *undo) error {
+		old := s.sorted(func(c *comments.Comment) bool {
+			return c.Status == comments.StatusRejected && c.Moderated.Before(t)
+		})
+		for i := len(old) - 1; i >= 0; i-- {
+			s.keep(u, old[i].ID)
+			s.del(s.comments[old[i].ID])
+		}
+		n = len(old)
+		return nil
 	})
-	for i := len(old) - 1; i >= 0; i-- {
-		s.del(s.comments[old[i].ID])
-	}
-	return len(old), nil
+	return n, err
 }
 
 // same compares two addresses as every look-up by address does; subs is keyed
 // by privacy.AddressKey.
 func same(a, b string) bool { return privacy.AddressKey(a) == privacy.AddressKey(b) }
 
-// RequestConfirmation implements comments.Store.
-func (s *Store) RequestConfirmation(ctx context.Context, sub comments.Subscriber, then func(ctx context.Context) error) (bool, error) {
-	s.mu.Lock()
-	key := privacy.AddressKey(sub.Email)
-	prev, existed := s.subs[key]
-	var before comments.Subscriber
-	if existed {
-		if !prev.Confirmed.IsZero() || !prev.Stopped.IsZero() || prev.Pending(sub.Created) {
-			s.mu.Unlock()
-			return false, nil
+// UpdateSubscriber implements comments.Store.
+func (s *Store) UpdateSubscriber(ctx context.Context, key comments.SubscriberKey, decide func(comments.Subscriber) (comments.Subscriber, error)) (comments.Subscriber, error) {
+	var out comments.Subscriber
+	err := s.write(ctx, func(u *undo) error {
+		var cur *comments.Subscriber
+		switch {
+		case key.Email != "":
+			cur = s.subs[privacy.AddressKey(key.Email)]
+		case key.ConfirmHash != nil:
+			cur = s.subBy(func(x *comments.Subscriber) bool {
+				return x.ConfirmHash != nil && bytes.Equal(x.ConfirmHash, key.ConfirmHash)
+			})
+		default:
+			cur = s.subBy(func(x *comments.Subscriber) bool { return bytes.Equal(x.StopHash, key.StopHash) })
 		}
-		before = cloneSub(prev)
-	}
-	next := cloneSub(&sub)
-	next.Confirmed, next.Stopped = time.Time{}, time.Time{}
-	if existed {
-		next.Email = prev.Email // kept as first typed
-	}
-	s.subs[key] = &next
-	s.mu.Unlock()
-	if then == nil {
-		return true, nil
-	}
-	if err := then(ctx); err != nil {
-		s.mu.Lock()
-		if existed {
-			s.subs[key] = &before
-		} else {
-			delete(s.subs, key)
+		var current comments.Subscriber
+		switch {
+		case cur != nil:
+			current = cloneSub(cur)
+		case key.Email == "":
+			return noSubscriber()
 		}
-		s.mu.Unlock()
-		return false, err
-	}
-	return true, nil
+		next, err := decide(current)
+		if err != nil {
+			return err
+		}
+		email := current.Email
+		if email == "" {
+			email = next.Email
+		}
+		if email == "" {
+			return nil // none was, none is
+		}
+		k := privacy.AddressKey(email)
+		s.keepSub(u, k)
+		if next.Email == "" {
+			delete(s.subs, k)
+			return nil
+		}
+		next = cloneSub(&next)
+		next.Email = email
+		s.subs[k] = &next
+		out = cloneSub(&next)
+		return nil
+	})
+	return out, err
 }
 
 func (s *Store) subBy(match func(x *comments.Subscriber) bool) *comments.Subscriber {
@@ -433,42 +497,6 @@ func (s *Store) subBy(match func(x *comments.Subscriber) bool) *comments.Subscri
 }
 
 func noSubscriber() error { return privacy.Errorf(privacy.ErrNotFound, "no such subscriber") }
-
-// Confirm implements comments.Store.
-func (s *Store) Confirm(ctx context.Context, hash []byte, now time.Time) (comments.Subscriber, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	x := s.subBy(func(x *comments.Subscriber) bool { return x.ConfirmHash != nil && bytes.Equal(x.ConfirmHash, hash) })
-	if x == nil {
-		return comments.Subscriber{}, noSubscriber()
-	}
-	if !now.Before(x.ConfirmExpires) {
-		return comments.Subscriber{}, privacy.Errorf(privacy.ErrGone, "the confirmation expired")
-	}
-	x.Confirmed, x.ConfirmHash = now, nil
-	return cloneSub(x), nil
-}
-
-// SetStopped implements comments.Store.
-func (s *Store) SetStopped(ctx context.Context, hash []byte, stopped bool, now time.Time) (comments.Subscriber, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	x := s.subBy(func(x *comments.Subscriber) bool { return bytes.Equal(x.StopHash, hash) })
-	if x == nil {
-		return comments.Subscriber{}, noSubscriber()
-	}
-	x.ConfirmHash = nil
-	switch {
-	case stopped && x.Stopped.IsZero():
-		x.Stopped = now
-	case !stopped:
-		x.Stopped = time.Time{}
-		if x.Confirmed.IsZero() {
-			x.Confirmed = now
-		}
-	}
-	return cloneSub(x), nil
-}
 
 // Subscriber implements comments.Store.
 func (s *Store) Subscriber(ctx context.Context, email string) (comments.Subscriber, error) {
@@ -503,45 +531,38 @@ func (s *Store) SubscriberByStop(ctx context.Context, hash []byte) (comments.Sub
 	return cloneSub(x), nil
 }
 
-// asked reports whether a live comment from email asked for follow-up; the caller
-// holds mu.
-func (s *Store) asked(email string) bool {
-	for _, c := range s.comments {
-		if same(c.Email, email) && c.FollowUp && (c.Status == comments.StatusPending || c.Status == comments.StatusApproved) {
-			return true
-		}
-	}
-	return false
-}
-
-// FollowUpAllowed implements comments.Store.
-func (s *Store) FollowUpAllowed(ctx context.Context, email string, now time.Time) (bool, error) {
+// FollowUpStatuses implements comments.Store.
+func (s *Store) FollowUpStatuses(ctx context.Context, email string) ([]comments.Status, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	x, ok := s.subs[privacy.AddressKey(email)]
-	if !ok || !x.Stopped.IsZero() || x.Confirmed.IsZero() && !x.Pending(now) {
-		return false, nil
+	var out []comments.Status
+	for _, c := range s.comments {
+		if same(c.Email, email) && c.FollowUp && !slices.Contains(out, c.Status) {
+			out = append(out, c.Status)
+		}
 	}
-	return s.asked(email), nil
+	return out, nil
 }
 
 // PurgeSubscribers implements comments.Store.
 func (s *Store) PurgeSubscribers(ctx context.Context, t time.Time) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := 0
-	for key, x := range s.subs {
-		if !x.Stopped.IsZero() {
-			continue // the stop is kept so it is honoured
+	err := s.write(ctx, func(u *undo) error {
+		for key, x := range s.subs {
+			if !x.Stopped.IsZero() {
+				continue // the stop is kept so it is honoured
+			}
+			expired := x.Confirmed.IsZero() && !x.ConfirmExpires.After(t)
+			orphan := !x.Confirmed.IsZero() && !s.wrote(key)
+			if expired || orphan {
+				s.keepSub(u, key)
+				delete(s.subs, key)
+				n++
+			}
 		}
-		expired := x.Confirmed.IsZero() && !x.ConfirmExpires.After(t)
-		orphan := !x.Confirmed.IsZero() && !s.wrote(key)
-		if expired || orphan {
-			delete(s.subs, key)
-			n++
-		}
-	}
-	return n, nil
+		return nil
+	})
+	return n, err
 }
 
 // wrote reports whether any comment by email is stored; the caller holds mu.
@@ -556,17 +577,25 @@ func (s *Store) wrote(email string) bool {
 
 // UseStamp implements comments.Store.
 func (s *Store) UseStamp(ctx context.Context, hash []byte, expires, now time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if exp, ok := s.stamps[string(hash)]; ok && exp.After(now) {
-		return privacy.Errorf(privacy.ErrConflict, "form stamp already used")
-	}
-	s.stamps[string(hash)] = expires
-	if len(s.stamps) >= s.stampSweep {
-		s.purgeStamps(now)
-		s.stampSweep = max(1024, 2*len(s.stamps))
-	}
-	return nil
+	return s.write(ctx, func(u *undo) error {
+		prev, existed := s.stamps[string(hash)]
+		if existed && prev.After(now) {
+			return privacy.Errorf(privacy.ErrConflict, "form stamp already used")
+		}
+		s.stamps[string(hash)] = expires
+		*u = append(*u, func() {
+			if existed {
+				s.stamps[string(hash)] = prev
+			} else {
+				delete(s.stamps, string(hash))
+			}
+		})
+		if len(s.stamps) >= s.stampSweep {
+			s.purgeStamps(now)
+			s.stampSweep = max(1024, 2*len(s.stamps))
+		}
+		return nil
+	})
 }
 
 // StampUsed implements comments.Store.

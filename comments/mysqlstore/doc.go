@@ -13,20 +13,19 @@
 // package without comments_threads once its last old process has stopped, since
 // those change comments without changing versions.
 //
-// Page views read a thread's version without a round trip each: a method that
-// changes a thread's version returns VersionLag (10 ms) after its transaction
-// commits, and a view is answered by a version read that started no more than
-// VersionLag before it arrived, so it shows every change acknowledged before it
-// arrived; reads are shared between views (see versionReads). A change made
-// inside a caller's transaction (see below) is committed by the caller, who
-// must wait VersionLag after the commit before acknowledging it for the same
-// to hold; so must one made by hand, and a site upgrading from a version of
-// this package without the wait has, until its last old process has stopped,
-// views up to VersionLag late after the changes the old processes make.
+// Page views read a thread's version without a round trip each: a change to a
+// thread's version returns VersionLag (10 ms) after the transaction the store
+// opened for it commits, the store's Do included, and a view is answered by a
+// version read that started no more than VersionLag before it arrived, so it
+// shows every change acknowledged before it arrived; reads are shared between
+// views (see versionReads). A change made inside a unit of work another store
+// opened is committed by that unit's caller, who must wait VersionLag after the
+// commit before acknowledging it for the same to hold; so must one made by hand,
+// and a site upgrading from a version of this package without the wait has,
+// until its last old process has stopped, views up to VersionLag late after the
+// changes the old processes make.
 //
-// Methods that take a then func run it inside their transaction, passing a context
-// that carries it, so the privacy outbox (privacy/mysqlstore on the same database)
-// enqueues a message in it, and FollowUpAllowed, which the mail guard calls, sees
-// its uncommitted rows. Called inside a caller's transaction, such a method undoes
-// its own change through a savepoint when then fails, as the memory store does.
+// Every statement joins the unit of work (Do) ctx carries. Give it the same
+// *sqlx.DB as privacy/mysqlstore: the Service's mail is then enqueued in the
+// comment's transaction, and the mail guard's reads see its uncommitted rows.
 package mysqlstore

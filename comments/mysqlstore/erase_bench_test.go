@@ -11,6 +11,7 @@ import (
 
 	"github.com/consentkit/consentkit/comments"
 	"github.com/consentkit/consentkit/internal/mysqltest"
+	"github.com/consentkit/consentkit/internal/sqltx"
 )
 
 const (
@@ -50,7 +51,7 @@ func seedErase(b *testing.B, db *sqlx.DB) {
 // eraseOneByOne is EraseCommenter as it was before it became set-based (a
 // statement or two per comment, newest first): the baseline.
 func eraseOneByOne(ctx context.Context, s *Store, email string) (removed int, err error) {
-	err = s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+	err = sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
 		var rows []locked
 		if err := tx.SelectContext(ctx, &rows, `SELECT id, thread, status FROM comments_comments WHERE email_key = LOWER(?) ORDER BY id DESC FOR UPDATE`, email); err != nil {
 			return tr(err)

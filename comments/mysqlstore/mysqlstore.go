@@ -2,15 +2,14 @@ package mysqlstore
 
 import (
 	"context"
+	cryptorand "crypto/rand"
 	"database/sql"
 	"embed"
 	"errors"
-	"fmt"
 	"io/fs"
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,8 +28,7 @@ var migrations embed.FS
 
 // Store implements comments.Store on MySQL.
 type Store struct {
-	db        *sqlx.DB
-	savepoint atomic.Int64
+	db *sqlx.DB
 
 	// version reads a thread's version, prepared on first use: every page view
 	// asks, and a query with arguments unprepared is two round trips (prepare,
@@ -77,36 +75,32 @@ func timeOf(t sql.NullTime) time.Time {
 	return t.Time
 }
 
-// atomic runs fn in a new transaction, or, inside the caller's, between a savepoint
-// and its release, rolling back to the savepoint when fn fails: the store's change
-// is undone when then fails, whoever opened the transaction. A new transaction
-// that changed a thread's version returns VersionLag after its commit.
-func (s *Store) atomic(ctx context.Context, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
-	tx, ok := sqltx.Ext(ctx, s.db).(*sqlx.Tx)
-	if !ok {
-		var touched bool
-		err := sqltx.Do(context.WithValue(ctx, touchedKey{}, &touched), s.db, fn)
-		if err == nil && touched {
-			time.Sleep(VersionLag)
-		}
-		return err
-	}
-	sp := fmt.Sprintf("comments_%d", s.savepoint.Add(1))
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
-		return tr(err)
-	}
-	if err := fn(ctx, tx); err != nil {
-		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); rerr != nil {
-			return errors.Join(err, tr(rerr))
-		}
-		return err
-	}
-	_, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+sp)
-	return tr(err)
+// Do implements privacy.UnitOfWork over one transaction of the store's pool.
+func (s *Store) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.do(ctx, func(ctx context.Context, _ *sqlx.Tx) error { return fn(ctx) })
 }
 
-// touchedKey carries, in the context of a transaction atomic opened, whether
-// it changed a thread's version.
+// Database implements privacy.UnitOfWork: the pool, since one transaction is one
+// connection of one pool.
+func (s *Store) Database() string { return sqltx.Name(s.db) }
+
+// do runs fn in the unit of work ctx carries, or else in a new transaction,
+// which, when it changed a thread's version, returns VersionLag after its
+// commit: whoever opened a unit of work commits it, and so waits.
+func (s *Store) do(ctx context.Context, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
+	if sqltx.InTx(ctx, s.db) {
+		return sqltx.Do(ctx, s.db, fn)
+	}
+	var touched bool
+	err := sqltx.Do(context.WithValue(ctx, touchedKey{}, &touched), s.db, fn)
+	if err == nil && touched {
+		time.Sleep(VersionLag)
+	}
+	return err
+}
+
+// touchedKey carries, in the context of a transaction do opened, whether it
+// changed a thread's version.
 type touchedKey struct{}
 
 // touch gives each of threads a new version inside tx. The version is random
@@ -185,8 +179,8 @@ func (s *Store) many(ctx context.Context, q string, args ...any) ([]comments.Com
 }
 
 // CreateComment implements comments.Store.
-func (s *Store) CreateComment(ctx context.Context, c *comments.Comment, then func(ctx context.Context) error) error {
-	err := s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+func (s *Store) CreateComment(ctx context.Context, c *comments.Comment) error {
+	err := s.do(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO comments_comments
 			(thread, parent_id, name, email, source, html, digest, status, follow_up, hue, manage_hash, created_at, edited_at, moderated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -197,11 +191,6 @@ func (s *Store) CreateComment(ctx context.Context, c *comments.Comment, then fun
 		}
 		if c.ID, err = res.LastInsertId(); err != nil {
 			return err
-		}
-		if then != nil {
-			if err := then(ctx); err != nil {
-				return err
-			}
 		}
 		if c.Status.Shown() {
 			return touch(ctx, tx, c.Thread)
@@ -324,7 +313,7 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) 
 
 // EditComment implements comments.Store.
 func (s *Store) EditComment(ctx context.Context, id int64, source, html, digest string, at time.Time) error {
-	return s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+	return s.do(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		cur, err := lock(ctx, tx, id)
 		if err == nil && cur.Status == string(comments.StatusDeleted) {
 			err = notFound()
@@ -345,7 +334,7 @@ func (s *Store) EditComment(ctx context.Context, id int64, source, html, digest 
 
 // SetHTML implements comments.Store.
 func (s *Store) SetHTML(ctx context.Context, id int64, html string) error {
-	return s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+	return s.do(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		cur, err := lock(ctx, tx, id)
 		if err != nil {
 			return err
@@ -361,22 +350,18 @@ func (s *Store) SetHTML(ctx context.Context, id int64, html string) error {
 }
 
 // SetStatus implements comments.Store.
-func (s *Store) SetStatus(ctx context.Context, id int64, from []comments.Status, to comments.Status, at time.Time, then func(ctx context.Context) error) error {
-	return s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+func (s *Store) SetStatus(ctx context.Context, id int64, at time.Time, decide func(comments.Status) (comments.Status, error)) error {
+	return s.do(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		cur, err := lock(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(from, comments.Status(cur.Status)) {
-			return privacy.Errorf(privacy.ErrConflict, "the comment is %s", cur.Status)
+		to, err := decide(comments.Status(cur.Status))
+		if err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE comments_comments SET status = ?, moderated_at = ? WHERE id = ?`, string(to), at, id); err != nil {
 			return tr(err)
-		}
-		if then != nil {
-			if err := then(ctx); err != nil {
-				return err
-			}
 		}
 		if shown(cur.Status) || to.Shown() {
 			return touch(ctx, tx, cur.Thread)
@@ -422,7 +407,7 @@ func del(ctx context.Context, tx *sqlx.Tx, c locked) (changed bool, err error) {
 
 // DeleteComment implements comments.Store.
 func (s *Store) DeleteComment(ctx context.Context, id int64) error {
-	return s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+	return s.do(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		cur, err := lock(ctx, tx, id)
 		if err == nil && cur.Status == string(comments.StatusDeleted) {
 			err = notFound()
@@ -484,7 +469,7 @@ func (s *Store) CommentsBy(ctx context.Context, email string) ([]comments.Commen
 // tombstone: a recursive query walks up from the subject's comments that someone
 // else's comment (or a tombstone) replies to, and from those whose text is kept.
 func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool) (removed, kept int, err error) {
-	err = s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+	err = s.do(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		removed, kept = 0, 0
 		// Locks the subject's comments before anything is decided about them.
 		var threads []string
@@ -545,7 +530,7 @@ func affected(res sql.Result, err error) (int, error) {
 // PurgeRejected implements comments.Store.
 func (s *Store) PurgeRejected(ctx context.Context, t time.Time) (int, error) {
 	n := 0
-	err := s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+	err := s.do(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		var rows []locked
 		if err := tx.SelectContext(ctx, &rows, `SELECT id, thread, status FROM comments_comments WHERE status = 'rejected' AND moderated_at < ? ORDER BY id DESC FOR UPDATE`, t); err != nil {
 			return tr(err)
@@ -598,91 +583,70 @@ func getSub(ctx context.Context, q sqlx.QueryerContext, where string, args ...an
 	return r.subscriber(), nil
 }
 
-// RequestConfirmation implements comments.Store.
-func (s *Store) RequestConfirmation(ctx context.Context, sub comments.Subscriber, then func(ctx context.Context) error) (bool, error) {
-	issued := false
-	err := s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
-		issued = false
-		// The no-op update locks an existing row, so concurrent requests queue here
-		// instead of deadlocking on a shared lock.
-		res, err := tx.ExecContext(ctx, `INSERT INTO comments_subscribers (email, confirm_hash, confirm_expires, stop_hash, created_at)
-			VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE email = email`,
-			sub.Email, sub.ConfirmHash, sub.ConfirmExpires, sub.StopHash, sub.Created)
-		if err != nil {
-			return tr(err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			cur, err := getSub(ctx, tx, `email_key = LOWER(?) FOR UPDATE`, sub.Email)
-			if err != nil {
-				return err
-			}
-			if !cur.Confirmed.IsZero() || !cur.Stopped.IsZero() || cur.Pending(sub.Created) {
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE comments_subscribers SET confirm_hash = ?, confirm_expires = ?, stop_hash = ?, created_at = ? WHERE email_key = LOWER(?)`,
-				sub.ConfirmHash, sub.ConfirmExpires, sub.StopHash, sub.Created, sub.Email); err != nil {
-				return tr(err)
-			}
-		}
-		issued = true
-		if then != nil {
-			return then(ctx)
-		}
-		return nil
-	})
-	if err != nil {
-		return false, err
-	}
-	return issued, nil
-}
-
-// Confirm implements comments.Store.
-func (s *Store) Confirm(ctx context.Context, hash []byte, now time.Time) (comments.Subscriber, error) {
+// UpdateSubscriber implements comments.Store.
+func (s *Store) UpdateSubscriber(ctx context.Context, key comments.SubscriberKey, decide func(comments.Subscriber) (comments.Subscriber, error)) (comments.Subscriber, error) {
 	var out comments.Subscriber
-	err := s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
-		cur, err := getSub(ctx, tx, `confirm_hash = ? FOR UPDATE`, hash)
+	err := s.do(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		out = comments.Subscriber{}
+		cur, placeholder, err := lockSub(ctx, tx, key)
 		if err != nil {
 			return err
 		}
-		if !now.Before(cur.ConfirmExpires) {
-			return privacy.Errorf(privacy.ErrGone, "the confirmation expired")
+		email := cur.Email
+		if placeholder {
+			email, cur = key.Email, comments.Subscriber{}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE comments_subscribers SET confirmed_at = ?, confirm_hash = NULL WHERE email = ?`, now, cur.Email); err != nil {
-			return tr(err)
-		}
-		cur.Confirmed, cur.ConfirmHash = now, nil
-		out = cur
-		return nil
-	})
-	return out, err
-}
-
-// SetStopped implements comments.Store.
-func (s *Store) SetStopped(ctx context.Context, hash []byte, stopped bool, now time.Time) (comments.Subscriber, error) {
-	var out comments.Subscriber
-	err := s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
-		cur, err := getSub(ctx, tx, `stop_hash = ? FOR UPDATE`, hash)
-		if err != nil {
-			return err
-		}
-		cur.ConfirmHash = nil
+		next, err := decide(cur)
 		switch {
-		case stopped && cur.Stopped.IsZero():
-			cur.Stopped = now
-		case !stopped:
-			cur.Stopped = time.Time{}
-			if cur.Confirmed.IsZero() {
-				cur.Confirmed = now
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE comments_subscribers SET confirm_hash = NULL, confirmed_at = ?, stopped_at = ? WHERE email = ?`,
-			nullTime(cur.Confirmed), nullTime(cur.Stopped), cur.Email); err != nil {
+		case err != nil && placeholder:
+			_, derr := tx.ExecContext(ctx, `DELETE FROM comments_subscribers WHERE email = ?`, email)
+			return errors.Join(err, tr(derr))
+		case err != nil:
+			return err
+		case next.Email == "":
+			_, err := tx.ExecContext(ctx, `DELETE FROM comments_subscribers WHERE email = ?`, email)
 			return tr(err)
 		}
-		out = cur
+		next.Email = email
+		if _, err := tx.ExecContext(ctx, `UPDATE comments_subscribers SET confirm_hash = ?, confirm_expires = ?, confirmed_at = ?,
+			stopped_at = ?, stop_hash = ?, created_at = ? WHERE email = ?`,
+			next.ConfirmHash, next.ConfirmExpires, nullTime(next.Confirmed), nullTime(next.Stopped), next.StopHash, next.Created, email); err != nil {
+			return tr(err)
+		}
+		out = next
 		return nil
 	})
 	return out, err
+}
+
+// lockSub reads and locks the subscriber key finds. For an Email key that finds
+// none it inserts a placeholder row, locked too, and reports it: the insert takes
+// the row's exclusive lock at once, where an insert that failed as a duplicate
+// would hold a shared lock that two concurrent requests then both wait to
+// upgrade, deadlocked. A placeholder's stop hash is random, so it collides with none.
+func lockSub(ctx context.Context, tx *sqlx.Tx, key comments.SubscriberKey) (cur comments.Subscriber, placeholder bool, err error) {
+	switch {
+	case key.ConfirmHash != nil:
+		cur, err = getSub(ctx, tx, `confirm_hash = ? FOR UPDATE`, key.ConfirmHash)
+		return cur, false, err
+	case key.StopHash != nil:
+		cur, err = getSub(ctx, tx, `stop_hash = ? FOR UPDATE`, key.StopHash)
+		return cur, false, err
+	}
+	var stop [32]byte
+	if _, err := cryptorand.Read(stop[:]); err != nil {
+		return cur, false, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO comments_subscribers (email, confirm_expires, stop_hash, created_at)
+		VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE email = email`, key.Email, time.Unix(0, 0).UTC(), stop[:], time.Unix(0, 0).UTC())
+	if err != nil {
+		return cur, false, tr(err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return cur, true, nil
+	}
+	cur, err = getSub(ctx, tx, `email_key = LOWER(?) FOR UPDATE`, key.Email)
+	return cur, false, err
 }
 
 // Subscriber implements comments.Store.
@@ -700,15 +664,13 @@ func (s *Store) SubscriberByStop(ctx context.Context, hash []byte) (comments.Sub
 	return getSub(ctx, sqltx.Ext(ctx, s.db), `stop_hash = ?`, hash)
 }
 
-// FollowUpAllowed implements comments.Store. It queries through the transaction
-// ctx carries, so the mail guard sees the request and comment being written.
-func (s *Store) FollowUpAllowed(ctx context.Context, email string, now time.Time) (bool, error) {
-	return s.exists(ctx, strings.TrimSpace(`
-		SELECT 1 FROM comments_subscribers s
-		WHERE s.email_key = LOWER(?) AND s.stopped_at IS NULL
-		  AND (s.confirmed_at IS NOT NULL OR (s.confirm_hash IS NOT NULL AND s.confirm_expires > ?))
-		  AND EXISTS (SELECT 1 FROM comments_comments c
-		              WHERE c.email_key = s.email_key AND c.follow_up AND c.status IN ('pending', 'approved'))`), email, now)
+// FollowUpStatuses implements comments.Store. It reads through the transaction ctx
+// carries, so the mail guard sees the comment being written.
+func (s *Store) FollowUpStatuses(ctx context.Context, email string) ([]comments.Status, error) {
+	var out []comments.Status
+	err := sqlx.SelectContext(ctx, sqltx.Ext(ctx, s.db), &out,
+		`SELECT DISTINCT status FROM comments_comments WHERE email_key = LOWER(?) AND follow_up`, email)
+	return out, tr(err)
 }
 
 // PurgeSubscribers implements comments.Store.
@@ -723,7 +685,7 @@ func (s *Store) PurgeSubscribers(ctx context.Context, t time.Time) (int, error) 
 // UseStamp implements comments.Store. The row of a stamp that expired is
 // replaced, so a hash is refused only while it is spent.
 func (s *Store) UseStamp(ctx context.Context, hash []byte, expires, now time.Time) error {
-	return s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+	return s.do(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM comments_stamps WHERE hash = ? AND expires_at <= ?`, hash, now); err != nil {
 			return tr(err)
 		}

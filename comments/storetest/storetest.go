@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -87,9 +88,9 @@ func testStamps(t *testing.T, newStore func(t *testing.T) comments.Store) {
 	t.Run("InsideCreate", func(t *testing.T) {
 		s := newStore(t)
 		c := comment("stamped", "ann@example.org", comments.StatusApproved)
-		require.NoError(t, s.CreateComment(ctx, c, func(ctx context.Context) error { return s.UseStamp(ctx, hash("in create"), until, now) }))
+		require.NoError(t, createThen(s, c, func(ctx context.Context) error { return s.UseStamp(ctx, hash("in create"), until, now) }))
 		c2 := comment("stamped", "ann@example.org", comments.StatusApproved)
-		err := s.CreateComment(ctx, c2, func(ctx context.Context) error { return s.UseStamp(ctx, hash("in create"), until, now) })
+		err := createThen(s, c2, func(ctx context.Context) error { return s.UseStamp(ctx, hash("in create"), until, now) })
 		assert.ErrorIs(t, err, privacy.ErrConflict)
 		cs, err := s.Thread(ctx, "stamped")
 		require.NoError(t, err)
@@ -120,7 +121,7 @@ func comment(thread, email string, status comments.Status) *comments.Comment {
 
 func create(t *testing.T, s comments.Store, c *comments.Comment) *comments.Comment {
 	t.Helper()
-	require.NoError(t, s.CreateComment(ctx, c, nil))
+	require.NoError(t, s.CreateComment(ctx, c))
 	require.NotZero(t, c.ID)
 	return c
 }
@@ -152,11 +153,11 @@ func testComments(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		assert.ErrorIs(t, err, privacy.ErrNotFound)
 	})
 
-	t.Run("ThenFailsStoresNothing", func(t *testing.T) {
+	t.Run("UnitOfWorkFailsStoresNothing", func(t *testing.T) {
 		s := newStore(t)
 		c := comment("t", "ann@example.org", comments.StatusApproved)
 		var seen int64
-		err := s.CreateComment(ctx, c, func(ctx context.Context) error {
+		err := createThen(s, c, func(ctx context.Context) error {
 			got, err := s.Comment(ctx, c.ID)
 			require.NoError(t, err, "then sees the new comment")
 			seen = got.ID
@@ -176,7 +177,7 @@ func testComments(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		a := create(t, s, comment("t", "ann@example.org", comments.StatusPending))
 		b := comment("t", "bob@example.org", comments.StatusPending)
 		b.Manage = a.Manage
-		assert.ErrorIs(t, s.CreateComment(ctx, b, nil), privacy.ErrConflict)
+		assert.ErrorIs(t, s.CreateComment(ctx, b), privacy.ErrConflict)
 	})
 
 	t.Run("ThreadShowsPublishedOldestFirst", func(t *testing.T) {
@@ -271,20 +272,20 @@ func testModeration(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		s := newStore(t)
 		c := create(t, s, comment("t", "ann@example.org", comments.StatusPending))
 		at := now.Add(time.Hour)
-		require.NoError(t, s.SetStatus(ctx, c.ID, []comments.Status{comments.StatusPending}, comments.StatusApproved, at, nil))
+		require.NoError(t, setStatus(s, c.ID, []comments.Status{comments.StatusPending}, comments.StatusApproved, at))
 		got, _ := s.Comment(ctx, c.ID)
 		assert.Equal(t, comments.StatusApproved, got.Status)
 		assert.Equal(t, at, got.Moderated)
-		err := s.SetStatus(ctx, c.ID, []comments.Status{comments.StatusPending}, comments.StatusApproved, at, nil)
+		err := setStatus(s, c.ID, []comments.Status{comments.StatusPending}, comments.StatusApproved, at)
 		assert.ErrorIs(t, err, privacy.ErrConflict)
-		err = s.SetStatus(ctx, c.ID+1000, []comments.Status{comments.StatusPending}, comments.StatusApproved, at, nil)
+		err = setStatus(s, c.ID+1000, []comments.Status{comments.StatusPending}, comments.StatusApproved, at)
 		assert.ErrorIs(t, err, privacy.ErrNotFound)
 	})
 
-	t.Run("SetStatusThenFailsChangesNothing", func(t *testing.T) {
+	t.Run("SetStatusInFailedUnitChangesNothing", func(t *testing.T) {
 		s := newStore(t)
 		c := create(t, s, comment("t", "ann@example.org", comments.StatusPending))
-		err := s.SetStatus(ctx, c.ID, []comments.Status{comments.StatusPending}, comments.StatusApproved, now, func(ctx context.Context) error {
+		err := setStatusThen(s, c.ID, []comments.Status{comments.StatusPending}, comments.StatusApproved, now, func(ctx context.Context) error {
 			n, err := s.Approved(ctx, "ann@example.org")
 			require.NoError(t, err)
 			assert.Equal(t, 1, n, "then sees the new status")
@@ -348,8 +349,8 @@ func testModeration(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		old := create(t, s, comment("t", "ann@example.org", comments.StatusPending))
 		fresh := create(t, s, comment("t", "bob@example.org", comments.StatusPending))
 		kept := create(t, s, comment("t", "cy@example.org", comments.StatusApproved))
-		require.NoError(t, s.SetStatus(ctx, old.ID, []comments.Status{comments.StatusPending}, comments.StatusRejected, now, nil))
-		require.NoError(t, s.SetStatus(ctx, fresh.ID, []comments.Status{comments.StatusPending}, comments.StatusRejected, now.Add(48*time.Hour), nil))
+		require.NoError(t, setStatus(s, old.ID, []comments.Status{comments.StatusPending}, comments.StatusRejected, now))
+		require.NoError(t, setStatus(s, fresh.ID, []comments.Status{comments.StatusPending}, comments.StatusRejected, now.Add(48*time.Hour)))
 		n, err := s.PurgeRejected(ctx, now.Add(24*time.Hour))
 		require.NoError(t, err)
 		assert.Equal(t, 1, n)
@@ -402,8 +403,8 @@ func testErase(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		own := comment("u", "ann@example.org", comments.StatusApproved)
 		own.ParentID = pub.ID
 		create(t, s, own)
-		_, err := s.RequestConfirmation(ctx, comments.Subscriber{Email: "ann@example.org", ConfirmHash: hash("c"), ConfirmExpires: now.Add(time.Hour),
-			StopHash: hash("s"), Created: now}, nil)
+		_, err := requestConfirmation(s, comments.Subscriber{Email: "ann@example.org", ConfirmHash: hash("c"), ConfirmExpires: now.Add(time.Hour),
+			StopHash: hash("s"), Created: now})
 		require.NoError(t, err)
 		return s, []*comments.Comment{pub, pending, replied, other, own}
 	}
@@ -525,10 +526,10 @@ func testAddressCase(t *testing.T, s comments.Store) {
 	assert.True(t, dup, "Duplicate")
 
 	create(t, s, comment("u", "Zed@example.org", comments.StatusPending))
-	ok, err := s.RequestConfirmation(ctx, sub("Zed@example.org", "z1", now.Add(time.Hour)), nil)
+	ok, err := requestConfirmation(s, sub("Zed@example.org", "z1", now.Add(time.Hour)))
 	require.NoError(t, err)
 	require.True(t, ok)
-	ok, err = s.RequestConfirmation(ctx, sub("zed@example.org", "z2", now.Add(time.Hour)), nil)
+	ok, err = requestConfirmation(s, sub("zed@example.org", "z2", now.Add(time.Hour)))
 	require.NoError(t, err)
 	assert.False(t, ok, "another spelling is the same pending record")
 	got, err := s.Subscriber(ctx, "zED@example.org")
@@ -550,7 +551,7 @@ func sub(email, token string, expires time.Time) comments.Subscriber {
 func testSubscribers(t *testing.T, newStore func(t *testing.T) comments.Store) {
 	t.Run("RequestOncePerWindow", func(t *testing.T) {
 		s := newStore(t)
-		ok, err := s.RequestConfirmation(ctx, sub("ann@example.org", "1", now.Add(time.Hour)), nil)
+		ok, err := requestConfirmation(s, sub("ann@example.org", "1", now.Add(time.Hour)))
 		require.NoError(t, err)
 		assert.True(t, ok)
 		got, err := s.Subscriber(ctx, "ann@example.org")
@@ -559,13 +560,13 @@ func testSubscribers(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		assert.Equal(t, now.Add(time.Hour), got.ConfirmExpires)
 		assert.True(t, got.Pending(now))
 
-		ok, err = s.RequestConfirmation(ctx, sub("ann@example.org", "2", now.Add(time.Hour)), nil)
+		ok, err = requestConfirmation(s, sub("ann@example.org", "2", now.Add(time.Hour)))
 		require.NoError(t, err)
 		assert.False(t, ok, "a pending request is not repeated")
 
 		later := sub("ann@example.org", "3", now.Add(3*time.Hour))
 		later.Created = now.Add(2 * time.Hour)
-		ok, err = s.RequestConfirmation(ctx, later, nil)
+		ok, err = requestConfirmation(s, later)
 		require.NoError(t, err)
 		assert.True(t, ok, "an expired request is replaced")
 		got, _ = s.SubscriberByConfirm(ctx, hash("confirm3"))
@@ -574,25 +575,60 @@ func testSubscribers(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		assert.ErrorIs(t, err, privacy.ErrNotFound)
 	})
 
-	t.Run("ThenFailsUndoes", func(t *testing.T) {
+	t.Run("UnitOfWorkFailsUndoes", func(t *testing.T) {
 		s := newStore(t)
-		ok, err := s.RequestConfirmation(ctx, sub("ann@example.org", "1", now.Add(time.Hour)), func(ctx context.Context) error { return errX })
+		err := s.Do(ctx, func(ctx context.Context) error {
+			ok, err := requestConfirmationIn(ctx, s, sub("ann@example.org", "1", now.Add(time.Hour)))
+			require.NoError(t, err)
+			assert.True(t, ok)
+			return errX
+		})
 		require.ErrorIs(t, err, errX)
-		assert.False(t, ok)
 		_, err = s.Subscriber(ctx, "ann@example.org")
 		assert.ErrorIs(t, err, privacy.ErrNotFound)
 	})
 
-	t.Run("ThenFailsUndoesInsideCreate", func(t *testing.T) {
-		// The service ignores a refused confirmation mail and goes on storing the
-		// comment; the request must be undone inside the comment's transaction too.
+	t.Run("DecideFailsWritesNothing", func(t *testing.T) {
+		s := newStore(t)
+		_, err := s.UpdateSubscriber(ctx, comments.SubscriberKey{Email: "ann@example.org"}, func(cur comments.Subscriber) (comments.Subscriber, error) {
+			assert.Zero(t, cur, "none yet")
+			return sub("ann@example.org", "1", now.Add(time.Hour)), errX
+		})
+		require.ErrorIs(t, err, errX)
+		_, err = s.Subscriber(ctx, "ann@example.org")
+		assert.ErrorIs(t, err, privacy.ErrNotFound, "a refused insert leaves no row")
+		ok, err := requestConfirmation(s, sub("ann@example.org", "1", now.Add(time.Hour)))
+		require.NoError(t, err)
+		require.True(t, ok)
+		_, err = s.UpdateSubscriber(ctx, comments.SubscriberKey{StopHash: hash("stopann@example.org")}, func(cur comments.Subscriber) (comments.Subscriber, error) {
+			assert.Equal(t, "ann@example.org", cur.Email, "found by its stop hash")
+			return cur.SetStopped(true, now), errX
+		})
+		require.ErrorIs(t, err, errX)
+		got, err := s.Subscriber(ctx, "ann@example.org")
+		require.NoError(t, err)
+		assert.True(t, got.Stopped.IsZero(), "a refused update changes nothing")
+		_, err = s.UpdateSubscriber(ctx, comments.SubscriberKey{ConfirmHash: hash("unknown")}, func(comments.Subscriber) (comments.Subscriber, error) {
+			t.Error("decide ran for an unknown hash")
+			return comments.Subscriber{}, nil
+		})
+		assert.ErrorIs(t, err, privacy.ErrNotFound)
+	})
+
+	t.Run("RemovedInsideCreate", func(t *testing.T) {
+		// The service takes back a confirmation whose mail was refused and goes on
+		// storing the comment, in one unit of work.
 		s := newStore(t)
 		c := comment("t", "ann@example.org", comments.StatusPending)
 		c.FollowUp = true
-		err := s.CreateComment(ctx, c, func(ctx context.Context) error {
-			_, err := s.RequestConfirmation(ctx, sub("ann@example.org", "1", now.Add(time.Hour)), func(ctx context.Context) error { return errX })
-			require.ErrorIs(t, err, errX)
-			return nil
+		err := createThen(s, c, func(ctx context.Context) error {
+			if _, err := requestConfirmationIn(ctx, s, sub("ann@example.org", "1", now.Add(time.Hour))); err != nil {
+				return err
+			}
+			_, err := s.UpdateSubscriber(ctx, comments.SubscriberKey{Email: "ann@example.org"}, func(comments.Subscriber) (comments.Subscriber, error) {
+				return comments.Subscriber{}, nil
+			})
+			return err
 		})
 		require.NoError(t, err)
 		_, err = s.Comment(ctx, c.ID)
@@ -607,7 +643,7 @@ func testSubscribers(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		var wg sync.WaitGroup
 		for i := range 6 {
 			wg.Go(func() {
-				ok, err := s.RequestConfirmation(ctx, sub("ann@example.org", fmt.Sprint(i), now.Add(time.Hour)), nil)
+				ok, err := requestConfirmation(s, sub("ann@example.org", fmt.Sprint(i), now.Add(time.Hour)))
 				assert.NoError(t, err)
 				if ok {
 					issued.Add(1)
@@ -620,48 +656,48 @@ func testSubscribers(t *testing.T, newStore func(t *testing.T) comments.Store) {
 
 	t.Run("Confirm", func(t *testing.T) {
 		s := newStore(t)
-		_, err := s.RequestConfirmation(ctx, sub("ann@example.org", "1", now.Add(time.Hour)), nil)
+		_, err := requestConfirmation(s, sub("ann@example.org", "1", now.Add(time.Hour)))
 		require.NoError(t, err)
-		_, err = s.Confirm(ctx, hash("confirm1"), now.Add(time.Hour))
+		_, err = confirm(s, hash("confirm1"), now.Add(time.Hour))
 		assert.ErrorIs(t, err, privacy.ErrGone, "expired at its expiry")
-		_, err = s.Confirm(ctx, hash("confirm-other"), now)
+		_, err = confirm(s, hash("confirm-other"), now)
 		assert.ErrorIs(t, err, privacy.ErrNotFound)
-		got, err := s.Confirm(ctx, hash("confirm1"), now.Add(time.Minute))
+		got, err := confirm(s, hash("confirm1"), now.Add(time.Minute))
 		require.NoError(t, err)
 		assert.Equal(t, now.Add(time.Minute), got.Confirmed)
 		assert.True(t, got.Active())
-		_, err = s.Confirm(ctx, hash("confirm1"), now.Add(time.Minute))
+		_, err = confirm(s, hash("confirm1"), now.Add(time.Minute))
 		assert.ErrorIs(t, err, privacy.ErrNotFound, "a confirmation token works once")
-		ok, err := s.RequestConfirmation(ctx, sub("ann@example.org", "2", now.Add(time.Hour)), nil)
+		ok, err := requestConfirmation(s, sub("ann@example.org", "2", now.Add(time.Hour)))
 		require.NoError(t, err)
 		assert.False(t, ok, "a confirmed address is not asked again")
 	})
 
 	t.Run("StopAndResume", func(t *testing.T) {
 		s := newStore(t)
-		_, err := s.RequestConfirmation(ctx, sub("ann@example.org", "1", now.Add(time.Hour)), nil)
+		_, err := requestConfirmation(s, sub("ann@example.org", "1", now.Add(time.Hour)))
 		require.NoError(t, err)
-		got, err := s.SetStopped(ctx, hash("stopann@example.org"), true, now.Add(time.Minute))
+		got, err := setStopped(s, hash("stopann@example.org"), true, now.Add(time.Minute))
 		require.NoError(t, err)
 		assert.Equal(t, now.Add(time.Minute), got.Stopped)
 		assert.Nil(t, got.ConfirmHash, "stopping cancels the pending confirmation")
-		_, err = s.Confirm(ctx, hash("confirm1"), now.Add(2*time.Minute))
+		_, err = confirm(s, hash("confirm1"), now.Add(2*time.Minute))
 		assert.ErrorIs(t, err, privacy.ErrNotFound)
-		got, err = s.SetStopped(ctx, hash("stopann@example.org"), true, now.Add(3*time.Minute))
+		got, err = setStopped(s, hash("stopann@example.org"), true, now.Add(3*time.Minute))
 		require.NoError(t, err)
 		assert.Equal(t, now.Add(time.Minute), got.Stopped, "stopping twice keeps the first time")
-		ok, err := s.RequestConfirmation(ctx, sub("ann@example.org", "2", now.Add(4*time.Hour)), nil)
+		ok, err := requestConfirmation(s, sub("ann@example.org", "2", now.Add(4*time.Hour)))
 		require.NoError(t, err)
 		assert.False(t, ok, "a stopped address gets no new confirmation")
 		byStop, err := s.SubscriberByStop(ctx, hash("stopann@example.org"))
 		require.NoError(t, err)
 		assert.Equal(t, "ann@example.org", byStop.Email)
 
-		got, err = s.SetStopped(ctx, hash("stopann@example.org"), false, now.Add(5*time.Minute))
+		got, err = setStopped(s, hash("stopann@example.org"), false, now.Add(5*time.Minute))
 		require.NoError(t, err)
 		assert.True(t, got.Stopped.IsZero())
 		assert.Equal(t, now.Add(5*time.Minute), got.Confirmed, "resuming through the mailed link confirms")
-		_, err = s.SetStopped(ctx, hash("stop-unknown"), true, now)
+		_, err = setStopped(s, hash("stop-unknown"), true, now)
 		assert.ErrorIs(t, err, privacy.ErrNotFound)
 	})
 
@@ -678,13 +714,13 @@ func testSubscribers(t *testing.T, newStore func(t *testing.T) comments.Store) {
 			}
 			s2 := sub(a, a, exp)
 			s2.Created = now.Add(-2 * time.Hour)
-			_, err := s.RequestConfirmation(ctx, s2, nil)
+			_, err := requestConfirmation(s, s2)
 			require.NoError(t, err)
 		}
-		_, err := s.SetStopped(ctx, hash("stopstopped@example.org"), true, now)
+		_, err := setStopped(s, hash("stopstopped@example.org"), true, now)
 		require.NoError(t, err)
 		for _, a := range []string{"kept@example.org", "orphan@example.org"} {
-			_, err := s.Confirm(ctx, hash("confirm"+a), now)
+			_, err := confirm(s, hash("confirm"+a), now)
 			require.NoError(t, err)
 		}
 		n, err := s.PurgeSubscribers(ctx, now)
@@ -712,16 +748,16 @@ func testAllowed(t *testing.T, newStore func(t *testing.T) comments.Store) {
 	}
 	request := func(expires time.Time) setup {
 		return func(t *testing.T, s comments.Store, email string) {
-			_, err := s.RequestConfirmation(ctx, sub(email, email, expires), nil)
+			_, err := requestConfirmation(s, sub(email, email, expires))
 			require.NoError(t, err)
 		}
 	}
 	confirm := func(t *testing.T, s comments.Store, email string) {
-		_, err := s.Confirm(ctx, hash("confirm"+email), now)
+		_, err := confirm(s, hash("confirm"+email), now)
 		require.NoError(t, err)
 	}
 	stop := func(t *testing.T, s comments.Store, email string) {
-		_, err := s.SetStopped(ctx, hash("stop"+email), true, now)
+		_, err := setStopped(s, hash("stop"+email), true, now)
 		require.NoError(t, err)
 	}
 	soon, past := now.Add(time.Hour), now.Add(-time.Second)
@@ -747,7 +783,7 @@ func testAllowed(t *testing.T, newStore func(t *testing.T) comments.Store) {
 			for _, step := range tc.steps {
 				step(t, s, email)
 			}
-			got, err := s.FollowUpAllowed(ctx, email, now)
+			got, err := allowed(s, email, now)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
 		})
@@ -758,12 +794,12 @@ func testAllowed(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		c := comment("t", "ann@example.org", comments.StatusPending)
 		c.FollowUp = true
 		var inside bool
-		err := s.CreateComment(ctx, c, func(ctx context.Context) error {
-			_, err := s.RequestConfirmation(ctx, sub("ann@example.org", "x", soon), func(ctx context.Context) error {
-				var err error
-				inside, err = s.FollowUpAllowed(ctx, "ann@example.org", now)
+		err := createThen(s, c, func(ctx context.Context) error {
+			if _, err := requestConfirmationIn(ctx, s, sub("ann@example.org", "x", soon)); err != nil {
 				return err
-			})
+			}
+			var err error
+			inside, err = allowedIn(ctx, s, "ann@example.org", now)
 			return err
 		})
 		require.NoError(t, err)
@@ -827,13 +863,13 @@ func testThreadVersion(t *testing.T, newStore func(t *testing.T) comments.Store)
 		})
 		w.changes("new HTML", func() { require.NoError(t, s.SetHTML(ctx, a.ID, "<p>re-rendered</p>")) })
 		w.changes("a rejection", func() {
-			require.NoError(t, s.SetStatus(ctx, a.ID, []comments.Status{comments.StatusApproved}, comments.StatusRejected, now, nil))
+			require.NoError(t, setStatus(s, a.ID, []comments.Status{comments.StatusApproved}, comments.StatusRejected, now))
 		})
 		w.keeps("an edit of a hidden comment", func() {
 			require.NoError(t, s.EditComment(ctx, a.ID, "hidden", "<p>hidden</p>", comments.Digest("hidden"), now.Add(time.Minute)))
 		})
 		w.changes("an approval", func() {
-			require.NoError(t, s.SetStatus(ctx, a.ID, []comments.Status{comments.StatusRejected}, comments.StatusApproved, now, nil))
+			require.NoError(t, setStatus(s, a.ID, []comments.Status{comments.StatusRejected}, comments.StatusApproved, now))
 		})
 		w.changes("a reply", func() {
 			r = comment("t", "bob@example.org", comments.StatusApproved)
@@ -841,7 +877,7 @@ func testThreadVersion(t *testing.T, newStore func(t *testing.T) comments.Store)
 			create(t, s, r)
 		})
 		w.changes("rejecting a comment with a reply", func() {
-			require.NoError(t, s.SetStatus(ctx, a.ID, []comments.Status{comments.StatusApproved}, comments.StatusRejected, now, nil))
+			require.NoError(t, setStatus(s, a.ID, []comments.Status{comments.StatusApproved}, comments.StatusRejected, now))
 		})
 		w.changes("purging a rejected comment with a reply, which leaves a tombstone", func() {
 			n, err := s.PurgeRejected(ctx, now.Add(time.Hour))
@@ -857,7 +893,7 @@ func testThreadVersion(t *testing.T, newStore func(t *testing.T) comments.Store)
 		var d *comments.Comment
 		w.changes("publishing", func() { d = create(t, s, comment("t", "dee@example.org", comments.StatusApproved)) })
 		w.changes("rejecting", func() {
-			require.NoError(t, s.SetStatus(ctx, d.ID, []comments.Status{comments.StatusApproved}, comments.StatusRejected, now, nil))
+			require.NoError(t, setStatus(s, d.ID, []comments.Status{comments.StatusApproved}, comments.StatusRejected, now))
 		})
 		w.keeps("purging a rejected comment without replies", func() {
 			n, err := s.PurgeRejected(ctx, now.Add(time.Hour))
@@ -865,9 +901,9 @@ func testThreadVersion(t *testing.T, newStore func(t *testing.T) comments.Store)
 			require.Equal(t, 1, n)
 		})
 		w.keeps("follow-up state", func() {
-			_, err := s.RequestConfirmation(ctx, sub("ann@example.org", "1", now.Add(time.Hour)), nil)
+			_, err := requestConfirmation(s, sub("ann@example.org", "1", now.Add(time.Hour)))
 			require.NoError(t, err)
-			_, err = s.Confirm(ctx, hash("confirm1"), now)
+			_, err = confirm(s, hash("confirm1"), now)
 			require.NoError(t, err)
 		})
 
@@ -896,7 +932,7 @@ func testThreadVersion(t *testing.T, newStore func(t *testing.T) comments.Store)
 		s := newStore(t)
 		// The readers stand for other requests, each with a connection of its own.
 		var outside error
-		_ = s.CreateComment(ctx, comment("t", "ann@example.org", comments.StatusApproved), func(context.Context) error {
+		_ = createThen(s, comment("t", "ann@example.org", comments.StatusApproved), func(context.Context) error {
 			_, outside = s.ThreadVersion(ctx, "t")
 			return errX
 		})
@@ -907,12 +943,12 @@ func testThreadVersion(t *testing.T, newStore func(t *testing.T) comments.Store)
 		w := &versions{t: t, s: s, thread: "t", seen: map[int64][]comments.Comment{}}
 		before := w.see(ctx)
 		c := comment("t", "ann@example.org", comments.StatusApproved)
-		require.ErrorIs(t, s.CreateComment(ctx, c, func(context.Context) error { w.see(ctx); return errX }), errX)
+		require.ErrorIs(t, createThen(s, c, func(context.Context) error { w.see(ctx); return errX }), errX)
 		w.see(ctx)
 		c = comment("t", "ann@example.org", comments.StatusApproved)
-		require.NoError(t, s.CreateComment(ctx, c, func(context.Context) error { w.see(ctx); return nil }))
+		require.NoError(t, createThen(s, c, func(context.Context) error { w.see(ctx); return nil }))
 		assert.NotEqual(t, before, w.see(ctx))
-		err := s.SetStatus(ctx, c.ID, []comments.Status{comments.StatusApproved}, comments.StatusRejected, now,
+		err := setStatusThen(s, c.ID, []comments.Status{comments.StatusApproved}, comments.StatusRejected, now,
 			func(context.Context) error { w.see(ctx); return errX })
 		require.ErrorIs(t, err, errX)
 		w.see(ctx)
@@ -920,4 +956,91 @@ func testThreadVersion(t *testing.T, newStore func(t *testing.T) comments.Store)
 		require.NoError(t, err)
 		assert.Equal(t, []int64{c.ID}, ids(th))
 	})
+}
+
+// createThen stores c and runs then in one unit of work, as the Service stores a
+// comment and queues the mail it causes.
+func createThen(s comments.Store, c *comments.Comment, then func(ctx context.Context) error) error {
+	return s.Do(ctx, func(ctx context.Context) error {
+		if err := s.CreateComment(ctx, c); err != nil {
+			return err
+		}
+		return then(ctx)
+	})
+}
+
+// setStatus moves id to to from one of from, as a moderator's decision does.
+func setStatus(s comments.Store, id int64, from []comments.Status, to comments.Status, at time.Time) error {
+	return setStatusIn(ctx, s, id, from, to, at)
+}
+
+func setStatusIn(ctx context.Context, s comments.Store, id int64, from []comments.Status, to comments.Status, at time.Time) error {
+	return s.SetStatus(ctx, id, at, func(cur comments.Status) (comments.Status, error) {
+		if !slices.Contains(from, cur) {
+			return cur, privacy.Errorf(privacy.ErrConflict, "the comment is %s", cur)
+		}
+		return to, nil
+	})
+}
+
+// setStatusThen runs setStatus and then in one unit of work.
+func setStatusThen(s comments.Store, id int64, from []comments.Status, to comments.Status, at time.Time, then func(ctx context.Context) error) error {
+	return s.Do(ctx, func(ctx context.Context) error {
+		if err := setStatusIn(ctx, s, id, from, to, at); err != nil {
+			return err
+		}
+		return then(ctx)
+	})
+}
+
+// requestConfirmation records sub's request unless the address may not be asked
+// (comments.Subscriber.MayAsk), as the Service does, and reports whether it did.
+func requestConfirmation(s comments.Store, sub comments.Subscriber) (bool, error) {
+	return requestConfirmationIn(ctx, s, sub)
+}
+
+func requestConfirmationIn(ctx context.Context, s comments.Store, sub comments.Subscriber) (bool, error) {
+	issued := false
+	_, err := s.UpdateSubscriber(ctx, comments.SubscriberKey{Email: sub.Email}, func(cur comments.Subscriber) (comments.Subscriber, error) {
+		issued = cur.MayAsk(sub.Created)
+		if !issued {
+			return cur, nil
+		}
+		return sub, nil
+	})
+	return issued && err == nil, err
+}
+
+// confirm confirms the request whose token hashes to h, as the Service does.
+func confirm(s comments.Store, h []byte, now time.Time) (comments.Subscriber, error) {
+	return s.UpdateSubscriber(ctx, comments.SubscriberKey{ConfirmHash: h}, func(cur comments.Subscriber) (comments.Subscriber, error) {
+		return cur.Confirm(now)
+	})
+}
+
+// setStopped stops or resumes the address whose stop token hashes to h.
+func setStopped(s comments.Store, h []byte, stopped bool, now time.Time) (comments.Subscriber, error) {
+	return s.UpdateSubscriber(ctx, comments.SubscriberKey{StopHash: h}, func(cur comments.Subscriber) (comments.Subscriber, error) {
+		return cur.SetStopped(stopped, now), nil
+	})
+}
+
+// allowed answers as the follow-up mail guard does, from what the store reads.
+func allowed(s comments.Store, email string, now time.Time) (bool, error) {
+	return allowedIn(ctx, s, email, now)
+}
+
+func allowedIn(ctx context.Context, s comments.Store, email string, now time.Time) (bool, error) {
+	sub, err := s.Subscriber(ctx, email)
+	if errors.Is(err, privacy.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	statuses, err := s.FollowUpStatuses(ctx, email)
+	if err != nil {
+		return false, err
+	}
+	return comments.FollowUpAllowed(sub, statuses, now), nil
 }

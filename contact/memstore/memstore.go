@@ -1,15 +1,14 @@
 // Package memstore keeps contact requests in memory: the embedded default for
 // trials and the store for unit tests. Nothing survives a restart.
 //
-// It has no transactions. Create and AddReply apply the change, run then outside
-// the lock, and undo the change when then fails, so a failed notification leaves no
-// request behind; with the privacy memstore outbox, a message then enqueued before
-// the failure is not withdrawn (privacy/mysqlstore, on the same database as
-// contact/mysqlstore, withdraws it).
+// Its unit of work (Do) is privacy.MemoryWork: every write records its undo, so a
+// request whose notification fails to queue is taken back, and the privacy
+// memstore's outbox holds the notification until the unit commits.
 package memstore
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -44,8 +43,16 @@ func copyOf(r *contact.Request, withThread bool) contact.Request {
 	return c
 }
 
+// Do implements privacy.UnitOfWork.
+func (s *Store) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	return privacy.MemoryWork(ctx, fn)
+}
+
+// Database implements privacy.UnitOfWork.
+func (s *Store) Database() string { return privacy.MemoryDatabase }
+
 // Create implements contact.Store.
-func (s *Store) Create(ctx context.Context, r *contact.Request, then func(ctx context.Context) error) error {
+func (s *Store) Create(ctx context.Context, r *contact.Request) error {
 	s.mu.Lock()
 	if _, ok := s.requests[r.Ref]; ok {
 		s.mu.Unlock()
@@ -55,15 +62,11 @@ func (s *Store) Create(ctx context.Context, r *contact.Request, then func(ctx co
 	stored := copyOf(r, true)
 	s.requests[r.Ref] = &stored
 	s.mu.Unlock()
-	if then == nil {
-		return nil
-	}
-	if err := then(ctx); err != nil {
+	privacy.OnUndo(ctx, func() {
 		s.mu.Lock()
-		delete(s.requests, r.Ref)
+		delete(s.requests, stored.Ref)
 		s.mu.Unlock()
-		return err
-	}
+	})
 	return nil
 }
 
@@ -115,62 +118,81 @@ func (s *Store) List(ctx context.Context, f contact.Filter) ([]contact.Request, 
 }
 
 // AddReply implements contact.Store.
-func (s *Store) AddReply(ctx context.Context, ref string, rep *contact.Reply, then func(ctx context.Context) error) error {
+func (s *Store) AddReply(ctx context.Context, ref string, decide func(contact.Request) (contact.Reply, error)) (contact.Reply, error) {
 	s.mu.Lock()
 	r, ok := s.requests[ref]
-	switch {
-	case !ok:
+	if !ok {
 		s.mu.Unlock()
-		return privacy.Errorf(privacy.ErrNotFound, "no such contact request")
-	case r.Status != contact.StatusOpen:
+		return contact.Reply{}, privacy.Errorf(privacy.ErrNotFound, "no such contact request")
+	}
+	rep, err := decide(copyOf(r, false))
+	if err != nil {
 		s.mu.Unlock()
-		return privacy.Errorf(privacy.ErrConflict, "the request is closed")
+		return contact.Reply{}, err
 	}
 	rep.ID = s.id()
 	prevUpdated := r.Updated
-	r.Thread = append(r.Thread, *rep)
+	r.Thread = append(r.Thread, rep)
 	r.Updated = rep.At
 	s.mu.Unlock()
-	if then == nil {
-		return nil
-	}
-	if err := then(ctx); err != nil {
+	privacy.OnUndo(ctx, func() {
 		s.mu.Lock()
 		if r, ok := s.requests[ref]; ok {
 			r.Thread = slices.DeleteFunc(r.Thread, func(x contact.Reply) bool { return x.ID == rep.ID })
 			r.Updated = prevUpdated
 		}
 		s.mu.Unlock()
-		return err
-	}
-	return nil
+	})
+	return rep, nil
 }
 
 // Close implements contact.Store.
 func (s *Store) Close(ctx context.Context, ref string, at time.Time) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	r, ok := s.requests[ref]
 	if !ok {
+		s.mu.Unlock()
 		return privacy.Errorf(privacy.ErrNotFound, "no such contact request")
 	}
-	if r.Status == contact.StatusOpen {
-		r.Status, r.Closed, r.Updated = contact.StatusClosed, at, at
+	if r.Status != contact.StatusOpen {
+		s.mu.Unlock()
+		return nil
 	}
+	prev := *r
+	r.Status, r.Closed, r.Updated = contact.StatusClosed, at, at
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		if r, ok := s.requests[ref]; ok {
+			r.Status, r.Closed, r.Updated = prev.Status, prev.Closed, prev.Updated
+		}
+		s.mu.Unlock()
+	})
 	return nil
 }
 
 // Reopen implements contact.Store.
 func (s *Store) Reopen(ctx context.Context, ref string, at time.Time) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	r, ok := s.requests[ref]
 	if !ok {
+		s.mu.Unlock()
 		return privacy.Errorf(privacy.ErrNotFound, "no such contact request")
 	}
-	if r.Status == contact.StatusClosed {
-		r.Status, r.Closed, r.Updated = contact.StatusOpen, time.Time{}, at
+	if r.Status != contact.StatusClosed {
+		s.mu.Unlock()
+		return nil
 	}
+	prev := *r
+	r.Status, r.Closed, r.Updated = contact.StatusOpen, time.Time{}, at
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		if r, ok := s.requests[ref]; ok {
+			r.Status, r.Closed, r.Updated = prev.Status, prev.Closed, prev.Updated
+		}
+		s.mu.Unlock()
+	})
 	return nil
 }
 
@@ -211,26 +233,31 @@ func (s *Store) ByEmail(ctx context.Context, email string) ([]contact.Request, e
 
 // EraseEmail implements contact.Store.
 func (s *Store) EraseEmail(ctx context.Context, email string) (int, error) {
-	return s.remove(func(r *contact.Request) bool { return sameAddress(r.Email, email) }), nil
+	return s.remove(ctx, func(r *contact.Request) bool { return sameAddress(r.Email, email) }), nil
 }
 
 // Purge implements contact.Store.
 func (s *Store) Purge(ctx context.Context, t time.Time) (int, error) {
-	return s.remove(func(r *contact.Request) bool { return r.Status == contact.StatusClosed && r.Closed.Before(t) }), nil
+	return s.remove(ctx, func(r *contact.Request) bool { return r.Status == contact.StatusClosed && r.Closed.Before(t) }), nil
 }
 
 // sameAddress matches addresses as every look-up by address does.
 func sameAddress(a, b string) bool { return privacy.AddressKey(a) == privacy.AddressKey(b) }
 
-func (s *Store) remove(match func(*contact.Request) bool) int {
+func (s *Store) remove(ctx context.Context, match func(*contact.Request) bool) int {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
+	removed := map[string]*contact.Request{}
 	for ref, r := range s.requests {
 		if match(r) {
+			removed[ref] = r
 			delete(s.requests, ref)
-			n++
 		}
 	}
-	return n
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		maps.Copy(s.requests, removed)
+		s.mu.Unlock()
+	})
+	return len(removed)
 }

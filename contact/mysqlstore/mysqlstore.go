@@ -1,10 +1,9 @@
 // Package mysqlstore keeps contact requests in MySQL (MariaDB 10.6 or later), in the
 // tables contact_requests and contact_replies, migrated under contact_migrations.
 //
-// Create and AddReply run in a transaction (the caller's, when ctx carries one) and
-// pass it to then in the context. Use the same database as privacy/mysqlstore: the
-// notification a new request causes is then enqueued in that transaction, and is
-// kept if and only if the request is.
+// Every statement joins the unit of work (Do) ctx carries. Give it the same
+// *sqlx.DB as privacy/mysqlstore: the notification a new request causes is then
+// enqueued in the request's transaction, and is kept if and only if the request is.
 package mysqlstore
 
 import (
@@ -37,6 +36,15 @@ var _ contact.Store = (*Store)(nil)
 // New returns a store on db (open it with privacy/mysqlstore.Open). Call Migrate
 // before first use.
 func New(db *sqlx.DB) *Store { return &Store{db: db} }
+
+// Do implements privacy.UnitOfWork over one transaction of the store's pool.
+func (s *Store) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	return sqltx.Do(ctx, s.db, func(ctx context.Context, _ *sqlx.Tx) error { return fn(ctx) })
+}
+
+// Database implements privacy.UnitOfWork: the pool, since one transaction is one
+// connection of one pool.
+func (s *Store) Database() string { return sqltx.Name(s.db) }
 
 // Migrate creates or updates the store's tables. It is safe to call from several
 // processes at once.
@@ -76,28 +84,21 @@ const columns = `r.id, r.ref, r.name, r.email, r.subject, r.message, r.category,
 	(SELECT COUNT(*) FROM contact_replies p WHERE p.request_id = r.id) AS replies`
 
 // Create implements contact.Store.
-func (s *Store) Create(ctx context.Context, r *contact.Request, then func(ctx context.Context) error) error {
-	return tr(sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
-		var closed sql.NullTime
-		if !r.Closed.IsZero() {
-			closed = sql.NullTime{Time: r.Closed, Valid: true}
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO contact_requests
-			(ref, name, email, email_lc, subject, message, category, status, ack_sent, created_at, updated_at, closed_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Ref, r.Name, r.Email, privacy.AddressKey(r.Email), r.Subject, r.Message, r.Category, r.Status, r.AckSent,
-			r.Created, r.Updated, closed)
-		if err != nil {
-			return tr(err)
-		}
-		if r.ID, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		if then != nil {
-			return then(ctx)
-		}
-		return nil
-	}))
+func (s *Store) Create(ctx context.Context, r *contact.Request) error {
+	var closed sql.NullTime
+	if !r.Closed.IsZero() {
+		closed = sql.NullTime{Time: r.Closed, Valid: true}
+	}
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `INSERT INTO contact_requests
+		(ref, name, email, email_lc, subject, message, category, status, ack_sent, created_at, updated_at, closed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Ref, r.Name, r.Email, privacy.AddressKey(r.Email), r.Subject, r.Message, r.Category, r.Status, r.AckSent,
+		r.Created, r.Updated, closed)
+	if err != nil {
+		return tr(err)
+	}
+	r.ID, err = res.LastInsertId()
+	return err
 }
 
 // Get implements contact.Store.
@@ -174,38 +175,36 @@ func (s *Store) List(ctx context.Context, f contact.Filter) ([]contact.Request, 
 }
 
 // AddReply implements contact.Store.
-func (s *Store) AddReply(ctx context.Context, ref string, rep *contact.Reply, then func(ctx context.Context) error) error {
-	return tr(sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
-		var req struct {
-			ID     int64  `db:"id"`
-			Status string `db:"status"`
-		}
-		// The lock keeps a concurrent Close from slipping between the check and the insert.
-		err := tx.GetContext(ctx, &req, `SELECT id, status FROM contact_requests WHERE ref = ? FOR UPDATE`, ref)
+func (s *Store) AddReply(ctx context.Context, ref string, decide func(contact.Request) (contact.Reply, error)) (contact.Reply, error) {
+	var rep contact.Reply
+	err := sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
+		var rw row
+		// The lock keeps a concurrent Close from slipping between decide and the insert.
+		err := tx.GetContext(ctx, &rw, `SELECT `+columns+` FROM contact_requests r WHERE r.ref = ? FOR UPDATE`, ref)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return errNotFound
 		case err != nil:
 			return tr(err)
-		case req.Status != string(contact.StatusOpen):
-			return privacy.Errorf(privacy.ErrConflict, "the request is closed")
+		}
+		if rep, err = decide(rw.request()); err != nil {
+			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO contact_replies (request_id, staff_id, staff, text, created_at) VALUES (?, ?, ?, ?, ?)`,
-			req.ID, rep.StaffID, rep.Staff, rep.Text, rep.At)
+			rw.ID, rep.StaffID, rep.Staff, rep.Text, rep.At)
 		if err != nil {
 			return tr(err)
 		}
 		if rep.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE contact_requests SET updated_at = ? WHERE id = ?`, rep.At, req.ID); err != nil {
-			return tr(err)
-		}
-		if then != nil {
-			return then(ctx)
-		}
-		return nil
-	}))
+		_, err = tx.ExecContext(ctx, `UPDATE contact_requests SET updated_at = ? WHERE id = ?`, rep.At, rw.ID)
+		return tr(err)
+	})
+	if err != nil {
+		return contact.Reply{}, err
+	}
+	return rep, nil
 }
 
 // Close implements contact.Store.

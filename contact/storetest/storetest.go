@@ -22,7 +22,7 @@ import (
 // Run runs every conformance test; newStore returns a new, empty store.
 func Run(t *testing.T, newStore func(t *testing.T) contact.Store) {
 	t.Run("CreateGet", func(t *testing.T) { testCreateGet(t, newStore(t)) })
-	t.Run("ThenFailureStoresNothing", func(t *testing.T) { testThenFailure(t, newStore(t)) })
+	t.Run("UnitOfWork", func(t *testing.T) { testUnitOfWork(t, newStore(t)) })
 	t.Run("List", func(t *testing.T) { testList(t, newStore(t)) })
 	t.Run("Thread", func(t *testing.T) { testThread(t, newStore(t)) })
 	t.Run("Close", func(t *testing.T) { testClose(t, newStore(t)) })
@@ -44,22 +44,27 @@ func request(ref, email string, at time.Time) *contact.Request {
 
 func mustCreate(t *testing.T, s contact.Store, r *contact.Request) {
 	t.Helper()
-	require.NoError(t, s.Create(context.Background(), r, nil))
+	require.NoError(t, s.Create(context.Background(), r))
+}
+
+// addReply appends rep to ref's thread whatever the request's state.
+func addReply(ctx context.Context, s contact.Store, ref string, rep contact.Reply) (contact.Reply, error) {
+	return s.AddReply(ctx, ref, func(contact.Request) (contact.Reply, error) { return rep, nil })
+}
+
+func mustReply(t *testing.T, s contact.Store, ref string, rep contact.Reply) contact.Reply {
+	t.Helper()
+	got, err := addReply(context.Background(), s, ref, rep)
+	require.NoError(t, err)
+	return got
 }
 
 func testCreateGet(t *testing.T, s contact.Store) {
 	ctx := context.Background()
 	r := request("K7Q4-M2XH", "Ann@example.org", base)
 	r.AckSent = true
-	var sawInThen contact.Request
-	require.NoError(t, s.Create(ctx, r, func(ctx context.Context) error {
-		// A notification enqueued here must find the request it is about.
-		var err error
-		sawInThen, err = s.Get(ctx, r.Ref)
-		return err
-	}))
+	require.NoError(t, s.Create(ctx, r))
 	assert.NotZero(t, r.ID)
-	assert.Equal(t, r.Ref, sawInThen.Ref, "then must see the uncommitted request")
 
 	got, err := s.Get(ctx, "K7Q4-M2XH")
 	require.NoError(t, err)
@@ -79,8 +84,16 @@ func testCreateGet(t *testing.T, s contact.Store) {
 
 	t.Run("ErrConflict", func(t *testing.T) {
 		dup := request("K7Q4-M2XH", "bob@example.org", base)
-		err := s.Create(ctx, dup, func(context.Context) error { t.Error("then ran for a refused insert"); return nil })
-		assert.ErrorIs(t, err, privacy.ErrConflict)
+		assert.ErrorIs(t, s.Create(ctx, dup), privacy.ErrConflict)
+		// Inside a unit of work that then fails, the refused insert undoes nothing.
+		failed := errors.New("the change failed")
+		err := s.Do(ctx, func(ctx context.Context) error {
+			if err := s.Create(ctx, request("K7Q4-M2XH", "bob@example.org", base)); !errors.Is(err, privacy.ErrConflict) {
+				return fmt.Errorf("Create=%v, want ErrConflict", err)
+			}
+			return failed
+		})
+		require.ErrorIs(t, err, failed)
 		got, err := s.Get(ctx, "K7Q4-M2XH")
 		require.NoError(t, err)
 		assert.Equal(t, "Ann@example.org", got.Email, "the first request is untouched")
@@ -91,17 +104,33 @@ func testCreateGet(t *testing.T, s contact.Store) {
 	})
 }
 
-func testThenFailure(t *testing.T, s contact.Store) {
+func testUnitOfWork(t *testing.T, s contact.Store) {
 	ctx := context.Background()
-	boom := errors.New("notification failed")
+	failed := errors.New("notification failed")
+	assert.NotEmpty(t, s.Database())
 	r := request("AAAA-0001", "ann@example.org", base)
-	err := s.Create(ctx, r, func(ctx context.Context) error {
+	err := s.Do(ctx, func(ctx context.Context) error {
+		if err := s.Create(ctx, r); err != nil {
+			return err
+		}
+		// A notification queued here must find the request it is about.
+		got, err := s.Get(ctx, "AAAA-0001")
+		if err != nil {
+			return err
+		}
+		assert.Equal(t, r.ID, got.ID, "the unit of work sees its uncommitted request")
 		ok, err := s.Answerable(ctx, "ann@example.org", base)
-		require.NoError(t, err)
-		assert.True(t, ok, "the purpose check inside then must see the new request")
-		return boom
+		if err != nil {
+			return err
+		}
+		assert.True(t, ok, "the purpose check inside the unit of work sees the new request")
+		if _, err := addReply(ctx, s, "AAAA-0001", contact.Reply{Text: "hello", At: base.Add(time.Minute)}); err != nil {
+			return err
+		}
+		// A nested Do joins the unit, and its failure fails the whole.
+		return s.Do(ctx, func(ctx context.Context) error { return failed })
 	})
-	require.ErrorIs(t, err, boom)
+	require.ErrorIs(t, err, failed)
 	_, err = s.Get(ctx, "AAAA-0001")
 	assert.ErrorIs(t, err, privacy.ErrNotFound, "a request whose notification failed is not kept")
 	ok, err := s.Answerable(ctx, "ann@example.org", base)
@@ -113,14 +142,66 @@ func testThenFailure(t *testing.T, s contact.Store) {
 
 	// The reference is free again.
 	mustCreate(t, s, request("AAAA-0001", "ann@example.org", base))
-
-	err = s.AddReply(ctx, "AAAA-0001", &contact.Reply{Text: "hello", At: base.Add(time.Minute)}, func(context.Context) error { return boom })
-	require.ErrorIs(t, err, boom)
+	mustReply(t, s, "AAAA-0001", contact.Reply{Text: "kept", At: base.Add(time.Minute)})
+	err = s.Do(ctx, func(ctx context.Context) error {
+		rep, err := addReply(ctx, s, "AAAA-0001", contact.Reply{Text: "undone", At: base.Add(time.Hour)})
+		if err != nil {
+			return err
+		}
+		assert.NotZero(t, rep.ID)
+		return failed
+	})
+	require.ErrorIs(t, err, failed)
 	got, err := s.Get(ctx, "AAAA-0001")
 	require.NoError(t, err)
-	assert.Empty(t, got.Thread, "a reply whose mail failed is not kept")
-	assert.Zero(t, got.Replies)
-	assert.True(t, got.Updated.Equal(base), "Updated=%v, want %v", got.Updated, base)
+	require.Len(t, got.Thread, 1, "a reply whose mail failed is not kept")
+	assert.Equal(t, "kept", got.Thread[0].Text)
+	assert.Equal(t, 1, got.Replies)
+	assert.True(t, got.Updated.Equal(base.Add(time.Minute)), "Updated=%v, want %v", got.Updated, base.Add(time.Minute))
+
+	require.NoError(t, s.Do(ctx, func(ctx context.Context) error {
+		if err := s.Create(ctx, request("AAAA-0002", "bob@example.org", base)); err != nil {
+			return err
+		}
+		_, err := addReply(ctx, s, "AAAA-0002", contact.Reply{Text: "committed", At: base.Add(time.Minute)})
+		return err
+	}))
+	got, err = s.Get(ctx, "AAAA-0002")
+	require.NoError(t, err)
+	require.Len(t, got.Thread, 1, "a unit of work that succeeds commits every write")
+
+	err = s.Do(ctx, func(ctx context.Context) error {
+		if err := s.Close(ctx, "AAAA-0002", base.Add(time.Hour)); err != nil {
+			return err
+		}
+		if n, err := s.EraseEmail(ctx, "ann@example.org"); err != nil || n != 1 {
+			return fmt.Errorf("EraseEmail=%d, %v; want 1", n, err)
+		}
+		return failed
+	})
+	require.ErrorIs(t, err, failed)
+	got, err = s.Get(ctx, "AAAA-0002")
+	require.NoError(t, err)
+	assert.Equal(t, contact.StatusOpen, got.Status, "a close in a failed unit of work is undone")
+	assert.True(t, got.Closed.IsZero())
+	got, err = s.Get(ctx, "AAAA-0001")
+	require.NoError(t, err, "an erasure in a failed unit of work is undone")
+	assert.Len(t, got.Thread, 1)
+
+	closed := base.Add(2 * time.Hour)
+	require.NoError(t, s.Close(ctx, "AAAA-0002", closed))
+	err = s.Do(ctx, func(ctx context.Context) error {
+		if err := s.Reopen(ctx, "AAAA-0002", base.Add(3*time.Hour)); err != nil {
+			return err
+		}
+		return failed
+	})
+	require.ErrorIs(t, err, failed)
+	got, err = s.Get(ctx, "AAAA-0002")
+	require.NoError(t, err)
+	assert.Equal(t, contact.StatusClosed, got.Status, "a reopening in a failed unit of work is undone")
+	assert.True(t, got.Closed.Equal(closed), "Closed=%v, want %v", got.Closed, closed)
+	assert.True(t, got.Updated.Equal(closed), "Updated=%v, want %v", got.Updated, closed)
 }
 
 func testList(t *testing.T, s contact.Store) {
@@ -130,7 +211,7 @@ func testList(t *testing.T, s contact.Store) {
 	}
 	require.NoError(t, s.Close(ctx, "LIST-0001", base.Add(time.Hour)))
 	require.NoError(t, s.Close(ctx, "LIST-0003", base.Add(time.Hour)))
-	require.NoError(t, s.AddReply(ctx, "LIST-0004", &contact.Reply{Text: "r", At: base.Add(time.Hour)}, nil))
+	mustReply(t, s, "LIST-0004", contact.Reply{Text: "r", At: base.Add(time.Hour)})
 
 	refs := func(rs []contact.Request) []string {
 		out := []string{}
@@ -167,17 +248,18 @@ func testThread(t *testing.T, s contact.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, request("THRD-0001", "ann@example.org", base))
 	mustCreate(t, s, request("THRD-0002", "bob@example.org", base))
-	var seen bool
-	first := contact.Reply{StaffID: "7", Staff: "staff@example.com", Text: "First answer\nwith two lines", At: base.Add(time.Minute)}
-	require.NoError(t, s.AddReply(ctx, "THRD-0001", &first, func(ctx context.Context) error {
-		got, err := s.Get(ctx, "THRD-0001")
-		seen = err == nil && len(got.Thread) == 1
-		return err
-	}))
-	assert.True(t, seen, "then must see the uncommitted reply")
+	var seen contact.Request
+	first, err := s.AddReply(ctx, "THRD-0001", func(cur contact.Request) (contact.Reply, error) {
+		seen = cur
+		return contact.Reply{StaffID: "7", Staff: "staff@example.com", Text: "First answer\nwith two lines", At: base.Add(time.Minute)}, nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "THRD-0001", seen.Ref, "decide is given the request")
+	assert.Equal(t, contact.StatusOpen, seen.Status)
+	assert.Equal(t, "ann@example.org", seen.Email)
 	assert.NotZero(t, first.ID)
-	second := contact.Reply{StaffID: "8", Staff: "other@example.com", Text: "Second", At: base.Add(2 * time.Minute)}
-	require.NoError(t, s.AddReply(ctx, "THRD-0001", &second, nil))
+	assert.Equal(t, "First answer\nwith two lines", first.Text, "the reply decide returned is stored")
+	second := mustReply(t, s, "THRD-0001", contact.Reply{StaffID: "8", Staff: "other@example.com", Text: "Second", At: base.Add(2 * time.Minute)})
 	assert.Greater(t, second.ID, first.ID)
 
 	got, err := s.Get(ctx, "THRD-0001")
@@ -195,12 +277,24 @@ func testThread(t *testing.T, s contact.Store) {
 	require.NoError(t, err)
 	assert.Empty(t, other.Thread, "replies stay in their own thread")
 
-	err = s.AddReply(ctx, "NONE-0000", &contact.Reply{Text: "x", At: base}, nil)
+	_, err = s.AddReply(ctx, "NONE-0000", func(contact.Request) (contact.Reply, error) {
+		t.Error("decide ran for a missing request")
+		return contact.Reply{}, nil
+	})
 	assert.ErrorIs(t, err, privacy.ErrNotFound)
+
+	// The store keeps no rule of its own: decide sees the closed request and refuses.
 	require.NoError(t, s.Close(ctx, "THRD-0002", base.Add(time.Hour)))
-	err = s.AddReply(ctx, "THRD-0002", &contact.Reply{Text: "late", At: base.Add(2 * time.Hour)},
-		func(context.Context) error { t.Error("then ran for a closed request"); return nil })
-	assert.ErrorIs(t, err, privacy.ErrConflict)
+	refused := errors.New("closed")
+	_, err = s.AddReply(ctx, "THRD-0002", func(cur contact.Request) (contact.Reply, error) {
+		assert.Equal(t, contact.StatusClosed, cur.Status)
+		return contact.Reply{}, refused
+	})
+	assert.ErrorIs(t, err, refused)
+	other, err = s.Get(ctx, "THRD-0002")
+	require.NoError(t, err)
+	assert.Empty(t, other.Thread, "a refused reply writes nothing")
+	assert.True(t, other.Updated.Equal(base.Add(time.Hour)))
 }
 
 func testClose(t *testing.T, s contact.Store) {
@@ -241,7 +335,11 @@ func testReopen(t *testing.T, s contact.Store) {
 	got, err = s.Get(ctx, "REOP-0001")
 	require.NoError(t, err)
 	assert.True(t, got.Updated.Equal(at), "reopening an open request changes nothing")
-	require.NoError(t, s.AddReply(ctx, "REOP-0001", &contact.Reply{Text: "again", At: at}, nil), "a reopened request takes replies")
+	_, err = s.AddReply(ctx, "REOP-0001", func(cur contact.Request) (contact.Reply, error) {
+		assert.Equal(t, contact.StatusOpen, cur.Status, "AddReply's decide sees the request reopened")
+		return contact.Reply{Text: "again", At: at}, nil
+	})
+	require.NoError(t, err)
 
 	assert.ErrorIs(t, s.Reopen(ctx, "NONE-0000", at), privacy.ErrNotFound)
 }
@@ -297,8 +395,8 @@ func testExportErase(t *testing.T, s contact.Store) {
 	mustCreate(t, s, request("EXPO-0001", "ann@example.org", base))
 	mustCreate(t, s, request("EXPO-0002", "bob@example.org", base))
 	mustCreate(t, s, request("EXPO-0003", "ANN@example.org", base.Add(time.Minute)))
-	require.NoError(t, s.AddReply(ctx, "EXPO-0001", &contact.Reply{Text: "answer", At: base.Add(time.Hour)}, nil))
-	require.NoError(t, s.AddReply(ctx, "EXPO-0002", &contact.Reply{Text: "for bob", At: base.Add(time.Hour)}, nil))
+	mustReply(t, s, "EXPO-0001", contact.Reply{Text: "answer", At: base.Add(time.Hour)})
+	mustReply(t, s, "EXPO-0002", contact.Reply{Text: "for bob", At: base.Add(time.Hour)})
 	require.NoError(t, s.Close(ctx, "EXPO-0003", base.Add(time.Hour)))
 
 	rs, err := s.ByEmail(ctx, "ann@example.org")
@@ -337,7 +435,7 @@ func testPurge(t *testing.T, s contact.Store) {
 	mustCreate(t, s, request("PURG-0001", "old@example.org", base))
 	mustCreate(t, s, request("PURG-0002", "recent@example.org", base))
 	mustCreate(t, s, request("PURG-0003", "open@example.org", base.Add(-1000*time.Hour)))
-	require.NoError(t, s.AddReply(ctx, "PURG-0001", &contact.Reply{Text: "answer", At: base.Add(time.Minute)}, nil))
+	mustReply(t, s, "PURG-0001", contact.Reply{Text: "answer", At: base.Add(time.Minute)})
 	require.NoError(t, s.Close(ctx, "PURG-0001", base.Add(time.Hour)))
 	require.NoError(t, s.Close(ctx, "PURG-0002", base.Add(2*time.Hour)))
 
@@ -368,7 +466,8 @@ func testConcurrentReplies(t *testing.T, s contact.Store) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			assert.NoError(t, s.AddReply(ctx, "CONC-0001", &contact.Reply{Text: fmt.Sprint("reply ", i), At: base.Add(time.Minute)}, nil))
+			_, err := addReply(ctx, s, "CONC-0001", contact.Reply{Text: fmt.Sprint("reply ", i), At: base.Add(time.Minute)})
+			assert.NoError(t, err)
 		})
 	}
 	wg.Wait()

@@ -18,7 +18,6 @@ type Store struct {
 	// mu guards the data. The other locks serialise read-modify-write calls whose
 	// callbacks (which send mail, whose purpose check reads the store) run outside mu.
 	mu        sync.Mutex
-	writeMu   sync.Mutex // UpdateSubscriptions
 	batchMu   sync.Mutex // EnqueueBatch
 	syncMu    sync.Mutex // WithSyncCursor
 	nextSub   int64
@@ -116,11 +115,17 @@ func (s *Store) SubscriptionsByConfirmHash(ctx context.Context, hash []byte) ([]
 	return out, nil
 }
 
-// UpdateSubscriptions implements newsletter.Store. then runs outside the data lock
-// (its mail's purpose check reads the store) and, if it fails, the rows are put back.
-func (s *Store) UpdateSubscriptions(ctx context.Context, email string, decide func([]newsletter.Subscription) ([]newsletter.Subscription, error), then func(context.Context, []newsletter.Subscription) error) ([]newsletter.Subscription, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+// Do implements privacy.UnitOfWork.
+func (s *Store) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	return privacy.MemoryWork(ctx, fn)
+}
+
+// Database implements privacy.UnitOfWork.
+func (s *Store) Database() string { return privacy.MemoryDatabase }
+
+// UpdateSubscriptions implements newsletter.Store. When ctx's unit of work fails,
+// the rows are put back.
+func (s *Store) UpdateSubscriptions(ctx context.Context, email string, decide func([]newsletter.Subscription) ([]newsletter.Subscription, error)) ([]newsletter.Subscription, error) {
 	s.mu.Lock()
 	out, err := decide(s.byEmail(email))
 	if err != nil {
@@ -163,12 +168,7 @@ func (s *Store) UpdateSubscriptions(ctx context.Context, email string, decide fu
 		out[i] = cloneSub(sub)
 	}
 	s.mu.Unlock()
-	if then != nil {
-		if err := then(ctx, out); err != nil {
-			s.undo(before, inserted)
-			return nil, err
-		}
-	}
+	privacy.OnUndo(ctx, func() { s.undo(before, inserted) })
 	return out, nil
 }
 
@@ -186,30 +186,32 @@ func (s *Store) undo(before map[int64]*newsletter.Subscription, inserted []int64
 // EraseSubscriptions implements newsletter.Store.
 func (s *Store) EraseSubscriptions(ctx context.Context, email string) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
+	erased := map[int64]*newsletter.Subscription{}
 	for id, sub := range s.subs {
 		if same(sub.Email, email) {
+			erased[id] = sub
 			delete(s.subs, id)
-			n++
 		}
 	}
-	return n, nil
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() { s.undo(erased, nil) })
+	return len(erased), nil
 }
 
 // PurgeSubscriptions implements newsletter.Store.
 func (s *Store) PurgeSubscriptions(ctx context.Context, pendingBefore, leftBefore time.Time) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
+	purged := map[int64]*newsletter.Subscription{}
 	for id, sub := range s.subs {
 		if sub.Status == newsletter.StatusPending && sub.ConfirmExpires.Before(pendingBefore) ||
 			sub.Status == newsletter.StatusUnsubscribed && !leftBefore.IsZero() && sub.LeftAt.Before(leftBefore) {
+			purged[id] = sub
 			delete(s.subs, id)
-			n++
 		}
 	}
-	return n, nil
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() { s.undo(purged, nil) })
+	return len(purged), nil
 }
 
 // CountConfirmed implements newsletter.Store.
@@ -228,11 +230,16 @@ func (s *Store) CountConfirmed(ctx context.Context, list newsletter.List) (int, 
 // CreateCampaign implements newsletter.Store.
 func (s *Store) CreateCampaign(ctx context.Context, c *newsletter.Campaign) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.nextCamp++
 	c.ID = s.nextCamp
 	cp := *c
 	s.campaigns[c.ID] = &cp
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		delete(s.campaigns, cp.ID)
+		s.mu.Unlock()
+	})
 	return nil
 }
 
@@ -264,18 +271,30 @@ func (s *Store) Campaigns(ctx context.Context, limit int) ([]newsletter.Campaign
 // UpdateCampaign implements newsletter.Store.
 func (s *Store) UpdateCampaign(ctx context.Context, id int64, fn func(c *newsletter.Campaign) error) (newsletter.Campaign, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, ok := s.campaigns[id]
 	if !ok {
+		s.mu.Unlock()
 		return newsletter.Campaign{}, notFound("campaign")
 	}
 	cp := *c
 	if err := fn(&cp); err != nil {
+		s.mu.Unlock()
 		return newsletter.Campaign{}, err
 	}
 	cp.ID = id
 	s.campaigns[id] = &cp
+	s.mu.Unlock()
+	s.onUndoCampaign(ctx, c)
 	return cp, nil
+}
+
+// onUndoCampaign puts prev back as its campaign when ctx's unit of work fails.
+func (s *Store) onUndoCampaign(ctx context.Context, prev *newsletter.Campaign) {
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		s.campaigns[prev.ID] = prev
+		s.mu.Unlock()
+	})
 }
 
 // DueCampaigns implements newsletter.Store.
@@ -292,9 +311,10 @@ func (s *Store) DueCampaigns(ctx context.Context, now time.Time) ([]newsletter.C
 	return out, nil
 }
 
-// EnqueueBatch implements newsletter.Store. The privacy memory outbox cannot roll
-// back, so the cursor advances past each recipient send handled, even when a later
-// one fails: nothing is enqueued twice.
+// EnqueueBatch implements newsletter.Store. Outside a unit of work the privacy
+// memory outbox cannot take a message back, so the cursor advances past each
+// recipient send handled, even when a later one fails: nothing is enqueued twice.
+// Inside one, the cursor and counts are undone with the messages when it fails.
 func (s *Store) EnqueueBatch(ctx context.Context, id int64, limit int, now time.Time, send newsletter.SendFunc) (newsletter.Batch, error) {
 	s.batchMu.Lock()
 	defer s.batchMu.Unlock()
@@ -336,8 +356,8 @@ func (s *Store) EnqueueBatch(ctx context.Context, id int64, limit int, now time.
 		cursor = r.ID
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c = s.campaigns[id] // UpdateCampaign may have replaced it meanwhile
+	prev := *c
 	if cursor > c.Cursor {
 		c.Cursor = cursor
 	}
@@ -347,6 +367,8 @@ func (s *Store) EnqueueBatch(ctx context.Context, id int64, limit int, now time.
 		c.Status, c.FinishedAt, c.UpdatedAt = newsletter.CampaignSent, now, now
 	}
 	b.Status = c.Status
+	s.mu.Unlock()
+	s.onUndoCampaign(ctx, &prev)
 	return b, sendErr
 }
 
@@ -362,7 +384,13 @@ func (s *Store) WithSyncCursor(ctx context.Context, fn func(ctx context.Context,
 		return err
 	}
 	s.mu.Lock()
+	prev := s.cursor
 	s.cursor = max(s.cursor, next)
 	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		s.cursor = prev
+		s.mu.Unlock()
+	})
 	return nil
 }

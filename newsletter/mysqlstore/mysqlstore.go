@@ -33,6 +33,15 @@ var _ newsletter.Store = (*Store)(nil)
 // before first use.
 func New(db *sqlx.DB) *Store { return &Store{db: db} }
 
+// Do implements privacy.UnitOfWork over one transaction of the store's pool.
+func (s *Store) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	return sqltx.Do(ctx, s.db, func(ctx context.Context, _ *sqlx.Tx) error { return fn(ctx) })
+}
+
+// Database implements privacy.UnitOfWork: the pool, since one transaction is one
+// connection of one pool.
+func (s *Store) Database() string { return sqltx.Name(s.db) }
+
 // Migrate creates or updates the store's tables. It is safe to call from several
 // processes at once.
 func (s *Store) Migrate(ctx context.Context) error {
@@ -152,10 +161,18 @@ func retryable(err error) bool {
 	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1062)
 }
 
+func duplicate(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1062
+}
+
 // UpdateSubscriptions implements newsletter.Store. The address's rows are locked
-// (SELECT ... FOR UPDATE), written, and then runs in the same transaction. When this
-// call opened the transaction, a deadlock or a racing insert is retried.
-func (s *Store) UpdateSubscriptions(ctx context.Context, email string, decide func([]newsletter.Subscription) ([]newsletter.Subscription, error), then func(context.Context, []newsletter.Subscription) error) ([]newsletter.Subscription, error) {
+// (SELECT ... FOR UPDATE) and written in the unit of work ctx carries, or a
+// transaction of their own. A racing insert is retried: a duplicate key undoes only
+// its statement, so the transaction goes on. A deadlock, which undoes the whole
+// transaction, is retried only when this call opened it (sqltx.Do retries the
+// caller's).
+func (s *Store) UpdateSubscriptions(ctx context.Context, email string, decide func([]newsletter.Subscription) ([]newsletter.Subscription, error)) ([]newsletter.Subscription, error) {
 	_, joined := sqltx.Ext(ctx, s.db).(*sqlx.Tx)
 	var out []newsletter.Subscription
 	var err error
@@ -175,12 +192,9 @@ func (s *Store) UpdateSubscriptions(ctx context.Context, email string, decide fu
 				}
 			}
 			out = o
-			if then != nil {
-				return then(ctx, o)
-			}
 			return nil
 		})
-		if joined || !retryable(err) {
+		if !retryable(err) || joined && !duplicate(err) {
 			break
 		}
 	}
