@@ -3,6 +3,7 @@ package comments_test
 import (
 	"encoding/json"
 	"encoding/xml"
+	"html/template"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -136,7 +137,7 @@ func TestPostThroughForm(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, q, 1)
 	assert.True(t, q[0].FollowUp)
-	assert.Equal(t, "<p>Hello <em>there</em></p>", q[0].HTML)
+	assert.Equal(t, template.HTML("<p>Hello <em>there</em></p>"), q[0].HTML)
 }
 
 func TestPostFormErrors(t *testing.T) {
