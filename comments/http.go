@@ -37,6 +37,14 @@ type HandlerConfig struct {
 	Layout web.Layout
 	// Log receives internal errors only; discarded when nil.
 	Log *slog.Logger
+	// ThreadPage returns the host's own page of thread (a blog post), its
+	// title and its HTML before and after the thread section, as the host
+	// gives them to ServeThread; ok false for a thread the host shows no page
+	// of. When set, the thread section the Handler shows itself (GET /t/, and
+	// the form shown again with its errors or a preview) is placed in that
+	// page, so a visitor never leaves the article. Nil shows the section
+	// alone in the Layout.
+	ThreadPage func(r *http.Request, thread string) (title string, before, after template.HTML, ok bool)
 	// Templates are the host's overrides of DefaultTemplates for the pages and
 	// the form (the *.html files); nil for the defaults. NewHandler fails on one
 	// that does not parse or defines a template the defaults do not. The
@@ -61,7 +69,7 @@ type HandlerConfig struct {
 // pages start with that path, never with the request's. Routes, relative to it:
 //
 //	GET  /t/{thread...}           a page of the thread (?page=N, 1 the oldest) and its form (?reply=ID answers a comment); JSON: the page, its paging and a form stamp
-//	POST /t/{thread...}           post: name, email, body, parent, follow_up, ts, website (the honeypot)
+//	POST /t/{thread...}           post: name, email, body, parent, follow_up, ts, website (the honeypot); preview=1 only shows the comment rendered
 //	GET  /feed/{thread...}        the thread's Atom feed
 //	GET  /manage/{token}          the author's page: edit (for EditWindow) and delete
 //	POST /manage/{token}          action=edit with body, or action=delete
@@ -242,7 +250,10 @@ type threadPage struct {
 	Action   string
 	Stamp    string
 	Parent   *Public
-	Values   Input // Email is never shown
+	Values   Input         // Email is never shown
+	Preview  template.HTML // the body rendered, after the Preview button; "" otherwise
+	Posted   *postedPage   // the author's own comment, opened by ?posted={manage token}
+	Inline   bool          // the form is under the comment answered (Parent), not at the end
 	Errors   []web.FieldError
 	Err      map[string]string // the text of each field's first error (web.ByField)
 	MaxName  int
@@ -326,7 +337,12 @@ func (h *Handler) threadPage(r *http.Request, thread string, v Input, ferr error
 			pc := *c
 			pc.Replies = nil
 			p.Parent = &pc
+			// Under the comment when it is on this page and the templates allow.
+			p.Inline = h.markup.inline && findComment(pg.comments, parent) != nil
 		}
+	}
+	if token := r.URL.Query().Get("posted"); token != "" {
+		p.Posted = h.posted(r, thread, token)
 	}
 	if ferr != nil {
 		p.Errors = web.FieldErrors(ferr, h.markup.label)
@@ -383,21 +399,37 @@ func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
 		h.serveHoled(w, r, shown, "json", n, nil, nil, body, http.StatusOK)
 		return
 	}
-	if err := h.ServeThread(w, r, thread, h.markup.title, "", ""); err != nil {
+	title, before, after := h.hostPage(r, thread)
+	if err := h.ServeThread(w, r, thread, title, before, after); err != nil {
 		h.fail(w, r, err)
 	}
 }
 
-func (h *Handler) showThread(w http.ResponseWriter, r *http.Request, status int, thread string, v Input, ferr error) {
-	p, err := h.threadPage(r, thread, v, ferr, ferr != nil)
+// showThread shows the thread section for the form sent with v: again with
+// ferr's faults beside its fields, or with preview, the body rendered.
+func (h *Handler) showThread(w http.ResponseWriter, r *http.Request, status int, thread string, v Input, ferr error, preview template.HTML) {
+	p, err := h.threadPage(r, thread, v, ferr, true)
 	if err == nil {
+		p.Preview = preview
 		var page template.HTML
 		if page, err = h.markup.threadHTML(p); err == nil {
-			h.cfg.Layout(w, r, status, h.markup.title, page)
+			title, before, after := h.hostPage(r, thread)
+			h.cfg.Layout(w, r, status, title, before+page+after)
 			return
 		}
 	}
 	h.fail(w, r, err)
+}
+
+// hostPage returns the host's page around thread's section (ThreadPage), or
+// the section's own title and nothing around it.
+func (h *Handler) hostPage(r *http.Request, thread string) (title string, before, after template.HTML) {
+	if h.cfg.ThreadPage != nil {
+		if title, before, after, ok := h.cfg.ThreadPage(r, thread); ok {
+			return title, before, after
+		}
+	}
+	return h.markup.title, "", ""
 }
 
 // postedJSON is the answer to a posted comment. ManageURL is given only here.
@@ -407,12 +439,47 @@ type postedJSON struct {
 	ManageURL string  `json:"manage_url,omitempty"`
 }
 
+// postedPage is the notice an author sees on the thread's page after posting,
+// from the manage token in the URL they were sent to: their comment, pending
+// or published, and the link to edit or delete it. No cookie is needed, and no
+// one without the token sees a pending comment.
 type postedPage struct {
+	Comment     Public
 	Status      Status
 	FollowUp    bool
 	ManageURL   string
-	ThreadURL   string
 	EditMinutes int
+}
+
+// posted returns the notice for the comment that token manages, when it is
+// one of thread's and not deleted; nil otherwise, so that a stale or mistyped
+// link shows the page as anyone sees it.
+func (h *Handler) posted(r *http.Request, thread, token string) *postedPage {
+	c, err := h.svc.byManage(r.Context(), token)
+	if err != nil {
+		h.logInternal(r, err)
+		return nil
+	}
+	if c.Thread != thread || c.Status == StatusDeleted {
+		return nil
+	}
+	return &postedPage{Comment: h.svc.public(c), Status: c.Status, FollowUp: c.FollowUp,
+		ManageURL: h.svc.base + "/manage/" + token, EditMinutes: int(h.svc.cfg.EditWindow / time.Minute)}
+}
+
+// postedURL is where a browser is sent after posting: the thread's page,
+// with the manage token when there is one, so the page shows the author's
+// comment to them alone.
+func (h *Handler) postedURL(thread, token string) string {
+	u := h.svc.ThreadURL(thread)
+	if token == "" {
+		return u + "#comments"
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + "posted=" + url.QueryEscape(token) + "#comment-posted"
 }
 
 func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
@@ -430,7 +497,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
-		h.showThread(w, r, web.HTTPStatus(err), thread, in, err)
+		h.showThread(w, r, web.HTTPStatus(err), thread, in, err, "")
 	}
 	if err := h.svc.checkThread(r.Context(), thread); err != nil {
 		fail(err)
@@ -450,8 +517,19 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		}
 		in.ParentID = id
 	}
-	done := postedPage{Status: StatusPending, FollowUp: in.FollowUp, ThreadURL: h.svc.ThreadURL(thread), EditMinutes: int(h.svc.cfg.EditWindow / time.Minute)}
+	if vals.Get("preview") != "" && !asJSON {
+		// Nothing is stored and the stamp is not spent: the form is shown again,
+		// the comment rendered above its button as it would be published.
+		html, err := h.svc.checkBody(in.Body)
+		if err != nil {
+			fail(err)
+			return
+		}
+		h.showThread(w, r, http.StatusOK, thread, in, nil, template.HTML(html))
+		return
+	}
 	var out postedJSON
+	token := ""
 	if web.Bot(vals) {
 		// A bot is told it succeeded, so it learns nothing; nothing is stored or sent.
 		out.Status = StatusPending
@@ -472,13 +550,14 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out = postedJSON{Status: posted.Status, Comment: &posted.Comment, ManageURL: h.svc.base + "/manage/" + posted.ManageToken}
-		done.Status, done.ManageURL = posted.Status, out.ManageURL
+		token = posted.ManageToken
 	}
 	if asJSON {
 		web.WriteJSON(w, http.StatusCreated, out)
 		return
 	}
-	h.render(w, r, http.StatusOK, "posted", done)
+	// See Other, so that a refresh or Back loads the page and never posts again.
+	http.Redirect(w, r, h.postedURL(thread, token), http.StatusSeeOther)
 }
 
 func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
