@@ -52,6 +52,7 @@ func TestCommentInBrowser(t *testing.T) {
 		t.Errorf("the form's faults are shown without the article (%s)", n)
 	}
 	b.axe(t, "post, comment with a fault")
+	b.contrast(t, "post, comment with a fault")
 
 	b.eval(t, `document.getElementById("cf-body").value = ""`)
 	b.do(t, "preview",
@@ -96,6 +97,7 @@ func TestCommentInBrowser(t *testing.T) {
 		t.Errorf("the comment list shows markers (%s)", list)
 	}
 	b.axe(t, "post, reply form")
+	b.contrast(t, "post, reply form")
 	b.check(t)
 }
 
@@ -129,6 +131,7 @@ func TestModerateInBrowser(t *testing.T) {
 		t.Error("no link to the post a comment belongs to")
 	}
 	b.axe(t, "moderation queue")
+	b.contrast(t, "moderation queue")
 
 	b.do(t, "approve two",
 		chromedp.Click(css(`#mq-pick-`+strconv.FormatInt(ids[0], 10))),
