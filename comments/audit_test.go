@@ -43,6 +43,10 @@ func TestEveryStaffRouteIsAudited(t *testing.T) {
 			[]read{{bob, "comment 2", "deleting the comment"}}},
 		{"Email", "POST /moderate/{id}/{action}", "POST", "/moderate/2/email", "why=spam+report", true, 200,
 			[]read{{bob, "address of comment 2", "spam report"}}},
+		{"Bulk", "POST /moderate", "POST", "/moderate", "action=approve&comment-1=on&comment-2=on", false, 303,
+			[]read{{ann, "comment 1", "approving the comment"}, {bob, "comment 2", "approving the comment"}}},
+		{"BulkJSON", "POST /moderate", "POST", "/moderate", "action=reject&ids=3", true, 200,
+			[]read{{ann, "comment 3", "rejecting the comment"}}},
 		// The page that answers the address shows the queue with it.
 		{"EmailPage", "POST /moderate/{id}/{action}", "POST", "/moderate/2/email", "why=spam+report", false, 200,
 			append([]read{{bob, "address of comment 2", "spam report"}}, queue...)},

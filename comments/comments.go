@@ -136,6 +136,7 @@ type QueueFilter struct {
 	Status Status // required
 	Thread string // "" for every thread
 	Limit  int    // the store applies 100 when 0
+	Offset int    // comments to skip, for a later page
 }
 
 // DuplicateQuery asks whether a comment repeats one already stored: the same Digest
@@ -181,7 +182,8 @@ type Store interface {
 	// reading the version before the comments, is never stale. It is one indexed
 	// read, cheap enough to make on every page view.
 	ThreadVersion(ctx context.Context, thread string) (int64, error)
-	// Queue returns comments with f.Status, oldest first.
+	// Queue returns comments with f.Status (and f.Thread unless empty), oldest
+	// first, skipping the first f.Offset of them.
 	Queue(ctx context.Context, f QueueFilter) ([]Comment, error)
 	// Comments returns up to limit comments with ID > after, by ID, for re-rendering.
 	Comments(ctx context.Context, after int64, limit int) ([]Comment, error)

@@ -74,8 +74,9 @@
 //
 // By default (ModerateFirst) the first comment from an address waits for a
 // moderator and later ones publish at once, once one was approved. Moderators
-// (privacy.RoleModerator) approve, reject and delete; the queue shows no address,
-// and CommenterEmail returns one. Every one of these writes an access record
+// (privacy.RoleModerator) approve, reject and delete, one comment or those chosen
+// on a page of the queue at once; the queue shows each comment as its page will,
+// with a link to that page, and no address, and CommenterEmail returns one. Every one of these writes an access record
 // through the required privacy.Auditor first (P11): the queue one per commenter it
 // shows, the others one for the comment's author. A known limitation of ModerateFirst, shared with every engine that
 // uses the rule: whoever knows an approved commenter's address can post under it
@@ -106,9 +107,13 @@
 //
 // # Manage link
 //
-// Posting a comment answers, once, with a "manage my comment" link: a random
-// 256-bit token of which only the SHA-256 is stored. It lets the author edit the
-// comment for EditWindow (15 minutes) and delete it at any time, without an account.
+// Posting a comment answers with a "manage my comment" link: a random 256-bit
+// token of which only the SHA-256 is stored. It lets the author edit the comment
+// for EditWindow (15 minutes) and delete it at any time, without an account. A
+// browser that posted the form is sent (303 See Other, so a refresh posts nothing
+// again) to the thread's page with the token in its query (?posted=), where the
+// author, and only whoever holds the token, sees the comment, pending or
+// published, with its link; that page is kept by no cache and sends no Referer.
 //
 // # Spam
 //

@@ -61,3 +61,43 @@ func FuzzPost(f *testing.F) {
 		}
 	})
 }
+
+// FuzzModerateForm sends any body to the queue's bulk form and any query to
+// the queue, as a moderator: never a server error, and a refused form changes
+// no comment.
+func FuzzModerateForm(f *testing.F) {
+	f.Add("action=approve&comment-1=on&comment-2=on&status=pending&page=2&limit=1", "status=pending&page=2&limit=1")
+	f.Add("action=reject&ids=1,2,x", "thread=a//b&page=-1")
+	f.Add("action=approve&ids=99999999999999999999&thread=../x", "limit=0&status=deleted")
+	f.Add("action=delete&comment-=on&comment-1=on&comment-1=on", "page=1000000&limit=500")
+	e := newEnv(f, "mem")
+	e.post(f, comments.Input{Name: "Ann", Email: ann, Body: "One"})
+	e.post(f, comments.Input{Name: "Bob", Email: bob, Body: "Two"})
+	pending := func() int {
+		q, err := e.svc.Queue(moderator(), comments.QueueFilter{})
+		if err != nil {
+			f.Fatal(err)
+		}
+		return len(q)
+	}
+	f.Fuzz(func(t *testing.T, body, query string) {
+		before := pending()
+		r := httptest.NewRequest(http.MethodPost, "/moderate", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		e.handler.ServeHTTP(w, r.WithContext(moderator()))
+		if w.Code >= 500 {
+			t.Fatalf("POST /moderate %q: %d %s", body, w.Code, w.Body.String())
+		}
+		if w.Code >= 400 && pending() != before {
+			t.Fatalf("POST /moderate %q was refused (%d) but changed the queue", body, w.Code)
+		}
+		r = httptest.NewRequest(http.MethodGet, "/moderate", nil)
+		r.URL.RawQuery = query
+		w = httptest.NewRecorder()
+		e.handler.ServeHTTP(w, r.WithContext(moderator()))
+		if w.Code >= 500 {
+			t.Fatalf("GET /moderate?%s: %d %s", query, w.Code, w.Body.String())
+		}
+	})
+}

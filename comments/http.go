@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,14 @@ type HandlerConfig struct {
 	Layout web.Layout
 	// Log receives internal errors only; discarded when nil.
 	Log *slog.Logger
+	// ThreadPage returns the host's own page of thread (a blog post), its
+	// title and its HTML before and after the thread section, as the host
+	// gives them to ServeThread; ok false for a thread the host shows no page
+	// of. When set, the thread section the Handler shows itself (GET /t/, and
+	// the form shown again with its errors or a preview) is placed in that
+	// page, so a visitor never leaves the article. Nil shows the section
+	// alone in the Layout.
+	ThreadPage func(r *http.Request, thread string) (title string, before, after template.HTML, ok bool)
 	// Templates are the host's overrides of DefaultTemplates for the pages and
 	// the form (the *.html files); nil for the defaults. NewHandler fails on one
 	// that does not parse or defines a template the defaults do not. The
@@ -60,7 +69,7 @@ type HandlerConfig struct {
 // pages start with that path, never with the request's. Routes, relative to it:
 //
 //	GET  /t/{thread...}           a page of the thread (?page=N, 1 the oldest) and its form (?reply=ID answers a comment); JSON: the page, its paging and a form stamp
-//	POST /t/{thread...}           post: name, email, body, parent, follow_up, ts, website (the honeypot)
+//	POST /t/{thread...}           post: name, email, body, parent, follow_up, ts, website (the honeypot); preview=1 only shows the comment rendered
 //	GET  /feed/{thread...}        the thread's Atom feed
 //	GET  /manage/{token}          the author's page: edit (for EditWindow) and delete
 //	POST /manage/{token}          action=edit with body, or action=delete
@@ -68,7 +77,8 @@ type HandlerConfig struct {
 //	POST /confirm/{token}         confirms
 //	GET  /stop/{token}            asks to stop reply notifications; changes nothing
 //	POST /stop/{token}            stops (also RFC 8058 one-click); action=resume resumes
-//	GET  /moderate                moderators: the queue (?status=pending|approved|rejected, ?thread=)
+//	GET  /moderate                moderators: the queue (?status=pending|approved|rejected, ?thread=, ?page=N, ?limit=)
+//	POST /moderate                moderators: action=approve or reject, comment-{id}=on for each comment chosen (or ids=1,2,...); status, thread, page, limit to go back to
 //	POST /moderate/{id}/{action}  moderators: approve, reject, delete, or email (why) to read the address
 //
 // Moderator routes need an actor with privacy.RoleModerator in the request context
@@ -128,6 +138,7 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	mux.HandleFunc("GET /stop/{token}", h.stop)
 	mux.HandleFunc("POST /stop/{token}", h.stopSubmit)
 	mux.HandleFunc("GET /moderate", h.queue)
+	mux.HandleFunc("POST /moderate", h.moderateMany)
 	mux.HandleFunc("POST /moderate/{id}/{action}", h.moderate)
 	protected := http.NewCrossOriginProtection().Handler(mux)
 	h.handler = web.Mount(svc.mount, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -239,7 +250,10 @@ type threadPage struct {
 	Action   string
 	Stamp    string
 	Parent   *Public
-	Values   Input // Email is never shown
+	Values   Input         // Email is never shown
+	Preview  template.HTML // the body rendered, after the Preview button; "" otherwise
+	Posted   *postedPage   // the author's own comment, opened by ?posted={manage token}
+	Inline   bool          // the form is under the comment answered (Parent), not at the end
 	Errors   []web.FieldError
 	Err      map[string]string // the text of each field's first error (web.ByField)
 	MaxName  int
@@ -323,7 +337,12 @@ func (h *Handler) threadPage(r *http.Request, thread string, v Input, ferr error
 			pc := *c
 			pc.Replies = nil
 			p.Parent = &pc
+			// Under the comment when it is on this page and the templates allow.
+			p.Inline = h.markup.inline && findComment(pg.comments, parent) != nil
 		}
+	}
+	if token := r.URL.Query().Get("posted"); token != "" {
+		p.Posted = h.posted(r, thread, token)
 	}
 	if ferr != nil {
 		p.Errors = web.FieldErrors(ferr, h.markup.label)
@@ -380,21 +399,37 @@ func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
 		h.serveHoled(w, r, shown, "json", n, nil, nil, body, http.StatusOK)
 		return
 	}
-	if err := h.ServeThread(w, r, thread, h.markup.title, "", ""); err != nil {
+	title, before, after := h.hostPage(r, thread)
+	if err := h.ServeThread(w, r, thread, title, before, after); err != nil {
 		h.fail(w, r, err)
 	}
 }
 
-func (h *Handler) showThread(w http.ResponseWriter, r *http.Request, status int, thread string, v Input, ferr error) {
-	p, err := h.threadPage(r, thread, v, ferr, ferr != nil)
+// showThread shows the thread section for the form sent with v: again with
+// ferr's faults beside its fields, or with preview, the body rendered.
+func (h *Handler) showThread(w http.ResponseWriter, r *http.Request, status int, thread string, v Input, ferr error, preview template.HTML) {
+	p, err := h.threadPage(r, thread, v, ferr, true)
 	if err == nil {
+		p.Preview = preview
 		var page template.HTML
 		if page, err = h.markup.threadHTML(p); err == nil {
-			h.cfg.Layout(w, r, status, h.markup.title, page)
+			title, before, after := h.hostPage(r, thread)
+			h.cfg.Layout(w, r, status, title, before+page+after)
 			return
 		}
 	}
 	h.fail(w, r, err)
+}
+
+// hostPage returns the host's page around thread's section (ThreadPage), or
+// the section's own title and nothing around it.
+func (h *Handler) hostPage(r *http.Request, thread string) (title string, before, after template.HTML) {
+	if h.cfg.ThreadPage != nil {
+		if title, before, after, ok := h.cfg.ThreadPage(r, thread); ok {
+			return title, before, after
+		}
+	}
+	return h.markup.title, "", ""
 }
 
 // postedJSON is the answer to a posted comment. ManageURL is given only here.
@@ -404,12 +439,47 @@ type postedJSON struct {
 	ManageURL string  `json:"manage_url,omitempty"`
 }
 
+// postedPage is the notice an author sees on the thread's page after posting,
+// from the manage token in the URL they were sent to: their comment, pending
+// or published, and the link to edit or delete it. No cookie is needed, and no
+// one without the token sees a pending comment.
 type postedPage struct {
+	Comment     Public
 	Status      Status
 	FollowUp    bool
 	ManageURL   string
-	ThreadURL   string
 	EditMinutes int
+}
+
+// posted returns the notice for the comment that token manages, when it is
+// one of thread's and not deleted; nil otherwise, so that a stale or mistyped
+// link shows the page as anyone sees it.
+func (h *Handler) posted(r *http.Request, thread, token string) *postedPage {
+	c, err := h.svc.byManage(r.Context(), token)
+	if err != nil {
+		h.logInternal(r, err)
+		return nil
+	}
+	if c.Thread != thread || c.Status == StatusDeleted {
+		return nil
+	}
+	return &postedPage{Comment: h.svc.public(c), Status: c.Status, FollowUp: c.FollowUp,
+		ManageURL: h.svc.base + "/manage/" + token, EditMinutes: int(h.svc.cfg.EditWindow / time.Minute)}
+}
+
+// postedURL is where a browser is sent after posting: the thread's page,
+// with the manage token when there is one, so the page shows the author's
+// comment to them alone.
+func (h *Handler) postedURL(thread, token string) string {
+	u := h.svc.ThreadURL(thread)
+	if token == "" {
+		return u + "#comments"
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + "posted=" + url.QueryEscape(token) + "#comment-posted"
 }
 
 func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
@@ -427,7 +497,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
-		h.showThread(w, r, web.HTTPStatus(err), thread, in, err)
+		h.showThread(w, r, web.HTTPStatus(err), thread, in, err, "")
 	}
 	if err := h.svc.checkThread(r.Context(), thread); err != nil {
 		fail(err)
@@ -447,8 +517,19 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		}
 		in.ParentID = id
 	}
-	done := postedPage{Status: StatusPending, FollowUp: in.FollowUp, ThreadURL: h.svc.ThreadURL(thread), EditMinutes: int(h.svc.cfg.EditWindow / time.Minute)}
+	if vals.Get("preview") != "" && !asJSON {
+		// Nothing is stored and the stamp is not spent: the form is shown again,
+		// the comment rendered above its button as it would be published.
+		html, err := h.svc.checkBody(in.Body)
+		if err != nil {
+			fail(err)
+			return
+		}
+		h.showThread(w, r, http.StatusOK, thread, in, nil, template.HTML(html))
+		return
+	}
 	var out postedJSON
+	token := ""
 	if web.Bot(vals) {
 		// A bot is told it succeeded, so it learns nothing; nothing is stored or sent.
 		out.Status = StatusPending
@@ -469,13 +550,14 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out = postedJSON{Status: posted.Status, Comment: &posted.Comment, ManageURL: h.svc.base + "/manage/" + posted.ManageToken}
-		done.Status, done.ManageURL = posted.Status, out.ManageURL
+		token = posted.ManageToken
 	}
 	if asJSON {
 		web.WriteJSON(w, http.StatusCreated, out)
 		return
 	}
-	h.render(w, r, http.StatusOK, "posted", done)
+	// See Other, so that a refresh or Back loads the page and never posts again.
+	http.Redirect(w, r, h.postedURL(thread, token), http.StatusSeeOther)
 }
 
 func (h *Handler) feed(w http.ResponseWriter, r *http.Request) {
@@ -650,42 +732,106 @@ func (h *Handler) stopSubmit(w http.ResponseWriter, r *http.Request) {
 	h.showStop(w, r, p)
 }
 
+// queuePage is what the queue template shows: one page of the comments with
+// one status, perhaps of one thread.
 type queuePage struct {
-	Action   string
+	Action   string // the queue's URL, and the bulk form's
 	Status   Status
+	Thread   string
+	Page     int
+	Limit    int // the page size asked for with ?limit=; 0 for the default
+	Prev     string
+	Next     string
 	Statuses []Status
 	Held     []Held
 	Email    string
 	EmailID  int64
+	Done     string // "approve" or "reject" after a bulk action, else ""
+	Count    int    // comments the bulk action changed
+	Skipped  int    // comments it left, moderated or deleted meanwhile
+	Errors   []web.FieldError
 }
 
-func (h *Handler) showQueue(w http.ResponseWriter, r *http.Request, f QueueFilter, p queuePage) {
-	held, err := h.svc.Queue(r.Context(), f)
+// queueView is where a moderator is in the queue: its filter and page.
+type queueView struct {
+	filter QueueFilter
+	page   int
+	limit  int // as asked; 0 for the default
+}
+
+// queueViewOf reads a queue view from q (?status, ?thread, ?page, ?limit).
+// Returns ErrInvalid naming "page" or "limit".
+func queueViewOf(q url.Values) (queueView, error) {
+	v := queueView{filter: QueueFilter{Status: Status(q.Get("status")), Thread: q.Get("thread")}, page: 1}
+	if v.filter.Status == "" {
+		v.filter.Status = StatusPending
+	}
+	if n := q.Get("limit"); n != "" {
+		l, err := strconv.Atoi(n)
+		if err != nil || l < 1 || l > 500 {
+			return v, privacy.Invalid("limit", "must be a number from 1 to 500")
+		}
+		v.limit, v.filter.Limit = l, l
+	}
+	if n := q.Get("page"); n != "" {
+		p, err := strconv.Atoi(n)
+		if err != nil || p < 1 || p > 1e6 {
+			return v, privacy.Invalid("page", "must be a page number from 1")
+		}
+		v.page = p
+	}
+	size := v.filter.Limit
+	if size == 0 {
+		size = 100 // Queue's default
+	}
+	v.filter.Offset = (v.page - 1) * size
+	return v, nil
+}
+
+// url returns the queue's URL for v at page, with extra query values.
+func (h *Handler) queueURL(v queueView, page int, extra url.Values) string {
+	q := url.Values{"status": {string(v.filter.Status)}}
+	if v.filter.Thread != "" {
+		q.Set("thread", v.filter.Thread)
+	}
+	if page > 1 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	if v.limit > 0 {
+		q.Set("limit", strconv.Itoa(v.limit))
+	}
+	for k, vs := range extra {
+		q[k] = vs
+	}
+	return h.svc.mount + "/moderate?" + q.Encode()
+}
+
+func (h *Handler) showQueue(w http.ResponseWriter, r *http.Request, status int, v queueView, p queuePage) {
+	held, more, err := h.svc.queue(r.Context(), v.filter)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if f.Status == "" {
-		f.Status = StatusPending
+	p.Action, p.Status, p.Thread, p.Page, p.Limit, p.Held = h.svc.mount+"/moderate", v.filter.Status, v.filter.Thread, v.page, v.limit, held
+	if v.page > 1 {
+		p.Prev = h.queueURL(v, v.page-1, nil)
 	}
-	p.Action, p.Status, p.Held = h.svc.mount+"/moderate", f.Status, held
+	if more {
+		p.Next = h.queueURL(v, v.page+1, nil)
+	}
 	p.Statuses = []Status{StatusPending, StatusApproved, StatusRejected}
-	h.render(w, r, http.StatusOK, "queue", p)
+	h.render(w, r, status, "queue", p)
 }
 
 func (h *Handler) queue(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := QueueFilter{Status: Status(q.Get("status")), Thread: q.Get("thread")}
-	if n := q.Get("limit"); n != "" {
-		v, err := strconv.Atoi(n)
-		if err != nil {
-			h.fail(w, r, privacy.Invalid("limit", "must be a number"))
-			return
-		}
-		f.Limit = v
+	v, err := queueViewOf(q)
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
 	if web.WantsJSON(r) {
-		held, err := h.svc.Queue(r.Context(), f)
+		held, more, err := h.svc.queue(r.Context(), v.filter)
 		if err != nil {
 			h.fail(w, r, err)
 			return
@@ -693,10 +839,103 @@ func (h *Handler) queue(w http.ResponseWriter, r *http.Request) {
 		if held == nil {
 			held = []Held{}
 		}
-		web.WriteJSON(w, http.StatusOK, map[string]any{"comments": held})
+		web.WriteJSON(w, http.StatusOK, map[string]any{"comments": held, "page": v.page, "more": more})
 		return
 	}
-	h.showQueue(w, r, f, queuePage{})
+	p := queuePage{}
+	if d := q.Get("done"); d == "approve" || d == "reject" {
+		p.Done = d
+		p.Count, _ = strconv.Atoi(q.Get("n"))
+		p.Skipped, _ = strconv.Atoi(q.Get("skipped"))
+	}
+	h.showQueue(w, r, http.StatusOK, v, p)
+}
+
+// maxBulk bounds the comments one bulk action changes: a page of the queue.
+const maxBulk = 500
+
+// moderateMany approves or rejects the comments chosen in the queue, then sends the moderator back to the page of the queue the form
+// came from (status, thread, page, limit), saying how many changed. A comment
+// moderated or deleted meanwhile by someone else is skipped and counted.
+func (h *Handler) moderateMany(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := privacy.Require(ctx, privacy.RoleModerator); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	vals, err := web.Decode(r, 64<<10)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v, err := queueViewOf(vals)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	action := vals.Get("action")
+	var ids []int64
+	var errs []error
+	if action != "approve" && action != "reject" {
+		errs = append(errs, privacy.Invalid("action", "must be approve or reject"))
+	}
+	// web.Decode takes each field once: a checkbox is a field of its own,
+	// comment-{id}; a script may send ids, comma-separated.
+	var picked []string
+	for k := range vals {
+		if id, ok := strings.CutPrefix(k, "comment-"); ok {
+			picked = append(picked, id)
+		}
+	}
+	if s := vals.Get("ids"); s != "" {
+		picked = append(picked, strings.Split(s, ",")...)
+	}
+	slices.Sort(picked)
+	for _, s := range slices.Compact(picked) {
+		id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil || id <= 0 {
+			errs = append(errs, privacy.Invalid("ids", "%q is not a comment id", s))
+			break
+		}
+		ids = append(ids, id)
+	}
+	switch {
+	case len(ids) == 0 && len(errs) == 0:
+		errs = append(errs, privacy.Invalid("ids", "choose at least one comment"))
+	case len(ids) > maxBulk:
+		errs = append(errs, privacy.Invalid("ids", "choose at most %d comments at once", maxBulk))
+	}
+	if len(errs) > 0 {
+		err := errors.Join(errs...)
+		if web.WantsJSON(r) {
+			h.fail(w, r, err)
+			return
+		}
+		h.showQueue(w, r, http.StatusBadRequest, v, queuePage{Errors: web.FieldErrors(err, h.markup.label)})
+		return
+	}
+	done, skipped := 0, 0
+	for _, id := range ids {
+		if action == "approve" {
+			err = h.svc.Approve(ctx, id)
+		} else {
+			err = h.svc.Reject(ctx, id)
+		}
+		if errors.Is(err, privacy.ErrConflict) || errors.Is(err, privacy.ErrNotFound) {
+			skipped++
+			continue
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		done++
+	}
+	if web.WantsJSON(r) {
+		web.WriteJSON(w, http.StatusOK, map[string]any{"done": action, "changed": done, "skipped": skipped})
+		return
+	}
+	http.Redirect(w, r, h.queueURL(v, v.page, url.Values{"done": {action}, "n": {strconv.Itoa(done)}, "skipped": {strconv.Itoa(skipped)}}), http.StatusSeeOther)
 }
 
 func (h *Handler) moderate(w http.ResponseWriter, r *http.Request) {
@@ -709,6 +948,12 @@ func (h *Handler) moderate(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.fail(w, r, err)
 		return
+	}
+	// The page of the queue the form was on, to go back to; the default one
+	// when the form does not say.
+	v, err := queueViewOf(vals)
+	if err != nil {
+		v, _ = queueViewOf(nil)
 	}
 	ctx := r.Context()
 	action := r.PathValue("action")
@@ -729,7 +974,7 @@ func (h *Handler) moderate(w http.ResponseWriter, r *http.Request) {
 			web.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "email": addr})
 			return
 		}
-		h.showQueue(w, r, QueueFilter{}, queuePage{Email: addr, EmailID: id})
+		h.showQueue(w, r, http.StatusOK, v, queuePage{Email: addr, EmailID: id})
 		return
 	default:
 		err = privacy.Invalid("action", "must be approve, reject, delete or email")
@@ -742,5 +987,5 @@ func (h *Handler) moderate(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]any{"id": id, "done": action})
 		return
 	}
-	http.Redirect(w, r, h.svc.mount+"/moderate?"+url.Values{"status": {string(StatusPending)}}.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, h.queueURL(v, v.page, nil), http.StatusSeeOther)
 }

@@ -3,6 +3,7 @@ package comments_test
 import (
 	"encoding/json"
 	"encoding/xml"
+	"html/template"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -120,12 +121,27 @@ func TestPostThroughForm(t *testing.T) {
 	v := e.form("Ann", ann, "Hello *there*")
 	v.Set("follow_up", "on")
 	w := e.postForm(t, threadPath, v)
-	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())
+	to := w.Header().Get("Location")
+	require.Regexp(t, `^`+regexp.QuoteMeta(base+threadPath)+`\?posted=[A-Za-z0-9_-]{43}#comment-posted$`, to,
+		"back to the thread's page, with the manage token for the author to see their comment")
+	to, _, _ = strings.Cut(strings.TrimPrefix(to, base), "#")
+	w = e.get(t, to, "")
+	require.Equal(t, http.StatusOK, w.Code)
+	assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+	assert.Equal(t, "no-referrer", w.Header().Get("Referrer-Policy"))
 	page := w.Body.String()
 	assert.Contains(t, page, "will appear once a moderator has approved it")
 	assert.Contains(t, page, "we sent it a link to confirm")
+	assert.Contains(t, page, `<div class="comment-body"><p>Hello <em>there</em></p></div>`, "the author sees their pending comment")
+	assert.Contains(t, page, "awaiting moderation")
 	m := manageLink.FindString(page)
-	require.NotEmpty(t, m, "the manage link is shown once")
+	require.NotEmpty(t, m, "the manage link")
+	for _, other := range []string{threadPath, threadPath + "?posted=" + strings.Repeat("A", 43), threadPath + "?posted=x"} {
+		w = e.get(t, other, "")
+		require.Equal(t, http.StatusOK, w.Code, other)
+		assert.NotContains(t, w.Body.String(), "Hello <em>there</em>", "%s: no one else sees it", other)
+	}
 
 	w = e.get(t, strings.TrimPrefix(m, base), "")
 	require.Equal(t, http.StatusOK, w.Code)
@@ -136,7 +152,7 @@ func TestPostThroughForm(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, q, 1)
 	assert.True(t, q[0].FollowUp)
-	assert.Equal(t, "<p>Hello <em>there</em></p>", q[0].HTML)
+	assert.Equal(t, template.HTML("<p>Hello <em>there</em></p>"), q[0].HTML)
 }
 
 func TestPostFormErrors(t *testing.T) {
@@ -247,8 +263,8 @@ func TestHoneypot(t *testing.T) {
 	v := e.form("Bot", bob, "Buy now")
 	v.Set(web.Honeypot, "http://spam.example.net")
 	w := e.postForm(t, threadPath, v)
-	assert.Equal(t, http.StatusOK, w.Code, "a bot is told it succeeded")
-	assert.NotRegexp(t, manageLink, w.Body.String())
+	assert.Equal(t, http.StatusSeeOther, w.Code, "a bot is told it succeeded")
+	assert.Equal(t, base+"/t/"+topic+"#comments", w.Header().Get("Location"), "and given no token")
 	w = e.postJSON(t, threadPath, `{"name":"Bot","email":"`+bob+`","body":"Buy","website":"x"}`)
 	assert.Equal(t, http.StatusCreated, w.Code)
 	th, _ := e.svc.Thread(ctx, topic)
@@ -261,7 +277,7 @@ func TestRateLimitPerClient(t *testing.T) {
 	})
 	for i := range 2 {
 		w := e.postForm(t, threadPath, e.form("Ann", ann, "Comment "+strings.Repeat("!", i+1)))
-		require.Equal(t, http.StatusOK, w.Code)
+		require.Equal(t, http.StatusSeeOther, w.Code)
 	}
 	w := e.postForm(t, threadPath, e.form("Ann", ann, "One too many"))
 	assert.Equal(t, http.StatusTooManyRequests, w.Code)
@@ -301,8 +317,8 @@ func TestMountedUnderPrefix(t *testing.T) {
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	w = httptest.NewRecorder()
 	host.ServeHTTP(w, r)
-	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	assertNoAddress(t, w.Body.String(), "mounted post")
+	require.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())
+	assertNoAddress(t, w.Header().Get("Location"), "mounted post")
 
 	frag, err := e.handler.Fragment(httptest.NewRequest(http.MethodGet, "/blog/2026/hello-world", nil), topic)
 	require.NoError(t, err)

@@ -3,6 +3,7 @@ package comments
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,46 +13,65 @@ import (
 )
 
 // Held is a comment as a moderator sees it in the queue: everything but the
-// author's address, which only CommenterEmail returns, on the record.
+// author's address, which only CommenterEmail returns, on the record. HTML is
+// the comment as its page would show it, sanitized when it was written.
 type Held struct {
-	ID        int64     `json:"id"`
-	Thread    string    `json:"thread"`
-	ParentID  int64     `json:"parent_id,omitempty"`
-	Name      string    `json:"name"`
-	Source    string    `json:"source"`
-	HTML      string    `json:"html"`
-	Status    Status    `json:"status"`
-	FollowUp  bool      `json:"follow_up"`
-	Created   time.Time `json:"created"`
-	Moderated time.Time `json:"moderated,omitzero"`
+	ID        int64         `json:"id"`
+	Thread    string        `json:"thread"`
+	ThreadURL string        `json:"thread_url"` // the page the comment belongs to (Config.ThreadURL)
+	ParentID  int64         `json:"parent_id,omitempty"`
+	Name      string        `json:"name"`
+	Source    string        `json:"source"`
+	HTML      template.HTML `json:"html"`
+	Status    Status        `json:"status"`
+	FollowUp  bool          `json:"follow_up"`
+	Created   time.Time     `json:"created"`
+	Moderated time.Time     `json:"moderated,omitzero"`
 }
 
 // Queue returns the comments with f.Status (StatusPending when empty), oldest
-// first. The queue shows what people wrote under the names they gave, so before it
-// returns it records one read for each commenter in it, naming their comments.
-// Returns ErrUnauthorized or ErrForbidden unless the actor in ctx is a moderator,
-// and ErrInvalid naming "status" or "thread".
+// first, f.Limit of them (100 when 0, at most 500) after the first f.Offset. The
+// queue shows what people wrote under the names they gave, so before it returns
+// it records one read for each commenter in it, naming their comments. Returns
+// ErrUnauthorized or ErrForbidden unless the actor in ctx is a moderator, and
+// ErrInvalid naming "status", "thread" or "offset".
 func (s *Service) Queue(ctx context.Context, f QueueFilter) ([]Held, error) {
+	held, _, err := s.queue(ctx, f)
+	return held, err
+}
+
+// queue is Queue, also reporting whether more comments follow the ones returned.
+func (s *Service) queue(ctx context.Context, f QueueFilter) (held []Held, more bool, err error) {
 	if err := privacy.Require(ctx, privacy.RoleModerator); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if f.Status == "" {
 		f.Status = StatusPending
 	}
 	if !f.Status.Valid() {
-		return nil, privacy.Invalid("status", "must be pending, approved, rejected or deleted")
+		return nil, false, privacy.Invalid("status", "must be pending, approved, rejected or deleted")
 	}
 	if f.Thread != "" {
 		if err := CheckThread(f.Thread); err != nil {
-			return nil, err
+			return nil, false, err
 		}
+	}
+	if f.Offset < 0 {
+		return nil, false, privacy.Invalid("offset", "must be 0 or more")
 	}
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
 	}
-	cs, err := s.store.Queue(ctx, f)
+	// One more than shown tells whether another page follows; it is not shown,
+	// so its author's read is not recorded.
+	ask := f
+	ask.Limit++
+	cs, err := s.store.Queue(ctx, ask)
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	if len(cs) > f.Limit {
+		cs, more = cs[:f.Limit], true
 	}
 	var subjects []string
 	ids := map[string][]string{}
@@ -67,15 +87,15 @@ func (s *Service) Queue(ctx context.Context, f QueueFilter) ([]Held, error) {
 	for _, subj := range subjects {
 		what := fmt.Sprintf("comments %s in the moderation queue (%s)", strings.Join(ids[subj], ", "), f.Status)
 		if err := s.auditor.Record(ctx, privacy.RoleModerator, subj, what, "moderating comments"); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	out := make([]Held, len(cs))
 	for i, c := range cs {
-		out[i] = Held{ID: c.ID, Thread: c.Thread, ParentID: c.ParentID, Name: c.Name, Source: c.Source, HTML: c.HTML,
-			Status: c.Status, FollowUp: c.FollowUp, Created: c.Created, Moderated: c.Moderated}
+		out[i] = Held{ID: c.ID, Thread: c.Thread, ThreadURL: s.ThreadURL(c.Thread), ParentID: c.ParentID, Name: c.Name, Source: c.Source,
+			HTML: template.HTML(c.HTML), Status: c.Status, FollowUp: c.FollowUp, Created: c.Created, Moderated: c.Moderated}
 	}
-	return out, nil
+	return out, more, nil
 }
 
 // Approve publishes comment id (pending or rejected) and, when it replies to a

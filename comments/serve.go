@@ -441,10 +441,12 @@ func (h *Handler) frame(w http.ResponseWriter, r *http.Request, status int, titl
 // the host's own page of a thread, such as a blog post, served as GET
 // /t/{thread} serves the thread alone, from bytes made once per thread
 // version, gzip-encoded when r allows, with an ETag a browser revalidates.
-// before and after are the host's HTML, written as they are. A ?reply= view is
-// rendered for the request. When the thread cannot be shown it writes nothing
-// and returns the error (ErrInvalid or ErrNotFound naming "thread" or "page",
-// or the store's), so the host can show its page without the comments.
+// before and after are the host's HTML, written as they are. A ?reply= view
+// (the form under the comment answered) and a ?posted= view (the author's own
+// comment, opened by its manage token, where Handler sends a browser after a
+// post) are rendered for the request, the second kept by no cache. When the
+// thread cannot be shown it writes nothing and returns the error (ErrInvalid
+// or ErrNotFound naming "thread" or "page", or the store's), so the host can show its page without the comments.
 func (h *Handler) ServeThread(w http.ResponseWriter, r *http.Request, thread, title string, before, after template.HTML) error {
 	shown, err := h.svc.shown(r.Context(), thread, h.markup)
 	if err != nil {
@@ -454,7 +456,8 @@ func (h *Handler) ServeThread(w http.ResponseWriter, r *http.Request, thread, ti
 	if err != nil {
 		return err
 	}
-	if r.URL.Query().Get("reply") == "" {
+	q := r.URL.Query()
+	if q.Get("reply") == "" && q.Get("posted") == "" {
 		body, err := h.svc.pageHTML(shown, n)
 		if err != nil {
 			return err
@@ -471,6 +474,12 @@ func (h *Handler) ServeThread(w http.ResponseWriter, r *http.Request, thread, ti
 	frag, err := h.markup.threadHTML(p)
 	if err != nil {
 		return err
+	}
+	if q.Get("posted") != "" {
+		// The URL holds the author's manage token and the page their pending
+		// comment: kept by no cache, and sent to no other site in a Referer.
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer")
 	}
 	h.cfg.Layout(w, r, http.StatusOK, title, before+frag+after)
 	return nil

@@ -135,7 +135,7 @@ func TestThreadRevalidated(t *testing.T) {
 				// unchanged, but the page on screen could post nothing more.
 				e.clock.Add(time.Minute)
 				v := url.Values{"name": {"Cy"}, "email": {cy}, "body": {"Held " + enc}, "ts": {stamp}}
-				require.Equal(t, http.StatusOK, e.postForm(t, threadPath, v).Code)
+				require.Equal(t, http.StatusSeeOther, e.postForm(t, threadPath, v).Code)
 				w, b = e.request(t, threadPath, "Accept-Encoding", enc, "If-None-Match", tag)
 				require.Equal(t, http.StatusOK, w.Code, "a spent stamp is not shown again")
 				assert.NotContains(t, b, stamp)

@@ -63,6 +63,10 @@ type markup struct {
 	layout string
 	labels map[string]string // the form's fields as named in their errors
 	title  string            // the thread page's, for the Layout
+	// inline is set when thread-tail leaves the form out of a view that shows
+	// it under the comment answered; a host's thread-tail written before that
+	// view existed shows it at the end, so answers are written there.
+	inline bool
 }
 
 // nameMarker stands for a name while the reply link's text is made; nameProbe
@@ -110,6 +114,11 @@ func newMarkup(override fs.FS) (*markup, error) {
 		return nil, err
 	}
 	m.edited, m.deleted = []byte(edited), []byte(deleted)
+	tail, err := exec("thread-tail", threadPage{Inline: true, Parent: &Public{ID: 1, Name: nameMarker}, Err: map[string]string{}})
+	if err != nil {
+		return nil, err
+	}
+	m.inline = !strings.Contains(tail, `id="comment-form"`)
 	reply, err := exec("comment-reply", nameMarker)
 	if err != nil {
 		return nil, err
@@ -262,9 +271,46 @@ func (m *markup) threadHTML(p threadPage) (template.HTML, error) {
 	// copying them: on a thread of 1,000 comments that is a megabyte less per view.
 	var b strings.Builder
 	b.Grow(len(p.List) + 8<<10)
-	b.WriteString(p.List)
+	if p.Posted != nil {
+		if err := m.tpl.HTML.ExecuteTemplate(&b, "posted", p.Posted); err != nil {
+			return "", err
+		}
+	}
+	list := p.List
+	if p.Inline {
+		if at := replyFormAt(list, p.Parent.ID); at >= 0 {
+			b.WriteString(list[:at])
+			if err := m.tpl.HTML.ExecuteTemplate(&b, "reply-form", p); err != nil {
+				return "", err
+			}
+			list = list[at:]
+		} else {
+			p.Inline = false
+		}
+	}
+	b.WriteString(list)
 	if err := m.tpl.HTML.ExecuteTemplate(&b, "thread-tail", p); err != nil {
 		return "", err
 	}
 	return template.HTML(b.String()), nil
+}
+
+// replyFormAt returns where, in a list writeComments wrote, the form answering
+// comment id goes: after its actions, before its replies. -1 when the comment
+// is not in the list.
+func replyFormAt(list string, id int64) int {
+	start := strings.Index(list, `<li id="c`+strconv.FormatInt(id, 10)+`" `)
+	if start < 0 {
+		return -1
+	}
+	const actions, end = `<p class="comment-actions">`, "</p>\n"
+	i := strings.Index(list[start:], actions)
+	if i < 0 {
+		return -1
+	}
+	j := strings.Index(list[start+i:], end)
+	if j < 0 {
+		return -1
+	}
+	return start + i + j + len(end)
 }

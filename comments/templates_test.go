@@ -182,8 +182,8 @@ func TestEveryWordInTemplates(t *testing.T) {
 		`The email address contains a space, control or invisible character|This link is not valid|Sign in first|` +
 		`A comment can be edited for 15m0s after posting; you can still delete it|Page: must be a page number from 1`)
 	words := map[string]bool{}
-	for w := range strings.FieldsSeq("Ann Lee AL Bob B Cy D Dee Eve Hello there again see A reply Trusted Mailed to Under a deleted one " +
-		"blog hello world Example Ltd ann example org checking pending approved rejected edit delete resume on") {
+	for w := range strings.FieldsSeq("Ann Lee AL Bob B Cy D Dee Eve Hello there again see Seen first A reply Trusted Mailed to Under a deleted one " +
+		"blog hello world Example Ltd ann example org checking pending approved rejected approve reject edit delete resume on") {
 		words[w] = true
 	}
 	package_ := func(seg string) bool {

@@ -38,7 +38,7 @@ func TestUnknownThreadNotFound(t *testing.T) {
 	require.Error(t, err)
 	th, _ := e.svc.Thread(ctx, topic)
 	assert.Zero(t, th.Count)
-	require.Equal(t, http.StatusOK, e.postForm(t, threadPath, e.form("Ann", ann, "Hello")).Code)
+	require.Equal(t, http.StatusSeeOther, e.postForm(t, threadPath, e.form("Ann", ann, "Hello")).Code)
 }
 
 // Audit #13 finding 16: one form stamp was reused for 100 comments.
@@ -58,7 +58,7 @@ func TestStampSingleUse(t *testing.T) {
 			return e.postForm(t, threadPath, url.Values{"name": {"Ann"}, "email": {ann}, "body": {body}, "ts": {got.Form.TS}})
 		}
 		assert.Equal(t, http.StatusBadRequest, post("").Code, "an invalid comment")
-		assert.Equal(t, http.StatusOK, post("First").Code, "does not use up the stamp")
+		assert.Equal(t, http.StatusSeeOther, post("First").Code, "does not use up the stamp")
 		for i := range 3 {
 			w := post(fmt.Sprintf("Again %d", i))
 			assert.Equal(t, http.StatusBadRequest, w.Code, "a used stamp")
@@ -76,7 +76,7 @@ func TestStampSingleUse(t *testing.T) {
 
 		th, _ := e.svc.Thread(ctx, topic)
 		assert.Equal(t, 1, th.Count)
-		assert.Equal(t, http.StatusOK, e.postForm(t, threadPath, e.form("Ann", ann, "With a new form")).Code)
+		assert.Equal(t, http.StatusSeeOther, e.postForm(t, threadPath, e.form("Ann", ann, "With a new form")).Code)
 
 		// Once the stamp expired the record goes and the stamp is refused as old.
 		e.clock.Add(25 * time.Hour)
@@ -102,7 +102,7 @@ func TestStampPerForm(t *testing.T) {
 	for s := range stamps {
 		v := e.form("Ann", ann, "Posted with "+s[len(s)-6:])
 		v.Set("ts", s)
-		assert.Equal(t, http.StatusOK, e.postForm(t, threadPath, v).Code)
+		assert.Equal(t, http.StatusSeeOther, e.postForm(t, threadPath, v).Code)
 		break
 	}
 

@@ -42,10 +42,16 @@ func tour(t *testing.T, e *env) []shown {
 		require.Equal(t, want, w.Code, "%s: %s", name, w.Body.String())
 		add(name, w.Body.String())
 	}
+	// form posts v and returns the page shown after it: the one its 303 leads to.
 	form := func(name, path string, v url.Values, want int) string {
 		t.Helper()
 		w := e.postForm(t, path, v)
 		require.Equal(t, want, w.Code, "%s: %s", name, w.Body.String())
+		if want == http.StatusSeeOther {
+			to, _, _ := strings.Cut(strings.TrimPrefix(w.Header().Get("Location"), base), "#")
+			w = e.get(t, to, "")
+			require.Equal(t, http.StatusOK, w.Code, "%s: %s", name, to)
+		}
 		add(name, w.Body.String())
 		return w.Body.String()
 	}
@@ -53,7 +59,7 @@ func tour(t *testing.T, e *env) []shown {
 	get("thread empty", "/t/nothing-yet", http.StatusOK)
 	first := e.form("Ann Lee", ann, "Hello *there*, see https://go.dev")
 	first.Set("follow_up", "on")
-	posted := form("posted pending with follow-up", threadPath, first, http.StatusOK)
+	posted := form("thread, posted pending with follow-up", threadPath, first, http.StatusSeeOther)
 	ids, err := e.svc.Queue(moderator(), comments.QueueFilter{})
 	require.NoError(t, err)
 	require.Len(t, ids, 1)
@@ -68,7 +74,7 @@ func tour(t *testing.T, e *env) []shown {
 	}
 	reply := e.form("Bob", bob, "A reply")
 	reply.Set("parent", itoa(ids[0].ID))
-	form("posted published", threadPath, reply, http.StatusOK)
+	form("thread, posted published", threadPath, reply, http.StatusSeeOther)
 	gone := e.post(t, comments.Input{ParentID: ids[0].ID, Name: "Cy", Email: cy, Body: "Soon gone"})
 	require.NoError(t, e.svc.Approve(moderator(), gone.Comment.ID))
 	under := e.post(t, comments.Input{ParentID: gone.Comment.ID, Name: "Dee", Email: dee, Body: "Under a deleted one"})
@@ -84,6 +90,9 @@ func tour(t *testing.T, e *env) []shown {
 	get("thread reply", threadPath+"?reply="+itoa(ids[0].ID), http.StatusOK)
 	bad := e.form("", "not an address", strings.Repeat("https://go.dev/x ", 9))
 	form("thread form errors", threadPath, bad, http.StatusBadRequest)
+	preview := e.form("Ann Lee", ann, "Seen *first*")
+	preview.Set("preview", "1")
+	form("thread preview", threadPath, preview, http.StatusOK)
 	e.clock.Add(time.Hour)
 	get("manage too late", manage, http.StatusOK)
 	form("manage edit too late", manage, url.Values{"action": {"edit"}, "body": {"Later"}}, http.StatusGone)

@@ -238,6 +238,7 @@ func (s *Store) Queue(ctx context.Context, f comments.QueueFilter) ([]comments.C
 	if limit <= 0 {
 		limit = 100
 	}
+	out = out[min(max(f.Offset, 0), len(out)):]
 	if len(out) > limit {
 		out = out[:limit]
 	}

@@ -292,10 +292,11 @@ func (s *Store) Queue(ctx context.Context, f comments.QueueFilter) ([]comments.C
 	if limit <= 0 {
 		limit = 100
 	}
+	offset := max(f.Offset, 0)
 	if f.Thread != "" {
-		return s.many(ctx, `WHERE status = ? AND thread = ? ORDER BY id LIMIT ?`, string(f.Status), f.Thread, limit)
+		return s.many(ctx, `WHERE status = ? AND thread = ? ORDER BY id LIMIT ? OFFSET ?`, string(f.Status), f.Thread, limit, offset)
 	}
-	return s.many(ctx, `WHERE status = ? ORDER BY id LIMIT ?`, string(f.Status), limit)
+	return s.many(ctx, `WHERE status = ? ORDER BY id LIMIT ? OFFSET ?`, string(f.Status), limit, offset)
 }
 
 // Comments implements comments.Store.

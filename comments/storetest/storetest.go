@@ -342,6 +342,12 @@ func testModeration(t *testing.T, newStore func(t *testing.T) comments.Store) {
 		assert.Equal(t, []int64{a.ID, c.ID}, ids(q))
 		q, _ = s.Queue(ctx, comments.QueueFilter{Status: comments.StatusPending, Limit: 1})
 		assert.Equal(t, []int64{a.ID}, ids(q))
+		q, _ = s.Queue(ctx, comments.QueueFilter{Status: comments.StatusPending, Limit: 1, Offset: 1})
+		assert.Equal(t, []int64{b.ID}, ids(q), "the second page of one")
+		q, _ = s.Queue(ctx, comments.QueueFilter{Status: comments.StatusPending, Thread: "t", Limit: 5, Offset: 1})
+		assert.Equal(t, []int64{c.ID}, ids(q), "a later page of one thread")
+		q, _ = s.Queue(ctx, comments.QueueFilter{Status: comments.StatusPending, Offset: 3})
+		assert.Empty(t, q, "past the end")
 	})
 
 	t.Run("PurgeRejected", func(t *testing.T) {

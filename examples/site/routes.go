@@ -89,7 +89,14 @@ func (s *Site) routes(formKey []byte, privacyWeb *web.Handler) (http.Handler, er
 	if err != nil {
 		return nil, err
 	}
-	if s.commentsH, err = comments.NewHandler(s.comments, comments.HandlerConfig{Signer: sign, Layout: s.layout, Log: s.log}); err != nil {
+	// A comment form sent back with its faults, or with a preview, is shown in
+	// the post it belongs to.
+	postPage := func(_ *http.Request, thread string) (string, template.HTML, template.HTML, bool) {
+		p, ok := s.post(thread)
+		return p.Title, p.before, p.after, ok
+	}
+	if s.commentsH, err = comments.NewHandler(s.comments, comments.HandlerConfig{Signer: sign, Layout: s.layout, Log: s.log,
+		ThreadPage: postPage}); err != nil {
 		return nil, err
 	}
 	newsH, err := newsletter.NewHandler(s.newsletter, newsletter.HandlerConfig{Signer: sign, Layout: s.layout, Log: s.log})
