@@ -21,7 +21,7 @@ const (
 // seedErase stores eraseComments comments by eraseSubject across 100 threads, half
 // published, each hundredth replied to by someone else (so erasure leaves 100
 // tombstones), in a few multi-row inserts.
-func seedErase(b *testing.B, db *sqlx.DB) {
+func seedErase(b testing.TB, db *sqlx.DB) {
 	b.Helper()
 	now := time.Now().UTC()
 	const rows = 500

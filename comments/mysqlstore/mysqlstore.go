@@ -113,24 +113,33 @@ type touchedKey struct{}
 // rather than counted so that none comes back even when the database is restored
 // from a backup taken before it: a process that cached a page under a version
 // will never see that version again with other comments. Threads are touched in
-// order, after the comment rows, so concurrent transactions take locks in one order.
+// order, after the comment rows, so concurrent transactions take locks in one order,
+// and touchBatch at a time in one statement: an erasure touches every thread its
+// subject wrote in, and a round trip each was a tenth of erasing 10,000 comments.
 func touch(ctx context.Context, tx *sqlx.Tx, threads ...string) error {
 	if p, ok := ctx.Value(touchedKey{}).(*bool); ok {
 		*p = true
 	}
 	slices.Sort(threads)
-	for i, thread := range threads {
-		if i > 0 && thread == threads[i-1] {
-			continue
+	threads = slices.Compact(threads)
+	for len(threads) > 0 {
+		batch := threads[:min(len(threads), touchBatch)]
+		threads = threads[len(batch):]
+		args := make([]any, 0, 2*len(batch))
+		for _, thread := range batch {
+			args = append(args, thread, rand.Int64N(math.MaxInt64)+1) // never 0, the version of an untouched thread
 		}
-		v := rand.Int64N(math.MaxInt64) + 1 // never 0, the version of an untouched thread
-		if _, err := tx.ExecContext(ctx, `INSERT INTO comments_threads (thread, version) VALUES (?, ?)
-			ON DUPLICATE KEY UPDATE version = ?`, thread, v, v); err != nil {
+		q := `INSERT INTO comments_threads (thread, version) VALUES (?, ?)` + strings.Repeat(`, (?, ?)`, len(batch)-1) +
+			` ON DUPLICATE KEY UPDATE version = VALUES(version)`
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return tr(err)
 		}
 	}
 	return nil
 }
+
+// touchBatch bounds a statement of touch well below MySQL's 65,535 placeholders.
+const touchBatch = 1000
 
 func shown(status string) bool { return comments.Status(status).Shown() }
 
@@ -495,18 +504,20 @@ func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool)
 			_, err := tx.ExecContext(ctx, `DELETE FROM comments_subscribers WHERE email_key = LOWER(?)`, email)
 			return tr(err)
 		}
+		// The walk up goes by primary key from the comments found to stay, so it
+		// reads a row per ancestor, not the subject's comments once per level.
 		tombstones, err := affected(tx.ExecContext(ctx, `UPDATE comments_comments c JOIN (
-			WITH RECURSIVE mine AS (SELECT id, parent_id, status FROM comments_comments WHERE email_key = LOWER(?)),
-			stays AS (
-				SELECT m.id, m.parent_id FROM mine m
-				WHERE EXISTS (SELECT 1 FROM comments_comments r WHERE r.parent_id = m.id AND r.email_key <> LOWER(?))
-					OR (? AND m.status = 'approved')
+			WITH RECURSIVE stays AS (
+				SELECT m.id, m.parent_id FROM comments_comments m
+				WHERE m.email_key = LOWER(?) AND ((? AND m.status = 'approved')
+					OR EXISTS (SELECT 1 FROM comments_comments r WHERE r.parent_id = m.id AND r.email_key <> LOWER(?)))
 				UNION
-				SELECT m.id, m.parent_id FROM mine m JOIN stays s ON m.id = s.parent_id
+				SELECT p.id, p.parent_id FROM stays s JOIN comments_comments p ON p.id = s.parent_id
+				WHERE p.email_key = LOWER(?)
 			) SELECT id FROM stays) s ON s.id = c.id
 			SET c.status = 'deleted', c.name = '', c.email = '', c.source = '', c.html = '', c.digest = '',
 				c.follow_up = FALSE, c.hue = 0, c.manage_hash = NULL
-			WHERE NOT (? AND c.status = 'approved')`, email, email, keepText, keepText))
+			WHERE NOT (? AND c.status = 'approved')`, email, keepText, email, email, keepText))
 		if err != nil {
 			return err
 		}
