@@ -535,7 +535,9 @@ func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool)
 				return err
 			}
 		}
-		deleted, err := affected(tx.ExecContext(ctx, `DELETE FROM comments_comments WHERE email_key = LOWER(?)`, email))
+		// By the index too: with the subject's comments a tenth of the table, the
+		// optimizer reads every row, twice as long as the index among 110,000.
+		deleted, err := affected(tx.ExecContext(ctx, `DELETE c FROM comments_comments c FORCE INDEX (by_email) WHERE c.email_key = LOWER(?)`, email))
 		if err != nil {
 			return err
 		}
