@@ -10,7 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/consentkit/consentkit/comments"
 	"github.com/consentkit/consentkit/internal/mysqltest"
+	"github.com/consentkit/consentkit/privacy"
 )
 
 // TestEraseTouchesEveryThread: erasing a commenter who wrote in more threads
@@ -44,4 +46,40 @@ func TestEraseTouchesEveryThread(t *testing.T) {
 	for _, r := range after {
 		assert.NotContains(t, []int64{0, 42}, r.Version, r.Thread)
 	}
+}
+
+// TestEraseSeesCommentPostedMeanwhile: a comment the subject posts in another
+// thread after erasure locked their comments, and before it deletes them, is
+// erased with the others and its thread gets a new version, so no page keeps
+// showing it from a cache.
+func TestEraseSeesCommentPostedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	s := New(mysqltest.New(t))
+	require.NoError(t, s.Migrate(ctx))
+	post := func(thread string, n int) *comments.Comment {
+		c := &comments.Comment{Thread: thread, Name: "Ann", Email: "ann@example.org", Source: "Hi", HTML: "<p>Hi</p>",
+			Digest: comments.Digest(fmt.Sprint(n)), Status: comments.StatusApproved, Hue: 1, Created: time.Now().UTC()}
+		require.NoError(t, s.CreateComment(ctx, c, nil))
+		return c
+	}
+	post("t", 1)
+	var late *comments.Comment
+	var before int64
+	eraseLocked = func() {
+		eraseLocked = nil
+		late = post("u", 2) // on another connection: committed before the erasure deletes
+		var err error
+		before, err = s.ThreadVersion(ctx, "u")
+		require.NoError(t, err)
+	}
+	t.Cleanup(func() { eraseLocked = nil })
+	removed, _, err := s.EraseCommenter(ctx, "ann@example.org", false)
+	require.NoError(t, err)
+	require.NotNil(t, late, "the hook ran")
+	_, err = s.Comment(ctx, late.ID)
+	assert.ErrorIs(t, err, privacy.ErrNotFound)
+	assert.Equal(t, 2, removed)
+	var after int64
+	require.NoError(t, s.db.Get(&after, `SELECT version FROM comments_threads WHERE thread = 'u'`))
+	assert.NotEqual(t, before, after, "u shows the erased comment under the version it had")
 }

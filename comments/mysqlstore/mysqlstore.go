@@ -494,66 +494,110 @@ func (s *Store) CommentsBy(ctx context.Context, email string) ([]comments.Commen
 // else's comment (or a tombstone) replies to, and from those whose text is kept.
 func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool) (removed, kept int, err error) {
 	err = s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
-		removed, kept = 0, 0
-		// Locks the subject's comments before anything is decided about them.
-		var threads []string
-		if err := tx.SelectContext(ctx, &threads, `SELECT thread FROM comments_comments FORCE INDEX (by_email) WHERE email_key = LOWER(?) GROUP BY thread FOR UPDATE`, email); err != nil {
-			return tr(err)
-		}
-		if len(threads) == 0 {
-			_, err := tx.ExecContext(ctx, `DELETE FROM comments_subscribers WHERE email_key = LOWER(?)`, email)
-			return tr(err)
-		}
-		// The plan is forced: parent_id is 0 for most comments, so the optimizer
-		// takes a probe for a comment's replies to cost the table's average and,
-		// on a table of 110,000 comments, read every other commenter's comments
-		// (or every row) to find the replies to 10,000. Here each of the
-		// subject's comments is read from the address key's index and probed once
-		// for a reply, the walk up reads a row per ancestor by primary key, and
-		// only the rows found are updated.
-		tombstones, err := affected(tx.ExecContext(ctx, `UPDATE (
-			WITH RECURSIVE stays AS (
-				SELECT m.id, m.parent_id FROM comments_comments m FORCE INDEX (by_email)
-				WHERE ? AND m.email_key = LOWER(?) AND m.status = 'approved'
-				UNION
-				SELECT STRAIGHT_JOIN m.id, m.parent_id FROM comments_comments m FORCE INDEX (by_email)
-				JOIN comments_comments r FORCE INDEX (by_parent) ON r.parent_id = m.id
-				WHERE m.email_key = LOWER(?) AND r.email_key <> LOWER(?)
-				UNION
-				SELECT p.id, p.parent_id FROM stays s STRAIGHT_JOIN comments_comments p ON p.id = s.parent_id
-				WHERE p.email_key = LOWER(?)
-			) SELECT id FROM stays) s STRAIGHT_JOIN comments_comments c ON c.id = s.id
-			SET c.status = 'deleted', c.name = '', c.email = '', c.source = '', c.html = '', c.digest = '',
-				c.follow_up = FALSE, c.hue = 0, c.manage_hash = NULL
-			WHERE NOT (? AND c.status = 'approved')`, keepText, email, email, email, email, keepText))
-		if err != nil {
-			return err
-		}
-		if keepText {
-			if kept, err = affected(tx.ExecContext(ctx, `UPDATE comments_comments SET name = '', email = '', follow_up = FALSE, hue = 0, manage_hash = NULL
-				WHERE email_key = LOWER(?) AND status = 'approved'`, email)); err != nil {
+		for attempt := 1; ; attempt++ {
+			again, err := s.eraseOnce(ctx, tx, email, keepText, &removed, &kept)
+			if err != nil || !again {
 				return err
 			}
+			if attempt == eraseAttempts {
+				return privacy.Errorf(privacy.ErrUnavailable, "comments by the address kept arriving during its erasure")
+			}
 		}
-		// By the index too: with the subject's comments a tenth of the table, the
-		// optimizer reads every row, twice as long as the index among 110,000.
-		deleted, err := affected(tx.ExecContext(ctx, `DELETE c FROM comments_comments c FORCE INDEX (by_email) WHERE c.email_key = LOWER(?)`, email))
-		if err != nil {
-			return err
-		}
-		removed = tombstones + deleted
-		if _, err := tx.ExecContext(ctx, `DELETE FROM comments_subscribers WHERE email_key = LOWER(?)`, email); err != nil {
-			return tr(err)
-		}
-		// Every thread the subject wrote in, though one that only held their
-		// unpublished comments shows the same: a new version costs a page a render.
-		return touch(ctx, tx, threads...)
 	})
 	if err != nil {
 		return 0, 0, err
 	}
 	return removed, kept, nil
 }
+
+// eraseAttempts bounds how many times EraseCommenter starts again because the
+// subject posted meanwhile.
+const eraseAttempts = 3
+
+// eraseOnce erases email's comments in tx, or reports that it must start again
+// with nothing changed: at READ COMMITTED, locking the subject's comments locks
+// no gap, so a comment they post meanwhile, in a thread erasure did not lock,
+// would be deleted with the others and its thread shown from a cache still. The
+// statements count every comment they change, and find that out.
+func (s *Store) eraseOnce(ctx context.Context, tx *sqlx.Tx, email string, keepText bool, removed, kept *int) (again bool, err error) {
+	*removed, *kept = 0, 0
+	sp := fmt.Sprintf("comments_%d", s.savepoint.Add(1))
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
+		return false, tr(err)
+	}
+	// Locks the subject's comments before anything is decided about them.
+	var locked []struct {
+		Thread string `db:"thread"`
+		N      int    `db:"n"`
+	}
+	if err := tx.SelectContext(ctx, &locked, `SELECT thread, COUNT(*) AS n FROM comments_comments FORCE INDEX (by_email) WHERE email_key = LOWER(?) GROUP BY thread FOR UPDATE`, email); err != nil {
+		return false, tr(err)
+	}
+	if eraseLocked != nil {
+		eraseLocked()
+	}
+	if len(locked) == 0 {
+		_, err := tx.ExecContext(ctx, `DELETE FROM comments_subscribers WHERE email_key = LOWER(?)`, email)
+		return false, tr(err)
+	}
+	// The plan is forced: parent_id is 0 for most comments, so the optimizer
+	// takes a probe for a comment's replies to cost the table's average and,
+	// on a table of 110,000 comments, read every other commenter's comments
+	// (or every row) to find the replies to 10,000. Here each of the
+	// subject's comments is read from the address key's index and probed once
+	// for a reply, the walk up reads a row per ancestor by primary key, and
+	// only the rows found are updated.
+	tombstones, err := affected(tx.ExecContext(ctx, `UPDATE (
+		WITH RECURSIVE stays AS (
+			SELECT m.id, m.parent_id FROM comments_comments m FORCE INDEX (by_email)
+			WHERE ? AND m.email_key = LOWER(?) AND m.status = 'approved'
+			UNION
+			SELECT STRAIGHT_JOIN m.id, m.parent_id FROM comments_comments m FORCE INDEX (by_email)
+			JOIN comments_comments r FORCE INDEX (by_parent) ON r.parent_id = m.id
+			WHERE m.email_key = LOWER(?) AND r.email_key <> LOWER(?)
+			UNION
+			SELECT p.id, p.parent_id FROM stays s STRAIGHT_JOIN comments_comments p ON p.id = s.parent_id
+			WHERE p.email_key = LOWER(?)
+		) SELECT id FROM stays) s STRAIGHT_JOIN comments_comments c ON c.id = s.id
+		SET c.status = 'deleted', c.name = '', c.email = '', c.source = '', c.html = '', c.digest = '',
+			c.follow_up = FALSE, c.hue = 0, c.manage_hash = NULL
+		WHERE NOT (? AND c.status = 'approved')`, keepText, email, email, email, email, keepText))
+	if err != nil {
+		return false, err
+	}
+	if keepText {
+		if *kept, err = affected(tx.ExecContext(ctx, `UPDATE comments_comments SET name = '', email = '', follow_up = FALSE, hue = 0, manage_hash = NULL
+			WHERE email_key = LOWER(?) AND status = 'approved'`, email)); err != nil {
+			return false, err
+		}
+	}
+	// By the index too: with the subject's comments a tenth of the table, the
+	// optimizer reads every row, twice as long as the index among 110,000.
+	deleted, err := affected(tx.ExecContext(ctx, `DELETE c FROM comments_comments c FORCE INDEX (by_email) WHERE c.email_key = LOWER(?)`, email))
+	if err != nil {
+		return false, err
+	}
+	*removed = tombstones + deleted
+	threads := make([]string, len(locked))
+	n := 0
+	for i, l := range locked {
+		threads[i] = l.Thread
+		n += l.N
+	}
+	if *removed+*kept != n {
+		_, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp)
+		return true, tr(err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM comments_subscribers WHERE email_key = LOWER(?)`, email); err != nil {
+		return false, tr(err)
+	}
+	// Every thread the subject wrote in, though one that only held their
+	// unpublished comments shows the same: a new version costs a page a render.
+	return false, touch(ctx, tx, threads...)
+}
+
+// eraseLocked, set by a test, runs when erasure has locked the subject's comments.
+var eraseLocked func()
 
 func affected(res sql.Result, err error) (int, error) {
 	if err != nil {
