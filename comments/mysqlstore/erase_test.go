@@ -83,3 +83,36 @@ func TestEraseSeesCommentPostedMeanwhile(t *testing.T) {
 	require.NoError(t, s.db.Get(&after, `SELECT version FROM comments_threads WHERE thread = 'u'`))
 	assert.NotEqual(t, before, after, "u shows the erased comment under the version it had")
 }
+
+// TestEraseDeepChain: a chain of 1,500 of the subject's comments, each replying
+// to the one before, with someone else's reply at the end, stays whole as
+// tombstones: MariaDB stops a recursive query after 1,000 levels
+// (max_recursive_iterations), which made such an erasure fail.
+func TestEraseDeepChain(t *testing.T) {
+	ctx := context.Background()
+	s := New(mysqltest.New(t))
+	require.NoError(t, s.Migrate(ctx))
+	const depth = 1500
+	var q strings.Builder
+	q.WriteString(`INSERT INTO comments_comments (id, thread, parent_id, name, email, source, html, digest, status, follow_up, hue, created_at) VALUES `)
+	var args []any
+	for i := 1; i <= depth+1; i++ {
+		if i > 1 {
+			q.WriteByte(',')
+		}
+		email := "ann@example.org"
+		if i == depth+1 {
+			email = "bob@example.org"
+		}
+		q.WriteString(`(?, 't', ?, 'Ann', ?, 'Hi', '<p>Hi</p>', '', 'approved', FALSE, 1, ?)`)
+		args = append(args, i, i-1, email, time.Now())
+	}
+	s.db.MustExec(q.String(), args...)
+	removed, kept, err := s.EraseCommenter(ctx, "ann@example.org", false)
+	require.NoError(t, err)
+	assert.Equal(t, depth, removed)
+	assert.Zero(t, kept)
+	var n int
+	require.NoError(t, s.db.Get(&n, `SELECT COUNT(*) FROM comments_comments WHERE status = 'deleted' AND email = ''`))
+	assert.Equal(t, depth, n, "every comment above bob's reply is a tombstone")
+}

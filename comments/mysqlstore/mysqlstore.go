@@ -138,7 +138,8 @@ func touch(ctx context.Context, tx *sqlx.Tx, threads ...string) error {
 	return nil
 }
 
-// touchBatch bounds a statement of touch well below MySQL's 65,535 placeholders.
+// touchBatch bounds the rows one statement of touch, or of erasure's tombstones,
+// names, well below MySQL's 65,535 placeholders.
 const touchBatch = 1000
 
 func shown(status string) bool { return comments.Status(status).Shown() }
@@ -490,8 +491,10 @@ func (s *Store) CommentsBy(ctx context.Context, email string) ([]comments.Commen
 // EraseCommenter implements comments.Store, in a few statements whatever the
 // number of comments (one statement per comment took 12.5 times one DELETE of
 // them all). A comment that keeps a reply, however deep and from whom, stays as a
-// tombstone: a recursive query walks up from the subject's comments that someone
-// else's comment (or a tombstone) replies to, and from those whose text is kept.
+// tombstone: the pass that locks the subject's comments reads each one's parent
+// and whether someone else's comment (or a tombstone) replies to it, and the walk
+// up from those, and from those whose text is kept, is made here, where no
+// recursion limit bounds it (MariaDB stops a recursive query at 1,000 levels).
 func (s *Store) EraseCommenter(ctx context.Context, email string, keepText bool) (removed, kept int, err error) {
 	err = s.atomic(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		for attempt := 1; ; attempt++ {
@@ -525,45 +528,47 @@ func (s *Store) eraseOnce(ctx context.Context, tx *sqlx.Tx, email string, keepTe
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
 		return false, tr(err)
 	}
-	// Locks the subject's comments before anything is decided about them.
-	var locked []struct {
-		Thread string `db:"thread"`
-		N      int    `db:"n"`
-	}
-	if err := tx.SelectContext(ctx, &locked, `SELECT thread, COUNT(*) AS n FROM comments_comments FORCE INDEX (by_email) WHERE email_key = LOWER(?) GROUP BY thread FOR UPDATE`, email); err != nil {
-		return false, tr(err)
+	mine, err := lockErasable(ctx, tx, email, keepText)
+	if err != nil {
+		return false, err
 	}
 	if eraseLocked != nil {
 		eraseLocked()
 	}
-	if len(locked) == 0 {
+	if mine.n == 0 {
 		_, err := tx.ExecContext(ctx, `DELETE FROM comments_subscribers WHERE email_key = LOWER(?)`, email)
 		return false, tr(err)
 	}
-	// The plan is forced: parent_id is 0 for most comments, so the optimizer
-	// takes a probe for a comment's replies to cost the table's average and,
-	// on a table of 110,000 comments, read every other commenter's comments
-	// (or every row) to find the replies to 10,000. Here each of the
-	// subject's comments is read from the address key's index and probed once
-	// for a reply, the walk up reads a row per ancestor by primary key, and
-	// only the rows found are updated.
-	tombstones, err := affected(tx.ExecContext(ctx, `UPDATE (
-		WITH RECURSIVE stays AS (
-			SELECT m.id, m.parent_id FROM comments_comments m FORCE INDEX (by_email)
-			WHERE ? AND m.email_key = LOWER(?) AND m.status = 'approved'
-			UNION
-			SELECT STRAIGHT_JOIN m.id, m.parent_id FROM comments_comments m FORCE INDEX (by_email)
-			JOIN comments_comments r FORCE INDEX (by_parent) ON r.parent_id = m.id
-			WHERE m.email_key = LOWER(?) AND r.email_key <> LOWER(?)
-			UNION
-			SELECT p.id, p.parent_id FROM stays s STRAIGHT_JOIN comments_comments p ON p.id = s.parent_id
-			WHERE p.email_key = LOWER(?)
-		) SELECT id FROM stays) s STRAIGHT_JOIN comments_comments c ON c.id = s.id
-		SET c.status = 'deleted', c.name = '', c.email = '', c.source = '', c.html = '', c.digest = '',
-			c.follow_up = FALSE, c.hue = 0, c.manage_hash = NULL
-		WHERE NOT (? AND c.status = 'approved')`, keepText, email, email, email, email, keepText))
-	if err != nil {
-		return false, err
+	// A comment that keeps a reply, or whose text is kept, stays, and so do
+	// its ancestors among the subject's comments, however deep (the walk ends
+	// at someone else's, which the update leaves alone).
+	stays := map[int64]bool{}
+	for _, id := range mine.replied {
+		for id != 0 && !stays[id] {
+			stays[id] = true
+			id = mine.parent[id]
+		}
+	}
+	var tombstones []int64
+	for id := range stays {
+		if !mine.keptText[id] {
+			tombstones = append(tombstones, id)
+		}
+	}
+	slices.Sort(tombstones)
+	for len(tombstones) > 0 {
+		batch := tombstones[:min(len(tombstones), touchBatch)]
+		tombstones = tombstones[len(batch):]
+		q, args, err := sqlx.In(`UPDATE comments_comments SET status = 'deleted', name = '', email = '', source = '', html = '', digest = '',
+			follow_up = FALSE, hue = 0, manage_hash = NULL WHERE id IN (?) AND email_key = LOWER(?)`, batch, email)
+		if err != nil {
+			return false, err
+		}
+		n, err := affected(tx.ExecContext(ctx, q, args...))
+		if err != nil {
+			return false, err
+		}
+		*removed += n
 	}
 	if keepText {
 		if *kept, err = affected(tx.ExecContext(ctx, `UPDATE comments_comments SET name = '', email = '', follow_up = FALSE, hue = 0, manage_hash = NULL
@@ -571,20 +576,14 @@ func (s *Store) eraseOnce(ctx context.Context, tx *sqlx.Tx, email string, keepTe
 			return false, err
 		}
 	}
-	// By the index too: with the subject's comments a tenth of the table, the
+	// By the index: with the subject's comments a tenth of the table, the
 	// optimizer reads every row, twice as long as the index among 110,000.
 	deleted, err := affected(tx.ExecContext(ctx, `DELETE c FROM comments_comments c FORCE INDEX (by_email) WHERE c.email_key = LOWER(?)`, email))
 	if err != nil {
 		return false, err
 	}
-	*removed = tombstones + deleted
-	threads := make([]string, len(locked))
-	n := 0
-	for i, l := range locked {
-		threads[i] = l.Thread
-		n += l.N
-	}
-	if *removed+*kept != n {
+	*removed += deleted
+	if *removed+*kept != mine.n {
 		_, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp)
 		return true, tr(err)
 	}
@@ -593,7 +592,57 @@ func (s *Store) eraseOnce(ctx context.Context, tx *sqlx.Tx, email string, keepTe
 	}
 	// Every thread the subject wrote in, though one that only held their
 	// unpublished comments shows the same: a new version costs a page a render.
-	return false, touch(ctx, tx, threads...)
+	return false, touch(ctx, tx, mine.threads...)
+}
+
+// erasable is what erasure decides on about a subject's comments.
+type erasable struct {
+	n        int
+	threads  []string
+	replied  []int64         // those that someone else's comment (or a tombstone) replies to, or whose text is kept
+	parent   map[int64]int64 // of those that reply to another comment
+	keptText map[int64]bool
+}
+
+// lockErasable locks the subject's comments and reads what erasure decides on in
+// the same pass over them: one probe each for a reply, from the address key's
+// index, which holds the parent. The plan is forced: parent_id is 0 for most
+// comments, so the optimizer costs a probe at the table's average and, among
+// 110,000 comments, read every row to lock the subject's.
+func lockErasable(ctx context.Context, tx *sqlx.Tx, email string, keepText bool) (erasable, error) {
+	m := erasable{parent: map[int64]int64{}, keptText: map[int64]bool{}}
+	rows, err := tx.QueryContext(ctx, `SELECT c.id, c.parent_id, c.thread, c.status,
+		EXISTS (SELECT 1 FROM comments_comments r FORCE INDEX (by_parent) WHERE r.parent_id = c.id AND r.email_key <> LOWER(?))
+		FROM comments_comments c FORCE INDEX (by_email) WHERE c.email_key = LOWER(?) FOR UPDATE`, email, email)
+	if err != nil {
+		return m, tr(err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() {
+		var id, parent int64
+		var thread, status string
+		var replied bool
+		if err := rows.Scan(&id, &parent, &thread, &status, &replied); err != nil {
+			return m, tr(err)
+		}
+		m.n++
+		if !seen[thread] {
+			seen[thread] = true
+			m.threads = append(m.threads, thread)
+		}
+		if parent != 0 {
+			m.parent[id] = parent
+		}
+		keep := keepText && status == string(comments.StatusApproved)
+		if keep {
+			m.keptText[id] = true
+		}
+		if replied || keep {
+			m.replied = append(m.replied, id)
+		}
+	}
+	return m, tr(rows.Err())
 }
 
 // eraseLocked, set by a test, runs when erasure has locked the subject's comments.
