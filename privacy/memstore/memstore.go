@@ -423,7 +423,7 @@ func (s *Store) EraseRequests(ctx context.Context, subject string) (int, error) 
 	defer s.mu.Unlock()
 	n := 0
 	for id, r := range s.requests {
-		if r.Subject == subject {
+		if same(r.Subject, subject) {
 			delete(s.requests, id)
 			n++
 		}

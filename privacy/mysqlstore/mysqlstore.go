@@ -428,7 +428,7 @@ func (s *Store) HasRequest(ctx context.Context, subject string, since time.Time)
 
 // EraseRequests implements privacy.RightsStore.
 func (s *Store) EraseRequests(ctx context.Context, subject string) (int, error) {
-	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM privacy_requests WHERE subject = ?`, subject)
+	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `DELETE FROM privacy_requests WHERE subject_key = LOWER(?)`, subject)
 	return affected(res, err)
 }
 
