@@ -96,6 +96,7 @@ commands:
   purge                   delete everything past its retention period, then exit
   export EMAIL            print everything held about EMAIL as JSON
   grant EMAIL ROLE        give an account a staff role (admin, support, moderator, editor)
+  relay ADDR              a loopback SMTP server that prints the mail it is given (try a MySQL site locally)
 
 flags:
 `)

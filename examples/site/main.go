@@ -23,6 +23,7 @@ import (
 
 	"github.com/consentkit/consentkit/accounts"
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/mailtest"
 )
 
 func main() {
@@ -59,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if len(rest) > 0 {
 		cmd, rest = rest[0], rest[1:]
 	}
-	need := map[string]int{"serve": 0, "migrate": 0, "purge": 0, "import-accounts": 1, "export": 1, "grant": 2}
+	need := map[string]int{"serve": 0, "migrate": 0, "purge": 0, "import-accounts": 1, "export": 1, "grant": 2, "relay": 1}
 	n, ok := need[cmd]
 	if !ok || len(rest) != n {
 		return fmt.Errorf("unknown command or wrong arguments: %s %v (see -h)", cmd, rest)
@@ -74,6 +75,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cmd == "relay" {
+		return relay(ctx, rest[0], stdout)
+	}
 	s, err := newSite(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -160,4 +164,34 @@ func importAccounts(ctx context.Context, s *Site, path string, stderr io.Writer)
 	}
 	fmt.Fprintf(stderr, "imported %+v in %s\n", report, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// relay serves an SMTP server on addr, a loopback address, that prints every
+// message it is given: the mail relay of a MySQL site on a developer's machine,
+// where the dev mailbox (memory sites only) is not. It stops with ctx.
+func relay(ctx context.Context, addr string, stdout io.Writer) error {
+	if !isLoopback(addr) {
+		return fmt.Errorf("relay %s: a relay that prints people's mail listens on a loopback address only, such as 127.0.0.1:2525", addr)
+	}
+	srv, err := mailtest.StartAt(addr)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	fmt.Fprintf(stdout, "relay: every message sent to smtp://%s?tls=none is printed here; Ctrl-C stops it\n", srv.Addr)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for printed := 0; ; {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		msgs := srv.Messages()
+		for _, m := range msgs[printed:] {
+			fmt.Fprintf(stdout, "\n--- %s\nFrom: %s\nTo: %s\nSubject: %s\n\n%s\n", m.At.Format(time.RFC3339), m.Header.Get("From"),
+				strings.Join(m.To, ", "), m.Subject(), m.Text)
+		}
+		printed = len(msgs)
+	}
 }
