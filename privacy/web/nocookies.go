@@ -59,7 +59,7 @@ func (g *cookieGuard) WriteHeader(status int) {
 		h.Del("Content-Length")
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		g.ResponseWriter.WriteHeader(http.StatusInternalServerError)
-		_, _ = g.ResponseWriter.Write([]byte("privacy.NoCookies: the handler tried to set a cookie\n"))
+		_, _ = g.ResponseWriter.Write([]byte("web.NoCookies: the handler tried to set a cookie\n"))
 		return
 	}
 	g.ResponseWriter.WriteHeader(status)
