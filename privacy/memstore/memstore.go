@@ -275,14 +275,29 @@ func (s *Store) EraseOutbox(ctx context.Context, subject string) (int, error) {
 // CountMail implements privacy.OutboxStore.
 func (s *Store) CountMail(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.counts[key]
+	prev := s.counts[key]
+	c := prev
 	if c == nil || !c.ends.After(now) {
 		c = &mailCount{ends: now.Add(window)}
 		s.counts[key] = c
 	}
 	c.n++
-	return c.n, nil
+	n := c.n
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		switch {
+		case s.counts[key] != c:
+		case c != prev && prev == nil:
+			delete(s.counts, key)
+		case c != prev:
+			s.counts[key] = prev
+		default:
+			c.n--
+		}
+	})
+	return n, nil
 }
 
 // PurgeMailCounts implements privacy.OutboxStore.

@@ -112,6 +112,25 @@ func testMailCounts(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 		assert.Equal(t, 2, purged)
 	})
 
+	t.Run("UndoneWithItsUnit", func(t *testing.T) {
+		s := newStore(t)
+		failed := errors.New("the change failed")
+		count := func(ctx context.Context, key string, now time.Time) int {
+			n, err := s.CountMail(ctx, key, now, time.Hour)
+			require.NoError(t, err)
+			return n
+		}
+		require.Equal(t, 1, count(ctx, a, at))
+		require.ErrorIs(t, s.Do(ctx, func(ctx context.Context) error {
+			assert.Equal(t, 2, count(ctx, a, at))
+			assert.Equal(t, 1, count(ctx, b, at))
+			assert.Equal(t, 1, count(ctx, a, at.Add(2*time.Hour)), "a's window ended: a new one")
+			return failed
+		}), failed)
+		assert.Equal(t, 2, count(ctx, a, at.Add(time.Minute)), "a's count and window as before the unit")
+		assert.Equal(t, 1, count(ctx, b, at), "b's count of the failed unit is gone")
+	})
+
 	t.Run("ConcurrentCountsDistinct", func(t *testing.T) {
 		s := newStore(t)
 		var mu sync.Mutex
