@@ -39,7 +39,8 @@ func Open(ctx context.Context, dsn string) (*sqlx.DB, error) { return mysqldb.Op
 
 // Store implements privacy.Store on MySQL.
 type Store struct {
-	db *sqlx.DB
+	db    *sqlx.DB
+	group group
 }
 
 var _ privacy.Store = (*Store)(nil)
@@ -78,8 +79,15 @@ func (s *Store) Migrate(ctx context.Context) error {
 
 func tr(err error) error { return mysqldb.Translate(err) }
 
-// Enqueue implements privacy.OutboxStore.
+// Enqueue implements privacy.OutboxStore. In a transaction it joins, the message is
+// one INSERT of it; outside one, it shares an insert and its commit with the
+// messages other callers enqueue at the same time (see group).
 func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error) {
+	if !sqltx.InTx(ctx, s.db) {
+		if id, err := s.group.enqueue(ctx, s.db, msg); !errors.Is(err, errAlone) {
+			return id, err
+		}
+	}
 	body, err := json.Marshal(msg)
 	if err != nil {
 		return 0, err
@@ -125,11 +133,7 @@ func (s *Store) EnqueueBatch(ctx context.Context, msgs []*privacy.Message) ([]in
 	now := time.Now().UTC()
 	err := sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
 		for start := 0; start < len(msgs); {
-			end, size := start, 0
-			for end < len(msgs) && end-start < enqueueRows && (end == start || size+len(bodies[end]) <= enqueueBytes) {
-				size += len(bodies[end])
-				end++
-			}
+			end := chunkEnd(bodies, start)
 			if err := enqueueChunk(ctx, tx, msgs[start:end], bodies[start:end], ids[start:end], now); err != nil {
 				return err
 			}
@@ -143,14 +147,24 @@ func (s *Store) EnqueueBatch(ctx context.Context, msgs []*privacy.Message) ([]in
 	return ids, nil
 }
 
+// chunkEnd returns where the chunk of bodies that starts at start ends.
+func chunkEnd(bodies [][]byte, start int) int {
+	end, size := start, 0
+	for end < len(bodies) && end-start < enqueueRows && (end == start || size+len(bodies[end]) <= enqueueBytes) {
+		size += len(bodies[end])
+		end++
+	}
+	return end
+}
+
 // enqueueChunk inserts msgs, but those to a suppressed recipient, and sets their ids.
-func enqueueChunk(ctx context.Context, tx *sqlx.Tx, msgs []*privacy.Message, bodies [][]byte, ids []int64, now time.Time) error {
+func enqueueChunk(ctx context.Context, db sqlx.QueryerContext, msgs []*privacy.Message, bodies [][]byte, ids []int64, now time.Time) error {
 	keys := make([]any, 0, 2*len(msgs))
 	for _, msg := range msgs {
 		keys = append(keys, privacy.SuppressionKey(msg.To.Email), legacyKey(msg.To.Email))
 	}
 	var hit []string
-	if err := tx.SelectContext(ctx, &hit, `SELECT address_hash FROM privacy_suppression WHERE address_hash IN (?`+
+	if err := sqlx.SelectContext(ctx, db, &hit, `SELECT address_hash FROM privacy_suppression WHERE address_hash IN (?`+
 		strings.Repeat(", ?", len(keys)-1)+`)`, keys...); err != nil {
 		return err
 	}
@@ -173,7 +187,7 @@ func enqueueChunk(ctx context.Context, tx *sqlx.Tx, msgs []*privacy.Message, bod
 	// RETURNING gives the rows' ids in the order of the VALUES, whatever the
 	// auto-increment step (a Galera node's is the cluster's size).
 	var got []int64
-	if err := tx.SelectContext(ctx, &got, `INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`+
+	if err := sqlx.SelectContext(ctx, db, &got, `INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`+
 		strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", len(rows)-1)+` RETURNING id`, args...); err != nil {
 		return err
 	}

@@ -393,6 +393,52 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 		assert.True(t, items[0].Suppressed, "Claim must report a recipient suppressed after enqueue")
 	})
 
+	t.Run("ConcurrentEnqueue", func(t *testing.T) {
+		s := newStore(t)
+		require.NoError(t, s.Suppress(ctx, "gone@example.org", "550", now))
+		const callers, each = 40, 25
+		to := func(c, i int) string {
+			if c == 13 && i == 13 {
+				return "gone@example.org"
+			}
+			return fmt.Sprintf("c%d-%d@example.org", c, i)
+		}
+		ids := make([][]int64, callers)
+		var wg sync.WaitGroup
+		for c := range callers {
+			ids[c] = make([]int64, each)
+			wg.Go(func() {
+				for i := range each {
+					id, err := s.Enqueue(ctx, msg(to(c, i), "concurrent"))
+					if to(c, i) == "gone@example.org" {
+						var re *privacy.RefusalError
+						assert.ErrorAs(t, err, &re, "a suppressed recipient is refused")
+						continue
+					}
+					assert.NoError(t, err)
+					ids[c][i] = id
+				}
+			})
+		}
+		wg.Wait()
+		seen := map[int64]bool{}
+		for c := range callers {
+			for i, id := range ids[c] {
+				if to(c, i) == "gone@example.org" {
+					continue
+				}
+				require.False(t, seen[id], "id %d given twice", id)
+				seen[id] = true
+				got, err := s.Recipient(ctx, id)
+				require.NoError(t, err)
+				require.Equal(t, to(c, i), got, "id %d is its caller's message", id)
+			}
+		}
+		st, err := s.OutboxStats(ctx, "concurrent")
+		require.NoError(t, err)
+		assert.Equal(t, callers*each-1, st.Queued)
+	})
+
 	t.Run("EnqueueBatch", func(t *testing.T) {
 		s := newStore(t)
 		ids, err := s.EnqueueBatch(ctx, nil)
