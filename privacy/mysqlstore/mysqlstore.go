@@ -185,17 +185,25 @@ func enqueueChunk(ctx context.Context, db sqlx.QueryerContext, msgs []*privacy.M
 		return nil
 	}
 	// RETURNING gives the rows' ids in the order of the VALUES, whatever the
-	// auto-increment step (a Galera node's is the cluster's size).
-	var got []int64
+	// auto-increment step (a Galera node's is the cluster's size). It does not
+	// promise that order: each row's recipient is checked, so that no caller is
+	// ever given another's id.
+	var got []struct {
+		ID        int64  `db:"id"`
+		Recipient string `db:"recipient"`
+	}
 	if err := sqlx.SelectContext(ctx, db, &got, `INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`+
-		strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", len(rows)-1)+` RETURNING id`, args...); err != nil {
+		strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", len(rows)-1)+` RETURNING id, recipient`, args...); err != nil {
 		return err
 	}
 	if len(got) != len(rows) {
 		return fmt.Errorf("outbox insert returned %d ids for %d rows", len(got), len(rows))
 	}
 	for k, i := range rows {
-		ids[i] = got[k]
+		if got[k].Recipient != msgs[i].To.Email {
+			return errors.New("outbox insert returned its rows out of order")
+		}
+		ids[i] = got[k].ID
 	}
 	return nil
 }
