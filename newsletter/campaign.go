@@ -341,27 +341,42 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 	return n, ctx.Err()
 }
 
-// sender returns the function that enqueues c's message to one recipient. The
-// campaign mark makes AllowsMessage admit that recipient only, as the Store read it.
+// sender returns the function that enqueues c's message to a batch of recipients
+// with one Mailer.SendBatch, in the Store's transaction. The campaign mark makes
+// AllowsMessage admit those recipients only, as the Store read them.
 func (s *Service) sender(c Campaign) (SendFunc, error) {
 	m, err := s.mailFor(c)
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, r Recipient) (bool, error) {
-		msg, err := s.campaignMessage(c, m, r, s.tokens.unsubscribeToken(r.ID, r.Email))
+	return func(ctx context.Context, rs []Recipient) (int, error) {
+		msgs := make([]privacy.Message, len(rs))
+		mark := campaignMark{emails: make(map[string]bool, len(rs)), list: c.List}
+		for i, r := range rs {
+			msg, err := s.campaignMessage(c, m, r, s.tokens.unsubscribeToken(r.ID, r.Email))
+			if err != nil {
+				return 0, err
+			}
+			msgs[i] = msg
+			mark.emails[r.Email] = true
+		}
+		ids, errs, err := s.mailer.SendBatch(context.WithValue(ctx, campaignKey, mark), msgs)
 		if err != nil {
-			return false, err
+			return 0, err
 		}
-		_, err = s.mailer.Send(context.WithValue(ctx, campaignKey, campaignMark{email: r.Email, list: c.List}), msg)
-		switch {
-		case errors.Is(err, privacy.ErrRefused):
-			return false, nil
-		case errors.Is(err, privacy.ErrInvalid):
-			s.log.WarnContext(ctx, "campaign message invalid; recipient skipped", "campaign", c.ID, "subscription", r.ID, "err", privacy.FieldOf(err))
-			return false, nil
+		n := 0
+		for i, err := range errs {
+			switch {
+			case errors.Is(err, privacy.ErrRefused):
+			case errors.Is(err, privacy.ErrInvalid):
+				s.log.WarnContext(ctx, "campaign message invalid; recipient skipped", "campaign", c.ID, "subscription", rs[i].ID, "err", privacy.FieldOf(err))
+			case err != nil:
+				return 0, err
+			case ids[i] != 0:
+				n++
+			}
 		}
-		return err == nil, err
+		return n, nil
 	}, nil
 }
 

@@ -199,10 +199,10 @@ type Batch struct {
 	Status   CampaignStatus // the campaign's status after the batch
 }
 
-// SendFunc enqueues the campaign's message to r. It returns true if a message was
-// enqueued and false if the recipient was skipped (the Mailer refused); an error
-// stops the batch.
-type SendFunc func(ctx context.Context, r Recipient) (bool, error)
+// SendFunc enqueues the campaign's message to each of rs, all or none, and returns
+// how many were enqueued: the others were skipped (the Mailer refused them). An
+// error stops the batch.
+type SendFunc func(ctx context.Context, rs []Recipient) (enqueued int, err error)
 
 // Store keeps subscriptions, campaigns and the consent-sync cursor. The rules live in
 // the Service; a Store makes each call atomic. It is a privacy.UnitOfWork: the Service
@@ -249,13 +249,12 @@ type Store interface {
 	UpdateCampaign(ctx context.Context, id int64, fn func(c *Campaign) error) (Campaign, error)
 	// DueCampaigns returns the campaigns that are sending, or scheduled at or before now.
 	DueCampaigns(ctx context.Context, now time.Time) ([]Campaign, error)
-	// EnqueueBatch locks campaign id and, if it is sending, calls send for up to limit
-	// confirmed members of its list whose subscription id is above its Cursor, in id
-	// order. The cursor and counts advance with the messages, in one transaction: a
-	// failure of send or a crash leaves both as they were, so no recipient is lost and
-	// none is enqueued twice. (The memory store, whose outbox cannot roll back,
-	// advances past every recipient send handled before the failure.) When fewer than
-	// limit members remain, the campaign becomes sent. Returns ErrNotFound.
+	// EnqueueBatch locks campaign id and, if it is sending, calls send once with up to
+	// limit confirmed members of its list whose subscription id is above its Cursor,
+	// in id order. The cursor and counts advance with the messages, in one
+	// transaction: a failure of send or a crash leaves both as they were, so no
+	// recipient is lost and none is enqueued twice. When fewer than limit members
+	// remain, the campaign becomes sent. Returns ErrNotFound.
 	EnqueueBatch(ctx context.Context, id int64, limit int, now time.Time, send SendFunc) (Batch, error)
 
 	// WithSyncCursor locks the consent-sync cursor, calls fn with it and stores the

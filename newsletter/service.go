@@ -229,11 +229,11 @@ type ctxKey int
 
 const campaignKey ctxKey = 0
 
-// campaignMark rides in the context of a campaign send: the recipient the Store just
-// read, in this same transaction, as a confirmed member of the list.
+// campaignMark rides in the context of a campaign send: the recipients the Store
+// just read, in this same transaction, as confirmed members of the list.
 type campaignMark struct {
-	email string
-	list  List
+	emails map[string]bool
+	list   List
 }
 
 // ConfirmRef is the Ref of every double-opt-in confirmation mail. It is the one
@@ -272,7 +272,7 @@ func (s *Service) AllowsMessage(ctx context.Context, msg *privacy.Message) (bool
 // message is allowed by its own list; any other, by any list of p.
 func (s *Service) allows(ctx context.Context, p privacy.Purpose, subject, ref string) (bool, error) {
 	if m, ok := ctx.Value(campaignKey).(campaignMark); ok {
-		return m.email == subject && s.listDef(m.list).Purpose == p, nil
+		return m.emails[subject] && s.listDef(m.list).Purpose == p, nil
 	}
 	lists, err := s.listsFor(ctx, p, ref)
 	if err != nil {

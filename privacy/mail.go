@@ -222,16 +222,93 @@ func (m *Mailer) Send(ctx context.Context, msg Message) (int64, error) {
 	id, err := m.store.Enqueue(ctx, &msg)
 	var re *RefusalError
 	if errors.As(err, &re) {
-		err = m.refuse(ctx, re.Reason, msg.Purpose)
-		if re.Reason == RefusedSuppressed && m.limited(msg.Purpose) {
-			// A visitor can make the site mail any address for this purpose:
-			// answering otherwise would tell them the address is a member's
-			// that bounced or complained (audit #13 finding 6).
-			return 0, nil
-		}
-		return 0, err
+		return 0, m.suppressed(ctx, re.Reason, msg.Purpose)
 	}
 	return id, err
+}
+
+// suppressed counts a message the store refused for its recipient and returns
+// what Send answers for it.
+func (m *Mailer) suppressed(ctx context.Context, reason string, p Purpose) error {
+	err := m.refuse(ctx, reason, p)
+	if reason == RefusedSuppressed && m.limited(p) {
+		// A visitor can make the site mail any address for this purpose:
+		// answering otherwise would tell them the address is a member's that
+		// bounced or complained (audit #13 finding 6).
+		return nil
+	}
+	return err
+}
+
+// SendBatch is Send for each of msgs, for a sender of many messages at once (a
+// campaign): the purpose's Allowers are asked once for all the messages of a
+// purpose (BatchAllower) and the messages are stored a few hundred to a statement
+// (OutboxStore.EnqueueBatch), in one unit of work of the outbox store, which joins
+// the one ctx carries. ids[i] and errs[i] are what Send would have returned for
+// msgs[i], an Allower's failure included. err is a failure of the store, and then
+// none of msgs is enqueued.
+func (m *Mailer) SendBatch(ctx context.Context, msgs []Message) (ids []int64, errs []error, err error) {
+	msgs = slices.Clone(msgs)
+	errs = make([]error, len(msgs))
+	var checked []*Message
+	var at []int
+	for i := range msgs {
+		if errs[i] = m.checkFormat(&msgs[i]); errs[i] == nil {
+			checked = append(checked, &msgs[i])
+			at = append(at, i)
+		}
+	}
+	for k, err := range m.recheck(ctx, checked) {
+		errs[at[k]] = err
+	}
+	var over []bool
+	work := func(ctx context.Context) error {
+		// Set, not added to: a unit of work that conflicts runs again.
+		ids = make([]int64, len(msgs))
+		over = make([]bool, len(msgs))
+		var queue []*Message
+		var qi []int
+		for i := range msgs {
+			if errs[i] != nil {
+				continue
+			}
+			o, err := m.overLimit(ctx, &msgs[i])
+			if err != nil {
+				return err
+			}
+			if over[i] = o; !o {
+				queue = append(queue, &msgs[i])
+				qi = append(qi, i)
+			}
+		}
+		if len(queue) == 0 {
+			return nil
+		}
+		got, err := m.store.EnqueueBatch(ctx, queue)
+		for k, id := range got {
+			ids[qi[k]] = id
+		}
+		return err
+	}
+	if w := m.Work(); w != nil {
+		err = w.Do(ctx, work)
+	} else {
+		err = work(ctx)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range msgs {
+		switch {
+		case errs[i] != nil:
+		case over[i]:
+			m.count(LimitedRecipient)
+			m.log.WarnContext(ctx, "mail over the recipient's limit, not sent", "purpose", string(msgs[i].Purpose))
+		case ids[i] == 0:
+			errs[i] = m.suppressed(ctx, RefusedSuppressed, msgs[i].Purpose)
+		}
+	}
+	return ids, errs, nil
 }
 
 // Check validates msg in place (filling From and normalising addresses) and applies

@@ -495,3 +495,116 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestSendBatchAnswersAsSend: SendBatch gives every message of a mixed batch the
+// answer Send gives it on its own (malformed, each refusal, suppressed for a limited
+// purpose and not, over the limit, an Allower failing), counts the same refusals and
+// queues the same messages, asking a BatchAllower once for the batch.
+func TestSendBatchAnswersAsSend(t *testing.T) {
+	ctx := context.Background()
+	broken := errors.New("allower down")
+	newMailer := func() (*privacy.Mailer, *memstore.Store, *members) {
+		store := memstore.New()
+		require.NoError(t, store.Suppress(ctx, "gone@example.org", "550", time.Now()))
+		m := privacy.NewMailer(testPolicy(), store, nil)
+		m.AllowContract(privacy.Contract{Name: "forms", Purposes: []privacy.PurposeUse{{Purpose: "account", Allower: privacy.AllowFunc(anyone), Limit: 3}}})
+		in := &members{in: map[string]bool{"a@example.org": true, "b@example.org": true, "gone@example.org": true}}
+		m.Allow("newsletter", in)
+		m.Allow("support", privacy.AllowFunc(func(context.Context, privacy.Purpose, string) (bool, error) { return false, broken }))
+		return m, store, in
+	}
+	to := func(p privacy.Purpose, addr string) privacy.Message {
+		return privacy.Message{Purpose: p, DataSubject: addr, To: privacy.Address{Email: addr}, Subject: "Issue 1", Text: "News"}
+	}
+	msgs := []privacy.Message{
+		to("newsletter", "a@example.org"),
+		to("newsletter", "stranger@example.org"),
+		to("newsletter", "gone@example.org"),
+		to("account", "Gone@example.org"),
+		to("account", "victim@example.org"), to("account", "victim@example.org"), to("account", "victim@example.org"), to("account", "victim@example.org"),
+		to("support", "b@example.org"),
+		to("unknown", "b@example.org"),
+		{Purpose: "newsletter", To: privacy.Address{Email: "editor@example.com"}, Subject: "Test", Text: "To staff"},
+		to("newsletter", "b@example.org"),
+	}
+	bad := to("newsletter", "a@example.org")
+	bad.Subject = "two\nlines"
+	foreign := to("newsletter", "a@example.org")
+	foreign.From.Email = "someone@elsewhere.example.net"
+	msgs = append(msgs, bad, foreign)
+
+	one, oneStore, _ := newMailer()
+	var wantIDs []bool
+	var wantErrs []error
+	for _, msg := range msgs {
+		id, err := one.Send(ctx, msg)
+		wantIDs = append(wantIDs, id != 0)
+		wantErrs = append(wantErrs, err)
+	}
+	batch, batchStore, in := newMailer()
+	ids, errs, err := batch.SendBatch(ctx, msgs)
+	require.NoError(t, err)
+	require.Len(t, ids, len(msgs))
+	require.Len(t, errs, len(msgs))
+	for i := range msgs {
+		assert.Equal(t, wantIDs[i], ids[i] != 0, "message %d enqueued", i)
+		if wantErrs[i] == nil {
+			assert.NoError(t, errs[i], "message %d", i)
+			continue
+		}
+		if assert.Error(t, errs[i], "message %d", i) {
+			assert.Equal(t, wantErrs[i].Error(), errs[i].Error(), "message %d", i)
+			for _, target := range []error{privacy.ErrRefused, privacy.ErrInvalid, broken} {
+				assert.Equal(t, errors.Is(wantErrs[i], target), errors.Is(errs[i], target), "message %d is %v", i, target)
+			}
+		}
+	}
+	assert.Equal(t, []bool{true, false, false, false, true, true, true, false, false, false, true, true, false, false}, wantIDs, "the cases are what they claim")
+	assert.Equal(t, one.Refusals(), batch.Refusals())
+	assert.Equal(t, []int{4}, in.batches, "one question for the batch's well-formed newsletter messages to subjects")
+	assert.Empty(t, msgs[0].From.Email, "the caller's messages are not changed")
+
+	claimed := func(s *memstore.Store) []string {
+		items, err := s.Claim(ctx, "w", 100, time.Now().Add(time.Hour), time.Minute)
+		require.NoError(t, err)
+		var out []string
+		for _, it := range items {
+			out = append(out, string(it.Message.Purpose)+" "+it.Message.To.Email+" "+it.Message.From.Email)
+		}
+		return out
+	}
+	assert.Equal(t, claimed(oneStore), claimed(batchStore))
+}
+
+// failingBatch is an outbox whose EnqueueBatch fails.
+type failingBatch struct{ *memstore.Store }
+
+func (failingBatch) EnqueueBatch(context.Context, []*privacy.Message) ([]int64, error) {
+	return nil, errors.New("disk full")
+}
+
+// TestSendBatchStoreFailure: when the store fails, SendBatch enqueues nothing and
+// counts nothing against the recipients' limits.
+func TestSendBatchStoreFailure(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	m := privacy.NewMailer(testPolicy(), failingBatch{store}, nil)
+	m.AllowContract(formsContract)
+	msg := privacy.Message{Purpose: "account", DataSubject: "v@example.org", To: privacy.Address{Email: "v@example.org"}, Subject: "Confirm", Text: "Click"}
+	_, _, err := m.SendBatch(ctx, []privacy.Message{msg, msg})
+	require.ErrorContains(t, err, "disk full")
+	st, err := store.OutboxStats(ctx, "")
+	require.NoError(t, err)
+	assert.Zero(t, st.Total())
+	direct := privacy.NewMailer(testPolicy(), store, nil)
+	direct.AllowContract(formsContract)
+	for range 3 {
+		_, err := direct.Send(ctx, msg)
+		require.NoError(t, err)
+	}
+	// The limit's counter of the failed batch was undone: the three above were
+	// all queued.
+	st, err = store.OutboxStats(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, 3, st.Queued)
+}

@@ -39,6 +39,11 @@ type OutboxStore interface {
 	// *RefusalError (RefusedSuppressed), storing nothing, when the recipient is
 	// suppressed: the check and the insert are one statement.
 	Enqueue(ctx context.Context, msg *Message) (int64, error)
+	// EnqueueBatch is Enqueue for each of msgs, in a few statements for all: it
+	// returns their ids in order, 0 for a message whose recipient is suppressed,
+	// which is not stored. On an error, a store whose unit of work ctx carries has
+	// stored nothing once that unit is undone; outside one, some may be stored.
+	EnqueueBatch(ctx context.Context, msgs []*Message) ([]int64, error)
 	// Claim leases up to limit messages due at now to owner until now+lease.
 	Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]Item, error)
 	// MarkSent records that owner delivered ids. Ids owner no longer holds are ignored.

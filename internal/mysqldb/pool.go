@@ -133,7 +133,7 @@ func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{dc}, nil
+	return &conn{Conn: dc}, nil
 }
 
 // Driver lets Connector find the connector again from the pool's database.
@@ -151,7 +151,21 @@ func Connector(db *sql.DB) (driver.Connector, bool) {
 }
 
 // conn forwards every interface go-sql-driver/mysql's connection implements.
-type conn struct{ driver.Conn }
+type conn struct {
+	driver.Conn
+	// isolation is the session's transaction isolation level as BeginTx last set
+	// it; the default until then.
+	isolation driver.IsolationLevel
+}
+
+// sessionLevels are the values of tx_isolation for the levels BeginTx sets.
+var sessionLevels = map[sql.IsolationLevel]string{
+	sql.LevelDefault:         "@@GLOBAL.tx_isolation",
+	sql.LevelReadUncommitted: "'READ-UNCOMMITTED'",
+	sql.LevelReadCommitted:   "'READ-COMMITTED'",
+	sql.LevelRepeatableRead:  "'REPEATABLE-READ'",
+	sql.LevelSerializable:    "'SERIALIZABLE'",
+}
 
 var (
 	_ driver.ConnBeginTx        = (*conn)(nil)
@@ -164,8 +178,21 @@ var (
 	_ driver.NamedValueChecker  = (*conn)(nil)
 )
 
+// BeginTx sets the level a transaction asks for as the session's, once, and then
+// begins with the session's level: the driver would send a SET TRANSACTION of its
+// own before every BEGIN, a round trip for each of sqltx's READ COMMITTED
+// transactions (the outbox's claim is then five round trips instead of six).
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	holding(ctx)
+	if level, ok := sessionLevels[sql.IsolationLevel(opts.Isolation)]; ok {
+		if opts.Isolation != c.isolation {
+			if _, err := c.ExecContext(ctx, "SET SESSION tx_isolation = "+level, nil); err != nil {
+				return nil, err
+			}
+			c.isolation = opts.Isolation
+		}
+		opts.Isolation = driver.IsolationLevel(sql.LevelDefault)
+	}
 	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
 }
 

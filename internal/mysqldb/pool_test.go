@@ -2,7 +2,9 @@ package mysqldb_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,4 +73,48 @@ func TestWaitingEndsWithTheCaller(t *testing.T) {
 	_, err = db.ExecContext(mysqldb.Waiting(ctx), "DO 1")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.NotErrorIs(t, err, mysqldb.ErrPoolWait)
+}
+
+// TestIsolationSetOncePerSession: a connection's transactions run at the level
+// each asks for, READ COMMITTED ones after the first without a SET of their own
+// (the session's Com_set_option does not move), and a transaction at the default
+// level after them runs at the server's default again.
+func TestIsolationSetOncePerSession(t *testing.T) {
+	ctx := context.Background()
+	db := mysqltest.OneConnection(t)
+	sets := func() int {
+		var name string
+		var n int
+		require.NoError(t, db.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Com_set_option'").Scan(&name, &n))
+		return n
+	}
+	_, err := db.ExecContext(ctx, "CREATE TABLE iso (id INT PRIMARY KEY) ENGINE=InnoDB")
+	require.NoError(t, err)
+	// The level the transaction runs at, as InnoDB reports it once it has locked a
+	// row; InnoDB refreshes the table it reports from at most every 0.1 s.
+	level := func(opts *sql.TxOptions) string {
+		tx, err := db.BeginTxx(ctx, opts)
+		require.NoError(t, err)
+		defer tx.Rollback()
+		_, err = tx.ExecContext(ctx, "INSERT INTO iso VALUES (1)")
+		require.NoError(t, err)
+		time.Sleep(200 * time.Millisecond)
+		var l string
+		require.NoError(t, tx.GetContext(ctx, &l, "SELECT trx_isolation_level FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = CONNECTION_ID()"))
+		return strings.ReplaceAll(l, " ", "-")
+	}
+	var global string
+	require.NoError(t, db.GetContext(ctx, &global, "SELECT @@GLOBAL.tx_isolation"))
+	rc := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	assert.Equal(t, "READ-COMMITTED", level(rc))
+	before := sets()
+	for range 5 {
+		assert.Equal(t, "READ-COMMITTED", level(rc))
+	}
+	assert.Equal(t, before, sets(), "no SET for a level the session already has")
+	assert.Equal(t, global, level(nil), "the default level is the server's again")
+	assert.Equal(t, "SERIALIZABLE", level(&sql.TxOptions{Isolation: sql.LevelSerializable}))
+	assert.Equal(t, "READ-COMMITTED", level(rc))
+	_, err = db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelSnapshot})
+	assert.Error(t, err, "a level MySQL does not have is still refused")
 }

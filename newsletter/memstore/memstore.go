@@ -311,10 +311,8 @@ func (s *Store) DueCampaigns(ctx context.Context, now time.Time) ([]newsletter.C
 	return out, nil
 }
 
-// EnqueueBatch implements newsletter.Store. Outside a unit of work the privacy
-// memory outbox cannot take a message back, so the cursor advances past each
-// recipient send handled, even when a later one fails: nothing is enqueued twice.
-// Inside one, the cursor and counts are undone with the messages when it fails.
+// EnqueueBatch implements newsletter.Store. Inside a unit of work, the cursor and
+// counts are undone with the messages when it fails.
 func (s *Store) EnqueueBatch(ctx context.Context, id int64, limit int, now time.Time, send newsletter.SendFunc) (newsletter.Batch, error) {
 	s.batchMu.Lock()
 	defer s.batchMu.Unlock()
@@ -340,36 +338,28 @@ func (s *Store) EnqueueBatch(ctx context.Context, id int64, limit int, now time.
 		rs = rs[:limit]
 	}
 	var b newsletter.Batch
-	cursor := int64(0)
-	var sendErr error
-	for _, r := range rs {
-		ok, err := send(ctx, r)
+	if len(rs) > 0 {
+		n, err := send(ctx, rs)
 		if err != nil {
-			sendErr = err
-			break
+			return newsletter.Batch{}, err
 		}
-		if ok {
-			b.Enqueued++
-		} else {
-			b.Skipped++
-		}
-		cursor = r.ID
+		b.Enqueued, b.Skipped = n, len(rs)-n
 	}
 	s.mu.Lock()
 	c = s.campaigns[id] // UpdateCampaign may have replaced it meanwhile
 	prev := *c
-	if cursor > c.Cursor {
-		c.Cursor = cursor
+	if len(rs) > 0 {
+		c.Cursor = max(c.Cursor, rs[len(rs)-1].ID)
 	}
 	c.Enqueued += b.Enqueued
 	c.Skipped += b.Skipped
-	if sendErr == nil && len(rs) < limit && c.Status == newsletter.CampaignSending {
+	if len(rs) < limit && c.Status == newsletter.CampaignSending {
 		c.Status, c.FinishedAt, c.UpdatedAt = newsletter.CampaignSent, now, now
 	}
 	b.Status = c.Status
 	s.mu.Unlock()
 	s.onUndoCampaign(ctx, &prev)
-	return b, sendErr
+	return b, nil
 }
 
 // WithSyncCursor implements newsletter.Store.

@@ -385,17 +385,17 @@ func (s *Store) EnqueueBatch(ctx context.Context, id int64, limit int, now time.
 			return err
 		}
 		cursor := c.Cursor
-		for _, r := range rs {
-			ok, err := send(ctx, newsletter.Recipient{ID: r.ID, Email: r.Email})
+		if len(rs) > 0 {
+			batch := make([]newsletter.Recipient, len(rs))
+			for i, r := range rs {
+				batch[i] = newsletter.Recipient{ID: r.ID, Email: r.Email}
+			}
+			n, err := send(ctx, batch)
 			if err != nil {
 				return err
 			}
-			if ok {
-				b.Enqueued++
-			} else {
-				b.Skipped++
-			}
-			cursor = r.ID
+			b.Enqueued, b.Skipped = n, len(rs)-n
+			cursor = rs[len(rs)-1].ID
 		}
 		done := len(rs) < limit
 		if done {

@@ -66,28 +66,45 @@ func (s *Store) Database() string { return privacy.MemoryDatabase }
 
 // Enqueue implements privacy.OutboxStore.
 func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error) {
-	s.mu.Lock()
-	if _, ok := s.suppressed[privacy.SuppressionKey(msg.To.Email)]; ok {
-		s.mu.Unlock()
+	ids, _ := s.EnqueueBatch(ctx, []*privacy.Message{msg})
+	if ids[0] == 0 {
 		return 0, &privacy.RefusalError{Reason: privacy.RefusedSuppressed, Purpose: msg.Purpose}
 	}
-	id := s.id()
-	// Held until its unit of work commits: the message of a change undone is
-	// never sent.
-	e := &entry{item: privacy.Item{ID: id, Message: *msg, Created: time.Now().UTC()}, state: "held"}
-	s.outbox[id] = e
+	return ids[0], nil
+}
+
+// EnqueueBatch implements privacy.OutboxStore.
+func (s *Store) EnqueueBatch(ctx context.Context, msgs []*privacy.Message) ([]int64, error) {
+	ids := make([]int64, len(msgs))
+	var added []*entry
+	s.mu.Lock()
+	for i, msg := range msgs {
+		if _, ok := s.suppressed[privacy.SuppressionKey(msg.To.Email)]; ok {
+			continue
+		}
+		ids[i] = s.id()
+		// Held until its unit of work commits: the message of a change undone is
+		// never sent.
+		e := &entry{item: privacy.Item{ID: ids[i], Message: *msg, Created: time.Now().UTC()}, state: "held"}
+		s.outbox[ids[i]] = e
+		added = append(added, e)
+	}
 	s.mu.Unlock()
 	privacy.OnUndo(ctx, func() {
 		s.mu.Lock()
-		delete(s.outbox, id)
+		for _, e := range added {
+			delete(s.outbox, e.item.ID)
+		}
 		s.mu.Unlock()
 	})
 	privacy.OnCommit(ctx, func() {
 		s.mu.Lock()
-		e.state = "queued"
+		for _, e := range added {
+			e.state = "queued"
+		}
 		s.mu.Unlock()
 	})
-	return id, nil
+	return ids, nil
 }
 
 // Claim implements privacy.OutboxStore.
@@ -258,14 +275,29 @@ func (s *Store) EraseOutbox(ctx context.Context, subject string) (int, error) {
 // CountMail implements privacy.OutboxStore.
 func (s *Store) CountMail(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.counts[key]
+	prev := s.counts[key]
+	c := prev
 	if c == nil || !c.ends.After(now) {
 		c = &mailCount{ends: now.Add(window)}
 		s.counts[key] = c
 	}
 	c.n++
-	return c.n, nil
+	n := c.n
+	s.mu.Unlock()
+	privacy.OnUndo(ctx, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		switch {
+		case s.counts[key] != c:
+		case c != prev && prev == nil:
+			delete(s.counts, key)
+		case c != prev:
+			s.counts[key] = prev
+		default:
+			c.n--
+		}
+	})
+	return n, nil
 }
 
 // PurgeMailCounts implements privacy.OutboxStore.

@@ -39,7 +39,8 @@ func Open(ctx context.Context, dsn string) (*sqlx.DB, error) { return mysqldb.Op
 
 // Store implements privacy.Store on MySQL.
 type Store struct {
-	db *sqlx.DB
+	db    *sqlx.DB
+	group group
 }
 
 var _ privacy.Store = (*Store)(nil)
@@ -78,8 +79,15 @@ func (s *Store) Migrate(ctx context.Context) error {
 
 func tr(err error) error { return mysqldb.Translate(err) }
 
-// Enqueue implements privacy.OutboxStore.
+// Enqueue implements privacy.OutboxStore. In a transaction it joins, the message is
+// one INSERT of it; outside one, it shares an insert and its commit with the
+// messages other callers enqueue at the same time (see group).
 func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error) {
+	if !sqltx.InTx(ctx, s.db) {
+		if id, err := s.group.enqueue(ctx, s.db, msg); !errors.Is(err, errAlone) {
+			return id, err
+		}
+	}
 	body, err := json.Marshal(msg)
 	if err != nil {
 		return 0, err
@@ -100,6 +108,104 @@ func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error
 		return 0, &privacy.RefusalError{Reason: privacy.RefusedSuppressed, Purpose: msg.Purpose}
 	}
 	return res.LastInsertId()
+}
+
+// A multi-row insert holds at most enqueueRows messages and about enqueueBytes of
+// them, well inside max_allowed_packet (16 MiB by default).
+const (
+	enqueueRows  = 500
+	enqueueBytes = 4 << 20
+)
+
+// EnqueueBatch implements privacy.OutboxStore: per chunk of messages, one look-up
+// of the suppressed recipients and one multi-row INSERT ... RETURNING, in one
+// transaction (the one ctx carries, if any).
+func (s *Store) EnqueueBatch(ctx context.Context, msgs []*privacy.Message) ([]int64, error) {
+	ids := make([]int64, len(msgs))
+	bodies := make([][]byte, len(msgs))
+	for i, msg := range msgs {
+		b, err := json.Marshal(msg)
+		if err != nil {
+			return nil, err
+		}
+		bodies[i] = b
+	}
+	now := time.Now().UTC()
+	err := sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
+		for start := 0; start < len(msgs); {
+			end := chunkEnd(bodies, start)
+			if err := enqueueChunk(ctx, tx, msgs[start:end], bodies[start:end], ids[start:end], now); err != nil {
+				return err
+			}
+			start = end
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, tr(err)
+	}
+	return ids, nil
+}
+
+// chunkEnd returns where the chunk of bodies that starts at start ends.
+func chunkEnd(bodies [][]byte, start int) int {
+	end, size := start, 0
+	for end < len(bodies) && end-start < enqueueRows && (end == start || size+len(bodies[end]) <= enqueueBytes) {
+		size += len(bodies[end])
+		end++
+	}
+	return end
+}
+
+// enqueueChunk inserts msgs, but those to a suppressed recipient, and sets their ids.
+func enqueueChunk(ctx context.Context, db sqlx.QueryerContext, msgs []*privacy.Message, bodies [][]byte, ids []int64, now time.Time) error {
+	keys := make([]any, 0, 2*len(msgs))
+	for _, msg := range msgs {
+		keys = append(keys, privacy.SuppressionKey(msg.To.Email), legacyKey(msg.To.Email))
+	}
+	var hit []string
+	if err := sqlx.SelectContext(ctx, db, &hit, `SELECT address_hash FROM privacy_suppression WHERE address_hash IN (?`+
+		strings.Repeat(", ?", len(keys)-1)+`)`, keys...); err != nil {
+		return err
+	}
+	suppressed := make(map[string]bool, len(hit))
+	for _, h := range hit {
+		suppressed[h] = true
+	}
+	var rows []int // the index of each row inserted
+	var args []any
+	for i, msg := range msgs {
+		if suppressed[keys[2*i].(string)] || suppressed[keys[2*i+1].(string)] {
+			continue
+		}
+		rows = append(rows, i)
+		args = append(args, msg.Purpose, msg.DataSubject, msg.To.Email, msg.Ref, bodies[i], now, now)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	// RETURNING gives the rows' ids in the order of the VALUES, whatever the
+	// auto-increment step (a Galera node's is the cluster's size). It does not
+	// promise that order: each row's recipient is checked, so that no caller is
+	// ever given another's id.
+	var got []struct {
+		ID        int64  `db:"id"`
+		Recipient string `db:"recipient"`
+	}
+	if err := sqlx.SelectContext(ctx, db, &got, `INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`+
+		strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", len(rows)-1)+` RETURNING id, recipient`, args...); err != nil {
+		return err
+	}
+	if len(got) != len(rows) {
+		return fmt.Errorf("outbox insert returned %d ids for %d rows", len(got), len(rows))
+	}
+	for k, i := range rows {
+		if got[k].Recipient != msgs[i].To.Email {
+			return errors.New("outbox insert returned its rows out of order")
+		}
+		ids[i] = got[k].ID
+	}
+	return nil
 }
 
 // Claim implements privacy.OutboxStore.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -109,6 +110,25 @@ func testMailCounts(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 		purged, err = s.PurgeMailCounts(ctx, at.Add(48*time.Hour))
 		require.NoError(t, err)
 		assert.Equal(t, 2, purged)
+	})
+
+	t.Run("UndoneWithItsUnit", func(t *testing.T) {
+		s := newStore(t)
+		failed := errors.New("the change failed")
+		count := func(ctx context.Context, key string, now time.Time) int {
+			n, err := s.CountMail(ctx, key, now, time.Hour)
+			require.NoError(t, err)
+			return n
+		}
+		require.Equal(t, 1, count(ctx, a, at))
+		require.ErrorIs(t, s.Do(ctx, func(ctx context.Context) error {
+			assert.Equal(t, 2, count(ctx, a, at))
+			assert.Equal(t, 1, count(ctx, b, at))
+			assert.Equal(t, 1, count(ctx, a, at.Add(2*time.Hour)), "a's window ended: a new one")
+			return failed
+		}), failed)
+		assert.Equal(t, 2, count(ctx, a, at.Add(time.Minute)), "a's count and window as before the unit")
+		assert.Equal(t, 1, count(ctx, b, at), "b's count of the failed unit is gone")
 	})
 
 	t.Run("ConcurrentCountsDistinct", func(t *testing.T) {
@@ -371,6 +391,135 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 		require.NoError(t, err)
 		require.Len(t, items, 1)
 		assert.True(t, items[0].Suppressed, "Claim must report a recipient suppressed after enqueue")
+	})
+
+	t.Run("ConcurrentEnqueue", func(t *testing.T) {
+		s := newStore(t)
+		require.NoError(t, s.Suppress(ctx, "gone@example.org", "550", now))
+		const callers, each = 40, 25
+		to := func(c, i int) string {
+			if c == 13 && i == 13 {
+				return "gone@example.org"
+			}
+			return fmt.Sprintf("c%d-%d@example.org", c, i)
+		}
+		ids := make([][]int64, callers)
+		var wg sync.WaitGroup
+		for c := range callers {
+			ids[c] = make([]int64, each)
+			wg.Go(func() {
+				for i := range each {
+					id, err := s.Enqueue(ctx, msg(to(c, i), "concurrent"))
+					if to(c, i) == "gone@example.org" {
+						var re *privacy.RefusalError
+						assert.ErrorAs(t, err, &re, "a suppressed recipient is refused")
+						continue
+					}
+					assert.NoError(t, err)
+					ids[c][i] = id
+				}
+			})
+		}
+		wg.Wait()
+		seen := map[int64]bool{}
+		for c := range callers {
+			for i, id := range ids[c] {
+				if to(c, i) == "gone@example.org" {
+					continue
+				}
+				require.False(t, seen[id], "id %d given twice", id)
+				seen[id] = true
+				got, err := s.Recipient(ctx, id)
+				require.NoError(t, err)
+				require.Equal(t, to(c, i), got, "id %d is its caller's message", id)
+			}
+		}
+		st, err := s.OutboxStats(ctx, "concurrent")
+		require.NoError(t, err)
+		assert.Equal(t, callers*each-1, st.Queued)
+	})
+
+	t.Run("EnqueueBatch", func(t *testing.T) {
+		s := newStore(t)
+		ids, err := s.EnqueueBatch(ctx, nil)
+		require.NoError(t, err)
+		assert.Empty(t, ids)
+		require.NoError(t, s.Suppress(ctx, "Gone@example.org", "550", now))
+		// More than a MySQL chunk of rows, and a few messages that together exceed
+		// a chunk's bytes.
+		var msgs []*privacy.Message
+		for i := range 1234 {
+			to := fmt.Sprintf("b%04d@example.org", i)
+			if i == 700 {
+				to = "gone@example.org"
+			}
+			msgs = append(msgs, msg(to, "batch"))
+		}
+		big := strings.Repeat("x", 1<<20)
+		for i := range 5 {
+			m := msg(fmt.Sprintf("big%d@example.org", i), "batch")
+			m.Text = big
+			msgs = append(msgs, m)
+		}
+		ids, err = s.EnqueueBatch(ctx, msgs)
+		require.NoError(t, err)
+		require.Len(t, ids, len(msgs))
+		assert.Zero(t, ids[700], "a suppressed recipient, under any spelling, is not stored")
+		items, err := s.Claim(ctx, "w", 2000, now, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, items, len(msgs)-1)
+		byID := map[int64]privacy.Item{}
+		for _, it := range items {
+			byID[it.ID] = it
+		}
+		for i, id := range ids {
+			if i == 700 {
+				continue
+			}
+			it, ok := byID[id]
+			if !assert.True(t, ok, "message %d: id %d not stored", i, id) {
+				break
+			}
+			assert.Equal(t, msgs[i].To.Email, it.Message.To.Email, "id %d is message %d's", id, i)
+			assert.Equal(t, len(msgs[i].Text), len(it.Message.Text))
+			if i > 0 && ids[i-1] != 0 {
+				assert.Greater(t, id, ids[i-1], "ids in the order of the messages")
+			}
+		}
+		st, err := s.OutboxStats(ctx, "batch")
+		require.NoError(t, err)
+		assert.Equal(t, len(msgs)-1, st.Queued)
+	})
+
+	t.Run("EnqueueBatchInUnitOfWork", func(t *testing.T) {
+		s := newStore(t)
+		batch := []*privacy.Message{msg("w1@example.org", ""), msg("w2@example.org", "")}
+		failed := errors.New("the change failed")
+		claimed := make(chan []privacy.Item, 1)
+		err := s.Do(ctx, func(ctx context.Context) error {
+			if _, err := s.EnqueueBatch(ctx, batch); err != nil {
+				return err
+			}
+			go func() {
+				items, _ := s.Claim(context.Background(), "other", 10, now, time.Minute)
+				claimed <- items
+			}()
+			<-time.After(50 * time.Millisecond)
+			return failed
+		})
+		require.ErrorIs(t, err, failed)
+		assert.Empty(t, <-claimed, "messages of an open unit of work are not claimed")
+		items, err := s.Claim(ctx, "w", 10, now, time.Minute)
+		require.NoError(t, err)
+		assert.Empty(t, items, "the messages of a failed unit are never sent")
+
+		require.NoError(t, s.Do(ctx, func(ctx context.Context) error {
+			_, err := s.EnqueueBatch(ctx, batch)
+			return err
+		}))
+		items, err = s.Claim(ctx, "w", 10, now, time.Minute)
+		require.NoError(t, err)
+		assert.Len(t, items, 2)
 	})
 
 	t.Run("PurgeAndErase", func(t *testing.T) {
