@@ -169,14 +169,22 @@ func (b *browser) waitText(t *testing.T, sel, want string) string {
 	return ""
 }
 
-// text returns the visible text of the first element matching sel.
+// text returns the visible text of the first element matching sel, waiting for
+// one to exist. It asks the page's script rather than holding a DOM node, which a
+// page's own script changing the document would make stale mid-call.
 func (b *browser) text(t *testing.T, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s, err := chromedp.Run(b.ctx, chromedp.Evaluate[*string](fmt.Sprintf(`document.querySelector(%q)?.innerText ?? null`, sel)))
+		if err == nil && s != nil {
+			return *s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("text of %s: no such element (%v)", sel, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return s
 }
 
 func (b *browser) check(t *testing.T) {
