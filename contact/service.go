@@ -534,27 +534,19 @@ func answerable(r Request) error {
 // the support role, and records the access: closing starts the clock that erases
 // the requester's data. Returns ErrUnauthorized, ErrForbidden or ErrNotFound.
 func (s *Service) Close(ctx context.Context, ref string) error {
-	if err := privacy.Require(ctx, privacy.RoleSupport); err != nil {
-		return err
-	}
-	ref, err := ParseRef(ref)
-	if err != nil {
-		return err
-	}
-	r, err := s.cfg.Store.Get(ctx, ref)
-	if err != nil {
-		return err
-	}
-	if err := s.cfg.Auditor.Record(ctx, privacy.RoleSupport, r.Email, "contact request "+r.Ref, "closing the request"); err != nil {
-		return err
-	}
-	return s.cfg.Store.Close(ctx, ref, s.now())
+	return s.setStatus(ctx, ref, "closing the request", s.cfg.Store.Close)
 }
 
 // Reopen opens the closed request ref again, so that it can be answered;
 // reopening an open request is not an error. It needs the support role and records
 // the access. Returns ErrUnauthorized, ErrForbidden or ErrNotFound.
 func (s *Service) Reopen(ctx context.Context, ref string) error {
+	return s.setStatus(ctx, ref, "reopening the request", s.cfg.Store.Reopen)
+}
+
+// setStatus checks the support role, records the staff member's access to the
+// request ref for why, then applies set.
+func (s *Service) setStatus(ctx context.Context, ref, why string, set func(ctx context.Context, ref string, at time.Time) error) error {
 	if err := privacy.Require(ctx, privacy.RoleSupport); err != nil {
 		return err
 	}
@@ -566,10 +558,10 @@ func (s *Service) Reopen(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.cfg.Auditor.Record(ctx, privacy.RoleSupport, r.Email, "contact request "+r.Ref, "reopening the request"); err != nil {
+	if err := s.cfg.Auditor.Record(ctx, privacy.RoleSupport, r.Email, "contact request "+r.Ref, why); err != nil {
 		return err
 	}
-	return s.cfg.Store.Reopen(ctx, ref, s.now())
+	return set(ctx, ref, s.now())
 }
 
 // maxBody bounds request bodies: the largest a form can be when every field is at
