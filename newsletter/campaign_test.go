@@ -122,6 +122,13 @@ func testUnsubscribeBetweenEnqueueAndSend(t *testing.T, kind string) {
 	require.NoError(t, err)
 	_, err = e.svc.SyncConsents(ctx)
 	require.NoError(t, err)
+	// A batch claimed and checked before the withdrawal may still be on its way
+	// to the relay: open it only once the next claim's re-check has failed
+	// Ann's message, so what reaches her is decided by the re-check alone.
+	require.Eventually(t, func() bool {
+		p, err = e.svc.Progress(editor(), c.ID)
+		return err == nil && p.Failed == 1
+	}, 10*time.Second, 10*time.Millisecond)
 	e.mail.Server.SetMode(mailtest.Accept)
 	e.mails(t, "bob@example.org", 2)
 	require.Eventually(t, func() bool {
