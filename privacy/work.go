@@ -107,3 +107,27 @@ func OnCommit(ctx context.Context, done func()) {
 // DatabaseKey is the context key under which a unit of work names its database
 // (UnitOfWork.Database), so that a store of another database refuses to join it.
 type DatabaseKey struct{}
+
+// Undo is a memory write's journal: how to put back what it changed, run newest
+// first with the store's lock held should the write's unit of work fail.
+type Undo []func()
+
+// LockedWrite runs fn with mu held, then hands what fn recorded in its Undo to
+// ctx's unit of work (OnUndo) once mu is released, since the undo takes mu again.
+// Without a unit of work in ctx the write is final and the journal is dropped.
+func LockedWrite(ctx context.Context, mu sync.Locker, fn func(u *Undo) error) error {
+	var u Undo
+	mu.Lock()
+	err := fn(&u)
+	mu.Unlock()
+	if len(u) > 0 {
+		OnUndo(ctx, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, f := range slices.Backward(u) {
+				f()
+			}
+		})
+	}
+	return err
+}

@@ -56,28 +56,13 @@ func (s *Store) Do(ctx context.Context, fn func(ctx context.Context) error) erro
 // Database implements privacy.UnitOfWork.
 func (s *Store) Database() string { return privacy.MemoryDatabase }
 
-// undo is a write's journal: how to put back what it changed, run newest first
-// under s.mu should ctx's unit of work fail. A nil journal keeps nothing: the
-// write is final.
-type undo []func()
+// undo is a write's journal (privacy.Undo), kept with s.mu held.
+type undo = privacy.Undo
 
-// write runs fn under s.mu and records its journal with ctx's unit of work after
-// releasing s.mu, which the undo takes again.
+// write runs fn under s.mu, the undo it records taken back with ctx's failed
+// unit of work.
 func (s *Store) write(ctx context.Context, fn func(u *undo) error) error {
-	var u undo
-	s.mu.Lock()
-	err := fn(&u)
-	s.mu.Unlock()
-	if len(u) > 0 {
-		privacy.OnUndo(ctx, func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			for _, f := range slices.Backward(u) {
-				f()
-			}
-		})
-	}
-	return err
+	return privacy.LockedWrite(ctx, &s.mu, fn)
 }
 
 // set stores v as m[k], journaling in u how to put back what m held there.

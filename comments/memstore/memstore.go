@@ -65,26 +65,13 @@ func (s *Store) Do(ctx context.Context, fn func(ctx context.Context) error) erro
 // Database implements privacy.UnitOfWork.
 func (s *Store) Database() string { return privacy.MemoryDatabase }
 
-// undo restores what one write changed; it runs with mu held.
-type undo []func()
+// undo is a write's journal (privacy.Undo), kept with s.mu held.
+type undo = privacy.Undo
 
-// write runs fn under the lock and gives ctx's unit of work what fn recorded to
-// undo its change, once the lock is released: the undo takes it again.
+// write runs fn under s.mu, the undo it records taken back with ctx's failed
+// unit of work.
 func (s *Store) write(ctx context.Context, fn func(u *undo) error) error {
-	var u undo
-	s.mu.Lock()
-	err := fn(&u)
-	s.mu.Unlock()
-	if len(u) > 0 {
-		privacy.OnUndo(ctx, func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			for _, f := range slices.Backward(u) {
-				f()
-			}
-		})
-	}
-	return err
+	return privacy.LockedWrite(ctx, &s.mu, fn)
 }
 
 // keep records how to put comment id back as it is now; the caller holds mu. The
