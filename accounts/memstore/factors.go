@@ -36,17 +36,7 @@ func (s *Store) DeleteSessionOf(ctx context.Context, accountID, hash string) err
 
 // DeleteOtherSessions implements accounts.Store.
 func (s *Store) DeleteOtherSessions(ctx context.Context, accountID, keep string) (int, error) {
-	n := 0
-	err := s.write(ctx, func(u *undo) error {
-		for h, sess := range s.sessions {
-			if sess.AccountID == accountID && h != keep {
-				remove(u, s.sessions, h)
-				n++
-			}
-		}
-		return nil
-	})
-	return n, err
+	return purge(ctx, s, s.sessions, func(x accounts.Session) bool { return x.AccountID == accountID && x.Hash != keep })
 }
 
 // AddFactor implements accounts.Store.
@@ -192,15 +182,5 @@ func (s *Store) UseChallenge(ctx context.Context, hash, kind string, now time.Ti
 
 // PurgeChallenges implements accounts.Store.
 func (s *Store) PurgeChallenges(ctx context.Context, now time.Time) (int, error) {
-	n := 0
-	err := s.write(ctx, func(u *undo) error {
-		for h, c := range s.challenge {
-			if !now.Before(c.Expires) {
-				remove(u, s.challenge, h)
-				n++
-			}
-		}
-		return nil
-	})
-	return n, err
+	return purge(ctx, s, s.challenge, func(c accounts.Challenge) bool { return !now.Before(c.Expires) })
 }

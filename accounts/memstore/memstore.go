@@ -80,6 +80,29 @@ func set[K comparable, V any](u *undo, m map[K]V, k K, v V) {
 	m[k] = v
 }
 
+// purge is removeWhere as a write of its own in ctx.
+func purge[K comparable, V any](ctx context.Context, s *Store, m map[K]V, match func(V) bool) (int, error) {
+	n := 0
+	err := s.write(ctx, func(u *undo) error {
+		n = removeWhere(u, m, match)
+		return nil
+	})
+	return n, err
+}
+
+// removeWhere deletes every value of m that match, journaled in u, and returns
+// how many.
+func removeWhere[K comparable, V any](u *undo, m map[K]V, match func(V) bool) int {
+	n := 0
+	for k, v := range m {
+		if match(v) {
+			remove(u, m, k)
+			n++
+		}
+	}
+	return n
+}
+
 // remove deletes m[k], journaling in u how to put it back.
 func remove[K comparable, V any](u *undo, m map[K]V, k K) {
 	prev, had := m[k]
@@ -94,51 +117,29 @@ func remove[K comparable, V any](u *undo, m map[K]V, k K) {
 
 // CreateAccount implements accounts.Store.
 func (s *Store) CreateAccount(ctx context.Context, a *accounts.Account, verify *accounts.Token) error {
-	s.mu.Lock()
-	if _, ok := s.byEmail[privacy.AddressKey(a.Email)]; ok {
-		s.mu.Unlock()
-		return privacy.Errorf(privacy.ErrConflict, "an account has this address")
-	}
-	if _, ok := s.accounts[a.ID]; ok {
-		s.mu.Unlock()
-		return privacy.Errorf(privacy.ErrConflict, "account id taken")
-	}
-	var req accounts.ParentalRequest
-	if a.ParentalRequest != "" {
-		var ok bool
-		req, ok = s.parental[a.ParentalRequest]
-		if !ok || req.Approved.IsZero() || req.AccountID != "" {
-			s.mu.Unlock()
-			return privacy.Errorf(privacy.ErrGone, "the parental consent request is not approved or was used")
+	return s.write(ctx, func(u *undo) error {
+		if _, ok := s.byEmail[privacy.AddressKey(a.Email)]; ok {
+			return privacy.Errorf(privacy.ErrConflict, "an account has this address")
 		}
-		used := req
-		used.AccountID = a.ID
-		s.parental[req.ID] = used
-	}
-	c := *a
-	c.Roles = slices.Clone(a.Roles)
-	c.ParentalRequest = ""
-	s.accounts[a.ID] = &c
-	s.byEmail[privacy.AddressKey(a.Email)] = a.ID
-	if verify != nil {
-		s.tokens[verify.Hash] = *verify
-	}
-	s.mu.Unlock()
-	privacy.OnUndo(ctx, func() {
-		s.mu.Lock()
-		delete(s.accounts, a.ID)
-		delete(s.byEmail, privacy.AddressKey(a.Email))
-		if verify != nil {
-			delete(s.tokens, verify.Hash)
+		if _, ok := s.accounts[a.ID]; ok {
+			return privacy.Errorf(privacy.ErrConflict, "account id taken")
 		}
 		if a.ParentalRequest != "" {
-			if _, ok := s.parental[req.ID]; ok {
-				s.parental[req.ID] = req
+			req, ok := s.parental[a.ParentalRequest]
+			if !ok || req.Approved.IsZero() || req.AccountID != "" {
+				return privacy.Errorf(privacy.ErrGone, "the parental consent request is not approved or was used")
 			}
+			req.AccountID = a.ID
+			set(u, s.parental, req.ID, req)
 		}
-		s.mu.Unlock()
+		c := clone(a)
+		set(u, s.accounts, a.ID, &c)
+		set(u, s.byEmail, privacy.AddressKey(a.Email), a.ID)
+		if verify != nil {
+			set(u, s.tokens, verify.Hash, *verify)
+		}
+		return nil
 	})
-	return nil
 }
 
 // AccountByID implements accounts.Store.
@@ -163,28 +164,36 @@ func (s *Store) AccountByEmail(ctx context.Context, email string) (accounts.Acco
 	return clone(s.accounts[id]), nil
 }
 
-func (s *Store) update(id string, f func(a *accounts.Account) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.accounts[id]
-	if !ok {
-		return notFound("account")
-	}
-	return f(a)
+// update changes a copy of the account with f, under the lock, and stores the
+// copy, journaled in the undo: a failed unit of work puts the old one back.
+func (s *Store) update(ctx context.Context, id string, f func(u *undo, a *accounts.Account) error) error {
+	return s.write(ctx, func(u *undo) error {
+		a, ok := s.accounts[id]
+		if !ok {
+			return notFound("account")
+		}
+		c := *a
+		c.Roles = slices.Clone(a.Roles)
+		if err := f(u, &c); err != nil {
+			return err
+		}
+		set(u, s.accounts, id, &c)
+		return nil
+	})
 }
 
 // SetVerified implements accounts.Store.
 func (s *Store) SetVerified(ctx context.Context, id string, at time.Time) error {
-	return s.update(id, func(a *accounts.Account) error { a.Verified = true; return nil })
+	return s.update(ctx, id, func(_ *undo, a *accounts.Account) error { a.Verified = true; return nil })
 }
 
 // SetPassword implements accounts.Store.
 func (s *Store) SetPassword(ctx context.Context, id, hash string, revoke bool) error {
-	return s.update(id, func(a *accounts.Account) error {
+	return s.update(ctx, id, func(u *undo, a *accounts.Account) error {
 		a.PasswordHash = hash
 		if revoke {
-			s.deleteSessions(nil, id)
-			s.deleteTokens(id)
+			s.deleteSessions(u, id)
+			s.deleteTokens(u, id)
 		}
 		return nil
 	})
@@ -192,72 +201,47 @@ func (s *Store) SetPassword(ctx context.Context, id, hash string, revoke bool) e
 
 // SetEmail implements accounts.Store.
 func (s *Store) SetEmail(ctx context.Context, id, email string) error {
-	return s.update(id, func(a *accounts.Account) error {
+	return s.update(ctx, id, func(u *undo, a *accounts.Account) error {
 		if other, ok := s.byEmail[privacy.AddressKey(email)]; ok && other != id {
 			return privacy.Errorf(privacy.ErrConflict, "an account has this address")
 		}
-		delete(s.byEmail, privacy.AddressKey(a.Email))
+		remove(u, s.byEmail, privacy.AddressKey(a.Email))
 		a.Email = email
-		s.byEmail[privacy.AddressKey(email)] = id
-		s.deleteSessions(nil, id)
-		s.deleteTokens(id)
+		set(u, s.byEmail, privacy.AddressKey(email), id)
+		s.deleteSessions(u, id)
+		s.deleteTokens(u, id)
 		return nil
 	})
 }
 
 // DeleteAccount implements accounts.Store.
 func (s *Store) DeleteAccount(ctx context.Context, id string) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.deleteAccount(id)
+	var n int
+	err := s.write(ctx, func(u *undo) (err error) {
+		n, err = s.deleteAccount(u, id)
+		return err
+	})
+	return n, err
 }
 
-func (s *Store) deleteAccount(id string) (int, error) {
+// deleteAccount removes the account and everything of it, journaled in u, and
+// returns how many records went.
+func (s *Store) deleteAccount(u *undo, id string) (int, error) {
 	a, ok := s.accounts[id]
 	if !ok {
 		return 0, notFound("account")
 	}
-	n := 1 + s.deleteSessions(nil, id) + s.deleteTokens(id)
-	delete(s.accounts, id)
-	delete(s.byEmail, privacy.AddressKey(a.Email))
-	for rid, r := range s.resources {
-		if r.AccountID == id {
-			delete(s.resources, rid)
-			n++
-		}
-	}
-	for pid, p := range s.parental {
-		if p.AccountID == id {
-			delete(s.parental, pid)
-			n++
-		}
-	}
-	for fid, f := range s.factors {
-		if f.AccountID == id {
-			delete(s.factors, fid)
-			n++
-		}
-	}
+	n := 1 + s.deleteSessions(u, id) + s.deleteTokens(u, id)
+	remove(u, s.accounts, id)
+	remove(u, s.byEmail, privacy.AddressKey(a.Email))
+	n += removeWhere(u, s.resources, func(r accounts.Resource) bool { return r.AccountID == id })
+	n += removeWhere(u, s.parental, func(p accounts.ParentalRequest) bool { return p.AccountID == id })
+	n += removeWhere(u, s.factors, func(f accounts.Factor) bool { return f.AccountID == id })
 	n += len(s.recovery[id])
-	delete(s.recovery, id)
-	for h, c := range s.challenge {
-		if c.AccountID == id {
-			delete(s.challenge, h)
-			n++
-		}
-	}
-	for pid, p := range s.passkeys {
-		if p.AccountID == id {
-			delete(s.passkeys, pid)
-			n++
-		}
-	}
-	for h, c := range s.ceremony {
-		if c.AccountID == id {
-			delete(s.ceremony, h)
-			n++
-		}
-	}
+	remove(u, s.recovery, id)
+	n += removeWhere(u, s.challenge, func(c accounts.Challenge) bool { return c.AccountID == id })
+	n += removeWhere(u, s.passkeys, func(p accounts.Passkey) bool { return p.AccountID == id })
+	n += removeWhere(u, s.ceremony, func(c accounts.Ceremony) bool { return c.AccountID == id })
 	return n, nil
 }
 
@@ -277,21 +261,22 @@ func (s *Store) AccountsByParent(ctx context.Context, parent string) ([]accounts
 
 // PurgeUnverified implements accounts.Store.
 func (s *Store) PurgeUnverified(ctx context.Context, t time.Time) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := 0
-	for id, a := range s.accounts {
-		if !a.Verified && a.Created.Before(t) {
-			_, _ = s.deleteAccount(id)
-			n++
+	err := s.write(ctx, func(u *undo) error {
+		for id, a := range s.accounts {
+			if !a.Verified && a.Created.Before(t) {
+				_, _ = s.deleteAccount(u, id)
+				n++
+			}
 		}
-	}
-	return n, nil
+		return nil
+	})
+	return n, err
 }
 
 // SetRole implements accounts.Store.
 func (s *Store) SetRole(ctx context.Context, accountID string, role privacy.Role, granted bool) error {
-	return s.update(accountID, func(a *accounts.Account) error {
+	return s.update(ctx, accountID, func(_ *undo, a *accounts.Account) error {
 		a.Roles = slices.DeleteFunc(a.Roles, func(r privacy.Role) bool { return r == role })
 		if granted {
 			a.Roles = append(a.Roles, role)
@@ -317,35 +302,17 @@ func (s *Store) Staff(ctx context.Context) ([]accounts.Account, error) {
 
 // CreateToken implements accounts.Store.
 func (s *Store) CreateToken(ctx context.Context, t accounts.Token) error {
-	s.mu.Lock()
-	if _, ok := s.accounts[t.AccountID]; !ok {
-		s.mu.Unlock()
-		return notFound("account")
-	}
-	if _, ok := s.tokens[t.Hash]; ok {
-		s.mu.Unlock()
-		return privacy.Errorf(privacy.ErrConflict, "token exists")
-	}
-	var replaced []accounts.Token
-	for h, x := range s.tokens {
-		if x.AccountID == t.AccountID && x.Kind == t.Kind {
-			replaced = append(replaced, x)
-			delete(s.tokens, h)
+	return s.write(ctx, func(u *undo) error {
+		if _, ok := s.accounts[t.AccountID]; !ok {
+			return notFound("account")
 		}
-	}
-	s.tokens[t.Hash] = t
-	s.mu.Unlock()
-	privacy.OnUndo(ctx, func() {
-		s.mu.Lock()
-		delete(s.tokens, t.Hash)
-		if _, ok := s.accounts[t.AccountID]; ok {
-			for _, x := range replaced {
-				s.tokens[x.Hash] = x
-			}
+		if _, ok := s.tokens[t.Hash]; ok {
+			return privacy.Errorf(privacy.ErrConflict, "token exists")
 		}
-		s.mu.Unlock()
+		removeWhere(u, s.tokens, func(x accounts.Token) bool { return x.AccountID == t.AccountID && x.Kind == t.Kind })
+		set(u, s.tokens, t.Hash, t)
+		return nil
 	})
-	return nil
 }
 
 // Token implements accounts.Store.
@@ -361,15 +328,21 @@ func (s *Store) Token(ctx context.Context, hash, kind string, now time.Time) (ac
 
 // UseToken implements accounts.Store.
 func (s *Store) UseToken(ctx context.Context, hash, kind string, now time.Time) (accounts.Token, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.tokens[hash]
-	if !ok || t.Kind != kind {
-		return accounts.Token{}, privacy.Errorf(privacy.ErrGone, "this link has expired or was already used")
-	}
-	delete(s.tokens, hash)
-	if !now.Before(t.Expires) {
-		return accounts.Token{}, privacy.Errorf(privacy.ErrGone, "this link has expired or was already used")
+	var t accounts.Token
+	err := s.write(ctx, func(u *undo) error {
+		var ok bool
+		t, ok = s.tokens[hash]
+		if !ok || t.Kind != kind {
+			return privacy.Errorf(privacy.ErrGone, "this link has expired or was already used")
+		}
+		remove(u, s.tokens, hash)
+		if !now.Before(t.Expires) {
+			return privacy.Errorf(privacy.ErrGone, "this link has expired or was already used")
+		}
+		return nil
+	})
+	if err != nil {
+		return accounts.Token{}, err
 	}
 	return t, nil
 }
@@ -402,42 +375,18 @@ func (s *Store) TokensTo(ctx context.Context, email string) ([]accounts.Token, e
 
 // DeleteTokensTo implements accounts.Store.
 func (s *Store) DeleteTokensTo(ctx context.Context, email string) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for h, t := range s.tokens {
-		if sameAddress(t.Email, email) {
-			delete(s.tokens, h)
-			n++
-		}
-	}
-	return n, nil
+	return purge(ctx, s, s.tokens, func(t accounts.Token) bool { return sameAddress(t.Email, email) })
 }
 
-// deleteTokens removes every mailed token of the account and returns how many.
-func (s *Store) deleteTokens(accountID string) int {
-	n := 0
-	for h, t := range s.tokens {
-		if t.AccountID == accountID {
-			delete(s.tokens, h)
-			n++
-		}
-	}
-	return n
+// deleteTokens removes every mailed token of the account, journaled in u, and
+// returns how many.
+func (s *Store) deleteTokens(u *undo, accountID string) int {
+	return removeWhere(u, s.tokens, func(t accounts.Token) bool { return t.AccountID == accountID })
 }
 
 // PurgeTokens implements accounts.Store.
 func (s *Store) PurgeTokens(ctx context.Context, now time.Time) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for h, t := range s.tokens {
-		if !now.Before(t.Expires) {
-			delete(s.tokens, h)
-			n++
-		}
-	}
-	return n, nil
+	return purge(ctx, s, s.tokens, func(t accounts.Token) bool { return !now.Before(t.Expires) })
 }
 
 // CreateSession implements accounts.Store.
@@ -492,25 +441,13 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 
 // DeleteSessions implements accounts.Store.
 func (s *Store) DeleteSessions(ctx context.Context, accountID string) (int, error) {
-	n := 0
-	err := s.write(ctx, func(u *undo) error {
-		n = s.deleteSessions(u, accountID)
-		return nil
-	})
-	return n, err
+	return purge(ctx, s, s.sessions, func(x accounts.Session) bool { return x.AccountID == accountID })
 }
 
 // deleteSessions removes every session of the account, journaled in u, and
 // returns how many.
 func (s *Store) deleteSessions(u *undo, accountID string) int {
-	n := 0
-	for h, sess := range s.sessions {
-		if sess.AccountID == accountID {
-			remove(u, s.sessions, h)
-			n++
-		}
-	}
-	return n
+	return removeWhere(u, s.sessions, func(x accounts.Session) bool { return x.AccountID == accountID })
 }
 
 // Sessions implements accounts.Store.
@@ -529,34 +466,24 @@ func (s *Store) Sessions(ctx context.Context, accountID string) ([]accounts.Sess
 
 // PurgeSessions implements accounts.Store.
 func (s *Store) PurgeSessions(ctx context.Context, now, idleBefore time.Time) (int, error) {
-	n := 0
-	err := s.write(ctx, func(u *undo) error {
-		for h, sess := range s.sessions {
-			if !now.Before(sess.Expires) || sess.LastSeen.Before(idleBefore) {
-				remove(u, s.sessions, h)
-				n++
-			}
-		}
-		return nil
-	})
-	return n, err
+	return purge(ctx, s, s.sessions, func(x accounts.Session) bool { return !now.Before(x.Expires) || x.LastSeen.Before(idleBefore) })
 }
 
 // AddResource implements accounts.Store.
 func (s *Store) AddResource(ctx context.Context, r *accounts.Resource, quota int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.accounts[r.AccountID]; !ok {
-		return notFound("account")
-	}
-	if s.usage(r.AccountID)+r.Size > quota {
-		return privacy.Invalid("file", "your storage quota of %d MiB is full; delete something first", quota>>20)
-	}
-	c := *r
-	c.Data = slices.Clone(r.Data)
-	c.Author = ""
-	s.resources[r.ID] = c
-	return nil
+	return s.write(ctx, func(u *undo) error {
+		if _, ok := s.accounts[r.AccountID]; !ok {
+			return notFound("account")
+		}
+		if s.usage(r.AccountID)+r.Size > quota {
+			return privacy.Invalid("file", "your storage quota of %d MiB is full; delete something first", quota>>20)
+		}
+		c := *r
+		c.Data = slices.Clone(r.Data)
+		c.Author = ""
+		set(u, s.resources, r.ID, c)
+		return nil
+	})
 }
 
 func (s *Store) usage(accountID string) int64 {
@@ -617,14 +544,14 @@ func (s *Store) Resources(ctx context.Context, f accounts.ResourceFilter) ([]acc
 
 // DeleteResource implements accounts.Store.
 func (s *Store) DeleteResource(ctx context.Context, accountID, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.resources[id]
-	if !ok || r.AccountID != accountID {
-		return notFound("resource")
-	}
-	delete(s.resources, id)
-	return nil
+	return s.write(ctx, func(u *undo) error {
+		r, ok := s.resources[id]
+		if !ok || r.AccountID != accountID {
+			return notFound("resource")
+		}
+		remove(u, s.resources, id)
+		return nil
+	})
 }
 
 // Usage implements accounts.Store.
@@ -636,19 +563,13 @@ func (s *Store) Usage(ctx context.Context, accountID string) (int64, error) {
 
 // CreateParental implements accounts.Store.
 func (s *Store) CreateParental(ctx context.Context, p accounts.ParentalRequest) error {
-	s.mu.Lock()
-	if _, ok := s.parental[p.ID]; ok {
-		s.mu.Unlock()
-		return privacy.Errorf(privacy.ErrConflict, "request exists")
-	}
-	s.parental[p.ID] = p
-	s.mu.Unlock()
-	privacy.OnUndo(ctx, func() {
-		s.mu.Lock()
-		delete(s.parental, p.ID)
-		s.mu.Unlock()
+	return s.write(ctx, func(u *undo) error {
+		if _, ok := s.parental[p.ID]; ok {
+			return privacy.Errorf(privacy.ErrConflict, "request exists")
+		}
+		set(u, s.parental, p.ID, p)
+		return nil
 	})
-	return nil
 }
 
 func (s *Store) parentalBy(match func(p accounts.ParentalRequest) bool) (accounts.ParentalRequest, error) {
@@ -674,28 +595,28 @@ func (s *Store) ParentalByCode(ctx context.Context, codeHash string) (accounts.P
 
 // ApproveParental implements accounts.Store.
 func (s *Store) ApproveParental(ctx context.Context, id string, at time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.parental[id]
-	if !ok {
-		return notFound("request")
-	}
-	if p.Approved.IsZero() {
-		p.Approved = at
-		s.parental[id] = p
-	}
-	return nil
+	return s.write(ctx, func(u *undo) error {
+		p, ok := s.parental[id]
+		if !ok {
+			return notFound("request")
+		}
+		if p.Approved.IsZero() {
+			p.Approved = at
+			set(u, s.parental, id, p)
+		}
+		return nil
+	})
 }
 
 // DeleteParental implements accounts.Store.
 func (s *Store) DeleteParental(ctx context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.parental[id]; !ok {
-		return notFound("request")
-	}
-	delete(s.parental, id)
-	return nil
+	return s.write(ctx, func(u *undo) error {
+		if _, ok := s.parental[id]; !ok {
+			return notFound("request")
+		}
+		remove(u, s.parental, id)
+		return nil
+	})
 }
 
 // ParentalDue implements accounts.Store.
@@ -717,24 +638,15 @@ func (s *Store) ParentalDue(ctx context.Context, t time.Time, limit int) ([]acco
 
 // ConfirmParental implements accounts.Store.
 func (s *Store) ConfirmParental(ctx context.Context, id string, at time.Time, tokenHash string) error {
-	s.mu.Lock()
-	p, ok := s.parental[id]
-	if !ok || !p.Confirmed.IsZero() {
-		s.mu.Unlock()
-		return privacy.Errorf(privacy.ErrGone, "the request was confirmed or deleted")
-	}
-	before := p
-	p.Confirmed, p.TokenHash = at, tokenHash
-	s.parental[id] = p
-	s.mu.Unlock()
-	privacy.OnUndo(ctx, func() {
-		s.mu.Lock()
-		if _, ok := s.parental[id]; ok {
-			s.parental[id] = before
+	return s.write(ctx, func(u *undo) error {
+		p, ok := s.parental[id]
+		if !ok || !p.Confirmed.IsZero() {
+			return privacy.Errorf(privacy.ErrGone, "the request was confirmed or deleted")
 		}
-		s.mu.Unlock()
+		p.Confirmed, p.TokenHash = at, tokenHash
+		set(u, s.parental, id, p)
+		return nil
 	})
-	return nil
 }
 
 // ParentalFor implements accounts.Store.
@@ -753,14 +665,5 @@ func (s *Store) ParentalFor(ctx context.Context, parent string) ([]accounts.Pare
 
 // PurgeParental implements accounts.Store.
 func (s *Store) PurgeParental(ctx context.Context, t time.Time) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for id, p := range s.parental {
-		if p.AccountID == "" && p.Created.Before(t) {
-			delete(s.parental, id)
-			n++
-		}
-	}
-	return n, nil
+	return purge(ctx, s, s.parental, func(p accounts.ParentalRequest) bool { return p.AccountID == "" && p.Created.Before(t) })
 }

@@ -18,27 +18,20 @@ func clonePasskey(p accounts.Passkey) accounts.Passkey {
 
 // AddPasskey implements accounts.Store.
 func (s *Store) AddPasskey(ctx context.Context, p accounts.Passkey) error {
-	s.mu.Lock()
-	if _, ok := s.accounts[p.AccountID]; !ok {
-		s.mu.Unlock()
-		return notFound("account")
-	}
-	for id, q := range s.passkeys {
-		if id == p.ID || bytes.Equal(q.CredentialID, p.CredentialID) {
-			s.mu.Unlock()
-			return privacy.Errorf(privacy.ErrConflict, "this passkey is registered already")
+	return s.write(ctx, func(u *undo) error {
+		if _, ok := s.accounts[p.AccountID]; !ok {
+			return notFound("account")
 		}
-	}
-	p = clonePasskey(p)
-	p.LastUsed = time.Time{}
-	s.passkeys[p.ID] = p
-	s.mu.Unlock()
-	privacy.OnUndo(ctx, func() {
-		s.mu.Lock()
-		delete(s.passkeys, p.ID)
-		s.mu.Unlock()
+		for id, q := range s.passkeys {
+			if id == p.ID || bytes.Equal(q.CredentialID, p.CredentialID) {
+				return privacy.Errorf(privacy.ErrConflict, "this passkey is registered already")
+			}
+		}
+		p = clonePasskey(p)
+		p.LastUsed = time.Time{}
+		set(u, s.passkeys, p.ID, p)
+		return nil
 	})
-	return nil
 }
 
 // Passkeys implements accounts.Store.
@@ -74,94 +67,62 @@ func (s *Store) PasskeyByCredential(ctx context.Context, credentialID []byte) (a
 
 // UsePasskey implements accounts.Store.
 func (s *Store) UsePasskey(ctx context.Context, accountID, id string, data []byte, at time.Time) error {
-	s.mu.Lock()
-	old, ok := s.passkeys[id]
-	if !ok || old.AccountID != accountID {
-		s.mu.Unlock()
-		return notFound("passkey")
-	}
-	p := old
-	p.Data, p.LastUsed = slices.Clone(data), at
-	s.passkeys[id] = p
-	s.mu.Unlock()
-	privacy.OnUndo(ctx, func() {
-		s.mu.Lock()
-		if _, ok := s.passkeys[id]; ok {
-			s.passkeys[id] = old
+	return s.write(ctx, func(u *undo) error {
+		p, ok := s.passkeys[id]
+		if !ok || p.AccountID != accountID {
+			return notFound("passkey")
 		}
-		s.mu.Unlock()
+		p.Data, p.LastUsed = slices.Clone(data), at
+		set(u, s.passkeys, id, p)
+		return nil
 	})
-	return nil
 }
 
 // DeletePasskey implements accounts.Store.
 func (s *Store) DeletePasskey(ctx context.Context, accountID, id string) error {
-	s.mu.Lock()
-	p, ok := s.passkeys[id]
-	if !ok || p.AccountID != accountID {
-		s.mu.Unlock()
-		return notFound("passkey")
-	}
-	delete(s.passkeys, id)
-	s.mu.Unlock()
-	privacy.OnUndo(ctx, func() {
-		s.mu.Lock()
-		s.passkeys[id] = p
-		s.mu.Unlock()
+	return s.write(ctx, func(u *undo) error {
+		p, ok := s.passkeys[id]
+		if !ok || p.AccountID != accountID {
+			return notFound("passkey")
+		}
+		remove(u, s.passkeys, id)
+		return nil
 	})
-	return nil
 }
 
 // CreateCeremony implements accounts.Store.
 func (s *Store) CreateCeremony(ctx context.Context, c accounts.Ceremony) error {
-	s.mu.Lock()
-	if _, ok := s.accounts[c.AccountID]; c.AccountID != "" && !ok {
-		s.mu.Unlock()
-		return notFound("account")
-	}
-	c.Data = slices.Clone(c.Data)
-	s.ceremony[c.Hash] = c
-	s.mu.Unlock()
-	privacy.OnUndo(ctx, func() {
-		s.mu.Lock()
-		delete(s.ceremony, c.Hash)
-		s.mu.Unlock()
+	return s.write(ctx, func(u *undo) error {
+		if _, ok := s.accounts[c.AccountID]; c.AccountID != "" && !ok {
+			return notFound("account")
+		}
+		c.Data = slices.Clone(c.Data)
+		set(u, s.ceremony, c.Hash, c)
+		return nil
 	})
-	return nil
 }
 
 // UseCeremony implements accounts.Store.
 func (s *Store) UseCeremony(ctx context.Context, hash string, now time.Time) (accounts.Ceremony, error) {
-	s.mu.Lock()
-	c, ok := s.ceremony[hash]
-	if ok {
-		delete(s.ceremony, hash)
-	}
-	s.mu.Unlock()
-	if !ok {
-		return accounts.Ceremony{}, gone("this passkey request has expired; start again")
-	}
-	privacy.OnUndo(ctx, func() {
-		s.mu.Lock()
-		s.ceremony[hash] = c
-		s.mu.Unlock()
+	var c accounts.Ceremony
+	err := s.write(ctx, func(u *undo) error {
+		var ok bool
+		if c, ok = s.ceremony[hash]; !ok {
+			return gone("this passkey request has expired; start again")
+		}
+		remove(u, s.ceremony, hash)
+		if !now.Before(c.Expires) {
+			return gone("this passkey request has expired; start again")
+		}
+		return nil
 	})
-	if !now.Before(c.Expires) {
-		return accounts.Ceremony{}, gone("this passkey request has expired; start again")
+	if err != nil {
+		return accounts.Ceremony{}, err
 	}
 	return c, nil
 }
 
 // PurgeCeremonies implements accounts.Store.
 func (s *Store) PurgeCeremonies(ctx context.Context, now time.Time) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for h, c := range s.ceremony {
-		if !now.Before(c.Expires) {
-			delete(s.ceremony, h)
-			n++
-		}
-	}
-	return n, nil
+	return purge(ctx, s, s.ceremony, func(c accounts.Ceremony) bool { return !now.Before(c.Expires) })
 }

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) accounts.Store) {
 	t.Run("Ceremonies", func(t *testing.T) { testCeremonies(t, newStore(t)) })
 	t.Run("DeleteAccountTakesPasskeys", func(t *testing.T) { testDeletePasskeys(t, newStore(t)) })
 	t.Run("SecurityUnitOfWork", func(t *testing.T) { testSecurityUnitOfWork(t, newStore(t)) })
+	t.Run("AccountWritesUnitOfWork", func(t *testing.T) { testAccountWritesUnitOfWork(t, newStore(t)) })
 }
 
 var t0 = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
