@@ -50,13 +50,13 @@ func Up(ctx context.Context, db *sql.DB, fsys fs.FS, table string) error {
 	defer conn.Close()
 	name := "consentkit:" + table
 	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, int(lockTimeout.Seconds())).Scan(&got); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+mysqldb.LockName+", ?)", name, int(lockTimeout.Seconds())).Scan(&got); err != nil {
 		return fmt.Errorf("migrate %s: lock: %w", table, err)
 	}
 	if !got.Valid || got.Int64 != 1 {
 		return fmt.Errorf("migrate %s: another process held the migration lock for %s", table, lockTimeout)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", name)
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK("+mysqldb.LockName+")", name)
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate %s: %w", table, err)
 	}

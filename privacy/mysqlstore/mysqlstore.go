@@ -629,7 +629,7 @@ func (l *Locker) TryLock(ctx context.Context, name string) (func(), bool, error)
 		return nil, false, tr(err)
 	}
 	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, 0)`, name).Scan(&got); err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(`+mysqldb.LockName+`, 0)`, name).Scan(&got); err != nil {
 		conn.Close()
 		return nil, false, tr(err)
 	}
@@ -638,7 +638,7 @@ func (l *Locker) TryLock(ctx context.Context, name string) (func(), bool, error)
 		return nil, false, nil
 	}
 	return func() {
-		conn.ExecContext(context.WithoutCancel(ctx), `SELECT RELEASE_LOCK(?)`, name)
+		conn.ExecContext(context.WithoutCancel(ctx), `SELECT RELEASE_LOCK(`+mysqldb.LockName+`)`, name)
 		conn.Close()
 	}, true, nil
 }

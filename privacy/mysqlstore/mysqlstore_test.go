@@ -55,6 +55,23 @@ func TestLockerOneHolder(t *testing.T) {
 	unlock2()
 }
 
+// TestLockerPerDatabase: MySQL's named locks are the server's; a Locker's are its
+// database's, so two sites (or two test runs) on one server each hold their own.
+func TestLockerPerDatabase(t *testing.T) {
+	ctx := context.Background()
+	a, b := mysqlstore.NewLocker(mysqltest.New(t)), mysqlstore.NewLocker(mysqltest.New(t))
+	defer a.Close()
+	defer b.Close()
+	unlock, ok, err := a.TryLock(ctx, "consentkit:test")
+	require.NoError(t, err)
+	require.True(t, ok)
+	defer unlock()
+	unlock2, ok, err := b.TryLock(ctx, "consentkit:test")
+	require.NoError(t, err)
+	require.True(t, ok, "the same name on another database is another lock")
+	unlock2()
+}
+
 // TestLockerKeepsOutOfThePool: the work a lock guards (retention's purges) runs
 // on the store's pool while the lock holds its connection; on a pool of one it
 // still gets that one.
