@@ -392,7 +392,7 @@ function localTime(t) {
   const d = new Date(t.getAttribute("datetime"));
   if (isNaN(d)) return;
   t.title = t.textContent;
-  t.textContent = t.dataset.date === "" ? d.toLocaleDateString() : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  t.textContent = t.dataset.date === "" ? d.toLocaleDateString([], { dateStyle: "medium" }) : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 }
 
 async function load(url, focus) {
