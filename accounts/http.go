@@ -49,8 +49,8 @@ type handler struct {
 
 // Handler is the accounts HTTP handler: a JSON API for everything the Service
 // does, and server-rendered pages (no JavaScript) for registering, signing in,
-// resetting a password, following mailed links, and the admins' staff page. Mount it at the Service's
-// Config.BaseURL, with any router:
+// resetting a password, following mailed links, and the admins' staff page.
+// Mount it at the Service's Config.BaseURL, with any router:
 //
 //	mux.Handle("/accounts/", h)                            // net/http
 //	mux.Handle("/accounts/", http.StripPrefix("/accounts", h))
@@ -973,11 +973,12 @@ func (h *handler) staffPage(w http.ResponseWriter, r *http.Request, status int, 
 		return
 	}
 	p := staffView{page: h.newPage(v), Roles: privacy.Roles(), Done: done, Role: role}
-	tmpl := "staff"
-	if v == nil {
-		tmpl = "" // no field of the form is at fault
-	}
-	p.Faults = web.FieldErrors(err, func(f string) string { return h.label(r, tmpl, f) })
+	p.Faults = web.FieldErrors(err, func(f string) string {
+		if v == nil { // not the grant form's fault
+			return ""
+		}
+		return h.label(r, "staff", f)
+	})
 	p.Errors = web.ByField(p.Faults)
 	self := privacy.ActorFrom(r.Context()).Email
 	for _, m := range st {

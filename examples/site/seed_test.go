@@ -47,8 +47,8 @@ type seeded struct {
 // seedStaffData fills every staff page with what a small site gathers in a few
 // weeks, each through the services or the HTTP API a person or the site would
 // use: staff members, a reader's consents, comments waiting for moderation (one a
-// reply), contact requests, a draft and a sent campaign, a completed data
-// request, a disclosure and eight weeks of visits. The site must have been started
+// reply), contact requests, a draft and a sent campaign, an export and an
+// erasure, a disclosure and eight weeks of visits. The site must have been started
 // with clk as its visitNow and with tracking on; admin is a signed-in admin's
 // session token.
 func seedStaffData(t *testing.T, s *Site, base, admin string, clk *offsetClock) seeded {

@@ -375,8 +375,14 @@ async function show(res, url, focus) {
     return;
   }
   const title = decodeURIComponent(res.headers.get("X-Consentkit-Title") || "");
-  const doc = new DOMParser().parseFromString(await res.text(), "text/html");
-  view.replaceChildren(...doc.body.childNodes);
+  if ((res.headers.get("Content-Type") || "").includes("json")) {
+    // Only an error is JSON here: a session that cannot be checked right now.
+    const body = await res.json();
+    view.replaceChildren(el("p", { class: "error", role: "alert" }, body.error?.message || res.statusText));
+  } else {
+    const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+    view.replaceChildren(...doc.body.childNodes);
+  }
   const h1 = document.getElementById("page-title");
   if (title) {
     h1.textContent = title;
