@@ -89,9 +89,9 @@
 // Every word a person reads comes from DefaultTemplates, embedded and readable by
 // the host: the pages and forms in *.html (html/template), the page titles, the
 // messages the JSON API answers with and the mail in *.txt (text/template), one
-// file per group of pages (register, parental, signin, reset, email; forms.html
-// and common.txt hold the pieces they share: "field", "errors", "duration",
-// "field-name", "signature"). A host restyles or translates by giving an fs.FS of
+// file per group of pages (register, parental, signin, reset, email, factors,
+// staff; forms.html and common.txt hold the pieces they share: "field",
+// "errors", "duration", "field-name", "signature"). A host restyles or translates by giving an fs.FS of
 // its own: a file named as a default file replaces it, and any file may redefine
 // single templates with {{define "name"}}. Config.Templates words the Service's
 // mail and RegisterResult.Message; HandlerConfig.Templates the pages, and when

@@ -49,8 +49,8 @@ type handler struct {
 
 // Handler is the accounts HTTP handler: a JSON API for everything the Service
 // does, and server-rendered pages (no JavaScript) for registering, signing in,
-// resetting a password and following mailed links. Mount it at the Service's
-// Config.BaseURL, with any router:
+// resetting a password, following mailed links, and the admins' staff page.
+// Mount it at the Service's Config.BaseURL, with any router:
 //
 //	mux.Handle("/accounts/", h)                            // net/http
 //	mux.Handle("/accounts/", http.StripPrefix("/accounts", h))
@@ -83,7 +83,15 @@ type handler struct {
 //	GET      /resources                what members share with the community
 //	GET      /resources/{id}, /resources/{id}/content, /resources/{id}/thumbnail (a photo's, JPEG)
 //	DELETE   /resources/{id}
-//	GET      /staff; POST /staff/grant, /staff/revoke   admins only
+//	GET      /staff; POST /staff/grant, /staff/revoke (email, role)   admins only
+//
+// GET /staff answers {"staff": [...]} to a client asking for JSON (web.WantsJSON),
+// and the staff page to any other: who holds which role, since when they have an
+// account, a form to grant a role and a button to revoke each. Its forms posted
+// as HTML are answered 303 See Other to /staff?done=granted (or revoked)&role=,
+// or with the page again, each fault of the grant form beside its field; a JSON
+// client gets 204. The page, like every staff answer, needs the session's bearer
+// token, so a host shows it through its own script.
 //
 // The handler sets no cookie: a session travels as "Authorization: Bearer". It
 // authenticates requests itself (Service.Authenticate) and refuses cross-origin
@@ -302,7 +310,7 @@ func (h *handler) newPage(v url.Values) page {
 
 // render answers with the page template tmpl in the layout, titled by the text
 // template title.
-func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, title, tmpl string, p page) {
+func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, title, tmpl string, p any) {
 	var buf bytes.Buffer
 	t, err := say(h.tpl, title, p)
 	if err == nil {
@@ -360,6 +368,7 @@ var formFields = map[string]map[string]bool{
 	"parental":      {"parent_email": true},
 	"verify":        {"password": true},
 	"reset-confirm": {"password": true},
+	"staff":         {"email": true, "role": true},
 }
 
 // decode reads a form or JSON body and, for browser forms, checks the guards.
@@ -876,11 +885,25 @@ func (h *handler) deleteResource(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// staff answers the list of staff members: JSON for API clients, or the staff
+// page, which says what its form just did (?done=granted or revoked, and ?role).
 func (h *handler) staff(w http.ResponseWriter, r *http.Request) {
-	st, err := h.s.Staff(r.Context())
-	h.api(w, r, http.StatusOK, map[string]any{"staff": st}, err)
+	if web.WantsJSON(r) {
+		st, err := h.s.Staff(r.Context())
+		h.api(w, r, http.StatusOK, map[string]any{"staff": st}, err)
+		return
+	}
+	q := r.URL.Query()
+	done, role := q.Get("done"), privacy.Role(q.Get("role"))
+	if done != "granted" && done != "revoked" || !role.Valid() {
+		done, role = "", ""
+	}
+	h.staffPage(w, r, http.StatusOK, nil, nil, done, role)
 }
 
+// role answers the grant (or revoke) form: 204 to an API client; for a browser,
+// 303 See Other to the staff page saying what was done, or the page again with
+// the faults, those of the grant form beside its fields.
 func (h *handler) role(grant bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v, err := web.Decode(r, 0)
@@ -893,12 +916,80 @@ func (h *handler) role(grant bool) http.HandlerFunc {
 				}
 			}
 		}
-		if err != nil {
+		switch {
+		case web.WantsJSON(r) && err != nil:
 			web.WriteJSONError(w, r, h.cfg.Log, err)
-			return
+		case web.WantsJSON(r):
+			w.WriteHeader(http.StatusNoContent)
+		case errors.Is(err, privacy.ErrUnauthorized) || errors.Is(err, privacy.ErrForbidden):
+			h.fail(w, r, err, "title-staff", "failed", nil)
+		case err != nil && grant:
+			h.staffPage(w, r, web.HTTPStatus(err), v, err, "", "")
+		case err != nil:
+			h.staffPage(w, r, web.HTTPStatus(err), nil, err, "", "") // the revoke buttons' hidden fields are no field to mark
+		default:
+			done := "revoked"
+			if grant {
+				done = "granted"
+			}
+			http.Redirect(w, r, h.base+"/staff?"+url.Values{"done": {done}, "role": {v.Get("role")}}.Encode(), http.StatusSeeOther)
 		}
-		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// staffView is what the "staff" template receives: the page of the grant form,
+// and every staff member.
+type staffView struct {
+	page
+	Members []staffRow
+	Roles   []privacy.Role // every role, for the grant form
+	Done    string         // "granted" or "revoked" when the form just did so, else ""
+	Role    privacy.Role   // the role Done names
+}
+
+// staffRow is one staff member: Since is when the account was made, as RFC 3339
+// (ISO, for <time datetime>, which a host's script may show in the reader's zone)
+// and as a UTC date (Text).
+type staffRow struct {
+	Email, DisplayName string
+	Since              struct{ ISO, Text string }
+	Roles              []heldRole
+}
+
+// heldRole is a role a staff member holds; Revocable is false for the admin
+// role of the admin looking, which only another admin can take.
+type heldRole struct {
+	Role      privacy.Role
+	Revocable bool
+}
+
+// staffPage renders the staff page with status: the list, and the grant form
+// holding v with the faults of err (each beside its field when v is the grant
+// form's, above the form otherwise).
+func (h *handler) staffPage(w http.ResponseWriter, r *http.Request, status int, v url.Values, err error, done string, role privacy.Role) {
+	st, lerr := h.s.Staff(r.Context())
+	if lerr != nil {
+		h.fail(w, r, lerr, "title-staff", "failed", nil)
+		return
+	}
+	p := staffView{page: h.newPage(v), Roles: privacy.Roles(), Done: done, Role: role}
+	p.Faults = web.FieldErrors(err, func(f string) string {
+		if v == nil { // not the grant form's fault
+			return ""
+		}
+		return h.label(r, "staff", f)
+	})
+	p.Errors = web.ByField(p.Faults)
+	self := privacy.ActorFrom(r.Context()).Email
+	for _, m := range st {
+		row := staffRow{Email: m.Email, DisplayName: m.DisplayName}
+		row.Since.ISO, row.Since.Text = m.Created.UTC().Format(time.RFC3339), m.Created.UTC().Format(time.DateOnly)
+		for _, role := range m.Roles {
+			row.Roles = append(row.Roles, heldRole{role, role != privacy.RoleAdmin || privacy.AddressKey(m.Email) != privacy.AddressKey(self)})
+		}
+		p.Members = append(p.Members, row)
+	}
+	h.render(w, r, status, "title-staff", "staff", p)
 }
 
 func (h *handler) signinCode(w http.ResponseWriter, r *http.Request) {

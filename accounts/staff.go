@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/consentkit/consentkit/privacy"
 )
@@ -14,13 +15,16 @@ type StaffMember struct {
 	Email       string         `json:"email"`
 	DisplayName string         `json:"display_name"`
 	Roles       []privacy.Role `json:"roles"`
+	Created     time.Time      `json:"created"` // when the account was made; when a role was granted is not kept
 }
 
 // Grant gives role to the account of email. The actor in ctx must be an admin, and
 // the account found is recorded in the access log before its roles change. Returns
-// ErrUnauthorized or ErrForbidden otherwise, ErrInvalid (field "role" or "email")
-// for an unknown role or a malformed address, and ErrNotFound when the address has
-// no account.
+// ErrUnauthorized or ErrForbidden otherwise, ErrInvalid (field "role", "email" or
+// both, joined) for a missing or unknown role or a malformed address, ErrNotFound
+// (field "email") when the address has no account, and ErrConflict (field "email")
+// when its owner has not confirmed it: a role goes only to an address someone has
+// proved they read.
 func (s *Service) Grant(ctx context.Context, email string, role privacy.Role) error {
 	if err := privacy.Require(ctx, privacy.RoleAdmin); err != nil {
 		return err
@@ -58,16 +62,23 @@ func (s *Service) RevokeRole(ctx context.Context, email string, role privacy.Rol
 // log: the answer tells whether the address has an account, and the change is made
 // on that person's account. The operator's commands (why "") act without an actor.
 func (s *Service) setRole(ctx context.Context, email string, role privacy.Role, granted bool, why string) error {
-	if !role.Valid() {
-		return privacy.Invalid("role", "unknown role %q", role)
+	var faults []error
+	switch {
+	case role == "":
+		faults = append(faults, privacy.InvalidRule("role", "required", "is required"))
+	case !role.Valid():
+		faults = append(faults, privacy.Invalid("role", "unknown role %q", role))
 	}
 	addr, err := privacy.NormalizeEmail(email)
 	if err != nil {
+		faults = append(faults, err)
+	}
+	if err := errors.Join(faults...); err != nil {
 		return err
 	}
 	a, err := s.store.AccountByEmail(ctx, addr)
 	if errors.Is(err, privacy.ErrNotFound) {
-		return privacy.Errorf(privacy.ErrNotFound, "no account has this address")
+		return &privacy.Error{Kind: privacy.ErrNotFound, Field: "email", Message: "no member has an account with this email address"}
 	}
 	if err != nil {
 		return err
@@ -76,6 +87,10 @@ func (s *Service) setRole(ctx context.Context, email string, role privacy.Role, 
 		if err := s.cfg.Auditor.Record(ctx, privacy.RoleAdmin, a.Email, "staff roles of the account", why+" ("+string(role)+")"); err != nil {
 			return err
 		}
+	}
+	if granted && !a.Verified {
+		return &privacy.Error{Kind: privacy.ErrConflict, Field: "email",
+			Message: "the member has not confirmed this email address yet: a role can be granted once they have"}
 	}
 	if granted == slices.Contains(a.Roles, role) {
 		return nil
@@ -99,7 +114,7 @@ func (s *Service) Staff(ctx context.Context) ([]StaffMember, error) {
 		if err := s.cfg.Auditor.Record(ctx, privacy.RoleAdmin, a.Email, "staff roles", "listing staff"); err != nil {
 			return nil, err
 		}
-		out = append(out, StaffMember{ID: a.ID, Email: a.Email, DisplayName: a.DisplayName, Roles: a.Roles})
+		out = append(out, StaffMember{ID: a.ID, Email: a.Email, DisplayName: a.DisplayName, Roles: a.Roles, Created: a.Created})
 	}
 	return out, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/consentkit/consentkit/accounts"
 	"github.com/consentkit/consentkit/accounts/memstore"
+	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 )
 
@@ -258,6 +259,27 @@ func TestTemplatesHoldEveryWord(t *testing.T) {
 	mails("bob@example.org", 2) // before the address moves, or the guard holds it back
 	tok = e.linkToken(mails("bob2@example.org", 1)[0])
 	page("email confirmed", s.form("/accounts/email/confirm", url.Values{"token": {tok}}), http.StatusOK)
+
+	// The staff page, to an admin: the list, a grant and a revoke said done, and
+	// refusals beside the grant form's fields or above it.
+	require.NoError(t, e.svc.GrantRole(t.Context(), "ann@example.org", privacy.RoleAdmin))
+	require.NoError(t, e.svc.GrantRole(t.Context(), "cy@example.org", privacy.RoleModerator))
+	admin, _ := e.signIn("ann@example.org", pw)
+	addr := regexp.MustCompile(`[a-z0-9]+@example\.org`) // the members' addresses are data
+	staff := func(what string, r resp, want int) {
+		t.Helper()
+		r.body = addr.ReplaceAllString(r.body, "")
+		page(what, r, want)
+	}
+	staff("staff", s.staffPage(admin, ""), http.StatusOK)
+	staff("staff granted", s.staffPage(admin, "?done=granted&role=editor"), http.StatusOK)
+	staff("staff revoked", s.staffPage(admin, "?done=revoked&role=support"), http.StatusOK)
+	for _, r := range []resp{
+		s.postStaff("/accounts/staff/grant", admin, url.Values{"email": {"ghost@example.org"}, "role": {""}}),
+		s.postStaff("/accounts/staff/revoke", admin, url.Values{"email": {"ann@example.org"}, "role": {"admin"}}),
+	} {
+		faulty = append(faulty, shown{"staff refusal", visible(addr.ReplaceAllString(r.body, ""))})
+	}
 
 	child := url.Values{"email": {"kid@example.org"}, "password": {pw}, "birth_date": {childBirthDate()}}
 	page("parental required", s.form("/accounts/register", child), http.StatusOK)

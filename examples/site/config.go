@@ -48,6 +48,8 @@ type config struct {
 	wrapTransport func(privacy.Transport) privacy.Transport
 	// now, when set, is the accounts' clock (tests move it past the step-up window).
 	now func() time.Time
+	// visitNow, when set, is the tracker's clock (tests count visits on past days).
+	visitNow func() time.Time
 }
 
 // envVars names the environment variable of each flag that has one.

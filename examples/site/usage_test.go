@@ -173,3 +173,28 @@ func TestUsageInBrowser(t *testing.T) {
 	b.axe(t, "usage of one page")
 	b.check(t)
 }
+
+// TestUsageCountsHomeByPath: the home page counts as "/", not as its route's
+// pattern "/{$}".
+func TestUsageCountsHomeByPath(t *testing.T) {
+	s, base := startSite(t, config{Tracking: true})
+	c := &client{t: t, base: base, http: &http.Client{Timeout: 10 * time.Second}}
+	for range 5 {
+		c.get("/")
+	}
+	now := time.Now()
+	q := tracking.Query{From: now.Add(-time.Hour), To: now.Add(time.Hour)}
+	require.Eventually(t, func() bool {
+		require.NoError(t, s.tracker.Flush(context.Background()))
+		rep, err := s.stats.Report(context.Background(), q)
+		require.NoError(t, err)
+		return rep.Views >= 5
+	}, 20*time.Second, 100*time.Millisecond)
+	rep, err := s.stats.Report(context.Background(), q)
+	require.NoError(t, err)
+	paths := map[string]int64{}
+	for _, r := range rep.Paths {
+		paths[r.Value] = r.Views
+	}
+	assert.Equal(t, map[string]int64{"/": 5}, paths)
+}

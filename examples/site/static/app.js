@@ -333,27 +333,6 @@ async function passkeys() {
   refresh();
 }
 
-// table renders every array of records in a JSON answer: the staff pages of a
-// capability that has no server-rendered ones yet.
-function table(rows, actions) {
-  if (!rows.length) return el("p", {}, "Nothing here yet.");
-  const cols = Object.keys(rows[0]).filter((c) => !["html", "markdown", "text", "data", "id", "account_id"].includes(c));
-  const head = (c) => c.replaceAll("_", " ").replace(/^./, (x) => x.toUpperCase());
-  const cell = (v) => {
-    if (typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v)) return new Date(v).toLocaleString();
-    return v !== null && typeof v === "object" ? JSON.stringify(v) : v;
-  };
-  const t = el("table", {}, el("thead", {}, el("tr", {}, ...cols.map((c) => el("th", { scope: "col" }, head(c))), actions ? el("th", { scope: "col" }, "Actions") : "")));
-  const body = el("tbody");
-  for (const r of rows) {
-    const tr = el("tr", {}, ...cols.map((c) => el("td", {}, cell(r[c]))));
-    if (actions) tr.append(el("td", {}, ...actions(r)));
-    body.append(tr);
-  }
-  t.append(body);
-  return el("div", { class: "scroll" }, t);
-}
-
 // The staff shell: each staff URL's page is fetched with the token and shown in
 // #staff-view; see staff.go in the site.
 const staffView = () => document.getElementById("staff-view");
@@ -395,13 +374,11 @@ async function show(res, url, focus) {
     showSignin();
     return;
   }
-  const type = res.headers.get("Content-Type") || "";
-  let title = decodeURIComponent(res.headers.get("X-Consentkit-Title") || "");
-  if (type.includes("json")) {
-    const data = await res.json();
-    const sections = Object.entries(data).filter(([, rows]) => Array.isArray(rows) || rows === null);
-    view.replaceChildren(...sections.map(([, rows]) => table(rows || [])));
-    title = document.querySelector(`#staff-nav a[href="${url.pathname}"]`)?.textContent || title;
+  const title = decodeURIComponent(res.headers.get("X-Consentkit-Title") || "");
+  if ((res.headers.get("Content-Type") || "").includes("json")) {
+    // Only an error is JSON here: a session that cannot be checked right now.
+    const body = await res.json();
+    view.replaceChildren(el("p", { class: "error", role: "alert" }, body.error?.message || res.statusText));
   } else {
     const doc = new DOMParser().parseFromString(await res.text(), "text/html");
     view.replaceChildren(...doc.body.childNodes);
@@ -421,7 +398,7 @@ function localTime(t) {
   const d = new Date(t.getAttribute("datetime"));
   if (isNaN(d)) return;
   t.title = t.textContent;
-  t.textContent = t.dataset.date === "" ? d.toLocaleDateString() : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  t.textContent = t.dataset.date === "" ? d.toLocaleDateString([], { dateStyle: "medium" }) : d.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 }
 
 async function load(url, focus) {
