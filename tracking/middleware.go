@@ -41,7 +41,7 @@ type TrackerConfig struct {
 	// With neither Paths nor MuxPatterns, every page counts as "(other)".
 	Paths []string
 	// MuxPatterns counts a path no entry of Paths matches as the http.ServeMux pattern
-	// that served it (Request.Pattern, without its method), when the wrapped handler is
+	// that served it (Request.Pattern, without its method; "/{$}" counts as "/"), when the wrapped handler is
 	// a ServeMux or runs one on the same request.
 	MuxPatterns bool
 	// ByPath lists patterns, written as in Paths ("/blog/{slug}"), whose pages count

@@ -419,10 +419,13 @@ func TestTrackerByPath(t *testing.T) {
 		_, _ = w.Write([]byte("<p>post</p>"))
 	})
 	mux.HandleFunc("GET /about", func(w http.ResponseWriter, r *http.Request) {})
+	// "{$}" ends a pattern that matches only the path itself: it counts as the path.
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("GET /docs/{$}", func(w http.ResponseWriter, r *http.Request) {})
 	h := tr.Handler(mux)
-	for _, p := range []string{"/blog/one", "/blog/two", "/blog/one", "/blog/missing", "/about"} {
+	for _, p := range []string{"/blog/one", "/blog/two", "/blog/one", "/blog/missing", "/about", "/", "/docs/"} {
 		get(h, p, "192.0.2.1:1", firefox)
 	}
 	require.NoError(t, tr.Flush(context.Background()))
-	assert.Equal(t, map[string]int64{"/blog/one": 2, "/blog/two": 1, "/about": 1}, totals(t, store, tracking.Paths))
+	assert.Equal(t, map[string]int64{"/blog/one": 2, "/blog/two": 1, "/about": 1, "/": 1, "/docs/": 1}, totals(t, store, tracking.Paths))
 }

@@ -195,14 +195,16 @@ func normRealPath(p string) (string, bool) {
 	return strings.Clone(p), true
 }
 
-// normMuxPattern drops the method from a ServeMux pattern ("GET /blog/{slug}").
+// normMuxPattern drops the method from a ServeMux pattern ("GET /blog/{slug}")
+// and the "{$}" that ends one matching a single path.
 func normMuxPattern(p string) (string, bool) {
 	if i := strings.IndexByte(p, '/'); i > 0 {
 		if j := strings.LastIndexByte(p[:i], ' '); j >= 0 {
 			p = strings.TrimLeft(p[j:], " ")
 		}
 	}
-	p = strings.TrimSpace(p)
+	// "/{$}" matches only the path itself, so it counts as that path.
+	p = strings.TrimSuffix(strings.TrimSpace(p), "{$}")
 	if p == "" || checkValue(p) != nil {
 		return "", false
 	}

@@ -176,8 +176,6 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 	}
 	if cfg.Tracking {
 		if s.tracker, err = tracking.NewTracker(tracking.TrackerConfig{Store: ts, Logger: log, MuxPatterns: true, Now: cfg.visitNow,
-			// The home page by its path: its pattern is "/{$}".
-			Paths: []string{"/"},
 			// Posts are public and few: each counts under its own path.
 			ByPath: []string{"/blog/{slug}"}}); err != nil {
 			return nil, err
