@@ -8,9 +8,9 @@
 // the state transfer to a joining node. When one is missing the test is skipped,
 // or fails when CONSENTKIT_REQUIRE_GALERA=1.
 //
-// A cluster takes 25 s or more to start on a loaded machine, and the tests that
-// use one minutes in all, more than CI affords: they run only with
-// CONSENTKIT_GALERA=1 or CONSENTKIT_REQUIRE_GALERA=1, and skip saying so without.
+// A cluster takes 15 to 25 s to start on a loaded machine, and the tests that use
+// one about four minutes in all: they run only with CONSENTKIT_GALERA=1 or
+// CONSENTKIT_REQUIRE_GALERA=1 (which CI sets), and skip saying so without.
 //
 // Run as root, the nodes run as the mysql user: the rsync daemon of a state
 // transfer writes as nobody when started by root, and the transfer then fails
