@@ -27,6 +27,7 @@ import (
 // outcome is one request sent during a fault test.
 type outcome struct {
 	kind       string // what the request did: contact, comment, subscribe, blog, me
+	proc       string // the site process that answered, where a test runs several
 	start, end time.Time
 	status     int
 	retryAfter string

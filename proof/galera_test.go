@@ -122,6 +122,7 @@ func TestGaleraNodeKilled(t *testing.T) {
 	var seq atomic.Int64
 	var views atomic.Int64
 	for i, s := range []*siteProc{a, b} {
+		proc := fmt.Sprintf("%c (node%d)", 'A'+i, i+1)
 		for _, w := range writers(s.Base, stamp, comments, fmt.Sprintf("n%d", i)) {
 			wg.Go(func() {
 				for {
@@ -130,7 +131,7 @@ func TestGaleraNodeKilled(t *testing.T) {
 						return
 					default:
 					}
-					o := outcome{kind: w.kind, start: time.Now()}
+					o := outcome{kind: w.kind, proc: proc, start: time.Now()}
 					a, id := w.write(newClient(20*time.Second), int(seq.Add(1)))
 					o.end, o.status, o.err, o.retryAfter = time.Now(), a.Status, a.Err, a.Header.Get("Retry-After")
 					if a.Err != nil {
@@ -172,15 +173,19 @@ func TestGaleraNodeKilled(t *testing.T) {
 	a.Stop()
 	b.Stop() // each flushes the page views it counted since its last flush
 
-	statuses := map[string]map[int]int{}
+	statuses := map[string]map[int]int{} // by process
 	acked := map[string][]string{}
+	ackedAway := map[string]int{} // by process, while node2 was away or rejoining
 	var slowest time.Duration
 	for _, o := range rec.all() {
 		slowest = max(slowest, o.end.Sub(o.start))
-		if statuses[o.kind] == nil {
-			statuses[o.kind] = map[int]int{}
+		if statuses[o.proc] == nil {
+			statuses[o.proc] = map[int]int{}
 		}
-		statuses[o.kind][o.status]++
+		statuses[o.proc][o.status]++
+		if o.id != "" && o.start.After(killed) && o.end.Before(killed.Add(rejoined)) {
+			ackedAway[o.proc]++
+		}
 		if !assert.NoError(t, o.err, "%s: no answer", o.kind) {
 			continue
 		}
@@ -210,7 +215,7 @@ func TestGaleraNodeKilled(t *testing.T) {
 		}
 		assert.Equal(t, int(views.Load()), count(t, db, `SELECT COALESCE(SUM(views), 0) FROM tracking_paths WHERE path = '/blog'`), "page views on %s", n.Name())
 	}
-	t.Logf("node2 killed for %s, synced again %s after the kill; answers %v, the slowest after %s; acknowledged %d contact, %d comments, %d subscriptions, all stored once on every node; %d comments answered 503 were stored all the same, once, their form refused when sent again; %d page views answered and stored (load %s)",
-		down, rejoined.Round(100*time.Millisecond), statuses, slowest.Round(100*time.Millisecond), len(acked["contact"]), len(acked["comment"]), len(acked["subscribe"]),
+	t.Logf("node2 killed for %s, synced again %s after the kill; answers by process %v, the slowest after %s; writes acknowledged between the kill and the rejoin by process %v; acknowledged %d contact, %d comments, %d subscriptions, all stored once on every node; %d comments answered 503 were stored all the same, once, their form refused when sent again; %d page views answered and stored (load %s)",
+		down, rejoined.Round(100*time.Millisecond), statuses, slowest.Round(100*time.Millisecond), ackedAway, len(acked["contact"]), len(acked["comment"]), len(acked["subscribe"]),
 		len(comments.storedAfter503()), views.Load(), loadavg())
 }
