@@ -29,6 +29,7 @@ type outcome struct {
 	kind       string // what the request did: contact, comment, subscribe, blog, me
 	proc       string // the site process that answered, where a test runs several
 	start, end time.Time
+	took       time.Duration // the request's own time (a write may send two: a comment's form sent again)
 	status     int
 	retryAfter string
 	id         string // what an acknowledged write returned: a reference, a comment id, an address

@@ -365,6 +365,7 @@ type answer struct {
 	Header http.Header
 	Body   []byte
 	Err    error
+	Took   time.Duration // from sending the request to the end of the answer
 }
 
 func (a answer) String() string {
@@ -406,13 +407,14 @@ func do(c *http.Client, r request) answer {
 	for k, v := range r.Header {
 		req.Header.Set(k, v)
 	}
+	start := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
-		return answer{Err: err}
+		return answer{Err: err, Took: time.Since(start)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	return answer{Status: resp.StatusCode, Header: resp.Header, Body: body, Err: err}
+	return answer{Status: resp.StatusCode, Header: resp.Header, Body: body, Err: err, Took: time.Since(start)}
 }
 
 func get(c *http.Client, url string) answer { return do(c, request{Method: "GET", URL: url}) }
