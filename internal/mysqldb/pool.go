@@ -284,20 +284,24 @@ func (c *conn) cutOff(ctx context.Context, f func() error) error {
 	if c.net == nil {
 		return f()
 	}
+	cut := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
+		defer close(cut)
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			c.broken.Store(true)
 			_ = c.net.SetDeadline(time.Unix(1, 0))
 		}
 	})
-	defer stop()
-	if err := f(); err != nil {
-		if c.broken.Load() {
-			return fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
-		}
-		return err
+	err := f()
+	if !stop() {
+		// It runs, or ran, perhaps after f succeeded: the connection is marked
+		// broken before database/sql asks whether it can be used again.
+		<-cut
 	}
-	return nil
+	if err != nil && c.broken.Load() {
+		return fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
+	}
+	return err
 }
 
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
