@@ -128,13 +128,14 @@ type siteOptions struct {
 
 // siteProc is the reference site running as a subprocess.
 type siteProc struct {
-	tb   testing.TB
-	opts siteOptions
-	cmd  *exec.Cmd
-	Addr string // host:port it serves on
-	Base string // http://Addr
-	log  *logBuffer
-	done chan struct{}
+	tb     testing.TB
+	opts   siteOptions
+	cmd    *exec.Cmd
+	Addr   string // host:port it serves on
+	Base   string // http://Addr
+	log    *logBuffer
+	done   chan struct{}
+	dumped sync.Once
 }
 
 // siteEnv is the environment of a site process: the test's, without any
@@ -226,6 +227,13 @@ func (p *siteProc) Stop() {
 	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
 		p.tb.Errorf("the site exited with status %d after SIGTERM: %s", code, p.log.String())
 	}
+}
+
+// dumpOnce makes the site print every goroutine's stack to its log and exit
+// (SIGQUIT), the first time it is called: a request with no answer shows where
+// it waits. The test then fails, which prints the log.
+func (p *siteProc) dumpOnce() {
+	p.dumped.Do(func() { _ = p.cmd.Process.Signal(syscall.SIGQUIT) })
 }
 
 // Kill stops the site as a crash would (SIGKILL) and waits for it to be gone.
@@ -357,6 +365,7 @@ type answer struct {
 	Header http.Header
 	Body   []byte
 	Err    error
+	Took   time.Duration // from sending the request to the end of the answer
 }
 
 func (a answer) String() string {
@@ -398,13 +407,14 @@ func do(c *http.Client, r request) answer {
 	for k, v := range r.Header {
 		req.Header.Set(k, v)
 	}
+	start := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
-		return answer{Err: err}
+		return answer{Err: err, Took: time.Since(start)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	return answer{Status: resp.StatusCode, Header: resp.Header, Body: body, Err: err}
+	return answer{Status: resp.StatusCode, Header: resp.Header, Body: body, Err: err, Took: time.Since(start)}
 }
 
 func get(c *http.Client, url string) answer { return do(c, request{Method: "GET", URL: url}) }
@@ -444,13 +454,21 @@ const commentThread = "2026-03-01-hello"
 type commentStamps struct {
 	mu   sync.Mutex
 	list []string
+	// after503 are the stamps put back after a 503, each with the addresses of
+	// the comments sent with it and answered 503: a commit cut off at the
+	// request's deadline, or whose connection was lost, may be applied all the
+	// same, and the stamp's next use then says so.
+	after503 map[string][]string
+	// stored holds, for each stamp refused as used after 503s, the addresses of
+	// the comments sent with it, one of which was stored all the same.
+	stored [][]string
 }
 
 // fetchCommentStamps fetches n comment form stamps from the thread's JSON,
 // eight at a time, and waits until they are old enough to post.
 func fetchCommentStamps(tb testing.TB, base string, n int) *commentStamps {
 	tb.Helper()
-	s := &commentStamps{list: make([]string, n)}
+	s := &commentStamps{list: make([]string, n), after503: map[string][]string{}}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	for i := range n {
@@ -489,13 +507,40 @@ func (s *commentStamps) next() string {
 	return ts
 }
 
-// putBack returns a stamp whose comment was not accepted: it is still unused.
-func (s *commentStamps) putBack(ts string) {
-	if ts != "" {
-		s.mu.Lock()
-		s.list = append(s.list, ts)
-		s.mu.Unlock()
+// putBack returns a stamp whose comment was not acknowledged. After a 503,
+// email is the comment's address: it may have been stored all the same.
+func (s *commentStamps) putBack(ts, email string) {
+	if ts == "" {
+		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.list = append(s.list, ts)
+	if email != "" {
+		s.after503[ts] = append(s.after503[ts], email)
+	}
+}
+
+// used tells that the site refused ts as already used. It reports whether ts
+// came back after a 503: one of the comments answered 503 was then stored all
+// the same. Any other refusal is a fault the caller reports.
+func (s *commentStamps) used(ts string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	emails, ok := s.after503[ts]
+	if ok {
+		delete(s.after503, ts)
+		s.stored = append(s.stored, emails)
+	}
+	return ok
+}
+
+// storedAfter503 returns, for each stamp refused as used after 503s, the
+// addresses of the comments sent with it, one of which was stored.
+func (s *commentStamps) storedAfter503() [][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]string(nil), s.stored...)
 }
 
 // signIn signs in over the JSON API and returns the bearer token.

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/accounts"
+	"github.com/consentkit/consentkit/internal/mysqldb"
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 )
@@ -122,7 +123,7 @@ func serve(ctx context.Context, s *Site, cfg config, log *slog.Logger, stderr io
 		s.Close()
 		return err
 	}
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	srv := &http.Server{Handler: limitDatabase(s.handler), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	maxConns := connLimit(cfg.MaxConns)
@@ -140,6 +141,16 @@ func serve(ctx context.Context, s *Site, cfg config, log *slog.Logger, stderr io
 	}
 	fmt.Fprintf(stderr, "consentkit reference site: open http://%s/ (stores: %s; mail: %s)\n", ln.Addr(), store, mail)
 	return s.Run(ctx, srv, func() error { return srv.Serve(ln) })
+}
+
+// limitDatabase gives the database calls of each request mysqldb.RequestLimit in
+// all (mysqldb.Within): a call still running then, such as a commit that a
+// Galera node holds while its cluster changes membership, is cut off and the
+// request answered 503 with Retry-After instead of kept waiting.
+func limitDatabase(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(mysqldb.Within(r.Context(), mysqldb.RequestLimit)))
+	})
 }
 
 func importAccounts(ctx context.Context, s *Site, path string, stderr io.Writer) error {

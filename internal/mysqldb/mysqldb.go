@@ -61,6 +61,9 @@ func OpenNodes(ctx context.Context, dsns ...string) (*sqlx.DB, error) {
 		if err != nil {
 			return nil, err
 		}
+		if cfg.Net == "tcp" || cfg.Net == "unix" { // not a network of a dial function registered with the driver
+			cfg.DialFunc = dial
+		}
 		c, err := mysql.NewConnector(cfg)
 		if err != nil {
 			return nil, err
@@ -119,6 +122,9 @@ func Translate(err error) error {
 		return &privacy.Error{Kind: privacy.ErrNotFound, Err: err}
 	case errors.As(err, &me) && me.Number == 1062:
 		return &privacy.Error{Kind: privacy.ErrConflict, Message: "already exists", Err: err}
+	case errors.Is(err, context.DeadlineExceeded):
+		// A call cut off at its deadline (Within): the database was slow to answer.
+		return &privacy.Error{Kind: privacy.ErrUnavailable, Message: "the database is slow to answer, try again shortly", RetryAfter: 2 * time.Second, Err: err}
 	case errors.Is(err, ErrPoolWait):
 		return &privacy.Error{Kind: privacy.ErrUnavailable, Message: "the server is busy, try again shortly", RetryAfter: time.Second, Err: err}
 	case errors.As(err, &me) && me.Number == 1040:

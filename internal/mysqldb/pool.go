@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -38,12 +41,39 @@ func SetMaxConns(db *sqlx.DB, n int) {
 	db.SetMaxIdleConns(n)
 }
 
+// RequestLimit is how long the database calls of one request of a site may take
+// in all (examples/site gives each request's context Within(ctx, RequestLimit)):
+// longer than a visitor waits for a page, and than a Galera cluster normally
+// holds its commits while a node leaves or joins.
+const RequestLimit = 10 * time.Second
+
+type deadlineKey struct{}
+
+// Within returns a context whose database calls, those Waiting marks (every
+// store's, through internal/sqltx), end within d of now: a statement, a
+// transaction's BEGIN, COMMIT or ROLLBACK, or a wait for a connection still
+// running then is cut off (the connection closed, the transaction rolled back)
+// and fails with context.DeadlineExceeded, which Translate makes a 503 with
+// Retry-After. Only the database calls are cut short: the rest of the work done
+// with ctx is not, and a context detached from it (context.WithoutCancel) keeps
+// the limit.
+//
+// A site gives it to each request: a node of a cluster that holds its commits
+// while a node leaves or rejoins, or a server that accepts a connection and never
+// answers, would otherwise keep the request waiting as long. A commit cut off
+// may still be applied by the server: the 503 says the write is not known to be
+// stored, as when the connection is lost at commit.
+func Within(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, deadlineKey{}, time.Now().Add(d))
+}
+
 type waitKey struct{}
 
 // waiter is the context of one use of the pool: until a connection is handed to
 // it, its Done channel also closes MaxWait after it was made; once the driver
-// sees it on a connection, it is the caller's context again, so a statement or a
-// transaction that has its connection is never cut short by the wait's limit.
+// sees it on a connection, it is the caller's context again (ended by Within's
+// deadline if the caller's context has one), so a statement or a transaction
+// that has its connection is never cut short by the wait's limit.
 type waiter struct {
 	context.Context
 	mu         sync.Mutex
@@ -52,12 +82,21 @@ type waiter struct {
 	err        error
 	timer      *time.Timer
 	stopParent func() bool
+	cancel     context.CancelFunc // ends Within's deadline early; nil without one
 }
 
 // Waiting returns a context for one call on a pool opened by Open: if no
-// connection is free within MaxWait, the call fails with ErrPoolWait.
+// connection is free within MaxWait, the call fails with ErrPoolWait; if ctx
+// came from Within, the call ends by its deadline.
 func Waiting(ctx context.Context) context.Context {
-	w := &waiter{Context: ctx, done: make(chan struct{})}
+	w := &waiter{done: make(chan struct{})}
+	if t, ok := ctx.Value(deadlineKey{}).(time.Time); ok {
+		// Released when the call gives up, the deadline passes or ctx ends (a
+		// request's when its handler returns), whichever is first: a call that
+		// returns rows cannot say when it is done with them.
+		ctx, w.cancel = context.WithDeadline(ctx, t)
+	}
+	w.Context = ctx
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.timer = time.AfterFunc(MaxWait, func() { w.giveUp(ErrPoolWait) })
@@ -73,6 +112,9 @@ func (w *waiter) giveUp(err error) {
 		close(w.done)
 		w.timer.Stop()
 		w.stopParent()
+		if w.cancel != nil {
+			w.cancel()
+		}
 	}
 }
 
@@ -127,13 +169,27 @@ func holding(ctx context.Context) {
 // statements report, through holding, when database/sql has handed them to a call.
 type connector struct{ driver.Connector }
 
+type netConnKey struct{}
+
+// dial is the driver's dial function for TCP and Unix sockets: it tells Connect
+// the network connection it made, which conn needs to cut off a COMMIT.
+func dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, network, addr)
+	if p, ok := ctx.Value(netConnKey{}).(*net.Conn); ok && err == nil {
+		*p = nc
+	}
+	return nc, err
+}
+
 func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
 	holding(ctx)
-	dc, err := c.Connector.Connect(ctx)
+	var nc net.Conn
+	dc, err := c.Connector.Connect(context.WithValue(ctx, netConnKey{}, &nc))
 	if err != nil {
 		return nil, err
 	}
-	return &conn{Conn: dc}, nil
+	return &conn{Conn: dc, net: nc}, nil
 }
 
 // Driver lets Connector find the connector again from the pool's database.
@@ -156,6 +212,12 @@ type conn struct {
 	// isolation is the session's transaction isolation level as BeginTx last set
 	// it; the default until then.
 	isolation driver.IsolationLevel
+	// net is the network connection under Conn (nil when a dial function
+	// registered with the driver made it), which cutOff ends.
+	net net.Conn
+	// broken is set once a COMMIT or ROLLBACK was cut off: the connection is
+	// closed, or will be, and the pool must not hand it out again.
+	broken atomic.Bool
 }
 
 // sessionLevels are the values of tx_isolation for the levels BeginTx sets.
@@ -193,7 +255,53 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 		}
 		opts.Isolation = driver.IsolationLevel(sql.LevelDefault)
 	}
-	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	t, err := c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &tx{Tx: t, c: c, ctx: ctx}, nil
+}
+
+// tx ends COMMIT and ROLLBACK with the context the transaction began with, as the
+// driver ends every other statement: the driver sends them without watching a
+// context, so a commit a Galera node holds while its cluster changes membership
+// (16 s and more after a node is killed), or one sent to a server that stopped
+// answering, would keep its caller waiting as long, whatever its deadline.
+type tx struct {
+	driver.Tx
+	c   *conn
+	ctx context.Context
+}
+
+func (t *tx) Commit() error   { return t.c.cutOff(t.ctx, t.Tx.Commit) }
+func (t *tx) Rollback() error { return t.c.cutOff(t.ctx, t.Tx.Rollback) }
+
+// cutOff runs f, and if ctx's deadline passes before it returns, makes the
+// connection's reads and writes fail at once, which ends f with the deadline's
+// error and the connection with it. A caller that goes away (ctx cancelled)
+// does not cut a commit short: it ends as it would have.
+func (c *conn) cutOff(ctx context.Context, f func() error) error {
+	if c.net == nil {
+		return f()
+	}
+	cut := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(cut)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			c.broken.Store(true)
+			_ = c.net.SetDeadline(time.Unix(1, 0))
+		}
+	})
+	err := f()
+	if !stop() {
+		// It runs, or ran, perhaps after f succeeded: the connection is marked
+		// broken before database/sql asks whether it can be used again.
+		<-cut
+	}
+	if err != nil && c.broken.Load() {
+		return fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
+	}
+	return err
 }
 
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
@@ -230,10 +338,13 @@ func (c *conn) Ping(ctx context.Context) error {
 
 func (c *conn) ResetSession(ctx context.Context) error {
 	holding(ctx)
+	if c.broken.Load() {
+		return driver.ErrBadConn
+	}
 	return c.Conn.(driver.SessionResetter).ResetSession(ctx)
 }
 
-func (c *conn) IsValid() bool { return c.Conn.(driver.Validator).IsValid() }
+func (c *conn) IsValid() bool { return !c.broken.Load() && c.Conn.(driver.Validator).IsValid() }
 
 func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
 	return c.Conn.(driver.NamedValueChecker).CheckNamedValue(nv)

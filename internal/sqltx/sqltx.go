@@ -8,6 +8,7 @@ package sqltx
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -106,6 +107,10 @@ func (p pool) BindNamed(query string, arg any) (string, []any, error) {
 // caller's whole transaction, which only the caller can run again; it gets the
 // error, which Translate makes a 503 with Retry-After.
 //
+// A ctx from mysqldb.Within ends the transaction, its retries included, by its
+// deadline: a statement, BEGIN or COMMIT still running then is cut off and Do
+// returns ErrUnavailable.
+//
 // New transactions run at READ COMMITTED: InnoDB then takes no gap locks, which under
 // REPEATABLE READ make concurrent inserts deadlock with the outbox's
 // SELECT ... FOR UPDATE SKIP LOCKED claims.
@@ -143,14 +148,31 @@ func retry(ctx context.Context, fn func() error) error {
 const Attempts = 10
 
 func once(ctx context.Context, db *sqlx.DB, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
-	tx, err := db.BeginTxx(mysqldb.Waiting(ctx), &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	// One waiter for the whole transaction, so that its statements, and not only
+	// its BEGIN and COMMIT, end by the deadline Within set.
+	ctx = mysqldb.Waiting(ctx)
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return mysqldb.Translate(err)
 	}
 	if err := fn(With(ctx, db, tx), tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return cutShort(ctx, err)
 	}
-	// A connection lost at commit is ErrUnavailable (503), like any other.
+	// A connection lost at commit is ErrUnavailable (503), like any other, and
+	// so is a commit cut off at the deadline.
 	return mysqldb.Translate(tx.Commit())
+}
+
+// cutShort returns fn's error err as the deadline's, a 503, when the deadline
+// Within set passed while fn ran: a statement then fails with the deadline's
+// error, but one after it, on the transaction database/sql rolled back at the
+// deadline, with sql.ErrTxDone, which would otherwise be a 500. An error a store
+// classified (a *privacy.Error) is kept.
+func cutShort(ctx context.Context, err error) error {
+	var pe *privacy.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.As(err, &pe) {
+		return mysqldb.Translate(fmt.Errorf("%w (%w)", context.DeadlineExceeded, err))
+	}
+	return err
 }
