@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/consentkit/consentkit/internal/mysqldb"
 	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/mysqlstore"
 )
 
 // config is what the site is started with: flags, each with an environment variable.
@@ -29,7 +29,7 @@ type config struct {
 	Quiet    bool
 	MaxConns int // connections held at once; lowered to what the open-file limit allows
 	// MySQLMaxConns bounds the database connections the process opens; a request
-	// that waits longer than mysqldb.MaxWait for one is answered 503.
+	// that waits longer than mysqlstore.MaxWait for one is answered 503.
 	MySQLMaxConns int
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the
 	// client; empty: the connection's address is the client's.
@@ -76,7 +76,7 @@ func parseConfig(args []string, output io.Writer) (config, []string, error) {
 	fs.StringVar(&c.SiteURL, "url", "", "the site's absolute URL for links in mail; default http://ADDR (CONSENTKIT_URL)")
 	fs.BoolVar(&c.Tracking, "tracking", true, "tally aggregate page views (CONSENTKIT_TRACKING)")
 	fs.IntVar(&c.MaxConns, "max-conns", 4096, "most client connections held at once, at most 80% of the open-file limit; near it, idle ones are closed (CONSENTKIT_MAX_CONNS)")
-	fs.IntVar(&c.MySQLMaxConns, "mysql-max-conns", mysqldb.DefaultMaxConns, "most MySQL connections the process opens; a request that waits over "+mysqldb.MaxWait.String()+" for one is answered 503; keep the sum over every process below the server's max_connections (CONSENTKIT_MYSQL_MAX_CONNS)")
+	fs.IntVar(&c.MySQLMaxConns, "mysql-max-conns", mysqlstore.DefaultMaxConns, "most MySQL connections the process opens; a request that waits over "+mysqlstore.MaxWait.String()+" for one is answered 503; keep the sum over every process below the server's max_connections (CONSENTKIT_MYSQL_MAX_CONNS)")
 	fs.Func("trusted-proxy", "addresses or CIDR prefixes of the reverse proxies in front of the site, comma-separated, e.g. 127.0.0.1,10.0.0.0/8: "+
 		"the client of a request they forward is the right-most untrusted address of X-Forwarded-For, for every per-client limit (CONSENTKIT_TRUSTED_PROXY)",
 		func(v string) (err error) {

@@ -22,9 +22,9 @@ import (
 	"time"
 
 	"github.com/consentkit/consentkit/accounts"
-	"github.com/consentkit/consentkit/internal/mysqldb"
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/mailtest"
+	"github.com/consentkit/consentkit/privacy/mysqlstore"
 )
 
 func main() {
@@ -143,13 +143,13 @@ func serve(ctx context.Context, s *Site, cfg config, log *slog.Logger, stderr io
 	return s.Run(ctx, srv, func() error { return srv.Serve(ln) })
 }
 
-// limitDatabase gives the database calls of each request mysqldb.RequestLimit in
-// all (mysqldb.Within): a call still running then, such as a commit that a
+// limitDatabase gives the database calls of each request mysqlstore.RequestLimit
+// in all (mysqlstore.Within): a call still running then, such as a commit that a
 // Galera node holds while its cluster changes membership, is cut off and the
 // request answered 503 with Retry-After instead of kept waiting.
 func limitDatabase(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(mysqldb.Within(r.Context(), mysqldb.RequestLimit)))
+		h.ServeHTTP(w, r.WithContext(mysqlstore.Within(r.Context(), mysqlstore.RequestLimit)))
 	})
 }
 

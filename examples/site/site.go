@@ -25,7 +25,6 @@ import (
 	"github.com/consentkit/consentkit/contact"
 	contactmem "github.com/consentkit/consentkit/contact/memstore"
 	contactsql "github.com/consentkit/consentkit/contact/mysqlstore"
-	"github.com/consentkit/consentkit/internal/mysqldb"
 	"github.com/consentkit/consentkit/newsletter"
 	newslettermem "github.com/consentkit/consentkit/newsletter/memstore"
 	newslettersql "github.com/consentkit/consentkit/newsletter/mysqlstore"
@@ -104,7 +103,7 @@ func newSite(ctx context.Context, cfg config, log *slog.Logger) (*Site, error) {
 			return nil, fmt.Errorf("-mysql %s: %w", redactDSN(cfg.MySQL), err)
 		}
 		if cfg.MySQLMaxConns > 0 { // zero in a config made in code: Open's default
-			mysqldb.SetMaxConns(s.db, cfg.MySQLMaxConns)
+			privacysql.SetMaxConns(s.db, cfg.MySQLMaxConns)
 		}
 		ps := privacysql.New(s.db)
 		a, c, cm, n, t := accountssql.New(s.db), contactsql.New(s.db), commentssql.New(s.db), newslettersql.New(s.db), trackingsql.New(s.db)
