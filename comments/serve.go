@@ -34,6 +34,13 @@ import (
 // per request. Brotli is not offered: the standard library has no encoder, and
 // gzip already brings a page of 50 comments from about 45 KB to 12 KB.
 //
+// The layout is asked for at each view, unless it is static
+// (HandlerConfig.LayoutKey; web.Plain, the default, is): then what it wrote
+// for one view of a page, and the headers it set, serve every later view with
+// the same key, title and host HTML around the thread. While the layout writes
+// the same, a page's views are answered from whole answers kept for that frame
+// (framed), only the stamp and a gzip answer's CRC written for each.
+//
 // The ETag names the thread version, the page, a digest of what the layout
 // wrote and the stamp the page carries: the bytes are a function of those, so
 // the tag is strong. A browser revalidating gets 304 only while that version
