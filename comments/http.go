@@ -170,13 +170,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.
 // serve sets the headers every answer carries; r's path is relative to the mount.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	// Token pages carry their token in the URL: no Referer may take it elsewhere.
-	web.SecurityHeaders(w)
+	hd := w.Header()
+	for k, v := range securityHeaders {
+		hd[k] = v
+	}
 	if !strings.HasPrefix(r.URL.Path, "/feed/") {
 		// Pages may hold a manage link, a form stamp or a moderator's view.
-		w.Header()["Cache-Control"] = headerNoStore
+		hd["Cache-Control"] = headerNoStore
 	}
 	next.ServeHTTP(w, r)
 }
+
+// securityHeaders are the headers web.SecurityHeaders sets, made once.
+var securityHeaders = func() http.Header {
+	c := &layoutCapture{header: http.Header{}}
+	web.SecurityHeaders(c)
+	return c.header
+}()
 
 func (h *Handler) maxBody() int64 { return int64(h.svc.cfg.MaxBody)*12 + 8<<10 }
 
