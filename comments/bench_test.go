@@ -129,3 +129,53 @@ func BenchmarkThread1000(b *testing.B) {
 		})
 	}
 }
+
+// discardWriter is a ResponseWriter that keeps the headers and counts the
+// body's bytes, copying nothing.
+type discardWriter struct {
+	h http.Header
+	n int
+}
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) WriteHeader(int)             {}
+func (d *discardWriter) Write(p []byte) (int, error) { d.n += len(p); return len(p), nil }
+
+// BenchmarkThreadView measures the handler's own CPU for one view of page 1
+// of a cached thread of 1,000 comments, memory store: GET /t/{thread} and a
+// host's post page (Handler.ServeThread), without and with gzip, written to
+// a ResponseWriter that copies nothing, so that what BenchmarkThreadLoad's
+// plain handler also pays (the sockets) and BenchmarkThread1000's recorder
+// (a copy of the 47 KB page) are left out.
+func BenchmarkThreadView(b *testing.B) {
+	e := newEnv(b, "mem", withModeration(comments.ModerateNone))
+	seedThread(b, e, "bench", 1000)
+	for _, gz := range []bool{false, true} {
+		for _, post := range []bool{false, true} {
+			name := map[bool]string{false: "identity", true: "gzip"}[gz] + map[bool]string{false: "/thread", true: "/post"}[post]
+			r := httptest.NewRequest(http.MethodGet, "/t/bench", nil)
+			r.Header.Set("Accept", "text/html")
+			if gz {
+				r.Header.Set("Accept-Encoding", "gzip")
+			}
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				cpu := cpuTime()
+				for b.Loop() {
+					w := &discardWriter{h: http.Header{}}
+					if post {
+						if err := e.handler.ServeThread(w, r, "bench", "A post", "<article>The post</article>", ""); err != nil {
+							b.Fatal(err)
+						}
+					} else {
+						e.handler.ServeHTTP(w, r)
+					}
+					if w.n < 4000 {
+						b.Fatalf("%d bytes", w.n)
+					}
+				}
+				b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+			})
+		}
+	}
+}

@@ -61,6 +61,12 @@
 // cache's estimated bytes (32 MiB by default), dropping the thread shown least
 // recently first; CacheStats reports its use.
 //
+// A page is served from its bytes made once per version, gzip-encoded once, with
+// only its form stamp new at each view: one HMAC-SHA256 and no system call (see
+// Handler). The host's Layout around it runs at each view unless the host declares
+// it static (HandlerConfig.LayoutKey; the default Layout is), when it runs once per
+// page, key, title and host HTML, and its views reuse what it wrote.
+//
 // # Size
 //
 // What a thread stores and serves is bounded, so that a flood of comments cannot

@@ -8,13 +8,7 @@ import (
 )
 
 // Stamp returns a comment form stamp of h whose time signer signed.
-func Stamp(h *Handler, signer *web.Signer) string {
-	s, err := h.stampWith(signer)
-	if err != nil {
-		panic(err)
-	}
-	return s
-}
+func Stamp(h *Handler, signer *web.Signer) string { return h.stampWith(signer.Stamp()) }
 
 // CachedText returns all that s's thread cache holds, as text, for tests that
 // check what it keeps.

@@ -35,6 +35,16 @@ type HandlerConfig struct {
 	TrustedHeader string
 	// Layout wraps every page; web.Plain by default.
 	Layout web.Layout
+	// LayoutKey declares that Layout depends on the request only through
+	// the string LayoutKey returns for it: given two requests with one key,
+	// and the same status, title and body, Layout writes the same status,
+	// headers and bytes. A thread's page (GET /t/, ServeThread) is then framed
+	// by one call of Layout per key, title and HTML around the thread while
+	// the thread is unchanged, its views reusing what that call wrote and the
+	// headers it set, instead of a call per view. Return "" for a Layout that
+	// reads nothing of the request. Nil runs Layout at each view, but for the
+	// default Layout (Layout nil), web.Plain, which reads nothing of it.
+	LayoutKey func(r *http.Request) string
 	// Log receives internal errors only; discarded when nil.
 	Log *slog.Logger
 	// ThreadPage returns the host's own page of thread (a blog post), its
@@ -97,6 +107,8 @@ type Handler struct {
 	cfg     HandlerConfig
 	markup  *markup
 	handler http.Handler
+	stamps  *stamper
+	static  bool // Layout's frames may be reused (HandlerConfig.LayoutKey)
 }
 
 // NewHandler returns the handler for svc, mounted at the path of svc's BaseURL.
@@ -113,8 +125,9 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 	if cfg.Limiter == nil {
 		cfg.Limiter = web.NewLimiter(10, time.Hour, 5)
 	}
+	static := cfg.LayoutKey != nil
 	if cfg.Layout == nil {
-		cfg.Layout = web.Plain
+		cfg.Layout, static = web.Plain, true
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -126,7 +139,11 @@ func NewHandler(svc *Service, cfg HandlerConfig) (*Handler, error) {
 			return nil, err
 		}
 	}
-	h := &Handler{svc: svc, cfg: cfg, markup: m}
+	stamps, err := newStamper(svc.rand, cfg.Signer.Key)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{svc: svc, cfg: cfg, markup: m, stamps: stamps, static: static}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /t/{thread...}", h.thread)
 	mux.HandleFunc("POST /t/{thread...}", h.post)
@@ -153,13 +170,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.handler.
 // serve sets the headers every answer carries; r's path is relative to the mount.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	// Token pages carry their token in the URL: no Referer may take it elsewhere.
-	web.SecurityHeaders(w)
+	hd := w.Header()
+	for k, v := range securityHeaders {
+		hd[k] = v
+	}
 	if !strings.HasPrefix(r.URL.Path, "/feed/") {
 		// Pages may hold a manage link, a form stamp or a moderator's view.
-		w.Header().Set("Cache-Control", "no-store")
+		hd["Cache-Control"] = headerNoStore
 	}
 	next.ServeHTTP(w, r)
 }
+
+// securityHeaders are the headers web.SecurityHeaders sets, made once.
+var securityHeaders = func() http.Header {
+	c := &layoutCapture{header: http.Header{}}
+	web.SecurityHeaders(c)
+	return c.header
+}()
 
 func (h *Handler) maxBody() int64 { return int64(h.svc.cfg.MaxBody)*12 + 8<<10 }
 
@@ -278,6 +305,9 @@ func findComment(ps []Public, id int64) *Public {
 // Returns ErrInvalid naming "page" for one that is not a number and ErrNotFound
 // naming "page" for one the thread does not have.
 func page(r *http.Request, shown *shownThread) (int, error) {
+	if r.URL.RawQuery == "" {
+		return 1, nil
+	}
 	q := r.URL.Query().Get("page")
 	if q == "" {
 		return 1, nil
@@ -319,10 +349,7 @@ func (h *Handler) threadPage(r *http.Request, thread string, v Input, ferr error
 		}
 		n = 1
 	}
-	stamp, err := h.stamp()
-	if err != nil {
-		return threadPage{}, err
-	}
+	stamp := h.stamp()
 	pg := shown.pages[n-1]
 	view := ThreadView{Thread: shown.view.Thread, Count: shown.view.Count, Comments: pg.comments}
 	p := threadPage{View: view, List: pg.list, Paging: paging(shown, n, ""), Feed: h.svc.FeedURL(thread),
@@ -395,8 +422,9 @@ func (h *Handler) thread(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		h.serveHoled(w, r, shown, "json", n, nil, nil, body, http.StatusOK)
+		w.Header()["Content-Type"] = jsonType
+		fr, last := body.frame(shown, "json", n, nil, nil, http.StatusOK, nil)
+		h.serveHoled(w, r, body, fr, last)
 		return
 	}
 	title, before, after := h.hostPage(r, thread)

@@ -56,6 +56,8 @@ func TestThreadPage(t *testing.T) {
 	assert.Equal(t, "private, no-cache", w.Header().Get("Cache-Control"))
 	assert.NotEmpty(t, w.Header().Get("ETag"))
 	assert.Equal(t, "no-referrer", w.Header().Get("Referrer-Policy"))
+	assert.Equal(t, "nosniff", w.Header().Get("X-Content-Type-Options"))
+	assert.Equal(t, "DENY", w.Header().Get("X-Frame-Options"))
 
 	w = e.get(t, threadPath+"?reply="+itoa(a.Comment.ID), "")
 	assert.Contains(t, w.Body.String(), `<input type="hidden" name="parent" value="`+itoa(a.Comment.ID)+`">`)

@@ -12,6 +12,8 @@ import (
 	"hash/crc32"
 	"html/template"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +33,13 @@ import (
 // layout between them as stored (uncompressed) deflate blocks: no compression
 // per request. Brotli is not offered: the standard library has no encoder, and
 // gzip already brings a page of 50 comments from about 45 KB to 12 KB.
+//
+// The layout is asked for at each view, unless it is static
+// (HandlerConfig.LayoutKey; web.Plain, the default, is): then what it wrote
+// for one view of a page, and the headers it set, serve every later view with
+// the same key, title and host HTML around the thread. While the layout writes
+// the same, a page's views are answered from whole answers kept for that frame
+// (framed), only the stamp and a gzip answer's CRC written for each.
 //
 // The ETag names the thread version, the page, a digest of what the layout
 // wrote and the stamp the page carries: the bytes are a function of those, so
@@ -177,19 +186,20 @@ type served struct {
 	head, foot []byte
 	body       *holed
 	stamp      string
-	tag        string // the ETag without its encoding; empty for none
+	etag       string // the ETag; empty for none
 }
 
 func (o *served) length() int {
 	return len(o.head) + len(o.body.before) + len(o.stamp) + len(o.body.after) + len(o.foot)
 }
 
-// etag returns the ETag of the answer in the encoding gz says.
-func (o *served) etag(gz bool) string {
+// etag returns the ETag of an answer with core and stamp, in the encoding gz
+// says.
+func etag(core, stamp string, gz bool) string {
 	if gz {
-		return `"` + o.tag + `~gz"`
+		return `"` + core + stamp + `~gz"`
 	}
-	return `"` + o.tag + `~id"`
+	return `"` + core + stamp + `~id"`
 }
 
 // storedBlocks appends p to dst as stored deflate blocks, the last one final
@@ -217,7 +227,8 @@ var gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}
 type answer struct {
 	b       []byte
 	stampAt int
-	stamp   int // the stamp's length
+	stamp   int      // the stamp's length
+	length  []string // the Content-Length value, when kept with a frame
 }
 
 // build makes o's body, gzip-encoded when gz is set, in a.
@@ -240,30 +251,49 @@ func (o *served) build(a *answer, gz bool) {
 	b = append(b, o.body.gzAfter...)
 	b = storedBlocks(b, o.foot, true)
 	crc := crc32.Update(crc32.Update(0, crc32.IEEETable, o.head), crc32.IEEETable, o.body.before)
-	b = binary.LittleEndian.AppendUint32(b, o.crcFrom(crc))
+	b = binary.LittleEndian.AppendUint32(b, o.crcFrom(crc, stamp))
 	a.b = binary.LittleEndian.AppendUint32(b, uint32(o.length()))
 }
 
 // crcFrom returns the CRC-32 of o's uncompressed body given crc, that of what
-// precedes the stamp.
-func (o *served) crcFrom(crc uint32) uint32 {
-	crc = crc32.Update(crc, crc32.IEEETable, []byte(o.stamp))
+// precedes the stamp, and the stamp's bytes.
+func (o *served) crcFrom(crc uint32, stamp []byte) uint32 {
+	crc = crc32.Update(crc, crc32.IEEETable, stamp)
 	crc = crc32.Update(crc, crc32.IEEETable, o.body.after)
 	return crc32.Update(crc, crc32.IEEETable, o.foot)
 }
 
-// send answers with body, o's in the encoding gz says. Cache-Control and the
+// Header values every thread answer sets, made once: a header map's values
+// are only read, and copied when the answer is sent, so answers share them.
+var (
+	varyEncoding  = []string{"Accept-Encoding"}
+	gzipEncoding  = []string{"gzip"}
+	revalidate    = []string{"private, no-cache"}
+	headerETag    = http.CanonicalHeaderKey("ETag")
+	headerNoStore = []string{"no-store"}
+	jsonType      = []string{"application/json; charset=utf-8"}
+)
+
+// send answers with body, o's in the encoding gz says, length its
+// Content-Length value when the caller has one made. Cache-Control and the
 // status are the caller's.
-func (o *served) send(w http.ResponseWriter, status int, gz bool, body []byte) {
+func (o *served) send(w http.ResponseWriter, status int, gz bool, body []byte, length []string) {
 	hd := w.Header()
-	hd.Add("Vary", "Accept-Encoding")
-	if o.tag != "" {
-		hd.Set("ETag", o.etag(gz))
+	if v := hd["Vary"]; len(v) == 0 {
+		hd["Vary"] = varyEncoding
+	} else {
+		hd["Vary"] = append(v, varyEncoding[0])
+	}
+	if o.etag != "" {
+		hd[headerETag] = []string{o.etag}
 	}
 	if gz {
-		hd.Set("Content-Encoding", "gzip")
+		hd["Content-Encoding"] = gzipEncoding
 	}
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	if length == nil {
+		length = []string{strconv.Itoa(len(body))}
+	}
+	hd["Content-Length"] = length
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
@@ -277,7 +307,7 @@ func (o *served) write(w http.ResponseWriter, status int, gz bool, fr *framed) {
 	if fr == nil {
 		a := answerBufs.Get().(*answer)
 		o.build(a, gz)
-		o.send(w, status, gz, a.b)
+		o.send(w, status, gz, a.b, nil)
 		answerBufs.Put(a)
 		return
 	}
@@ -292,6 +322,7 @@ func (o *served) write(w http.ResponseWriter, status int, gz bool, fr *framed) {
 			a = &answer{}
 		}
 		o.build(a, gz)
+		a.length = []string{strconv.Itoa(len(a.b))}
 	case !gz:
 		copy(a.b[a.stampAt:], o.stamp)
 	default:
@@ -299,9 +330,9 @@ func (o *served) write(w http.ResponseWriter, status int, gz bool, fr *framed) {
 		fr.crcOnce.Do(func() {
 			fr.crcBefore = crc32.Update(crc32.Update(0, crc32.IEEETable, o.head), crc32.IEEETable, o.body.before)
 		})
-		binary.LittleEndian.PutUint32(a.b[len(a.b)-8:], o.crcFrom(fr.crcBefore))
+		binary.LittleEndian.PutUint32(a.b[len(a.b)-8:], o.crcFrom(fr.crcBefore, a.b[a.stampAt:a.stampAt+a.stamp]))
 	}
-	o.send(w, status, gz, a.b)
+	o.send(w, status, gz, a.b, a.length)
 	pool.Put(a)
 }
 
@@ -309,23 +340,27 @@ func (o *served) write(w http.ResponseWriter, status int, gz bool, fr *framed) {
 // layout writes the same head and foot, the views of the body are answered
 // from whole answers made for that frame, kept in pools, of which only the
 // stamp (and a gzip answer's CRC) is written for each view: no copy of the
-// body, no digest of the frame.
+// body, no digest of the frame. It is not modified once stored.
 type framed struct {
 	head, foot []byte
-	tag        string // the ETag core but the stamp; empty for none
+	status     int
+	tag        string      // the ETag core but the stamp; empty for none
+	layout     *layoutCall // the static Layout's call that made head and foot; nil for none
 	crcOnce    sync.Once
 	crcBefore  uint32    // CRC-32 of head and before
 	id, gz     sync.Pool // of *answer
 }
 
-// frame returns body's answers for the frame of head and foot, for page n in
-// format of e; last is false when the body was last framed otherwise, so the
-// caller makes its answer as it would for a frame seen once.
-func (b *holed) frame(e *shownThread, format string, n int, head, foot []byte) (fr *framed, last bool) {
-	if fr := b.framed.Load(); fr != nil && bytes.Equal(fr.head, head) && bytes.Equal(fr.foot, foot) {
+// frame returns body's answers for the frame of head, foot and status, made
+// by call unless it is nil, for page n in format of e; last is false when the
+// body was last framed otherwise, so the caller makes its answer as it would
+// for a frame seen once.
+func (b *holed) frame(e *shownThread, format string, n int, head, foot []byte, status int, call *layoutCall) (fr *framed, last bool) {
+	if fr := b.framed.Load(); fr != nil && fr.status == status && bytes.Equal(fr.head, head) && bytes.Equal(fr.foot, foot) &&
+		(call == nil || fr.layout != nil) {
 		return fr, true
 	}
-	fr = &framed{head: head, foot: foot}
+	fr = &framed{head: head, foot: foot, status: status, layout: call}
 	if e.versioned {
 		fr.tag = tagCore(e, format, n, head, foot)
 	}
@@ -417,23 +452,89 @@ func (c *layoutCapture) Write(p []byte) (int, error) {
 // bodyMarker stands for the page's body in the host's Layout.
 const bodyMarker = "<!--consentkit:comments:thread-->"
 
+// layoutCall is one call of a static Layout (see HandlerConfig.LayoutKey): what
+// it was given, the request's key, and the headers it set. Another call with
+// the same writes the same.
+type layoutCall struct {
+	key, title    string
+	status        int
+	before, after template.HTML
+	set           http.Header // the headers it set, as it left them; only read
+	del           []string    // those it removed
+}
+
+func (c *layoutCall) same(key string, status int, title string, before, after template.HTML) bool {
+	return c != nil && c.key == key && c.status == status && c.title == title && c.before == before && c.after == after
+}
+
+// apply makes hd as c's Layout left it.
+func (c *layoutCall) apply(hd http.Header) {
+	for k, v := range c.set {
+		hd[k] = v
+	}
+	for _, k := range c.del {
+		delete(hd, k)
+	}
+}
+
 // frame returns what the host's Layout writes before and after the body of a
 // page with title, and its status; ok is false when its output does not hold
-// the body exactly once, so the page must go through the Layout whole.
-func (h *Handler) frame(w http.ResponseWriter, r *http.Request, status int, title string, before, after template.HTML) (head, foot []byte, code int, ok bool) {
+// the body exactly once, so the page must go through the Layout whole. When
+// the Layout is static, call records the call, with key the request's.
+func (h *Handler) frame(w http.ResponseWriter, r *http.Request, status int, title string, before, after template.HTML, key string) (head, foot []byte, code int, call *layoutCall, ok bool) {
 	c := &layoutCapture{header: w.Header()}
+	var was http.Header
+	if h.static {
+		was = c.header.Clone()
+	}
 	h.cfg.Layout(c, r, status, title, bodyMarker)
 	out := c.buf.Bytes()
 	i := bytes.Index(out, []byte(bodyMarker))
 	if i < 0 || bytes.Contains(out[i+len(bodyMarker):], []byte(bodyMarker)) {
-		return nil, nil, 0, false
+		return nil, nil, 0, nil, false
 	}
 	head = append(out[:i:i], before...)
 	foot = append([]byte(after), out[i+len(bodyMarker):]...)
 	if c.status == 0 {
 		c.status = http.StatusOK
 	}
-	return head, foot, c.status, true
+	if h.static {
+		call = &layoutCall{key: key, title: title, status: status, before: before, after: after, set: http.Header{}}
+		for k, v := range c.header {
+			if !slices.Equal(v, was[k]) {
+				call.set[k] = slices.Clip(slices.Clone(v))
+			}
+		}
+		for k := range was {
+			if _, ok := c.header[k]; !ok {
+				call.del = append(call.del, k)
+			}
+		}
+	}
+	return head, foot, c.status, call, true
+}
+
+// framedBody returns the answers of body in the frame of the host's Layout
+// with title, before and after, the frame a static Layout made for an earlier
+// view with the same when there is one (its headers set on w), else the one
+// the Layout writes now; last as holed.frame's; ok as Handler.frame's.
+func (h *Handler) framedBody(w http.ResponseWriter, r *http.Request, shown *shownThread, n int, body *holed, title string, before, after template.HTML) (fr *framed, last, ok bool) {
+	var key string
+	if h.static {
+		if h.cfg.LayoutKey != nil {
+			key = h.cfg.LayoutKey(r)
+		}
+		if fr := body.framed.Load(); fr != nil && fr.layout.same(key, http.StatusOK, title, before, after) {
+			fr.layout.apply(w.Header())
+			return fr, true, true
+		}
+	}
+	head, foot, status, call, ok := h.frame(w, r, http.StatusOK, title, before, after, key)
+	if !ok {
+		return nil, false, false
+	}
+	fr, last = body.frame(shown, "html", n, head, foot, status, call)
+	return fr, last, true
 }
 
 // ServeThread answers r with the page of thread that r's ?page= asks for, in
@@ -456,14 +557,17 @@ func (h *Handler) ServeThread(w http.ResponseWriter, r *http.Request, thread, ti
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
+	var q url.Values // nil, and so empty, for a request with no query
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
 	if q.Get("reply") == "" && q.Get("posted") == "" {
 		body, err := h.svc.pageHTML(shown, n)
 		if err != nil {
 			return err
 		}
-		if head, foot, status, ok := h.frame(w, r, http.StatusOK, title, before, after); ok {
-			h.serveHoled(w, r, shown, "html", n, head, foot, body, status)
+		if fr, last, ok := h.framedBody(w, r, shown, n, body, title, before, after); ok {
+			h.serveHoled(w, r, body, fr, last)
 			return nil
 		}
 	}
@@ -485,38 +589,30 @@ func (h *Handler) ServeThread(w http.ResponseWriter, r *http.Request, thread, ti
 	return nil
 }
 
-// serveHoled answers with body, its hole filled with the stamp of the view
-// the browser holds when that view is current (304), else with a new one.
-func (h *Handler) serveHoled(w http.ResponseWriter, r *http.Request, shown *shownThread, format string, n int, head, foot []byte, body *holed, status int) {
+// serveHoled answers with body in the frame fr (last as holed.frame's), its
+// hole filled with the stamp of the view the browser holds when that view is
+// current (304), else with a new one.
+func (h *Handler) serveHoled(w http.ResponseWriter, r *http.Request, body *holed, fr *framed, last bool) {
 	gz := acceptsGzip(r)
-	o := served{head: head, foot: foot, body: body}
-	fr, last := body.frame(shown, format, n, head, foot)
+	o := served{head: fr.head, foot: fr.foot, body: body}
+	status := fr.status
 	if status == http.StatusOK && fr.tag != "" {
 		mk := func(stamp string) string { return fr.tag + stamp }
 		if stamp := h.reusedStamp(r.Context(), r, mk, gz); stamp != "" {
-			o.tag = mk(stamp)
 			hd := w.Header()
-			hd.Set("Cache-Control", "private, no-cache")
+			hd["Cache-Control"] = revalidate
 			hd.Add("Vary", "Accept-Encoding")
-			hd.Set("ETag", o.etag(gz))
+			hd.Set("ETag", etag(fr.tag, stamp, gz))
 			hd.Del("Content-Type")
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
 	}
-	stamp, err := h.stamp()
-	if err != nil || !stampSafe(stamp) {
-		if err == nil {
-			err = errNoHole
-		}
-		h.fail(w, r, err)
-		return
-	}
-	o.stamp = stamp
+	o.stamp = h.stamp()
 	if status == http.StatusOK && fr.tag != "" {
-		o.tag = fr.tag + stamp
+		o.etag = etag(fr.tag, o.stamp, gz)
 		// Stored by the browser, and asked about before each use.
-		w.Header().Set("Cache-Control", "private, no-cache")
+		w.Header()["Cache-Control"] = revalidate
 	}
 	if !last {
 		fr = nil

@@ -223,3 +223,84 @@ func TestThreadServedFromFrameAnswers(t *testing.T) {
 	}
 	assert.NotEqual(t, want["amy"], want["bo"])
 }
+
+// TestLayoutKey: a Layout declared static per key (HandlerConfig.LayoutKey) is
+// called once per key, title and HTML around the thread while the thread is
+// unchanged, and every view carries what it wrote and the headers it set for
+// that key, as a Layout called at each view does; a change to the thread, to
+// the key or to the host's HTML calls it again.
+func TestLayoutKey(t *testing.T) {
+	calls := 0
+	greet := func(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML) {
+		who := r.URL.Query().Get("who")
+		w.Header().Set("X-Who", who)
+		w.Header().Del("X-Before")
+		web.Plain(w, r, status, title, template.HTML("<p>Hello, "+template.HTMLEscapeString(who)+"</p>")+body)
+	}
+	keyed := newEnv(t, "mem", withModeration(comments.ModerateNone), func(_ *comments.Config, h *comments.HandlerConfig) {
+		h.Layout = func(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML) {
+			calls++
+			greet(w, r, status, title, body)
+		}
+		h.LayoutKey = func(r *http.Request) string { return r.URL.Query().Get("who") }
+	})
+	each := newEnvOn(t, keyed.store, keyed.priv, nil, keyed.clock, withModeration(comments.ModerateNone), func(_ *comments.Config, h *comments.HandlerConfig) {
+		h.Layout = greet
+	})
+	seedThread(t, keyed, "long", 60)
+	view := func(e *env, who, enc string, post template.HTML) (*httptest.ResponseRecorder, string) {
+		r := httptest.NewRequest(http.MethodGet, "/t/long?who="+who, nil)
+		r.Header.Set("Accept-Encoding", enc)
+		w := httptest.NewRecorder()
+		w.Header().Set("X-Before", "set before the layout")
+		var err error
+		if post == "" {
+			e.handler.ServeHTTP(w, r)
+		} else {
+			err = e.handler.ServeThread(w, r, "long", "A post", post, "")
+		}
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, w.Code)
+		b := w.Body.Bytes()
+		if enc == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			require.NoError(t, err)
+			b, err = io.ReadAll(zr)
+			require.NoError(t, err)
+		}
+		return w, withoutStamp(string(b))
+	}
+	want := map[string]string{}
+	for _, who := range []string{"amy", "bo"} {
+		for _, enc := range []string{"", "gzip"} {
+			_, want[who+enc] = view(each, who, enc, "")
+		}
+	}
+	for i, tc := range []struct {
+		who   string
+		calls int // calls of the keyed Layout after the view
+	}{{"amy", 1}, {"amy", 1}, {"amy", 1}, {"bo", 2}, {"bo", 2}, {"amy", 3}} {
+		for _, enc := range []string{"", "gzip"} {
+			w, page := view(keyed, tc.who, enc, "")
+			assert.True(t, want[tc.who+enc] == page, "view %d %s %s: not the page a Layout called for the view writes", i, tc.who, enc)
+			assert.Equal(t, tc.who, w.Header().Get("X-Who"), "view %d: the header the Layout set for the key", i)
+			assert.Empty(t, w.Header().Values("X-Before"), "view %d: and the one it removed", i)
+			assert.Equal(t, "text/html; charset=utf-8", w.Header().Get("Content-Type"))
+			assert.Equal(t, tc.calls, calls, "view %d %s %s", i, tc.who, enc)
+		}
+	}
+
+	_, page := view(keyed, "amy", "", "<article>One post</article>")
+	assert.True(t, strings.Contains(page, "<article>One post</article>"))
+	_, page = view(keyed, "amy", "", "<article>Another post</article>")
+	assert.True(t, strings.Contains(page, "<article>Another post</article>"))
+	assert.Equal(t, 5, calls, "a call for each post's HTML")
+
+	keyed.post(t, comments.Input{Thread: "long", Name: "Ann", Email: ann, Body: "A new comment"})
+	_, page = view(keyed, "amy", "", "")
+	assert.True(t, strings.Contains(page, "61 comments"), "the thread as changed")
+	assert.Equal(t, 6, calls, "a call for the thread changed")
+	_, again := view(keyed, "amy", "", "")
+	assert.Equal(t, page, again)
+	assert.Equal(t, 6, calls)
+}

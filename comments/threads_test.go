@@ -2,8 +2,10 @@ package comments_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -88,17 +90,48 @@ func TestStampSingleUse(t *testing.T) {
 	})
 }
 
+// TestStampPerForm: every form served gets its own stamp, in one second and
+// in two processes, whose nonce does not count the forms served; the stamp's
+// time follows the clock; and a stamp altered or pieced together is refused.
 func TestStampPerForm(t *testing.T) {
 	e := newEnv(t, "mem", withModeration(comments.ModerateNone))
+	other := newEnvOn(t, e.store, e.priv, nil, e.clock, withModeration(comments.ModerateNone))
 	stamps := map[string]bool{}
-	for range 5 {
-		w := e.get(t, threadPath, "")
+	var last []byte
+	for i := range 200 {
+		p := e
+		if i%2 == 1 {
+			p = other
+		}
+		w := p.get(t, threadPath, "")
 		m := stampRE.FindStringSubmatch(w.Body.String())
 		require.NotNil(t, m)
 		stamps[m[1]] = true
+		_, tail, _ := strings.Cut(m[1], ".")
+		raw, err := base64.RawURLEncoding.DecodeString(tail)
+		require.NoError(t, err)
+		require.Len(t, raw, 32)
+		if p == e && last != nil {
+			// A count, even behind a prefix, would change a few bits; an
+			// encrypted one about half of the 128.
+			diff := 0
+			for j := range 16 {
+				diff += bits.OnesCount8(raw[j] ^ last[j])
+			}
+			assert.Greater(t, diff, 24, "nonces %x and %x of two views in a row", last, raw[:16])
+		}
+		if p == e {
+			last = raw[:16]
+		}
 	}
-	assert.Len(t, stamps, 5, "forms served in one second get their own stamps")
+	assert.Len(t, stamps, 200, "forms served in one second, by two processes, get their own stamps")
 	e.clock.Add(time.Minute)
+	m := stampRE.FindStringSubmatch(e.get(t, threadPath, "").Body.String())
+	v := e.form("Ann", ann, "Sent at once")
+	v.Set("ts", m[1])
+	w := e.postForm(t, threadPath, v)
+	assert.Equal(t, http.StatusBadRequest, w.Code, "a form served now is too fresh to post now")
+	assert.Contains(t, w.Body.String(), "too quickly")
 	for s := range stamps {
 		v := e.form("Ann", ann, "Posted with "+s[len(s)-6:])
 		v.Set("ts", s)

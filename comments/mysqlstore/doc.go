@@ -18,7 +18,8 @@
 // opened for it commits, the store's Do included, and a view is answered by a
 // version read that started no more than VersionLag before it arrived, so it
 // shows every change acknowledged before it arrived; reads are shared between
-// views (see versionReads). A change made inside a unit of work another store
+// views, and a busy thread's next read starts every quarter of VersionLag
+// without waiting for a slow one (see versionReads). A change made inside a unit of work another store
 // opened is committed by that unit's caller, who must wait VersionLag after the
 // commit before acknowledging it for the same to hold; so must one made by hand,
 // and a site upgrading from a version of this package without the wait has,

@@ -2,6 +2,7 @@ package mysqlstore
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -18,23 +19,35 @@ const VersionLag = 10 * time.Millisecond
 // predate a change acknowledged just before the view, and the view would show
 // the thread as it was. Within that rule reads are shared, in three ways:
 //
-//   - a view takes the last read that returned, when it started within the
-//     lag; past a quarter of the lag, the view also starts the next read, so
-//     that a busy thread always has a recent one and no view waits unless a
-//     round trip takes most of the lag;
-//   - else it waits for the read in flight, when that started within the lag;
-//   - else it waits for the next read, which starts when the one in flight
+//   - a view takes the last read that returned (the one that started last),
+//     when it started within the lag; when no read started in the last
+//     quarter of the lag, the view also starts the next one, without waiting
+//     for a read still in flight (up to maxAhead at once), so that a busy
+//     thread always has a recent read and no view waits even when a round
+//     trip takes longer than the lag: one slow read is overtaken by the next;
+//   - else it waits for the oldest read in flight that started within the lag;
+//   - else it waits for the next read, which starts when a read in flight
 //     returns (at once when none is), with every view that arrived meanwhile,
 //     as a group commit shares a disk flush: one round trip answers as many
 //     views as arrived during the previous one.
 //
 // With no lag, this is only the last: each view is answered by a read that
-// started after it arrived.
+// started after it arrived, and one read of a thread is in flight at a time.
+//
+// Reads in flight together may return out of order, or see a change in the
+// opposite order: views arriving before the change is acknowledged may then
+// show the thread before and after it in turn, as they may anyway; those
+// arriving after never take a read that started before it committed.
+
+// maxAhead bounds the reads of one thread in flight: four, one for each
+// quarter of the lag, so a database that stops answering holds no more.
+const maxAhead = 4
 
 // versionReads shares the version reads of each thread so.
 type versionReads struct {
 	read func(ctx context.Context, thread string) (int64, error)
 	lag  time.Duration
+	now  func() time.Time
 
 	mu      sync.Mutex
 	threads map[string]*threadReads
@@ -43,9 +56,9 @@ type versionReads struct {
 
 // threadReads are the reads of one thread.
 type threadReads struct {
-	inFlight *versionRound // nil when none
-	next     *versionRound // starts when inFlight returns; nil while no view waits for it
-	last     *versionRound // the newest read that succeeded; nil when none
+	flying []*versionRound // in flight, in the order they started
+	next   *versionRound   // starts when one in flight returns; nil while no view waits for it
+	last   *versionRound   // of the reads that succeeded, the one that started last; nil when none
 }
 
 // versionRound is one read, shared by the views that wait for it.
@@ -60,13 +73,13 @@ type versionRound struct {
 }
 
 func newVersionReads(lag time.Duration, read func(ctx context.Context, thread string) (int64, error)) *versionReads {
-	return &versionReads{read: read, lag: lag, threads: map[string]*threadReads{}}
+	return &versionReads{read: read, lag: lag, now: time.Now, threads: map[string]*threadReads{}}
 }
 
 // get returns thread's version as read by a read that started no more than
 // the lag before get was called.
 func (c *versionReads) get(ctx context.Context, thread string) (int64, error) {
-	arrived := time.Now()
+	arrived := c.now()
 	oldest := arrived.Add(-c.lag)
 	c.mu.Lock()
 	t := c.threads[thread]
@@ -76,20 +89,23 @@ func (c *versionReads) get(ctx context.Context, thread string) (int64, error) {
 		c.threads[thread] = t
 	}
 	if l := t.last; l != nil && !l.started.Before(oldest) {
-		if t.inFlight == nil && arrived.Sub(l.started) > c.lag/4 {
+		newest := l.started
+		if n := len(t.flying); n > 0 && t.flying[n-1].started.After(newest) {
+			newest = t.flying[n-1].started
+		}
+		if arrived.Sub(newest) > c.lag/4 && len(t.flying) < maxAhead {
 			c.start(thread, t, newRound(context.Background()))
 		}
 		c.mu.Unlock()
 		return l.v, nil
 	}
 	var r *versionRound
-	switch {
-	case t.inFlight != nil && !t.inFlight.started.Before(oldest):
-		r = t.inFlight
-	case t.inFlight == nil:
+	if i := slices.IndexFunc(t.flying, func(r *versionRound) bool { return !r.started.Before(oldest) }); i >= 0 {
+		r = t.flying[i]
+	} else if len(t.flying) == 0 {
 		r = newRound(ctx)
 		c.start(thread, t, r)
-	default:
+	} else {
 		if t.next == nil {
 			t.next = newRound(ctx)
 		}
@@ -122,10 +138,10 @@ func newRound(ctx context.Context) *versionRound {
 	return &versionRound{ctx: rctx, cancel: cancel, done: make(chan struct{})}
 }
 
-// start sends r as thread's read in flight. c.mu is held.
+// start sends r as a read of thread. c.mu is held.
 func (c *versionReads) start(thread string, t *threadReads, r *versionRound) {
-	r.started = time.Now()
-	t.inFlight = r
+	r.started = c.now()
+	t.flying = append(t.flying, r)
 	go func() {
 		v, err := c.read(r.ctx, thread)
 		c.finish(thread, t, r, v, err)
@@ -140,10 +156,10 @@ func (c *versionReads) finish(thread string, t *threadReads, r *versionRound, v 
 	r.v, r.err = v, err
 	r.cancel()
 	close(r.done)
-	if err == nil {
+	if err == nil && (t.last == nil || r.started.After(t.last.started)) {
 		t.last = r
 	}
-	t.inFlight = nil
+	t.flying = slices.DeleteFunc(t.flying, func(f *versionRound) bool { return f == r })
 	if n := t.next; n != nil {
 		t.next = nil
 		c.start(thread, t, n)
@@ -159,7 +175,7 @@ func (c *versionReads) sweep(oldest time.Time) {
 		return
 	}
 	for thread, t := range c.threads {
-		if t.inFlight == nil && t.next == nil && (t.last == nil || t.last.started.Before(oldest)) {
+		if len(t.flying) == 0 && t.next == nil && (t.last == nil || t.last.started.Before(oldest)) {
 			delete(c.threads, thread)
 		}
 	}

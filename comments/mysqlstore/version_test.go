@@ -3,6 +3,7 @@ package mysqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,7 +62,7 @@ func idle(c *versionReads) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, t := range c.threads {
-		if t.inFlight != nil || t.next != nil {
+		if len(t.flying) > 0 || t.next != nil {
 			return false
 		}
 	}
@@ -218,4 +219,72 @@ func TestVersionReadsLag(t *testing.T) {
 	// depends on how often a loaded machine lets the views run.
 	assert.Greater(t, reads, 1, "reads kept coming")
 	assert.Less(t, int64(reads), views.Load()/10, "views shared reads")
+}
+
+// TestVersionReadsOvertakeASlowRead steps a clock through views of a thread
+// whose even reads hang: each view past a quarter of the lag since the newest
+// read started starts another without waiting for those in flight, so the
+// views are answered at once by the reads that return, never made to wait for
+// a hung one; reads in flight stop at maxAhead; and a hung read that returns
+// late replaces only a read that started before it.
+func TestVersionReadsOvertakeASlowRead(t *testing.T) {
+	const lag = 10 * time.Millisecond
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	hung := make(chan struct{})
+	var reads atomic.Int64
+	c := newVersionReads(lag, func(ctx context.Context, _ string) (int64, error) {
+		n := reads.Add(1)
+		if n%2 == 0 {
+			<-hung
+		}
+		return n, nil
+	})
+	c.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	flying := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.threads["t"].flying)
+	}
+	view := func(want int64, msg string) {
+		t.Helper()
+		done := make(chan int64, 1)
+		go func() {
+			v, err := c.get(context.Background(), "t")
+			assert.NoError(t, err)
+			done <- v
+		}()
+		select {
+		case v := <-done:
+			assert.Equal(t, want, v, msg)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the view waited for a hung read", msg)
+		}
+	}
+
+	view(1, "the first view reads")
+	for i, step := range []struct {
+		answer, reads int64 // the view's answer, and the reads started after it
+		flying        int   // in flight once the returning ones returned
+	}{
+		{1, 2, 1}, // 3 ms: starts read 2, which hangs
+		{1, 3, 1}, // 6 ms: read 2 is 3 ms old: starts read 3, which returns
+		{3, 4, 2}, // 9 ms: answered by read 3; starts read 4
+		{3, 5, 2}, // 12 ms: read 1 is too old, read 2 hangs: read 3 answers at once; starts 5
+		{5, 6, 3},
+		{5, 7, 3},
+		{7, 8, maxAhead}, // 21 ms
+		{7, 8, maxAhead}, // 24 ms: reads 2, 4, 6 and 8 hang: no fifth
+		{7, 8, maxAhead}, // 27 ms: read 7 (18 ms) still answers
+	} {
+		mu.Lock()
+		now = now.Add(3 * time.Millisecond)
+		mu.Unlock()
+		view(step.answer, fmt.Sprintf("step %d", i))
+		require.Eventually(t, func() bool { return reads.Load() == step.reads && flying() == step.flying }, 5*time.Second, time.Millisecond,
+			"step %d: %d reads, %d in flight", i, reads.Load(), flying())
+	}
+	close(hung)
+	require.Eventually(t, func() bool { return flying() == 0 }, 5*time.Second, time.Millisecond)
+	view(8, "of the hung reads, read 8 alone started after read 7 and replaces it")
 }
