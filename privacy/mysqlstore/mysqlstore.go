@@ -232,12 +232,16 @@ func (s *Store) MarkSentAndClaim(ctx context.Context, owner string, sent []int64
 		// A claim moves due_at to the end of the lease, so rows held by live workers
 		// are not due and the index on (state, due_at, id) yields the next due rows
 		// in order, without sorting or skipping over the claimed ones. The
-		// suppression subquery takes no lock: only the outbox rows are claimed. It
-		// looks for the address under SuppressionKey (lower case) and under the
-		// spelling rows were suppressed by before that (legacyKey).
+		// suppression subqueries take no lock: only the outbox rows are claimed.
+		// They look for the address under SuppressionKey (lower case) and under the
+		// spelling rows were suppressed by before that (legacyKey), one key each:
+		// `address_hash IN (SHA2(...), SHA2(...))` of the outer row made MariaDB
+		// scan the whole suppression list for every row claimed (EXPLAIN: type
+		// index), where each `=` is one primary-key look-up (eq_ref).
 		err := tx.SelectContext(ctx, &rows, `
 			SELECT o.id, o.body, o.attempts, o.created_at, o.owner IS NOT NULL AS reclaimed,
-			       EXISTS (SELECT 1 FROM privacy_suppression s WHERE s.address_hash IN (SHA2(o.recipient_key, 256), SHA2(o.recipient, 256))) AS suppressed
+			       EXISTS (SELECT 1 FROM privacy_suppression s WHERE s.address_hash = SHA2(o.recipient_key, 256))
+			       OR EXISTS (SELECT 1 FROM privacy_suppression s WHERE s.address_hash = SHA2(o.recipient, 256)) AS suppressed
 			FROM privacy_outbox o
 			WHERE o.state = 0 AND o.due_at <= ?
 			ORDER BY o.due_at, o.id LIMIT ? FOR UPDATE SKIP LOCKED`, now, limit)
