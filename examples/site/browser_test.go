@@ -133,14 +133,18 @@ func (b *browser) expectedLog(e *log.Entry) bool {
 	return false
 }
 
-// do runs steps, then checks that the browser holds no cookie. It asks the
-// browser's cookie jar, which document.cookie writes to as well, rather than
-// evaluating document.cookie in the page: a step that submits a form leaves a
-// navigation in flight, and an evaluation racing it failed with "Inspected target
-// navigated or closed" about once in six runs.
+// do runs steps, waits until the page they leave is loaded, then checks that
+// the browser holds no cookie. It asks the browser's cookie jar, which
+// document.cookie writes to as well, rather than evaluating document.cookie in
+// the page: a step that submits a form leaves a navigation in flight, and an
+// evaluation racing it failed with "Inspected target navigated or closed" about
+// once in six runs.
 func (b *browser) do(t *testing.T, step string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", step, err)
+	}
+	if _, err := chromedp.Run(b.ctx, loaded); err != nil {
 		t.Fatalf("%s: %v", step, err)
 	}
 	jar, err := chromedp.CallBrowser(b.ctx, storage.GetCookies, storage.GetCookiesParams{})
@@ -149,6 +153,32 @@ func (b *browser) do(t *testing.T, step string, steps ...chromedp.Action[chromed
 	}
 	if len(jar.Cookies) > 0 {
 		t.Fatalf("%s: the browser holds cookies: %v", step, jar.Cookies[0].Name)
+	}
+}
+
+// loaded waits until the page's load event has passed. Chromium forgets every
+// node it named in a page at the page's DOMContentLoaded (the DOM domain's
+// documentUpdated), which waits for the page's module scripts: a node found
+// after a click or a form's navigation, with the new page parsed but its scripts
+// not yet run, could not be typed into or clicked a moment later ("Could not
+// find node with given id": TestSecondFactorSessionsAndStepUp twice and
+// TestStaffAnswersContact once in 20 runs of the browser tests beside other
+// packages' tests). A step that finds such a node must come after loaded. The
+// page's readyState is read again while an evaluation races a navigation.
+func loaded(ctx context.Context, target *chromedp.Target) (chromedp.Void, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var state string
+	for {
+		var err error
+		if state, err = chromedp.Evaluate[string](`document.readyState`)(ctx, target); err == nil && state == "complete" {
+			return chromedp.Void{}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return chromedp.Void{}, fmt.Errorf("the page is not loaded (readyState %q): %w", state, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 

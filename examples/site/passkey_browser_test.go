@@ -79,6 +79,7 @@ func TestPasskeyInBrowser(t *testing.T) {
 		chromedp.SendKeys(css(`#password`), password),
 		chromedp.Submit(css(`main form`)),
 		chromedp.WaitVisible(css(`[data-passkey-second] button`)),
+		loaded,
 		chromedp.Click(css(`[data-passkey-second] button`)),
 		chromedp.WaitVisible(css(`#totp-on`)))
 

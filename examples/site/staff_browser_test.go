@@ -55,6 +55,9 @@ var axeScript = sync.OnceValues(func() (string, error) {
 	return string(b), err
 })
 
+// axeOptions are the rules every axe-core check runs: WCAG 2.2 A and AA.
+const axeOptions = `{runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}`
+
 // axe checks the page as it is now against WCAG 2.2 A and AA with axe-core, and
 // fails the test for each violation, named with page.
 func (b *browser) axe(t *testing.T, page string) {
@@ -90,7 +93,7 @@ func (b *browser) axeRun(t *testing.T, page string) string {
 	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](script+";true")); err != nil {
 		t.Fatalf("inject axe-core into %s: %v", page, err)
 	}
-	out, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`axe.run(document, {runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]})
+	out, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`axe.run(document, `+axeOptions+`)
 		.then(r => JSON.stringify(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(" ")).slice(0, 3)}))))`,
 		chromedp.EvalAwaitPromise))
 	if err != nil {
@@ -337,7 +340,16 @@ func TestVisitorPagesAccessible(t *testing.T) {
 // 3:1 against the page (WCAG 2.2 1.4.11), and visually hidden text takes no room.
 func (b *browser) contrast(t *testing.T, page string) {
 	t.Helper()
-	out := b.eval(t, `(() => {
+	if out := b.contrastFaults(t); out != "" {
+		t.Errorf("%s: %s", page, out)
+	}
+}
+
+// contrastFaults returns contrast's faults on the page as it is now, separated
+// by "; ".
+func (b *browser) contrastFaults(t *testing.T) string {
+	t.Helper()
+	return b.eval(t, `(() => {
 		const lum = (c) => { const [r, g, b] = c.match(/[\d.]+/g).map(Number).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
 			return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
 		const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
@@ -358,7 +370,4 @@ func (b *browser) contrast(t *testing.T, page string) {
 		}
 		return faults.join("; ");
 	})()`)
-	if out != "" {
-		t.Errorf("%s: %s", page, out)
-	}
 }
