@@ -37,12 +37,7 @@ func TestStaffRolesInBrowser(t *testing.T) {
 		return a.Roles
 	}
 
-	b.do(t, "sign in", chromedp.Navigate(base+"/accounts/signin"))
-	b.signIn(t, admin, password)
-	b.do(t, "member area", chromedp.WaitVisible(css(`#me`)))
-	b.do(t, "staff area", chromedp.Navigate(base+"/staff"), chromedp.WaitVisible(css(`#staff-nav`)))
-	b.do(t, "Staff", chromedp.Click(css(`#staff-nav a[href="/accounts/staff"]`)))
-	b.waitLoaded(t, "/accounts/staff")
+	b.openStaff(t, base, admin, password, "/accounts/staff")
 	b.waitText(t, "#page-title", "Staff")
 	b.waitText(t, "#staff-view table", admin)
 	if n := b.eval(t, `String(document.querySelectorAll("#staff-view form[action$='/staff/revoke']").length)`); n != "0" {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -124,6 +125,18 @@ func member(t *testing.T, s *Site, email, name string, roles ...privacy.Role) st
 		}
 	}
 	return password
+}
+
+// openStaff signs email in from the sign-in page and opens the staff section at
+// path from the staff navigation, as a member of staff does.
+func (b *browser) openStaff(t *testing.T, base, email, password, path string) {
+	t.Helper()
+	b.do(t, "sign in", chromedp.Navigate(base+"/accounts/signin"))
+	b.signIn(t, email, password)
+	b.do(t, "member area", chromedp.WaitVisible(chromedp.CSS(`#me`)))
+	b.do(t, "staff area", chromedp.Navigate(base+"/staff"), chromedp.WaitVisible(chromedp.CSS(`#staff-nav`)))
+	b.do(t, "staff: "+path, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#staff-nav a[href=%q]`, path))))
+	b.waitLoaded(t, path)
 }
 
 // signIn signs email in through the sign-in form, in this tab.

@@ -113,12 +113,7 @@ func TestUsageInBrowser(t *testing.T) {
 	password := member(t, s, admin, "Boss", privacy.RoleAdmin)
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
 
-	b.do(t, "sign in", chromedp.Navigate(base+"/accounts/signin"))
-	b.signIn(t, admin, password)
-	b.do(t, "member area", chromedp.WaitVisible(css(`#me`)))
-	b.do(t, "staff area", chromedp.Navigate(base+"/staff"), chromedp.WaitVisible(css(`#staff-nav`)))
-	b.do(t, "usage", chromedp.Click(css(`#staff-nav a[href="/stats/"]`)))
-	b.waitLoaded(t, "/stats/")
+	b.openStaff(t, base, admin, password, "/stats/")
 	b.waitText(t, "#staff-view", "A site without cookies")
 	if cur := b.eval(t, `document.querySelector("#staff-view [aria-current=page]")?.textContent ?? ""`); cur != "30 days" {
 		t.Errorf("the default range is marked %q, want 30 days", cur)
