@@ -9,8 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,24 +68,9 @@ func BenchmarkCampaign(b *testing.B) {
 	for b.Loop() {
 		sink.Reset()
 		t0 := time.Now()
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range mailWorkers {
-			wg.Go(func() {
-				c, err := tr.Dial(ctx)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				defer c.Close()
-				for i := next.Add(1) - 1; i < int64(members); i = next.Add(1) - 1 {
-					if err := c.Send(ctx, &msgs[i]); err != nil {
-						b.Error(err)
-					}
-				}
-			})
+		if err := mailtest.SendOver(ctx, tr, mailWorkers, msgs[:members]); err != nil {
+			b.Error(err)
 		}
-		wg.Wait()
 		raw += time.Since(t0)
 		require.Len(b, sink.Messages(), members)
 

@@ -2,7 +2,10 @@ package mailtest
 
 import (
 	"context"
+	"errors"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,4 +66,30 @@ func NewHarness(tb testing.TB, policy *privacy.Policy, store privacy.OutboxStore
 	go func() { d.Run(ctx); close(done) }()
 	tb.Cleanup(func() { cancel(); <-done })
 	return &Harness{Server: srv, Store: store, Mailer: m, Dispatcher: d}
+}
+
+// SendOver sends msgs through tr over conns connections at once, each taking the
+// next message not yet sent, with no outbox: the raw rate of a transport, which
+// the benchmarks measure the durable paths against. It returns the first error.
+func SendOver(ctx context.Context, tr privacy.Transport, conns int, msgs []privacy.Message) error {
+	var next atomic.Int64
+	errs := make([]error, conns)
+	var wg sync.WaitGroup
+	for w := range conns {
+		wg.Go(func() {
+			c, err := tr.Dial(ctx)
+			if err != nil {
+				errs[w] = err
+				return
+			}
+			defer c.Close()
+			for i := next.Add(1) - 1; i < int64(len(msgs)); i = next.Add(1) - 1 {
+				if err := c.Send(ctx, &msgs[i]); err != nil && errs[w] == nil {
+					errs[w] = err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

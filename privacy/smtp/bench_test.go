@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,24 +61,9 @@ func BenchmarkDKIM(b *testing.B) {
 		}
 		srv.Reset()
 		start := time.Now()
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range 4 {
-			wg.Go(func() {
-				c, err := tr.Dial(ctx)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				defer c.Close()
-				for i := next.Add(1) - 1; i < int64(len(msgs)); i = next.Add(1) - 1 {
-					if err := c.Send(ctx, &msgs[i]); err != nil {
-						b.Error(err)
-					}
-				}
-			})
+		if err := mailtest.SendOver(ctx, tr, 4, msgs); err != nil {
+			b.Error(err)
 		}
-		wg.Wait()
 		if got := len(srv.Wait(b.N, time.Minute)); got != b.N {
 			b.Fatalf("delivered %d of %d", got, b.N)
 		}
