@@ -16,13 +16,7 @@ import (
 // SetSessionProved implements accounts.Store.
 func (s *Store) SetSessionProved(ctx context.Context, hash string, at time.Time) error {
 	n, err := affected(s.ext(ctx).ExecContext(ctx, `UPDATE accounts_sessions SET proved_at = ? WHERE hash = ?`, at.UTC(), hash))
-	if err == nil && n == 0 {
-		var one int
-		if e := sqlx.GetContext(ctx, s.ext(ctx), &one, `SELECT 1 FROM accounts_sessions WHERE hash = ?`, hash); errors.Is(e, sql.ErrNoRows) {
-			return notFound("session")
-		}
-	}
-	return err
+	return s.updated(ctx, n, err, "session", `SELECT 1 FROM accounts_sessions WHERE hash = ?`, hash)
 }
 
 // DeleteSessionOf implements accounts.Store.

@@ -100,6 +100,19 @@ func timeOf(n sql.NullTime) time.Time {
 
 func notFound(what string) error { return privacy.Errorf(privacy.ErrNotFound, "no such %s", what) }
 
+// updated completes an UPDATE that changed n rows: none changed is also what
+// MySQL reports for rows already as set, so a row that is not there is looked
+// for with exists (a SELECT 1 ... of args) and reported as no such what.
+func (s *Store) updated(ctx context.Context, n int, err error, what, exists string, args ...any) error {
+	if err == nil && n == 0 {
+		var one int
+		if e := sqlx.GetContext(ctx, s.ext(ctx), &one, exists, args...); errors.Is(e, sql.ErrNoRows) {
+			return notFound(what)
+		}
+	}
+	return err
+}
+
 func affected(res sql.Result, err error) (int, error) {
 	if err != nil {
 		return 0, tr(err)
@@ -481,13 +494,7 @@ func (r sessionRow) session() accounts.Session {
 // TouchSession implements accounts.Store.
 func (s *Store) TouchSession(ctx context.Context, hash string, at time.Time) error {
 	n, err := affected(s.ext(ctx).ExecContext(ctx, `UPDATE accounts_sessions SET last_seen = ? WHERE hash = ?`, at.UTC(), hash))
-	if err == nil && n == 0 {
-		var one int
-		if e := sqlx.GetContext(ctx, s.ext(ctx), &one, `SELECT 1 FROM accounts_sessions WHERE hash = ?`, hash); errors.Is(e, sql.ErrNoRows) {
-			return notFound("session")
-		}
-	}
-	return err
+	return s.updated(ctx, n, err, "session", `SELECT 1 FROM accounts_sessions WHERE hash = ?`, hash)
 }
 
 // DeleteSession implements accounts.Store.

@@ -70,14 +70,7 @@ func (s *Store) PasskeyByCredential(ctx context.Context, credentialID []byte) (a
 func (s *Store) UsePasskey(ctx context.Context, accountID, id string, data []byte, at time.Time) error {
 	n, err := affected(s.ext(ctx).ExecContext(ctx, `UPDATE accounts_passkeys SET data = ?, last_used_at = ? WHERE id = ? AND account_id = ?`,
 		data, at.UTC(), id, accountID))
-	if err == nil && n == 0 {
-		// Nothing changed is also what MySQL reports for a row already so.
-		var one int
-		if e := sqlx.GetContext(ctx, s.ext(ctx), &one, `SELECT 1 FROM accounts_passkeys WHERE id = ? AND account_id = ?`, id, accountID); errors.Is(e, sql.ErrNoRows) {
-			return notFound("passkey")
-		}
-	}
-	return err
+	return s.updated(ctx, n, err, "passkey", `SELECT 1 FROM accounts_passkeys WHERE id = ? AND account_id = ?`, id, accountID)
 }
 
 // DeletePasskey implements accounts.Store.
