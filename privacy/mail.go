@@ -127,6 +127,8 @@ type Mailer struct {
 	declared map[Purpose]int // PurposeUse.Limit of the contracts applied
 
 	refusals sync.Map // reason -> *atomic.Int64
+
+	handover atomic.Pointer[handover] // a running Dispatcher's, if any
 }
 
 // NewMailer returns a Mailer for policy that enqueues into store. log may be nil.
@@ -219,7 +221,17 @@ func (m *Mailer) Send(ctx context.Context, msg Message) (int64, error) {
 		m.log.WarnContext(ctx, "mail over the recipient's limit, not sent", "purpose", string(msg.Purpose))
 		return 0, nil
 	}
-	id, err := m.store.Enqueue(ctx, &msg)
+	// A running Dispatcher on this store takes mail sent outside a unit of work
+	// as it is stored, rather than claiming it back.
+	var id int64
+	var err error
+	handed := false
+	if h := m.handover.Load(); h != nil && !InUnitOfWork(ctx) {
+		id, handed, err = h.send(ctx, &msg)
+	}
+	if !handed {
+		id, err = m.store.Enqueue(ctx, &msg)
+	}
 	var re *RefusalError
 	if errors.As(err, &re) {
 		return 0, m.suppressed(ctx, re.Reason, msg.Purpose)

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -145,8 +147,9 @@ type Dispatcher struct {
 	MaxBackoff time.Duration // 1h
 	MaxAge     time.Duration // 72h: a message still undelivered then fails
 
-	wake chan struct{}
-	once sync.Once
+	wake  chan struct{}
+	woken atomic.Bool // Wake was called: claim at once
+	once  sync.Once
 }
 
 func (d *Dispatcher) defaults() {
@@ -177,6 +180,7 @@ func (d *Dispatcher) defaults() {
 // Wake tells idle workers to look at the outbox now rather than at the next poll.
 func (d *Dispatcher) Wake() {
 	d.defaults()
+	d.woken.Store(true)
 	select {
 	case d.wake <- struct{}{}:
 	default:
@@ -185,14 +189,36 @@ func (d *Dispatcher) Wake() {
 
 // Run delivers until ctx is done, then finishes the message in flight, marks what was
 // sent and releases what was claimed but not attempted, and returns nil.
+//
+// While it runs, the mail its Mailer sends outside a unit of work is handed to its
+// workers as it is stored, leased to them, when the Store is a LeasingStore and the
+// Mailer's own (one Dispatcher per Mailer at a time).
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.defaults()
+	var h *handover
+	if ls, ok := d.Store.(LeasingStore); ok && d.Mailer != nil && sameStore(d.Mailer.store, d.Store) {
+		h = newHandover(d, ls)
+		if !d.Mailer.handover.CompareAndSwap(nil, h) {
+			h = nil
+		}
+	}
 	var wg sync.WaitGroup
 	for range d.Workers {
-		wg.Go(func() { d.work(ctx, newOwner()) })
+		wg.Go(func() { d.work(ctx, newOwner(), h) })
 	}
 	wg.Wait()
+	if h != nil {
+		d.Mailer.handover.CompareAndSwap(h, nil)
+		if err := h.close(context.WithoutCancel(ctx)); err != nil {
+			d.Log.Error("outbox release", "err", err)
+		}
+	}
 	return nil
+}
+
+// sameStore reports whether a and b are one store.
+func sameStore(a, b OutboxStore) bool {
+	return a != nil && reflect.TypeOf(a).Comparable() && any(a) == any(b)
 }
 
 func newOwner() string {
@@ -201,19 +227,55 @@ func newOwner() string {
 	return hex.EncodeToString(b)
 }
 
-func (d *Dispatcher) work(ctx context.Context, owner string) {
+func (d *Dispatcher) work(ctx context.Context, owner string, h *handover) {
 	// Bookkeeping must outlive a cancelled ctx so nothing claimed is left dangling.
 	bg := context.WithoutCancel(ctx)
 	var conn Conn
-	var sent []int64 // delivered, not yet marked
+	var sent []int64   // delivered, not yet marked
+	var handed []int64 // handed over and delivered, not yet marked
 	defer func() {
 		d.markSent(bg, owner, sent)
+		if h != nil {
+			d.markSent(bg, h.owner, handed)
+		}
 		if conn != nil {
 			conn.Close()
 		}
 	}()
 	idle := d.Poll
 	for ctx.Err() == nil {
+		if h != nil && !d.woken.Swap(false) && !h.claimDue(idle) {
+			// Mail handed over is leased already: it goes first, and what it
+			// delivers is marked a batch at a time, as claimed mail is. Mail only
+			// the store holds (sent in a unit of work, due for a retry) is claimed
+			// once a Poll by one of the workers, and at once again after a full
+			// batch.
+			if items := h.take(); len(items) > 0 {
+				// What the last claim delivered is marked first, well within its lease.
+				d.markSent(bg, owner, sent)
+				sent = nil
+				var done []int64
+				conn, done = d.deliver(ctx, h.owner, conn, items)
+				if handed = append(handed, done...); len(handed) >= d.Batch {
+					d.markSent(bg, h.owner, handed)
+					handed = nil
+				}
+				continue
+			}
+			// Nothing to deliver: wait for mail or the next claim, and mark what
+			// was delivered if no more mail comes soon.
+			if len(handed) == 0 {
+				d.sleep(ctx, idle, h)
+			} else if !d.sleep(ctx, min(idle, 20*time.Millisecond), h) {
+				d.markSent(bg, h.owner, handed)
+				handed = nil
+			}
+			continue
+		}
+		if h != nil {
+			d.markSent(bg, h.owner, handed)
+			handed = nil
+		}
 		// A full batch delivered is marked in the transaction that claims the next.
 		items, err := d.Store.MarkSentAndClaim(ctx, owner, sent, d.Batch, nowOr(d.Now), d.Lease)
 		if err != nil {
@@ -222,22 +284,25 @@ func (d *Dispatcher) work(ctx context.Context, owner string) {
 			if ctx.Err() == nil {
 				d.Log.Error("outbox claim", "err", err)
 			}
-			d.sleep(ctx, idle)
+			d.sleep(ctx, idle, h)
 			continue
 		}
 		sent = nil
 		if len(items) == 0 {
-			d.sleep(ctx, idle)
+			d.sleep(ctx, idle, h)
 			continue
 		}
 		conn, sent = d.deliver(ctx, owner, conn, items)
+		if len(items) == d.Batch && h != nil {
+			h.claimNow() // the store may hold more
+		}
 		if len(items) < d.Batch {
 			// The outbox is drained: mark now rather than after the wait, and let
 			// the outbox fill up a little rather than claim messages one by one as
 			// they trickle in.
 			d.markSent(bg, owner, sent)
 			sent = nil
-			d.sleep(ctx, min(idle, 20*time.Millisecond))
+			d.sleep(ctx, min(idle, 20*time.Millisecond), h)
 		}
 	}
 }
@@ -251,14 +316,24 @@ func (d *Dispatcher) markSent(ctx context.Context, owner string, ids []int64) {
 	}
 }
 
-func (d *Dispatcher) sleep(ctx context.Context, dur time.Duration) {
+// sleep waits for dur, a Wake, mail handed over to h (if not nil) or the end of
+// ctx, and reports whether it was woken.
+func (d *Dispatcher) sleep(ctx context.Context, dur time.Duration, h *handover) (woken bool) {
+	var ready chan struct{}
+	if h != nil {
+		ready = h.ready
+	}
 	t := time.NewTimer(dur)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 	case <-t.C:
 	case <-d.wake:
+		return true
+	case <-ready:
+		return true
 	}
+	return false
 }
 
 // deliver sends items over conn (dialling when nil) and returns the connection to

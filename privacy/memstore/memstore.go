@@ -43,7 +43,10 @@ type entry struct {
 	reason string
 }
 
-var _ privacy.Store = (*Store)(nil)
+var (
+	_ privacy.Store        = (*Store)(nil)
+	_ privacy.LeasingStore = (*Store)(nil)
+)
 
 // same compares two addresses as every look-up by address does.
 func same(a, b string) bool { return privacy.AddressKey(a) == privacy.AddressKey(b) }
@@ -71,6 +74,21 @@ func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error
 		return 0, &privacy.RefusalError{Reason: privacy.RefusedSuppressed, Purpose: msg.Purpose}
 	}
 	return ids[0], nil
+}
+
+// EnqueueLeased implements privacy.LeasingStore.
+func (s *Store) EnqueueLeased(ctx context.Context, msg *privacy.Message, owner string, until time.Time) (int64, error) {
+	if privacy.InUnitOfWork(ctx) {
+		return 0, privacy.ErrInUnitOfWork
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.suppressed[privacy.SuppressionKey(msg.To.Email)]; ok {
+		return 0, &privacy.RefusalError{Reason: privacy.RefusedSuppressed, Purpose: msg.Purpose}
+	}
+	id := s.id()
+	s.outbox[id] = &entry{item: privacy.Item{ID: id, Message: *msg, Created: time.Now().UTC()}, state: "queued", owner: owner, lease: until}
+	return id, nil
 }
 
 // EnqueueBatch implements privacy.OutboxStore.

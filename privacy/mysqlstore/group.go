@@ -28,23 +28,24 @@ type group struct {
 }
 
 type call struct {
-	msg  *privacy.Message
-	body []byte
-	id   int64
-	err  error
-	lead chan bool // true: lead the next insert; false: id and err are set
+	msg   *privacy.Message
+	lease lease
+	body  []byte
+	id    int64
+	err   error
+	lead  chan bool // true: lead the next insert; false: id and err are set
 }
 
 // errAlone tells a caller to insert its message on its own: the group's insert
 // failed, and only its own insert can say whether its message was the cause.
 var errAlone = errors.New("enqueue alone")
 
-func (g *group) enqueue(ctx context.Context, db *sqlx.DB, msg *privacy.Message) (int64, error) {
+func (g *group) enqueue(ctx context.Context, db *sqlx.DB, msg *privacy.Message, l lease) (int64, error) {
 	body, err := json.Marshal(msg)
 	if err != nil {
 		return 0, err
 	}
-	c := &call{msg: msg, body: body, lead: make(chan bool, 1)}
+	c := &call{msg: msg, lease: l, body: body, lead: make(chan bool, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
 	lead := !g.leading
@@ -79,16 +80,17 @@ func (g *group) enqueue(ctx context.Context, db *sqlx.DB, msg *privacy.Message) 
 // commit, and sets each call's id or error.
 func insert(ctx context.Context, db *sqlx.DB, batch []*call) {
 	msgs := make([]*privacy.Message, len(batch))
+	leases := make([]lease, len(batch))
 	bodies := make([][]byte, len(batch))
 	ids := make([]int64, len(batch))
 	for i, c := range batch {
-		msgs[i], bodies[i] = c.msg, c.body
+		msgs[i], leases[i], bodies[i] = c.msg, c.lease, c.body
 	}
 	now := time.Now().UTC()
 	ext := sqltx.Ext(ctx, db)
 	for start := 0; start < len(batch); {
 		end := chunkEnd(bodies, start)
-		err := enqueueChunk(ctx, ext, msgs[start:end], bodies[start:end], ids[start:end], now)
+		err := enqueueChunk(ctx, ext, msgs[start:end], leases[start:end], bodies[start:end], ids[start:end], now)
 		for i := start; i < end; i++ {
 			c := batch[i]
 			switch {

@@ -83,8 +83,35 @@ func tr(err error) error { return mysqldb.Translate(err) }
 // one INSERT of it; outside one, it shares an insert and its commit with the
 // messages other callers enqueue at the same time (see group).
 func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error) {
+	return s.enqueue(ctx, msg, lease{})
+}
+
+// EnqueueLeased implements privacy.LeasingStore: Enqueue, with the row inserted
+// as a claim leaves it (owner, lease_until, and due_at at the lease's end).
+func (s *Store) EnqueueLeased(ctx context.Context, msg *privacy.Message, owner string, until time.Time) (int64, error) {
+	if privacy.InUnitOfWork(ctx) {
+		return 0, privacy.ErrInUnitOfWork
+	}
+	return s.enqueue(ctx, msg, lease{owner, until.UTC()})
+}
+
+// lease is a message's claim as it is enqueued; the zero lease is none.
+type lease struct {
+	owner string
+	until time.Time
+}
+
+// values are the owner, lease_until and due_at columns of a message enqueued at now.
+func (l lease) values(now time.Time) (owner, until any, due time.Time) {
+	if l.owner == "" {
+		return nil, nil, now
+	}
+	return l.owner, l.until, l.until
+}
+
+func (s *Store) enqueue(ctx context.Context, msg *privacy.Message, l lease) (int64, error) {
 	if !sqltx.InTx(ctx, s.db) {
-		if id, err := s.group.enqueue(ctx, s.db, msg); !errors.Is(err, errAlone) {
+		if id, err := s.group.enqueue(ctx, s.db, msg, l); !errors.Is(err, errAlone) {
 			return id, err
 		}
 	}
@@ -93,11 +120,12 @@ func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error
 		return 0, err
 	}
 	now := time.Now().UTC()
+	owner, until, due := l.values(now)
 	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx,
-		`INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at)
-		 SELECT ?, ?, ?, ?, ?, ?, ? FROM DUAL
+		`INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at, owner, lease_until)
+		 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? FROM DUAL
 		 WHERE NOT EXISTS (SELECT 1 FROM privacy_suppression WHERE address_hash IN (?, ?))`,
-		msg.Purpose, msg.DataSubject, msg.To.Email, msg.Ref, body, now, now, privacy.SuppressionKey(msg.To.Email), legacyKey(msg.To.Email))
+		msg.Purpose, msg.DataSubject, msg.To.Email, msg.Ref, body, due, now, owner, until, privacy.SuppressionKey(msg.To.Email), legacyKey(msg.To.Email))
 	if err != nil {
 		return 0, tr(err)
 	}
@@ -134,7 +162,7 @@ func (s *Store) EnqueueBatch(ctx context.Context, msgs []*privacy.Message) ([]in
 	err := sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
 		for start := 0; start < len(msgs); {
 			end := chunkEnd(bodies, start)
-			if err := enqueueChunk(ctx, tx, msgs[start:end], bodies[start:end], ids[start:end], now); err != nil {
+			if err := enqueueChunk(ctx, tx, msgs[start:end], nil, bodies[start:end], ids[start:end], now); err != nil {
 				return err
 			}
 			start = end
@@ -157,8 +185,9 @@ func chunkEnd(bodies [][]byte, start int) int {
 	return end
 }
 
-// enqueueChunk inserts msgs, but those to a suppressed recipient, and sets their ids.
-func enqueueChunk(ctx context.Context, db sqlx.QueryerContext, msgs []*privacy.Message, bodies [][]byte, ids []int64, now time.Time) error {
+// enqueueChunk inserts msgs, but those to a suppressed recipient, each under its
+// lease (none when leases is nil), and sets their ids.
+func enqueueChunk(ctx context.Context, db sqlx.QueryerContext, msgs []*privacy.Message, leases []lease, bodies [][]byte, ids []int64, now time.Time) error {
 	keys := make([]any, 0, 2*len(msgs))
 	for _, msg := range msgs {
 		keys = append(keys, privacy.SuppressionKey(msg.To.Email), legacyKey(msg.To.Email))
@@ -178,8 +207,13 @@ func enqueueChunk(ctx context.Context, db sqlx.QueryerContext, msgs []*privacy.M
 		if suppressed[keys[2*i].(string)] || suppressed[keys[2*i+1].(string)] {
 			continue
 		}
+		var l lease
+		if leases != nil {
+			l = leases[i]
+		}
+		owner, until, due := l.values(now)
 		rows = append(rows, i)
-		args = append(args, msg.Purpose, msg.DataSubject, msg.To.Email, msg.Ref, bodies[i], now, now)
+		args = append(args, msg.Purpose, msg.DataSubject, msg.To.Email, msg.Ref, bodies[i], due, now, owner, until)
 	}
 	if len(rows) == 0 {
 		return nil
@@ -192,8 +226,8 @@ func enqueueChunk(ctx context.Context, db sqlx.QueryerContext, msgs []*privacy.M
 		ID        int64  `db:"id"`
 		Recipient string `db:"recipient"`
 	}
-	if err := sqlx.SelectContext(ctx, db, &got, `INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`+
-		strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", len(rows)-1)+` RETURNING id, recipient`, args...); err != nil {
+	if err := sqlx.SelectContext(ctx, db, &got, `INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`+
+		strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?)", len(rows)-1)+` RETURNING id, recipient`, args...); err != nil {
 		return err
 	}
 	if len(got) != len(rows) {

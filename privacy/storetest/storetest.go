@@ -304,6 +304,64 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 		assert.Equal(t, privacy.OutboxStats{Sent: 1}, st)
 	})
 
+	t.Run("EnqueueLeased", func(t *testing.T) {
+		s := newStore(t)
+		ls, ok := s.(privacy.LeasingStore)
+		if !ok {
+			t.Skip("the store is not a privacy.LeasingStore")
+		}
+		until := now.Add(time.Minute)
+		var ids []int64
+		for i := range 3 {
+			id, err := ls.EnqueueLeased(ctx, msg(fmt.Sprintf("l%d@example.org", i), "leased"), "mine", until)
+			require.NoError(t, err)
+			require.NotZero(t, id)
+			ids = append(ids, id)
+		}
+		st, err := s.OutboxStats(ctx, "leased")
+		require.NoError(t, err)
+		assert.Equal(t, privacy.OutboxStats{Queued: 3}, st)
+		got, err := s.Claim(ctx, "other", 10, now, time.Minute)
+		require.NoError(t, err)
+		assert.Empty(t, got, "a message enqueued leased is claimed by nobody while its lease holds")
+		require.NoError(t, s.MarkSent(ctx, "mine", ids[:1], now), "its owner marks it as a claim's owner would")
+		released, err := ls.EnqueueLeased(ctx, msg("released@example.org", "released"), "mine", until)
+		require.NoError(t, err)
+		require.NoError(t, s.Release(ctx, "mine", []int64{released}))
+		got, err = s.Claim(ctx, "other", 10, now, time.Hour)
+		require.NoError(t, err)
+		require.Len(t, got, 1, "released by its owner, it is due at once")
+		assert.Equal(t, released, got[0].ID)
+
+		// The owner died: the lease runs out and the rest is claimed again.
+		got, err = s.Claim(ctx, "other", 10, until.Add(time.Second), time.Minute)
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+		for i, it := range got {
+			assert.Equal(t, ids[i+1], it.ID)
+			assert.Equal(t, fmt.Sprintf("l%d@example.org", i+1), it.Message.To.Email)
+			assert.Equal(t, 1, it.Attempts, "the dead owner's attempt counts")
+		}
+		require.NoError(t, s.MarkSent(ctx, "mine", ids[1:], now), "the dead owner's late report is ignored")
+		st, err = s.OutboxStats(ctx, "leased")
+		require.NoError(t, err)
+		assert.Equal(t, privacy.OutboxStats{Queued: 2, Sent: 1}, st)
+
+		require.NoError(t, s.Suppress(ctx, "gone@example.org", "550", now))
+		_, err = ls.EnqueueLeased(ctx, msg("gone@example.org", "leased"), "mine", until)
+		var re *privacy.RefusalError
+		require.ErrorAs(t, err, &re)
+		assert.Equal(t, privacy.RefusedSuppressed, re.Reason)
+		err = s.Do(ctx, func(ctx context.Context) error {
+			_, err := ls.EnqueueLeased(ctx, msg("work@example.org", "leased"), "mine", until)
+			return err
+		})
+		require.ErrorIs(t, err, privacy.ErrInUnitOfWork)
+		st, err = s.OutboxStats(ctx, "leased")
+		require.NoError(t, err)
+		assert.Equal(t, 3, st.Total(), "neither the suppressed recipient's message nor the unit of work's was stored")
+	})
+
 	t.Run("MarkSentAndClaim", func(t *testing.T) {
 		s := newStore(t)
 		for i := range 5 {

@@ -1,0 +1,164 @@
+package privacy
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A LeasingStore is an OutboxStore that can enqueue a message already claimed. A
+// running Dispatcher whose Mailer enqueues into it takes the mail that Mailer sends
+// outside a unit of work straight from the Mailer (hand-over), without claiming it
+// back from the store: the message is stored, committed and leased before it is
+// sent, as a claimed one is, and if the process dies the lease runs out and any
+// Dispatcher claims it. On MySQL, claims (a locking read and an update of every
+// message) were most of the database's work for a delivery (BENCHMARKS.md).
+type LeasingStore interface {
+	OutboxStore
+	// EnqueueLeased is Enqueue, with the message claimed by owner until until, as a
+	// Claim would have it: no other owner claims it before then. ctx must carry no
+	// unit of work (a message handed over before its unit commits could be sent
+	// for a change then undone): the store returns ErrInUnitOfWork if it does.
+	EnqueueLeased(ctx context.Context, msg *Message, owner string, until time.Time) (int64, error)
+}
+
+// ErrInUnitOfWork is returned by LeasingStore.EnqueueLeased called inside a unit of work.
+var ErrInUnitOfWork = errors.New("a leased enqueue cannot join a unit of work")
+
+// InUnitOfWork reports whether ctx carries a unit of work, of any database.
+func InUnitOfWork(ctx context.Context) bool {
+	_, ok := ctx.Value(DatabaseKey{}).(string)
+	return ok
+}
+
+// handover queues the messages its Mailer enqueued leased to a running Dispatcher
+// for that Dispatcher's workers. It holds at most cap(queue) of them; a message
+// sent while it is full is enqueued as usual and claimed.
+type handover struct {
+	store LeasingStore
+	owner string
+	batch int
+	lease time.Duration
+	now   func() time.Time
+	ready chan struct{} // wakes a worker for mail handed over
+
+	mu      sync.RWMutex // held for reading by each send; closing takes it
+	closed  bool
+	queue   chan handed
+	free    chan struct{} // a token a place in queue, taken before the insert
+	claimed atomic.Int64  // when a worker last turned to claiming (UnixNano)
+}
+
+type handed struct {
+	Item
+	until time.Time // the end of its lease
+}
+
+func newHandover(d *Dispatcher, store LeasingStore) *handover {
+	n := 2 * d.Workers * d.Batch
+	h := &handover{store: store, owner: newOwner(), batch: d.Batch, lease: d.Lease, now: d.Now, ready: make(chan struct{}, 1),
+		queue: make(chan handed, n), free: make(chan struct{}, n)}
+	for range n {
+		h.free <- struct{}{}
+	}
+	return h
+}
+
+// send enqueues msg leased to the Dispatcher and queues it for its workers. ok
+// is false when it did neither: the Dispatcher stopped or its queue is full.
+func (h *handover) send(ctx context.Context, msg *Message) (id int64, ok bool, err error) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed {
+		return 0, false, nil
+	}
+	select {
+	case <-h.free:
+	default:
+		return 0, false, nil
+	}
+	now := nowOr(h.now)
+	until := now.Add(h.lease)
+	id, err = h.store.EnqueueLeased(ctx, msg, h.owner, until)
+	if err != nil {
+		h.free <- struct{}{}
+		return 0, true, err
+	}
+	h.queue <- handed{Item{ID: id, Message: *msg, Created: now}, until}
+	// One worker is woken for the first message in the queue and another for each
+	// batch more; each takes what comes within linger (a group insert's callers
+	// queue theirs together).
+	if n := len(h.queue); n == 1 || n%h.batch == 0 {
+		select {
+		case h.ready <- struct{}{}:
+		default:
+		}
+	}
+	return id, true, nil
+}
+
+// claimDue reports whether it is time for a claim, to one worker: no worker of
+// the Dispatcher has claimed for every (or claimNow was called).
+func (h *handover) claimDue(every time.Duration) bool {
+	t, last := time.Now().UnixNano(), h.claimed.Load()
+	return t-last >= int64(every) && h.claimed.CompareAndSwap(last, t)
+}
+
+// claimNow makes a claim due at once.
+func (h *handover) claimNow() { h.claimed.Store(0) }
+
+// linger is how long take waits for more messages to fill a batch.
+const linger = time.Millisecond
+
+// take returns up to h.batch queued messages, those that come within linger of
+// the first included, leaving out any whose lease is half gone: another
+// Dispatcher may claim it before a batch is sent.
+func (h *handover) take() []Item {
+	var items []Item
+	var timer <-chan time.Time
+	for len(items) < h.batch {
+		var it handed
+		select {
+		case it = <-h.queue:
+		default:
+			if timer == nil && len(items) > 0 {
+				timer = time.After(linger)
+			}
+			if timer == nil {
+				return nil
+			}
+			select {
+			case it = <-h.queue:
+			case <-timer:
+				return items
+			}
+		}
+		h.free <- struct{}{}
+		if nowOr(h.now).Before(it.until.Add(-h.lease / 2)) {
+			items = append(items, it.Item)
+		}
+	}
+	return items
+}
+
+// close stops the hand-over, once every send under way has queued its message,
+// and releases the messages no worker took, due at once for any Dispatcher.
+func (h *handover) close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	var ids []int64
+	for {
+		select {
+		case it := <-h.queue:
+			ids = append(ids, it.ID)
+		default:
+			if len(ids) == 0 {
+				return nil
+			}
+			return h.store.Release(ctx, h.owner, ids)
+		}
+	}
+}

@@ -1,0 +1,205 @@
+package privacy_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/consentkit/consentkit/privacy"
+	"github.com/consentkit/consentkit/privacy/mailtest"
+	"github.com/consentkit/consentkit/privacy/memstore"
+)
+
+var allowAll = privacy.AllowFunc(func(context.Context, privacy.Purpose, string) (bool, error) { return true, nil })
+
+// gate is a Transport whose sends wait while it is shut, and which records what
+// it delivered.
+type gate struct {
+	mu      sync.Mutex
+	open    chan struct{} // closed when the gate opens
+	waiting chan struct{} // a send came to the gate
+	sent    []string
+}
+
+func newGate(open bool) *gate {
+	g := &gate{open: make(chan struct{}), waiting: make(chan struct{}, 1)}
+	if open {
+		close(g.open)
+	}
+	return g
+}
+
+func (g *gate) Dial(context.Context) (privacy.Conn, error) { return g, nil }
+func (g *gate) Close() error                               { return nil }
+func (g *gate) Send(_ context.Context, msg *privacy.Message) error {
+	select {
+	case g.waiting <- struct{}{}:
+	default:
+	}
+	<-g.open
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.sent = append(g.sent, msg.To.Email)
+	return nil
+}
+
+func (g *gate) delivered() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.sent...)
+}
+
+// claims is a memory store that tells of its claims and keeps the ids they
+// returned.
+type claims struct {
+	*memstore.Store
+	claimed chan struct{} // a claim ran
+	mu      sync.Mutex
+	ids     []int64
+}
+
+func newClaims() *claims { return &claims{Store: memstore.New(), claimed: make(chan struct{}, 100)} }
+
+func (c *claims) MarkSentAndClaim(ctx context.Context, owner string, sent []int64, limit int, now time.Time, lease time.Duration) ([]privacy.Item, error) {
+	items, err := c.Store.MarkSentAndClaim(ctx, owner, sent, limit, now, lease)
+	c.mu.Lock()
+	for _, it := range items {
+		c.ids = append(c.ids, it.ID)
+	}
+	c.mu.Unlock()
+	select {
+	case c.claimed <- struct{}{}:
+	default:
+	}
+	return items, err
+}
+
+func (c *claims) claimedIDs() []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int64(nil), c.ids...)
+}
+
+func account(to string) privacy.Message {
+	return privacy.Message{Purpose: "account", DataSubject: to, To: privacy.Address{Email: to}, Subject: "Sign in", Text: "Hello"}
+}
+
+// runDispatcher runs d until the test ends or cancel is called; done is closed
+// when Run returns.
+func runDispatcher(t *testing.T, d *privacy.Dispatcher) (cancel func(), done <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ended := make(chan struct{})
+	go func() { d.Run(ctx); close(ended) }()
+	t.Cleanup(func() { cancel(); <-ended })
+	return cancel, ended
+}
+
+// TestHandOver: a Dispatcher that claims once an hour delivers at once what its
+// Mailer sends outside a unit of work (it is handed over, leased, as it is
+// stored), and leaves what a unit of work sends to the store's claims, which a
+// Wake brings forward.
+func TestHandOver(t *testing.T) {
+	ctx := context.Background()
+	store := newClaims()
+	mailer := privacy.NewMailer(mailtest.Policy(), store, nil)
+	mailer.Allow("account", allowAll)
+	tr := newGate(true)
+	d := &privacy.Dispatcher{Store: store, Transport: tr, Mailer: mailer, Workers: 2, Poll: time.Hour}
+	runDispatcher(t, d)
+	<-store.claimed // its first claim, of an empty outbox: the next is an hour away
+
+	var handed []int64
+	for _, to := range []string{"a@example.org", "b@example.org", "c@example.org"} {
+		id, err := mailer.Send(ctx, account(to))
+		require.NoError(t, err)
+		handed = append(handed, id)
+	}
+	require.Eventually(t, func() bool { return len(tr.delivered()) == 3 }, 5*time.Second, time.Millisecond,
+		"mail sent outside a unit of work goes out without waiting for a claim")
+	require.Eventually(t, func() bool {
+		st, err := store.OutboxStats(ctx, "")
+		return err == nil && st == privacy.OutboxStats{Sent: 3}
+	}, 5*time.Second, time.Millisecond, "and is marked sent")
+	assert.Empty(t, store.claimedIDs(), "no claim returned it")
+
+	require.NoError(t, store.Do(ctx, func(ctx context.Context) error {
+		_, err := mailer.Send(ctx, account("work@example.org"))
+		return err
+	}))
+	time.Sleep(50 * time.Millisecond)
+	assert.Len(t, tr.delivered(), 3, "mail of a unit of work is not handed over: it waits for a claim")
+	d.Wake()
+	require.Eventually(t, func() bool { return len(tr.delivered()) == 4 }, 5*time.Second, time.Millisecond,
+		"a Wake claims it at once")
+	assert.ElementsMatch(t, []string{"a@example.org", "b@example.org", "c@example.org", "work@example.org"}, tr.delivered())
+	assert.Len(t, store.claimedIDs(), 1)
+	assert.NotContains(t, handed, store.claimedIDs()[0])
+}
+
+// TestHandOverStopped: a Dispatcher stopped with mail handed over that no worker
+// took releases it, and another Dispatcher delivers it, each message once.
+func TestHandOverStopped(t *testing.T) {
+	ctx := context.Background()
+	store := newClaims()
+	mailer := privacy.NewMailer(mailtest.Policy(), store, nil)
+	mailer.Allow("account", allowAll)
+	shut := newGate(false)
+	d := &privacy.Dispatcher{Store: store, Transport: shut, Mailer: mailer, Workers: 1, Batch: 1, Poll: time.Hour}
+	cancel, done := runDispatcher(t, d)
+	<-store.claimed
+
+	addrs := []string{"a@example.org", "b@example.org", "c@example.org", "d@example.org"}
+	for _, to := range addrs {
+		_, err := mailer.Send(ctx, account(to))
+		require.NoError(t, err)
+	}
+	// The one worker waits at the shut relay with the first message, the others
+	// in the hand-over queue: stopped, it sends the first and releases the rest.
+	select {
+	case <-shut.waiting:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no message came to the relay")
+	}
+	cancel()
+	close(shut.open)
+	<-done
+	require.Len(t, shut.delivered(), 1)
+	require.Empty(t, store.claimedIDs(), "all four were handed over")
+
+	tr := newGate(true)
+	runDispatcher(t, &privacy.Dispatcher{Store: store, Transport: tr, Workers: 2, Poll: 5 * time.Millisecond})
+	require.Eventually(t, func() bool {
+		st, err := store.OutboxStats(ctx, "")
+		return err == nil && st == privacy.OutboxStats{Sent: 4}
+	}, 5*time.Second, time.Millisecond, "released at once, not left to their leases")
+	assert.ElementsMatch(t, addrs, append(shut.delivered(), tr.delivered()...), "each delivered once")
+}
+
+// TestHandOverOneDispatcherPerMailer: a second Dispatcher of the same Mailer
+// delivers by claims only, and the mail is delivered once either way.
+func TestHandOverOneDispatcherPerMailer(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	mailer := privacy.NewMailer(mailtest.Policy(), store, nil)
+	mailer.Allow("account", allowAll)
+	tr := newGate(true)
+	for range 2 {
+		runDispatcher(t, &privacy.Dispatcher{Store: store, Transport: tr, Mailer: mailer, Poll: 5 * time.Millisecond})
+	}
+	var want []string
+	for i := range 50 {
+		to := string(rune('a'+i%26)) + string(rune('a'+i/26)) + "@example.org"
+		want = append(want, to)
+		_, err := mailer.Send(ctx, account(to))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		st, err := store.OutboxStats(ctx, "")
+		return err == nil && st == privacy.OutboxStats{Sent: 50}
+	}, 5*time.Second, time.Millisecond)
+	assert.ElementsMatch(t, want, tr.delivered(), "each delivered once")
+}
