@@ -129,9 +129,11 @@ func isPermanent(err error) bool {
 }
 
 // Dispatcher delivers the outbox: Workers workers each hold one connection, claim
-// batches, re-check every message against the purpose guard just before sending it,
-// retry temporary failures with exponential backoff until MaxAge, and suppress the
-// recipient of a permanent failure (a relay's 5xx), never of a *BuildError. Zero fields take the defaults shown.
+// batches (or take the mail handed over to them, see Run), re-check every message
+// against the purpose guard just before sending it, retry temporary failures with
+// exponential backoff until MaxAge, and suppress the recipient of a permanent
+// failure (a relay's 5xx), never of a *BuildError. Zero fields take the defaults
+// shown.
 type Dispatcher struct {
 	Store     OutboxStore
 	Transport Transport
@@ -142,7 +144,7 @@ type Dispatcher struct {
 	Workers    int           // 4
 	Batch      int           // 32
 	Lease      time.Duration // 2m: longer than a batch can take to send
-	Poll       time.Duration // 250ms: wait when the outbox is empty
+	Poll       time.Duration // 250ms: wait when the outbox is empty; claim at least this often
 	MinBackoff time.Duration // 30s: the first retry delay; it doubles each attempt
 	MaxBackoff time.Duration // 1h
 	MaxAge     time.Duration // 72h: a message still undelivered then fails
