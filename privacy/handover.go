@@ -44,11 +44,12 @@ type handover struct {
 	now   func() time.Time
 	ready chan struct{} // wakes a worker for mail handed over
 
-	mu      sync.RWMutex // held for reading by each send; closing takes it
-	closed  bool
-	queue   chan handed
-	free    chan struct{} // a token a place in queue, taken before the insert
-	claimed atomic.Int64  // when a worker last turned to claiming (UnixNano)
+	mu        sync.RWMutex // held for reading by each send; closing takes it
+	closed    bool
+	queue     chan handed
+	free      chan struct{} // a token a place in queue, taken before the insert
+	lastClaim atomic.Int64  // when a worker last turned to claiming (UnixNano)
+	backlog   atomic.Bool   // the last claim came back full
 }
 
 type handed struct {
@@ -91,23 +92,35 @@ func (h *handover) send(ctx context.Context, msg *Message) (id int64, ok bool, e
 	// batch more; each takes what comes within linger (a group insert's callers
 	// queue theirs together).
 	if n := len(h.queue); n == 1 || n%h.batch == 0 {
-		select {
-		case h.ready <- struct{}{}:
-		default:
-		}
+		h.signal()
 	}
 	return id, true, nil
 }
 
 // claimDue reports whether it is time for a claim, to one worker: no worker of
-// the Dispatcher has claimed for every (or claimNow was called).
+// the Dispatcher has claimed for every.
 func (h *handover) claimDue(every time.Duration) bool {
-	t, last := time.Now().UnixNano(), h.claimed.Load()
-	return t-last >= int64(every) && h.claimed.CompareAndSwap(last, t)
+	t, last := time.Now().UnixNano(), h.lastClaim.Load()
+	return t-last >= int64(every) && h.lastClaim.CompareAndSwap(last, t)
 }
 
-// claimNow makes a claim due at once.
-func (h *handover) claimNow() { h.claimed.Store(0) }
+// claimed records what a claim found: a full batch means the store holds a
+// backlog, which every worker free of mail handed over claims from, and wakes
+// one more to join.
+func (h *handover) claimed(full bool) {
+	h.backlog.Store(full)
+	if full {
+		h.signal()
+	}
+}
+
+// signal wakes a sleeping worker, if none is being woken already.
+func (h *handover) signal() {
+	select {
+	case h.ready <- struct{}{}:
+	default:
+	}
+}
 
 // linger is how long take waits for more messages to fill a batch.
 const linger = time.Millisecond

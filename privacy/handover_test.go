@@ -203,3 +203,58 @@ func TestHandOverOneDispatcherPerMailer(t *testing.T) {
 	}, 5*time.Second, time.Millisecond)
 	assert.ElementsMatch(t, want, tr.delivered(), "each delivered once")
 }
+
+// wide is a Transport that takes a millisecond a message and records how many
+// connections sent at once.
+type wide struct {
+	mu             sync.Mutex
+	inFlight, most int
+	sent           int
+}
+
+func (w *wide) Dial(context.Context) (privacy.Conn, error) { return w, nil }
+func (w *wide) Close() error                               { return nil }
+func (w *wide) Send(context.Context, *privacy.Message) error {
+	w.mu.Lock()
+	w.inFlight++
+	w.most = max(w.most, w.inFlight)
+	w.mu.Unlock()
+	time.Sleep(time.Millisecond)
+	w.mu.Lock()
+	w.inFlight--
+	w.sent++
+	w.mu.Unlock()
+	return nil
+}
+
+// TestHandOverBacklog: mail a unit of work stored (a campaign's) is claimed
+// batch after batch, by every worker at once, though the Dispatcher claims
+// once an hour while it hands mail over.
+func TestHandOverBacklog(t *testing.T) {
+	ctx := context.Background()
+	store := newClaims()
+	mailer := privacy.NewMailer(mailtest.Policy(), store, nil)
+	mailer.Allow("account", allowAll)
+	tr := &wide{}
+	d := &privacy.Dispatcher{Store: store, Transport: tr, Mailer: mailer, Workers: 4, Batch: 8, Poll: time.Hour}
+	runDispatcher(t, d)
+	<-store.claimed
+
+	msgs := make([]privacy.Message, 200)
+	for i := range msgs {
+		msgs[i] = account(string(rune('a'+i%26)) + string(rune('a'+i/26)) + "@example.org")
+	}
+	require.NoError(t, store.Do(ctx, func(ctx context.Context) error {
+		_, _, err := mailer.SendBatch(ctx, msgs)
+		return err
+	}))
+	d.Wake()
+	require.Eventually(t, func() bool {
+		st, err := store.OutboxStats(ctx, "")
+		return err == nil && st == privacy.OutboxStats{Sent: 200}
+	}, 10*time.Second, time.Millisecond, "claims go on while they come back full, and what they delivered is marked")
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	assert.Equal(t, 200, tr.sent)
+	assert.Greater(t, tr.most, 1, "more than one worker claimed the backlog")
+}

@@ -246,12 +246,12 @@ func (d *Dispatcher) work(ctx context.Context, owner string, h *handover) {
 	}()
 	idle := d.Poll
 	for ctx.Err() == nil {
+		// Mail handed over is leased already: it goes first, and what it delivers
+		// is marked a batch at a time, as claimed mail is. Mail only the store
+		// holds (sent in a unit of work, due for a retry) is claimed once a Poll
+		// by one of the workers, on Wake, and by every worker the queue leaves
+		// free while claims come back full.
 		if h != nil && !d.woken.Swap(false) && !h.claimDue(idle) {
-			// Mail handed over is leased already: it goes first, and what it
-			// delivers is marked a batch at a time, as claimed mail is. Mail only
-			// the store holds (sent in a unit of work, due for a retry) is claimed
-			// once a Poll by one of the workers, and at once again after a full
-			// batch.
 			if items := h.take(); len(items) > 0 {
 				// What the last claim delivered is marked first, well within its lease.
 				d.markSent(bg, owner, sent)
@@ -264,15 +264,19 @@ func (d *Dispatcher) work(ctx context.Context, owner string, h *handover) {
 				}
 				continue
 			}
-			// Nothing to deliver: wait for mail or the next claim, and mark what
-			// was delivered if no more mail comes soon.
-			if len(handed) == 0 {
-				d.sleep(ctx, idle, h)
-			} else if !d.sleep(ctx, min(idle, 20*time.Millisecond), h) {
-				d.markSent(bg, h.owner, handed)
-				handed = nil
+			if !h.backlog.Load() {
+				// Nothing to deliver: wait for mail or the next claim, and mark
+				// what was delivered if no more mail comes soon.
+				d.markSent(bg, owner, sent)
+				sent = nil
+				if len(handed) == 0 {
+					d.sleep(ctx, idle, h)
+				} else if !d.sleep(ctx, min(idle, 20*time.Millisecond), h) {
+					d.markSent(bg, h.owner, handed)
+					handed = nil
+				}
+				continue
 			}
-			continue
 		}
 		if h != nil {
 			d.markSent(bg, h.owner, handed)
@@ -291,13 +295,16 @@ func (d *Dispatcher) work(ctx context.Context, owner string, h *handover) {
 		}
 		sent = nil
 		if len(items) == 0 {
+			if h != nil {
+				h.claimed(false)
+			}
 			d.sleep(ctx, idle, h)
 			continue
 		}
-		conn, sent = d.deliver(ctx, owner, conn, items)
-		if len(items) == d.Batch && h != nil {
-			h.claimNow() // the store may hold more
+		if h != nil {
+			h.claimed(len(items) == d.Batch)
 		}
+		conn, sent = d.deliver(ctx, owner, conn, items)
 		if len(items) < d.Batch {
 			// The outbox is drained: mark now rather than after the wait, and let
 			// the outbox fill up a little rather than claim messages one by one as
