@@ -32,10 +32,13 @@ import (
 const DefaultDSN = "root@tcp(127.0.0.1:3306)/"
 
 // SyncWait is the wsrep_sync_wait a store needs on a Galera cluster to read its
-// own writes across nodes: a read (1), an UPDATE or DELETE (2) and an INSERT or
-// REPLACE (4) each first wait until the node has applied every transaction the
-// cluster committed before it began. An UPDATE that ran on a node behind the
-// others would find no row and change nothing, without an error.
+// own writes across nodes: a read or a BEGIN (1), an UPDATE or DELETE (2) and an
+// INSERT or REPLACE (4) each first wait until the node has applied every
+// transaction the cluster committed before it began. An UPDATE that ran on a node
+// behind the others would find no row and change nothing, without an error. A
+// statement inside a transaction does not wait (MariaDB skips the wait in an
+// active transaction): its BEGIN did. A wait longer than the provider's
+// repl.causal_read_timeout (30 s) fails with error 1205, as a lock wait does.
 const SyncWait = "7"
 
 // Nodes returns CONSENTKIT_TEST_MYSQL_NODES's DSNs, none without a cluster.
