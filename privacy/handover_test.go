@@ -12,45 +12,38 @@ import (
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	"github.com/consentkit/consentkit/privacy/memstore"
+	"github.com/consentkit/consentkit/privacy/privacytest"
 )
 
 var allowAll = privacy.AllowFunc(func(context.Context, privacy.Purpose, string) (bool, error) { return true, nil })
 
-// gate is a Transport whose sends wait while it is shut, and which records what
-// it delivered.
+// gate is a Transport whose sends wait until it opens; a privacytest.Recorder
+// around it records what went through.
 type gate struct {
-	mu      sync.Mutex
 	open    chan struct{} // closed when the gate opens
 	waiting chan struct{} // a send came to the gate
-	sent    []string
 }
 
-func newGate(open bool) *gate {
-	g := &gate{open: make(chan struct{}), waiting: make(chan struct{}, 1)}
-	if open {
-		close(g.open)
-	}
-	return g
-}
+func newGate() *gate { return &gate{open: make(chan struct{}), waiting: make(chan struct{}, 1)} }
 
 func (g *gate) Dial(context.Context) (privacy.Conn, error) { return g, nil }
 func (g *gate) Close() error                               { return nil }
-func (g *gate) Send(_ context.Context, msg *privacy.Message) error {
+func (g *gate) Send(context.Context, *privacy.Message) error {
 	select {
 	case g.waiting <- struct{}{}:
 	default:
 	}
 	<-g.open
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.sent = append(g.sent, msg.To.Email)
 	return nil
 }
 
-func (g *gate) delivered() []string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return append([]string(nil), g.sent...)
+// delivered returns the recipients of what r recorded.
+func delivered(r *privacytest.Recorder) []string {
+	var to []string
+	for _, m := range r.Messages() {
+		to = append(to, m.To.Email)
+	}
+	return to
 }
 
 // claims is a memory store that tells of its claims and keeps the ids they
@@ -84,6 +77,25 @@ func (c *claims) claimedIDs() []int64 {
 	return append([]int64(nil), c.ids...)
 }
 
+// accountMailer is a Mailer on store that allows account mail to anyone.
+func accountMailer(store privacy.OutboxStore) *privacy.Mailer {
+	m := privacy.NewMailer(mailtest.Policy(), store, nil)
+	m.Allow("account", allowAll)
+	return m
+}
+
+// requireSent waits until store counts n messages, all sent.
+func requireSent(t *testing.T, store privacy.OutboxStore, n int, why string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		st, err := store.OutboxStats(context.Background(), "")
+		return err == nil && st == privacy.OutboxStats{Sent: n}
+	}, 10*time.Second, time.Millisecond, why)
+}
+
+// address returns the i-th of a run of distinct addresses.
+func address(i int) string { return string(rune('a'+i%26)) + string(rune('a'+i/26)) + "@example.org" }
+
 func account(to string) privacy.Message {
 	return privacy.Message{Purpose: "account", DataSubject: to, To: privacy.Address{Email: to}, Subject: "Sign in", Text: "Hello"}
 }
@@ -105,9 +117,8 @@ func runDispatcher(t *testing.T, d *privacy.Dispatcher) (cancel func(), done <-c
 func TestHandOver(t *testing.T) {
 	ctx := context.Background()
 	store := newClaims()
-	mailer := privacy.NewMailer(mailtest.Policy(), store, nil)
-	mailer.Allow("account", allowAll)
-	tr := newGate(true)
+	mailer := accountMailer(store)
+	tr := &privacytest.Recorder{}
 	d := &privacy.Dispatcher{Store: store, Transport: tr, Mailer: mailer, Workers: 2, Poll: time.Hour}
 	runDispatcher(t, d)
 	<-store.claimed // its first claim, of an empty outbox: the next is an hour away
@@ -118,12 +129,9 @@ func TestHandOver(t *testing.T) {
 		require.NoError(t, err)
 		handed = append(handed, id)
 	}
-	require.Eventually(t, func() bool { return len(tr.delivered()) == 3 }, 5*time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return len(tr.Messages()) == 3 }, 5*time.Second, time.Millisecond,
 		"mail sent outside a unit of work goes out without waiting for a claim")
-	require.Eventually(t, func() bool {
-		st, err := store.OutboxStats(ctx, "")
-		return err == nil && st == privacy.OutboxStats{Sent: 3}
-	}, 5*time.Second, time.Millisecond, "and is marked sent")
+	requireSent(t, store, 3, "and is marked sent")
 	assert.Empty(t, store.claimedIDs(), "no claim returned it")
 
 	require.NoError(t, store.Do(ctx, func(ctx context.Context) error {
@@ -131,11 +139,11 @@ func TestHandOver(t *testing.T) {
 		return err
 	}))
 	time.Sleep(50 * time.Millisecond)
-	assert.Len(t, tr.delivered(), 3, "mail of a unit of work is not handed over: it waits for a claim")
+	assert.Len(t, tr.Messages(), 3, "mail of a unit of work is not handed over: it waits for a claim")
 	d.Wake()
-	require.Eventually(t, func() bool { return len(tr.delivered()) == 4 }, 5*time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return len(tr.Messages()) == 4 }, 5*time.Second, time.Millisecond,
 		"a Wake claims it at once")
-	assert.ElementsMatch(t, []string{"a@example.org", "b@example.org", "c@example.org", "work@example.org"}, tr.delivered())
+	assert.ElementsMatch(t, []string{"a@example.org", "b@example.org", "c@example.org", "work@example.org"}, delivered(tr))
 	assert.Len(t, store.claimedIDs(), 1)
 	assert.NotContains(t, handed, store.claimedIDs()[0])
 }
@@ -145,10 +153,10 @@ func TestHandOver(t *testing.T) {
 func TestHandOverStopped(t *testing.T) {
 	ctx := context.Background()
 	store := newClaims()
-	mailer := privacy.NewMailer(mailtest.Policy(), store, nil)
-	mailer.Allow("account", allowAll)
-	shut := newGate(false)
-	d := &privacy.Dispatcher{Store: store, Transport: shut, Mailer: mailer, Workers: 1, Batch: 1, Poll: time.Hour}
+	mailer := accountMailer(store)
+	shut := newGate()
+	first := &privacytest.Recorder{Next: shut}
+	d := &privacy.Dispatcher{Store: store, Transport: first, Mailer: mailer, Workers: 1, Batch: 1, Poll: time.Hour}
 	cancel, done := runDispatcher(t, d)
 	<-store.claimed
 
@@ -167,16 +175,13 @@ func TestHandOverStopped(t *testing.T) {
 	cancel()
 	close(shut.open)
 	<-done
-	require.Len(t, shut.delivered(), 1)
+	require.Len(t, first.Messages(), 1)
 	require.Empty(t, store.claimedIDs(), "all four were handed over")
 
-	tr := newGate(true)
+	tr := &privacytest.Recorder{}
 	runDispatcher(t, &privacy.Dispatcher{Store: store, Transport: tr, Workers: 2, Poll: 5 * time.Millisecond})
-	require.Eventually(t, func() bool {
-		st, err := store.OutboxStats(ctx, "")
-		return err == nil && st == privacy.OutboxStats{Sent: 4}
-	}, 5*time.Second, time.Millisecond, "released at once, not left to their leases")
-	assert.ElementsMatch(t, addrs, append(shut.delivered(), tr.delivered()...), "each delivered once")
+	requireSent(t, store, 4, "released at once, not left to their leases")
+	assert.ElementsMatch(t, addrs, append(delivered(first), delivered(tr)...), "each delivered once")
 }
 
 // TestHandOverOneDispatcherPerMailer: a second Dispatcher of the same Mailer
@@ -184,24 +189,20 @@ func TestHandOverStopped(t *testing.T) {
 func TestHandOverOneDispatcherPerMailer(t *testing.T) {
 	ctx := context.Background()
 	store := memstore.New()
-	mailer := privacy.NewMailer(mailtest.Policy(), store, nil)
-	mailer.Allow("account", allowAll)
-	tr := newGate(true)
+	mailer := accountMailer(store)
+	tr := &privacytest.Recorder{}
 	for range 2 {
 		runDispatcher(t, &privacy.Dispatcher{Store: store, Transport: tr, Mailer: mailer, Poll: 5 * time.Millisecond})
 	}
 	var want []string
 	for i := range 50 {
-		to := string(rune('a'+i%26)) + string(rune('a'+i/26)) + "@example.org"
+		to := address(i)
 		want = append(want, to)
 		_, err := mailer.Send(ctx, account(to))
 		require.NoError(t, err)
 	}
-	require.Eventually(t, func() bool {
-		st, err := store.OutboxStats(ctx, "")
-		return err == nil && st == privacy.OutboxStats{Sent: 50}
-	}, 5*time.Second, time.Millisecond)
-	assert.ElementsMatch(t, want, tr.delivered(), "each delivered once")
+	requireSent(t, store, 50, "all delivered")
+	assert.ElementsMatch(t, want, delivered(tr), "each delivered once")
 }
 
 // wide is a Transport that takes a millisecond a message and records how many
@@ -209,7 +210,6 @@ func TestHandOverOneDispatcherPerMailer(t *testing.T) {
 type wide struct {
 	mu             sync.Mutex
 	inFlight, most int
-	sent           int
 }
 
 func (w *wide) Dial(context.Context) (privacy.Conn, error) { return w, nil }
@@ -222,7 +222,6 @@ func (w *wide) Send(context.Context, *privacy.Message) error {
 	time.Sleep(time.Millisecond)
 	w.mu.Lock()
 	w.inFlight--
-	w.sent++
 	w.mu.Unlock()
 	return nil
 }
@@ -233,28 +232,25 @@ func (w *wide) Send(context.Context, *privacy.Message) error {
 func TestHandOverBacklog(t *testing.T) {
 	ctx := context.Background()
 	store := newClaims()
-	mailer := privacy.NewMailer(mailtest.Policy(), store, nil)
-	mailer.Allow("account", allowAll)
-	tr := &wide{}
+	mailer := accountMailer(store)
+	w := &wide{}
+	tr := &privacytest.Recorder{Next: w}
 	d := &privacy.Dispatcher{Store: store, Transport: tr, Mailer: mailer, Workers: 4, Batch: 8, Poll: time.Hour}
 	runDispatcher(t, d)
 	<-store.claimed
 
 	msgs := make([]privacy.Message, 200)
 	for i := range msgs {
-		msgs[i] = account(string(rune('a'+i%26)) + string(rune('a'+i/26)) + "@example.org")
+		msgs[i] = account(address(i))
 	}
 	require.NoError(t, store.Do(ctx, func(ctx context.Context) error {
 		_, _, err := mailer.SendBatch(ctx, msgs)
 		return err
 	}))
 	d.Wake()
-	require.Eventually(t, func() bool {
-		st, err := store.OutboxStats(ctx, "")
-		return err == nil && st == privacy.OutboxStats{Sent: 200}
-	}, 10*time.Second, time.Millisecond, "claims go on while they come back full, and what they delivered is marked")
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	assert.Equal(t, 200, tr.sent)
-	assert.Greater(t, tr.most, 1, "more than one worker claimed the backlog")
+	requireSent(t, store, 200, "claims go on while they come back full, and what they delivered is marked")
+	assert.Len(t, tr.Messages(), 200)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	assert.Greater(t, w.most, 1, "more than one worker claimed the backlog")
 }
