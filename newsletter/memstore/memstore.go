@@ -282,7 +282,10 @@ func (s *Store) UpdateCampaign(ctx context.Context, id int64, fn func(c *newslet
 		return newsletter.Campaign{}, err
 	}
 	cp.ID = id
-	s.campaigns[id] = &cp
+	// The store keeps a copy of its own: EnqueueBatch updates the stored campaign
+	// in place, under s.mu, while this returns cp.
+	stored := cp
+	s.campaigns[id] = &stored
 	s.mu.Unlock()
 	s.onUndoCampaign(ctx, c)
 	return cp, nil
