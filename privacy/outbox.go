@@ -251,7 +251,10 @@ func (d *Dispatcher) work(ctx context.Context, owner string, h *handover) {
 		// holds (sent in a unit of work, due for a retry) is claimed once a Poll
 		// by one of the workers, on Wake, and by every worker the queue leaves
 		// free while claims come back full.
-		if h != nil && !d.woken.Swap(false) && !h.claimDue(idle) {
+		if h != nil && d.woken.Swap(false) {
+			h.lastClaim.Store(0) // a Wake makes a claim due, not the mail handed over wait
+		}
+		if h != nil && !h.claimDue(idle) {
 			if items := h.take(); len(items) > 0 {
 				// What the last claim delivered is marked first, well within its lease.
 				d.markSent(bg, owner, sent)
@@ -297,6 +300,9 @@ func (d *Dispatcher) work(ctx context.Context, owner string, h *handover) {
 		if len(items) == 0 {
 			if h != nil {
 				h.claimed(false)
+				if len(h.queue) > 0 {
+					continue // mail handed over waits
+				}
 			}
 			d.sleep(ctx, idle, h)
 			continue
