@@ -17,15 +17,23 @@ import (
 // same time in one multi-row INSERT: a site's requests each commit one message,
 // and with one INSERT and one commit each, BenchmarkOutbox's 32 concurrent callers
 // spent 171 s of its 190 s waiting on the network in them (`go tool trace
-// -pprof=net`, load 17). The first caller leads: it inserts what is queued, its
-// own message included, while the callers that come meanwhile queue for the next
-// insert, which the first of them leads. Each message is committed before its
-// caller returns, as before.
+// -pprof=net`, load 17). A caller that finds no insert in flight leads one of
+// what is queued, its own message included; callers that come meanwhile queue,
+// and the first of them leads the next insert when the one in flight ends. Each
+// message is committed before its caller returns.
+//
+// Two inserts may be in flight: a second starts once as many callers queue as
+// the last insert took, so that one commits while the next fills, without
+// splitting the callers into groups smaller than they would form waiting (three
+// or more made groups of 8 to 2 that cost more than they saved: BENCHMARKS.md).
 type group struct {
-	mu      sync.Mutex
-	queue   []*call
-	leading bool
+	mu       sync.Mutex
+	queue    []*call
+	inFlight int // inserts under way, at most maxInFlight
+	last     int // how many the last insert to start took
 }
+
+const maxInFlight = 2
 
 type call struct {
 	msg   *privacy.Message
@@ -33,14 +41,15 @@ type call struct {
 	body  []byte
 	id    int64
 	err   error
-	lead  chan bool // true: lead the next insert; false: id and err are set
+	batch []*call   // set with lead: what the call leads the insert of
+	lead  chan bool // true: lead the insert of batch; false: id and err are set
 }
 
 // errAlone tells a caller to insert its message on its own: the group's insert
 // failed, and only its own insert can say whether its message was the cause.
 var errAlone = errors.New("enqueue alone")
 
-func (g *group) enqueue(ctx context.Context, db *sqlx.DB, msg *privacy.Message, l lease) (int64, error) {
+func (g *group) enqueue(ctx context.Context, db *sqlx.DB, stmts *insertStmts, msg *privacy.Message, l lease) (int64, error) {
 	body, err := json.Marshal(msg)
 	if err != nil {
 		return 0, err
@@ -48,26 +57,21 @@ func (g *group) enqueue(ctx context.Context, db *sqlx.DB, msg *privacy.Message, 
 	c := &call{msg: msg, lease: l, body: body, lead: make(chan bool, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
-	lead := !g.leading
-	g.leading = true
-	g.mu.Unlock()
-	if !lead && !<-c.lead {
-		return c.id, c.err
-	}
-	g.mu.Lock()
-	batch := g.queue[:min(len(g.queue), enqueueRows)]
-	g.queue = append([]*call(nil), g.queue[len(batch):]...)
-	g.mu.Unlock()
-
-	insert(ctx, db, batch)
-
-	g.mu.Lock()
-	if len(g.queue) > 0 {
-		g.queue[0].lead <- true
-	} else {
-		g.leading = false
+	var batch []*call
+	if g.inFlight == 0 || g.inFlight < maxInFlight && len(g.queue) >= g.last {
+		batch = g.take()
 	}
 	g.mu.Unlock()
+	if batch == nil {
+		if !<-c.lead {
+			return c.id, c.err
+		}
+		batch = c.batch
+	}
+
+	insert(ctx, db, stmts, batch)
+
+	g.done()
 	for _, o := range batch {
 		if o != c {
 			o.lead <- false
@@ -76,9 +80,32 @@ func (g *group) enqueue(ctx context.Context, db *sqlx.DB, msg *privacy.Message, 
 	return c.id, c.err
 }
 
+// done ends an insert: the first queued leads the next, if what is queued may
+// start one.
+func (g *group) done() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.inFlight--
+	if len(g.queue) > 0 && (g.inFlight == 0 || len(g.queue) >= g.last) {
+		next := g.take()
+		next[0].batch = next
+		next[0].lead <- true
+	}
+}
+
+// take starts an insert of what is queued, as much as one insert holds; g.mu is
+// held.
+func (g *group) take() []*call {
+	batch := g.queue[:min(len(g.queue), enqueueRows)]
+	g.queue = append([]*call(nil), g.queue[len(batch):]...)
+	g.inFlight++
+	g.last = len(batch)
+	return batch
+}
+
 // insert stores batch's messages, a chunk to a statement, each statement its own
 // commit, and sets each call's id or error.
-func insert(ctx context.Context, db *sqlx.DB, batch []*call) {
+func insert(ctx context.Context, db *sqlx.DB, stmts *insertStmts, batch []*call) {
 	msgs := make([]*privacy.Message, len(batch))
 	leases := make([]lease, len(batch))
 	bodies := make([][]byte, len(batch))
@@ -90,7 +117,7 @@ func insert(ctx context.Context, db *sqlx.DB, batch []*call) {
 	ext := sqltx.Ext(ctx, db)
 	for start := 0; start < len(batch); {
 		end := chunkEnd(bodies, start)
-		err := enqueueChunk(ctx, ext, msgs[start:end], leases[start:end], bodies[start:end], ids[start:end], now)
+		err := enqueueChunk(ctx, ext, stmts, msgs[start:end], leases[start:end], bodies[start:end], ids[start:end], now)
 		for i := start; i < end; i++ {
 			c := batch[i]
 			switch {

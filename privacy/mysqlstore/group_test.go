@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -24,7 +26,7 @@ func TestGroupOneBadMessage(t *testing.T) {
 	s := New(mysqltest.New(t))
 	require.NoError(t, s.Migrate(ctx))
 	require.NoError(t, s.Suppress(ctx, "gone@example.org", "550", time.Now()))
-	s.group.leading = true // an insert in flight: whoever comes queues
+	s.group.inFlight = maxInFlight // inserts in flight: whoever comes queues
 	to := func(i int) string {
 		if i == 7 {
 			return "gone@example.org"
@@ -46,10 +48,9 @@ func TestGroupOneBadMessage(t *testing.T) {
 		defer s.group.mu.Unlock()
 		return len(s.group.queue) == 10
 	}, 10*time.Second, time.Millisecond)
-	// The insert in flight ends: the first queued leads the next, for all ten.
-	s.group.mu.Lock()
-	s.group.queue[0].lead <- true
-	s.group.mu.Unlock()
+	// The inserts in flight end: the first queued leads the next, for all ten.
+	s.group.done()
+	s.group.done()
 	wg.Wait()
 
 	for i := range 10 {
@@ -70,5 +71,112 @@ func TestGroupOneBadMessage(t *testing.T) {
 	st, err := s.OutboxStats(ctx, "")
 	require.NoError(t, err)
 	assert.Equal(t, 8, st.Queued)
-	assert.False(t, s.group.leading, "the last leader found nothing queued")
+	assert.Zero(t, s.group.inFlight, "the last leader found nothing queued")
+}
+
+// TestGroupSecondInsert: while one insert is in flight, callers queue until as
+// many wait as it took, and the one that makes it so leads a second insert of
+// them all; while two are, every caller queues, however many, until one ends.
+func TestGroupSecondInsert(t *testing.T) {
+	ctx := context.Background()
+	s := New(mysqltest.New(t))
+	require.NoError(t, s.Migrate(ctx))
+	var wg sync.WaitGroup
+	ids := make([]int64, 8)
+	enqueue := func(i int) {
+		to := fmt.Sprintf("s%d@example.org", i)
+		wg.Go(func() {
+			var err error
+			ids[i], err = s.Enqueue(ctx, &privacy.Message{Purpose: "account", DataSubject: to, To: privacy.Address{Email: to}, Subject: "s", Text: "t"})
+			assert.NoError(t, err)
+		})
+	}
+	queued := func(n int) {
+		require.Eventually(t, func() bool {
+			s.group.mu.Lock()
+			defer s.group.mu.Unlock()
+			return len(s.group.queue) == n
+		}, 10*time.Second, time.Millisecond)
+	}
+
+	s.group.inFlight, s.group.last = 1, 3 // an insert of three in flight (the test's)
+	enqueue(0)
+	enqueue(1)
+	queued(2)
+	enqueue(2) // the third: a second insert, of all three
+	wg.Wait()
+	for i := range 3 {
+		got, err := s.Recipient(ctx, ids[i])
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf("s%d@example.org", i), got)
+	}
+	assert.Equal(t, 1, s.group.inFlight, "the second insert ended; the first is still in flight")
+
+	s.group.inFlight, s.group.last = maxInFlight, 1
+	for i := 3; i < 8; i++ {
+		enqueue(i)
+	}
+	queued(5)
+	s.group.done() // one of the two ends: the first queued leads the rest
+	wg.Wait()
+	for i := 3; i < 8; i++ {
+		got, err := s.Recipient(ctx, ids[i])
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf("s%d@example.org", i), got)
+	}
+	assert.Equal(t, 1, s.group.inFlight)
+	assert.Equal(t, 5, s.group.last, "the five went in one insert")
+}
+
+// TestPreparedInserts: a group insert of up to preparedRows messages runs as a
+// statement prepared once for its number of rows, a larger one as text, and
+// both give each caller its own id; a server out of prepared statements
+// (max_prepared_stmt_count, error 1461) gets text from then on.
+func TestPreparedInserts(t *testing.T) {
+	ctx := context.Background()
+	s := New(mysqltest.New(t))
+	require.NoError(t, s.Migrate(ctx))
+	for _, n := range []int{1, preparedRows, preparedRows + 1} {
+		s.group.inFlight = maxInFlight
+		var wg sync.WaitGroup
+		ids := make([]int64, n)
+		for i := range n {
+			to := fmt.Sprintf("p%d-%d@example.org", n, i)
+			wg.Go(func() {
+				var err error
+				ids[i], err = s.Enqueue(ctx, &privacy.Message{Purpose: "account", DataSubject: to, To: privacy.Address{Email: to}, Subject: "s", Text: "t"})
+				assert.NoError(t, err)
+			})
+		}
+		require.Eventually(t, func() bool {
+			s.group.mu.Lock()
+			defer s.group.mu.Unlock()
+			return len(s.group.queue) == n
+		}, 10*time.Second, time.Millisecond)
+		s.group.done()
+		s.group.done()
+		wg.Wait()
+		for i := range n {
+			got, err := s.Recipient(ctx, ids[i])
+			require.NoError(t, err)
+			assert.Equal(t, fmt.Sprintf("p%d-%d@example.org", n, i), got)
+		}
+		if n <= preparedRows {
+			assert.NotNil(t, s.inserts.byRows[n], "%d rows: prepared", n)
+		}
+	}
+
+	calls := 0
+	refuse := func(*sqlx.Stmt) error {
+		calls++
+		return &mysql.MySQLError{Number: 1461, Message: "Can't create more than max_prepared_stmt_count statements"}
+	}
+	assert.ErrorIs(t, s.inserts.run(ctx, 1, refuse), errNotPrepared)
+	assert.ErrorIs(t, s.inserts.run(ctx, 1, refuse), errNotPrepared)
+	assert.Equal(t, 1, calls, "refused once, not asked again")
+	id, err := s.Enqueue(ctx, &privacy.Message{Purpose: "account", DataSubject: "t@example.org", To: privacy.Address{Email: "t@example.org"}, Subject: "s", Text: "t"})
+	require.NoError(t, err)
+	got, err := s.Recipient(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, "t@example.org", got, "as text")
 }
