@@ -24,8 +24,9 @@ import (
 //
 // Two inserts may be in flight: a second starts once as many callers queue as
 // the last insert took, so that one commits while the next fills, without
-// splitting the callers into groups smaller than they would form waiting (three
-// or more made groups of 8 to 2 that cost more than they saved: BENCHMARKS.md).
+// splitting the callers into groups much smaller than they would form waiting
+// (three made groups of 8-9 that were no faster, and with no cap the groups fell
+// to 2-4: BENCHMARKS.md).
 type group struct {
 	mu       sync.Mutex
 	queue    []*call
