@@ -10,10 +10,10 @@ import (
 
 // A LeasingStore is an OutboxStore that can enqueue a message already claimed. A
 // running Dispatcher whose Mailer enqueues into it takes the mail that Mailer sends
-// outside a unit of work straight from the Mailer (hand-over), without claiming it
-// back from the store: the message is stored, committed and leased before it is
-// sent, as a claimed one is, and if the process dies the lease runs out and any
-// Dispatcher claims it. On MySQL, claims (a locking read and an update of every
+// straight from the Mailer (hand-over), as it is stored or once the unit of work it
+// was sent in commits, without claiming it back from the store: the message is
+// stored, committed and leased before it is sent, as a claimed one is, and if the
+// process dies the lease runs out and any Dispatcher claims it. On MySQL, claims (a locking read and an update of every
 // message) were most of the database's work for a delivery (BENCHMARKS.md).
 type LeasingStore interface {
 	OutboxStore
@@ -22,6 +22,10 @@ type LeasingStore interface {
 	// unit of work (a message handed over before its unit commits could be sent
 	// for a change then undone): the store returns ErrInUnitOfWork if it does.
 	EnqueueLeased(ctx context.Context, msg *Message, owner string, until time.Time) (int64, error)
+	// EnqueueBatchLeased is EnqueueBatch, each message claimed by owner until
+	// until. Unlike EnqueueLeased it joins the unit of work ctx carries: its caller
+	// hands the messages over only once that unit has committed (AfterWork).
+	EnqueueBatchLeased(ctx context.Context, msgs []*Message, owner string, until time.Time) ([]int64, error)
 }
 
 // ErrInUnitOfWork is returned by LeasingStore.EnqueueLeased called inside a unit of work.
@@ -57,8 +61,14 @@ type handed struct {
 	until time.Time // the end of its lease
 }
 
+// handoverRoom is the least a hand-over queue holds: room for a unit of work's
+// batch of mail (a campaign enqueues 500 at a time) beside what the workers are
+// taking. With 256 places, half of each campaign batch found none and was claimed
+// (BENCHMARKS.md).
+const handoverRoom = 1024
+
 func newHandover(d *Dispatcher, store LeasingStore) *handover {
-	n := 2 * d.Workers * d.Batch
+	n := max(2*d.Workers*d.Batch, handoverRoom)
 	h := &handover{store: store, owner: newOwner(), batch: d.Batch, lease: d.Lease, now: d.Now, ready: make(chan struct{}, 1),
 		queue: make(chan handed, n), free: make(chan struct{}, n)}
 	for range n {
@@ -95,6 +105,47 @@ func (h *handover) send(ctx context.Context, msg *Message) (id int64, ok bool, e
 		h.signal()
 	}
 	return id, true, nil
+}
+
+// reserve takes up to n places in the queue, for messages about to be enqueued
+// leased in a unit of work and put once it commits, and returns how many it took.
+func (h *handover) reserve(n int) int {
+	for k := range n {
+		select {
+		case <-h.free:
+		default:
+			return k
+		}
+	}
+	return n
+}
+
+// unreserve gives back n places reserve took.
+func (h *handover) unreserve(n int) {
+	for range n {
+		h.free <- struct{}{}
+	}
+}
+
+// put queues items, enqueued leased to h in a unit of work that has committed, in
+// the places reserved for them. Once h is closed it releases them instead, due at
+// once for any Dispatcher.
+func (h *handover) put(ctx context.Context, items []handed) error {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed {
+		h.unreserve(len(items))
+		ids := make([]int64, len(items))
+		for i, it := range items {
+			ids[i] = it.ID
+		}
+		return h.store.Release(ctx, h.owner, ids)
+	}
+	for _, it := range items {
+		h.queue <- it
+	}
+	h.signal()
+	return nil
 }
 
 // claimDue reports whether it is time for a claim, to one worker: no worker of

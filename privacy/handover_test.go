@@ -2,6 +2,7 @@ package privacy_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -112,8 +113,8 @@ func runDispatcher(t *testing.T, d *privacy.Dispatcher) (cancel func(), done <-c
 
 // TestHandOver: a Dispatcher that claims once an hour delivers at once what its
 // Mailer sends outside a unit of work (it is handed over, leased, as it is
-// stored), and leaves what a unit of work sends to the store's claims, which a
-// Wake brings forward.
+// stored), and what a unit of work sends once the unit commits, never before and
+// never if it is undone.
 func TestHandOver(t *testing.T) {
 	ctx := context.Background()
 	store := newClaims()
@@ -123,29 +124,39 @@ func TestHandOver(t *testing.T) {
 	runDispatcher(t, d)
 	<-store.claimed // its first claim, of an empty outbox: the next is an hour away
 
-	var handed []int64
 	for _, to := range []string{"a@example.org", "b@example.org", "c@example.org"} {
-		id, err := mailer.Send(ctx, account(to))
+		_, err := mailer.Send(ctx, account(to))
 		require.NoError(t, err)
-		handed = append(handed, id)
 	}
 	require.Eventually(t, func() bool { return len(tr.Messages()) == 3 }, 5*time.Second, time.Millisecond,
 		"mail sent outside a unit of work goes out without waiting for a claim")
 	requireSent(t, store, 3, "and is marked sent")
-	assert.Empty(t, store.claimedIDs(), "no claim returned it")
 
 	require.NoError(t, store.Do(ctx, func(ctx context.Context) error {
 		_, err := mailer.Send(ctx, account("work@example.org"))
-		return err
+		require.NoError(t, err)
+		_, errs, err := mailer.SendBatch(ctx, []privacy.Message{account("w1@example.org"), account("w2@example.org")})
+		require.NoError(t, err)
+		require.Equal(t, []error{nil, nil}, errs)
+		time.Sleep(50 * time.Millisecond)
+		assert.Len(t, tr.Messages(), 3, "nothing a unit of work sends goes before it commits")
+		return nil
 	}))
+	require.Eventually(t, func() bool { return len(tr.Messages()) == 6 }, 5*time.Second, time.Millisecond,
+		"handed over once the unit commits, without waiting for a claim")
+
+	undone := errors.New("undone")
+	err := store.Do(ctx, func(ctx context.Context) error {
+		_, err := mailer.Send(ctx, account("undone@example.org"))
+		require.NoError(t, err)
+		return undone
+	})
+	require.ErrorIs(t, err, undone)
 	time.Sleep(50 * time.Millisecond)
-	assert.Len(t, tr.Messages(), 3, "mail of a unit of work is not handed over: it waits for a claim")
-	d.Wake()
-	require.Eventually(t, func() bool { return len(tr.Messages()) == 4 }, 5*time.Second, time.Millisecond,
-		"a Wake claims it at once")
-	assert.ElementsMatch(t, []string{"a@example.org", "b@example.org", "c@example.org", "work@example.org"}, delivered(tr))
-	assert.Len(t, store.claimedIDs(), 1)
-	assert.NotContains(t, handed, store.claimedIDs()[0])
+	assert.ElementsMatch(t, []string{"a@example.org", "b@example.org", "c@example.org", "work@example.org", "w1@example.org", "w2@example.org"},
+		delivered(tr), "an undone unit's mail never goes")
+	requireSent(t, store, 6, "all marked sent")
+	assert.Empty(t, store.claimedIDs(), "no claim returned any")
 }
 
 // TestHandOverStopped: a Dispatcher stopped with mail handed over that no worker

@@ -221,15 +221,24 @@ func (m *Mailer) Send(ctx context.Context, msg Message) (int64, error) {
 		m.log.WarnContext(ctx, "mail over the recipient's limit, not sent", "purpose", string(msg.Purpose))
 		return 0, nil
 	}
-	// A running Dispatcher on this store takes mail sent outside a unit of work
-	// as it is stored, rather than claiming it back.
+	// A running Dispatcher on this store takes the mail as it is stored, or
+	// once the unit of work it is sent in commits, rather than claiming it back.
 	var id int64
 	var err error
-	handed := false
-	if h := m.handover.Load(); h != nil && !InUnitOfWork(ctx) {
-		id, handed, err = h.send(ctx, &msg)
-	}
-	if !handed {
+	switch h := m.handover.Load(); {
+	case h != nil && !InUnitOfWork(ctx):
+		var handed bool
+		if id, handed, err = h.send(ctx, &msg); !handed {
+			id, err = m.store.Enqueue(ctx, &msg)
+		}
+	case h != nil:
+		var ids []int64
+		if ids, err = m.enqueueBatch(ctx, []*Message{&msg}); err == nil {
+			if id = ids[0]; id == 0 {
+				err = &RefusalError{Reason: RefusedSuppressed, Purpose: msg.Purpose}
+			}
+		}
+	default:
 		id, err = m.store.Enqueue(ctx, &msg)
 	}
 	var re *RefusalError
@@ -296,7 +305,7 @@ func (m *Mailer) SendBatch(ctx context.Context, msgs []Message) (ids []int64, er
 		if len(queue) == 0 {
 			return nil
 		}
-		got, err := m.store.EnqueueBatch(ctx, queue)
+		got, err := m.enqueueBatch(ctx, queue)
 		for k, id := range got {
 			ids[qi[k]] = id
 		}
@@ -321,6 +330,51 @@ func (m *Mailer) SendBatch(ctx context.Context, msgs []Message) (ids []int64, er
 		}
 	}
 	return ids, errs, nil
+}
+
+// enqueueBatch enqueues msgs in the unit of work ctx carries. With a Dispatcher
+// running on the store, as many as its hand-over queue has room for are enqueued
+// leased to it and handed over once the unit has committed, rather than claimed
+// back; if the unit is undone, so is their lease with the rest.
+func (m *Mailer) enqueueBatch(ctx context.Context, msgs []*Message) ([]int64, error) {
+	h := m.handover.Load()
+	if h == nil {
+		return m.store.EnqueueBatch(ctx, msgs)
+	}
+	n := h.reserve(len(msgs))
+	if n == 0 {
+		return m.store.EnqueueBatch(ctx, msgs)
+	}
+	now := nowOr(h.now)
+	until := now.Add(h.lease)
+	var ids []int64 // read once the unit has ended
+	if !AfterWork(ctx, func(committed bool) {
+		if !committed || len(ids) < n {
+			h.unreserve(n)
+			return
+		}
+		items := make([]handed, 0, n)
+		for i, msg := range msgs[:n] {
+			if ids[i] != 0 {
+				items = append(items, handed{Item{ID: ids[i], Message: *msg, Created: now}, until})
+			}
+		}
+		h.unreserve(n - len(items))
+		if err := h.put(context.WithoutCancel(ctx), items); err != nil {
+			m.log.ErrorContext(ctx, "outbox release", "err", err)
+		}
+	}) {
+		h.unreserve(n)
+		return m.store.EnqueueBatch(ctx, msgs)
+	}
+	leased, err := h.store.EnqueueBatchLeased(ctx, msgs[:n], h.owner, until)
+	if err != nil || n == len(msgs) {
+		ids = leased
+		return leased, err
+	}
+	rest, err := m.store.EnqueueBatch(ctx, msgs[n:])
+	ids = append(leased, rest...)
+	return ids, err
 }
 
 // Check validates msg in place (filling From and normalising addresses) and applies

@@ -192,9 +192,11 @@ func (d *Dispatcher) Wake() {
 // Run delivers until ctx is done, then finishes the message in flight, marks what was
 // sent and releases what was claimed but not attempted, and returns nil.
 //
-// While it runs, the mail its Mailer sends outside a unit of work is handed to its
-// workers as it is stored, leased to them, when the Store is a LeasingStore and the
-// Mailer's own (one Dispatcher per Mailer at a time).
+// While it runs, the mail its Mailer sends is handed to its workers, leased to
+// them, as it is stored or, sent in a unit of work, once that unit has committed
+// (privacy.AfterWork), when the Store is a LeasingStore and the Mailer's own (one
+// Dispatcher per Mailer at a time). What finds no room in the hand-over queue,
+// and a unit of work that runs nothing after it, is claimed as before.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.defaults()
 	var h *handover
@@ -256,6 +258,9 @@ func (d *Dispatcher) work(ctx context.Context, owner string, h *handover) {
 		}
 		if h != nil && !h.claimDue(idle) {
 			if items := h.take(); len(items) > 0 {
+				if len(h.queue) > 0 {
+					h.signal() // a unit of work's mail comes many at once: another worker takes the rest
+				}
 				// What the last claim delivered is marked first, well within its lease.
 				d.markSent(bg, owner, sent)
 				sent = nil

@@ -66,6 +66,7 @@ func MemoryWork(ctx context.Context, fn func(ctx context.Context) error) error {
 		return fmt.Errorf("a unit of work on %s cannot include memory stores", db)
 	}
 	j := &journal{}
+	ctx, ended := WithAfterWork(ctx)
 	err := fn(context.WithValue(context.WithValue(ctx, journalKey{}, j), DatabaseKey{}, MemoryDatabase))
 	j.mu.Lock()
 	undo, commit := j.undo, j.commit
@@ -75,12 +76,59 @@ func MemoryWork(ctx context.Context, fn func(ctx context.Context) error) error {
 		for _, u := range slices.Backward(undo) {
 			u()
 		}
+		ended(false)
 		return err
 	}
 	for _, c := range commit {
 		c()
 	}
+	ended(true)
 	return nil
+}
+
+// afterWork is what runs once a unit of work has ended.
+type afterWork struct {
+	mu    sync.Mutex
+	fns   []func(committed bool)
+	ended bool
+}
+
+type afterWorkKey struct{}
+
+// WithAfterWork is for implementations of UnitOfWork: it returns the ctx to run a
+// new unit's work in, and ended, to call once the unit has committed (true) or
+// been undone (false), which runs what AfterWork registered in that ctx. A unit
+// of work that does not offer it still works; the Mailer then leaves its mail to
+// be claimed rather than handing it to a Dispatcher after the commit.
+func WithAfterWork(ctx context.Context) (_ context.Context, ended func(committed bool)) {
+	a := &afterWork{}
+	return context.WithValue(ctx, afterWorkKey{}, a), func(committed bool) {
+		a.mu.Lock()
+		fns := a.fns
+		a.fns, a.ended = nil, true
+		a.mu.Unlock()
+		for _, fn := range fns {
+			fn(committed)
+		}
+	}
+}
+
+// AfterWork registers fn to run once the unit of work ctx carries has ended, with
+// whether it committed, and reports true. It reports false, and fn never runs,
+// when ctx carries no unit of work, one that does not offer it (WithAfterWork),
+// or one that has ended.
+func AfterWork(ctx context.Context, fn func(committed bool)) bool {
+	a, ok := ctx.Value(afterWorkKey{}).(*afterWork)
+	if !ok {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ended {
+		return false
+	}
+	a.fns = append(a.fns, fn)
+	return true
 }
 
 // OnUndo records how to undo a memory write made in ctx's unit of work; without

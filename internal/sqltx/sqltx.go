@@ -155,13 +155,20 @@ func once(ctx context.Context, db *sqlx.DB, fn func(ctx context.Context, tx *sql
 	if err != nil {
 		return mysqldb.Translate(err)
 	}
-	if err := fn(With(ctx, db, tx), tx); err != nil {
+	// What the work registered with privacy.AfterWork runs once the transaction
+	// has ended; a commit that failed counts as undone, though a commit cut off
+	// may have been applied (what is handed over after it then waits for its lease).
+	wctx, ended := privacy.WithAfterWork(ctx)
+	if err := fn(With(wctx, db, tx), tx); err != nil {
 		_ = tx.Rollback()
+		ended(false)
 		return cutShort(ctx, err)
 	}
 	// A connection lost at commit is ErrUnavailable (503), like any other, and
 	// so is a commit cut off at the deadline.
-	return mysqldb.Translate(tx.Commit())
+	err = tx.Commit()
+	ended(err == nil)
+	return mysqldb.Translate(err)
 }
 
 // cutShort returns fn's error err as the deadline's, a 503, when the deadline

@@ -53,15 +53,26 @@ func newTable(t *testing.T) *sqlx.DB {
 }
 
 // TestDoRunsAConflictAgain: of two transactions that deadlock, the one InnoDB
-// rolls back is run again by Do, and both changes are kept, once each.
+// rolls back is run again by Do, and both changes are kept, once each; what each
+// run registered with privacy.AfterWork hears how its transaction ended.
 func TestDoRunsAConflictAgain(t *testing.T) {
 	db := newTable(t)
+	var mu sync.Mutex
+	var ended []bool
 	runs, errs := crossed(t, db, func(ctx context.Context, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
-		return sqltx.Do(ctx, db, fn)
+		return sqltx.Do(ctx, db, func(ctx context.Context, tx *sqlx.Tx) error {
+			require.True(t, privacy.AfterWork(ctx, func(committed bool) {
+				mu.Lock()
+				ended = append(ended, committed)
+				mu.Unlock()
+			}))
+			return fn(ctx, tx)
+		})
 	})
 	require.NoError(t, errs[0])
 	require.NoError(t, errs[1])
 	assert.Equal(t, int32(3), runs, "the deadlock's victim ran twice")
+	assert.ElementsMatch(t, []bool{false, true, true}, ended, "the victim's first run was undone, the other two committed")
 	var sum int
 	require.NoError(t, db.Get(&sum, `SELECT SUM(v) FROM t`))
 	assert.Equal(t, 4, sum, "each transaction's two updates, once")
@@ -75,7 +86,9 @@ func TestDoLeavesAJoinedConflictToTheCaller(t *testing.T) {
 		tx, err := db.BeginTxx(ctx, nil)
 		require.NoError(t, err)
 		defer tx.Rollback()
-		if err := sqltx.Do(sqltx.With(ctx, db, tx), db, fn); err != nil {
+		ctx = sqltx.With(ctx, db, tx)
+		assert.False(t, privacy.AfterWork(ctx, func(bool) {}), "a transaction Do did not begin offers nothing after it")
+		if err := sqltx.Do(ctx, db, fn); err != nil {
 			return err
 		}
 		return tx.Commit()

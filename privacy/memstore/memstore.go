@@ -93,6 +93,11 @@ func (s *Store) EnqueueLeased(ctx context.Context, msg *privacy.Message, owner s
 
 // EnqueueBatch implements privacy.OutboxStore.
 func (s *Store) EnqueueBatch(ctx context.Context, msgs []*privacy.Message) ([]int64, error) {
+	return s.EnqueueBatchLeased(ctx, msgs, "", time.Time{})
+}
+
+// EnqueueBatchLeased implements privacy.LeasingStore.
+func (s *Store) EnqueueBatchLeased(ctx context.Context, msgs []*privacy.Message, owner string, until time.Time) ([]int64, error) {
 	ids := make([]int64, len(msgs))
 	var added []*entry
 	s.mu.Lock()
@@ -103,7 +108,7 @@ func (s *Store) EnqueueBatch(ctx context.Context, msgs []*privacy.Message) ([]in
 		ids[i] = s.id()
 		// Held until its unit of work commits: the message of a change undone is
 		// never sent.
-		e := &entry{item: privacy.Item{ID: ids[i], Message: *msg, Created: time.Now().UTC()}, state: "held"}
+		e := &entry{item: privacy.Item{ID: ids[i], Message: *msg, Created: time.Now().UTC()}, state: "held", owner: owner, lease: until}
 		s.outbox[ids[i]] = e
 		added = append(added, e)
 	}

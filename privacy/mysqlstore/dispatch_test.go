@@ -262,3 +262,44 @@ func TestUnitOfWorkOneDatabase(t *testing.T) {
 	require.ErrorContains(t, privacy.SameDatabase("comments", a, memstore.New()), "must be on one database")
 	require.NoError(t, privacy.SameDatabase("comments", a, a))
 }
+
+// TestHandOverAfterCommit: on MySQL, what a unit of work sends is handed to the
+// running Dispatcher once the transaction commits, not before, and not at all if
+// it rolls back; with claims an hour apart, nothing else could deliver it.
+func TestHandOverAfterCommit(t *testing.T) {
+	ctx := context.Background()
+	srv, err := mailtest.Start()
+	require.NoError(t, err)
+	defer srv.Close()
+	p := startPool(t, mysqltest.NewDSN(t), srv, 2)
+	p.disp.Poll = time.Hour
+	p.run()
+	defer p.stop()
+	time.Sleep(50 * time.Millisecond) // its first claim, of an empty outbox, is done
+
+	msgs := []privacy.Message{message(1), message(2), message(3)}
+	require.NoError(t, p.store.Do(ctx, func(ctx context.Context) error {
+		_, errs, err := p.mailer.SendBatch(ctx, msgs)
+		require.NoError(t, err)
+		require.Equal(t, []error{nil, nil, nil}, errs)
+		time.Sleep(100 * time.Millisecond)
+		assert.Empty(t, srv.Messages(), "nothing goes before the transaction commits")
+		return nil
+	}))
+	got := srv.Wait(3, 10*time.Second)
+	require.Len(t, got, 3, "handed over once committed")
+
+	undone := errors.New("undone")
+	err = p.store.Do(ctx, func(ctx context.Context) error {
+		_, err := p.mailer.Send(ctx, message(4))
+		require.NoError(t, err)
+		return undone
+	})
+	require.ErrorIs(t, err, undone)
+	time.Sleep(100 * time.Millisecond)
+	assert.Len(t, srv.Messages(), 3, "a rolled-back transaction's mail never goes")
+	require.Eventually(t, func() bool {
+		st, err := p.store.OutboxStats(ctx, "")
+		return err == nil && st == privacy.OutboxStats{Sent: 3}
+	}, 10*time.Second, 10*time.Millisecond, "the three marked sent, the fourth never stored")
+}

@@ -152,6 +152,21 @@ const (
 // of the suppressed recipients and one multi-row INSERT ... RETURNING, in one
 // transaction (the one ctx carries, if any).
 func (s *Store) EnqueueBatch(ctx context.Context, msgs []*privacy.Message) ([]int64, error) {
+	return s.enqueueBatch(ctx, msgs, nil)
+}
+
+// EnqueueBatchLeased implements privacy.LeasingStore.
+func (s *Store) EnqueueBatchLeased(ctx context.Context, msgs []*privacy.Message, owner string, until time.Time) ([]int64, error) {
+	leases := make([]lease, len(msgs))
+	for i := range leases {
+		leases[i] = lease{owner: owner, until: until}
+	}
+	return s.enqueueBatch(ctx, msgs, leases)
+}
+
+// enqueueBatch is EnqueueBatch, each message under its lease (none when leases is
+// nil).
+func (s *Store) enqueueBatch(ctx context.Context, msgs []*privacy.Message, leases []lease) ([]int64, error) {
 	ids := make([]int64, len(msgs))
 	bodies := make([][]byte, len(msgs))
 	for i, msg := range msgs {
@@ -165,7 +180,11 @@ func (s *Store) EnqueueBatch(ctx context.Context, msgs []*privacy.Message) ([]in
 	err := sqltx.Do(ctx, s.db, func(ctx context.Context, tx *sqlx.Tx) error {
 		for start := 0; start < len(msgs); {
 			end := chunkEnd(bodies, start)
-			if err := enqueueChunk(ctx, tx, nil, msgs[start:end], nil, bodies[start:end], ids[start:end], now); err != nil {
+			var ls []lease
+			if leases != nil {
+				ls = leases[start:end]
+			}
+			if err := enqueueChunk(ctx, tx, nil, msgs[start:end], ls, bodies[start:end], ids[start:end], now); err != nil {
 				return err
 			}
 			start = end

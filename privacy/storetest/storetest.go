@@ -362,6 +362,53 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 		assert.Equal(t, 3, st.Total(), "neither the suppressed recipient's message nor the unit of work's was stored")
 	})
 
+	t.Run("EnqueueBatchLeased", func(t *testing.T) {
+		s := newStore(t)
+		ls, ok := s.(privacy.LeasingStore)
+		if !ok {
+			t.Skip("the store is not a privacy.LeasingStore")
+		}
+		until := now.Add(time.Minute)
+		require.NoError(t, s.Suppress(ctx, "gone@example.org", "550", now))
+		var ids []int64
+		var ended []bool
+		err := s.Do(ctx, func(ctx context.Context) error {
+			var err error
+			ids, err = ls.EnqueueBatchLeased(ctx, []*privacy.Message{msg("b0@example.org", "batch"), msg("gone@example.org", "batch"), msg("b2@example.org", "batch")}, "mine", until)
+			require.True(t, privacy.AfterWork(ctx, func(committed bool) { ended = append(ended, committed) }), "the store's unit of work runs what is registered after it")
+			assert.Empty(t, ended, "not before the unit ends")
+			return err
+		})
+		require.NoError(t, err)
+		assert.Equal(t, []bool{true}, ended)
+		require.Len(t, ids, 3)
+		assert.NotZero(t, ids[0])
+		assert.Zero(t, ids[1], "a suppressed recipient's message is not stored")
+		assert.NotZero(t, ids[2])
+		got, err := s.Claim(ctx, "other", 10, now, time.Minute)
+		require.NoError(t, err)
+		assert.Empty(t, got, "committed leased: claimed by nobody while the lease holds")
+		require.NoError(t, s.MarkSent(ctx, "mine", ids[:1], now), "its owner marks it as a claim's owner would")
+		got, err = s.Claim(ctx, "other", 10, until.Add(time.Second), time.Minute)
+		require.NoError(t, err)
+		require.Len(t, got, 1, "the lease ran out: the unsent one is claimed again")
+		assert.Equal(t, ids[2], got[0].ID)
+
+		ended = nil
+		undone := errors.New("undone")
+		err = s.Do(ctx, func(ctx context.Context) error {
+			_, err := ls.EnqueueBatchLeased(ctx, []*privacy.Message{msg("u@example.org", "undone")}, "mine", until)
+			require.NoError(t, err)
+			privacy.AfterWork(ctx, func(committed bool) { ended = append(ended, committed) })
+			return undone
+		})
+		require.ErrorIs(t, err, undone)
+		assert.Equal(t, []bool{false}, ended)
+		st, err := s.OutboxStats(ctx, "undone")
+		require.NoError(t, err)
+		assert.Zero(t, st.Total(), "an undone unit's leased messages are gone with it")
+	})
+
 	t.Run("MarkSentAndClaim", func(t *testing.T) {
 		s := newStore(t)
 		for i := range 5 {
