@@ -360,7 +360,8 @@ func (m *Mailer) enqueueBatch(ctx context.Context, msgs []*Message) ([]int64, er
 			}
 		}
 		h.unreserve(n - len(items))
-		if err := h.put(context.WithoutCancel(ctx), items); err != nil {
+		// Not ctx: it carries the unit of work, which has ended.
+		if err := h.put(context.Background(), items); err != nil {
 			m.log.ErrorContext(ctx, "outbox release", "err", err)
 		}
 	}) {

@@ -303,3 +303,28 @@ func TestHandOverAfterCommit(t *testing.T) {
 		return err == nil && st == privacy.OutboxStats{Sent: 3}
 	}, 10*time.Second, 10*time.Millisecond, "the three marked sent, the fourth never stored")
 }
+
+// TestHandOverAfterStop: a unit of work that commits after its Dispatcher
+// stopped releases what it would have handed over, due at once: another
+// Dispatcher delivers it without waiting for the lease.
+func TestHandOverAfterStop(t *testing.T) {
+	ctx := context.Background()
+	srv, err := mailtest.Start()
+	require.NoError(t, err)
+	defer srv.Close()
+	dsn := mysqltest.NewDSN(t)
+	p := startPool(t, dsn, srv, 1)
+	p.run()
+	require.NoError(t, p.store.Do(ctx, func(ctx context.Context) error {
+		_, err := p.mailer.Send(ctx, message(1))
+		require.NoError(t, err)
+		p.stop()
+		return nil
+	}))
+	assert.Empty(t, srv.Messages())
+	q := startPool(t, dsn, srv, 1)
+	q.disp.Lease = time.Hour
+	q.run()
+	defer q.stop()
+	require.Len(t, srv.Wait(1, 10*time.Second), 1, "released at once, not left to its lease")
+}
