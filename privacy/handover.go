@@ -10,12 +10,12 @@ import (
 
 // A LeasingStore is an OutboxStore that can enqueue a message already claimed. A
 // running Dispatcher whose Mailer enqueues into it takes the mail that Mailer sends
-// straight from the Mailer (hand-over), as it is stored or once the unit of work it
-// was sent in commits, without claiming it back from the store: the message is
-// stored, committed and leased before it is sent, as a claimed one is, and if the
-// process dies the lease runs out and any Dispatcher claims it. On MySQL, claims
-// (a locking read and an update of every message) were most of the database's
-// work for a delivery (BENCHMARKS.md).
+// straight from the Mailer (hand-over), as it is stored or, a batch sent in a
+// unit of work, once that unit commits, without claiming it back from the store:
+// the message is stored, committed and leased before it is sent, as a claimed one
+// is, and if the process dies the lease runs out and any Dispatcher claims it. On
+// MySQL, claims (a locking read and an update of every message) were most of the
+// database's work for a delivery (BENCHMARKS.md).
 type LeasingStore interface {
 	OutboxStore
 	// EnqueueLeased is Enqueue, with the message claimed by owner until until, as a

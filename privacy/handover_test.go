@@ -113,8 +113,9 @@ func runDispatcher(t *testing.T, d *privacy.Dispatcher) (cancel func(), done <-c
 
 // TestHandOver: a Dispatcher that claims once an hour delivers at once what its
 // Mailer sends outside a unit of work (it is handed over, leased, as it is
-// stored), and what a unit of work sends once the unit commits, never before and
-// never if it is undone.
+// stored), and a batch a unit of work sends once the unit commits, never before
+// and never if it is undone; what Send sends in a unit of work waits for a claim,
+// which a Wake brings forward.
 func TestHandOver(t *testing.T) {
 	ctx := context.Background()
 	store := newClaims()
@@ -124,39 +125,52 @@ func TestHandOver(t *testing.T) {
 	runDispatcher(t, d)
 	<-store.claimed // its first claim, of an empty outbox: the next is an hour away
 
+	var handed []int64
 	for _, to := range []string{"a@example.org", "b@example.org", "c@example.org"} {
-		_, err := mailer.Send(ctx, account(to))
+		id, err := mailer.Send(ctx, account(to))
 		require.NoError(t, err)
+		handed = append(handed, id)
 	}
 	require.Eventually(t, func() bool { return len(tr.Messages()) == 3 }, 5*time.Second, time.Millisecond,
 		"mail sent outside a unit of work goes out without waiting for a claim")
 	requireSent(t, store, 3, "and is marked sent")
 
 	require.NoError(t, store.Do(ctx, func(ctx context.Context) error {
-		_, err := mailer.Send(ctx, account("work@example.org"))
-		require.NoError(t, err)
-		_, errs, err := mailer.SendBatch(ctx, []privacy.Message{account("w1@example.org"), account("w2@example.org")})
+		ids, errs, err := mailer.SendBatch(ctx, []privacy.Message{account("w1@example.org"), account("w2@example.org")})
 		require.NoError(t, err)
 		require.Equal(t, []error{nil, nil}, errs)
+		handed = append(handed, ids...)
 		time.Sleep(50 * time.Millisecond)
 		assert.Len(t, tr.Messages(), 3, "nothing a unit of work sends goes before it commits")
 		return nil
 	}))
-	require.Eventually(t, func() bool { return len(tr.Messages()) == 6 }, 5*time.Second, time.Millisecond,
-		"handed over once the unit commits, without waiting for a claim")
+	require.Eventually(t, func() bool { return len(tr.Messages()) == 5 }, 5*time.Second, time.Millisecond,
+		"a unit of work's batch is handed over once the unit commits, without waiting for a claim")
 
 	undone := errors.New("undone")
 	err := store.Do(ctx, func(ctx context.Context) error {
-		_, err := mailer.Send(ctx, account("undone@example.org"))
+		_, _, err := mailer.SendBatch(ctx, []privacy.Message{account("undone@example.org")})
 		require.NoError(t, err)
 		return undone
 	})
 	require.ErrorIs(t, err, undone)
 	time.Sleep(50 * time.Millisecond)
-	assert.ElementsMatch(t, []string{"a@example.org", "b@example.org", "c@example.org", "work@example.org", "w1@example.org", "w2@example.org"},
-		delivered(tr), "an undone unit's mail never goes")
-	requireSent(t, store, 6, "all marked sent")
+	assert.Len(t, tr.Messages(), 5, "an undone unit's mail never goes")
+	requireSent(t, store, 5, "all marked sent")
 	assert.Empty(t, store.claimedIDs(), "no claim returned any")
+
+	require.NoError(t, store.Do(ctx, func(ctx context.Context) error {
+		_, err := mailer.Send(ctx, account("work@example.org"))
+		return err
+	}))
+	time.Sleep(50 * time.Millisecond)
+	assert.Len(t, tr.Messages(), 5, "what Send sends in a unit of work is not handed over: it waits for a claim")
+	d.Wake()
+	require.Eventually(t, func() bool { return len(tr.Messages()) == 6 }, 5*time.Second, time.Millisecond,
+		"a Wake claims it at once")
+	assert.ElementsMatch(t, []string{"a@example.org", "b@example.org", "c@example.org", "w1@example.org", "w2@example.org", "work@example.org"}, delivered(tr))
+	assert.Len(t, store.claimedIDs(), 1)
+	assert.NotContains(t, handed, store.claimedIDs()[0])
 }
 
 // TestHandOverStopped: a Dispatcher stopped with mail handed over that no worker

@@ -221,24 +221,18 @@ func (m *Mailer) Send(ctx context.Context, msg Message) (int64, error) {
 		m.log.WarnContext(ctx, "mail over the recipient's limit, not sent", "purpose", string(msg.Purpose))
 		return 0, nil
 	}
-	// A running Dispatcher on this store takes the mail as it is stored, or
-	// once the unit of work it is sent in commits, rather than claiming it back.
+	// A running Dispatcher on this store takes mail sent outside a unit of work
+	// as it is stored, rather than claiming it back. Mail sent one message at a
+	// time in a unit of work is claimed, which delivers it in the order it was
+	// stored (a request's mail before the next one's): handed over after each
+	// commit, two workers could deliver two such messages the other way round.
 	var id int64
 	var err error
-	switch h := m.handover.Load(); {
-	case h != nil && !InUnitOfWork(ctx):
-		var handed bool
-		if id, handed, err = h.send(ctx, &msg); !handed {
-			id, err = m.store.Enqueue(ctx, &msg)
-		}
-	case h != nil:
-		var ids []int64
-		if ids, err = m.enqueueBatch(ctx, []*Message{&msg}); err == nil {
-			if id = ids[0]; id == 0 {
-				err = &RefusalError{Reason: RefusedSuppressed, Purpose: msg.Purpose}
-			}
-		}
-	default:
+	handed := false
+	if h := m.handover.Load(); h != nil && !InUnitOfWork(ctx) {
+		id, handed, err = h.send(ctx, &msg)
+	}
+	if !handed {
 		id, err = m.store.Enqueue(ctx, &msg)
 	}
 	var re *RefusalError
@@ -332,10 +326,11 @@ func (m *Mailer) SendBatch(ctx context.Context, msgs []Message) (ids []int64, er
 	return ids, errs, nil
 }
 
-// enqueueBatch enqueues msgs in the unit of work ctx carries. With a Dispatcher
-// running on the store, as many as its hand-over queue has room for are enqueued
-// leased to it and handed over once the unit has committed, rather than claimed
-// back; if the unit is undone, so is their lease with the rest.
+// enqueueBatch enqueues msgs in the unit of work ctx carries (SendBatch's: a
+// campaign's batch). With a Dispatcher running on the store, as many as its
+// hand-over queue has room for are enqueued leased to it and handed over once the
+// unit has committed, rather than claimed back; if the unit is undone, so is their
+// lease with the rest.
 func (m *Mailer) enqueueBatch(ctx context.Context, msgs []*Message) ([]int64, error) {
 	h := m.handover.Load()
 	if h == nil {

@@ -192,11 +192,12 @@ func (d *Dispatcher) Wake() {
 // Run delivers until ctx is done, then finishes the message in flight, marks what was
 // sent and releases what was claimed but not attempted, and returns nil.
 //
-// While it runs, the mail its Mailer sends is handed to its workers, leased to
-// them, as it is stored or, sent in a unit of work, once that unit has committed
-// (privacy.AfterWork), when the Store is a LeasingStore and the Mailer's own (one
-// Dispatcher per Mailer at a time). What finds no room in the hand-over queue,
-// and a unit of work that runs nothing after it, is claimed as before.
+// While it runs, the mail its Mailer sends outside a unit of work is handed to its
+// workers as it is stored, and what its SendBatch sends in one (a campaign's
+// batches) once that unit has committed (privacy.AfterWork), leased to them, when
+// the Store is a LeasingStore and the Mailer's own (one Dispatcher per Mailer at a
+// time). What finds no room in the hand-over queue, what Send sends in a unit of
+// work, and a unit of work that runs nothing after it, is claimed as before.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.defaults()
 	var h *handover

@@ -263,9 +263,9 @@ func TestUnitOfWorkOneDatabase(t *testing.T) {
 	require.NoError(t, privacy.SameDatabase("comments", a, a))
 }
 
-// TestHandOverAfterCommit: on MySQL, what a unit of work sends is handed to the
-// running Dispatcher once the transaction commits, not before, and not at all if
-// it rolls back; with claims an hour apart, nothing else could deliver it.
+// TestHandOverAfterCommit: on MySQL, a batch a unit of work sends is handed to
+// the running Dispatcher once the transaction commits, not before, and not at all
+// if it rolls back; with claims an hour apart, nothing else could deliver it.
 func TestHandOverAfterCommit(t *testing.T) {
 	ctx := context.Background()
 	srv, err := mailtest.Start()
@@ -291,7 +291,7 @@ func TestHandOverAfterCommit(t *testing.T) {
 
 	undone := errors.New("undone")
 	err = p.store.Do(ctx, func(ctx context.Context) error {
-		_, err := p.mailer.Send(ctx, message(4))
+		_, _, err := p.mailer.SendBatch(ctx, []privacy.Message{message(4)})
 		require.NoError(t, err)
 		return undone
 	})
@@ -305,7 +305,7 @@ func TestHandOverAfterCommit(t *testing.T) {
 }
 
 // TestHandOverAfterStop: a unit of work that commits after its Dispatcher
-// stopped releases what it would have handed over, due at once: another
+// stopped releases the batch it would have handed over, due at once: another
 // Dispatcher delivers it without waiting for the lease.
 func TestHandOverAfterStop(t *testing.T) {
 	ctx := context.Background()
@@ -316,7 +316,7 @@ func TestHandOverAfterStop(t *testing.T) {
 	p := startPool(t, dsn, srv, 1)
 	p.run()
 	require.NoError(t, p.store.Do(ctx, func(ctx context.Context) error {
-		_, err := p.mailer.Send(ctx, message(1))
+		_, _, err := p.mailer.SendBatch(ctx, []privacy.Message{message(1)})
 		require.NoError(t, err)
 		p.stop()
 		return nil
