@@ -13,7 +13,10 @@ import (
 // capability's (privacy/mysqlstore's Store.Ext gives MySQL writes the transaction).
 //
 // The kernel's stores and every capability's Store implement it; the MySQL ones over
-// one transaction, the memory ones with an undo journal (MemoryWork).
+// one transaction, the memory ones with an undo journal (MemoryWork). Both run what
+// the work registered with AfterWork once the unit has ended (WithAfterWork); a
+// host's own implementation that does not still works, and the Mailer then leaves
+// a batch's mail to the Dispatcher's claims instead of handing it over.
 type UnitOfWork interface {
 	// Do runs fn as one unit of work: what fn writes through the ctx it is given
 	// commits when fn returns nil and is undone when it returns an error, which Do
