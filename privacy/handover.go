@@ -83,29 +83,28 @@ func newHandover(d *Dispatcher, store LeasingStore) *handover {
 func (h *handover) send(ctx context.Context, msg *Message) (id int64, ok bool, err error) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if h.closed {
-		return 0, false, nil
-	}
-	select {
-	case <-h.free:
-	default:
+	if h.closed || h.reserve(1) == 0 {
 		return 0, false, nil
 	}
 	now := nowOr(h.now)
 	until := now.Add(h.lease)
 	id, err = h.store.EnqueueLeased(ctx, msg, h.owner, until)
 	if err != nil {
-		h.free <- struct{}{}
+		h.unreserve(1)
 		return 0, true, err
 	}
-	h.queue <- handed{Item{ID: id, Message: *msg, Created: now}, until}
-	// One worker is woken for the first message in the queue and another for each
-	// batch more; each takes what comes within linger (a group insert's callers
-	// queue theirs together).
+	h.push(handed{Item{ID: id, Message: *msg, Created: now}, until})
+	return id, true, nil
+}
+
+// push queues it in a place reserved for it. One worker is woken for the first
+// message in the queue and another for each batch more; each takes what comes
+// within linger (a group insert's callers queue theirs together).
+func (h *handover) push(it handed) {
+	h.queue <- it
 	if n := len(h.queue); n == 1 || n%h.batch == 0 {
 		h.signal()
 	}
-	return id, true, nil
 }
 
 // reserve takes up to n places in the queue, for messages about to be enqueued
@@ -135,7 +134,6 @@ func (h *handover) put(ctx context.Context, items []handed) error {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if h.closed {
-		h.unreserve(len(items))
 		ids := make([]int64, len(items))
 		for i, it := range items {
 			ids[i] = it.ID
@@ -143,9 +141,8 @@ func (h *handover) put(ctx context.Context, items []handed) error {
 		return h.store.Release(ctx, h.owner, ids)
 	}
 	for _, it := range items {
-		h.queue <- it
+		h.push(it)
 	}
-	h.signal()
 	return nil
 }
 

@@ -32,6 +32,7 @@ type group struct {
 	queue    []*call
 	inFlight int // inserts under way, at most maxInFlight
 	last     int // how many the last insert to start took
+	stmts    insertStmts
 }
 
 const maxInFlight = 2
@@ -50,7 +51,7 @@ type call struct {
 // failed, and only its own insert can say whether its message was the cause.
 var errAlone = errors.New("enqueue alone")
 
-func (g *group) enqueue(ctx context.Context, db *sqlx.DB, stmts *insertStmts, msg *privacy.Message, l lease) (int64, error) {
+func (g *group) enqueue(ctx context.Context, db *sqlx.DB, msg *privacy.Message, l lease) (int64, error) {
 	body, err := json.Marshal(msg)
 	if err != nil {
 		return 0, err
@@ -70,7 +71,7 @@ func (g *group) enqueue(ctx context.Context, db *sqlx.DB, stmts *insertStmts, ms
 		batch = c.batch
 	}
 
-	insert(ctx, db, stmts, batch)
+	insert(ctx, db, &g.stmts, batch)
 
 	g.done()
 	for _, o := range batch {
@@ -118,7 +119,7 @@ func insert(ctx context.Context, db *sqlx.DB, stmts *insertStmts, batch []*call)
 	ext := sqltx.Ext(ctx, db)
 	for start := 0; start < len(batch); {
 		end := chunkEnd(bodies, start)
-		err := enqueueChunk(ctx, ext, stmts, msgs[start:end], leases[start:end], bodies[start:end], ids[start:end], now)
+		err := enqueueChunk(ctx, ext, db, stmts, msgs[start:end], leases[start:end], bodies[start:end], ids[start:end], now)
 		for i := start; i < end; i++ {
 			c := batch[i]
 			switch {

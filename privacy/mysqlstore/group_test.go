@@ -43,11 +43,7 @@ func TestGroupOneBadMessage(t *testing.T) {
 		}
 		wg.Go(func() { ids[i], errs[i] = s.Enqueue(ctx, msg) })
 	}
-	require.Eventually(t, func() bool {
-		s.group.mu.Lock()
-		defer s.group.mu.Unlock()
-		return len(s.group.queue) == 10
-	}, 10*time.Second, time.Millisecond)
+	waitQueued(t, s, 10)
 	// The inserts in flight end: the first queued leads the next, for all ten.
 	s.group.done()
 	s.group.done()
@@ -63,9 +59,7 @@ func TestGroupOneBadMessage(t *testing.T) {
 			assert.Equal(t, privacy.RefusedSuppressed, re.Reason)
 		default:
 			require.NoError(t, errs[i], "message %d", i)
-			got, err := s.Recipient(ctx, ids[i])
-			require.NoError(t, err)
-			assert.Equal(t, to(i), got)
+			requireRecipient(t, s, ids[i], to(i))
 		}
 	}
 	st, err := s.OutboxStats(ctx, "")
@@ -83,21 +77,9 @@ func TestGroupSecondInsert(t *testing.T) {
 	require.NoError(t, s.Migrate(ctx))
 	var wg sync.WaitGroup
 	ids := make([]int64, 8)
-	enqueue := func(i int) {
-		to := fmt.Sprintf("s%d@example.org", i)
-		wg.Go(func() {
-			var err error
-			ids[i], err = s.Enqueue(ctx, &privacy.Message{Purpose: "account", DataSubject: to, To: privacy.Address{Email: to}, Subject: "s", Text: "t"})
-			assert.NoError(t, err)
-		})
-	}
-	queued := func(n int) {
-		require.Eventually(t, func() bool {
-			s.group.mu.Lock()
-			defer s.group.mu.Unlock()
-			return len(s.group.queue) == n
-		}, 10*time.Second, time.Millisecond)
-	}
+	to := func(i int) string { return fmt.Sprintf("s%d@example.org", i) }
+	enqueue := func(i int) { enqueueTo(t, s, &wg, to(i), &ids[i]) }
+	queued := func(n int) { waitQueued(t, s, n) }
 
 	s.group.inFlight, s.group.last = 1, 3 // an insert of three in flight (the test's)
 	enqueue(0)
@@ -106,9 +88,7 @@ func TestGroupSecondInsert(t *testing.T) {
 	enqueue(2) // the third: a second insert, of all three
 	wg.Wait()
 	for i := range 3 {
-		got, err := s.Recipient(ctx, ids[i])
-		require.NoError(t, err)
-		assert.Equal(t, fmt.Sprintf("s%d@example.org", i), got)
+		requireRecipient(t, s, ids[i], to(i))
 	}
 	assert.Equal(t, 1, s.group.inFlight, "the second insert ended; the first is still in flight")
 
@@ -120,9 +100,7 @@ func TestGroupSecondInsert(t *testing.T) {
 	s.group.done() // one of the two ends: the first queued leads the rest
 	wg.Wait()
 	for i := 3; i < 8; i++ {
-		got, err := s.Recipient(ctx, ids[i])
-		require.NoError(t, err)
-		assert.Equal(t, fmt.Sprintf("s%d@example.org", i), got)
+		requireRecipient(t, s, ids[i], to(i))
 	}
 	assert.Equal(t, 1, s.group.inFlight)
 	assert.Equal(t, 5, s.group.last, "the five went in one insert")
@@ -140,29 +118,19 @@ func TestPreparedInserts(t *testing.T) {
 		s.group.inFlight = maxInFlight
 		var wg sync.WaitGroup
 		ids := make([]int64, n)
+		to := func(i int) string { return fmt.Sprintf("p%d-%d@example.org", n, i) }
 		for i := range n {
-			to := fmt.Sprintf("p%d-%d@example.org", n, i)
-			wg.Go(func() {
-				var err error
-				ids[i], err = s.Enqueue(ctx, &privacy.Message{Purpose: "account", DataSubject: to, To: privacy.Address{Email: to}, Subject: "s", Text: "t"})
-				assert.NoError(t, err)
-			})
+			enqueueTo(t, s, &wg, to(i), &ids[i])
 		}
-		require.Eventually(t, func() bool {
-			s.group.mu.Lock()
-			defer s.group.mu.Unlock()
-			return len(s.group.queue) == n
-		}, 10*time.Second, time.Millisecond)
+		waitQueued(t, s, n)
 		s.group.done()
 		s.group.done()
 		wg.Wait()
 		for i := range n {
-			got, err := s.Recipient(ctx, ids[i])
-			require.NoError(t, err)
-			assert.Equal(t, fmt.Sprintf("p%d-%d@example.org", n, i), got)
+			requireRecipient(t, s, ids[i], to(i))
 		}
 		if n <= preparedRows {
-			assert.NotNil(t, s.inserts.byRows[n], "%d rows: prepared", n)
+			assert.NotNil(t, s.group.stmts.byRows[n], "%d rows: prepared", n)
 		}
 	}
 
@@ -171,12 +139,37 @@ func TestPreparedInserts(t *testing.T) {
 		calls++
 		return &mysql.MySQLError{Number: 1461, Message: "Can't create more than max_prepared_stmt_count statements"}
 	}
-	assert.ErrorIs(t, s.inserts.run(ctx, 1, refuse), errNotPrepared)
-	assert.ErrorIs(t, s.inserts.run(ctx, 1, refuse), errNotPrepared)
+	assert.ErrorIs(t, s.group.stmts.run(ctx, s.db, 1, refuse), errNotPrepared)
+	assert.ErrorIs(t, s.group.stmts.run(ctx, s.db, 1, refuse), errNotPrepared)
 	assert.Equal(t, 1, calls, "refused once, not asked again")
 	id, err := s.Enqueue(ctx, &privacy.Message{Purpose: "account", DataSubject: "t@example.org", To: privacy.Address{Email: "t@example.org"}, Subject: "s", Text: "t"})
 	require.NoError(t, err)
-	got, err := s.Recipient(ctx, id)
+	requireRecipient(t, s, id, "t@example.org")
+}
+
+// enqueueTo enqueues a message to to from a goroutine of wg and sets *id.
+func enqueueTo(t *testing.T, s *Store, wg *sync.WaitGroup, to string, id *int64) {
+	wg.Go(func() {
+		var err error
+		*id, err = s.Enqueue(context.Background(), &privacy.Message{Purpose: "account", DataSubject: to, To: privacy.Address{Email: to}, Subject: "s", Text: "t"})
+		assert.NoError(t, err)
+	})
+}
+
+// waitQueued waits until n callers queue in s's group.
+func waitQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		s.group.mu.Lock()
+		defer s.group.mu.Unlock()
+		return len(s.group.queue) == n
+	}, 10*time.Second, time.Millisecond)
+}
+
+// requireRecipient checks that the message stored under id is to to.
+func requireRecipient(t *testing.T, s *Store, id int64, to string) {
+	t.Helper()
+	got, err := s.Recipient(context.Background(), id)
 	require.NoError(t, err)
-	assert.Equal(t, "t@example.org", got, "as text")
+	assert.Equal(t, to, got)
 }

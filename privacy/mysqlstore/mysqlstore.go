@@ -41,15 +41,14 @@ func Open(ctx context.Context, dsn string) (*sqlx.DB, error) { return mysqldb.Op
 
 // Store implements privacy.Store on MySQL.
 type Store struct {
-	db      *sqlx.DB
-	group   group
-	inserts *insertStmts
+	db    *sqlx.DB
+	group group
 }
 
 var _ privacy.Store = (*Store)(nil)
 
 // New returns a store on db. Call Migrate before first use.
-func New(db *sqlx.DB) *Store { return &Store{db: db, inserts: &insertStmts{db: db}} }
+func New(db *sqlx.DB) *Store { return &Store{db: db} }
 
 // Do implements privacy.UnitOfWork: fn runs in one transaction (READ COMMITTED)
 // that every store on the same pool joins through ctx.
@@ -114,7 +113,7 @@ func (l lease) values(now time.Time) (owner, until any, due time.Time) {
 
 func (s *Store) enqueue(ctx context.Context, msg *privacy.Message, l lease) (int64, error) {
 	if !sqltx.InTx(ctx, s.db) {
-		if id, err := s.group.enqueue(ctx, s.db, s.inserts, msg, l); !errors.Is(err, errAlone) {
+		if id, err := s.group.enqueue(ctx, s.db, msg, l); !errors.Is(err, errAlone) {
 			return id, err
 		}
 	}
@@ -184,7 +183,7 @@ func (s *Store) enqueueBatch(ctx context.Context, msgs []*privacy.Message, lease
 			if leases != nil {
 				ls = leases[start:end]
 			}
-			if err := enqueueChunk(ctx, tx, nil, msgs[start:end], ls, bodies[start:end], ids[start:end], now); err != nil {
+			if err := enqueueChunk(ctx, tx, nil, nil, msgs[start:end], ls, bodies[start:end], ids[start:end], now); err != nil {
 				return err
 			}
 			start = end
@@ -209,18 +208,21 @@ func chunkEnd(bodies [][]byte, start int) int {
 
 // enqueueChunk inserts msgs, but those to a suppressed recipient, each under its
 // lease (none when leases is nil), and sets their ids. The insert is a prepared
-// statement of stmts, when stmts (nil in a transaction) holds one for its rows.
-func enqueueChunk(ctx context.Context, db sqlx.QueryerContext, stmts *insertStmts, msgs []*privacy.Message, leases []lease, bodies [][]byte, ids []int64, now time.Time) error {
+// statement of stmts on pool, when stmts (nil in a transaction) holds one for its
+// rows.
+func enqueueChunk(ctx context.Context, db sqlx.QueryerContext, pool *sqlx.DB, stmts *insertStmts, msgs []*privacy.Message, leases []lease, bodies [][]byte, ids []int64, now time.Time) error {
 	// An address typed in lower case, as most are, has one key, not two.
 	keys := make([]string, 0, 2*len(msgs))
 	args := make([]any, 0, 2*len(msgs))
 	for _, msg := range msgs {
-		k, legacy := privacy.SuppressionKey(msg.To.Email), legacyKey(msg.To.Email)
-		keys = append(keys, k, legacy)
+		k := privacy.SuppressionKey(msg.To.Email)
+		legacy := k
 		args = append(args, k)
-		if legacy != k {
+		if privacy.AddressKey(msg.To.Email) != msg.To.Email {
+			legacy = legacyKey(msg.To.Email)
 			args = append(args, legacy)
 		}
+		keys = append(keys, k, legacy)
 	}
 	var hit []string
 	if err := sqlx.SelectContext(ctx, db, &hit, `SELECT address_hash FROM privacy_suppression WHERE address_hash IN (?`+
@@ -256,7 +258,7 @@ func enqueueChunk(ctx context.Context, db sqlx.QueryerContext, stmts *insertStmt
 		ID        int64  `db:"id"`
 		Recipient string `db:"recipient"`
 	}
-	err := stmts.run(ctx, len(rows), func(st *sqlx.Stmt) error {
+	err := stmts.run(ctx, pool, len(rows), func(st *sqlx.Stmt) error {
 		return st.SelectContext(mysqldb.Waiting(ctx), &got, args...)
 	})
 	if errors.Is(err, errNotPrepared) {
@@ -292,7 +294,6 @@ func insertQuery(rows int) string {
 // default, for the whole server). A server that refuses to prepare one more gets
 // text from then on.
 type insertStmts struct {
-	db       *sqlx.DB
 	mu       sync.Mutex
 	byRows   [preparedRows + 1]*sqlx.Stmt
 	disabled bool
@@ -303,8 +304,8 @@ const preparedRows = 32
 // errNotPrepared is run's answer when the insert is to go as text.
 var errNotPrepared = errors.New("not prepared")
 
-// run calls fn with the insert of rows prepared, or returns errNotPrepared.
-func (p *insertStmts) run(ctx context.Context, rows int, fn func(*sqlx.Stmt) error) error {
+// run calls fn with the insert of rows prepared on db, or returns errNotPrepared.
+func (p *insertStmts) run(ctx context.Context, db *sqlx.DB, rows int, fn func(*sqlx.Stmt) error) error {
 	if p == nil || rows > preparedRows {
 		return errNotPrepared
 	}
@@ -316,7 +317,7 @@ func (p *insertStmts) run(ctx context.Context, rows int, fn func(*sqlx.Stmt) err
 	st := p.byRows[rows]
 	if st == nil {
 		var err error
-		if st, err = p.db.PreparexContext(mysqldb.Waiting(ctx), insertQuery(rows)); err != nil {
+		if st, err = db.PreparexContext(mysqldb.Waiting(ctx), insertQuery(rows)); err != nil {
 			p.disabled = tooManyPrepared(err)
 			p.mu.Unlock()
 			if p.disabled {

@@ -305,11 +305,7 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 	})
 
 	t.Run("EnqueueLeased", func(t *testing.T) {
-		s := newStore(t)
-		ls, ok := s.(privacy.LeasingStore)
-		if !ok {
-			t.Skip("the store is not a privacy.LeasingStore")
-		}
+		s, ls := leasing(t, newStore)
 		until := now.Add(time.Minute)
 		var ids []int64
 		for i := range 3 {
@@ -363,11 +359,7 @@ func testOutbox(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 	})
 
 	t.Run("EnqueueBatchLeased", func(t *testing.T) {
-		s := newStore(t)
-		ls, ok := s.(privacy.LeasingStore)
-		if !ok {
-			t.Skip("the store is not a privacy.LeasingStore")
-		}
+		s, ls := leasing(t, newStore)
 		until := now.Add(time.Minute)
 		require.NoError(t, s.Suppress(ctx, "gone@example.org", "550", now))
 		var ids []int64
@@ -842,4 +834,15 @@ func testDisclosures(t *testing.T, newStore func(t *testing.T) privacy.Store) {
 		require.Len(t, ds, 1)
 		assert.Equal(t, "erased-def", ds[0].Actor)
 	})
+}
+
+// leasing returns a new store and the same as a LeasingStore, and skips the test
+// for a store that is not one.
+func leasing(t *testing.T, newStore func(t *testing.T) privacy.Store) (privacy.Store, privacy.LeasingStore) {
+	s := newStore(t)
+	ls, ok := s.(privacy.LeasingStore)
+	if !ok {
+		t.Skip("the store is not a privacy.LeasingStore")
+	}
+	return s, ls
 }
