@@ -204,7 +204,7 @@ func TestCSV(t *testing.T) {
 	views(t, store, tracking.Domains, "example.net", may1, 8)
 	views(t, store, tracking.Domains, "lone-visitor.example", may1, 1)
 	views(t, store, tracking.Domains, "=HYPERLINK(1)", may1, 5)
-	require.NoError(t, store.Add(ctx, []tracking.Count{{Dim: tracking.Bots, Period: tracking.Day, Start: may1, N: 7}}))
+	require.NoError(t, store.Add(ctx, tracking.NewKey(), []tracking.Count{{Dim: tracking.Bots, Period: tracking.Day, Start: may1, N: 7}}))
 	h, err := tracking.NewHandler(svc, tracking.HandlerConfig{Title: func(p string) string {
 		return map[string]string{"/blog/hello": "Hello, world", "/blog/=cmd": "-2+3"}[p]
 	}})

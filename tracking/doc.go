@@ -50,8 +50,9 @@
 // FlushEvery (default 10 s) and on Close the counts are written to the Store in one
 // batch of additive upserts (INSERT ... ON DUPLICATE KEY UPDATE n = n + VALUES(n) on
 // MySQL). A crash therefore loses at most one interval of counts; a flush that fails
-// is retried with the next. Several processes may write to one database: their counts
-// add up exactly.
+// is retried with the next, under the batch's key (Store.Add), so a batch the Store
+// added after all (the answer to its commit lost) is not counted twice. Several
+// processes may write to one database: their counts add up exactly.
 //
 // # Storage and retention
 //

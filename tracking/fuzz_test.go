@@ -129,7 +129,7 @@ func FuzzReportQuery(f *testing.F) {
 	f.Add("from=0001-01-01&to=0001-01-02")
 	store := memstore.New()
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	_ = store.Add(context.Background(), []tracking.Count{
+	_ = store.Add(context.Background(), tracking.NewKey(), []tracking.Count{
 		{Dim: tracking.Paths, Period: tracking.Hour, Start: now.Add(-time.Hour).Truncate(time.Hour), Value: "/", N: 9},
 		{Dim: tracking.Domains, Period: tracking.Day, Start: tracking.Day.Truncate(now), Value: "example.net", N: 9},
 	})

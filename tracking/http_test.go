@@ -39,7 +39,7 @@ func reportSite(t *testing.T, cfg tracking.HandlerConfig) http.Handler {
 	views(t, store, tracking.Browsers, "Firefox 128", may1, 11)
 	views(t, store, tracking.Browsers, "Chrome 124", may1, 10)
 	views(t, store, tracking.MIMETypes, "text/html", may1, 21)
-	require.NoError(t, store.Add(ctx, []tracking.Count{{Dim: tracking.Bots, Period: tracking.Day, Start: may1, N: 99}}))
+	require.NoError(t, store.Add(ctx, tracking.NewKey(), []tracking.Count{{Dim: tracking.Bots, Period: tracking.Day, Start: may1, N: 99}}))
 	h, err := tracking.NewHandler(svc, cfg)
 	require.NoError(t, err)
 	return h

@@ -96,7 +96,8 @@ type Tracker struct {
 	mask   uint32
 
 	flushMu sync.Mutex
-	carry   map[countKey]int64 // counts a failed flush keeps for the next
+	carry   map[countKey]int64 // counts not yet in a batch
+	unsent  unsentBatch        // the batch whose Add failed, if any
 	noType  uint32             // the id of NoType
 
 	// Hits from user agents not yet classified, for the classifier goroutine.
@@ -416,10 +417,17 @@ func (t *Tracker) flushLoop(every time.Duration) {
 	}
 }
 
+// unsentBatch is a batch of counts a Store may or may not have added, and its key.
+type unsentBatch struct {
+	key    string
+	counts []Count
+}
+
 // Flush writes the counts gathered so far to the Store in one batch of additive
-// upserts. On failure the counts are kept and written by the next Flush. If the Store
-// reports a failure after all (a lost connection during commit), counts may be written
-// twice; they are never lost while the process runs.
+// upserts. On failure the batch is kept and the next Flush sends it again, alone and
+// under the same key, before the counts gathered since: a Store that did add it (a
+// lost connection during the commit) adds nothing the second time, so every count is
+// written once, and none is lost while the process runs.
 func (t *Tracker) Flush(ctx context.Context) error {
 	t.flushMu.Lock()
 	defer t.flushMu.Unlock()
@@ -438,6 +446,12 @@ func (t *Tracker) Flush(ctx context.Context) error {
 	}
 	// Between flushes, so an id of the generation before stays nameable.
 	t.domains.table.rotate()
+	if t.unsent.key != "" {
+		if err := t.store.Add(ctx, t.unsent.key, t.unsent.counts); err != nil {
+			return fmt.Errorf("tracking: flush %d counters again: %w", len(t.unsent.counts), err)
+		}
+		t.unsent = unsentBatch{}
+	}
 	if len(t.carry) == 0 {
 		return nil
 	}
@@ -461,10 +475,12 @@ func (t *Tracker) Flush(ctx context.Context) error {
 	slices.SortFunc(batch, func(a, b Count) int {
 		return cmp.Or(cmp.Compare(a.Dim, b.Dim), cmp.Compare(a.Period, b.Period), a.Start.Compare(b.Start), cmp.Compare(a.Value, b.Value))
 	})
-	if err := t.store.Add(ctx, batch); err != nil {
+	clear(t.carry)
+	t.unsent = unsentBatch{key: NewKey(), counts: batch}
+	if err := t.store.Add(ctx, t.unsent.key, batch); err != nil {
 		return fmt.Errorf("tracking: flush %d counters: %w", len(batch), err)
 	}
-	clear(t.carry)
+	t.unsent = unsentBatch{}
 	return nil
 }
 

@@ -115,11 +115,11 @@ type failingStore struct {
 	fails atomic.Int32
 }
 
-func (f *failingStore) Add(ctx context.Context, counts []tracking.Count) error {
+func (f *failingStore) Add(ctx context.Context, key string, counts []tracking.Count) error {
 	if f.fails.Add(-1) >= 0 {
 		return errors.New("database unavailable")
 	}
-	return f.Store.Add(ctx, counts)
+	return f.Store.Add(ctx, key, counts)
 }
 
 func TestTrackerFlushKeepsCountsOnFailure(t *testing.T) {
@@ -428,4 +428,34 @@ func TestTrackerByPath(t *testing.T) {
 	}
 	require.NoError(t, tr.Flush(context.Background()))
 	assert.Equal(t, map[string]int64{"/blog/one": 2, "/blog/two": 1, "/about": 1, "/": 1, "/docs/": 1}, totals(t, store, tracking.Paths))
+}
+
+// lostAnswerStore adds its first batch and then reports a failure, as a store does
+// whose connection is lost while the commit is under way.
+type lostAnswerStore struct {
+	tracking.Store
+	lost atomic.Bool
+}
+
+func (l *lostAnswerStore) Add(ctx context.Context, key string, counts []tracking.Count) error {
+	if err := l.Store.Add(ctx, key, counts); err != nil {
+		return err
+	}
+	if l.lost.CompareAndSwap(false, true) {
+		return errors.New("invalid connection")
+	}
+	return nil
+}
+
+func TestTrackerFlushCountsOnceAfterALostAnswer(t *testing.T) {
+	mem := memstore.New()
+	tr, _ := newTracker(t, tracking.TrackerConfig{Store: &lostAnswerStore{Store: mem}, Paths: []string{"/"}, Resolver: newResolver(nil)})
+	h := tr.Handler(site())
+	for range 3 {
+		get(h, "/", "192.0.2.1:1", firefox)
+	}
+	require.Error(t, tr.Flush(context.Background()))
+	get(h, "/", "192.0.2.1:1", firefox)
+	require.NoError(t, tr.Flush(context.Background()))
+	assert.Equal(t, map[string]int64{"/": 4}, totals(t, mem, tracking.Paths), "the batch whose answer was lost is counted once")
 }

@@ -44,7 +44,7 @@ func views(t *testing.T, s tracking.Store, dim tracking.Dimension, value string,
 		}
 		batch = append(batch, c)
 	}
-	require.NoError(t, s.Add(ctx, batch))
+	require.NoError(t, s.Add(ctx, tracking.NewKey(), batch))
 }
 
 func TestReportSuppression(t *testing.T) {
@@ -97,7 +97,7 @@ func TestReportTotalsAndSeries(t *testing.T) {
 	views(t, store, tracking.Paths, "/", may1.Add(2*time.Hour), 3)  // 02:00, 03:00, 04:00 on May 1
 	views(t, store, tracking.Paths, "/a", may1.AddDate(0, 0, 1), 1) // May 2
 	views(t, store, tracking.Paths, "/", may1.Add(-time.Hour), 1)   // April 30: outside
-	require.NoError(t, store.Add(ctx, []tracking.Count{{Dim: tracking.Bots, Period: tracking.Day, Start: may1, N: 40}}))
+	require.NoError(t, store.Add(ctx, tracking.NewKey(), []tracking.Count{{Dim: tracking.Bots, Period: tracking.Day, Start: may1, N: 40}}))
 
 	rep, err := svc.Report(ctx, oneDay)
 	require.NoError(t, err)
@@ -227,7 +227,7 @@ func TestMaintainRollsUpAndExpires(t *testing.T) {
 	// month goes whole, so no count outlives the retention period.
 	partlyExpired := time.Date(2025, 6, 16, 0, 0, 0, 0, time.UTC)
 	kept := time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)
-	require.NoError(t, store.Add(ctx, []tracking.Count{
+	require.NoError(t, store.Add(ctx, tracking.NewKey(), []tracking.Count{
 		{Dim: tracking.Paths, Period: tracking.Hour, Start: recentHour, Value: "/", N: 1},
 		{Dim: tracking.Paths, Period: tracking.Hour, Start: oldHour, Value: "/", N: 2},
 		{Dim: tracking.Paths, Period: tracking.Hour, Start: oldHour.Add(time.Hour), Value: "/", N: 3},

@@ -2,6 +2,7 @@ package tracking
 
 import (
 	"context"
+	"crypto/rand"
 	"strings"
 	"time"
 	"unicode"
@@ -161,9 +162,17 @@ func checkValue(v string) error {
 // losing or doubling any.
 type Store interface {
 	// Add adds each count's N to the counter with the same dimension, period, start and
-	// value, creating it when missing. Either every count is added or none is. Returns
-	// ErrInvalid (see Count.Validate) before adding anything if any count is invalid.
-	Add(ctx context.Context, counts []Count) error
+	// value, creating it when missing. Either every count is added or none is.
+	//
+	// key names the batch (see NewKey). A Store remembers the key of each batch it
+	// added for at least KeyMemory, and adds nothing and returns nil when it is given a
+	// key it remembers: a caller that cannot tell whether an Add took effect (the
+	// connection was lost during the commit) sends the same batch under the same key
+	// again, and it is counted once.
+	//
+	// Returns ErrInvalid (see CheckKey and Count.Validate) before adding anything if the
+	// key or any count is invalid.
+	Add(ctx context.Context, key string, counts []Count) error
 
 	// Counts returns the counters of dim whose Start is in [from, to), of every period,
 	// ordered by Start, then Period from finest, then Value. Returns ErrInvalid for an
@@ -193,6 +202,32 @@ func CheckRollup(from, to Period, before time.Time) error {
 		return privacy.Invalid("to", "a %s is not coarser than a %s", to, from)
 	case !to.Truncate(before).Equal(before):
 		return privacy.Invalid("before", "is not the start of a %s", to)
+	}
+	return nil
+}
+
+// KeyMemory is how long a Store remembers the key of a batch it added, at least.
+const KeyMemory = 24 * time.Hour
+
+// MaxKeyLen is the longest key a Store accepts.
+const MaxKeyLen = 64
+
+// NewKey returns a fresh random key for a batch of counts (see Store.Add).
+func NewKey() string { return rand.Text() }
+
+// CheckKey validates a batch's key as every Store must: ErrInvalid unless it is 1 to
+// MaxKeyLen ASCII letters, digits, '-', '_' or '.'.
+func CheckKey(key string) error {
+	if key == "" {
+		return privacy.Invalid("key", "is empty")
+	}
+	if len(key) > MaxKeyLen {
+		return privacy.Invalid("key", "is longer than %d bytes", MaxKeyLen)
+	}
+	for _, r := range key {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return privacy.Invalid("key", "may hold only ASCII letters, digits, '-', '_' and '.'")
+		}
 	}
 	return nil
 }

@@ -171,7 +171,7 @@ func TestTwoProcessesOneDatabase(t *testing.T) {
 	require.Eventually(t, func() bool { return views() >= 17 }, 10*time.Second, 100*time.Millisecond)
 	assert.Equal(t, 17, views(), "counts from both processes add up, each once")
 	assert.NoError(t, privacytest.CheckTables(ctx, a.db.DB, []string{"127.0.0.1", userAgent, "Firefox/140"},
-		"tracking_paths", "tracking_domains", "tracking_browsers", "tracking_mime_types", "tracking_bots"),
+		"tracking_paths", "tracking_domains", "tracking_browsers", "tracking_mime_types", "tracking_bots", "tracking_batches"),
 		"no visitor address or user-agent string in any tracking table")
 }
 

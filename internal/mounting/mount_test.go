@@ -120,7 +120,7 @@ var capabilities = []capability{
 		handler: func(t *testing.T, prefix string) http.Handler {
 			store := trackingmem.New()
 			today := tracking.Day.Truncate(time.Now())
-			require.NoError(t, store.Add(context.Background(), []tracking.Count{{Dim: tracking.Paths, Period: tracking.Day, Start: today, Value: "/", N: 50}}))
+			require.NoError(t, store.Add(context.Background(), tracking.NewKey(), []tracking.Count{{Dim: tracking.Paths, Period: tracking.Day, Start: today, Value: "/", N: 50}}))
 			svc, err := tracking.New(tracking.Config{Store: store})
 			require.NoError(t, err)
 			h, err := tracking.NewHandler(svc, tracking.HandlerConfig{BaseURL: prefix})

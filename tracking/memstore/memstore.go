@@ -13,8 +13,10 @@ import (
 
 // Store implements tracking.Store in memory.
 type Store struct {
-	mu   sync.Mutex
-	rows map[key]int64
+	mu     sync.Mutex
+	rows   map[key]int64
+	added  map[string]time.Time // the batches' keys, and when each was added
+	pruned time.Time            // when added was last pruned
 }
 
 type key struct {
@@ -27,21 +29,40 @@ type key struct {
 var _ tracking.Store = (*Store)(nil)
 
 // New returns an empty Store.
-func New() *Store { return &Store{rows: map[key]int64{}} }
+func New() *Store { return &Store{rows: map[key]int64{}, added: map[string]time.Time{}} }
 
 func keyOf(c tracking.Count) key {
 	return key{dim: c.Dim, period: c.Period, start: c.Start.Unix(), value: c.Value}
 }
 
 // Add implements tracking.Store.
-func (s *Store) Add(ctx context.Context, counts []tracking.Count) error {
+func (s *Store) Add(ctx context.Context, batch string, counts []tracking.Count) error {
+	if err := tracking.CheckKey(batch); err != nil {
+		return err
+	}
 	for _, c := range counts {
 		if err := c.Validate(); err != nil {
 			return err
 		}
 	}
+	if len(counts) == 0 {
+		return nil
+	}
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if now.Sub(s.pruned) > time.Hour {
+		for k, at := range s.added {
+			if now.Sub(at) > tracking.KeyMemory {
+				delete(s.added, k)
+			}
+		}
+		s.pruned = now
+	}
+	if _, ok := s.added[batch]; ok {
+		return nil
+	}
+	s.added[batch] = now
 	for _, c := range counts {
 		s.rows[keyOf(c)] += c.N
 	}

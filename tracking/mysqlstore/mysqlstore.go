@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -25,7 +26,8 @@ var migrations embed.FS
 
 // Store implements tracking.Store on MySQL.
 type Store struct {
-	db *sqlx.DB
+	db     *sqlx.DB
+	pruned atomic.Int64 // unix nanoseconds of the last pruning of old batch keys
 }
 
 var _ tracking.Store = (*Store)(nil)
@@ -71,10 +73,15 @@ func clamp(t time.Time) time.Time {
 	return t.UTC()
 }
 
-// Add implements tracking.Store. It runs its own transaction, and retries it when
-// MySQL picks it as a deadlock victim (which rolls it back whole), so a busy database
-// only slows a flush down.
-func (s *Store) Add(ctx context.Context, counts []tracking.Count) error {
+// Add implements tracking.Store. It runs its own transaction, which first records the
+// batch's key (a key already recorded ends it: the batch was added), and retries it
+// when MySQL picks it as a deadlock victim (which rolls it back whole), so a busy
+// database only slows a flush down. At most once an hour it then deletes the keys
+// older than tracking.KeyMemory.
+func (s *Store) Add(ctx context.Context, batch string, counts []tracking.Count) error {
+	if err := tracking.CheckKey(batch); err != nil {
+		return err
+	}
 	for _, c := range counts {
 		if err := c.Validate(); err != nil {
 			return err
@@ -85,7 +92,7 @@ func (s *Store) Add(ctx context.Context, counts []tracking.Count) error {
 	}
 	var err error
 	for attempt := range 5 {
-		if err = s.add(ctx, counts); !isDeadlock(err) {
+		if err = s.add(ctx, batch, counts); !isDeadlock(err) {
 			break
 		}
 		select {
@@ -94,7 +101,22 @@ func (s *Store) Add(ctx context.Context, counts []tracking.Count) error {
 		case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
 		}
 	}
-	return mysqldb.Translate(err)
+	if err != nil {
+		return mysqldb.Translate(err)
+	}
+	s.prune(ctx)
+	return nil
+}
+
+// prune deletes the batch keys older than tracking.KeyMemory, at most once an hour. A
+// failure only leaves them for the next time: they take room, not correctness.
+func (s *Store) prune(ctx context.Context) {
+	now, last := time.Now().UnixNano(), s.pruned.Load()
+	if now-last < int64(time.Hour) || !s.pruned.CompareAndSwap(last, now) {
+		return
+	}
+	_, _ = s.db.ExecContext(ctx, `DELETE FROM tracking_batches WHERE added_at < UTC_TIMESTAMP(6) - INTERVAL ? SECOND`,
+		int64(tracking.KeyMemory/time.Second))
 }
 
 func isDeadlock(err error) bool {
@@ -104,12 +126,19 @@ func isDeadlock(err error) bool {
 
 const chunk = 500
 
-func (s *Store) add(ctx context.Context, counts []tracking.Count) error {
+func (s *Store) add(ctx context.Context, batch string, counts []tracking.Count) error {
 	tx, err := s.db.BeginTxx(mysqldb.Waiting(ctx), nil)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
+	res, err := tx.ExecContext(ctx, `INSERT IGNORE INTO tracking_batches (batch_key, added_at) VALUES (?, UTC_TIMESTAMP(6))`, batch)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err // added before
+	}
 	// Tables in one fixed order, so concurrent flushes lock in the same order.
 	for _, d := range tracking.Dimensions() {
 		var rows []tracking.Count

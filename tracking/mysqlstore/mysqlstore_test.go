@@ -2,10 +2,11 @@ package mysqlstore_test
 
 import (
 	"context"
-	"github.com/jmoiron/sqlx"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/consentkit/consentkit/internal/mysqltest"
@@ -46,5 +47,25 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 	require.NoError(t, mysqlstore.New(db).Migrate(context.Background()))
 	var n int
 	require.NoError(t, db.Get(&n, `SELECT COUNT(*) FROM tracking_migrations WHERE version_id > 0`))
-	require.Equal(t, 1, n, "each migration recorded once")
+	require.Equal(t, 2, n, "each of the two migrations recorded once")
+}
+
+func TestAddPrunesOldKeys(t *testing.T) {
+	db := mysqltest.New(t)
+	s := migrated(t, db)
+	ctx := context.Background()
+	_, err := db.Exec(`INSERT INTO tracking_batches (batch_key, added_at) VALUES
+		('old', UTC_TIMESTAMP(6) - INTERVAL 25 HOUR), ('recent', UTC_TIMESTAMP(6) - INTERVAL 23 HOUR)`)
+	require.NoError(t, err)
+	count := []tracking.Count{{Dim: tracking.Bots, Period: tracking.Day, Start: time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC), N: 1}}
+	require.NoError(t, s.Add(ctx, "first", count))
+	var keys []string
+	require.NoError(t, db.Select(&keys, `SELECT batch_key FROM tracking_batches ORDER BY batch_key`))
+	require.Equal(t, []string{"first", "recent"}, keys, "keys older than a day pruned, the others kept")
+
+	_, err = db.Exec(`INSERT INTO tracking_batches (batch_key, added_at) VALUES ('old', UTC_TIMESTAMP(6) - INTERVAL 25 HOUR)`)
+	require.NoError(t, err)
+	require.NoError(t, s.Add(ctx, "second", count))
+	require.NoError(t, db.Select(&keys, `SELECT batch_key FROM tracking_batches ORDER BY batch_key`))
+	require.Equal(t, []string{"first", "old", "recent", "second"}, keys, "pruned at most once an hour")
 }

@@ -20,6 +20,7 @@ func Run(t *testing.T, newStore func(t *testing.T) tracking.Store) {
 	t.Run("AddAndCounts", func(t *testing.T) { testAddAndCounts(t, newStore(t)) })
 	t.Run("AddIsAdditive", func(t *testing.T) { testAdditive(t, newStore(t)) })
 	t.Run("AddInvalid", func(t *testing.T) { testInvalid(t, newStore) })
+	t.Run("AddOncePerKey", func(t *testing.T) { testKeys(t, newStore) })
 	t.Run("ValuesKeptApart", func(t *testing.T) { testDistinct(t, newStore(t)) })
 	t.Run("ConcurrentAdd", func(t *testing.T) { testConcurrentAdd(t, newStore(t)) })
 	t.Run("Rollup", func(t *testing.T) { testRollup(t, newStore) })
@@ -53,8 +54,8 @@ func sum(t *testing.T, s tracking.Store, dim tracking.Dimension) (int64, map[str
 }
 
 func testAddAndCounts(t *testing.T, s tracking.Store) {
-	require.NoError(t, s.Add(ctx, nil), "an empty batch is a no-op")
-	require.NoError(t, s.Add(ctx, []tracking.Count{
+	require.NoError(t, s.Add(ctx, tracking.NewKey(), nil), "an empty batch is a no-op")
+	require.NoError(t, s.Add(ctx, tracking.NewKey(), []tracking.Count{
 		c(tracking.Paths, tracking.Hour, hour(1), "/b", 2),
 		c(tracking.Paths, tracking.Hour, hour(1), "/a", 3),
 		c(tracking.Paths, tracking.Hour, hour(0), "/a", 1),
@@ -104,7 +105,7 @@ func testAddAndCounts(t *testing.T, s tracking.Store) {
 
 	// A start in another time zone names the same instant.
 	berlin := time.FixedZone("CET", 3600)
-	require.NoError(t, s.Add(ctx, []tracking.Count{c(tracking.Paths, tracking.Hour, hour(5).In(berlin), "/z", 1)}))
+	require.NoError(t, s.Add(ctx, tracking.NewKey(), []tracking.Count{c(tracking.Paths, tracking.Hour, hour(5).In(berlin), "/z", 1)}))
 	got, err = s.Counts(ctx, tracking.Paths, hour(5), hour(6))
 	require.NoError(t, err)
 	require.Len(t, got, 1)
@@ -114,13 +115,13 @@ func testAddAndCounts(t *testing.T, s tracking.Store) {
 
 func testAdditive(t *testing.T, s tracking.Store) {
 	for range 3 {
-		require.NoError(t, s.Add(ctx, []tracking.Count{
+		require.NoError(t, s.Add(ctx, tracking.NewKey(), []tracking.Count{
 			c(tracking.Paths, tracking.Hour, hour(3), "/a", 2),
 			c(tracking.Bots, tracking.Day, day, "", 1),
 		}))
 	}
 	// The same counter twice in one batch adds both.
-	require.NoError(t, s.Add(ctx, []tracking.Count{
+	require.NoError(t, s.Add(ctx, tracking.NewKey(), []tracking.Count{
 		c(tracking.Paths, tracking.Hour, hour(3), "/a", 10),
 		c(tracking.Paths, tracking.Hour, hour(3), "/a", 100),
 	}))
@@ -129,7 +130,7 @@ func testAdditive(t *testing.T, s tracking.Store) {
 	n, _ = sum(t, s, tracking.Bots)
 	assert.Equal(t, int64(3), n)
 
-	require.NoError(t, s.Add(ctx, []tracking.Count{c(tracking.Paths, tracking.Hour, hour(3), "/a", 1<<40)}))
+	require.NoError(t, s.Add(ctx, tracking.NewKey(), []tracking.Count{c(tracking.Paths, tracking.Hour, hour(3), "/a", 1<<40)}))
 	n, _ = sum(t, s, tracking.Paths)
 	assert.Equal(t, int64(116+1<<40), n, "counters are 64-bit")
 }
@@ -156,13 +157,66 @@ func testInvalid(t *testing.T, newStore func(t *testing.T) tracking.Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
-			err := s.Add(ctx, []tracking.Count{ok, tc.count})
+			err := s.Add(ctx, tracking.NewKey(), []tracking.Count{ok, tc.count})
 			require.ErrorIs(t, err, privacy.ErrInvalid)
 			assert.Equal(t, tc.field, privacy.FieldOf(err))
 			n, _ := sum(t, s, tracking.Paths)
 			assert.Zero(t, n, "a batch with an invalid count adds nothing")
 		})
 	}
+}
+
+func testKeys(t *testing.T, newStore func(t *testing.T) tracking.Store) {
+	a := []tracking.Count{c(tracking.Paths, tracking.Hour, hour(1), "/a", 3), c(tracking.Bots, tracking.Day, day, "", 1)}
+	t.Run("SameKeyAddsOnce", func(t *testing.T) {
+		s := newStore(t)
+		key := tracking.NewKey()
+		require.NoError(t, s.Add(ctx, key, a))
+		require.NoError(t, s.Add(ctx, key, a), "a batch sent again is no error")
+		require.NoError(t, s.Add(ctx, key, []tracking.Count{c(tracking.Paths, tracking.Hour, hour(1), "/b", 5)}),
+			"the key names the batch, whatever it holds")
+		_, paths := sum(t, s, tracking.Paths)
+		assert.Equal(t, map[string]int64{"/a": 3}, paths)
+		require.NoError(t, s.Add(ctx, tracking.NewKey(), a))
+		_, paths = sum(t, s, tracking.Paths)
+		assert.Equal(t, map[string]int64{"/a": 6}, paths, "another key adds again")
+	})
+	t.Run("RefusedBatchLeavesKeyFree", func(t *testing.T) {
+		s := newStore(t)
+		key := tracking.NewKey()
+		require.ErrorIs(t, s.Add(ctx, key, []tracking.Count{c(tracking.Paths, "week", day, "/a", 1)}), privacy.ErrInvalid)
+		require.NoError(t, s.Add(ctx, key, a))
+		_, paths := sum(t, s, tracking.Paths)
+		assert.Equal(t, map[string]int64{"/a": 3}, paths)
+	})
+	t.Run("SameKeyConcurrently", func(t *testing.T) {
+		s := newStore(t)
+		key := tracking.NewKey()
+		var wg sync.WaitGroup
+		errs := make(chan error, 6)
+		for range 6 {
+			wg.Go(func() { errs <- addRetryingAs(s, key, a) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		_, paths := sum(t, s, tracking.Paths)
+		assert.Equal(t, map[string]int64{"/a": 3}, paths)
+	})
+	for _, key := range []string{"", strings.Repeat("k", tracking.MaxKeyLen+1), "a b", "schlüssel", "a\x00"} {
+		t.Run("ErrKey", func(t *testing.T) {
+			s := newStore(t)
+			err := s.Add(ctx, key, a)
+			require.ErrorIs(t, err, privacy.ErrInvalid, "key %q", key)
+			assert.Equal(t, "key", privacy.FieldOf(err))
+			n, _ := sum(t, s, tracking.Paths)
+			assert.Zero(t, n)
+		})
+	}
+	require.NoError(t, tracking.CheckKey(strings.Repeat("k", tracking.MaxKeyLen)), "the longest key")
+	require.NoError(t, tracking.CheckKey(tracking.NewKey()))
 }
 
 func testDistinct(t *testing.T, s tracking.Store) {
@@ -172,7 +226,7 @@ func testDistinct(t *testing.T, s tracking.Store) {
 	for i, v := range values {
 		batch = append(batch, c(tracking.Paths, tracking.Hour, hour(2), v, int64(i+1)))
 	}
-	require.NoError(t, s.Add(ctx, batch))
+	require.NoError(t, s.Add(ctx, tracking.NewKey(), batch))
 	_, by := sum(t, s, tracking.Paths)
 	require.Len(t, by, len(values), "no two values merged: %v", by)
 	for i, v := range values {
@@ -219,8 +273,12 @@ func testConcurrentAdd(t *testing.T, s tracking.Store) {
 // addRetrying retries an Add the store refused as busy, as the Tracker's next flush
 // would; a retried batch must not count twice.
 func addRetrying(s tracking.Store, batch []tracking.Count) error {
+	return addRetryingAs(s, tracking.NewKey(), batch)
+}
+
+func addRetryingAs(s tracking.Store, key string, batch []tracking.Count) error {
 	for {
-		err := s.Add(ctx, batch)
+		err := s.Add(ctx, key, batch)
 		if !errors.Is(err, privacy.ErrUnavailable) {
 			return err
 		}
@@ -231,7 +289,7 @@ func addRetrying(s tracking.Store, batch []tracking.Count) error {
 func testRollup(t *testing.T, newStore func(t *testing.T) tracking.Store) {
 	t.Run("HoursToDays", func(t *testing.T) {
 		s := newStore(t)
-		require.NoError(t, s.Add(ctx, []tracking.Count{
+		require.NoError(t, s.Add(ctx, tracking.NewKey(), []tracking.Count{
 			c(tracking.Paths, tracking.Hour, hour(0), "/a", 1),
 			c(tracking.Paths, tracking.Hour, hour(23), "/a", 2),
 			c(tracking.Paths, tracking.Day, day, "/a", 10), // an earlier rollup's row
@@ -262,7 +320,7 @@ func testRollup(t *testing.T, newStore func(t *testing.T) tracking.Store) {
 	t.Run("DaysToMonths", func(t *testing.T) {
 		s := newStore(t)
 		mar, apr := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC)
-		require.NoError(t, s.Add(ctx, []tracking.Count{
+		require.NoError(t, s.Add(ctx, tracking.NewKey(), []tracking.Count{
 			c(tracking.Domains, tracking.Day, mar, "example.net", 1),
 			c(tracking.Domains, tracking.Day, day, "example.net", 2),
 			c(tracking.Domains, tracking.Day, time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC), "example.org", 3),
@@ -300,7 +358,7 @@ func testRollup(t *testing.T, newStore func(t *testing.T) tracking.Store) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
-			require.NoError(t, s.Add(ctx, []tracking.Count{c(tracking.Paths, tracking.Hour, hour(1), "/a", 1)}))
+			require.NoError(t, s.Add(ctx, tracking.NewKey(), []tracking.Count{c(tracking.Paths, tracking.Hour, hour(1), "/a", 1)}))
 			_, err := s.Rollup(ctx, tc.from, tc.to, tc.before)
 			require.ErrorIs(t, err, privacy.ErrInvalid)
 			assert.Equal(t, tc.field, privacy.FieldOf(err))
@@ -320,7 +378,7 @@ func testConcurrentRollup(t *testing.T, s tracking.Store) {
 			batch = append(batch, c(tracking.Paths, tracking.Hour, hour(24*d+h), "/a", 1), c(tracking.Paths, tracking.Hour, hour(24*d+h), "/b", 2))
 		}
 	}
-	require.NoError(t, s.Add(ctx, batch))
+	require.NoError(t, s.Add(ctx, tracking.NewKey(), batch))
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for range 3 {
@@ -358,7 +416,7 @@ func testConcurrentRollup(t *testing.T, s tracking.Store) {
 }
 
 func testDelete(t *testing.T, s tracking.Store) {
-	require.NoError(t, s.Add(ctx, []tracking.Count{
+	require.NoError(t, s.Add(ctx, tracking.NewKey(), []tracking.Count{
 		c(tracking.Paths, tracking.Hour, hour(-1), "/old", 1),
 		c(tracking.Paths, tracking.Hour, hour(0), "/kept", 1),
 		c(tracking.Domains, tracking.Month, time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC), "example.net", 1),
