@@ -283,7 +283,11 @@ func (s *Store) DeleteAccount(ctx context.Context, id string) (int, error) {
 		if err != nil {
 			return tr(err)
 		}
-		var n int
+		// Nullable, as contact's reply count: a Galera node that aborts this read for
+		// a replicated write can send the sum NULL and then error 1213, which sqltx
+		// runs the transaction again for; scanned into an int, the NULL would fail
+		// first and hide it.
+		var n sql.NullInt64
 		err = tx.GetContext(ctx, &n, `SELECT
 			(SELECT COUNT(*) FROM accounts_sessions WHERE account_id = ?) +
 			(SELECT COUNT(*) FROM accounts_tokens WHERE account_id = ?) +
@@ -302,7 +306,7 @@ func (s *Store) DeleteAccount(ctx context.Context, id string) (int, error) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM accounts_accounts WHERE id = ?`, id); err != nil {
 			return tr(err)
 		}
-		total = n + 1
+		total = int(n.Int64) + 1
 		return nil
 	})
 	return total, tr(err)
