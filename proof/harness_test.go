@@ -28,6 +28,7 @@ import (
 
 	"github.com/consentkit/consentkit/accounts"
 	"github.com/consentkit/consentkit/internal/mysqldb"
+	"github.com/consentkit/consentkit/internal/testport"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 )
 
@@ -90,15 +91,6 @@ func knownLimit(tb testing.TB, why string) {
 	}
 }
 
-// freeAddr returns a loopback address with a port nothing listens on now.
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(tb, err)
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // logBuffer keeps a subprocess's stderr.
 type logBuffer struct {
 	mu  sync.Mutex
@@ -155,7 +147,7 @@ func siteEnv(extra []string) []string {
 func startSite(tb testing.TB, opts siteOptions) *siteProc {
 	tb.Helper()
 	if opts.Addr == "" {
-		opts.Addr = freeAddr(tb)
+		opts.Addr = testport.Addr(tb)
 	}
 	args := []string{"-addr", opts.Addr, "-url", "http://" + opts.Addr, "-secret", secret, "-quiet"}
 	if opts.DSN != "" {

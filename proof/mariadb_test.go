@@ -3,7 +3,6 @@ package proof_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/consentkit/consentkit/internal/mysqldb"
+	"github.com/consentkit/consentkit/internal/testport"
 )
 
 // mariaDB is a private MariaDB server the test owns: the fault tests kill it, and
@@ -47,10 +47,9 @@ func startMariaDB(tb testing.TB, args ...string) *mariaDB {
 	dir, err := os.MkdirTemp("", "proof-mariadb-")
 	require.NoError(tb, err)
 	tb.Cleanup(func() { os.RemoveAll(dir) })
-	_, port, _ := net.SplitHostPort(freeAddr(tb))
 	require.NoError(tb, os.Mkdir(filepath.Join(dir, "tmp"), 0o700))
 	m := &mariaDB{tb: tb, dir: dir, log: &logBuffer{}, args: args}
-	m.port, _ = strconv.Atoi(port)
+	m.port = testport.Free(tb)
 	install := exec.Command("mariadb-install-db", m.flags(nil, true)...)
 	out, err := install.CombinedOutput()
 	require.NoError(tb, err, "mariadb-install-db: %s", out)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/smtp"
 	"net/url"
@@ -13,15 +12,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/consentkit/consentkit/internal/testport"
 )
 
 // TestBounceSuppresses: with -bounce-addr and -bounce-domain, mail leaves from a
 // return path that names it, and a bounce sent there stops mail to the address.
 func TestBounceSuppresses(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	bounceAddr := ln.Addr().String()
-	ln.Close()
+	bounceAddr := testport.Addr(t)
 	s, base := startSite(t, config{BounceAddr: bounceAddr, BounceDomain: "bounces.example.com"})
 	c := &client{t: t, base: base, http: &http.Client{Timeout: 10 * time.Second}}
 	code, _ := c.submit("/newsletter/", "/newsletter/subscribe", url.Values{"email": {"reader@example.org"}, "newsletter": {"on"}})

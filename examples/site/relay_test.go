@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/smtp"
 	"strings"
 	"sync"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/consentkit/consentkit/internal/testport"
 )
 
 type lockedBuffer struct {
@@ -28,10 +29,7 @@ func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); retur
 
 // The README's local relay prints what it is given, and listens on loopback only.
 func TestRelayPrintsMail(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testport.Addr(t)
 	var out lockedBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -45,6 +43,6 @@ func TestRelayPrintsMail(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 
-	err = run(context.Background(), []string{"relay", "0.0.0.0:2525"}, &out, &out)
+	err := run(context.Background(), []string{"relay", "0.0.0.0:2525"}, &out, &out)
 	require.ErrorContains(t, err, "loopback address only")
 }

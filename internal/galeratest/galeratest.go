@@ -21,8 +21,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -37,6 +35,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/consentkit/consentkit/internal/mysqldb"
+	"github.com/consentkit/consentkit/internal/testport"
 )
 
 // Provider is where Debian's galera-4 installs the wsrep provider.
@@ -116,7 +115,7 @@ func Start(tb testing.TB) *Cluster {
 	}
 	for i := range 3 {
 		n := &Node{c: c, name: fmt.Sprintf("node%d", i+1), dir: filepath.Join(dir, fmt.Sprintf("n%d", i+1)), log: &logBuffer{}}
-		n.port, n.peer, n.ist, n.sst = freePort(tb), freePort(tb), freePort(tb), freePort(tb)
+		n.port, n.peer, n.ist, n.sst = testport.Free(tb), testport.Free(tb), testport.Free(tb), testport.Free(tb)
 		c.Nodes = append(c.Nodes, n)
 	}
 	for _, n := range c.Nodes {
@@ -336,34 +335,6 @@ func (n *Node) Open(name string) *sqlx.DB {
 	}
 	n.c.tb.Cleanup(func() { db.Close() })
 	return db
-}
-
-// freePort returns a loopback port nothing listens on, below the kernel's
-// range of ephemeral ports: a node binds its ports only after every node is
-// installed, seconds later, and a port from that range (what listening on port 0
-// gives) can meanwhile become the local port of an outgoing connection, even of
-// waitSynced's own, which then connects to itself ("unexpected sequence nr",
-// then the node's "Address already in use").
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
-				low = n
-			}
-		}
-	}
-	for range 100 {
-		port := 10000 + rand.IntN(low-10000)
-		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			ln.Close()
-			return port
-		}
-	}
-	tb.Fatalf("no free port found between 10000 and %d", low)
-	return 0
 }
 
 func tail(s string, n int) string {

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/consentkit/consentkit/internal/testport"
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/privacy/mailtest"
 	"github.com/consentkit/consentkit/privacy/memstore"
@@ -60,14 +61,6 @@ func needPostfix(t *testing.T) string {
 	return bin
 }
 
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
-
 // startPostfix runs Postfix until the test ends. Mail for rejectDomain is accepted
 // (not refused in the SMTP dialogue, which would be no bounce) and then bounced by
 // Postfix's error transport (5.1.1); mail for bounceDomain goes
@@ -79,7 +72,7 @@ func startPostfix(t *testing.T, rejectDomain, bounceDomain, receiver string) *po
 	dir, err := os.MkdirTemp("", "consentkit-postfix-")
 	require.NoError(t, err)
 	require.NoError(t, os.Chmod(dir, 0o755))
-	p := &postfix{dir: dir, conf: filepath.Join(dir, "conf"), port: freePort(t)}
+	p := &postfix{dir: dir, conf: filepath.Join(dir, "conf"), port: strconv.Itoa(testport.Free(t))}
 	for _, d := range []string{"conf", "queue", "data"} {
 		require.NoError(t, os.Mkdir(filepath.Join(dir, d), 0o755))
 	}
