@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,7 +21,10 @@ import (
 // -pprof=net`, load 17). A caller that finds no insert in flight leads one of
 // what is queued, its own message included; callers that come meanwhile queue,
 // and the first of them leads the next insert when the one in flight ends. Each
-// message is committed before its caller returns.
+// message is committed before its caller returns without error. A caller whose
+// context ends while it waits returns then, unavailable: its message not stored
+// if no insert had taken it yet, not known to be if one had (as for a commit cut
+// off), so a stalled insert holds no caller past its own deadline.
 //
 // Two inserts may be in flight: a second starts once as many callers queue as
 // the last insert took, so that one commits while the next fills, without
@@ -65,8 +69,27 @@ func (g *group) enqueue(ctx context.Context, db *sqlx.DB, msg *privacy.Message, 
 	}
 	g.mu.Unlock()
 	if batch == nil {
-		if !<-c.lead {
-			return c.id, c.err
+		select {
+		case lead := <-c.lead:
+			if !lead {
+				return c.id, c.err
+			}
+		case <-ctx.Done():
+			if g.leave(c) {
+				return 0, tr(ctx.Err()) // not stored
+			}
+			select {
+			case lead := <-c.lead:
+				if !lead {
+					return c.id, c.err
+				}
+				// Chosen to lead the next insert: it fails at once for this ctx,
+				// and the others insert alone.
+			default:
+				// In another caller's insert, which may yet store the message: not
+				// known to be stored, as a commit cut off (mysqldb.Translate).
+				return 0, tr(ctx.Err())
+			}
 		}
 		batch = c.batch
 	}
@@ -80,6 +103,19 @@ func (g *group) enqueue(ctx context.Context, db *sqlx.DB, msg *privacy.Message, 
 		}
 	}
 	return c.id, c.err
+}
+
+// leave takes c out of the queue if no insert has taken it yet, and reports
+// whether it did.
+func (g *group) leave(c *call) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	i := slices.Index(g.queue, c)
+	if i < 0 {
+		return false
+	}
+	g.queue = slices.Delete(g.queue, i, i+1)
+	return true
 }
 
 // done ends an insert: the first queued leads the next, if what is queued may

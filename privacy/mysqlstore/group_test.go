@@ -173,3 +173,86 @@ func requireRecipient(t *testing.T, s *Store, id int64, to string) {
 	require.NoError(t, err)
 	assert.Equal(t, to, got)
 }
+
+// TestGroupWaiterLeavesAtItsEnd: a caller queued behind inserts that do not end
+// (a cluster holding its commits) returns when its own context ends, unavailable
+// and not stored; those queued after it, and the next insert, go on without it.
+func TestGroupWaiterLeavesAtItsEnd(t *testing.T) {
+	ctx := context.Background()
+	s := New(mysqltest.New(t))
+	require.NoError(t, s.Migrate(ctx))
+	s.group.inFlight = maxInFlight // two inserts that do not end until the test says so
+
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	left := make(chan error, 1)
+	go func() {
+		_, err := s.Enqueue(short, &privacy.Message{Purpose: "account", DataSubject: "late@example.org",
+			To: privacy.Address{Email: "late@example.org"}, Subject: "s", Text: "t"})
+		left <- err
+	}()
+	var wg sync.WaitGroup
+	var id int64
+	waitQueued(t, s, 1)
+	enqueueTo(t, s, &wg, "patient@example.org", &id)
+	select {
+	case err := <-left:
+		require.ErrorIs(t, err, privacy.ErrUnavailable)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller still waits for an insert after its context ended")
+	}
+	waitQueued(t, s, 1) // the patient caller alone
+
+	s.group.done()
+	wg.Wait()
+	requireRecipient(t, s, id, "patient@example.org")
+	st, err := s.OutboxStats(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Queued, "the message whose caller left was not stored")
+}
+
+// TestGroupWaiterInAStalledInsert: a caller whose message another caller's insert
+// has taken, stalled (the table locked), returns when its own context ends,
+// unavailable; the insert then stores its message all the same, as a commit cut
+// off may be (the 503's "not known to be stored").
+func TestGroupWaiterInAStalledInsert(t *testing.T) {
+	ctx := context.Background()
+	db := mysqltest.New(t)
+	s := New(db)
+	require.NoError(t, s.Migrate(ctx))
+	lock, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer lock.Close()
+	_, err = lock.ExecContext(ctx, `LOCK TABLES privacy_outbox WRITE`)
+	require.NoError(t, err)
+
+	s.group.inFlight = maxInFlight
+	var wg sync.WaitGroup
+	var leader int64
+	enqueueTo(t, s, &wg, "leader@example.org", &leader)
+	waitQueued(t, s, 1)
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	left := make(chan error, 1)
+	go func() {
+		_, err := s.Enqueue(short, &privacy.Message{Purpose: "account", DataSubject: "late@example.org",
+			To: privacy.Address{Email: "late@example.org"}, Subject: "s", Text: "t"})
+		left <- err
+	}()
+	waitQueued(t, s, 2)
+	s.group.done() // the first queued leads both, into the locked table
+	select {
+	case err := <-left:
+		require.ErrorIs(t, err, privacy.ErrUnavailable)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller still waits for the stalled insert after its context ended")
+	}
+	_, err = lock.ExecContext(ctx, `UNLOCK TABLES`)
+	require.NoError(t, err)
+	wg.Wait()
+	requireRecipient(t, s, leader, "leader@example.org")
+	st, err := s.OutboxStats(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, 2, st.Queued, "the message of the caller that left was stored by the insert it was in")
+}
