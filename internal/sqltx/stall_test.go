@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,49 +21,18 @@ import (
 	"github.com/consentkit/consentkit/privacy"
 )
 
-// stallProxy forwards TCP connections to a server until it is told to stall:
+// stallProxy passes a proxied connection's bytes on until it is told to stall:
 // from then on it passes nothing on, either way, and closes nothing, as a
 // server that keeps its connections and stops answering (a Galera node holding
 // its commits while the cluster changes membership) looks to a client.
 type stallProxy struct {
-	ln      net.Listener
 	mu      sync.Mutex
 	resumed chan struct{} // open while the proxy is stalled
-	conns   []net.Conn
 }
 
-func startStallProxy(t *testing.T, upstream string) *stallProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &stallProxy{ln: ln, resumed: make(chan struct{})}
-	close(p.resumed)
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", upstream)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go p.pipe(c, u)
-			go p.pipe(u, c)
-		}
-	}()
-	return p
+func (p *stallProxy) serve(client, server net.Conn) {
+	go p.pipe(client, server)
+	p.pipe(server, client)
 }
 
 // pipe copies from src to dst, holding each read while the proxy is stalled.
@@ -103,18 +71,9 @@ func (p *stallProxy) resume() {
 // stalling returns a pool on a new database through a stallProxy, the proxy,
 // and a pool on the same database straight to the server.
 func stalling(t *testing.T) (*sqlx.DB, *stallProxy, *sqlx.DB) {
-	dsn := mysqltest.NewDSN(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	require.NoError(t, err)
-	require.Equal(t, "tcp", cfg.Net, "the stall test needs a server on TCP")
-	p := startStallProxy(t, cfg.Addr)
-	cfg.Addr = p.ln.Addr().String()
-	db, err := mysqldb.Open(context.Background(), cfg.FormatDSN())
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	direct, err := mysqldb.Open(context.Background(), dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() { direct.Close() })
+	p := &stallProxy{resumed: make(chan struct{})}
+	close(p.resumed)
+	db, direct := mysqltest.Proxied(t, p.serve)
 	return db, p, direct
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,44 +11,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/consentkit/consentkit/internal/mysqldb"
 	"github.com/consentkit/consentkit/internal/mysqltest"
 	"github.com/consentkit/consentkit/privacy"
 	"github.com/consentkit/consentkit/tracking"
 	"github.com/consentkit/consentkit/tracking/mysqlstore"
 )
 
-// commitEater forwards TCP connections to a server. Armed, it passes the next
+// commitEater passes a proxied connection's bytes on. Armed, it passes the next
 // COMMIT on, waits for the server's answer and, instead of passing that on, closes
 // the connection: the commit is applied and the client cannot know it, as when a
 // Galera node is killed after replicating a commit and before answering it.
 type commitEater struct {
-	ln    net.Listener
 	armed atomic.Bool
 	ate   chan struct{}
-}
-
-func startCommitEater(t *testing.T, upstream string) *commitEater {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	e := &commitEater{ln: ln, ate: make(chan struct{}, 1)}
-	var conns sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); conns.Wait() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", upstream)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			conns.Go(func() { e.serve(c, u) })
-		}
-	}()
-	return e
 }
 
 // COM_QUERY (3) and the statement, after the packet's 4-byte header.
@@ -94,19 +68,9 @@ func (e *commitEater) serve(client, server net.Conn) {
 
 func TestAddAfterALostCommitAnswer(t *testing.T) {
 	ctx := context.Background()
-	dsn := mysqltest.NewDSN(t)
-	direct, err := mysqldb.Open(ctx, dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() { direct.Close() })
+	eater := &commitEater{ate: make(chan struct{}, 1)}
+	proxied, direct := mysqltest.Proxied(t, eater.serve)
 	require.NoError(t, mysqlstore.New(direct).Migrate(ctx))
-
-	cfg, err := mysqldb.Config(dsn)
-	require.NoError(t, err)
-	eater := startCommitEater(t, cfg.Addr)
-	cfg.Addr = eater.ln.Addr().String()
-	proxied, err := mysqldb.Open(ctx, cfg.FormatDSN())
-	require.NoError(t, err)
-	t.Cleanup(func() { proxied.Close() })
 	s := mysqlstore.New(proxied)
 	views := func() int64 {
 		var n int64
@@ -117,7 +81,7 @@ func TestAddAfterALostCommitAnswer(t *testing.T) {
 	batch := []tracking.Count{{Dim: tracking.Paths, Period: tracking.Hour, Start: time.Date(2025, 3, 10, 1, 0, 0, 0, time.UTC), Value: "/a", N: 7}}
 	key := tracking.NewKey()
 	eater.armed.Store(true)
-	err = s.Add(ctx, key, batch)
+	err := s.Add(ctx, key, batch)
 	require.Error(t, err, "the answer to the commit was lost")
 	assert.ErrorIs(t, err, privacy.ErrUnavailable)
 	<-eater.ate
