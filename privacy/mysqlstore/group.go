@@ -69,27 +69,11 @@ func (g *group) enqueue(ctx context.Context, db *sqlx.DB, msg *privacy.Message, 
 	}
 	g.mu.Unlock()
 	if batch == nil {
-		select {
-		case lead := <-c.lead:
-			if !lead {
-				return c.id, c.err
-			}
-		case <-ctx.Done():
-			if g.leave(c) {
-				return 0, tr(ctx.Err()) // not stored
-			}
-			select {
-			case lead := <-c.lead:
-				if !lead {
-					return c.id, c.err
-				}
-				// Chosen to lead the next insert: it fails at once for this ctx,
-				// and the others insert alone.
-			default:
-				// In another caller's insert, which may yet store the message: not
-				// known to be stored, as a commit cut off (mysqldb.Translate).
-				return 0, tr(ctx.Err())
-			}
+		switch lead, err := g.wait(ctx, c); {
+		case err != nil:
+			return 0, err
+		case !lead:
+			return c.id, c.err
 		}
 		batch = c.batch
 	}
@@ -103,6 +87,29 @@ func (g *group) enqueue(ctx context.Context, db *sqlx.DB, msg *privacy.Message, 
 		}
 	}
 	return c.id, c.err
+}
+
+// wait waits for queued c's turn: true when c is to lead the insert of c.batch,
+// false when an insert has set c.id and c.err. If ctx ends first, it returns
+// ctx's error: c's message not stored if no insert had taken it yet (c leaves
+// the queue), not known to be if one had, as for a commit cut off
+// (mysqldb.Translate). Chosen to lead meanwhile, c leads: the insert fails at
+// once for ctx, and the others insert alone.
+func (g *group) wait(ctx context.Context, c *call) (lead bool, err error) {
+	select {
+	case lead := <-c.lead:
+		return lead, nil
+	case <-ctx.Done():
+	}
+	if g.leave(c) {
+		return false, tr(ctx.Err())
+	}
+	select {
+	case lead := <-c.lead:
+		return lead, nil
+	default:
+		return false, tr(ctx.Err())
+	}
 }
 
 // leave takes c out of the queue if no insert has taken it yet, and reports

@@ -156,6 +156,33 @@ func enqueueTo(t *testing.T, s *Store, wg *sync.WaitGroup, to string, id *int64)
 	})
 }
 
+// enqueueWithin enqueues a message to late@example.org with a context that ends
+// after d, and returns where its error comes.
+func enqueueWithin(s *Store, d time.Duration) <-chan error {
+	left := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		_, err := s.Enqueue(ctx, &privacy.Message{Purpose: "account", DataSubject: "late@example.org",
+			To: privacy.Address{Email: "late@example.org"}, Subject: "s", Text: "t"})
+		left <- err
+	}()
+	return left
+}
+
+// answer returns the error left gives, failing the test if none comes within 10 s:
+// the caller still waits for an insert after its context ended.
+func answer(t *testing.T, left <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-left:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller still waits for an insert after its context ended")
+		return nil
+	}
+}
+
 // waitQueued waits until n callers queue in s's group.
 func waitQueued(t *testing.T, s *Store, n int) {
 	t.Helper()
@@ -183,25 +210,14 @@ func TestGroupWaiterLeavesAtItsEnd(t *testing.T) {
 	require.NoError(t, s.Migrate(ctx))
 	s.group.inFlight = maxInFlight // two inserts that do not end until the test says so
 
-	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	defer cancel()
-	left := make(chan error, 1)
-	go func() {
-		_, err := s.Enqueue(short, &privacy.Message{Purpose: "account", DataSubject: "late@example.org",
-			To: privacy.Address{Email: "late@example.org"}, Subject: "s", Text: "t"})
-		left <- err
-	}()
+	left := enqueueWithin(s, 100*time.Millisecond)
 	var wg sync.WaitGroup
 	var id int64
 	waitQueued(t, s, 1)
 	enqueueTo(t, s, &wg, "patient@example.org", &id)
-	select {
-	case err := <-left:
-		require.ErrorIs(t, err, privacy.ErrUnavailable)
-		assert.ErrorIs(t, err, context.DeadlineExceeded)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the caller still waits for an insert after its context ended")
-	}
+	err := answer(t, left)
+	require.ErrorIs(t, err, privacy.ErrUnavailable)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	waitQueued(t, s, 1) // the patient caller alone
 
 	s.group.done()
@@ -232,22 +248,10 @@ func TestGroupWaiterInAStalledInsert(t *testing.T) {
 	var leader int64
 	enqueueTo(t, s, &wg, "leader@example.org", &leader)
 	waitQueued(t, s, 1)
-	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-	defer cancel()
-	left := make(chan error, 1)
-	go func() {
-		_, err := s.Enqueue(short, &privacy.Message{Purpose: "account", DataSubject: "late@example.org",
-			To: privacy.Address{Email: "late@example.org"}, Subject: "s", Text: "t"})
-		left <- err
-	}()
+	left := enqueueWithin(s, 200*time.Millisecond)
 	waitQueued(t, s, 2)
 	s.group.done() // the first queued leads both, into the locked table
-	select {
-	case err := <-left:
-		require.ErrorIs(t, err, privacy.ErrUnavailable)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the caller still waits for the stalled insert after its context ended")
-	}
+	require.ErrorIs(t, answer(t, left), privacy.ErrUnavailable)
 	_, err = lock.ExecContext(ctx, `UNLOCK TABLES`)
 	require.NoError(t, err)
 	wg.Wait()
