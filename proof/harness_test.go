@@ -640,7 +640,7 @@ func links(relay *mailtest.Server, rcpt string) []string {
 // process that could hold a live claim runs. Returns how many messages it freed.
 func expireLeases(tb testing.TB, db *sqlx.DB) int {
 	tb.Helper()
-	res, err := db.Exec(`UPDATE privacy_outbox SET lease_until = UTC_TIMESTAMP(6), due_at = UTC_TIMESTAMP(6) WHERE state = 0 AND owner IS NOT NULL`)
+	res, err := db.Exec(`UPDATE privacy_outbox SET due_at = UTC_TIMESTAMP(6) WHERE state = 0 AND owner IS NOT NULL`)
 	require.NoError(tb, err)
 	n, _ := res.RowsAffected()
 	return int(n)

@@ -89,7 +89,7 @@ func (s *Store) Enqueue(ctx context.Context, msg *privacy.Message) (int64, error
 }
 
 // EnqueueLeased implements privacy.LeasingStore: Enqueue, with the row inserted
-// as a claim leaves it (owner, lease_until, and due_at at the lease's end).
+// as a claim leaves it (owner set, due_at at the lease's end).
 func (s *Store) EnqueueLeased(ctx context.Context, msg *privacy.Message, owner string, until time.Time) (int64, error) {
 	if privacy.InUnitOfWork(ctx) {
 		return 0, privacy.ErrInUnitOfWork
@@ -103,12 +103,12 @@ type lease struct {
 	until time.Time
 }
 
-// values are the owner, lease_until and due_at columns of a message enqueued at now.
-func (l lease) values(now time.Time) (owner, until any, due time.Time) {
+// values are the owner and due_at columns of a message enqueued at now.
+func (l lease) values(now time.Time) (owner any, due time.Time) {
 	if l.owner == "" {
-		return nil, nil, now
+		return nil, now
 	}
-	return l.owner, l.until, l.until
+	return l.owner, l.until
 }
 
 func (s *Store) enqueue(ctx context.Context, msg *privacy.Message, l lease) (int64, error) {
@@ -122,12 +122,12 @@ func (s *Store) enqueue(ctx context.Context, msg *privacy.Message, l lease) (int
 		return 0, err
 	}
 	now := time.Now().UTC()
-	owner, until, due := l.values(now)
+	owner, due := l.values(now)
 	res, err := sqltx.Ext(ctx, s.db).ExecContext(ctx,
-		`INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at, owner, lease_until)
-		 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? FROM DUAL
+		`INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at, owner)
+		 SELECT ?, ?, ?, ?, ?, ?, ?, ? FROM DUAL
 		 WHERE NOT EXISTS (SELECT 1 FROM privacy_suppression WHERE address_hash IN (?, ?))`,
-		msg.Purpose, msg.DataSubject, msg.To.Email, msg.Ref, body, due, now, owner, until, privacy.SuppressionKey(msg.To.Email), legacyKey(msg.To.Email))
+		msg.Purpose, msg.DataSubject, msg.To.Email, msg.Ref, body, due, now, owner, privacy.SuppressionKey(msg.To.Email), legacyKey(msg.To.Email))
 	if err != nil {
 		return 0, tr(err)
 	}
@@ -243,9 +243,9 @@ func enqueueChunk(ctx context.Context, db sqlx.QueryerContext, pool *sqlx.DB, st
 		if leases != nil {
 			l = leases[i]
 		}
-		owner, until, due := l.values(now)
+		owner, due := l.values(now)
 		rows = append(rows, i)
-		args = append(args, msg.Purpose, msg.DataSubject, msg.To.Email, msg.Ref, bodies[i], due, now, owner, until)
+		args = append(args, msg.Purpose, msg.DataSubject, msg.To.Email, msg.Ref, bodies[i], due, now, owner)
 	}
 	if len(rows) == 0 {
 		return nil
@@ -280,8 +280,8 @@ func enqueueChunk(ctx context.Context, db sqlx.QueryerContext, pool *sqlx.DB, st
 }
 
 func insertQuery(rows int) string {
-	return `INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)` +
-		strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows-1) + ` RETURNING id, recipient`
+	return `INSERT INTO privacy_outbox (purpose, subject, recipient, ref, body, due_at, created_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)` +
+		strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?)", rows-1) + ` RETURNING id, recipient`
 }
 
 // insertStmts holds the outbox insert prepared for each number of rows up to
@@ -400,8 +400,8 @@ func (s *Store) MarkSentAndClaim(ctx context.Context, owner string, sent []int64
 			items = append(items, it)
 			ids[i] = r.ID
 		}
-		q, args, err := sqlx.In(`UPDATE privacy_outbox SET attempts = attempts + (owner IS NOT NULL), owner = ?, lease_until = ?, due_at = ? WHERE id IN (?)`,
-			owner, now.Add(lease), now.Add(lease), ids)
+		q, args, err := sqlx.In(`UPDATE privacy_outbox SET attempts = attempts + (owner IS NOT NULL), owner = ?, due_at = ? WHERE id IN (?)`,
+			owner, now.Add(lease), ids)
 		if err != nil {
 			return err
 		}
@@ -420,7 +420,7 @@ func markSent(ctx context.Context, db sqlx.ExecerContext, owner string, ids []in
 	if len(ids) == 0 {
 		return nil
 	}
-	q, args, err := sqlx.In(`UPDATE privacy_outbox SET state = 1, owner = NULL, lease_until = NULL, ended_at = ? WHERE id IN (?) AND owner = ? AND state = 0`, now, ids, owner)
+	q, args, err := sqlx.In(`UPDATE privacy_outbox SET state = 1, owner = NULL, ended_at = ? WHERE id IN (?) AND owner = ? AND state = 0`, now, ids, owner)
 	if err != nil {
 		return err
 	}
@@ -430,14 +430,14 @@ func markSent(ctx context.Context, db sqlx.ExecerContext, owner string, ids []in
 
 // Retry implements privacy.OutboxStore.
 func (s *Store) Retry(ctx context.Context, owner string, id int64, next time.Time, reason string) error {
-	_, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `UPDATE privacy_outbox SET owner = NULL, lease_until = NULL, due_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND owner = ? AND state = 0`,
+	_, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `UPDATE privacy_outbox SET owner = NULL, due_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ? AND owner = ? AND state = 0`,
 		next, clip(reason, 500), id, owner)
 	return tr(err)
 }
 
 // MarkFailed implements privacy.OutboxStore.
 func (s *Store) MarkFailed(ctx context.Context, owner string, id int64, reason string, now time.Time) error {
-	_, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `UPDATE privacy_outbox SET state = 2, owner = NULL, lease_until = NULL, ended_at = ?, last_error = ? WHERE id = ? AND owner = ? AND state = 0`,
+	_, err := sqltx.Ext(ctx, s.db).ExecContext(ctx, `UPDATE privacy_outbox SET state = 2, owner = NULL, ended_at = ?, last_error = ? WHERE id = ? AND owner = ? AND state = 0`,
 		now, clip(reason, 500), id, owner)
 	return tr(err)
 }
@@ -447,7 +447,7 @@ func (s *Store) Release(ctx context.Context, owner string, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	q, args, err := sqlx.In(`UPDATE privacy_outbox SET owner = NULL, lease_until = NULL, due_at = created_at WHERE id IN (?) AND owner = ? AND state = 0`, ids, owner)
+	q, args, err := sqlx.In(`UPDATE privacy_outbox SET owner = NULL, due_at = created_at WHERE id IN (?) AND owner = ? AND state = 0`, ids, owner)
 	if err != nil {
 		return err
 	}
