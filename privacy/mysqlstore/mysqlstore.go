@@ -103,7 +103,11 @@ type lease struct {
 	until time.Time
 }
 
-// values are the owner and due_at columns of a message enqueued at now.
+// values are the owner and due_at columns of a message enqueued at now. A claim's
+// lease ends when due_at says; the column lease_until (migration 00001) is no
+// longer written, as nothing ever read it. It stays until a later migration,
+// because processes of an earlier version, still running during a rolling
+// upgrade, write it.
 func (l lease) values(now time.Time) (owner any, due time.Time) {
 	if l.owner == "" {
 		return nil, now
