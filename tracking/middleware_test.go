@@ -109,17 +109,27 @@ func TestTrackerHoursAndDays(t *testing.T) {
 	}, browsers, "other dimensions per day")
 }
 
-// failingStore fails its first n Adds.
+// failingStore fails its first n Adds (fails). With lostAnswer, each of those
+// adds its batch and then reports the failure, as a store does whose connection is
+// lost while the commit is under way.
 type failingStore struct {
 	tracking.Store
-	fails atomic.Int32
+	fails      atomic.Int32
+	lostAnswer bool
 }
 
 func (f *failingStore) Add(ctx context.Context, key string, counts []tracking.Count) error {
-	if f.fails.Add(-1) >= 0 {
+	fail := f.fails.Add(-1) >= 0
+	if fail && !f.lostAnswer {
 		return errors.New("database unavailable")
 	}
-	return f.Store.Add(ctx, key, counts)
+	if err := f.Store.Add(ctx, key, counts); err != nil {
+		return err
+	}
+	if fail {
+		return errors.New("invalid connection")
+	}
+	return nil
 }
 
 func TestTrackerFlushKeepsCountsOnFailure(t *testing.T) {
@@ -430,26 +440,11 @@ func TestTrackerByPath(t *testing.T) {
 	assert.Equal(t, map[string]int64{"/blog/one": 2, "/blog/two": 1, "/about": 1, "/": 1, "/docs/": 1}, totals(t, store, tracking.Paths))
 }
 
-// lostAnswerStore adds its first batch and then reports a failure, as a store does
-// whose connection is lost while the commit is under way.
-type lostAnswerStore struct {
-	tracking.Store
-	lost atomic.Bool
-}
-
-func (l *lostAnswerStore) Add(ctx context.Context, key string, counts []tracking.Count) error {
-	if err := l.Store.Add(ctx, key, counts); err != nil {
-		return err
-	}
-	if l.lost.CompareAndSwap(false, true) {
-		return errors.New("invalid connection")
-	}
-	return nil
-}
-
 func TestTrackerFlushCountsOnceAfterALostAnswer(t *testing.T) {
 	mem := memstore.New()
-	tr, _ := newTracker(t, tracking.TrackerConfig{Store: &lostAnswerStore{Store: mem}, Paths: []string{"/"}, Resolver: newResolver(nil)})
+	store := &failingStore{Store: mem, lostAnswer: true}
+	store.fails.Store(1)
+	tr, _ := newTracker(t, tracking.TrackerConfig{Store: store, Paths: []string{"/"}, Resolver: newResolver(nil)})
 	h := tr.Handler(site())
 	for range 3 {
 		get(h, "/", "192.0.2.1:1", firefox)
